@@ -1,0 +1,61 @@
+/* config_edit.c - `posthorn conf set`: rewrite one parameter in main.cf, keeping comments. */
+#include "config.h"
+#include "buf.h"
+#include "fileio.h"
+#include "mem.h"
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
+/* Does this line start a definition of name? */
+static bool defines(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    if (len < n || strncmp(line, name, n) != 0)
+        return false;
+    const char *p = line + n;
+    while (p < line + len && (*p == ' ' || *p == '\t'))
+        p++;
+    return p < line + len && *p == '=';
+}
+
+char *config_edit_file(const char *file, const char *name, const char *value)
+{
+    if (strchr(value, '\n') || strchr(name, '\n'))
+        return xstrdup("a value may not contain a newline");
+    struct buf in = BUF_INIT, out = BUF_INIT;
+    if (read_file(file, 16 * 1024 * 1024, &in) < 0 && errno != ENOENT) {
+        char *err = xasprintf("%s: %s", file, strerror(errno));
+        buf_free(&in);
+        return err;
+    }
+    bool replaced = false, skipping = false;
+    const char *p = in.data ? in.data : "";
+    const char *end = p + in.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        bool cont = len > 0 && (p[0] == ' ' || p[0] == '\t');
+        if (skipping && cont) {
+            /* drop continuation lines of the value being replaced */
+        } else if (defines(p, len, name)) {
+            skipping = true;
+            if (!replaced)
+                buf_printf(&out, "%s = %s\n", name, value);
+            replaced = true;
+        } else {
+            skipping = false;
+            buf_append(&out, p, len);
+            buf_putc(&out, '\n');
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    if (!replaced)
+        buf_printf(&out, "%s = %s\n", name, value);
+    char *err = NULL;
+    if (write_file_atomic(file, out.data, out.len, 0644) < 0)
+        err = xasprintf("%s: cannot write: %s", file, strerror(errno));
+    buf_free(&in);
+    buf_free(&out);
+    return err;
+}

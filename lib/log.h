@@ -1,0 +1,28 @@
+/* log.h - logging with Postfix's line shapes.
+ * Lines go to syslog (facility mail) or, when maillog_file is set, appended to that file as
+ * "Mon DD HH:MM:SS host posthorn/SERVICE[PID]: text". Severities are fixed; formats are
+ * checked by the compiler. log_fatal exits; log_panic aborts. Library code returns error
+ * strings instead of logging deep inside. */
+#ifndef POSTHORN_LOG_H
+#define POSTHORN_LOG_H
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define PH_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* name: program/service name (e.g. "smtpd"); file: NULL or "" for syslog, "-" for stderr. */
+void log_init(const char *name, const char *file);
+/* Also copy every line to stderr (command-line tools and foreground runs). */
+void log_to_stderr(bool on);
+void log_set_name(const char *name);
+void log_set_verbose(bool on);
+bool log_verbose(void);
+
+void log_debug(const char *fmt, ...) PH_PRINTF(1, 2);
+void log_info(const char *fmt, ...) PH_PRINTF(1, 2);
+void log_warn(const char *fmt, ...) PH_PRINTF(1, 2);
+void log_error(const char *fmt, ...) PH_PRINTF(1, 2);
+_Noreturn void log_fatal(const char *fmt, ...) PH_PRINTF(1, 2);
+_Noreturn void log_panic(const char *fmt, ...) PH_PRINTF(1, 2);
+
+#endif

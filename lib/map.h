@@ -1,0 +1,24 @@
+/* map.h - lookup tables "type:name". Today only lmdb:PATH (a text source compiled by
+ * `posthorn map build PATH` into PATH.lmdb); the small interface (open, lookup, iterate,
+ * close) leaves room for pgsql: and ldap:. Keys are matched case-insensitively (lowercased
+ * at build and lookup time). Source syntax: "key: value" or "key value" per line, '#'
+ * comments, leading white space continues the previous line's value. */
+#ifndef POSTHORN_MAP_H
+#define POSTHORN_MAP_H
+#include "errlist.h"
+#include <stdbool.h>
+
+struct map;
+
+/* Open "lmdb:/path" (reads /path.lmdb). NULL with *err when it cannot be opened. */
+struct map *map_open(const char *spec, char **err);
+/* 1 found (*value malloc'ed), 0 not found, -1 error (*err malloc'ed). */
+int map_lookup(struct map *m, const char *key, char **value, char **err);
+/* Call fn for each entry in key order; stop when fn returns non-zero. */
+int map_iterate(struct map *m, int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
+void map_close(struct map *m);
+/* Compile the text file source into source.lmdb atomically. Problems go to errs as
+ * "file:line: reason"; returns the number of entries or -1. */
+long map_build(const char *source, struct errlist *errs);
+
+#endif

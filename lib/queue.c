@@ -1,0 +1,446 @@
+/* queue.c - queue file writer and reader (see queue.h, doc/queue-format.md). */
+#include "queue.h"
+#include "buf.h"
+#include "fileio.h"
+#include "mem.h"
+#include <bsd/stdlib.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+const char *const queue_dirs[] = {QUEUE_TMP,  QUEUE_INCOMING, QUEUE_ACTIVE,    QUEUE_DEFERRED,
+                                  QUEUE_HOLD, QUEUE_CORRUPT,  QUEUE_DEFER_LOG, NULL};
+
+#define WRITE_BATCH (256 * 1024)
+
+struct queue_writer {
+    char *spool;
+    char *tmp_path;
+    char id[QUEUE_ID_SIZE];
+    int fd;
+    int error;        /* first errno of a failed write, 0 when fine */
+    struct buf out;   /* pending bytes not yet written */
+    struct buf chunk; /* body bytes not yet framed into a REC_BODY record */
+    size_t body_size;
+    bool in_message;
+};
+
+bool queue_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n != QUEUE_ID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)id[i]) || islower((unsigned char)id[i]))
+            return false;
+    return true;
+}
+
+char *queue_path(const char *spool, const char *queue, const char *id)
+{
+    return xasprintf("%s/%s/%s", spool, queue, id);
+}
+
+static void make_id(char id[QUEUE_ID_SIZE])
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    unsigned long long us = (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec;
+    snprintf(id, QUEUE_ID_SIZE, "%013llX%05X", us & 0xFFFFFFFFFFFFFULL, arc4random_uniform(0x100000));
+}
+
+struct queue_writer *queue_create(const char *spool, char **err)
+{
+    struct queue_writer *w = xcalloc(1, sizeof *w);
+    w->spool = xstrdup(spool);
+    for (int tries = 0; tries < 10; tries++) {
+        make_id(w->id);
+        w->tmp_path = queue_path(spool, QUEUE_TMP, w->id);
+        w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (w->fd >= 0)
+            break;
+        int e = errno;
+        free(w->tmp_path);
+        w->tmp_path = NULL;
+        if (e != EEXIST) {
+            *err = xasprintf("create queue file in %s/%s: %s", spool, QUEUE_TMP, strerror(e));
+            free(w->spool);
+            free(w);
+            return NULL;
+        }
+    }
+    if (w->fd < 0) {
+        *err = xstrdup("cannot find a free queue ID");
+        free(w->spool);
+        free(w);
+        return NULL;
+    }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    char t[64];
+    snprintf(t, sizeof t, "%lld.%06ld", (long long)tv.tv_sec, (long)tv.tv_usec);
+    queue_put_str(w, REC_VERSION, "1");
+    queue_put_str(w, REC_TIME, t);
+    return w;
+}
+
+const char *queue_writer_id(const struct queue_writer *w) { return w->id; }
+bool queue_failed(const struct queue_writer *w) { return w->error != 0; }
+size_t queue_body_size(const struct queue_writer *w) { return w->body_size; }
+
+static void flush_out(struct queue_writer *w)
+{
+    if (w->out.len == 0)
+        return;
+    if (!w->error && write_full(w->fd, w->out.data, w->out.len) < 0)
+        w->error = errno;
+    buf_reset(&w->out);
+}
+
+void queue_put(struct queue_writer *w, int type, const void *data, size_t len)
+{
+    unsigned char hdr[QUEUE_REC_HEADER] = {(unsigned char)type, (unsigned char)(len >> 24),
+                                           (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+                                           (unsigned char)len};
+    buf_append(&w->out, hdr, sizeof hdr);
+    buf_append(&w->out, data, len);
+    if (w->out.len >= WRITE_BATCH)
+        flush_out(w);
+}
+
+void queue_put_str(struct queue_writer *w, int type, const char *s) { queue_put(w, type, s, strlen(s)); }
+
+void queue_put_attr(struct queue_writer *w, const char *name, const char *value)
+{
+    struct buf b = BUF_INIT;
+    buf_printf(&b, "%s=%s", name, value);
+    queue_put(w, REC_ATTR, b.data, b.len);
+    buf_free(&b);
+}
+
+void queue_put_rcpt(struct queue_writer *w, const char *addr, const char *orcpt, const char *notify)
+{
+    struct buf b = BUF_INIT;
+    buf_puts(&b, addr);
+    buf_putc(&b, 0);
+    buf_puts(&b, orcpt ? orcpt : "");
+    buf_putc(&b, 0);
+    buf_puts(&b, notify ? notify : "");
+    queue_put(w, REC_RCPT, b.data, b.len);
+    buf_free(&b);
+}
+
+void queue_begin_message(struct queue_writer *w)
+{
+    queue_put(w, REC_MESSAGE, "", 0);
+    w->in_message = true;
+}
+
+void queue_write_body(struct queue_writer *w, const void *data, size_t len)
+{
+    const char *p = data;
+    w->body_size += len;
+    while (len > 0) {
+        size_t room = QUEUE_CHUNK - w->chunk.len;
+        size_t take = len < room ? len : room;
+        buf_append(&w->chunk, p, take);
+        p += take;
+        len -= take;
+        if (w->chunk.len == QUEUE_CHUNK) {
+            queue_put(w, REC_BODY, w->chunk.data, w->chunk.len);
+            buf_reset(&w->chunk);
+        }
+    }
+}
+
+static void writer_free(struct queue_writer *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    buf_free(&w->out);
+    buf_free(&w->chunk);
+    free(w->tmp_path);
+    free(w->spool);
+    free(w);
+}
+
+void queue_abort(struct queue_writer *w)
+{
+    if (w->tmp_path)
+        unlink(w->tmp_path);
+    writer_free(w);
+}
+
+int queue_commit(struct queue_writer *w, bool sync_dir, char **err)
+{
+    if (w->chunk.len) {
+        queue_put(w, REC_BODY, w->chunk.data, w->chunk.len);
+        buf_reset(&w->chunk);
+    }
+    queue_put(w, REC_END, "", 0);
+    flush_out(w);
+    if (!w->error && fsync(w->fd) < 0)
+        w->error = errno;
+    if (close(w->fd) < 0 && !w->error)
+        w->error = errno;
+    w->fd = -1;
+    if (w->error) {
+        *err = xasprintf("write queue file %s: %s", w->id, strerror(w->error));
+        queue_abort(w);
+        return -1;
+    }
+    char *final = queue_path(w->spool, QUEUE_INCOMING, w->id);
+    /* Never replace an existing queue file: RENAME_NOREPLACE fails on a (vanishingly rare)
+     * ID collision instead of silently losing the other message. */
+    if (renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
+        *err = xasprintf("rename queue file %s: %s", w->id, strerror(errno));
+        free(final);
+        queue_abort(w);
+        return -1;
+    }
+    free(w->tmp_path);
+    w->tmp_path = NULL;
+    int rc = 0;
+    if (sync_dir && fsync_parent(final) < 0) {
+        /* The file exists but may not survive power loss: do not acknowledge; the message
+         * stays queued and is delivered, so a retrying client may produce a duplicate. */
+        *err = xasprintf("fsync %s/%s: %s", w->spool, QUEUE_INCOMING, strerror(errno));
+        rc = -1;
+    }
+    free(final);
+    writer_free(w);
+    return rc;
+}
+
+/* --- reading --- */
+
+static int rd_err(char **err, const char *id, const char *what, off_t off)
+{
+    *err = xasprintf("queue file %s: %s at offset %lld", id, what, (long long)off);
+    return -1;
+}
+
+void queue_msg_free(struct queue_msg *m)
+{
+    free(m->sender);
+    for (size_t i = 0; i < m->nattrs; i++) {
+        free(m->attrs[i].name);
+        free(m->attrs[i].value);
+    }
+    free(m->attrs);
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        free(m->rcpts[i].addr);
+        free(m->rcpts[i].orcpt);
+        free(m->rcpts[i].notify);
+    }
+    free(m->rcpts);
+    memset(m, 0, sizeof *m);
+}
+
+static int parse_rcpt(struct queue_msg *m, const char *data, size_t len, off_t off, bool done)
+{
+    const char *f[3];
+    size_t n = 0;
+    const char *p = data, *end = data + len;
+    f[n++] = p;
+    for (; p < end; p++)
+        if (*p == 0) {
+            if (n == 3)
+                return -1;
+            f[n++] = p + 1;
+        }
+    if (n != 3)
+        return -1;
+    m->rcpts = xreallocarray(m->rcpts, m->nrcpts + 1, sizeof *m->rcpts);
+    struct queue_rcpt *r = &m->rcpts[m->nrcpts++];
+    r->addr = xstrdup(f[0]);
+    r->orcpt = xstrdup(f[1]);
+    r->notify = xstrndup(f[2], (size_t)(end - f[2]));
+    r->offset = off;
+    r->done = done;
+    return 0;
+}
+
+static int envelope_record(struct queue_msg *m, int type, char *data, size_t len, off_t off,
+                           char **err)
+{
+    bool has_nul = memchr(data, 0, len) != NULL;
+    if (type != REC_RCPT && type != REC_DONE && has_nul)
+        return rd_err(err, m->id, "NUL byte in record", off);
+    switch (type) {
+    case REC_VERSION:
+        if (strcmp(data, "1") != 0)
+            return rd_err(err, m->id, "unsupported version", off);
+        return 0;
+    case REC_TIME: {
+        char *dot;
+        m->arrival_sec = strtoll(data, &dot, 10);
+        m->arrival_usec = *dot == '.' ? strtol(dot + 1, NULL, 10) : 0;
+        return 0;
+    }
+    case REC_SENDER:
+        if (m->sender)
+            return rd_err(err, m->id, "second sender record", off);
+        m->sender = xstrdup(data);
+        return 0;
+    case REC_ATTR: {
+        char *eq = strchr(data, '=');
+        if (!eq)
+            return rd_err(err, m->id, "attribute without '='", off);
+        m->attrs = xreallocarray(m->attrs, m->nattrs + 1, sizeof *m->attrs);
+        m->attrs[m->nattrs].name = xstrndup(data, (size_t)(eq - data));
+        m->attrs[m->nattrs++].value = xstrdup(eq + 1);
+        return 0;
+    }
+    case REC_RCPT:
+    case REC_DONE:
+        if (parse_rcpt(m, data, len, off, type == REC_DONE) < 0)
+            return rd_err(err, m->id, "malformed recipient record", off);
+        return 0;
+    default:
+        return rd_err(err, m->id, "unknown record type", off);
+    }
+}
+
+int queue_read(int fd, const char *id, struct queue_msg *m, char **err)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->id, sizeof m->id, "%s", id);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return rd_err(err, id, strerror(errno), 0);
+    m->file_size = st.st_size;
+    off_t off = 0;
+    bool in_body = false, ended = false, versioned = false;
+    char *data = NULL;
+    int rc = -1;
+    while (off < st.st_size) {
+        unsigned char h[QUEUE_REC_HEADER];
+        if (off + QUEUE_REC_HEADER > st.st_size || pread(fd, h, sizeof h, off) != sizeof h) {
+            rd_err(err, id, "truncated record header", off);
+            goto out;
+        }
+        size_t len = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
+        off_t payload = off + QUEUE_REC_HEADER;
+        if ((off_t)len > st.st_size - payload) {
+            rd_err(err, id, "record longer than file", off);
+            goto out;
+        }
+        int type = h[0];
+        if (ended) {
+            rd_err(err, id, "data after END record", off);
+            goto out;
+        }
+        if (!versioned && type != REC_VERSION) {
+            rd_err(err, id, "missing version record", off);
+            goto out;
+        }
+        versioned = true;
+        if (in_body) {
+            if (type == REC_BODY)
+                m->body_size += len;
+            else if (type == REC_END)
+                ended = true;
+            else {
+                rd_err(err, id, "unexpected record in message content", off);
+                goto out;
+            }
+        } else if (type == REC_MESSAGE) {
+            in_body = true;
+            m->body_offset = payload + (off_t)len;
+        } else if (type == REC_END || type == REC_BODY) {
+            rd_err(err, id, "content record before message start", off);
+            goto out;
+        } else {
+            if (len > 1024 * 1024) {
+                rd_err(err, id, "envelope record too long", off);
+                goto out;
+            }
+            data = xrealloc(data, len + 1);
+            if (pread(fd, data, len, payload) != (ssize_t)len) {
+                rd_err(err, id, "short read", off);
+                goto out;
+            }
+            data[len] = 0;
+            if (envelope_record(m, type, data, len, off, err) < 0)
+                goto out;
+        }
+        off = payload + (off_t)len;
+    }
+    if (!ended)
+        rd_err(err, id, "missing END record", off);
+    else if (m->sender == NULL)
+        rd_err(err, id, "missing sender record", off);
+    else
+        rc = 0;
+out:
+    free(data);
+    if (rc < 0)
+        queue_msg_free(m);
+    return rc;
+}
+
+const char *queue_msg_attr(const struct queue_msg *m, const char *name)
+{
+    for (size_t i = 0; i < m->nattrs; i++)
+        if (strcmp(m->attrs[i].name, name) == 0)
+            return m->attrs[i].value;
+    return NULL;
+}
+
+size_t queue_msg_pending(const struct queue_msg *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        n += !m->rcpts[i].done;
+    return n;
+}
+
+int queue_read_body(int fd, const struct queue_msg *m,
+                    int (*fn)(void *ctx, const char *data, size_t len), void *ctx, char **err)
+{
+    char *chunk = xmalloc(QUEUE_CHUNK);
+    off_t off = m->body_offset;
+    int rc = 0;
+    for (;;) {
+        unsigned char h[QUEUE_REC_HEADER];
+        if (pread(fd, h, sizeof h, off) != sizeof h) {
+            rc = rd_err(err, m->id, "truncated content", off);
+            break;
+        }
+        size_t len = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
+        if (h[0] == REC_END)
+            break;
+        if (h[0] != REC_BODY || len > QUEUE_CHUNK) {
+            rc = rd_err(err, m->id, "bad content record", off);
+            break;
+        }
+        if (pread(fd, chunk, len, off + QUEUE_REC_HEADER) != (ssize_t)len) {
+            rc = rd_err(err, m->id, "short content read", off);
+            break;
+        }
+        if (fn(ctx, chunk, len) < 0) {
+            rc = -1;
+            *err = NULL;
+            break;
+        }
+        off += QUEUE_REC_HEADER + (off_t)len;
+    }
+    free(chunk);
+    return rc;
+}
+
+int queue_mark_done(int fd, struct queue_rcpt *r)
+{
+    char t = REC_DONE;
+    if (pwrite(fd, &t, 1, r->offset) != 1)
+        return -1;
+    r->done = true;
+    return 0;
+}

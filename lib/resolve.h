@@ -1,0 +1,33 @@
+/* resolve.h - what a recipient address is to this server, shared by smtpd (RCPT TO checks)
+ * and local-mda (delivery): a virtual user, an alias (expanded by local-mda), an unknown user
+ * of one of our domains, or a remote address (relay: denied to unauthenticated clients).
+ * Extensions are handled here: with recipient_delimiter "+", user+tag@dom resolves as
+ * user@dom. Alias keys tried, in order: the full address, the address without extension,
+ * then "@domain" (catch-all). Domains compare case-insensitively; local parts are lowercased
+ * for lookups (the original form is kept in the queue file). */
+#ifndef POSTHORN_RESOLVE_H
+#define POSTHORN_RESOLVE_H
+#include "accounts.h"
+#include "config.h"
+#include "map.h"
+
+enum rcpt_class {
+    RCPT_USER,    /* a virtual mailbox user of ours */
+    RCPT_ALIAS,   /* an alias of ours: *result holds the alias value ("a@x, b@y") */
+    RCPT_UNKNOWN, /* our domain, no such user or alias */
+    RCPT_REMOTE,  /* not one of our domains */
+    RCPT_TEMPFAIL /* a table could not be read: answer 451/defer */
+};
+
+struct resolver;
+
+struct resolver *resolver_open(struct config *cfg, char **err);
+void resolver_close(struct resolver *r);
+/* Classify addr ("local@domain", no angle brackets). For RCPT_USER *result is the mailbox
+ * address without extension (lowercased); for RCPT_ALIAS the alias value; NULL otherwise.
+ * *extension (may be NULL) receives the extension ("tag") or NULL. */
+enum rcpt_class resolve_recipient(struct resolver *r, const char *addr, char **result,
+                                  char **extension);
+struct accounts *resolver_accounts(struct resolver *r);
+
+#endif

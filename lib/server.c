@@ -1,0 +1,183 @@
+/* server.c - the service skeleton (see server.h). */
+#include "server.h"
+#include "log.h"
+#include "mem.h"
+#include "privs.h"
+#include <bsd/unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DRAIN_TIMEOUT_MS (10 * 60 * 1000)
+
+static volatile sig_atomic_t got_term, got_hup;
+static void on_term(int sig) { (void)sig; got_term = 1; }
+static void on_hup(int sig) { (void)sig; got_hup = 1; }
+
+struct skel {
+    struct server srv;
+    const struct server_def *def;
+    long long drain_deadline;
+};
+
+void server_exit(struct server *srv) { event_stop(srv->loop); }
+
+static void start_drain(struct skel *sk)
+{
+    struct server *srv = &sk->srv;
+    if (srv->draining)
+        return;
+    srv->draining = true;
+    sk->drain_deadline = event_now_ms() + DRAIN_TIMEOUT_MS;
+    if (srv->listen_fd >= 0) {
+        event_del(srv->loop, srv->listen_fd);
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
+    }
+    if (sk->def->drain)
+        sk->def->drain(srv);
+}
+
+static void on_listen(struct event_loop *loop, int fd, uint32_t events, void *ctx)
+{
+    struct skel *sk = ctx;
+    for (int i = 0; i < 64 && !sk->srv.draining; i++) {
+        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                log_warn("accept: %m");
+            return;
+        }
+        sk->def->accept(&sk->srv, c);
+    }
+}
+
+static void on_master(struct event_loop *loop, int fd, uint32_t events, void *ctx)
+{
+    struct skel *sk = ctx;
+    char b;
+    ssize_t n = read(fd, &b, 1);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        event_del(loop, fd);
+        close(fd);
+        log_debug("master went away; finishing open sessions");
+        start_drain(sk);
+    }
+}
+
+static void on_tick(struct event_loop *loop, void *ctx)
+{
+    struct skel *sk = ctx;
+    if (got_term) {
+        event_stop(loop);
+        return;
+    }
+    if (got_hup)
+        start_drain(sk);
+    if (sk->def->tick)
+        sk->def->tick(&sk->srv);
+    if (sk->srv.draining) {
+        unsigned busy = sk->def->busy ? sk->def->busy(&sk->srv) : 0;
+        if (busy == 0 || event_now_ms() > sk->drain_deadline)
+            event_stop(loop);
+    }
+}
+
+static void usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s [-c confdir] [-n service] [-t inet|unix] [-o name=value]... [-v]\n",
+            prog);
+    exit(2);
+}
+
+static bool fd_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+static void load_config(struct skel *sk, const char *confdir, char **overrides, int noverrides)
+{
+    struct errlist errs = {0};
+    struct config *cfg = config_load(confdir, &errs);
+    if (!cfg) {
+        log_init(sk->def->program, "-");
+        log_fatal("%s", errs.n ? errs.msgs[0] : "cannot load configuration");
+    }
+    for (int i = 0; i < noverrides; i++)
+        config_override(cfg, overrides[i], "master.cf -o", &errs);
+    errlist_free(&errs);
+    sk->srv.cfg = cfg;
+}
+
+int server_main(int argc, char **argv, const struct server_def *def)
+{
+    static struct skel sk;
+    extern char **environ;
+    setproctitle_init(argc, argv, environ);
+    const char *confdir = getenv("POSTHORN_CONFIG");
+    char **overrides = xcalloc((size_t)argc + 1, sizeof *overrides);
+    int noverrides = 0, opt;
+    bool verbose = false;
+    sk.def = def;
+    sk.srv.program = def->program;
+    sk.srv.service = def->program;
+    sk.srv.transport = "unix";
+    while ((opt = getopt(argc, argv, "c:n:t:o:v")) != -1) {
+        switch (opt) {
+        case 'c': confdir = optarg; break;
+        case 'n': sk.srv.service = optarg; break;
+        case 't': sk.srv.transport = optarg; break;
+        case 'o': overrides[noverrides++] = optarg; break;
+        case 'v': verbose = true; break;
+        default: usage(argv[0]);
+        }
+    }
+    if (!confdir)
+        confdir = "/etc/posthorn";
+    load_config(&sk, confdir, overrides, noverrides);
+    log_init(def->program, config_str(sk.srv.cfg, "maillog_file"));
+    log_set_verbose(verbose || config_bool(sk.srv.cfg, "debug_log"));
+    sk.srv.spool = config_str(sk.srv.cfg, "queue_directory");
+    sk.srv.listen_fd = fd_open(SERVER_LISTEN_FD) ? SERVER_LISTEN_FD : -1;
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_term};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    umask(077);
+
+    if (def->pre_init)
+        def->pre_init(&sk.srv);
+    char *err = NULL;
+    if (privs_drop(config_str(sk.srv.cfg, def->run_as), NULL, &err) < 0)
+        log_fatal("%s", err);
+    if (chdir(sk.srv.spool) < 0)
+        log_fatal("chdir %s: %m", sk.srv.spool);
+    setproctitle("%s %s", def->program, sk.srv.service);
+
+    sk.srv.loop = event_loop_new();
+    if (def->post_init)
+        def->post_init(&sk.srv);
+    if (sk.srv.listen_fd >= 0) {
+        fcntl(sk.srv.listen_fd, F_SETFL, fcntl(sk.srv.listen_fd, F_GETFL) | O_NONBLOCK);
+        fcntl(sk.srv.listen_fd, F_SETFD, FD_CLOEXEC);
+        if (event_add(sk.srv.loop, sk.srv.listen_fd, EPOLLIN | EPOLLEXCLUSIVE, on_listen, &sk) < 0)
+            log_fatal("listen socket: %m");
+    }
+    if (fd_open(SERVER_MASTER_FD)) {
+        fcntl(SERVER_MASTER_FD, F_SETFL, O_NONBLOCK);
+        fcntl(SERVER_MASTER_FD, F_SETFD, FD_CLOEXEC);
+        event_add(sk.srv.loop, SERVER_MASTER_FD, EPOLLIN, on_master, &sk);
+    }
+    event_set_tick(sk.srv.loop, on_tick, &sk);
+    log_debug("%s %s ready", def->program, sk.srv.service);
+    event_run(sk.srv.loop);
+    free(overrides);
+    return 0;
+}
