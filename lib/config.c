@@ -256,10 +256,25 @@ static const char *builtin_default(const char *name, char *tmp, size_t tmplen)
     return NULL;
 }
 
-static void expand_into(struct config *cfg, const char *raw, struct buf *out, int depth);
+/* Bounds on one top-level expansion: recursion depth, number of $name references and
+ * output size, so cycles and exponential definitions (a = $b$b, b = $c$c, ...) stay cheap. */
+#define EXPAND_REFS_MAX 1000
+#define EXPAND_OUTPUT_MAX (64 * 1024)
 
-static void expand_name(struct config *cfg, const char *name, struct buf *out, int depth)
+struct expansion {
+    struct buf *out;
+    int refs;
+    bool overflow;
+};
+
+static void expand_into(struct config *cfg, const char *raw, struct expansion *x, int depth);
+
+static void expand_name(struct config *cfg, const char *name, struct expansion *x, int depth)
 {
+    if (++x->refs > EXPAND_REFS_MAX || depth > EXPAND_DEPTH_MAX) {
+        x->overflow = true;
+        return;
+    }
     bool explicit_set;
     const char *raw = config_raw(cfg, name, &explicit_set);
     char tmp[256];
@@ -270,33 +285,33 @@ static void expand_name(struct config *cfg, const char *name, struct buf *out, i
     }
     if (raw == NULL)
         return; /* an undefined $name expands to nothing, like Postfix */
-    expand_into(cfg, raw, out, depth + 1);
+    expand_into(cfg, raw, x, depth + 1);
 }
 
-static void expand_into(struct config *cfg, const char *raw, struct buf *out, int depth)
+static void expand_into(struct config *cfg, const char *raw, struct expansion *x, int depth)
 {
-    if (depth > EXPAND_DEPTH_MAX) {
-        log_warn("parameter expansion too deep (recursive $name?) near \"%s\"", raw);
-        return;
-    }
-    for (const char *p = raw; *p;) {
+    for (const char *p = raw; *p && !x->overflow;) {
+        if (x->out->len > EXPAND_OUTPUT_MAX) {
+            x->overflow = true;
+            return;
+        }
         if (*p != '$') {
-            buf_putc(out, *p++);
+            buf_putc(x->out, *p++);
             continue;
         }
         p++;
         if (*p == '$') {
-            buf_putc(out, '$');
+            buf_putc(x->out, '$');
             p++;
         } else if (*p == '{' || *p == '(') {
             char close = *p == '{' ? '}' : ')';
             const char *end = strchr(p, close);
             if (!end) {
-                buf_putc(out, '$');
+                buf_putc(x->out, '$');
                 continue;
             }
             char *name = xstrndup(p + 1, (size_t)(end - p - 1));
-            expand_name(cfg, name, out, depth);
+            expand_name(cfg, name, x, depth);
             free(name);
             p = end + 1;
         } else if (isalnum((unsigned char)*p) || *p == '_') {
@@ -304,10 +319,10 @@ static void expand_into(struct config *cfg, const char *raw, struct buf *out, in
             while (isalnum((unsigned char)*p) || *p == '_')
                 p++;
             char *name = xstrndup(s, (size_t)(p - s));
-            expand_name(cfg, name, out, depth);
+            expand_name(cfg, name, x, depth);
             free(name);
         } else {
-            buf_putc(out, '$');
+            buf_putc(x->out, '$');
         }
     }
 }
@@ -322,7 +337,10 @@ static struct cached *cache_entry(struct config *cfg, const char *name)
     if (raw == NULL)
         return NULL;
     struct buf out = BUF_INIT;
-    expand_name(cfg, name, &out, 0);
+    struct expansion x = {&out, 0, false};
+    expand_name(cfg, name, &x, 0);
+    if (x.overflow)
+        log_warn("%s: $name expansion too deep, too long or recursive; value truncated", name);
     cfg->cache = xreallocarray(cfg->cache, cfg->ncache + 1, sizeof *cfg->cache);
     cfg->cache[cfg->ncache] = (struct cached){xstrdup(name), buf_steal(&out), NULL, 0};
     return &cfg->cache[cfg->ncache++];

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+__attribute__((format(printf, 3, 0)))
 static void push(struct errlist *e, const char *prefix, const char *fmt, va_list ap)
 {
     struct buf b = BUF_INIT;

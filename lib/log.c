@@ -53,6 +53,7 @@ void log_to_stderr(bool on) { log_stderr_on = on; }
 void log_set_verbose(bool on) { log_verbose_on = on; }
 bool log_verbose(void) { return log_verbose_on; }
 
+__attribute__((format(printf, 3, 0)))
 static void log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 {
     char text[4096];
