@@ -1,0 +1,149 @@
+#!/bin/bash
+# bench/lib/loads.sh: the loads of bench/run. Each runs the same work against the incumbent
+# (private Postfix, Dovecot) and against Posthorn, one side at a time, and records figures
+# with bench_record. A side that cannot do the load records "skipped" or "failed" with the
+# reason instead of a number. Sourced by bench/run (uses its variables).
+set -u
+
+# kv KEY LINE: the value of KEY=VALUE in a line of "k=v k=v" output.
+kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+# calc EXPR: floating point arithmetic (awk), printed with 4 decimals.
+calc() { awk "BEGIN { printf \"%.4f\", $1 }"; }
+
+# wait_drained NAME: until the side's queue is empty (bounded), so loads do not overlap.
+wait_drained() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ "$("${1}_queue_count")" = 0 ] && return 0
+        sleep 0.1
+    done
+    bench_log "$1: queue not empty after 30s"
+}
+
+load_fsync_ceiling() {
+    local t=3
+    [ "$QUICK" = 1 ] && t=1
+    CEIL1=$("$BENCH_HOME/fsync-ceiling" -q -j 1 -t $t "$BENCH_TMP")
+    CEILN=$("$BENCH_HOME/fsync-ceiling" -q -j "$SESSIONS" -t $t "$BENCH_TMP")
+    echo "bench: fsync-ceiling writers=1 rate=$CEIL1 writers=$SESSIONS rate=$CEILN unit=ops/s" \
+        "(create+write ${SIZE}B+fsync+rename+dirfsync in $BENCH_TMP)"
+}
+
+# smtp_run SIDE PORT USER COUNT: one smtp_load.py run; sets SMTP_OUT, or returns 1 with the
+# reason in SMTP_ERR.
+smtp_run() {
+    local side=$1 port=$2 user=$3 count=$4 maildir
+    maildir=$("${side}_maildir" "$user")
+    SMTP_ERR=""
+    if ! SMTP_OUT=$("$PY" "$BENCH_LIB/smtp_load.py" --port "$port" --messages "$count" \
+        --size "$SIZE" --sessions "$SESSIONS" --to "$user@$BENCH_DOMAIN" \
+        --maildir "$maildir" --timeout $((60 + count / 20)) 2>"$BENCH_TMP/smtp.err"); then
+        SMTP_ERR=$(head -c 300 "$BENCH_TMP/smtp.err" | tr '\n\t' '  ')
+        bench_log "$side smtp load failed: $SMTP_ERR"
+        return 1
+    fi
+    wait_drained "$side"
+}
+
+# smtp_side SIDE PORT: warm-up, then the measured run; sets ACC and E2E rates (msg/s) and
+# SECS, or "failed" with NOTE.
+smtp_side() {
+    local side=$1 port=$2 warm=$((MESSAGES < 100 ? MESSAGES : 100))
+    ACC=failed E2E=failed SECS=""
+    if ! smtp_run "$side" "$port" warm "$warm" || ! smtp_run "$side" "$port" user "$MESSAGES"
+    then
+        NOTE="$NOTE $side failed: $SMTP_ERR;"
+        return 0
+    fi
+    local a e d
+    a=$(kv accept_s "$SMTP_OUT") e=$(kv e2e_s "$SMTP_OUT") d=$(kv delivered "$SMTP_OUT")
+    ACC=$(calc "$MESSAGES / $a") E2E=$(calc "$MESSAGES / $e") SECS="${a}s/${e}s"
+    # After the queue drained: exactly MESSAGES files, no loss and no duplicate.
+    d=$(find "$("${side}_maildir" user)/new" "$("${side}_maildir" user)/cur" -type f | wc -l)
+    [ "$d" = "$MESSAGES" ] || NOTE="$NOTE $side has $d files for $MESSAGES messages;"
+    bench_log "$side: $MESSAGES messages accepted in ${a}s, delivered in ${e}s"
+}
+
+load_smtp() {
+    local pa=skipped pe=skipped ia ie ps="" is
+    NOTE=""
+    smtp_side pf "$PF_PORT"
+    ia=$ACC ie=$E2E is=$SECS
+    if [ "$PH_OK" = 1 ]; then
+        smtp_side ph "$((25 + PH_OFFSET))"
+        pa=$ACC pe=$E2E ps=$SECS
+    else
+        NOTE="$NOTE posthorn not running;"
+    fi
+    local what="$MESSAGES x ${SIZE}B, $SESSIONS sessions (accept/e2e s: ph ${ps:--} pf ${is:--});"
+    bench_record smtp-e2e "$pe" "$ie" msg/s higher "$what$NOTE"
+    bench_record smtp-accept "$pa" "$ia" msg/s higher "$what$NOTE"
+    local fp=skipped fi=skipped
+    [[ $pe =~ ^[0-9.]+$ ]] && fp=$(calc "$pe / $CEIL1")
+    [[ $ie =~ ^[0-9.]+$ ]] && fi=$(calc "$ie / $CEIL1")
+    bench_record e2e-vs-ceiling "$fp" "$fi" fraction higher \
+        "smtp-e2e msg/s / fsync ceiling $CEIL1/s (1 writer; $CEILN/s with $SESSIONS)"
+}
+
+# pop3_side PORT: one warm-up session, then the measured sessions; echoes the pop3load line.
+pop3_side() {
+    local tool=$BENCH_TOOLS/pop3load
+    "$tool" -p "$1" -u "pop@$BENCH_DOMAIN" -w "$BENCH_PASS" -n 1 -c 1 -m "$POP3_MESSAGES" \
+        >/dev/null || return 1
+    "$tool" -p "$1" -u "pop@$BENCH_DOMAIN" -w "$BENCH_PASS" -n "$POP3_SESSIONS" \
+        -c "$SESSIONS" -m "$POP3_MESSAGES"
+}
+
+load_pop3() {
+    local p=skipped i=failed note="" out
+    if smtp_run pf "$PF_PORT" pop "$POP3_MESSAGES" && out=$(pop3_side "$DV_POP3_PORT"); then
+        i=$(calc "$POP3_SESSIONS / $(kv seconds "$out")")
+        bench_log "dovecot pop3: $out"
+    else
+        note=" dovecot failed;"
+    fi
+    if [ "$PH_OK" != 1 ]; then
+        note="$note posthorn not running;"
+    elif ! ph_has_service pop3d; then
+        note="$note Posthorn has no pop3d yet (issue 3): skipped;"
+    elif smtp_run ph "$((25 + PH_OFFSET))" pop "$POP3_MESSAGES" &&
+        out=$(pop3_side "$((110 + PH_OFFSET))"); then
+        p=$(calc "$POP3_SESSIONS / $(kv seconds "$out")")
+        bench_log "posthorn pop3: $out"
+    else
+        p=failed note="$note posthorn failed;"
+    fi
+    bench_record pop3 "$p" "$i" sessions/s higher \
+        "$POP3_SESSIONS sessions x (login STAT UIDL RETR*$POP3_MESSAGES QUIT), $SESSIONS parallel;$note"
+}
+
+# idle_side SIDE PORT MASTERPID: sets RSS and PSS per connection (KiB), or "failed".
+idle_side() {
+    local out
+    RSS=failed PSS=failed
+    if ! out=$("$PY" "$BENCH_LIB/idle.py" --port "$2" --conns "$IDLE_CONNS" \
+        --master-pid "$3" --timeout 180 2>"$BENCH_TMP/idle.err"); then
+        NOTE="$NOTE $1: $(head -c 200 "$BENCH_TMP/idle.err" | tr '\n\t' '  ');"
+        return 0
+    fi
+    bench_log "$1 idle: $out"
+    RSS=$(calc "($(kv rss_after "$out") - $(kv rss_before "$out")) / $IDLE_CONNS")
+    PSS=$(calc "($(kv pss_after "$out") - $(kv pss_before "$out")) / $IDLE_CONNS")
+    NOTE="$NOTE $1 procs $(kv procs_before "$out")->$(kv procs_after "$out");"
+}
+
+load_idle_mem() {
+    local pr=skipped pp=skipped ir ip
+    NOTE=""
+    # Fresh instances, so the "before" figure holds no processes left from earlier loads.
+    pf_stop && pf_start
+    idle_side postfix "$PF_PORT" "$(pf_master_pid)"
+    ir=$RSS ip=$PSS
+    if [ "$PH_OK" = 1 ] && ph_stop && ph_start; then
+        idle_side posthorn "$((25 + PH_OFFSET))" "$(ph_master_pid)"
+        pr=$RSS pp=$PSS
+    fi
+    local what="$IDLE_CONNS idle greeted SMTP sessions; Postfix default_process_limit raised to $((IDLE_CONNS + 100));"
+    bench_record idle-mem "$pr" "$ir" KiB/conn lower "VmRSS sum, $what$NOTE"
+    bench_record idle-mem-pss "$pp" "$ip" KiB/conn lower "Pss sum (shared pages split)"
+}

@@ -1,0 +1,75 @@
+#!/bin/bash
+# bench/lib/posthorn.sh: the Posthorn side of the benchmark: an instance made by
+# `posthorn init` in $BENCH_TMP/posthorn (loopback, port offset $PH_OFFSET, domain
+# $BENCH_DOMAIN) from the binaries in $PH_BIN, with Maildir users, started and stopped
+# with the posthorn command. Durability is Posthorn's only mode: smtpd fsyncs the queue file
+# and incoming/ before 250; local-mda fsyncs the Maildir file and new/ before success.
+# Sourced by bench/run; needs BENCH_TMP, PH_BIN, PH_OFFSET, BENCH_DOMAIN.
+set -u
+
+PH_DIR=""
+PH_PIDS=""   # master and children seen while running, for the last-resort cleanup
+
+ph() { "$PH_BIN/posthorn" -c "$PH_DIR/etc" "$@"; }
+ph_conf() { ph conf "$1" | sed 's/^[^=]*= *//'; }
+ph_maildir() { echo "$(ph_conf virtual_mailbox_base)/$BENCH_DOMAIN/$1"; }
+ph_master_pid() { head -1 "$PH_DIR/spool/pid/master.pid" 2>/dev/null | tr -d ' '; }
+ph_has_service() { grep -Eq "^[^#[:space:]]+[[:space:]]+inet[[:space:]].*[[:space:]]$1( |\$)" \
+    "$PH_DIR/etc/master.cf" 2>/dev/null; }
+
+# ph_setup PASSWORD USER...: create the instance and the users (all with PASSWORD).
+ph_setup() {
+    local pass=$1 u
+    shift
+    PH_DIR="$BENCH_TMP/posthorn"
+    "$PH_BIN/posthorn" init "$PH_DIR" --hostname "ph.$BENCH_DOMAIN" --domain "$BENCH_DOMAIN" \
+        --listen 127.0.0.1 --port-offset "$PH_OFFSET" >"$BENCH_TMP/ph-init.log" 2>&1 || {
+        echo "bench: posthorn init failed:" >&2
+        cat "$BENCH_TMP/ph-init.log" >&2
+        return 1
+    }
+    for u in "$@"; do
+        printf '%s\n' "$pass" | ph user add "$u@$BENCH_DOMAIN" --password-stdin >/dev/null || {
+            echo "bench: posthorn user add $u failed" >&2
+            return 1
+        }
+    done
+    # The same two limits as the Postfix side: enough sessions from 127.0.0.1 for idle-mem.
+    ph conf set smtpd_client_connection_count_limit=0 >/dev/null || return 1
+    ph check >&2 || return 1
+}
+
+ph_start() {
+    ph start >"$BENCH_TMP/ph-start.log" 2>&1 || {
+        echo "bench: posthorn start failed:" >&2
+        cat "$BENCH_TMP/ph-start.log" >&2
+        return 1
+    }
+    bench_wait_port "$((25 + PH_OFFSET))" 20 || {
+        echo "bench: posthorn smtpd not listening" >&2
+        return 1
+    }
+    PH_PIDS=$(/usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import procmem
+print(" ".join(map(str, procmem.tree(int(sys.argv[2])))))' "$BENCH_LIB" "$(ph_master_pid)")
+}
+
+ph_stop() {
+    [ -n "$PH_DIR" ] && [ -e "$PH_DIR/etc/main.cf" ] || return 0
+    local pid p
+    pid=$(ph_master_pid)
+    ph stop >/dev/null 2>&1 || true
+    bench_wait_gone "$pid" 20 || true
+    # Last resort, only for processes this run started (recorded at start).
+    for p in $pid $PH_PIDS; do
+        case $(readlink "/proc/$p/exe" 2>/dev/null) in
+        "$PH_BIN"/*) kill -9 "$p" 2>/dev/null ;;
+        esac
+    done
+    return 0
+}
+
+# Messages still in the Posthorn queue.
+ph_queue_count() {
+    find "$PH_DIR/spool/incoming" "$PH_DIR/spool/active" "$PH_DIR/spool/deferred" \
+        -type f 2>/dev/null | wc -l
+}
