@@ -1,0 +1,196 @@
+/* check.c - `posthorn check`: validate an instance before it runs. main.cf (syntax, names,
+ * values), master.cf, the daemons in daemon_directory, compiled maps (a source newer than
+ * its .lmdb is a warning), directories with their owners and modes, the account database,
+ * and the TLS certificate and key (check_tls.c). Every problem is one line,
+ * "file:line: reason" or "path: reason"; exit 1 when there are errors (warnings are fine).
+ * start and reload run the same checks. */
+#include "cli.h"
+#include "accounts.h"
+#include "map.h"
+#include "mastercf.h"
+#include "mem.h"
+#include "privs.h"
+#include "queue.h"
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void check_tls(struct cli *c, struct errlist *errs); /* check_tls.c */
+
+static void check_master_cf(struct cli *c, struct errlist *errs)
+{
+    struct config *cfg = cli_config(c);
+    const char *ddir = config_str(cfg, "daemon_directory");
+    char *path = xasprintf("%s/master.cf", c->confdir);
+    struct mastercf m;
+    mastercf_load(path, &m, errs);
+    char *master = xasprintf("%s/master", ddir);
+    if (access(master, X_OK) != 0)
+        errlist_add(errs, "%s: %s (daemon_directory is %s)", master, strerror(errno), ddir);
+    free(master);
+    for (size_t i = 0; i < m.n; i++) {
+        char *prog = xasprintf("%s/%s", ddir, m.v[i].command);
+        if (access(prog, X_OK) != 0)
+            errlist_add(errs, "%s: command \"%s\": %s: %s", m.v[i].where, m.v[i].command, prog,
+                        strerror(errno));
+        free(prog);
+    }
+    if (m.n == 0 && errlist_errors(errs) == 0)
+        errlist_warn(errs, "%s: no services are defined", path);
+    mastercf_free(&m);
+    free(path);
+}
+
+static bool newer(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+static void check_one_map(const char *spec, const char *where, struct errlist *errs)
+{
+    if (strncmp(spec, "lmdb:", 5) != 0) {
+        errlist_add(errs, "%s: alias_maps: unsupported table type in \"%s\" (only lmdb:)", where, spec);
+        return;
+    }
+    const char *src = spec + 5;
+    char *db = xasprintf("%s.lmdb", src);
+    struct stat s_src, s_db;
+    bool have_src = stat(src, &s_src) == 0, have_db = stat(db, &s_db) == 0;
+    if (!have_db)
+        errlist_add(errs, "%s: not compiled (run: posthorn map build %s)", db, src);
+    else if (have_src && newer(&s_src.st_mtim, &s_db.st_mtim))
+        errlist_warn(errs, "%s: source is newer than %s (run: posthorn map build %s)", src, db, src);
+    if (have_db) {
+        char *err = NULL;
+        struct map *mp = map_open(spec, &err);
+        if (!mp)
+            errlist_add(errs, "%s: %s", db, err ? err : "cannot open");
+        else
+            map_close(mp);
+        free(err);
+    }
+    free(db);
+}
+
+static void check_maps(struct cli *c, struct errlist *errs)
+{
+    size_t n;
+    char **maps = config_list(cli_config(c), "alias_maps", &n);
+    char *where = cli_param_where(c, "alias_maps");
+    for (size_t i = 0; i < n; i++)
+        check_one_map(maps[i], where, errs);
+    free(where);
+}
+
+/* A directory that must exist, owned by uid (when uid != -1), with exactly mode. */
+static void check_dir(const char *path, uid_t uid, const char *owner, mode_t mode,
+                      struct errlist *errs)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        errlist_add(errs, "%s: %s", path, strerror(errno));
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        errlist_add(errs, "%s: not a directory", path);
+        return;
+    }
+    if (uid != (uid_t)-1 && st.st_uid != uid)
+        errlist_add(errs, "%s: owned by uid %ld, expected %s (uid %ld)", path, (long)st.st_uid,
+                    owner, (long)uid);
+    mode_t m = st.st_mode & 07777;
+    if (m & 0002)
+        errlist_add(errs, "%s: mode %04o is world-writable", path, (unsigned)m);
+    else if (mode && m != mode)
+        errlist_add(errs, "%s: mode %04o, expected %04o", path, (unsigned)m, (unsigned)mode);
+}
+
+static uid_t user_uid(struct cli *c, const char *param, struct errlist *errs)
+{
+    const char *name = config_str(cli_config(c), param);
+    struct passwd *pw = getpwnam(name);
+    if (pw)
+        return pw->pw_uid;
+    char *where = cli_param_where(c, param);
+    errlist_add(errs, "%s: %s: unknown user \"%s\"", where, param, name);
+    free(where);
+    return (uid_t)-1;
+}
+
+static void check_dirs(struct cli *c, struct errlist *errs)
+{
+    struct config *cfg = cli_config(c);
+    uid_t mail = user_uid(c, "mail_owner", errs), vmail = user_uid(c, "vmail_owner", errs);
+    const char *mo = config_str(cfg, "mail_owner"), *vo = config_str(cfg, "vmail_owner");
+    const char *spool = config_str(cfg, "queue_directory");
+    check_dir(spool, (uid_t)-1, NULL, 0, errs);
+    for (const char *const *q = queue_dirs; *q; q++) {
+        char *p = xasprintf("%s/%s", spool, *q);
+        check_dir(p, mail, mo, 0700, errs);
+        free(p);
+    }
+    struct { const char *name; bool owned; mode_t mode; } sub[] = {
+        {"private", true, 0700}, {"public", true, 0}, {"pid", false, 0}};
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+        char *p = xasprintf("%s/%s", spool, sub[i].name);
+        check_dir(p, sub[i].owned ? mail : (uid_t)-1, mo, sub[i].mode, errs);
+        free(p);
+    }
+    check_dir(config_str(cfg, "data_directory"), mail, mo, 0, errs);
+    check_dir(config_str(cfg, "virtual_mailbox_base"), vmail, vo, 0, errs);
+    const char *log = config_str(cfg, "maillog_file");
+    if (log && *log) {
+        char *dir = xstrdup(log);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = 0;
+            check_dir(dir, (uid_t)-1, NULL, 0, errs);
+        }
+        free(dir);
+    }
+}
+
+static void check_accounts(struct cli *c, struct errlist *errs)
+{
+    char *err = NULL;
+    struct accounts *a = accounts_open(cli_config(c), false, &err);
+    if (!a) {
+        errlist_add(errs, "%s: %s", config_str(cli_config(c), "account_database"),
+                    err ? err : "cannot open");
+        free(err);
+        return;
+    }
+    accounts_close(a);
+}
+
+void check_all(struct cli *c, struct errlist *errs)
+{
+    config_free(c->cfg); /* reload so its problems are collected here */
+    c->cfg = config_load(c->confdir, errs);
+    if (!c->cfg)
+        return;
+    config_validate(c->cfg, errs);
+    check_master_cf(c, errs);
+    check_dirs(c, errs);
+    check_maps(c, errs);
+    check_accounts(c, errs);
+    check_tls(c, errs);
+}
+
+int cmd_check(struct cli *c, int argc, char **argv)
+{
+    if (argc != 1)
+        cli_usage("check takes no arguments");
+    struct errlist errs = {0};
+    check_all(c, &errs);
+    errlist_print(&errs, stderr);
+    size_t n = errlist_errors(&errs);
+    if (c->verbose || n)
+        cli_err("%zu error%s, %zu warning%s", n, n == 1 ? "" : "s", errs.warnings,
+                errs.warnings == 1 ? "" : "s");
+    errlist_free(&errs);
+    return n ? 1 : 0;
+}

@@ -1,0 +1,86 @@
+/* cli.h - shared state and helpers of the `posthorn` admin command and its front ends
+ * (mailq, sendmail, newaliases). Each command group lives in its own file and exports one
+ * entry point `int cmd_GROUP(struct cli *c, int argc, char **argv)` returning the exit
+ * status. argv[0] of a command is its own name ("user", "queue", ...). */
+#ifndef POSTHORN_CLI_H
+#define POSTHORN_CLI_H
+#include "config.h"
+#include "errlist.h"
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Exit statuses (sysexits-like where it matters to scripts). */
+#define EXIT_USAGE 2
+#define EXIT_NOT_RUNNING 3
+
+struct cli {
+    const char *confdir; /* -c, POSTHORN_CONFIG or /etc/posthorn */
+    struct config *cfg;  /* loaded on first cli_config() */
+    bool verbose;
+};
+
+/* main.c */
+_Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* util.c: configuration and output helpers */
+/* Load main.cf once (problems printed to stderr); exits 1 when it cannot be read. */
+struct config *cli_config(struct cli *c);
+/* Print "posthorn: MESSAGE" to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Start logging events (queue changes, sendmail) to maillog_file or syslog. */
+void cli_log_open(struct cli *c, const char *name);
+/* "where" of a parameter for messages: "main.cf:12" or "CONFDIR/main.cf (default)". */
+char *cli_param_where(struct cli *c, const char *name);
+void json_string(FILE *out, const char *s);
+/* Spool paths. */
+const char *cli_spool(struct cli *c);
+/* Wake qmgr (request=wakeup); lossy by design. Returns 0 when sent. */
+int cli_wake_qmgr(struct cli *c);
+/* Rename and fsync both directories; 0 or -1 with errno. */
+int cli_move(const char *from, const char *to);
+/* Unlink and fsync the directory; ENOENT counts as success. */
+int cli_remove(const char *path);
+
+/* owner.c: the instance's users and file ownership when running as root */
+struct owners {
+    bool root;          /* running as root: apply ownership */
+    uid_t mail_uid, vmail_uid;
+    gid_t mail_gid, vmail_gid;
+};
+/* Resolve mail_owner and vmail_owner from cfg; -1 with *err. */
+int owners_get(struct config *cfg, struct owners *o, char **err);
+/* Give an LMDB database (file plus "-lock", or a directory) to mail_owner with group
+ * vmail_owner: readable by both, writable by mail_owner. No-op when not root. */
+void owners_fix_db(const struct owners *o, const char *path);
+
+/* password_input.c: read a new password: twice without echo from a terminal, else one
+ * line from stdin. Returns a malloc'ed string (wipe with explicit_bzero) or NULL. */
+char *read_new_password(bool from_stdin);
+
+/* Validation of addresses and domains we store (lowercases in place). */
+bool valid_domain(char *d);
+bool valid_address(char *addr, char **domain_out);
+
+/* Command groups. */
+int cmd_init(struct cli *c, int argc, char **argv);
+int cmd_start(struct cli *c, int argc, char **argv);
+int cmd_stop(struct cli *c, int argc, char **argv);
+int cmd_reload(struct cli *c, int argc, char **argv);
+int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_check(struct cli *c, int argc, char **argv);
+/* check.c: run every check into errs (used by start and reload). */
+void check_all(struct cli *c, struct errlist *errs);
+int cmd_conf(struct cli *c, int argc, char **argv);
+int cmd_user(struct cli *c, int argc, char **argv);
+int cmd_domain(struct cli *c, int argc, char **argv);
+int cmd_map(struct cli *c, int argc, char **argv);
+int cmd_newaliases(struct cli *c, int argc, char **argv);
+int cmd_queue(struct cli *c, int argc, char **argv);
+int cmd_mailq(struct cli *c, int argc, char **argv);
+int cmd_sendmail(struct cli *c, int argc, char **argv);
+
+/* queue_list.c: `queue list` and `queue show` (called by cmd_queue in queue_admin.c). */
+int queue_read_cmd(struct cli *c, int argc, char **argv);
+
+#endif

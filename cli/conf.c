@@ -1,0 +1,155 @@
+/* conf.c - `posthorn conf`: show and change main.cf parameters.
+ *   conf                 every parameter, "name = value" with $names expanded
+ *   conf NAME...         the named parameters, expanded ("-h": the values only)
+ *   conf -n              only parameters set explicitly, as written in main.cf
+ *   conf -d [NAME...]    the compiled-in defaults (the parameter table, lib/params.c)
+ *   conf set NAME=VALUE...  edit main.cf in place, keeping comments; the name must be known
+ *                           and the value valid for its type before anything is written. */
+#include "cli.h"
+#include "mem.h"
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void show(const char *name, const char *value, bool value_only)
+{
+    if (value_only)
+        printf("%s\n", value ? value : "");
+    else
+        printf("%s = %s\n", name, value ? value : "");
+}
+
+static int show_defaults(int argc, char **argv, bool value_only)
+{
+    if (argc == 0) {
+        for (size_t i = 0; i < param_table_len; i++)
+            show(param_table[i].name, param_table[i].def, value_only);
+        return 0;
+    }
+    int rc = 0;
+    for (int i = 0; i < argc; i++) {
+        const struct param_def *p = param_find(argv[i]);
+        if (!p) {
+            cli_err("unknown parameter \"%s\"", argv[i]);
+            rc = 1;
+            continue;
+        }
+        show(p->name, p->def, value_only);
+    }
+    return rc;
+}
+
+static int show_values(struct cli *c, int argc, char **argv, bool explicit_only, bool value_only)
+{
+    struct config *cfg = cli_config(c);
+    if (argc == 0) {
+        for (size_t i = 0; i < param_table_len; i++) {
+            const char *name = param_table[i].name;
+            bool set;
+            const char *raw = config_raw(cfg, name, &set);
+            if (explicit_only && set)
+                show(name, raw, value_only);
+            else if (!explicit_only)
+                show(name, config_str(cfg, name), value_only);
+        }
+        return 0;
+    }
+    int rc = 0;
+    for (int i = 0; i < argc; i++) {
+        bool set;
+        const char *raw = config_raw(cfg, argv[i], &set);
+        if (!param_find(argv[i]) && !set) {
+            cli_err("unknown parameter \"%s\"", argv[i]);
+            rc = 1;
+        } else if (!explicit_only || set) {
+            show(argv[i], explicit_only ? raw : config_str(cfg, argv[i]), value_only);
+        }
+    }
+    return rc;
+}
+
+static bool known_problem(const struct errlist *before, const char *msg)
+{
+    for (size_t i = 0; i < before->n; i++)
+        if (strcmp(before->msgs[i], msg) == 0)
+            return true;
+    return false;
+}
+
+/* Apply one assignment to the loaded configuration and report what it breaks. */
+static bool value_ok(struct cli *c, const char *name, const char *value)
+{
+    struct errlist before = {0}, after = {0};
+    config_validate(cli_config(c), &before);
+    char *assign = xasprintf("%s=%s", name, value);
+    bool ok = config_override(cli_config(c), assign, "conf set", &after);
+    if (ok) {
+        config_validate(cli_config(c), &after);
+        for (size_t i = 0; i < after.n; i++)
+            if (!known_problem(&before, after.msgs[i]) && strncmp(after.msgs[i], "warning: ", 9)) {
+                cli_err("%s", after.msgs[i]);
+                ok = false;
+            }
+    } else {
+        errlist_print(&after, stderr);
+    }
+    free(assign);
+    errlist_free(&before);
+    errlist_free(&after);
+    return ok;
+}
+
+static int conf_set(struct cli *c, int argc, char **argv)
+{
+    if (argc < 2)
+        cli_usage("conf set needs NAME=VALUE");
+    char *path = xasprintf("%s/main.cf", c->confdir);
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq)
+            cli_usage("\"%s\" is not NAME=VALUE", argv[i]);
+        char *name = xstrndup(argv[i], (size_t)(eq - argv[i]));
+        name[strcspn(name, " \t")] = 0;
+        const char *value = eq + 1;
+        value += strspn(value, " \t");
+        if (!param_find(name)) {
+            cli_err("unknown parameter \"%s\" (see posthorn conf -d)", name);
+            rc = 1;
+        } else if (strchr(value, '\n') || !value_ok(c, name, value)) {
+            cli_err("not changed: %s", name);
+            rc = 1;
+        } else {
+            char *err = config_edit_file(path, name, value);
+            if (err) {
+                cli_err("%s", err);
+                free(err);
+                rc = 1;
+            }
+        }
+        free(name);
+    }
+    free(path);
+    return rc;
+}
+
+int cmd_conf(struct cli *c, int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "set") == 0)
+        return conf_set(c, argc - 1, argv + 1);
+    bool defaults = false, explicit_only = false, value_only = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "dnh")) != -1) {
+        switch (opt) {
+        case 'd': defaults = true; break;
+        case 'n': explicit_only = true; break;
+        case 'h': value_only = true; break;
+        default: cli_usage(NULL);
+        }
+    }
+    if (defaults && explicit_only)
+        cli_usage("conf: -d and -n exclude each other");
+    if (defaults)
+        return show_defaults(argc - optind, argv + optind, value_only);
+    return show_values(c, argc - optind, argv + optind, explicit_only, value_only);
+}

@@ -1,0 +1,190 @@
+/* control.c - `posthorn start|stop|reload|status`. master holds an flock on
+ * SPOOL/pid/master.pid while it runs and writes its pid there; SPOOL/pid/master.status has
+ * one line per service ("SERVICE TYPE PID PID ..."). start runs the same checks as
+ * `posthorn check` and refuses on errors, then runs DAEMON_DIR/master, which backgrounds
+ * itself once every listener is bound; its exit status is passed on. */
+#include "cli.h"
+#include "buf.h"
+#include "fileio.h"
+#include "mem.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STOP_WAIT_MS 30000
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* The pid of the running master, 0 when none runs, -1 on error (printed). */
+static pid_t master_pid(struct cli *c)
+{
+    char *path = xasprintf("%s/pid/master.pid", cli_spool(c));
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e != ENOENT)
+            cli_err("%s: %s", path, strerror(e));
+        free(path);
+        return e == ENOENT ? 0 : -1;
+    }
+    free(path);
+    /* Nobody holds the lock: no master, whatever the file says. */
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        close(fd);
+        return 0;
+    }
+    char text[32] = "";
+    pid_t pid = 0;
+    /* The lock is taken before the pid is written: give a starting master a moment. */
+    for (int tries = 0; tries < 50 && pid <= 0; tries++) {
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        text[n > 0 ? n : 0] = 0;
+        pid = (pid_t)strtol(text, NULL, 10);
+        if (pid <= 0)
+            sleep_ms(20);
+    }
+    close(fd);
+    return pid > 0 ? pid : -1;
+}
+
+static char *master_program(struct cli *c)
+{
+    return xasprintf("%s/master", config_str(cli_config(c), "daemon_directory"));
+}
+
+/* Print the configuration problems; true when start/reload may go on. */
+static bool config_ok(struct cli *c, const char *what)
+{
+    struct errlist errs = {0};
+    check_all(c, &errs);
+    errlist_print(&errs, stderr);
+    bool ok = errlist_errors(&errs) == 0;
+    if (!ok)
+        cli_err("%s refused: %zu configuration error%s", what, errlist_errors(&errs),
+                errlist_errors(&errs) == 1 ? "" : "s");
+    errlist_free(&errs);
+    return ok;
+}
+
+int cmd_start(struct cli *c, int argc, char **argv)
+{
+    if (argc != 1)
+        cli_usage("start takes no arguments");
+    if (!config_ok(c, "start"))
+        return 1;
+    pid_t running = master_pid(c);
+    if (running > 0) {
+        cli_err("the mail system is already running (master pid %ld)", (long)running);
+        return 1;
+    }
+    char *prog = master_program(c);
+    char *confdir = realpath(c->confdir, NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_err("fork: %s", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        execl(prog, "master", "-c", confdir ? confdir : c->confdir, (char *)NULL);
+        fprintf(stderr, "posthorn: cannot run %s: %s\n", prog, strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            cli_err("waitpid: %s", strerror(errno));
+            return 1;
+        }
+    free(prog);
+    free(confdir);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+        cli_err("master did not start (exit status %d)", code);
+        return code ? code : 1;
+    }
+    pid_t now = master_pid(c);
+    if (now > 0)
+        printf("posthorn: started (master pid %ld)\n", (long)now);
+    else
+        printf("posthorn: started\n");
+    return 0;
+}
+
+int cmd_stop(struct cli *c, int argc, char **argv)
+{
+    if (argc != 1)
+        cli_usage("stop takes no arguments");
+    pid_t pid = master_pid(c);
+    if (pid <= 0) {
+        if (pid == 0)
+            cli_err("the mail system is not running");
+        return pid == 0 ? 0 : 1;
+    }
+    if (kill(pid, SIGTERM) < 0) {
+        cli_err("kill %ld: %s", (long)pid, strerror(errno));
+        return 1;
+    }
+    /* Gone when the lock is free (its descriptors are closed even while it is a zombie
+     * nobody reaps) or the process no longer exists. */
+    for (long waited = 0; waited < STOP_WAIT_MS; waited += 100) {
+        if (master_pid(c) == 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+            printf("posthorn: stopped (master pid %ld)\n", (long)pid);
+            return 0;
+        }
+        sleep_ms(100);
+    }
+    cli_err("master (pid %ld) is still running after %d s", (long)pid, STOP_WAIT_MS / 1000);
+    return 1;
+}
+
+int cmd_reload(struct cli *c, int argc, char **argv)
+{
+    if (argc != 1)
+        cli_usage("reload takes no arguments");
+    if (!config_ok(c, "reload"))
+        return 1;
+    pid_t pid = master_pid(c);
+    if (pid <= 0) {
+        if (pid == 0)
+            cli_err("the mail system is not running");
+        return pid == 0 ? EXIT_NOT_RUNNING : 1;
+    }
+    if (kill(pid, SIGHUP) < 0) {
+        cli_err("kill %ld: %s", (long)pid, strerror(errno));
+        return 1;
+    }
+    printf("posthorn: reloading (signal sent to master pid %ld)\n", (long)pid);
+    return 0;
+}
+
+int cmd_status(struct cli *c, int argc, char **argv)
+{
+    if (argc != 1)
+        cli_usage("status takes no arguments");
+    pid_t pid = master_pid(c);
+    if (pid <= 0) {
+        printf("master is not running\n");
+        return pid == 0 ? EXIT_NOT_RUNNING : 1;
+    }
+    printf("master is running (pid %ld)\n", (long)pid);
+    char *path = xasprintf("%s/pid/master.status", cli_spool(c));
+    struct buf b = BUF_INIT;
+    if (read_file(path, 1024 * 1024, &b) == 0)
+        fputs(b.data ? b.data : "", stdout);
+    else if (errno != ENOENT)
+        cli_err("%s: %s", path, strerror(errno));
+    buf_free(&b);
+    free(path);
+    return 0;
+}

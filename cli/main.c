@@ -1,0 +1,101 @@
+/* main.c - the `posthorn` admin command: global options, dispatch to the command groups,
+ * and the classic front ends chosen by the program name (argv[0]): mailq, sendmail,
+ * newaliases. The configuration directory is -c CONFDIR, else $POSTHORN_CONFIG, else
+ * /etc/posthorn. */
+#include "cli.h"
+#include "log.h"
+#include <getopt.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: posthorn [-c CONFDIR] [-v] COMMAND [ARGS]\n"
+    "  init DIR [--hostname H] [--domain D] [--listen ADDR] [--port-offset N] [--user ADDR]\n"
+    "  start | stop | reload | status | check\n"
+    "  conf [-n | -d] [NAME...]        conf set NAME=VALUE...\n"
+    "  user add ADDR [--password-stdin] [--quota SIZE] | del ADDR | passwd ADDR [--password-stdin]\n"
+    "       | quota ADDR SIZE | list [--json]\n"
+    "  domain add DOMAIN | del DOMAIN [--force] | list [--json]\n"
+    "  map build FILE | query TYPE:NAME KEY        newaliases\n"
+    "  queue list [--json] | show ID | flush | delete ID|ALL [--queue NAME]\n"
+    "        | hold ID|ALL | release ID|ALL | requeue ID|ALL\n"
+    "  mailq          sendmail [-f SENDER] [-t] [-i] RCPT...\n"
+    "CONFDIR defaults to $POSTHORN_CONFIG, else /etc/posthorn.\n";
+
+void cli_usage(const char *fmt, ...)
+{
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("posthorn: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
+    fputs(usage_text, stderr);
+    exit(EXIT_USAGE);
+}
+
+struct command {
+    const char *name;
+    int (*fn)(struct cli *c, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    {"init", cmd_init},       {"start", cmd_start},   {"stop", cmd_stop},
+    {"reload", cmd_reload},   {"status", cmd_status}, {"check", cmd_check},
+    {"conf", cmd_conf},       {"user", cmd_user},     {"domain", cmd_domain},
+    {"map", cmd_map},         {"newaliases", cmd_newaliases},
+    {"queue", cmd_queue},     {"mailq", cmd_mailq},   {"sendmail", cmd_sendmail},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c = {.confdir = getenv("POSTHORN_CONFIG")};
+    if (c.confdir == NULL || *c.confdir == 0)
+        c.confdir = "/etc/posthorn";
+    log_init("posthorn", "-");
+    char *self = strdup(argv[0] ? argv[0] : "posthorn");
+    const char *base = self ? basename(self) : "posthorn";
+    /* Front ends keep their traditional option syntax: hand them the whole command line. */
+    if (strcmp(base, "mailq") == 0 || strcmp(base, "sendmail") == 0 ||
+        strcmp(base, "newaliases") == 0) {
+        const struct command *cmd = find_command(base);
+        argv[0] = (char *)cmd->name;
+        free(self);
+        return cmd->fn(&c, argc, argv);
+    }
+    int opt;
+    while ((opt = getopt(argc, argv, "+c:vh")) != -1) {
+        switch (opt) {
+        case 'c': c.confdir = optarg; break;
+        case 'v': c.verbose = true; log_set_verbose(true); break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: cli_usage(NULL);
+        }
+    }
+    if (optind >= argc)
+        cli_usage("no command given");
+    if (strcmp(argv[optind], "help") == 0 || strcmp(argv[optind], "--help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    const struct command *cmd = find_command(argv[optind]);
+    if (cmd == NULL)
+        cli_usage("unknown command \"%s\"", argv[optind]);
+    free(self);
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    optind = 0; /* each command parses its own options (0 re-initialises GNU getopt) */
+    return cmd->fn(&c, sub_argc, sub_argv);
+}

@@ -1,0 +1,76 @@
+/* maps.c - `posthorn map build FILE...`, `posthorn map query TYPE:NAME KEY` and
+ * `newaliases` (builds every lmdb: table in alias_maps). Building compiles the text source
+ * into FILE.lmdb atomically (lib/map.h); problems are printed as "file:line: reason" and
+ * make the exit status 1. A query prints the value, or exits 1 when the key is absent. */
+#include "cli.h"
+#include "map.h"
+#include "mem.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int build(struct cli *c, const char *source)
+{
+    struct errlist errs = {0};
+    long n = map_build(source, &errs);
+    errlist_print(&errs, stderr);
+    int rc = (n < 0 || errlist_errors(&errs) > 0) ? 1 : 0;
+    if (rc == 0 && c->verbose)
+        printf("posthorn: %s.lmdb: %ld entr%s\n", source, n, n == 1 ? "y" : "ies");
+    errlist_free(&errs);
+    return rc;
+}
+
+static int query(const char *spec, const char *key)
+{
+    char *err = NULL;
+    if (!strchr(spec, ':')) {
+        cli_err("\"%s\" is not TYPE:NAME (e.g. lmdb:/etc/posthorn/aliases)", spec);
+        return EXIT_USAGE;
+    }
+    struct map *m = map_open(spec, &err);
+    if (!m) {
+        cli_err("%s: %s", spec, err ? err : "cannot open");
+        free(err);
+        return 2;
+    }
+    char *value = NULL;
+    int r = map_lookup(m, key, &value, &err);
+    if (r < 0) {
+        cli_err("%s: %s", spec, err ? err : "lookup failed");
+        free(err);
+    } else if (r == 1) {
+        printf("%s\n", value);
+    }
+    free(value);
+    map_close(m);
+    return r == 1 ? 0 : r == 0 ? 1 : 2;
+}
+
+int cmd_map(struct cli *c, int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "build") == 0) {
+        int rc = 0;
+        for (int i = 2; i < argc; i++)
+            rc |= build(c, argv[i]);
+        return rc;
+    }
+    if (argc == 4 && strcmp(argv[1], "query") == 0)
+        return query(argv[2], argv[3]);
+    cli_usage("map build FILE... | map query TYPE:NAME KEY");
+}
+
+int cmd_newaliases(struct cli *c, int argc, char **argv)
+{
+    /* The classic front end takes sendmail-style options; none of them change anything. */
+    size_t n;
+    char **maps = config_list(cli_config(c), "alias_maps", &n);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(maps[i], "lmdb:", 5) == 0)
+            rc |= build(c, maps[i] + 5);
+        else
+            cli_err("alias_maps: %s: not an lmdb: table, skipped", maps[i]);
+    }
+    return rc;
+}

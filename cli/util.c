@@ -1,0 +1,121 @@
+/* util.c - helpers shared by the command groups: loading main.cf once, messages, JSON
+ * strings, durable renames and removals in the spool, and waking qmgr. */
+#include "cli.h"
+#include "buf.h"
+#include "fileio.h"
+#include "ipc.h"
+#include "log.h"
+#include "mem.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct config *cli_config(struct cli *c)
+{
+    if (c->cfg)
+        return c->cfg;
+    struct errlist errs = {0};
+    c->cfg = config_load(c->confdir, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "posthorn: %s\n", errs.msgs[i]);
+    errlist_free(&errs);
+    if (c->cfg == NULL) {
+        cli_err("no usable configuration in %s (use -c CONFDIR or POSTHORN_CONFIG)", c->confdir);
+        exit(1);
+    }
+    return c->cfg;
+}
+
+void cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("posthorn: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_log_open(struct cli *c, const char *name)
+{
+    const char *file = config_str(cli_config(c), "maillog_file");
+    /* Only append to a log file we may write; otherwise syslog. */
+    if (file && *file && access(file, W_OK) != 0)
+        file = NULL;
+    log_init(name, file);
+}
+
+char *cli_param_where(struct cli *c, const char *name)
+{
+    const char *origin = config_origin(cli_config(c), name);
+    if (origin)
+        return xstrdup(origin);
+    return xasprintf("%s/main.cf: %s (default)", c->confdir, name);
+}
+
+void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+const char *cli_spool(struct cli *c)
+{
+    return config_str(cli_config(c), "queue_directory");
+}
+
+int cli_wake_qmgr(struct cli *c)
+{
+    char *path = xasprintf("%s/private/qmgr", cli_spool(c));
+    int fd = ipc_connect(path);
+    free(path);
+    if (fd < 0)
+        return -1;
+    struct ipc_conn conn;
+    ipc_conn_init(&conn, fd, 2000);
+    struct attrs a = {0};
+    attrs_add(&a, "request", "wakeup");
+    int rc = ipc_send(&conn, &a, -1);
+    attrs_free(&a);
+    ipc_conn_close(&conn);
+    return rc;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    return fsync_parent(path);
+}
+
+int cli_move(const char *from, const char *to)
+{
+    /* Never replace a file: a clash of queue IDs must not lose a message. */
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0)
+        return -1;
+    if (fsync_dir_of(to) < 0 || fsync_dir_of(from) < 0)
+        return -1;
+    return 0;
+}
+
+int cli_remove(const char *path)
+{
+    if (unlink(path) < 0)
+        return errno == ENOENT ? 0 : -1;
+    return fsync_dir_of(path);
+}
