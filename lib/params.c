@@ -54,6 +54,7 @@ const struct param_def param_table[] = {
     ENUM("smtpd_tls_security_level", "may", "none|may|encrypt", "none: no STARTTLS; may: offer it; encrypt: require it before MAIL."),
     ENUM("smtpd_tls_protocols_min", "TLSv1.2", "TLSv1.2|TLSv1.3", "Lowest TLS version offered."),
     BOOL("smtpd_received_header", "yes", "Prepend a Received: header to each message."),
+    SIZE("queue_minfree", "0", 0, 1LL << 50, "Free space the spool file system must keep; smtpd answers MAIL with 452 4.3.1 below it (plus the SIZE declared). 0 means 1.5 x message_size_limit."),
     /* --- queue manager --- */
     TIME("queue_run_delay", "300s", 1, DAY, "How often qmgr rescans the deferred queue (and the incoming queue for lost notifications)."),
     TIME("minimal_backoff_time", "300s", 1, DAY, "First retry delay after a temporary failure."),

@@ -1,0 +1,78 @@
+/* conn.h - one non-blocking client connection on the event loop, protocol-neutral (SMTP now,
+ * POP3/IMAP later): a socket with optional TLS, a bounded input buffer with line extraction
+ * against an explicit limit, an output buffer flushed with EPOLLOUT when the socket is full,
+ * and the STARTTLS upgrade.
+ *
+ * The owner gets callbacks from the event loop: input() when new bytes (or EOF) arrived,
+ * error() when the connection failed (the owner must then conn_free() it), tls_ready() when a
+ * STARTTLS handshake finished, drained() when queued output has all been written. conn_free()
+ * may be called from inside any callback; the memory is released when the callback returns.
+ *
+ * STARTTLS (RFC 3207 sec 4, CVE-2011-0411): conn_starttls() throws away every input byte
+ * already buffered - anything a client pipelined after the STARTTLS command was sent in
+ * plaintext and must not be executed inside the TLS session - then writes the pending
+ * plaintext reply and starts the handshake without reading any more plaintext. */
+#ifndef POSTHORN_CONN_H
+#define POSTHORN_CONN_H
+#include "buf.h"
+#include "event.h"
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conn;
+
+struct conn_ops {
+    void (*input)(struct conn *c, void *ctx);
+    void (*error)(struct conn *c, void *ctx, const char *why);
+    void (*tls_ready)(struct conn *c, void *ctx);
+    void (*drained)(struct conn *c, void *ctx); /* may be NULL */
+};
+
+/* Take over fd (non-blocking). in_limit bounds the input buffer: reading pauses while it is
+ * full. The peer address is looked up now (conn_peer_addr). */
+struct conn *conn_new(struct event_loop *loop, int fd, size_t in_limit,
+                      const struct conn_ops *ops, void *ctx);
+/* Close the socket (after a best-effort TLS close_notify) and release everything. */
+void conn_free(struct conn *c);
+
+const char *conn_peer_addr(const struct conn *c); /* "192.0.2.1", "2001:db8::1", "unknown" */
+int conn_peer_port(const struct conn *c);
+int conn_fd(const struct conn *c);
+
+/* --- input --- */
+/* The buffered input, and dropping n bytes of it once used. */
+const char *conn_data(const struct conn *c, size_t *len);
+void conn_consume(struct conn *c, size_t n);
+/* True once the peer closed its side; buffered input may remain. */
+bool conn_eof(const struct conn *c);
+
+enum conn_line {
+    CONN_LINE_NONE,    /* no complete line buffered yet */
+    CONN_LINE_OK,      /* *line holds the line without its CRLF or LF */
+    CONN_LINE_TOO_LONG /* a line longer than limit was discarded (reported when it ended) */
+};
+/* Take the next line ending in LF. line receives it without the line end (NUL-terminated;
+ * it may contain NUL bytes, see line->len); *bare_lf tells whether it ended in LF alone. */
+enum conn_line conn_read_line(struct conn *c, size_t limit, struct buf *line, bool *bare_lf);
+/* Pause or resume reading from the socket (input stays buffered). */
+void conn_set_reading(struct conn *c, bool on);
+
+/* --- output --- */
+void conn_write(struct conn *c, const void *data, size_t len);
+void conn_puts(struct conn *c, const char *s);
+void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write what the socket takes now; the rest goes out when it is writable. Returns true when
+ * nothing is left. Errors are reported through ops->error from the event loop. */
+bool conn_flush(struct conn *c);
+size_t conn_out_pending(const struct conn *c);
+
+/* --- TLS --- */
+/* Start STARTTLS: discard buffered input (returns how many bytes), flush pending output
+ * (the "ready to start TLS" reply) in plaintext, then handshake; tls_ready() or error()
+ * follows. Returns -1 (errno unchanged, *err set) if the SSL object cannot be created. */
+long conn_starttls(struct conn *c, SSL_CTX *ctx, char **err);
+bool conn_tls_active(const struct conn *c);
+SSL *conn_ssl(const struct conn *c);
+
+#endif

@@ -1,0 +1,144 @@
+/* main.c - smtpd: the inbound SMTP server (RFC 5321 ESMTP) on the lib/server.h skeleton.
+ * pre_init (privileged) loads the TLS key; post_init opens the recipient resolver and starts
+ * the commit worker; accept() creates sessions (session.c). See doc/smtpd.md. */
+#include "log.h"
+#include "mem.h"
+#include "resolve.h"
+#include "smtpd.h"
+#include "tls.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RESOLVER_RETRY_MS 10000
+
+static void read_params(struct smtpd *d, struct config *cfg)
+{
+    struct smtpd_params *p = &d->p;
+    p->hostname = config_str(cfg, "myhostname");
+    p->banner = config_str(cfg, "smtpd_banner");
+    p->size_limit = config_int(cfg, "message_size_limit");
+    p->minfree = config_int(cfg, "queue_minfree");
+    if (p->minfree == 0)
+        p->minfree = p->size_limit + p->size_limit / 2;
+    p->rcpt_limit = (size_t)config_int(cfg, "smtpd_recipient_limit");
+    p->line_limit = (size_t)config_int(cfg, "smtpd_line_length_limit");
+    p->soft_errors = (unsigned)config_int(cfg, "smtpd_soft_error_limit");
+    p->hard_errors = (unsigned)config_int(cfg, "smtpd_hard_error_limit");
+    p->error_sleep_ms = (long)config_int(cfg, "smtpd_error_sleep_time") * 1000;
+    p->timeout_ms = config_int(cfg, "smtpd_timeout") * 1000;
+    p->client_limit = (unsigned)config_int(cfg, "smtpd_client_connection_count_limit");
+    p->process_limit = (unsigned)config_int(cfg, "smtpd_process_connection_limit");
+    const char *lf = config_str(cfg, "smtpd_forbid_bare_newline");
+    p->bare_lf = strcmp(lf, "reject") == 0 ? BARE_LF_REJECT
+               : strcmp(lf, "no") == 0     ? BARE_LF_ALLOW
+                                           : BARE_LF_NORMALIZE;
+    const char *lvl = config_str(cfg, "smtpd_tls_security_level");
+    p->tls_level = strcmp(lvl, "none") == 0      ? TLS_LEVEL_NONE
+                 : strcmp(lvl, "encrypt") == 0 ? TLS_LEVEL_ENCRYPT
+                                               : TLS_LEVEL_MAY;
+    p->received_header = config_bool(cfg, "smtpd_received_header");
+    p->myorigin = config_str(cfg, "myorigin");
+    size_t n = 0;
+    char **domains = config_list(cfg, "virtual_mailbox_domains", &n);
+    p->first_domain = n > 0 ? domains[0] : "";
+}
+
+/* Still privileged: the key file may be readable by root only. */
+static void load_tls(struct smtpd *d, struct config *cfg)
+{
+    const char *cert = config_str(cfg, "smtpd_tls_cert_file");
+    const char *key = config_str(cfg, "smtpd_tls_key_file");
+    if (d->p.tls_level == TLS_LEVEL_NONE)
+        return;
+    if (!cert[0]) {
+        if (d->p.tls_level == TLS_LEVEL_ENCRYPT)
+            log_fatal("smtpd_tls_security_level = encrypt needs smtpd_tls_cert_file");
+        return;
+    }
+    char *err = NULL;
+    d->tls = tls_server_context(cert, key[0] ? key : cert,
+                                config_str(cfg, "smtpd_tls_protocols_min"), &err);
+    if (!d->tls) {
+        if (d->p.tls_level == TLS_LEVEL_ENCRYPT)
+            log_fatal("TLS is required but cannot be set up: %s", err);
+        log_warn("TLS disabled (STARTTLS not offered): %s", err);
+        free(err);
+    }
+}
+
+static void pre_init(struct server *srv)
+{
+    struct smtpd *d = xcalloc(1, sizeof *d);
+    d->srv = srv;
+    srv->app = d;
+    read_params(d, srv->cfg);
+    load_tls(d, srv->cfg);
+}
+
+bool smtpd_resolver_ready(struct smtpd *d)
+{
+    if (d->resolver)
+        return true;
+    long long now = event_now_ms();
+    if (now < d->resolver_retry_ms)
+        return false;
+    char *err = NULL;
+    d->resolver = resolver_open(d->srv->cfg, &err);
+    if (!d->resolver) {
+        log_warn("cannot open the recipient tables: %s", err ? err : "unknown error");
+        free(err);
+        d->resolver_retry_ms = now + RESOLVER_RETRY_MS;
+        return false;
+    }
+    return true;
+}
+
+static void commit_done(struct commit_job *j, void *ctx)
+{
+    (void)ctx;
+    struct session *s = j->owner;
+    if (s) {
+        s->job = NULL;
+        session_commit_done(s, j->rc, j->id, j->err);
+        session_reap(s);
+    } else if (j->rc == 0) {
+        log_info("%s: queued after the client disconnected", j->id);
+    } else {
+        log_warn("%s: %s", j->id, j->err ? j->err : "queue file commit failed");
+    }
+    free(j->err);
+    free(j);
+}
+
+static void post_init(struct server *srv)
+{
+    struct smtpd *d = srv->app;
+    smtpd_resolver_ready(d);
+    d->clients = clients_new();
+    d->committer = committer_new(srv->loop, srv->spool, commit_done, d);
+}
+
+static void on_accept(struct server *srv, int fd) { session_accept(srv->app, fd); }
+
+static unsigned busy(struct server *srv)
+{
+    struct smtpd *d = srv->app;
+    return d->nsessions + committer_pending(d->committer);
+}
+
+static void tick(struct server *srv) { session_tick(srv->app); }
+
+int main(int argc, char **argv)
+{
+    static const struct server_def def = {
+        .program = "smtpd",
+        .run_as = "mail_owner",
+        .pre_init = pre_init,
+        .post_init = post_init,
+        .accept = on_accept,
+        .busy = busy,
+        .tick = tick,
+    };
+    return server_main(argc, argv, &def);
+}
