@@ -62,10 +62,12 @@ const struct param_def param_table[] = {
     TIME("maximal_queue_lifetime", "5d", 0, 100 * DAY, "Age after which a message that still fails temporarily is bounced."),
     TIME("bounce_queue_lifetime", "5d", 0, 100 * DAY, "Same as maximal_queue_lifetime for bounces (null sender)."),
     INT("qmgr_message_active_limit", "20000", 1, 10000000, "Most messages in the active queue at once."),
-    INT("default_destination_concurrency_limit", "20", 1, 1000, "Most parallel deliveries to one next hop."),
+    INT("default_destination_concurrency_limit", "20", 1, 1000, "Most parallel delivery requests of the smtp transport (and future remote transports)."),
     INT("local_destination_concurrency_limit", "4", 1, 1000, "Most parallel local deliveries."),
     INT("default_destination_recipient_limit", "50", 1, 100000, "Most recipients in one delivery request."),
-    STR("bounce_notice_sender", "MAILER-DAEMON", "Display name of the sender of delivery status notifications."),
+    STR("bounce_notice_sender", "MAILER-DAEMON", "Local part of the From: address of delivery status notifications (LOCALPART@$myhostname)."),
+    SIZE("bounce_size_limit", "50000", 1024, 100LL * 1024 * 1024, "Largest original message returned whole in a non-delivery notification; larger ones come back as headers only."),
+    TIME("qmgr_ipc_timeout", "3600s", 10, DAY, "Longest wait for a delivery agent's answer to one request; then its recipients are deferred."),
     /* --- local delivery --- */
     STR("mailbox_index_name", "posthorn-index.lmdb", "File name of the LMDB index beside each Maildir."),
     /* --- master --- */

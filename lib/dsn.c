@@ -1,0 +1,357 @@
+/* dsn.c - RFC 3464 delivery status notifications (see dsn.h). */
+#include "dsn.h"
+#include "mem.h"
+#include <bsd/stdlib.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define DIAG_MAX 500          /* longest diagnostic text copied into a report */
+#define CONTENT_HARD_MAX (64 * 1024 * 1024)
+
+bool dsn_notify_wants(const char *notify, enum dsn_kind kind)
+{
+    if (!notify || !*notify)
+        return kind == DSN_FAILURE;
+    static const char *const words[] = {[DSN_FAILURE] = "FAILURE", [DSN_DELAY] = "DELAY",
+                                        [DSN_SUCCESS] = "SUCCESS"};
+    const char *p = notify;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == strlen(words[kind]) && strncasecmp(p, words[kind], n) == 0)
+            return true;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)toupper((unsigned char)c);
+    return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+char *xtext_decode(const char *s)
+{
+    struct buf b = BUF_INIT;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '+') {
+            int h = hexdigit(p[1]), l = h >= 0 ? hexdigit(p[2]) : -1;
+            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+                buf_free(&b);
+                return NULL;
+            }
+            buf_putc(&b, (char)(h * 16 + l));
+            p += 2;
+        } else if (c < 33 || c == 127 || c == '=') {
+            buf_free(&b);
+            return NULL;
+        } else {
+            buf_putc(&b, (char)c);
+        }
+    }
+    buf_cstr(&b);
+    return buf_steal(&b);
+}
+
+char *xtext_encode(const char *s)
+{
+    struct buf b = BUF_INIT;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
+            buf_printf(&b, "+%02X", *p);
+        else
+            buf_putc(&b, (char)*p);
+    }
+    buf_cstr(&b);
+    return buf_steal(&b);
+}
+
+void dsn_format_date(char *out, size_t size, long long t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    localtime_r(&tt, &tm);
+    if (strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0 && size)
+        out[0] = 0;
+}
+
+static bool has_8bit(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] & 0x80)
+            return true;
+    return false;
+}
+
+/* Printable ASCII only, bounded: diagnostic text comes from other programs and peers. */
+static void put_clean(struct buf *out, const char *s, size_t max)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n < max; p++, n++)
+        buf_putc(out, *p >= 32 && *p < 127 ? (char)*p : (*p == '\t' ? ' ' : '?'));
+}
+
+/* An address for a header field or report: control characters replaced, bounded. */
+static void put_addr(struct buf *out, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        buf_putc(out, *p < 32 || *p == 127 ? '?' : (char)*p);
+}
+
+/* Does the report need RFC 6533 (internationalized addresses)? */
+static bool report_is_global(const struct dsn_report *r)
+{
+    if (has_8bit(r->sender, strlen(r->sender)))
+        return true;
+    for (size_t i = 0; i < r->nrcpts; i++)
+        if (has_8bit(r->rcpts[i].addr, strlen(r->rcpts[i].addr)))
+            return true;
+    return false;
+}
+
+static const char *kind_subject(enum dsn_kind k)
+{
+    return k == DSN_FAILURE ? "Delivery failure report"
+           : k == DSN_DELAY ? "Delivery delay report"
+                            : "Delivery success report";
+}
+
+static void put_human_part(struct buf *b, const struct dsn_report *r, bool full)
+{
+    buf_printf(b, "This is the mail system at host %s.\n\n", r->hostname);
+    if (r->kind == DSN_FAILURE) {
+        buf_puts(b, "Your message could not be delivered to the recipients listed below.\n"
+                    "The failure is permanent: the mail system will not try again.\n");
+        buf_printf(b, "Attached are a delivery report and %s.\n",
+                   full ? "your original message" : "the headers of your original message");
+    } else if (r->kind == DSN_DELAY) {
+        buf_puts(b, "Your message has not been delivered yet to the recipients listed below.\n"
+                    "The mail system keeps trying; you do not need to send it again.\n");
+    } else {
+        buf_puts(b, "Your message was delivered to the recipients listed below, as you\n"
+                    "requested with a delivery status notification (NOTIFY=SUCCESS).\n");
+    }
+    buf_printf(b, "\nFor help, write to postmaster@%s and include this report.\n\n",
+               r->hostname);
+    for (size_t i = 0; i < r->nrcpts; i++) {
+        buf_puts(b, "<");
+        put_addr(b, r->rcpts[i].addr);
+        buf_puts(b, ">: ");
+        put_clean(b, r->rcpts[i].diag ? r->rcpts[i].diag : r->rcpts[i].action, DIAG_MAX);
+        buf_puts(b, "\n");
+    }
+}
+
+/* "Original-Recipient: rfc822;addr" from the ORCPT as received (RFC 3461 section 6.3: the
+ * xtext encoding is removed). Nothing when ORCPT is absent or malformed. */
+static void put_original_recipient(struct buf *b, const char *orcpt)
+{
+    const char *semi = orcpt ? strchr(orcpt, ';') : NULL;
+    if (!semi || semi == orcpt)
+        return;
+    char *addr = xtext_decode(semi + 1);
+    if (!addr)
+        return;
+    buf_puts(b, "Original-Recipient: ");
+    put_clean(b, orcpt, (size_t)(semi - orcpt));
+    buf_puts(b, ";");
+    put_addr(b, addr);
+    buf_puts(b, "\n");
+    free(addr);
+}
+
+static void put_rcpt_fields(struct buf *b, const struct dsn_rcpt *rc, bool global)
+{
+    char date[64];
+    /* RFC 6533 section 3: "utf-8" address type for internationalized addresses. */
+    bool u8 = global && has_8bit(rc->addr, strlen(rc->addr));
+    buf_printf(b, "\nFinal-Recipient: %s; ", u8 ? "utf-8" : "rfc822");
+    put_addr(b, rc->addr);
+    buf_puts(b, "\n");
+    put_original_recipient(b, rc->orcpt);
+    buf_printf(b, "Action: %s\nStatus: ", rc->action);
+    put_clean(b, rc->status, 16);
+    buf_puts(b, "\n");
+    if (rc->diag && *rc->diag) {
+        buf_printf(b, "Diagnostic-Code: %s; ", rc->diag_type ? rc->diag_type : "x-posthorn");
+        put_clean(b, rc->diag, DIAG_MAX);
+        buf_puts(b, "\n");
+    }
+    if (rc->last_attempt) {
+        dsn_format_date(date, sizeof date, rc->last_attempt);
+        buf_printf(b, "Last-Attempt-Date: %s\n", date);
+    }
+    if (rc->will_retry_until) {
+        dsn_format_date(date, sizeof date, rc->will_retry_until);
+        buf_printf(b, "Will-Retry-Until: %s\n", date);
+    }
+}
+
+/* RFC 3464 section 2.2 per-message fields, then section 2.3 per-recipient blocks. */
+static void put_status_part(struct buf *b, const struct dsn_report *r, bool global)
+{
+    char date[64];
+    buf_printf(b, "Reporting-MTA: dns; %s\n", r->hostname);
+    buf_printf(b, "X-Posthorn-Queue-ID: %s\n", r->queue_id);
+    buf_puts(b, "X-Posthorn-Sender: rfc822; ");
+    put_addr(b, r->sender);
+    buf_puts(b, "\n");
+    if (r->envid && *r->envid) {
+        char *envid = xtext_decode(r->envid);
+        if (envid) {
+            buf_puts(b, "Original-Envelope-Id: ");
+            put_clean(b, envid, 100);
+            buf_puts(b, "\n");
+            free(envid);
+        }
+    }
+    dsn_format_date(date, sizeof date, r->arrival);
+    buf_printf(b, "Arrival-Date: %s\n", date);
+    for (size_t i = 0; i < r->nrcpts; i++)
+        put_rcpt_fields(b, &r->rcpts[i], global);
+}
+
+/* How much of content to return: all of it, or the header section (up to the empty line),
+ * cut at a line end when it does not fit the limit. */
+static size_t returned_length(const char *content, size_t len, size_t limit, bool full)
+{
+    if (full)
+        return len;
+    size_t n = len < limit ? len : limit;
+    for (size_t i = 0; i < n; i++)
+        if (content[i] == '\n' && (i + 1 == n || content[i + 1] == '\n'))
+            if (i + 1 < n || i + 1 == len)
+                return i + 1;
+    const char *nl = n ? memrchr(content, '\n', n) : NULL;
+    return nl ? (size_t)(nl - content) + 1 : 0;
+}
+
+static void make_boundary(char *out, size_t size, const char *content, size_t len)
+{
+    do
+        snprintf(out, size, "=_posthorn_%08X%08X", arc4random(), arc4random());
+    while (memmem(content, len, out, strlen(out)) != NULL);
+}
+
+static void put_headers(struct buf *out, const struct dsn_report *r, const char *new_id,
+                        const char *boundary, bool eightbit)
+{
+    char date[64];
+    dsn_format_date(date, sizeof date, r->now);
+    buf_printf(out, "Date: %s\n", date);
+    buf_printf(out, "From: Mail Delivery System <%s@%s>\n", r->from_local, r->hostname);
+    buf_puts(out, "To: <");
+    put_addr(out, r->sender);
+    buf_puts(out, ">\n");
+    buf_printf(out, "Subject: %s\n", kind_subject(r->kind));
+    buf_printf(out, "Message-Id: <%s.dsn@%s>\n", new_id, r->hostname);
+    buf_puts(out, "Auto-Submitted: auto-replied\n"); /* RFC 3834 section 5 */
+    buf_puts(out, "MIME-Version: 1.0\n");
+    buf_printf(out, "Content-Type: multipart/report; report-type=delivery-status;\n"
+                    "\tboundary=\"%s\"\n", boundary);
+    if (eightbit)
+        buf_puts(out, "Content-Transfer-Encoding: 8bit\n");
+    buf_puts(out, "\nThis is a MIME-encapsulated delivery status notification.\n\n");
+}
+
+void dsn_compose(struct buf *out, const struct dsn_report *r, const char *new_id,
+                 const char *content, size_t len, bool complete)
+{
+    bool full = r->kind == DSN_FAILURE && !r->ret_hdrs && complete && len <= r->size_limit;
+    size_t keep = returned_length(content, len, r->size_limit, full);
+    bool global = report_is_global(r);
+    bool content8 = has_8bit(content, keep);
+    bool headers8 = has_8bit(content, returned_length(content, keep, keep, false));
+    char boundary[64];
+    make_boundary(boundary, sizeof boundary, content, keep);
+
+    struct buf human = BUF_INIT, status = BUF_INIT;
+    put_human_part(&human, r, full);
+    put_status_part(&status, r, global);
+    bool eightbit = content8 || has_8bit(human.data, human.len) || has_8bit(status.data, status.len);
+
+    put_headers(out, r, new_id, boundary, eightbit);
+    buf_printf(out, "--%s\nContent-Description: Notification\n"
+                    "Content-Type: text/plain; charset=%s\n%s\n",
+               boundary, has_8bit(human.data, human.len) ? "utf-8" : "us-ascii",
+               has_8bit(human.data, human.len) ? "Content-Transfer-Encoding: 8bit\n" : "");
+    buf_append(out, human.data, human.len);
+    buf_printf(out, "\n--%s\nContent-Description: Delivery report\nContent-Type: %s\n%s\n",
+               boundary, global ? "message/global-delivery-status" : "message/delivery-status",
+               has_8bit(status.data, status.len) ? "Content-Transfer-Encoding: 8bit\n" : "");
+    buf_append(out, status.data, status.len);
+    /* RFC 6533 section 3: internationalized headers travel as message/global(-headers). */
+    const char *type = full ? (headers8 ? "message/global" : "message/rfc822")
+                            : (headers8 ? "message/global-headers" : "text/rfc822-headers");
+    const char *desc = full ? "Undelivered Message" : "Message Headers";
+    if (r->kind == DSN_SUCCESS)
+        desc = "Headers of the Delivered Message";
+    else if (r->kind == DSN_DELAY)
+        desc = "Headers of the Delayed Message";
+    buf_printf(out, "\n--%s\nContent-Description: %s\nContent-Type: %s\n%s\n", boundary, desc,
+               type, content8 ? "Content-Transfer-Encoding: 8bit\n" : "");
+    buf_append(out, content, keep);
+    if (keep == 0 || content[keep - 1] != '\n')
+        buf_putc(out, '\n');
+    buf_printf(out, "\n--%s--\n", boundary);
+    buf_free(&human);
+    buf_free(&status);
+}
+
+struct collect {
+    struct buf *b;
+    size_t want;
+};
+
+static int collect_fn(void *ctx, const char *data, size_t len)
+{
+    struct collect *c = ctx;
+    size_t room = c->want - c->b->len;
+    buf_append(c->b, data, len < room ? len : room);
+    return c->b->len >= c->want ? -1 : 0;
+}
+
+int dsn_queue(const char *spool, const struct dsn_report *r, int fd, const struct queue_msg *m,
+              char new_id[QUEUE_ID_SIZE], char **err)
+{
+    size_t limit = r->size_limit < CONTENT_HARD_MAX ? r->size_limit : CONTENT_HARD_MAX;
+    struct buf content = BUF_INIT, text = BUF_INIT;
+    struct collect c = {&content, limit + 1};
+    char *rerr = NULL;
+    if (queue_read_body(fd, m, collect_fn, &c, &rerr) < 0 && rerr) {
+        *err = rerr;
+        buf_free(&content);
+        return -1;
+    }
+    struct queue_writer *w = queue_create(spool, err);
+    if (!w) {
+        buf_free(&content);
+        return -1;
+    }
+    snprintf(new_id, QUEUE_ID_SIZE, "%s", queue_writer_id(w));
+    struct dsn_report rr = *r;
+    rr.size_limit = limit;
+    dsn_compose(&text, &rr, new_id, content.data ? content.data : "", content.len,
+                content.len == m->body_size);
+    queue_put_str(w, REC_SENDER, "");
+    if (has_8bit(text.data, text.len))
+        queue_put_attr(w, "body", "8BITMIME");
+    if (report_is_global(r))
+        queue_put_attr(w, "smtputf8", "yes");
+    queue_put_attr(w, "dsn_for", r->queue_id);
+    queue_put_rcpt(w, r->sender, "", "");
+    queue_begin_message(w);
+    queue_write_body(w, text.data, text.len);
+    buf_free(&content);
+    buf_free(&text);
+    return queue_commit(w, true, err);
+}

@@ -1,0 +1,291 @@
+/* deliver.c - one delivery request, run start to finish on a transport's worker thread:
+ * connect to the delivery agent (or reuse this thread's connection), check its
+ * announcement, send the request with the queue file's read-only descriptor (SCM_RIGHTS),
+ * read and strictly check the reply, queue forwarded copies, then mark sent recipients done
+ * and fdatasync the queue file before the result goes back to the loop (deliver_done).
+ * Anything that goes wrong before a complete, valid reply defers every recipient of the
+ * request: a recipient is never marked done without the agent saying so. */
+#include "qmgr.h"
+#include "dsn.h"
+#include "ipc.h"
+#include "log.h"
+#include "mem.h"
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define REASON_MAX 1000
+
+struct dconn {
+    struct ipc_conn c;
+};
+
+void deliver_conn_free(void *state)
+{
+    struct dconn *dc = state;
+    if (!dc)
+        return;
+    ipc_conn_close(&dc->c);
+    free(dc);
+}
+
+/* A kept connection is reusable only if the agent has not closed it or said anything. */
+static bool conn_usable(struct dconn *dc)
+{
+    struct pollfd p = {.fd = dc->c.fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 0;
+}
+
+static struct dconn *conn_open(struct job *j, char **err)
+{
+    int fd = ipc_connect(j->tp->socket);
+    if (fd < 0) {
+        *err = xasprintf("connect to %s: %s", j->tp->socket, strerror(errno));
+        return NULL;
+    }
+    struct dconn *dc = xcalloc(1, sizeof *dc);
+    ipc_conn_init(&dc->c, fd, (int)(j->msg->q->ipc_timeout * 1000));
+    char *e = NULL;
+    if (ipc_expect(&dc->c, "deliver", &e) < 0) {
+        *err = xasprintf("%s: %s", j->tp->socket, e);
+        free(e);
+        deliver_conn_free(dc);
+        return NULL;
+    }
+    return dc;
+}
+
+static void fail_all(struct job *j, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail_all(struct job *j, const char *dsn, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    for (size_t k = 0; k < j->n; k++) {
+        struct job_rcpt *r = &j->r[k];
+        snprintf(r->status, sizeof r->status, "defer");
+        snprintf(r->dsn, sizeof r->dsn, "%s", dsn);
+        free(r->reason);
+        r->reason = xstrdup(buf_cstr(&b));
+        free(r->forward);
+        r->forward = NULL;
+    }
+    buf_free(&b);
+}
+
+static void build_request(const struct job *j, struct attrs *a)
+{
+    const struct queue_msg *m = &j->msg->m;
+    attrs_add(a, "request", "deliver");
+    attrs_add(a, "queue_id", j->msg->id);
+    attrs_add(a, "sender", m->sender);
+    attrs_addf(a, "arrival", "%lld", m->arrival_sec);
+    if (j->tp->by_nexthop)
+        attrs_add(a, "nexthop", j->nexthop);
+    attrs_addf(a, "nrcpt", "%zu", j->n);
+    for (size_t k = 0; k < j->n; k++) {
+        const struct queue_rcpt *r = &m->rcpts[j->r[k].index];
+        char key[32];
+        snprintf(key, sizeof key, "rcpt_%zu", k);
+        attrs_add(a, key, r->addr);
+        if (*r->orcpt) {
+            snprintf(key, sizeof key, "orcpt_%zu", k);
+            attrs_add(a, key, r->orcpt);
+        }
+        if (*r->notify) {
+            snprintf(key, sizeof key, "notify_%zu", k);
+            attrs_add(a, key, r->notify);
+        }
+    }
+}
+
+/* "X.Y.Z" with class 2, 4 or 5, subject 0-999, detail 0-999 (RFC 3463 section 2). */
+static bool dsn_code_valid(const char *s)
+{
+    if (!(s[0] == '2' || s[0] == '4' || s[0] == '5') || s[1] != '.')
+        return false;
+    const char *p = s + 2;
+    for (int part = 0; part < 2; part++) {
+        int digits = 0;
+        while (isdigit((unsigned char)*p) && digits < 4)
+            p++, digits++;
+        if (digits == 0 || digits > 3)
+            return false;
+        if (part == 0 && *p++ != '.')
+            return false;
+    }
+    return *p == 0;
+}
+
+static int parse_one(struct job_rcpt *r, const struct attrs *a, size_t k, size_t *known,
+                     char **err)
+{
+    char key[32];
+    const char *v[4];
+    static const char *const names[] = {"status", "dsn", "reason", "forward"};
+    for (int f = 0; f < 4; f++) {
+        snprintf(key, sizeof key, "%s_%zu", names[f], k);
+        v[f] = attrs_get(a, key);
+        *known += v[f] != NULL;
+    }
+    if (!v[0] || !v[1] || !v[2]) {
+        *err = xasprintf("recipient %zu: status, dsn or reason missing", k);
+        return -1;
+    }
+    char cls = strcmp(v[0], "sent") == 0 ? '2' : strcmp(v[0], "defer") == 0 ? '4'
+             : strcmp(v[0], "bounce") == 0 ? '5' : 0;
+    if (!cls || !dsn_code_valid(v[1]) || (v[3] && cls != '2')) {
+        *err = xasprintf("recipient %zu: bad status, dsn or forward", k);
+        return -1;
+    }
+    snprintf(r->status, sizeof r->status, "%s", v[0]);
+    snprintf(r->dsn, sizeof r->dsn, "%s", v[1]);
+    r->dsn[0] = cls; /* the status word decides; the detail is the agent's */
+    r->reason = xstrndup(v[2], REASON_MAX);
+    r->forward = v[3] ? xstrdup(v[3]) : NULL;
+    return 0;
+}
+
+/* The reply: nrcpt=N and for each i status_i, dsn_i, reason_i, optional forward_i; nothing
+ * else (fail closed on extra, missing or unknown data). */
+static int parse_reply(struct job *j, const struct attrs *a, char **err)
+{
+    long long n;
+    if (!attrs_get_ll(a, "nrcpt", &n) || n != (long long)j->n) {
+        *err = xstrdup("nrcpt missing or not the number of recipients sent");
+        return -1;
+    }
+    size_t known = 1;
+    for (size_t k = 0; k < j->n; k++)
+        if (parse_one(&j->r[k], a, k, &known, err) < 0)
+            return -1;
+    if (known != a->n) {
+        *err = xstrdup("unknown or duplicate attribute");
+        return -1;
+    }
+    return 0;
+}
+
+/* Send the request and read one reply; a kept connection that turns out dead before the
+ * request was fully sent is replaced once (nothing can have been delivered on it). */
+static int converse(struct job *j, struct dconn **dcp, const struct attrs *req, struct attrs *rep,
+                    char **err)
+{
+    for (int attempt = 0;; attempt++) {
+        bool reused = *dcp != NULL;
+        if (reused && !conn_usable(*dcp)) {
+            deliver_conn_free(*dcp);
+            *dcp = NULL;
+            reused = false;
+        }
+        if (!*dcp && !(*dcp = conn_open(j, err)))
+            return -1;
+        j->t_conn = wall_now();
+        j->connected = true;
+        if (ipc_send(&(*dcp)->c, req, j->msg->rdfd) == 0)
+            break;
+        int e = errno;
+        deliver_conn_free(*dcp);
+        *dcp = NULL;
+        if (!reused || attempt > 0) {
+            *err = xasprintf("lost connection with the %s delivery agent: %s", j->tp->name,
+                             strerror(e));
+            return -1;
+        }
+    }
+    char *e = NULL;
+    int r = ipc_recv(&(*dcp)->c, rep, &e);
+    if (r <= 0) {
+        *err = xasprintf("lost connection with the %s delivery agent while delivering%s%s",
+                         j->tp->name, e ? ": " : "", e ? e : "");
+        free(e);
+        deliver_conn_free(*dcp);
+        *dcp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void mark_done(struct job *j)
+{
+    struct qmsg *msg = j->msg;
+    bool marked = false;
+    for (size_t k = 0; k < j->n; k++) {
+        if (strcmp(j->r[k].status, "sent") != 0)
+            continue;
+        struct queue_rcpt copy = msg->m.rcpts[j->r[k].index]; /* the loop owns the original */
+        if (queue_mark_done(msg->fd, &copy) < 0)
+            log_error("%s: cannot mark <%s> done: %m", msg->id, copy.addr);
+        marked = true;
+    }
+    if (marked && fdatasync(msg->fd) < 0)
+        log_error("%s: fdatasync: %m (delivered recipients may be delivered again)", msg->id);
+}
+
+void deliver_run(struct task *t, void **thread_state)
+{
+    struct job *j = (struct job *)t;
+    struct dconn *dc = *thread_state;
+    struct attrs req = {0}, rep = {0};
+    char *err = NULL;
+    j->t_start = wall_now();
+    build_request(j, &req);
+    if (converse(j, &dc, &req, &rep, &err) < 0) {
+        fail_all(j, "4.3.0", "delivery temporarily suspended: %s", err);
+    } else if (parse_reply(j, &rep, &err) < 0) {
+        fail_all(j, "4.3.0", "malformed reply from the %s delivery agent: %s", j->tp->name, err);
+        deliver_conn_free(dc);
+        dc = NULL;
+    } else {
+        forward_all(j);
+        mark_done(j);
+    }
+    *thread_state = dc;
+    free(err);
+    attrs_free(&req);
+    attrs_free(&rep);
+    j->t_done = wall_now();
+}
+
+void deliver_done(struct qmgr *q, struct task *t)
+{
+    struct job *j = (struct job *)t;
+    struct qmsg *msg = j->msg;
+    if (t->cancelled) {
+        msg->abandoned = true;
+    } else {
+        double d[4] = {msg->t_active - msg_arrival(msg),
+                       j->t_start - j->t_queued, j->connected ? j->t_conn - j->t_start : 0,
+                       j->t_done - (j->connected ? j->t_conn : j->t_start)};
+        for (size_t k = 0; k < j->n; k++) {
+            struct job_rcpt *r = &j->r[k];
+            char *reason = NULL;
+            if (r->forward && r->fwd_id[0])
+                reason = xasprintf("%s%sforwarded as %s", r->reason, *r->reason ? ", " : "",
+                                   r->fwd_id);
+            message_apply(msg, r->index, r->status, r->dsn, reason ? reason : r->reason,
+                          j->connected ? j->tp->name : "none", d);
+            if (r->forward && strcmp(r->status, "sent") == 0)
+                msg->res[r->index].expanded = true;
+            free(reason);
+        }
+    }
+    if (j->queued_mail)
+        scan_incoming_soon(q);
+    message_task_back(msg);
+    for (size_t k = 0; k < j->n; k++) {
+        free(j->r[k].reason);
+        free(j->r[k].forward);
+    }
+    free(j->r);
+    free(j->nexthop);
+    free(j);
+}

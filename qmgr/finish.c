@@ -1,0 +1,212 @@
+/* finish.c - the end of a message's run through the active queue, on the finish pool (one
+ * thread: these steps fsync and must not stall the loop).
+ *
+ * Bounced recipients are marked done only after their non-delivery notification is queued
+ * durably (stricter than marking first: a crash in between repeats the attempt and at
+ * worst sends the report twice, instead of losing it). Then:
+ *  - a success DSN for recipients delivered with NOTIFY=SUCCESS (best effort: their marks
+ *    are already durable), and a delay DSN the first time a recipient that asked with
+ *    NOTIFY=DELAY is deferred;
+ *  - recipients still pending: the defer log is rewritten (back-off doubled from
+ *    minimal_backoff_time up to maximal_backoff_time), the file's mtime set to the next
+ *    retry time and the file moved to deferred/;
+ *  - nothing pending: the queue file and its defer log are unlinked, the directory fsynced.
+ * Messages from the null sender never get a DSN (logged as discarded). A file that vanished
+ * meanwhile (posthorn queue delete/hold) is left alone quietly. */
+#include "qmgr.h"
+#include "dsn.h"
+#include "log.h"
+#include "mem.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct finish {
+    struct task task;
+    struct qmsg *msg;
+    bool deferred;
+    bool queued_mail;
+    long long next_retry; /* Unix seconds, when deferred */
+};
+
+static const char *queue_attr_ci(const struct queue_msg *m, const char *name)
+{
+    for (size_t i = 0; i < m->nattrs; i++)
+        if (strcasecmp(m->attrs[i].name, name) == 0)
+            return m->attrs[i].value;
+    return NULL;
+}
+
+static void report_init(struct dsn_report *r, const struct qmsg *msg, enum dsn_kind kind)
+{
+    struct qmgr *q = msg->q;
+    const char *ret = queue_attr_ci(&msg->m, "ret");
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->hostname = q->hostname;
+    r->from_local = q->notice_sender;
+    r->queue_id = msg->id;
+    r->sender = msg->m.sender;
+    r->envid = queue_attr_ci(&msg->m, "envid");
+    r->ret_hdrs = ret && strcasecmp(ret, "HDRS") == 0;
+    r->arrival = msg->m.arrival_sec;
+    r->now = (long long)wall_now();
+    r->size_limit = (size_t)q->bounce_size_limit;
+}
+
+static const char *action_of(const struct qmsg *msg, size_t i, enum dsn_kind kind)
+{
+    if (kind == DSN_FAILURE)
+        return "failed";
+    if (kind == DSN_DELAY)
+        return "delayed";
+    return msg->res[i].expanded ? "expanded" : "delivered";
+}
+
+/* Queue one report for the recipients in state st that asked for this kind; 1 queued,
+ * 0 nothing to send, -1 failed. */
+static int send_report(struct finish *f, enum dsn_kind kind, enum rcpt_state st)
+{
+    struct qmsg *msg = f->msg;
+    struct qmgr *q = msg->q;
+    struct dsn_rcpt *v = xcalloc(msg->m.nrcpts, sizeof *v);
+    size_t n = 0;
+    long long life = msg->m.sender[0] ? q->max_lifetime : q->bounce_lifetime;
+    for (size_t i = 0; i < msg->m.nrcpts; i++) {
+        const struct rcpt_result *res = &msg->res[i];
+        if (res->state != st || !dsn_notify_wants(msg->m.rcpts[i].notify, kind))
+            continue;
+        if (kind == DSN_DELAY && (msg->prev_backoff || !*msg->m.rcpts[i].notify))
+            continue; /* only once, and only when asked explicitly */
+        v[n++] = (struct dsn_rcpt){.addr = msg->m.rcpts[i].addr, .orcpt = msg->m.rcpts[i].orcpt,
+                                   .action = action_of(msg, i, kind), .status = res->dsn,
+                                   .diag = res->reason, .last_attempt = (long long)res->last_try,
+                                   .will_retry_until = kind == DSN_DELAY ? msg->m.arrival_sec + life : 0};
+    }
+    int rc = 0;
+    static const char *const what[] = {[DSN_FAILURE] = "non-delivery notification",
+                                       [DSN_DELAY] = "delay notification",
+                                       [DSN_SUCCESS] = "delivery status notification"};
+    if (n && !msg->m.sender[0]) {
+        log_info("%s: sender %s discarded: the sender is <>", msg->id, what[kind]);
+    } else if (n) {
+        struct dsn_report r;
+        char id[QUEUE_ID_SIZE], *err = NULL;
+        report_init(&r, msg, kind);
+        r.rcpts = v;
+        r.nrcpts = n;
+        if (dsn_queue(q->spool, &r, msg->fd, &msg->m, id, &err) == 0) {
+            log_info("%s: sender %s: %s", msg->id, what[kind], id);
+            f->queued_mail = true;
+            rc = 1;
+        } else {
+            log_warn("%s: cannot queue the %s: %s", msg->id, what[kind], err ? err : "?");
+            rc = -1;
+        }
+        free(err);
+    }
+    free(v);
+    return rc;
+}
+
+static void mark_bounced_done(struct finish *f)
+{
+    struct qmsg *msg = f->msg;
+    bool marked = false;
+    for (size_t i = 0; i < msg->m.nrcpts; i++) {
+        if (msg->res[i].state != RS_BOUNCED)
+            continue;
+        if (queue_mark_done(msg->fd, &msg->m.rcpts[i]) < 0)
+            log_error("%s: cannot mark <%s> done: %m", msg->id, msg->m.rcpts[i].addr);
+        marked = true;
+    }
+    if (marked && fdatasync(msg->fd) < 0)
+        log_error("%s: fdatasync: %m", msg->id);
+}
+
+/* A report that could not be queued keeps its recipients pending: they are tried again. */
+static void bounce_report_failed(struct qmsg *msg)
+{
+    for (size_t i = 0; i < msg->m.nrcpts; i++)
+        if (msg->res[i].state == RS_BOUNCED) {
+            msg->res[i].state = RS_DEFERRED;
+            snprintf(msg->res[i].dsn, sizeof msg->res[i].dsn, "4.3.0");
+        }
+}
+
+static void defer(struct finish *f)
+{
+    struct qmsg *msg = f->msg;
+    struct qmgr *q = msg->q;
+    struct defer_log d = {0};
+    long long b = msg->prev_backoff ? msg->prev_backoff * 2 : q->min_backoff;
+    d.backoff = b < q->min_backoff ? q->min_backoff : b > q->max_backoff ? q->max_backoff : b;
+    for (size_t i = 0; i < msg->m.nrcpts; i++)
+        if (!msg->m.rcpts[i].done)
+            defer_log_add(&d, msg->m.rcpts[i].addr, msg->res[i].reason, msg->res[i].dsn);
+    if (defer_log_write(q->spool, msg->id, &d) < 0)
+        log_error("%s: cannot write the defer log: %m", msg->id);
+    f->next_retry = (long long)wall_now() + d.backoff;
+    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = (time_t)f->next_retry}};
+    if (futimens(msg->fd, ts) < 0)
+        log_error("%s: cannot set the retry time: %m", msg->id);
+    if (queue_move(q->spool, msg->id, QUEUE_ACTIVE, QUEUE_DEFERRED) < 0) {
+        if (errno != ENOENT)
+            log_error("%s: move to %s/: %m", msg->id, QUEUE_DEFERRED);
+    } else {
+        f->deferred = true;
+    }
+    defer_log_free(&d);
+}
+
+static void finish_run(struct task *t, void **thread_state)
+{
+    struct finish *f = (struct finish *)t;
+    struct qmsg *msg = f->msg;
+    bool any_bounced = false;
+    for (size_t i = 0; i < msg->m.nrcpts; i++)
+        any_bounced |= msg->res[i].state == RS_BOUNCED;
+    if (any_bounced) {
+        if (send_report(f, DSN_FAILURE, RS_BOUNCED) < 0)
+            bounce_report_failed(msg);
+        else
+            mark_bounced_done(f);
+    }
+    send_report(f, DSN_SUCCESS, RS_SENT);
+    if (queue_msg_pending(&msg->m) > 0) {
+        send_report(f, DSN_DELAY, RS_DEFERRED);
+        defer(f);
+    } else if (queue_remove(msg->q->spool, QUEUE_ACTIVE, msg->id) == 0) {
+        log_info("%s: removed", msg->id);
+    } else if (errno != ENOENT) {
+        log_error("%s: cannot remove the queue file: %m", msg->id);
+    }
+}
+
+static void finish_done(struct qmgr *q, struct task *t)
+{
+    struct finish *f = (struct finish *)t;
+    if (f->deferred) {
+        long long due = event_now_ms() + (f->next_retry - (long long)wall_now()) * 1000;
+        if (due < q->next_deferred_ms)
+            q->next_deferred_ms = due;
+    }
+    if (f->queued_mail)
+        scan_incoming_soon(q);
+    message_free(f->msg);
+    free(f);
+}
+
+void finish_message(struct qmsg *msg)
+{
+    struct finish *f = xcalloc(1, sizeof *f);
+    f->task.run = finish_run;
+    f->task.done = finish_done;
+    f->msg = msg;
+    msg->tasks_out++;
+    pool_submit(&msg->q->finish_pool, &f->task);
+}
