@@ -15,11 +15,17 @@ struct account_user {
     long long quota;     /* bytes; -1 means "use virtual_mailbox_quota", 0 unlimited */
 };
 
-/* Opens (and with writable, creates) the database named by account_database. */
+/* Opens (and with writable, creates) the database named by account_database. A read-only
+ * open of a missing file succeeds: the database is empty until the file appears. Open it
+ * once per process (an LMDB rule) and share the handle. */
 struct accounts *accounts_open(struct config *cfg, bool writable, char **err);
 void accounts_close(struct accounts *a);
 
-/* 1 yes, 0 no, -1 error. Includes the domains listed in virtual_mailbox_domains. */
+/* 1 yes, 0 no, -1 error. Includes the domains listed in virtual_mailbox_domains.
+ * add/del/put/del return 0 or -1 with *err: domain_add of an existing domain is a no-op,
+ * del of an unknown domain or user fails ("no such domain: x"), user_put inserts or
+ * replaces. list functions return 0, -1 on error, or fn's non-zero value; domain_list
+ * lists only the database, not virtual_mailbox_domains. */
 int accounts_domain_exists(struct accounts *a, const char *domain);
 int accounts_domain_add(struct accounts *a, const char *domain, char **err);
 int accounts_domain_del(struct accounts *a, const char *domain, char **err);

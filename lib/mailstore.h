@@ -1,7 +1,8 @@
 /* mailstore.h - the mail store (DESIGN section 5): virtual_mailbox_base/DOMAIN/LOCALPART/
  * is a Maildir++ (INBOX in cur/new/tmp, folders as .Name), with an LMDB index beside it
  * (mailbox_index_name) holding per folder UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, message count
- * and total size, and per message UID -> file name, flags, MODSEQ, size. Delivery writes
+ * and total size, and per message UID -> file name, flags, MODSEQ, size and CRLF size.
+ * The on-disk layout is documented in doc/mailstore.md. Delivery writes
  * tmp/NAME, fsyncs it, and in one LMDB write transaction assigns the UID, renames the file
  * into new/, fsyncs new/, then commits, so UIDs exist from the first moment. A file found
  * in new/ or cur/ without an index entry (crash between rename and commit) is indexed by
@@ -34,10 +35,73 @@ const char *mailbox_path(const struct mailbox *mb);
 enum mailstore_result mailbox_deliver(struct mailbox *mb, const char *folder,
                                       long long quota, int (*fill)(void *ctx, int fd),
                                       void *ctx, uint32_t *uid, char **err);
-/* Usage in bytes of the whole mailbox according to the index. */
+/* Usage in bytes of the whole mailbox according to the index (-1 on error). */
 long long mailbox_usage(struct mailbox *mb);
 /* Index files present in the Maildir but missing from the index; drop index entries whose
- * file is gone. Returns number of changes or -1. */
+ * file is gone. Returns number of changes or -1. Also takes flag changes made by hand to
+ * cur/ names into the index and removes tmp/ files older than 36 hours. */
 int mailbox_sync(struct mailbox *mb, const char *folder, char **err);
+
+/* --- additions for readers (pop3d, imapd) and maintenance ---
+ * Folder names: "INBOX" (any case) is the Maildir root; any other name N is the Maildir++
+ * folder directory ".N" (hierarchy separator '.'); names with '/', a leading '.', "..",
+ * or control characters are refused. mailbox_deliver creates a missing folder.
+ * A mailbox may be opened several times in one process: its handles share one LMDB
+ * environment (LMDB forbids opening a file twice in one process). Not thread-safe.
+ * Transactions are short; readers never block the writer. */
+
+/* Maildir flags: the letters after ":2," in a cur/ file name. */
+enum {
+    MS_FLAG_DRAFT = 1 << 0,   /* D */
+    MS_FLAG_FLAGGED = 1 << 1, /* F */
+    MS_FLAG_PASSED = 1 << 2,  /* P */
+    MS_FLAG_REPLIED = 1 << 3, /* R */
+    MS_FLAG_SEEN = 1 << 4,    /* S */
+    MS_FLAG_TRASHED = 1 << 5, /* T */
+    MS_FLAG_ALL = (1 << 6) - 1
+};
+
+struct mailbox_folder_info {
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint64_t highestmodseq;
+    uint64_t messages;
+    uint64_t size;  /* sum of message sizes as stored (LF line ends) */
+    uint64_t vsize; /* the same counted with CRLF line ends */
+};
+
+struct mailbox_msg {
+    uint32_t uid;
+    uint32_t flags; /* MS_FLAG_* */
+    uint64_t modseq;
+    uint64_t size;    /* bytes as stored (LF line ends) */
+    uint64_t vsize;   /* bytes with CRLF line ends: POP3 LIST/STAT, IMAP RFC822.SIZE */
+    const char *name; /* Maildir base name, without ":2,FLAGS" */
+};
+
+/* 1 with *info filled, 0 when the folder has no index record yet, -1 on error. */
+int mailbox_folder_info(struct mailbox *mb, const char *folder, struct mailbox_folder_info *info,
+                        char **err);
+/* Call fn for each folder known to the index, in name order. 0, -1 or fn's non-zero. */
+int mailbox_folders(struct mailbox *mb, int (*fn)(void *ctx, const char *folder), void *ctx);
+/* Call fn for each message of folder with uid >= first_uid, in UID order, inside one
+ * read-only snapshot; m->name is valid only during the call. 0, -1 or fn's non-zero. */
+int mailbox_iterate(struct mailbox *mb, const char *folder, uint32_t first_uid,
+                    int (*fn)(void *ctx, const struct mailbox_msg *m), void *ctx, char **err);
+/* 1 found (free m with mailbox_msg_free), 0 no such UID, -1 error. */
+int mailbox_lookup(struct mailbox *mb, const char *folder, uint32_t uid, struct mailbox_msg *m,
+                   char **err);
+void mailbox_msg_free(struct mailbox_msg *m);
+/* Open a message file read-only (it is found in new/ or cur/ whatever its flags). fd or
+ * -1 with *err; errno ENOENT when the file is gone (mailbox_sync will drop the entry). */
+int mailbox_open_message(struct mailbox *mb, const char *folder, const struct mailbox_msg *m,
+                         char **err);
+/* Remove the file and its index entry in one write transaction (HIGHESTMODSEQ grows).
+ * 1 expunged, 0 no such UID, -1 error (nothing changed). */
+int mailbox_expunge(struct mailbox *mb, const char *folder, uint32_t uid, char **err);
+/* Replace a message's flags: the file moves to cur/NAME:2,FLAGS and the index entry gets a
+ * new MODSEQ (*modseq, may be NULL). 1 done, 0 no such UID, -1 error. */
+int mailbox_set_flags(struct mailbox *mb, const char *folder, uint32_t uid, uint32_t flags,
+                      uint64_t *modseq, char **err);
 
 #endif

@@ -70,6 +70,7 @@ const struct param_def param_table[] = {
     TIME("qmgr_ipc_timeout", "3600s", 10, DAY, "Longest wait for a delivery agent's answer to one request; then its recipients are deferred."),
     /* --- local delivery --- */
     STR("mailbox_index_name", "posthorn-index.lmdb", "File name of the LMDB index beside each Maildir."),
+    TIME("local_idle_timeout", "10s", 1, 3600, "How long local-mda waits for the next request on a qmgr connection before closing it (it serves one connection at a time)."),
     /* --- master --- */
     INT("default_process_limit", "100", 1, 100000, "maxproc for master.cf entries that say '-'."),
     TIME("service_restart_delay", "1s", 0, 3600, "First delay before restarting a service that died; doubles while it keeps dying."),

@@ -3,8 +3,12 @@
  * of one of our domains, or a remote address (relay: denied to unauthenticated clients).
  * Extensions are handled here: with recipient_delimiter "+", user+tag@dom resolves as
  * user@dom. Alias keys tried, in order: the full address, the address without extension,
- * then "@domain" (catch-all). Domains compare case-insensitively; local parts are lowercased
- * for lookups (the original form is kept in the queue file). */
+ * then "@domain" (catch-all); users are checked between them (full address, address
+ * without extension), so a catch-all never hides an existing user (details: resolve.c).
+ * An address without '@' is taken as local@$myorigin. Resolvers reopen alias tables when
+ * they are rebuilt; a missing table holds no aliases, an unreadable one gives RCPT_TEMPFAIL.
+ * Domains compare case-insensitively; local parts are lowercased for lookups (the original
+ * form is kept in the queue file). */
 #ifndef POSTHORN_RESOLVE_H
 #define POSTHORN_RESOLVE_H
 #include "accounts.h"
@@ -28,6 +32,11 @@ void resolver_close(struct resolver *r);
  * *extension (may be NULL) receives the extension ("tag") or NULL. */
 enum rcpt_class resolve_recipient(struct resolver *r, const char *addr, char **result,
                                   char **extension);
+/* The same without alias tables: RCPT_USER, RCPT_UNKNOWN, RCPT_REMOTE or RCPT_TEMPFAIL.
+ * local-mda uses it for an alias that lists itself ("a@x: a@x, b@y" keeps a copy in a's
+ * own mailbox instead of looping). */
+enum rcpt_class resolve_mailbox(struct resolver *r, const char *addr, char **result,
+                                char **extension);
 struct accounts *resolver_accounts(struct resolver *r);
 
 #endif

@@ -1,0 +1,409 @@
+/* mailstore.c - opening mailboxes, the per-process environment registry, index records
+ * and write transactions (see mailstore.h, mailstore_int.h, doc/mailstore.md). */
+#include "fileio.h"
+#include "mailstore_int.h"
+#include "mem.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MS_MIN_MAPSIZE (16LL * 1024 * 1024)
+#define MS_MAX_MAPSIZE (64LL * 1024 * 1024 * 1024)
+#define MS_WRITE_TRIES 12
+
+/* LMDB allows one open of a file per process: handles of one mailbox share its ms_env.
+ * This list is the one piece of process-wide state of the mail store. */
+static struct ms_env *ms_envs;
+
+static bool component_ok(const char *s)
+{
+    if (!*s || s[0] == '.' || strlen(s) > 255)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < ' ' || *p == 0x7f || *p == '/')
+            return false;
+    return true;
+}
+
+/* The host name for Maildir names, with '/', ':' and ',' written as octal escapes. */
+static char *safe_hostname(void)
+{
+    char h[256];
+    if (gethostname(h, sizeof h) < 0 || !h[0])
+        strcpy(h, "localhost");
+    h[sizeof h - 1] = 0;
+    struct buf b = BUF_INIT;
+    for (const char *p = h; *p; p++) {
+        if (*p == '/' || *p == ':' || *p == ',')
+            buf_printf(&b, "\\%03o", (unsigned char)*p);
+        else
+            buf_putc(&b, *p);
+    }
+    return buf_steal(&b);
+}
+
+static int env_setup(struct ms_env *e, const char *index)
+{
+    struct stat st;
+    long long mapsize = MS_MIN_MAPSIZE;
+    if (stat(index, &st) == 0)
+        while (mapsize < 2 * (long long)st.st_size && mapsize < MS_MAX_MAPSIZE)
+            mapsize *= 2;
+    int rc = mdb_env_create(&e->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(e->env, 4);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(e->env, (size_t)mapsize);
+    if (rc == 0)
+        rc = mdb_env_open(e->env, index, MDB_NOSUBDIR, 0600);
+    if (rc == 0 && stat(index, &st) < 0)
+        rc = errno;
+    MDB_txn *txn = NULL;
+    if (rc == 0)
+        rc = mdb_txn_begin(e->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "folders", MDB_CREATE, &e->folders);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "messages", MDB_CREATE, &e->messages);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        mdb_env_close(e->env);
+        return rc;
+    }
+    int dead;
+    mdb_reader_check(e->env, &dead);
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
+    return 0;
+}
+
+static struct ms_env *env_get(const char *index, char **err)
+{
+    struct stat st;
+    if (stat(index, &st) == 0)
+        for (struct ms_env *e = ms_envs; e; e = e->next)
+            if (e->dev == st.st_dev && e->ino == st.st_ino) {
+                e->refs++;
+                return e;
+            }
+    struct ms_env *e = xcalloc(1, sizeof *e);
+    int rc = env_setup(e, index);
+    if (rc != 0) {
+        *err = xasprintf("mailbox index %s: %s", index, mdb_strerror(rc));
+        free(e);
+        errno = rc > 0 ? rc : EIO;
+        return NULL;
+    }
+    e->refs = 1;
+    e->counter = (unsigned)getpid() * 7919u;
+    e->next = ms_envs;
+    ms_envs = e;
+    return e;
+}
+
+static void env_put(struct ms_env *e)
+{
+    if (--e->refs > 0)
+        return;
+    for (struct ms_env **pp = &ms_envs; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    mdb_env_close(e->env);
+    free(e);
+}
+
+struct mailbox *mailbox_open(const char *base, const char *domain, const char *localpart,
+                             const char *index_name, bool create, char **err)
+{
+    if (!component_ok(domain) || !component_ok(localpart) || !component_ok(index_name)) {
+        *err = xasprintf("unsafe mailbox name %s/%s/%s", domain, localpart, index_name);
+        errno = EINVAL;
+        return NULL;
+    }
+    char *path = xasprintf("%s/%s/%s", base, domain, localpart);
+    struct stat st;
+    if (create && (mkdir_p(path, 0700) < 0 || ms_make_maildir(path, false) < 0)) {
+        *err = xasprintf("create mailbox %s: %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    int e = stat(path, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (e != 0) {
+        *err = xasprintf("mailbox %s: %s", path, strerror(e));
+        free(path);
+        errno = e;
+        return NULL;
+    }
+    struct mailbox *mb = xcalloc(1, sizeof *mb);
+    mb->path = path;
+    mb->index = xasprintf("%s/%s", path, index_name);
+    mb->e = env_get(mb->index, err);
+    if (!mb->e) {
+        e = errno;
+        free(mb->index);
+        free(mb->path);
+        free(mb);
+        errno = e;
+        return NULL;
+    }
+    mb->host = safe_hostname();
+    return mb;
+}
+
+void mailbox_close(struct mailbox *mb)
+{
+    if (!mb)
+        return;
+    env_put(mb->e);
+    free(mb->host);
+    free(mb->index);
+    free(mb->path);
+    free(mb);
+}
+
+const char *mailbox_path(const struct mailbox *mb) { return mb->path; }
+
+/* --- folders --- */
+
+char *ms_folder_name(const char *folder, char **err)
+{
+    if (strcasecmp(folder, "INBOX") == 0)
+        return xstrdup("INBOX");
+    bool ok = *folder && folder[0] != '.' && !strstr(folder, "..") && strlen(folder) <= 200;
+    for (const unsigned char *p = (const unsigned char *)folder; ok && *p; p++)
+        if (*p < ' ' || *p == 0x7f || *p == '/')
+            ok = false;
+    if (!ok) {
+        *err = xasprintf("invalid folder name \"%s\"", folder);
+        return NULL;
+    }
+    return xstrdup(folder);
+}
+
+char *ms_folder_dir(const struct mailbox *mb, const char *name)
+{
+    if (strcmp(name, "INBOX") == 0)
+        return xstrdup(mb->path);
+    return xasprintf("%s/.%s", mb->path, name);
+}
+
+int ms_make_maildir(const char *dir, bool folder)
+{
+    static const char *const sub[] = {"cur", "new", "tmp"};
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -1;
+    for (size_t i = 0; i < 3; i++) {
+        char *p = xasprintf("%s/%s", dir, sub[i]);
+        int r = mkdir(p, 0700);
+        int e = errno;
+        free(p);
+        if (r < 0 && e != EEXIST) {
+            errno = e;
+            return -1;
+        }
+    }
+    if (folder) { /* Maildir++ marks folders with an empty "maildirfolder" file */
+        char *p = xasprintf("%s/maildirfolder", dir);
+        int fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int e = errno;
+        free(p);
+        if (fd < 0 || close(fd) < 0) {
+            errno = e;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --- records --- */
+
+static void put32(struct buf *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        buf_putc(b, (char)(v >> (8 * i)));
+}
+
+static void put64(struct buf *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        buf_putc(b, (char)(v >> (8 * i)));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+#define FOLDER_REC_LEN (1 + 4 + 4 + 8 * 4)
+#define MSG_REC_HEAD (1 + 4 + 8 * 3)
+
+void ms_folder_new(struct folder_rec *f)
+{
+    memset(f, 0, sizeof *f);
+    f->uidvalidity = (uint32_t)time(NULL); /* RFC 3501 sec 2.3.1.1: a new value per (re)creation */
+    f->uidnext = 1;
+    f->highestmodseq = 1; /* RFC 7162 sec 3.1.1: MODSEQ values are positive */
+}
+
+int ms_folder_get(struct mailbox *mb, MDB_txn *txn, const char *name, struct folder_rec *f)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int rc = mdb_get(txn, mb->e->folders, &k, &v);
+    if (rc != 0)
+        return rc;
+    const unsigned char *p = v.mv_data;
+    if (v.mv_size != FOLDER_REC_LEN || p[0] != MS_REC_VERSION)
+        return MS_RC_CORRUPT;
+    f->uidvalidity = get32(p + 1);
+    f->uidnext = get32(p + 5);
+    f->highestmodseq = get64(p + 9);
+    f->messages = get64(p + 17);
+    f->size = get64(p + 25);
+    f->vsize = get64(p + 33);
+    return 0;
+}
+
+int ms_folder_put(struct mailbox *mb, MDB_txn *txn, const char *name, const struct folder_rec *f)
+{
+    struct buf b = BUF_INIT;
+    buf_putc(&b, MS_REC_VERSION);
+    put32(&b, f->uidvalidity);
+    put32(&b, f->uidnext);
+    put64(&b, f->highestmodseq);
+    put64(&b, f->messages);
+    put64(&b, f->size);
+    put64(&b, f->vsize);
+    MDB_val k = {strlen(name), (void *)name}, v = {b.len, b.data};
+    int rc = mdb_put(txn, mb->e->folders, &k, &v, 0);
+    buf_free(&b);
+    return rc;
+}
+
+void ms_msg_key(struct buf *key, const char *folder, uint32_t uid)
+{
+    buf_reset(key);
+    buf_append(key, folder, strlen(folder) + 1); /* with its NUL */
+    for (int i = 3; i >= 0; i--)                 /* big-endian: keys sort by UID */
+        buf_putc(key, (char)(uid >> (8 * i)));
+}
+
+uint32_t ms_msg_key_uid(const MDB_val *key, const char *folder)
+{
+    size_t n = strlen(folder) + 1;
+    const unsigned char *p = key->mv_data;
+    if (key->mv_size != n + 4 || memcmp(p, folder, n) != 0)
+        return 0;
+    p += n;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int ms_msg_decode(const MDB_val *v, struct msg_rec *m)
+{
+    const unsigned char *p = v->mv_data;
+    if (v->mv_size <= MSG_REC_HEAD || p[0] != MS_REC_VERSION)
+        return MS_RC_CORRUPT;
+    m->flags = get32(p + 1);
+    m->modseq = get64(p + 5);
+    m->size = get64(p + 13);
+    m->vsize = get64(p + 21);
+    m->name = (const char *)p + MSG_REC_HEAD;
+    m->namelen = v->mv_size - MSG_REC_HEAD;
+    if (memchr(m->name, '/', m->namelen) || memchr(m->name, 0, m->namelen))
+        return MS_RC_CORRUPT;
+    return 0;
+}
+
+int ms_msg_get(struct mailbox *mb, MDB_txn *txn, const char *folder, uint32_t uid, struct msg_rec *m)
+{
+    struct buf key = BUF_INIT;
+    ms_msg_key(&key, folder, uid);
+    MDB_val k = {key.len, key.data}, v;
+    int rc = mdb_get(txn, mb->e->messages, &k, &v);
+    buf_free(&key);
+    return rc != 0 ? rc : ms_msg_decode(&v, m);
+}
+
+int ms_msg_put(struct mailbox *mb, MDB_txn *txn, const char *folder, uint32_t uid, const struct msg_rec *m)
+{
+    struct buf key = BUF_INIT, b = BUF_INIT;
+    ms_msg_key(&key, folder, uid);
+    buf_putc(&b, MS_REC_VERSION);
+    put32(&b, m->flags);
+    put64(&b, m->modseq);
+    put64(&b, m->size);
+    put64(&b, m->vsize);
+    buf_append(&b, m->name, m->namelen);
+    MDB_val k = {key.len, key.data}, v = {b.len, b.data};
+    int rc = mdb_put(txn, mb->e->messages, &k, &v, 0);
+    buf_free(&key);
+    buf_free(&b);
+    return rc;
+}
+
+/* --- transactions --- */
+
+int ms_begin(struct mailbox *mb, bool write, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(mb->e->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        mdb_env_set_mapsize(mb->e->env, 0);
+        rc = mdb_txn_begin(mb->e->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    }
+    return rc;
+}
+
+static int grow(struct mailbox *mb)
+{
+    MDB_envinfo info;
+    mdb_env_info(mb->e->env, &info);
+    if ((long long)info.me_mapsize >= MS_MAX_MAPSIZE)
+        return MDB_MAP_FULL;
+    return mdb_env_set_mapsize(mb->e->env, info.me_mapsize * 2);
+}
+
+int ms_write(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
+             void (*undo)(void *arg), void *arg)
+{
+    int rc = MDB_MAP_FULL;
+    for (int i = 0; i < MS_WRITE_TRIES && rc == MDB_MAP_FULL; i++) {
+        MDB_txn *txn;
+        rc = ms_begin(mb, true, &txn);
+        if (rc != 0)
+            return rc;
+        rc = apply(mb, txn, arg);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (rc != 0 && undo)
+            undo(arg);
+        if (rc == MDB_MAP_FULL && grow(mb) != 0)
+            break;
+    }
+    return rc;
+}
+
+const char *ms_strerror(int rc)
+{
+    switch (rc) {
+    case MS_RC_OVERQUOTA: return "mailbox full";
+    case MS_RC_CORRUPT: return "mailbox index is corrupt (run posthorn mailbox reindex)";
+    case MS_RC_FILL: return "cannot write message";
+    default: return mdb_strerror(rc);
+    }
+}

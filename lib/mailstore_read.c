@@ -1,0 +1,367 @@
+/* mailstore_read.c - the mail store API for readers (pop3d, imapd) and changes to single
+ * messages: folder info, iteration in UID order, lookup by UID, opening a message file,
+ * expunge and flag changes (see mailstore.h). Expunge moves the file to tmp/ inside the
+ * write transaction and removes it after the commit, so the file and its entry go together
+ * (a crash in between leaves a stray tmp/ file that mailbox_sync() clears after 36 h). */
+#include "mailstore_int.h"
+#include "mem.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char flag_letters[] = "DFPRST"; /* bit i of the flags is letter i (sorted) */
+
+const char *ms_flags_str(uint32_t flags, char *out)
+{
+    size_t n = 0;
+    for (int i = 0; flag_letters[i]; i++)
+        if (flags & (1u << i))
+            out[n++] = flag_letters[i];
+    out[n] = 0;
+    return out;
+}
+
+uint32_t ms_flags_parse(const char *letters)
+{
+    uint32_t f = 0;
+    for (; *letters; letters++) {
+        const char *p = strchr(flag_letters, *letters);
+        if (p && *letters)
+            f |= 1u << (p - flag_letters);
+    }
+    return f;
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *ms_locate(const char *dir, const char *name, size_t namelen, uint32_t flags)
+{
+    char letters[8];
+    char *p = xasprintf("%s/new/%.*s", dir, (int)namelen, name);
+    if (is_file(p))
+        return p;
+    free(p);
+    p = xasprintf("%s/cur/%.*s:2,%s", dir, (int)namelen, name, ms_flags_str(flags, letters));
+    if (is_file(p))
+        return p;
+    free(p);
+    char *cur = xasprintf("%s/cur", dir);
+    DIR *d = opendir(cur);
+    struct dirent *de;
+    p = NULL;
+    while (d && (de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, name, namelen) == 0 &&
+            (de->d_name[namelen] == ':' || de->d_name[namelen] == 0)) {
+            p = xasprintf("%s/%s", cur, de->d_name);
+            break;
+        }
+    if (d)
+        closedir(d);
+    free(cur);
+    if (!p)
+        errno = ENOENT;
+    return p;
+}
+
+static int read_begin(struct mailbox *mb, const char *folder, char **name, MDB_txn **txn, char **err)
+{
+    *name = ms_folder_name(folder, err);
+    if (!*name)
+        return -1;
+    int rc = ms_begin(mb, false, txn);
+    if (rc != 0) {
+        *err = xasprintf("%s: %s", mailbox_path(mb), ms_strerror(rc));
+        free(*name);
+        return -1;
+    }
+    return 0;
+}
+
+int mailbox_folder_info(struct mailbox *mb, const char *folder, struct mailbox_folder_info *info,
+                        char **err)
+{
+    char *name;
+    MDB_txn *txn;
+    if (read_begin(mb, folder, &name, &txn, err) < 0)
+        return -1;
+    struct folder_rec f;
+    int rc = ms_folder_get(mb, txn, name, &f);
+    mdb_txn_abort(txn);
+    free(name);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0) {
+        *err = xasprintf("%s: %s", mailbox_path(mb), ms_strerror(rc));
+        return -1;
+    }
+    *info = (struct mailbox_folder_info){f.uidvalidity, f.uidnext, f.highestmodseq,
+                                         f.messages, f.size, f.vsize};
+    return 1;
+}
+
+int mailbox_folders(struct mailbox *mb, int (*fn)(void *ctx, const char *folder), void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    if (ms_begin(mb, false, &txn) != 0)
+        return -1;
+    if (mdb_cursor_open(txn, mb->e->folders, &cur) != 0) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
+    MDB_val k, v;
+    int result = 0, rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && result == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char *name = xstrndup(k.mv_data, k.mv_size);
+        result = fn(ctx, name);
+        free(name);
+    }
+    if (result == 0 && rc != MDB_NOTFOUND)
+        result = -1;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return result;
+}
+
+int mailbox_iterate(struct mailbox *mb, const char *folder, uint32_t first_uid,
+                    int (*fn)(void *ctx, const struct mailbox_msg *m), void *ctx, char **err)
+{
+    char *name;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    if (read_begin(mb, folder, &name, &txn, err) < 0)
+        return -1;
+    int rc = mdb_cursor_open(txn, mb->e->messages, &cur), result = 0;
+    struct buf key = BUF_INIT, nm = BUF_INIT;
+    ms_msg_key(&key, name, first_uid);
+    MDB_val k = {key.len, key.data}, v;
+    uint32_t uid;
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && result == 0 && (uid = ms_msg_key_uid(&k, name)) != 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct msg_rec r;
+        if ((rc = ms_msg_decode(&v, &r)) != 0)
+            break;
+        buf_reset(&nm);
+        buf_append(&nm, r.name, r.namelen);
+        struct mailbox_msg m = {uid, r.flags, r.modseq, r.size, r.vsize, buf_cstr(&nm)};
+        result = fn(ctx, &m);
+    }
+    if (result == 0 && rc != 0 && rc != MDB_NOTFOUND) {
+        *err = xasprintf("%s: %s", mailbox_path(mb), ms_strerror(rc));
+        result = -1;
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    buf_free(&key);
+    buf_free(&nm);
+    free(name);
+    return result;
+}
+
+int mailbox_lookup(struct mailbox *mb, const char *folder, uint32_t uid, struct mailbox_msg *m,
+                   char **err)
+{
+    char *name;
+    MDB_txn *txn;
+    memset(m, 0, sizeof *m);
+    if (read_begin(mb, folder, &name, &txn, err) < 0)
+        return -1;
+    struct msg_rec r;
+    int rc = ms_msg_get(mb, txn, name, uid, &r);
+    if (rc == 0)
+        *m = (struct mailbox_msg){uid, r.flags, r.modseq, r.size, r.vsize, xstrndup(r.name, r.namelen)};
+    mdb_txn_abort(txn);
+    free(name);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0) {
+        *err = xasprintf("%s: %s", mailbox_path(mb), ms_strerror(rc));
+        return -1;
+    }
+    return 1;
+}
+
+void mailbox_msg_free(struct mailbox_msg *m)
+{
+    free((char *)m->name);
+    m->name = NULL;
+}
+
+int mailbox_open_message(struct mailbox *mb, const char *folder, const struct mailbox_msg *m,
+                         char **err)
+{
+    char *name = ms_folder_name(folder, err);
+    if (!name)
+        return -1;
+    char *dir = ms_folder_dir(mb, name);
+    int fd = -1;
+    for (int i = 0; i < 3 && fd < 0; i++) { /* another process may be renaming it */
+        char *path = ms_locate(dir, m->name, strlen(m->name), m->flags);
+        if (!path)
+            break;
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        free(path);
+        if (fd < 0 && errno != ENOENT)
+            break;
+    }
+    int e = errno;
+    if (fd < 0)
+        *err = xasprintf("%s: message %s: %s", mailbox_path(mb), m->name, strerror(e));
+    free(dir);
+    free(name);
+    errno = e;
+    return fd;
+}
+
+/* --- changes to one message --- */
+
+struct msg_op {
+    const char *folder;
+    char *dir;
+    uint32_t uid, flags;
+    uint64_t modseq;
+    char *from, *to; /* a rename done inside the transaction, for undo */
+};
+
+static void msg_op_undo(void *arg)
+{
+    struct msg_op *op = arg;
+    if (op->from && op->to)
+        (void)rename(op->to, op->from);
+    free(op->from);
+    free(op->to);
+    op->from = op->to = NULL;
+}
+
+/* Record the change of m (removed when del) in the folder counters and index. */
+static int update_index(struct mailbox *mb, MDB_txn *txn, struct msg_op *op, struct msg_rec *m, bool del)
+{
+    struct folder_rec f;
+    int rc = ms_folder_get(mb, txn, op->folder, &f);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? MS_RC_CORRUPT : rc;
+    op->modseq = ++f.highestmodseq;
+    if (del) {
+        struct buf key = BUF_INIT;
+        ms_msg_key(&key, op->folder, op->uid);
+        MDB_val k = {key.len, key.data};
+        rc = mdb_del(txn, mb->e->messages, &k, NULL);
+        buf_free(&key);
+        f.messages -= f.messages > 0;
+        f.size -= f.size >= m->size ? m->size : f.size;
+        f.vsize -= f.vsize >= m->vsize ? m->vsize : f.vsize;
+    } else {
+        m->modseq = op->modseq;
+        rc = ms_msg_put(mb, txn, op->folder, op->uid, m);
+    }
+    return rc ? rc : ms_folder_put(mb, txn, op->folder, &f);
+}
+
+static int expunge_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
+{
+    struct msg_op *op = arg;
+    struct msg_rec m;
+    int rc = ms_msg_get(mb, txn, op->folder, op->uid, &m);
+    if (rc != 0)
+        return rc;
+    char *path = ms_locate(op->dir, m.name, m.namelen, m.flags);
+    int lerr = path ? 0 : errno == ENOENT ? 0 : errno; /* a file already gone: drop the entry */
+    char *to = xasprintf("%s/tmp/%.*s.expunged", op->dir, (int)m.namelen, m.name);
+    if ((rc = update_index(mb, txn, op, &m, true)) != 0 || !path) { /* m.name is stale now */
+        free(path);
+        free(to);
+        return rc ? rc : lerr;
+    }
+    if (rename(path, to) < 0) {
+        rc = errno;
+        free(path);
+        free(to);
+        return rc;
+    }
+    op->from = path;
+    op->to = to;
+    return 0;
+}
+
+static int run_msg_op(struct mailbox *mb, struct msg_op *op, const char *folder,
+                      int (*apply)(struct mailbox *, MDB_txn *, void *), char **err)
+{
+    char *name = ms_folder_name(folder, err);
+    if (!name)
+        return -1;
+    op->folder = name;
+    op->dir = ms_folder_dir(mb, name);
+    int rc = ms_write(mb, apply, msg_op_undo, op);
+    free(op->dir);
+    free(name);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0) {
+        *err = xasprintf("%s: %s", mailbox_path(mb), rc > 0 ? strerror(rc) : ms_strerror(rc));
+        return -1;
+    }
+    return 1;
+}
+
+int mailbox_expunge(struct mailbox *mb, const char *folder, uint32_t uid, char **err)
+{
+    struct msg_op op = {.uid = uid};
+    int r = run_msg_op(mb, &op, folder, expunge_apply, err);
+    if (r == 1 && op.to)
+        unlink(op.to);
+    free(op.from);
+    free(op.to);
+    return r;
+}
+
+static int flags_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
+{
+    struct msg_op *op = arg;
+    struct msg_rec m;
+    int rc = ms_msg_get(mb, txn, op->folder, op->uid, &m);
+    if (rc != 0)
+        return rc;
+    char *path = ms_locate(op->dir, m.name, m.namelen, m.flags), letters[8];
+    if (!path)
+        return errno;
+    char *to = xasprintf("%s/cur/%.*s:2,%s", op->dir, (int)m.namelen, m.name,
+                         ms_flags_str(op->flags, letters));
+    if (strcmp(path, to) != 0 && rename(path, to) < 0) {
+        rc = errno;
+        free(path);
+        free(to);
+        return rc;
+    }
+    op->from = path;
+    op->to = to;
+    char *base = xstrndup(m.name, m.namelen); /* m.name points into the page being rewritten */
+    m.name = base;
+    m.flags = op->flags;
+    rc = update_index(mb, txn, op, &m, false);
+    free(base);
+    return rc;
+}
+
+int mailbox_set_flags(struct mailbox *mb, const char *folder, uint32_t uid, uint32_t flags,
+                      uint64_t *modseq, char **err)
+{
+    struct msg_op op = {.uid = uid, .flags = flags & MS_FLAG_ALL};
+    int r = run_msg_op(mb, &op, folder, flags_apply, err);
+    if (r == 1 && modseq)
+        *modseq = op.modseq;
+    free(op.from);
+    free(op.to);
+    return r;
+}
