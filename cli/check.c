@@ -120,6 +120,45 @@ static uid_t user_uid(struct cli *c, const char *param, struct errlist *errs)
     return (uid_t)-1;
 }
 
+/* Can uid/gid reach path (search permission on every ancestor)? The first directory that
+ * stops it goes to *blocker (malloc'ed). */
+static bool reachable(const char *path, uid_t uid, gid_t gid, char **blocker)
+{
+    char *copy = xstrdup(path);
+    bool ok = true;
+    for (char *p = copy + 1; ok; p++) {
+        char saved = *p;
+        if (saved != '/' && saved != 0)
+            continue;
+        *p = 0;
+        struct stat st;
+        if (stat(copy, &st) == 0 && S_ISDIR(st.st_mode)) {
+            mode_t need = st.st_uid == uid ? 0100 : st.st_gid == gid ? 0010 : 0001;
+            if (!(st.st_mode & need)) {
+                *blocker = xasprintf("%s (mode %04o)", copy, (unsigned)(st.st_mode & 07777));
+                ok = false;
+            }
+        }
+        *p = saved;
+        if (saved == 0)
+            break;
+    }
+    free(copy);
+    return ok;
+}
+
+/* The daemons run as param's user once they dropped privileges: can it reach path? */
+static void check_reach(struct cli *c, const char *param, const char *path, struct errlist *errs)
+{
+    struct passwd *pw = getpwnam(config_str(cli_config(c), param));
+    char *blocker = NULL;
+    if (!pw || pw->pw_uid == 0 || reachable(path, pw->pw_uid, pw->pw_gid, &blocker))
+        return;
+    errlist_add(errs, "%s: %s %s cannot reach it: %s is not searchable", path, param,
+                pw->pw_name, blocker);
+    free(blocker);
+}
+
 static void check_dirs(struct cli *c, struct errlist *errs)
 {
     struct config *cfg = cli_config(c);
@@ -141,6 +180,11 @@ static void check_dirs(struct cli *c, struct errlist *errs)
     }
     check_dir(config_str(cfg, "data_directory"), mail, mo, 0, errs);
     check_dir(config_str(cfg, "virtual_mailbox_base"), vmail, vo, 0, errs);
+    check_reach(c, "mail_owner", spool, errs);
+    check_reach(c, "mail_owner", c->confdir, errs);
+    check_reach(c, "vmail_owner", c->confdir, errs);
+    check_reach(c, "vmail_owner", config_str(cfg, "virtual_mailbox_base"), errs);
+    check_reach(c, "vmail_owner", config_str(cfg, "data_directory"), errs);
     const char *log = config_str(cfg, "maillog_file");
     if (log && *log) {
         char *dir = xstrdup(log);

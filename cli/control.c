@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #define STOP_WAIT_MS 30000
+#define ZOMBIE_GRACE_MS 2000
 
 static void sleep_ms(long ms)
 {
@@ -135,14 +136,18 @@ int cmd_stop(struct cli *c, int argc, char **argv)
         cli_err("kill %ld: %s", (long)pid, strerror(errno));
         return 1;
     }
-    /* Gone when the lock is free (its descriptors are closed even while it is a zombie
-     * nobody reaps) or the process no longer exists. */
-    for (long waited = 0; waited < STOP_WAIT_MS; waited += 100) {
-        if (master_pid(c) == 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+    /* Gone when the process no longer exists. Once its lock is free it has closed every
+     * descriptor; if nobody reaps the zombie, accept that after ZOMBIE_GRACE_MS. */
+    long lock_free_since = -1;
+    for (long waited = 0; waited < STOP_WAIT_MS; waited += 50) {
+        bool gone = kill(pid, 0) < 0 && errno == ESRCH;
+        if (!gone && lock_free_since < 0 && master_pid(c) == 0)
+            lock_free_since = waited;
+        if (gone || (lock_free_since >= 0 && waited - lock_free_since >= ZOMBIE_GRACE_MS)) {
             printf("posthorn: stopped (master pid %ld)\n", (long)pid);
             return 0;
         }
-        sleep_ms(100);
+        sleep_ms(50);
     }
     cli_err("master (pid %ld) is still running after %d s", (long)pid, STOP_WAIT_MS / 1000);
     return 1;

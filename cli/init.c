@@ -276,6 +276,29 @@ static int make_accounts(const struct init_opts *o, const struct layout *l, char
     return rc;
 }
 
+/* As root the daemons run as other users: every ancestor of DIR must let them pass. */
+static void warn_unreachable(const struct layout *l)
+{
+    if (!l->own_mail.apply)
+        return;
+    char *copy = xstrdup(l->dir);
+    for (char *p = copy + 1;; p++) {
+        if (*p != '/' && *p != 0)
+            continue;
+        char saved = *p;
+        *p = 0;
+        struct stat st;
+        if (stat(copy, &st) == 0 && !(st.st_mode & S_IXOTH))
+            printf("WARNING: %s (mode %04o) keeps the users %s and %s out of the instance; "
+                   "run chmod o+x %s or choose another DIR\n", copy, (unsigned)(st.st_mode & 07777),
+                   l->mail_owner, l->vmail_owner, copy);
+        *p = saved;
+        if (saved == 0)
+            break;
+    }
+    free(copy);
+}
+
 static void print_summary(const struct init_opts *o, const struct layout *l)
 {
     char *svc = service(o->listen, 25, o->offset, 0);
@@ -336,6 +359,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
         return 1;
     }
     print_summary(&o, &l);
+    warn_unreachable(&l);
     free(abs);
     return 0;
 }

@@ -180,9 +180,13 @@ static int list(struct cli *c, bool json)
 {
     struct listing l = {0};
     int rc = 0;
-    for (const char *const *q = listed; *q; q++)
+    for (const char *const *q = listed; *q && rc == 0; q++)
         if (scan_queue(c, *q, &l) < 0)
             rc = 1;
+    if (rc) {
+        free_listing(&l);
+        return 1;
+    }
     qsort(l.v, l.n, sizeof *l.v, by_arrival);
     if (json) {
         print_json(&l);
