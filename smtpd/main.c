@@ -39,6 +39,7 @@ static void read_params(struct smtpd *d, struct config *cfg)
                                                : TLS_LEVEL_MAY;
     p->received_header = config_bool(cfg, "smtpd_received_header");
     p->myorigin = config_str(cfg, "myorigin");
+    p->mydomain = config_str(cfg, "mydomain");
     size_t n = 0;
     char **domains = config_list(cfg, "virtual_mailbox_domains", &n);
     p->first_domain = n > 0 ? domains[0] : "";

@@ -31,14 +31,32 @@ static enum rcpt_class classify(struct session *s, const char *addr)
     return c;
 }
 
-/* "<postmaster>": postmaster@$myorigin if that is ours, else postmaster@ our first domain. */
+static int first_domain_fn(void *ctx, const char *domain)
+{
+    *(char **)ctx = xstrdup(domain);
+    return 1;
+}
+
+/* "<postmaster>": postmaster@ the first of $myorigin, $mydomain, virtual_mailbox_domains and
+ * the account database's domains that is one of ours. */
 static char *postmaster_address(struct session *s)
 {
-    char *a = xasprintf("postmaster@%s", s->d->p.myorigin);
-    if (classify(s, a) != RCPT_REMOTE || !s->d->p.first_domain[0])
-        return a;
-    free(a);
-    return xasprintf("postmaster@%s", s->d->p.first_domain);
+    const struct smtpd_params *p = &s->d->p;
+    char *db_domain = NULL;
+    if (smtpd_resolver_ready(s->d))
+        accounts_domain_list(resolver_accounts(s->d->resolver), first_domain_fn, &db_domain);
+    const char *cand[] = {p->myorigin, p->mydomain, p->first_domain, db_domain};
+    char *a = NULL;
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+        if (!cand[i] || !cand[i][0])
+            continue;
+        free(a);
+        a = xasprintf("postmaster@%s", cand[i]);
+        if (classify(s, a) != RCPT_REMOTE)
+            break;
+    }
+    free(db_domain);
+    return a ? a : xasprintf("postmaster@%s", p->myorigin);
 }
 
 bool recipient_check(struct session *s, const struct smtp_path *p, char **stored,

@@ -40,6 +40,7 @@ struct smtpd_params {
     enum tls_level tls_level;
     bool received_header;
     const char *myorigin;
+    const char *mydomain;
     const char *first_domain; /* first of virtual_mailbox_domains, or "" */
 };
 
