@@ -258,11 +258,7 @@ void msg_finish(struct session *s)
         finish_refused(s, "552 5.3.4 Message size exceeds fixed limit");
         return;
     }
-    if (queue_failed(m->w)) {
-        log_warn("%s: queue file write error", m->id);
-        finish_refused(s, "451 4.3.0 Error: queue file write error");
-        return;
-    }
+    /* A failed write (ENOSPC, EIO) surfaces in queue_commit with its reason: 451 then. */
     struct commit_job *j = xcalloc(1, sizeof *j);
     j->w = m->w;
     m->w = NULL;

@@ -18,7 +18,7 @@ static bool paused(const struct session *s)
     return s->dead || s->closing || s->wait_commit || s->wait_delay || s->wait_tls;
 }
 
-static void vreply(struct session *s, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vreply(struct session *s, const char *fmt, va_list ap)
 {
     struct buf b = BUF_INIT;
     buf_vprintf(&b, fmt, ap);
