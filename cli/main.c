@@ -94,6 +94,10 @@ int main(int argc, char **argv)
     if (cmd == NULL)
         cli_usage("unknown command \"%s\"", argv[optind]);
     free(self);
+    /* Absolute paths in messages and in $config_directory, whatever the cwd later. */
+    char *abs = realpath(c.confdir, NULL);
+    if (abs)
+        c.confdir = abs; /* lives as long as the process */
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     optind = 0; /* each command parses its own options (0 re-initialises GNU getopt) */

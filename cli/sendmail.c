@@ -16,6 +16,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -230,6 +231,13 @@ static int envelope(struct config *cfg, const struct sm_opts *o, const struct sm
         if (!addr) {
             fprintf(stderr, "sendmail: bad recipient address \"%s\"\n", raw);
             return EX_DATAERR;
+        }
+        bool dup = false; /* the same address twice gets one copy */
+        for (size_t j = 0; j < *n && !dup; j++)
+            dup = strcasecmp((*rcpts)[j], addr) == 0;
+        if (dup) {
+            free(addr);
+            continue;
         }
         *rcpts = xreallocarray(*rcpts, *n + 1, sizeof **rcpts);
         (*rcpts)[(*n)++] = addr;
