@@ -1,8 +1,8 @@
 /* deliver.c - one delivery request, run start to finish on a transport's worker thread:
- * connect to the delivery agent (or reuse this thread's connection), check its
- * announcement, send the request with the queue file's read-only descriptor (SCM_RIGHTS),
- * read and strictly check the reply, queue forwarded copies, then mark sent recipients done
- * and fdatasync the queue file before the result goes back to the loop (deliver_done).
+ * connect to the delivery agent, check its announcement, send the request with the queue
+ * file's read-only descriptor (SCM_RIGHTS), read and strictly check the reply, queue
+ * forwarded copies, then mark sent recipients done and fdatasync the queue file before the
+ * result goes back to the loop (deliver_done).
  * Anything that goes wrong before a complete, valid reply defers every recipient of the
  * request: a recipient is never marked done without the agent saying so. */
 #include "qmgr.h"
@@ -12,7 +12,6 @@
 #include "mem.h"
 #include <ctype.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,43 +20,23 @@
 
 #define REASON_MAX 1000
 
-struct dconn {
-    struct ipc_conn c;
-};
-
-void deliver_conn_free(void *state)
-{
-    struct dconn *dc = state;
-    if (!dc)
-        return;
-    ipc_conn_close(&dc->c);
-    free(dc);
-}
-
-/* A kept connection is reusable only if the agent has not closed it or said anything. */
-static bool conn_usable(struct dconn *dc)
-{
-    struct pollfd p = {.fd = dc->c.fd, .events = POLLIN};
-    return poll(&p, 1, 0) == 0;
-}
-
-static struct dconn *conn_open(struct job *j, char **err)
+/* Connect and check the announcement; fd or -1 with *err. */
+static int conn_open(struct job *j, struct ipc_conn *c, char **err)
 {
     int fd = ipc_connect(j->tp->socket);
     if (fd < 0) {
         *err = xasprintf("connect to %s: %s", j->tp->socket, strerror(errno));
-        return NULL;
+        return -1;
     }
-    struct dconn *dc = xcalloc(1, sizeof *dc);
-    ipc_conn_init(&dc->c, fd, (int)(j->msg->q->ipc_timeout * 1000));
+    ipc_conn_init(c, fd, (int)(j->msg->q->ipc_timeout * 1000));
     char *e = NULL;
-    if (ipc_expect(&dc->c, "deliver", &e) < 0) {
+    if (ipc_expect(c, "deliver", &e) < 0) {
         *err = xasprintf("%s: %s", j->tp->socket, e);
         free(e);
-        deliver_conn_free(dc);
-        return NULL;
+        ipc_conn_close(c);
+        return -1;
     }
-    return dc;
+    return 0;
 }
 
 static void fail_all(struct job *j, const char *dsn, const char *fmt, ...)
@@ -174,44 +153,27 @@ static int parse_reply(struct job *j, const struct attrs *a, char **err)
     return 0;
 }
 
-/* Send the request and read one reply; a kept connection that turns out dead before the
- * request was fully sent is replaced once (nothing can have been delivered on it). */
-static int converse(struct job *j, struct dconn **dcp, const struct attrs *req, struct attrs *rep,
-                    char **err)
+/* One request on a fresh connection. Delivery agents serve one connection at a time
+ * (local-mda processes share the listener), so a connection per request keeps them fairly
+ * shared between the workers and never holds an agent process while idle. */
+static int converse(struct job *j, const struct attrs *req, struct attrs *rep, char **err)
 {
-    for (int attempt = 0;; attempt++) {
-        bool reused = *dcp != NULL;
-        if (reused && !conn_usable(*dcp)) {
-            deliver_conn_free(*dcp);
-            *dcp = NULL;
-            reused = false;
-        }
-        if (!*dcp && !(*dcp = conn_open(j, err)))
-            return -1;
-        j->t_conn = wall_now();
-        j->connected = true;
-        if (ipc_send(&(*dcp)->c, req, j->msg->rdfd) == 0)
-            break;
-        int e = errno;
-        deliver_conn_free(*dcp);
-        *dcp = NULL;
-        if (!reused || attempt > 0) {
-            *err = xasprintf("lost connection with the %s delivery agent: %s", j->tp->name,
-                             strerror(e));
-            return -1;
-        }
-    }
+    struct ipc_conn c;
+    if (conn_open(j, &c, err) < 0)
+        return -1;
+    j->t_conn = wall_now();
+    j->connected = true;
     char *e = NULL;
-    int r = ipc_recv(&(*dcp)->c, rep, &e);
-    if (r <= 0) {
+    int r = -1;
+    if (ipc_send(&c, req, j->msg->rdfd) < 0)
+        *err = xasprintf("lost connection with the %s delivery agent: %s", j->tp->name,
+                         strerror(errno));
+    else if ((r = ipc_recv(&c, rep, &e)) <= 0)
         *err = xasprintf("lost connection with the %s delivery agent while delivering%s%s",
                          j->tp->name, e ? ": " : "", e ? e : "");
-        free(e);
-        deliver_conn_free(*dcp);
-        *dcp = NULL;
-        return -1;
-    }
-    return 0;
+    free(e);
+    ipc_conn_close(&c);
+    return r > 0 ? 0 : -1;
 }
 
 static void mark_done(struct job *j)
@@ -230,25 +192,21 @@ static void mark_done(struct job *j)
         log_error("%s: fdatasync: %m (delivered recipients may be delivered again)", msg->id);
 }
 
-void deliver_run(struct task *t, void **thread_state)
+void deliver_run(struct task *t)
 {
     struct job *j = (struct job *)t;
-    struct dconn *dc = *thread_state;
     struct attrs req = {0}, rep = {0};
     char *err = NULL;
     j->t_start = wall_now();
     build_request(j, &req);
-    if (converse(j, &dc, &req, &rep, &err) < 0) {
+    if (converse(j, &req, &rep, &err) < 0) {
         fail_all(j, "4.3.0", "delivery temporarily suspended: %s", err);
     } else if (parse_reply(j, &rep, &err) < 0) {
         fail_all(j, "4.3.0", "malformed reply from the %s delivery agent: %s", j->tp->name, err);
-        deliver_conn_free(dc);
-        dc = NULL;
     } else {
         forward_all(j);
         mark_done(j);
     }
-    *thread_state = dc;
     free(err);
     attrs_free(&req);
     attrs_free(&rep);

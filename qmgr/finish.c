@@ -163,7 +163,7 @@ static void defer(struct finish *f)
     defer_log_free(&d);
 }
 
-static void finish_run(struct task *t, void **thread_state)
+static void finish_run(struct task *t)
 {
     struct finish *f = (struct finish *)t;
     struct qmsg *msg = f->msg;

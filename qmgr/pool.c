@@ -7,8 +7,7 @@
  * a worker keeps that code straight-line, reuses the blocking lib/ipc.h client with its
  * timeouts, and moves the fsyncs off the loop as well (DESIGN section 2); the pool size is
  * the transport's concurrency limit, so the limit is enforced by construction. Threads are
- * started on demand, keep per-thread state (a delivery agent connection) while busy, drop
- * it after idle_close_ms, and never touch loop-owned state: results travel in the task. */
+ * started on demand and never touch loop-owned state: results travel in the task. */
 #include "qmgr.h"
 #include "log.h"
 #include "mem.h"
@@ -18,10 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
-
-#define POOL_IDLE_CLOSE_MS 5000
 
 static void completion_push(struct qmgr *q, struct task *t)
 {
@@ -74,44 +70,19 @@ static struct task *take(struct pool *p)
     return t;
 }
 
-/* Wait for work; a thread holding state gives it up after the idle time. Called locked. */
-static void wait_for_task(struct pool *p, void **state)
-{
-    while (!p->head) {
-        p->idle++;
-        if (*state) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += p->idle_close_ms / 1000;
-            ts.tv_nsec += (p->idle_close_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L)
-                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-            int r = pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-            p->idle--;
-            if (r == ETIMEDOUT && !p->head) {
-                void *s = *state;
-                *state = NULL;
-                pthread_mutex_unlock(&p->mu);
-                p->state_free(s);
-                pthread_mutex_lock(&p->mu);
-            }
-        } else {
-            pthread_cond_wait(&p->cv, &p->mu);
-            p->idle--;
-        }
-    }
-}
-
 static void *pool_thread(void *arg)
 {
     struct pool *p = arg;
-    void *state = NULL;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        wait_for_task(p, &state);
+        while (!p->head) {
+            p->idle++;
+            pthread_cond_wait(&p->cv, &p->mu);
+            p->idle--;
+        }
         struct task *t = take(p);
         pthread_mutex_unlock(&p->mu);
-        t->run(t, &state);
+        t->run(t);
         completion_push(p->q, t);
         pthread_mutex_lock(&p->mu);
     }
@@ -124,8 +95,6 @@ void pool_init(struct pool *p, struct qmgr *q, const char *name, unsigned max_th
     p->name = name;
     p->q = q;
     p->max_threads = max_threads ? max_threads : 1;
-    p->idle_close_ms = POOL_IDLE_CLOSE_MS;
-    p->state_free = free;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
 }

@@ -25,7 +25,7 @@ struct task;
 struct qclient;
 
 /* --- worker pools (pool.c) --- */
-typedef void (*task_run_fn)(struct task *t, void **thread_state);
+typedef void (*task_run_fn)(struct task *t);
 typedef void (*task_done_fn)(struct qmgr *q, struct task *t);
 
 struct task {
@@ -42,8 +42,6 @@ struct pool {
     pthread_cond_t cv;
     struct task *head, *tail;
     unsigned max_threads, threads, idle;
-    long idle_close_ms; /* how long an idle thread keeps its per-thread state */
-    void (*state_free)(void *state);
 };
 
 void pool_init(struct pool *p, struct qmgr *q, const char *name, unsigned max_threads);
@@ -163,8 +161,7 @@ struct job {
 
 struct job *job_new(struct qmsg *msg, struct transport *tp, const char *nexthop);
 void job_add_rcpt(struct job *j, size_t index);
-void deliver_run(struct task *t, void **thread_state);
-void deliver_conn_free(void *state);
+void deliver_run(struct task *t);
 void deliver_done(struct qmgr *q, struct task *t);
 /* forward.c: queue the copies for forward_i answers (worker thread). */
 void forward_all(struct job *j);

@@ -44,7 +44,6 @@ void transports_init(struct qmgr *q)
         tp->optional = d->optional;
         tp->rcpt_limit = (unsigned)config_int(q->cfg, d->rcpt_limit_param);
         pool_init(&tp->pool, q, d->name, (unsigned)config_int(q->cfg, d->concurrency_param));
-        tp->pool.state_free = deliver_conn_free;
     }
 }
 
