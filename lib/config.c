@@ -427,7 +427,7 @@ static bool enum_ok(const char *choices, const char *v)
 /* Check one value; returns an error text or NULL. */
 static char *check_value(const struct param_def *p, const char *v)
 {
-    long long n;
+    long long n = 0;
     bool b;
     switch (p->type) {
     case PT_STR:

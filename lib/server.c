@@ -159,7 +159,7 @@ int server_main(int argc, char **argv, const struct server_def *def)
         log_fatal("%s", err);
     if (chdir(sk.srv.spool) < 0)
         log_fatal("chdir %s: %m", sk.srv.spool);
-    setproctitle("%s %s", def->program, sk.srv.service);
+    setproctitle("-%s -n %s -c %s", def->program, sk.srv.service, confdir);
 
     sk.srv.loop = event_loop_new();
     if (def->post_init)

@@ -231,7 +231,7 @@ int main(int argc, char **argv)
     if (!foreground)
         daemonize();
     write_pid(&m);
-    setproctitle("-c %s", m.confdir);
+    setproctitle("-master -c %s", m.confdir); /* leading '-': no "master:" prefix */
     log_info("daemon started -- version %s, configuration %s", POSTHORN_VERSION, m.confdir);
     run(&m, sfd);
     return 0;

@@ -64,6 +64,7 @@ def test_smtputf8_sender_and_headers(server):
 def test_utf8_address_without_smtputf8_is_refused(server):
     with smtp(server) as s:
         s.ehlo()
+        s.command_encoding = "utf-8"
         code, _ = s.docmd("MAIL", "FROM:<jörg@bücher.test>")
         assert code in (501, 553, 555)
 

@@ -99,6 +99,7 @@ def test_oversize_message(instance):
         assert code == 552 and b"5.3.4" in text
         c.rset()
         # Undeclared but too big: refused after DATA, nothing queued.
+        del c.esmtp_features["size"]  # keep smtplib from declaring SIZE itself
         with pytest.raises(smtplib.SMTPDataError) as e:
             c.sendmail("a@remote.test", [ALICE], b"Subject: big\r\n\r\n" + b"x" * 78 + b"\r\n" * 1 + (b"y" * 998 + b"\r\n") * 30)
         assert e.value.smtp_code == 552
@@ -230,7 +231,7 @@ def test_starttls_smtplib_and_tls_versions(server):
     # TLS 1.1 and older are refused.
     p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{server.ports['smtp']}",
                         "-starttls", "smtp", "-tls1_1"], input=b"", capture_output=True, timeout=30)
-    assert b"Protocol  : TLSv1.1" not in p.stdout
+    assert p.returncode != 0 and b"Cipher is (NONE)" in p.stdout, p.stdout
 
 
 def test_starttls_pipelined_injection_is_discarded(server):
