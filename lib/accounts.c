@@ -23,6 +23,7 @@
 #define ACC_MAPSIZE (1024LL * 1024 * 1024) /* address space only; the file grows as needed */
 #define ACC_KEY_MAX 320                    /* RFC 5321 limits: 64 + 1 + 255 */
 #define ACC_MODE 0660
+#define ACC_MAXREADERS 1024 /* fixed by whoever creates the lock file */
 
 struct accounts {
     struct config *cfg;
@@ -75,6 +76,8 @@ static int open_env(struct accounts *a, char **err)
     int rc = mdb_env_create(&env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(env, 4);
+    if (rc == 0) /* one slot per reading process: every smtpd, qmgr, local-mda, login ... */
+        rc = mdb_env_set_maxreaders(env, ACC_MAXREADERS);
     if (rc == 0)
         rc = mdb_env_set_mapsize(env, (size_t)ACC_MAPSIZE);
     if (rc == 0)

@@ -1,0 +1,219 @@
+/* expand.c - what one recipient turns into: a list of local mailboxes and remote forward
+ * addresses, or one failure for the whole recipient. Expansion finishes before anything
+ * is delivered, so a loop, an unknown target or a table error never leaves a partial
+ * delivery behind.
+ *
+ * Alias values are lists of addresses separated by commas and/or white space, optionally
+ * in angle brackets; an address without '@' gets the domain of the alias that lists it.
+ * An alias that lists itself ("a@x: a@x, b@y") keeps a copy in its own mailbox. Pipes,
+ * files and :include: are not delivery targets here (4.3.5, a configuration error the
+ * operator can fix while the mail waits). Loops: an alias met again on its own expansion
+ * path, or nesting deeper than alias_recursion_limit, bounces 5.4.6; more than
+ * alias_expansion_limit addresses bounces 5.3.0. */
+#include "local.h"
+#include "buf.h"
+#include "mem.h"
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct walk {
+    struct request *rq;
+    struct expansion *x;
+    char **stack; /* alias addresses on the current expansion path, lowercased */
+    size_t depth;
+    long long max_depth, max_count;
+};
+
+void outcome_set(struct outcome *o, const char *status, const char *dsn, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    free(o->reason);
+    o->status = status;
+    snprintf(o->dsn, sizeof o->dsn, "%s", dsn);
+    o->reason = buf_steal(&b);
+}
+
+void outcome_free(struct outcome *o)
+{
+    free(o->reason);
+    o->reason = NULL;
+}
+
+void expansion_free(struct expansion *x)
+{
+    for (size_t i = 0; i < x->nlocal; i++) {
+        free(x->local[i].mailbox);
+        free(x->local[i].delivered_to);
+    }
+    free(x->local);
+    for (size_t i = 0; i < x->nremote; i++)
+        free(x->remote[i]);
+    free(x->remote);
+    outcome_free(&x->fail);
+    memset(x, 0, sizeof *x);
+}
+
+static char *lowered(const char *s)
+{
+    char *r = xstrdup(s);
+    for (char *p = r; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return r;
+}
+
+static void fail(struct walk *w, const char *status, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail(struct walk *w, const char *status, const char *dsn, const char *fmt, ...)
+{
+    if (w->x->failed)
+        return; /* the first failure decides */
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    w->x->failed = true;
+    outcome_set(&w->x->fail, status, dsn, "%s", buf_cstr(&b));
+    buf_free(&b);
+}
+
+static bool count_ok(struct walk *w)
+{
+    if ((long long)(w->x->nlocal + w->x->nremote) < w->max_count)
+        return true;
+    fail(w, "bounce", "5.3.0", "alias expansion limit (%lld addresses) exceeded", w->max_count);
+    return false;
+}
+
+static void add_local(struct walk *w, const char *mailbox, const char *addr)
+{
+    for (size_t i = 0; i < w->x->nlocal; i++)
+        if (strcmp(w->x->local[i].mailbox, mailbox) == 0)
+            return;
+    if (!count_ok(w))
+        return;
+    w->x->local = xreallocarray(w->x->local, w->x->nlocal + 1, sizeof *w->x->local);
+    w->x->local[w->x->nlocal].mailbox = xstrdup(mailbox);
+    w->x->local[w->x->nlocal++].delivered_to = xstrdup(addr);
+}
+
+static void add_remote(struct walk *w, const char *addr)
+{
+    for (size_t i = 0; i < w->x->nremote; i++)
+        if (strcasecmp(w->x->remote[i], addr) == 0)
+            return;
+    if (!count_ok(w))
+        return;
+    w->x->remote = xreallocarray(w->x->remote, w->x->nremote + 1, sizeof *w->x->remote);
+    w->x->remote[w->x->nremote++] = xstrdup(addr);
+}
+
+static void walk_address(struct walk *w, const char *addr);
+
+/* A target of an alias: "<a@b>", "a@b" or "local" (qualified with the alias's domain). */
+static void walk_target(struct walk *w, const char *alias, const char *tok)
+{
+    size_t len = strlen(tok);
+    char *t = len >= 2 && tok[0] == '<' && tok[len - 1] == '>' ? xstrndup(tok + 1, len - 2) : xstrdup(tok);
+    if (t[0] == '|' || t[0] == '/' || strncasecmp(t, ":include:", 9) == 0 || !*t ||
+        strpbrk(t, "\"\\<>()[];")) {
+        fail(w, "defer", "4.3.5", "unsupported target \"%s\" in alias %s", t, alias);
+    } else {
+        if (!strchr(t, '@')) {
+            char *q = xasprintf("%s%s", t, strrchr(alias, '@'));
+            free(t);
+            t = q;
+        }
+        char *lt = lowered(t);
+        if (strcmp(lt, w->stack[w->depth - 1]) == 0) { /* lists itself: its own mailbox */
+            char *mailbox = NULL;
+            enum rcpt_class c = resolve_mailbox(w->rq->mda->res, t, &mailbox, NULL);
+            if (c == RCPT_USER)
+                add_local(w, mailbox, t);
+            else if (c == RCPT_TEMPFAIL)
+                fail(w, "defer", "4.3.0", "cannot look up %s: table unavailable", t);
+            else
+                fail(w, "bounce", "5.1.1", "unknown user: %s", t);
+            free(mailbox);
+        } else {
+            walk_address(w, t);
+        }
+        free(lt);
+    }
+    free(t);
+}
+
+static void walk_alias(struct walk *w, const char *addr, const char *value)
+{
+    char *key = lowered(addr);
+    for (size_t i = 0; i < w->depth; i++)
+        if (strcmp(w->stack[i], key) == 0) {
+            fail(w, "bounce", "5.4.6", "alias loop: %s", addr);
+            free(key);
+            return;
+        }
+    if ((long long)w->depth >= w->max_depth) {
+        fail(w, "bounce", "5.4.6", "alias loop: nesting deeper than %lld at %s", w->max_depth, addr);
+        free(key);
+        return;
+    }
+    w->stack = xreallocarray(w->stack, w->depth + 1, sizeof *w->stack);
+    w->stack[w->depth++] = key;
+    char *copy = xstrdup(value), *save = NULL;
+    size_t ntok = 0;
+    for (char *tok = strtok_r(copy, ", \t\r\n", &save); tok && !w->x->failed;
+         tok = strtok_r(NULL, ", \t\r\n", &save), ntok++)
+        walk_target(w, addr, tok);
+    if (ntok == 0)
+        fail(w, "defer", "4.3.5", "alias %s has no targets", addr);
+    free(copy);
+    free(w->stack[--w->depth]);
+}
+
+static void walk_address(struct walk *w, const char *addr)
+{
+    char *result = NULL;
+    enum rcpt_class c = resolve_recipient(w->rq->mda->res, addr, &result, NULL);
+    bool top = w->depth == 0;
+    switch (c) {
+    case RCPT_USER:
+        add_local(w, result, addr);
+        break;
+    case RCPT_ALIAS:
+        walk_alias(w, addr, result);
+        break;
+    case RCPT_UNKNOWN: /* an alias target too: the original recipient bounces */
+        fail(w, "bounce", "5.1.1", "unknown user: %s", addr);
+        break;
+    case RCPT_REMOTE:
+        if (top)
+            fail(w, "bounce", "5.4.1", "not a local recipient: %s", addr);
+        else
+            add_remote(w, addr);
+        break;
+    case RCPT_TEMPFAIL:
+        fail(w, "defer", "4.3.0", "cannot look up %s: user or alias table unavailable", addr);
+        break;
+    }
+    free(result);
+}
+
+void expand_recipient(struct request *rq, const char *rcpt, struct expansion *x)
+{
+    memset(x, 0, sizeof *x);
+    struct walk w = {
+        .rq = rq, .x = x,
+        .max_depth = config_int(rq->mda->cfg, "alias_recursion_limit"),
+        .max_count = config_int(rq->mda->cfg, "alias_expansion_limit"),
+    };
+    walk_address(&w, rcpt);
+    free(w.stack);
+}

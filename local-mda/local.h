@@ -1,0 +1,78 @@
+/* local.h - local-mda's shared state: the daemon, one delivery request, and the result of
+ * one recipient. main.c speaks the protocol, expand.c turns a recipient into mailboxes and
+ * forward addresses, mailbox.c writes the message into a mailbox. */
+#ifndef POSTHORN_LOCAL_H
+#define POSTHORN_LOCAL_H
+#include "config.h"
+#include "queue.h"
+#include "resolve.h"
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct mda {
+    struct config *cfg;
+    struct resolver *res;
+    uid_t mail_owner_uid; /* the only non-root peer besides ourselves (qmgr) */
+    bool have_mail_owner;
+};
+
+/* Outcome for one recipient (or one mailbox). */
+struct outcome {
+    const char *status; /* "sent", "defer", "bounce" */
+    char dsn[16];       /* RFC 3463 X.Y.Z */
+    char *reason;
+};
+
+/* A mailbox already delivered to in this request, with its outcome (each mailbox gets at
+ * most one copy per request, however many recipients lead to it). */
+struct box_done {
+    char *mailbox;
+    struct outcome out;
+};
+
+struct request {
+    struct mda *mda;
+    const char *queue_id;
+    const char *sender;
+    int fd; /* the queue file, read-only */
+    struct queue_msg msg;
+    char **delivered_to; /* Delivered-To: values already in the message, lowercased */
+    size_t ndelivered_to;
+    struct box_done *boxes;
+    size_t nboxes;
+};
+
+/* The expansion of one recipient: local mailboxes and remote addresses, or a failure. */
+struct target {
+    char *mailbox;      /* lowercased user address without extension */
+    char *delivered_to; /* the address as it reached this mailbox */
+};
+
+struct expansion {
+    struct target *local;
+    size_t nlocal;
+    char **remote;
+    size_t nremote;
+    bool failed;
+    struct outcome fail; /* when failed */
+};
+
+void outcome_set(struct outcome *o, const char *status, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void outcome_free(struct outcome *o);
+
+/* expand.c */
+void expand_recipient(struct request *rq, const char *rcpt, struct expansion *x);
+void expansion_free(struct expansion *x);
+
+/* mailbox.c */
+/* Collect the Delivered-To: header values of the message; -1 with *err if unreadable. */
+int scan_delivered_to(struct request *rq, char **err);
+bool has_delivered_to(const struct request *rq, const char *addr);
+/* Deliver one copy to a mailbox (once per request); returns the recorded outcome. */
+const struct outcome *deliver_mailbox(struct request *rq, const struct target *t);
+
+/* The outcome of one recipient as in the reply; forward is a "a,b" list or NULL. */
+void process_recipient(struct request *rq, const char *rcpt, struct outcome *out, char **forward);
+
+#endif

@@ -1,0 +1,203 @@
+/* mailbox.c - local-mda's delivery of one message copy into a virtual mailbox: prepend
+ * Return-Path: and Delivered-To: (RFC 5321 sec 4.4: the final delivery adds the return
+ * path), copy the queued content, honour the user's quota, and remember the outcome so a
+ * mailbox receives at most one copy per request. Also the Delivered-To: loop check. */
+#include "local.h"
+#include "buf.h"
+#include "fileio.h"
+#include "log.h"
+#include "mailstore.h"
+#include "mem.h"
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HEADER_SCAN_MAX (1024 * 1024) /* Delivered-To: lines are looked for in this much */
+
+/* --- Delivered-To: loop detection --- */
+
+struct scan {
+    struct buf b;
+};
+
+static int scan_chunk(void *ctx, const char *data, size_t len)
+{
+    struct scan *s = ctx;
+    size_t old = s->b.len;
+    buf_append(&s->b, data, len);
+    size_t from = old > 0 ? old - 1 : 0;
+    if (s->b.data[0] == '\n' || memmem(s->b.data + from, s->b.len - from, "\n\n", 2) ||
+        s->b.len >= HEADER_SCAN_MAX)
+        return -1; /* the header is complete: stop reading */
+    return 0;
+}
+
+static void add_delivered_to(struct request *rq, const char *value, size_t len)
+{
+    while (len && isspace((unsigned char)*value))
+        value++, len--;
+    while (len && isspace((unsigned char)value[len - 1]))
+        len--;
+    if (len >= 2 && value[0] == '<' && value[len - 1] == '>')
+        value++, len -= 2;
+    char *v = xstrndup(value, len);
+    for (char *p = v; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    rq->delivered_to = xreallocarray(rq->delivered_to, rq->ndelivered_to + 1, sizeof *rq->delivered_to);
+    rq->delivered_to[rq->ndelivered_to++] = v;
+}
+
+int scan_delivered_to(struct request *rq, char **err)
+{
+    struct scan s = {BUF_INIT};
+    *err = NULL;
+    if (queue_read_body(rq->fd, &rq->msg, scan_chunk, &s, err) < 0 && *err) {
+        buf_free(&s.b);
+        return -1;
+    }
+    const char *p = buf_cstr(&s.b), *end = p + s.b.len;
+    while (p < end && *p != '\n') {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        const char *next = eol + 1; /* unfold: continuation lines start with white space */
+        while (next < end && (*next == ' ' || *next == '\t')) {
+            const char *e2 = memchr(next, '\n', (size_t)(end - next));
+            if (!e2)
+                break;
+            next = e2 + 1;
+        }
+        if (strncasecmp(p, "Delivered-To:", 13) == 0) {
+            struct buf v = BUF_INIT;
+            for (const char *q = p + 13; q < next; q++)
+                buf_putc(&v, *q == '\n' ? ' ' : *q);
+            add_delivered_to(rq, buf_cstr(&v), v.len);
+            buf_free(&v);
+        }
+        p = next;
+    }
+    buf_free(&s.b);
+    return 0;
+}
+
+bool has_delivered_to(const struct request *rq, const char *addr)
+{
+    for (size_t i = 0; i < rq->ndelivered_to; i++)
+        if (strcasecmp(rq->delivered_to[i], addr) == 0)
+            return true;
+    return false;
+}
+
+/* --- writing the copy --- */
+
+struct fill {
+    struct request *rq;
+    const char *delivered_to;
+    int out;
+    int write_errno;
+    char *err; /* the queue file could not be read */
+};
+
+/* Header values from the envelope never carry control characters into the message. */
+static void put_clean(struct buf *b, const char *s)
+{
+    for (; *s; s++)
+        buf_putc(b, (unsigned char)*s < ' ' || *s == 0x7f ? '?' : *s);
+}
+
+static int copy_chunk(void *ctx, const char *data, size_t len)
+{
+    struct fill *f = ctx;
+    if (write_full(f->out, data, len) < 0) {
+        f->write_errno = errno;
+        return -1;
+    }
+    return 0;
+}
+
+static int fill(void *ctx, int fd)
+{
+    struct fill *f = ctx;
+    struct buf h = BUF_INIT;
+    buf_puts(&h, "Return-Path: <");
+    put_clean(&h, f->rq->sender);
+    buf_puts(&h, ">\nDelivered-To: ");
+    put_clean(&h, f->delivered_to);
+    buf_putc(&h, '\n');
+    f->out = fd;
+    int rc = write_full(fd, h.data, h.len);
+    f->write_errno = errno;
+    buf_free(&h);
+    char *err = NULL;
+    if (rc == 0 && (rc = queue_read_body(f->rq->fd, &f->rq->msg, copy_chunk, f, &err)) < 0 && err) {
+        f->err = xasprintf("cannot read queue file: %s", err);
+        f->write_errno = EIO;
+        free(err);
+    }
+    errno = rc < 0 ? f->write_errno : 0;
+    return rc;
+}
+
+static void record(struct request *rq, const char *mailbox, struct outcome *o)
+{
+    rq->boxes = xreallocarray(rq->boxes, rq->nboxes + 1, sizeof *rq->boxes);
+    rq->boxes[rq->nboxes].mailbox = xstrdup(mailbox);
+    rq->boxes[rq->nboxes++].out = *o;
+}
+
+static void write_copy(struct request *rq, const struct target *t, long long quota, struct outcome *o)
+{
+    struct mda *m = rq->mda;
+    const char *at = strrchr(t->mailbox, '@');
+    char *local = xstrndup(t->mailbox, (size_t)(at - t->mailbox)), *err = NULL;
+    struct mailbox *mb = mailbox_open(config_str(m->cfg, "virtual_mailbox_base"), at + 1, local,
+                                      config_str(m->cfg, "mailbox_index_name"), true, &err);
+    free(local);
+    if (!mb) {
+        outcome_set(o, "defer", "4.3.0", "cannot open mailbox: %s", err);
+        free(err);
+        return;
+    }
+    struct fill f = {.rq = rq, .delivered_to = t->delivered_to, .out = -1};
+    uint32_t uid = 0;
+    switch (mailbox_deliver(mb, "INBOX", quota, fill, &f, &uid, &err)) {
+    case MS_OK:
+        outcome_set(o, "sent", "2.0.0", "delivered to maildir");
+        log_debug("%s: %s: delivered to %s uid %u", rq->queue_id, t->delivered_to, mailbox_path(mb), uid);
+        break;
+    case MS_OVERQUOTA:
+        outcome_set(o, "defer", "4.2.2", "mailbox full");
+        break;
+    case MS_TEMPFAIL:
+        outcome_set(o, "defer", "4.3.0", "cannot deliver to %s: %s", t->mailbox, f.err ? f.err : err);
+        log_warn("%s: %s", rq->queue_id, o->reason);
+        break;
+    }
+    free(f.err);
+    free(err);
+    mailbox_close(mb);
+}
+
+const struct outcome *deliver_mailbox(struct request *rq, const struct target *t)
+{
+    for (size_t i = 0; i < rq->nboxes; i++)
+        if (strcmp(rq->boxes[i].mailbox, t->mailbox) == 0)
+            return &rq->boxes[i].out;
+    struct outcome o = {0};
+    struct account_user u;
+    char *err = NULL;
+    int r = accounts_user_get(resolver_accounts(rq->mda->res), t->mailbox, &u, &err);
+    if (r < 0)
+        outcome_set(&o, "defer", "4.3.0", "cannot look up user %s: %s", t->mailbox, err);
+    else if (r == 0) /* removed since the recipient was resolved */
+        outcome_set(&o, "bounce", "5.1.1", "unknown user: %s", t->mailbox);
+    else {
+        write_copy(rq, t, accounts_user_quota(rq->mda->cfg, &u), &o);
+        account_user_free(&u);
+    }
+    free(err);
+    record(rq, t->mailbox, &o);
+    return &rq->boxes[rq->nboxes - 1].out;
+}
