@@ -18,15 +18,39 @@ static bool paused(const struct session *s)
     return s->dead || s->closing || s->wait_commit || s->wait_delay || s->wait_tls;
 }
 
+__attribute__((format(printf, 2, 0))) static void vformat(struct buf *b, const char *fmt,
+                                                          va_list ap)
+{
+    buf_vprintf(b, fmt, ap);
+}
+
+static void send_line(struct session *s, struct buf *b)
+{
+    if (log_verbose())
+        log_debug("> unknown[%s]: %s", s->addr, buf_cstr(b));
+    buf_puts(b, "\r\n");
+    conn_write(s->conn, b->data, b->len);
+}
+
 __attribute__((format(printf, 2, 0))) static void vreply(struct session *s, const char *fmt, va_list ap)
 {
     struct buf b = BUF_INIT;
-    buf_vprintf(&b, fmt, ap);
-    if (log_verbose())
-        log_debug("> unknown[%s]: %s", s->addr, buf_cstr(&b));
-    buf_puts(&b, "\r\n");
-    conn_write(s->conn, b.data, b.len);
+    vformat(&b, fmt, ap);
+    if (s->wait_delay) { /* keep the order behind a held error reply */
+        buf_append(&s->held, b.data, b.len);
+        buf_puts(&s->held, "\r\n");
+    } else {
+        send_line(s, &b);
+    }
     buf_free(&b);
+}
+
+/* Release the replies held back by the soft error limit. */
+static void release_held(struct session *s)
+{
+    if (s->held.len)
+        conn_write(s->conn, s->held.data, s->held.len);
+    buf_free(&s->held);
 }
 
 void session_reply(struct session *s, const char *fmt, ...)
@@ -42,29 +66,46 @@ static void on_delay(struct event_loop *loop, void *ctx)
     struct session *s = ctx;
     s->delay_timer = 0;
     s->wait_delay = false;
-    session_process(s);
+    release_held(s);
+    if (s->closing) {
+        if (conn_flush(s->conn))
+            s->dead = true;
+    } else {
+        session_process(s);
+    }
     session_reap(s);
 }
 
 void session_error(struct session *s, const char *fmt, ...)
 {
+    struct smtpd *d = s->d;
+    struct buf b = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    vreply(s, fmt, ap);
+    vformat(&b, fmt, ap);
     va_end(ap);
-    struct smtpd *d = s->d;
     s->errors++;
-    if (s->closing)
-        return;
-    if (s->errors >= d->p.hard_errors) {
+    bool delay = !s->closing && s->errors < d->p.hard_errors && s->errors > d->p.soft_errors &&
+                 d->p.error_sleep_ms > 0;
+    if (delay || s->wait_delay) {
+        /* Tarpit a client that keeps making errors: the reply is held back (not even in the
+         * output buffer) and no further input is processed until the timer fires. */
+        if (log_verbose())
+            log_debug("> unknown[%s]: %s (delayed)", s->addr, buf_cstr(&b));
+        buf_append(&s->held, b.data, b.len);
+        buf_puts(&s->held, "\r\n");
+        if (!s->wait_delay) {
+            s->wait_delay = true;
+            s->delay_timer = event_timer(d->srv->loop, d->p.error_sleep_ms, on_delay, s);
+        }
+    } else {
+        send_line(s, &b);
+    }
+    buf_free(&b);
+    if (!s->closing && s->errors >= d->p.hard_errors) {
         log_info("too many errors after %s from unknown[%s]", s->last_cmd, s->addr);
         session_reply(s, "421 4.7.0 %s Error: too many errors", d->p.hostname);
         session_close(s);
-    } else if (s->errors > d->p.soft_errors && d->p.error_sleep_ms > 0 && !s->wait_delay) {
-        /* Tarpit a client that keeps making errors: the reply waits in the output buffer
-         * and no further input is processed until the timer fires. Never sleep(). */
-        s->wait_delay = true;
-        s->delay_timer = event_timer(d->srv->loop, d->p.error_sleep_ms, on_delay, s);
     }
 }
 
@@ -197,6 +238,7 @@ static void session_free(struct session *s)
     conn_free(s->conn);
     free(s->helo);
     buf_free(&s->line);
+    buf_free(&s->held);
     free(s);
 }
 
@@ -259,6 +301,7 @@ void session_tick(struct smtpd *d)
             if (s->delay_timer)
                 event_timer_cancel(d->srv->loop, s->delay_timer);
             s->delay_timer = 0;
+            release_held(s);
             session_reply(s, "421 4.4.2 %s Error: timeout exceeded", d->p.hostname);
             session_close(s);
         }

@@ -109,6 +109,7 @@ struct session {
     long long closing_since;
     struct commit_job *job;
     struct buf line;
+    struct buf held;           /* a delayed error reply (soft error limit) */
 };
 
 /* main.c */
