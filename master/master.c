@@ -80,21 +80,48 @@ static void write_pid(struct master *m)
         log_warn("cannot write the master pid file: %m");
 }
 
-static void daemonize(void)
+/* Fork into the background. The parent exits only when the child reports (through
+ * ready_fd) that its services are started and the status file is written, so a caller of
+ * `posthorn start` can use the instance at once. */
+static int daemonize(void)
 {
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        perror("posthorn/master: pipe");
+        exit(1);
+    }
     pid_t pid = fork();
     if (pid < 0) {
         perror("posthorn/master: fork");
         exit(1);
     }
-    if (pid > 0)
-        _exit(0); /* listeners are bound and the lock is held (shared with the child) */
+    if (pid > 0) {
+        close(ready[1]);
+        char ok;
+        ssize_t n;
+        do
+            n = read(ready[0], &ok, 1);
+        while (n < 0 && errno == EINTR);
+        _exit(n == 1 ? 0 : 1);
+    }
+    close(ready[0]);
     setsid();
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
         dup2(null, 0), dup2(null, 1), dup2(null, 2);
         if (null > 2)
             close(null);
+    }
+    return ready[1];
+}
+
+static void report_ready(int ready_fd)
+{
+    if (ready_fd >= 0) {
+        if (write(ready_fd, "1", 1) != 1) {
+            /* the parent is gone; nothing to tell */
+        }
+        close(ready_fd);
     }
 }
 
@@ -155,10 +182,12 @@ static void stop_all(struct master *m, int sfd)
     log_info("terminating on signal");
 }
 
-static void run(struct master *m, int sfd)
+static void run(struct master *m, int sfd, int ready_fd)
 {
     for (;;) {
         master_spawn_missing(m);
+        report_ready(ready_fd);
+        ready_fd = -1;
         long long next = master_next_deadline(m), now = master_now_ms();
         int timeout = next < 0 ? 60000 : next <= now ? 0 : (int)(next - now);
         struct pollfd p = {.fd = sfd, .events = POLLIN};
@@ -228,11 +257,10 @@ int main(int argc, char **argv)
         perror("posthorn/master: pipe");
         return 1;
     }
-    if (!foreground)
-        daemonize();
+    int ready_fd = foreground ? -1 : daemonize();
     write_pid(&m);
     setproctitle("-master -c %s", m.confdir); /* leading '-': no "master:" prefix */
     log_info("daemon started -- version %s, configuration %s", POSTHORN_VERSION, m.confdir);
-    run(&m, sfd);
+    run(&m, sfd, ready_fd);
     return 0;
 }
