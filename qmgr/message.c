@@ -75,7 +75,9 @@ static int open_queue_file(struct qmgr *q, const char *id, int *fd, int *rdfd, c
     int rc = -1;
     struct stat a, b;
     if (*fd < 0) {
-        if (errno != ENOENT)
+        if (errno == ELOOP || errno == EISDIR)
+            *why = xstrdup("not a regular file (symbolic link or directory)");
+        else if (errno != ENOENT)
             *why = xasprintf("open: %s", strerror(errno));
         goto out;
     }
@@ -84,6 +86,8 @@ static int open_queue_file(struct qmgr *q, const char *id, int *fd, int *rdfd, c
         goto out;
     }
     *rdfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (*rdfd < 0 && errno != ENOENT)
+        *why = xasprintf("open: %s", strerror(errno));
     if (*rdfd < 0 || fstat(*rdfd, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
         goto out; /* moved away under us (posthorn queue hold/delete): leave it be */
     rc = 0;
