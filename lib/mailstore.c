@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef MS_MIN_MAPSIZE
 #define MS_MIN_MAPSIZE (16LL * 1024 * 1024)
+#endif
 #define MS_MAX_MAPSIZE (64LL * 1024 * 1024 * 1024)
 #define MS_WRITE_TRIES 12
 
