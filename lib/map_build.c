@@ -182,7 +182,8 @@ static int entry_cmp(const void *a, const void *b)
 
 static void mark_duplicates(struct parser *p)
 {
-    qsort(p->v, p->n, sizeof *p->v, entry_cmp);
+    if (p->n > 1)
+        qsort(p->v, p->n, sizeof *p->v, entry_cmp);
     for (size_t i = 1; i < p->n; i++)
         if (p->v[i].klen == p->v[i - 1].klen && memcmp(p->v[i].key, p->v[i - 1].key, p->v[i].klen) == 0) {
             p->v[i - 1].superseded = true;
