@@ -36,6 +36,8 @@ struct conn {
     size_t in_limit;
     bool reading, eof, failed, error_reported, skipping;
     bool read_wants_write, write_wants_read, hs_wants_write;
+    bool hup;      /* the peer closed both directions; unread input may remain */
+    bool unwatched; /* removed from epoll while hup and not reading (HUP is level-triggered) */
     int depth;  /* > 0 while inside a callback from the loop */
     bool dead;  /* conn_free was called inside a callback */
     unsigned long kick_timer;
@@ -91,7 +93,8 @@ static void destroy(struct conn *c)
 {
     if (c->kick_timer)
         event_timer_cancel(c->loop, c->kick_timer);
-    event_del(c->loop, c->fd);
+    if (!c->unwatched)
+        event_del(c->loop, c->fd);
     if (c->ssl) {
         if (c->state == C_TLS && !c->failed)
             tls_shutdown(c->ssl);
@@ -113,6 +116,12 @@ void conn_free(struct conn *c)
         return;
     }
     destroy(c);
+}
+
+void conn_set_owner(struct conn *c, const struct conn_ops *ops, void *ctx)
+{
+    c->ops = ops;
+    c->ctx = ctx;
 }
 
 const char *conn_peer_addr(const struct conn *c) { return c->addr; }
@@ -141,8 +150,14 @@ static bool want_read(const struct conn *c)
 
 static void update_mask(struct conn *c)
 {
-    if (c->dead || c->failed)
+    if (c->dead || c->failed || c->unwatched)
         return;
+    if (c->hup && !want_read(c) && c->state != C_HANDSHAKE) {
+        /* Nothing to wait for any more but the owner's resume (conn_set_reading). */
+        event_del(c->loop, c->fd);
+        c->unwatched = true;
+        return;
+    }
     uint32_t m = 0;
     if (c->state == C_HANDSHAKE) {
         m = c->hs_wants_write ? EPOLLOUT : EPOLLIN;
@@ -305,10 +320,15 @@ static char *socket_error(struct conn *c)
 
 static void handle(struct conn *c, uint32_t events)
 {
-    if ((events & (EPOLLERR | EPOLLHUP)) && !c->failed)
+    if ((events & EPOLLERR) && !c->failed)
         fail(c, socket_error(c));
     if (c->failed)
         return;
+    if (events & EPOLLHUP) {
+        /* Both directions closed; what the peer sent before is still to be read. */
+        c->hup = true;
+        events |= EPOLLIN;
+    }
     if (c->state == C_HANDSHAKE) {
         handshake_step(c);
         return;
@@ -399,7 +419,7 @@ enum conn_line conn_read_line(struct conn *c, size_t limit, struct buf *line, bo
 void conn_set_reading(struct conn *c, bool on)
 {
     c->reading = on;
-    if (on && c->ssl && c->state == C_TLS && SSL_pending(c->ssl) > 0)
+    if (on && ((c->ssl && c->state == C_TLS && SSL_pending(c->ssl) > 0) || c->hup))
         kick(c);
     update_mask(c);
 }
