@@ -11,6 +11,7 @@
 struct handler {
     event_fn fn;
     void *ctx;
+    uint32_t gen; /* distinguishes a reused descriptor number from the one an event was for */
 };
 
 struct timer {
@@ -27,6 +28,7 @@ struct event_loop {
     struct timer *timers;
     size_t ntimers;
     unsigned long next_timer_id;
+    uint32_t next_gen;
     timer_fn tick;
     void *tick_ctx;
     long long next_tick;
@@ -69,18 +71,24 @@ int event_add(struct event_loop *l, int fd, uint32_t events, event_fn fn, void *
         memset(l->by_fd + l->nfd, 0, (size_t)(n - l->nfd) * sizeof *l->by_fd);
         l->nfd = n;
     }
-    struct epoll_event ev = {.events = events, .data.fd = fd};
+    uint32_t gen = ++l->next_gen;
+    struct epoll_event ev = {.events = events, .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
         return -1;
     free(l->by_fd[fd]);
     l->by_fd[fd] = xmalloc(sizeof(struct handler));
-    *l->by_fd[fd] = (struct handler){fn, ctx};
+    *l->by_fd[fd] = (struct handler){fn, ctx, gen};
     return 0;
 }
 
 int event_mod(struct event_loop *l, int fd, uint32_t events)
 {
-    struct epoll_event ev = {.events = events, .data.fd = fd};
+    if (fd < 0 || fd >= l->nfd || !l->by_fd[fd]) {
+        errno = ENOENT;
+        return -1;
+    }
+    struct epoll_event ev = {.events = events,
+                             .data.u64 = (uint64_t)l->by_fd[fd]->gen << 32 | (uint32_t)fd};
     return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
@@ -165,8 +173,9 @@ void event_run(struct event_loop *l)
             log_fatal("epoll_wait: %m");
         }
         for (int i = 0; i < n && l->running; i++) {
-            int fd = evs[i].data.fd;
-            if (fd < l->nfd && l->by_fd[fd]) {
+            int fd = (int)(uint32_t)evs[i].data.u64;
+            uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
+            if (fd < l->nfd && l->by_fd[fd] && l->by_fd[fd]->gen == gen) {
                 struct handler h = *l->by_fd[fd];
                 h.fn(l, fd, evs[i].events, h.ctx);
             }

@@ -139,11 +139,13 @@ int server_main(int argc, char **argv, const struct server_def *def)
     }
     if (!confdir)
         confdir = "/etc/posthorn";
+    /* Look at the inherited descriptors before anything (the log file) can take their numbers. */
+    sk.srv.listen_fd = fd_open(SERVER_LISTEN_FD) ? SERVER_LISTEN_FD : -1;
+    bool have_master = fd_open(SERVER_MASTER_FD);
     load_config(&sk, confdir, overrides, noverrides);
     log_init(def->program, config_str(sk.srv.cfg, "maillog_file"));
     log_set_verbose(verbose || config_bool(sk.srv.cfg, "debug_log"));
     sk.srv.spool = config_str(sk.srv.cfg, "queue_directory");
-    sk.srv.listen_fd = fd_open(SERVER_LISTEN_FD) ? SERVER_LISTEN_FD : -1;
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_term};
     sigaction(SIGTERM, &sa, NULL);
@@ -170,8 +172,8 @@ int server_main(int argc, char **argv, const struct server_def *def)
         if (event_add(sk.srv.loop, sk.srv.listen_fd, EPOLLIN | EPOLLEXCLUSIVE, on_listen, &sk) < 0)
             log_fatal("listen socket: %m");
     }
-    if (fd_open(SERVER_MASTER_FD)) {
-        fcntl(SERVER_MASTER_FD, F_SETFL, O_NONBLOCK);
+    if (have_master) {
+        fcntl(SERVER_MASTER_FD, F_SETFL, fcntl(SERVER_MASTER_FD, F_GETFL) | O_NONBLOCK);
         fcntl(SERVER_MASTER_FD, F_SETFD, FD_CLOEXEC);
         event_add(sk.srv.loop, SERVER_MASTER_FD, EPOLLIN, on_master, &sk);
     }
