@@ -416,6 +416,17 @@ enum conn_line conn_read_line(struct conn *c, size_t limit, struct buf *line, bo
     return CONN_LINE_OK;
 }
 
+void conn_unread(struct conn *c, const void *data, size_t len)
+{
+    struct buf b = BUF_INIT;
+    buf_append(&b, data, len);
+    if (c->in.len)
+        buf_append(&b, c->in.data, c->in.len);
+    buf_free(&c->in);
+    c->in = b;
+    update_mask(c);
+}
+
 void conn_set_reading(struct conn *c, bool on)
 {
     c->reading = on;

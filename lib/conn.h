@@ -33,6 +33,9 @@ struct conn_ops {
  * full. The peer address is looked up now (conn_peer_addr). */
 struct conn *conn_new(struct event_loop *loop, int fd, size_t in_limit,
                       const struct conn_ops *ops, void *ctx);
+/* Give the connection to another owner (e.g. a login process's TLS proxy): later callbacks
+ * go to ops with ctx. */
+void conn_set_owner(struct conn *c, const struct conn_ops *ops, void *ctx);
 /* Close the socket (after a best-effort TLS close_notify) and release everything. */
 void conn_free(struct conn *c);
 
@@ -55,6 +58,9 @@ enum conn_line {
 /* Take the next line ending in LF. line receives it without the line end (NUL-terminated;
  * it may contain NUL bytes, see line->len); *bare_lf tells whether it ended in LF alone. */
 enum conn_line conn_read_line(struct conn *c, size_t limit, struct buf *line, bool *bare_lf);
+/* Put bytes in front of the buffered input: input another process read from this socket
+ * before handing it over (a POP3/IMAP login process's pipelined commands). */
+void conn_unread(struct conn *c, const void *data, size_t len);
 /* Pause or resume reading from the socket (input stays buffered). */
 void conn_set_reading(struct conn *c, bool on);
 
