@@ -71,6 +71,23 @@ const struct param_def param_table[] = {
     /* --- local delivery --- */
     STR("mailbox_index_name", "posthorn-index.lmdb", "File name of the LMDB index beside each Maildir."),
     TIME("local_idle_timeout", "10s", 1, 3600, "How long local-mda waits for the next request on a qmgr connection before closing it (it serves one connection at a time)."),
+    /* --- pop3d --- */
+    ENUM("pop3_role", "login", "login|mailbox", "Part of pop3d a service runs: login (network side, mail_owner) or mailbox (post-login, vmail_owner); set only with -o in master.cf."),
+    STR("pop3_mailbox_service", "pop3-mailbox", "master.cf name of the post-login service (socket in SPOOL/private) that pop3d's login part hands sessions to."),
+    BOOL("pop3d_tls_wrappermode", "no", "Speak TLS from the first byte (POP3S, port 995) instead of offering STLS."),
+    STR("pop3d_tls_cert_file", "$smtpd_tls_cert_file", "PEM certificate chain for STLS and POP3S."),
+    STR("pop3d_tls_key_file", "$smtpd_tls_key_file", "PEM private key for pop3d_tls_cert_file."),
+    ENUM("pop3d_tls_protocols_min", "TLSv1.2", "TLSv1.2|TLSv1.3", "Lowest TLS version pop3d offers."),
+    BOOL("pop3_allow_plaintext_auth", "no", "Allow USER/PASS and AUTH on connections without TLS (otherwise refused until STLS)."),
+    STR("pop3_default_domain", "", "Domain appended to a login name without '@'; empty: users log in with their full address."),
+    STR("login_greeting", "Posthorn ready.", "Text after +OK in the greeting of the POP3 login process."),
+    TIME("auth_failure_delay", "2s", 0, 60, "Delay before the reply to a failed login (a timer; other sessions go on)."),
+    INT("auth_max_failures", "10", 1, 100000, "Failed logins from one client address (per login process) after which its sessions are closed; a successful login clears the count."),
+    TIME("pop3_login_timeout", "60s", 1, 3600, "Time a POP3 client has from connecting to logging in."),
+    TIME("pop3_idle_timeout", "600s", 1, DAY, "Idle time after which a logged-in POP3 session ends without UPDATE (RFC 1939 asks for at least 10 minutes)."),
+    INT("pop3_line_length_limit", "4096", 256, 1000000, "Longest POP3 command line or SASL response accepted (-ERR beyond)."),
+    INT("pop3_error_limit", "20", 1, 10000, "Protocol errors after which a POP3 session is closed."),
+    INT("pop3_process_session_limit", "2000", 1, 1000000, "Most POP3 sessions one pop3d process serves at once."),
     /* --- master --- */
     INT("default_process_limit", "100", 1, 100000, "maxproc for master.cf entries that say '-'."),
     TIME("service_restart_delay", "1s", 0, 3600, "First delay before restarting a service that died; doubles while it keeps dying."),
