@@ -1,0 +1,229 @@
+/* test_pop3_proto.c - table-driven tests of the POP3 wire code shared by pop3d: the command
+ * parser (lib/pop3_proto), the message output filter (CRLF, dot-stuffing, TOP, chunk
+ * boundaries), SASL PLAIN/LOGIN and base64 (lib/sasl), and the login helpers (lib/login:
+ * user names, the failed-login table). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "login.h"
+#include "pop3_proto.h"
+#include "sasl.h"
+
+static void test_commands(void **state)
+{
+    static const struct {
+        const char *line;
+        enum pop3_parse result;
+        enum pop3_cmd cmd;
+        unsigned nnum;
+        uint32_t n0, n1;
+        const char *arg, *arg2;
+    } t[] = {
+        {"USER alice@example.test", POP3_PARSE_OK, POP3_USER, 0, 0, 0, "alice@example.test", NULL},
+        {"user  bob ", POP3_PARSE_OK, POP3_USER, 0, 0, 0, "bob", NULL},
+        {"USER", POP3_PARSE_SYNTAX, POP3_USER, 0, 0, 0, NULL, NULL},
+        {"USER a b", POP3_PARSE_SYNTAX, POP3_USER, 0, 0, 0, NULL, NULL},
+        {"PASS secret with spaces ", POP3_PARSE_OK, POP3_PASS, 0, 0, 0, "secret with spaces ", NULL},
+        {"PASS", POP3_PARSE_SYNTAX, POP3_PASS, 0, 0, 0, NULL, NULL},
+        {"AUTH", POP3_PARSE_OK, POP3_AUTH, 0, 0, 0, NULL, NULL},
+        {"AUTH PLAIN", POP3_PARSE_OK, POP3_AUTH, 0, 0, 0, "PLAIN", NULL},
+        {"auth plain AGEAYg==", POP3_PARSE_OK, POP3_AUTH, 0, 0, 0, "plain", "AGEAYg=="},
+        {"AUTH PLAIN a b", POP3_PARSE_SYNTAX, POP3_AUTH, 0, 0, 0, NULL, NULL},
+        {"STAT", POP3_PARSE_OK, POP3_STAT, 0, 0, 0, NULL, NULL},
+        {"STAT 1", POP3_PARSE_SYNTAX, POP3_STAT, 0, 0, 0, NULL, NULL},
+        {"LIST", POP3_PARSE_OK, POP3_LIST, 0, 0, 0, NULL, NULL},
+        {"list 12", POP3_PARSE_OK, POP3_LIST, 1, 12, 0, NULL, NULL},
+        {"LIST 1 2", POP3_PARSE_SYNTAX, POP3_LIST, 0, 0, 0, NULL, NULL},
+        {"LIST -1", POP3_PARSE_SYNTAX, POP3_LIST, 0, 0, 0, NULL, NULL},
+        {"LIST +1", POP3_PARSE_SYNTAX, POP3_LIST, 0, 0, 0, NULL, NULL},
+        {"LIST 4294967295", POP3_PARSE_OK, POP3_LIST, 1, 4294967295u, 0, NULL, NULL},
+        {"LIST 4294967296", POP3_PARSE_SYNTAX, POP3_LIST, 0, 0, 0, NULL, NULL},
+        {"LIST 00000000001", POP3_PARSE_SYNTAX, POP3_LIST, 0, 0, 0, NULL, NULL},
+        {"RETR 0", POP3_PARSE_OK, POP3_RETR, 1, 0, 0, NULL, NULL},
+        {"RETR", POP3_PARSE_SYNTAX, POP3_RETR, 0, 0, 0, NULL, NULL},
+        {"RETR x", POP3_PARSE_SYNTAX, POP3_RETR, 0, 0, 0, NULL, NULL},
+        {"DELE 3", POP3_PARSE_OK, POP3_DELE, 1, 3, 0, NULL, NULL},
+        {"TOP 1 0", POP3_PARSE_OK, POP3_TOP, 2, 1, 0, NULL, NULL},
+        {"TOP 1", POP3_PARSE_SYNTAX, POP3_TOP, 0, 0, 0, NULL, NULL},
+        {"TOP 1 2 3", POP3_PARSE_SYNTAX, POP3_TOP, 0, 0, 0, NULL, NULL},
+        {"UIDL 7", POP3_PARSE_OK, POP3_UIDL, 1, 7, 0, NULL, NULL},
+        {"NOOP", POP3_PARSE_OK, POP3_NOOP, 0, 0, 0, NULL, NULL},
+        {"RSET", POP3_PARSE_OK, POP3_RSET, 0, 0, 0, NULL, NULL},
+        {"QUIT", POP3_PARSE_OK, POP3_QUIT, 0, 0, 0, NULL, NULL},
+        {"CAPA", POP3_PARSE_OK, POP3_CAPA, 0, 0, 0, NULL, NULL},
+        {"STLS", POP3_PARSE_OK, POP3_STLS, 0, 0, 0, NULL, NULL},
+        {"APOP a 0123456789abcdef", POP3_PARSE_OK, POP3_APOP, 0, 0, 0, "a", NULL},
+        {"", POP3_PARSE_UNKNOWN, POP3_UNKNOWN, 0, 0, 0, NULL, NULL},
+        {" STAT", POP3_PARSE_UNKNOWN, POP3_UNKNOWN, 0, 0, 0, NULL, NULL},
+        {"STATX", POP3_PARSE_UNKNOWN, POP3_UNKNOWN, 0, 0, 0, NULL, NULL},
+        {"LAST", POP3_PARSE_UNKNOWN, POP3_UNKNOWN, 0, 0, 0, NULL, NULL},
+        {"GET / HTTP/1.0", POP3_PARSE_UNKNOWN, POP3_UNKNOWN, 0, 0, 0, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char line[128];
+        strcpy(line, t[i].line);
+        struct pop3_command c;
+        const char *err;
+        enum pop3_parse r = pop3_parse(line, strlen(line), &c, &err);
+        if (r != t[i].result || c.cmd != t[i].cmd)
+            fail_msg("\"%s\": result %d cmd %d", t[i].line, r, c.cmd);
+        if (r != POP3_PARSE_OK)
+            continue;
+        assert_int_equal(c.nnum, t[i].nnum);
+        if (c.nnum > 0)
+            assert_int_equal(c.num[0], t[i].n0);
+        if (c.nnum > 1)
+            assert_int_equal(c.num[1], t[i].n1);
+        if (t[i].arg)
+            assert_string_equal(c.arg, t[i].arg);
+        else
+            assert_null(c.arg);
+        if (t[i].arg2)
+            assert_string_equal(c.arg2, t[i].arg2);
+        else
+            assert_null(c.arg2);
+    }
+    char nul[] = "USER a\0b";
+    struct pop3_command c;
+    const char *err;
+    assert_int_equal(pop3_parse(nul, 8, &c, &err), POP3_PARSE_SYNTAX);
+    char bad[] = "PASS";
+    assert_int_equal(pop3_parse(bad, 4, &c, &err), POP3_PARSE_SYNTAX);
+    assert_null(c.arg); /* nothing half-parsed survives an error */
+}
+
+/* Run the filter over in, split into chunks of every size from 1 to 7 bytes. */
+static void check_filter(const char *in, long long top, const char *want)
+{
+    for (size_t step = 1; step <= 8; step++) {
+        struct pop3_filter f;
+        struct buf out = BUF_INIT;
+        pop3_filter_init(&f, top);
+        size_t len = strlen(in);
+        for (size_t off = 0; off < len && !pop3_filter_done(&f); off += step)
+            pop3_filter_chunk(&f, in + off, len - off < step ? len - off : step, &out);
+        pop3_filter_end(&f, &out);
+        if (strcmp(buf_cstr(&out), want) != 0)
+            fail_msg("step %zu top %lld: \"%s\" -> \"%s\", want \"%s\"", step, top, in,
+                     buf_cstr(&out), want);
+        buf_free(&out);
+    }
+}
+
+static void test_filter(void **state)
+{
+    check_filter("", -1, ".\r\n");
+    check_filter("a\nb\n", -1, "a\r\nb\r\n.\r\n");
+    check_filter("a\r\nb\n", -1, "a\r\nb\r\n.\r\n");
+    check_filter("no newline", -1, "no newline\r\n.\r\n");
+    check_filter(".\n..\n.x\nx.\n", -1, "..\r\n...\r\n..x\r\nx.\r\n.\r\n");
+    check_filter("lone\rcr\n", -1, "lone\rcr\r\n.\r\n");
+    check_filter(".", -1, "..\r\n.\r\n");
+    const char *msg = "A: 1\nB: 2\n\nl1\n.l2\nl3\n";
+    check_filter(msg, 0, "A: 1\r\nB: 2\r\n\r\n.\r\n");
+    check_filter(msg, 1, "A: 1\r\nB: 2\r\n\r\nl1\r\n.\r\n");
+    check_filter(msg, 2, "A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\n.\r\n");
+    check_filter(msg, 99, "A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\nl3\r\n.\r\n");
+    check_filter("A: 1\r\n\r\nbody\r\n", 0, "A: 1\r\n\r\n.\r\n");
+    check_filter("only: header\n", 0, "only: header\r\n.\r\n");
+    check_filter("\nbody\nmore\n", 1, "\r\nbody\r\n.\r\n");
+}
+
+static void test_base64(void **state)
+{
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        struct buf b = BUF_INIT, d = BUF_INIT;
+        base64_encode(plain[i], strlen(plain[i]), &b);
+        assert_string_equal(buf_cstr(&b), enc[i]);
+        assert_true(base64_decode(enc[i], strlen(enc[i]), &d));
+        assert_int_equal(d.len, strlen(plain[i]));
+        assert_memory_equal(d.data ? d.data : "", plain[i], d.len);
+        buf_free(&b);
+        buf_free(&d);
+    }
+    static const char *const bad[] = {"Zg", "Zg=", "Z===", "Zg=a", "Zm9v!", "Zm 9", "=Zg=", "Zg==Zg=="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct buf d = BUF_INIT;
+        if (base64_decode(bad[i], strlen(bad[i]), &d))
+            fail_msg("\"%s\" decoded", bad[i]);
+        buf_free(&d);
+    }
+}
+
+static void test_sasl_plain(void **state)
+{
+    struct sasl_creds c = {0};
+    assert_true(sasl_plain_parse("\0alice\0pw", 9, &c));
+    assert_null(c.authzid);
+    assert_string_equal(c.authcid, "alice");
+    assert_string_equal(c.passwd, "pw");
+    sasl_creds_free(&c);
+    assert_null(c.passwd);
+    assert_true(sasl_plain_parse("z\0a\0p", 5, &c));
+    assert_string_equal(c.authzid, "z");
+    sasl_creds_free(&c);
+    assert_false(sasl_plain_parse("\0\0pw", 4, &c));       /* empty authcid */
+    assert_false(sasl_plain_parse("\0a\0", 3, &c));        /* empty password */
+    assert_false(sasl_plain_parse("\0a", 2, &c));          /* one NUL */
+    assert_false(sasl_plain_parse("\0a\0p\0q", 6, &c));    /* NUL in the password */
+    assert_false(sasl_plain_parse("", 0, &c));
+    char big[300] = {0};
+    memset(big + 1, 'a', 256);
+    assert_false(sasl_plain_parse(big, 259, &c));          /* authcid over 255 */
+}
+
+static void test_user_names(void **state)
+{
+    char *u = login_user_name("Alice@Example.TEST", "");
+    assert_string_equal(u, "alice@example.test");
+    free(u);
+    u = login_user_name("bob", "example.test");
+    assert_string_equal(u, "bob@example.test");
+    free(u);
+    u = login_user_name("bob", "");
+    assert_string_equal(u, "bob");
+    free(u);
+    static const char *const bad[] = {"", "a b", "a\tb", "@x", "x@", "a@b@c", "\x7f"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_null(login_user_name(bad[i], "example.test"));
+    char long_name[400];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = 0;
+    assert_null(login_user_name(long_name, ""));
+}
+
+static void test_penalty(void **state)
+{
+    struct login_penalty *p = login_penalty_new();
+    assert_int_equal(login_penalty_count(p, "192.0.2.1", 0), 0);
+    assert_int_equal(login_penalty_fail(p, "192.0.2.1", 1000), 1);
+    assert_int_equal(login_penalty_fail(p, "192.0.2.1", 2000), 2);
+    assert_int_equal(login_penalty_fail(p, "192.0.2.2", 2000), 1);
+    assert_int_equal(login_penalty_count(p, "192.0.2.1", 3000), 2);
+    login_penalty_clear(p, "192.0.2.1");
+    assert_int_equal(login_penalty_count(p, "192.0.2.1", 3000), 0);
+    assert_int_equal(login_penalty_count(p, "192.0.2.2", 3000), 1);
+    long long later = 2000 + LOGIN_PENALTY_MEMORY_MS + 1;
+    assert_int_equal(login_penalty_count(p, "192.0.2.2", later), 0);
+    assert_int_equal(login_penalty_fail(p, "192.0.2.2", later), 1); /* an old count starts over */
+    login_penalty_expire(p, later + LOGIN_PENALTY_MEMORY_MS + 1);
+    assert_int_equal(login_penalty_count(p, "192.0.2.2", later), 0);
+    login_penalty_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commands),   cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_base64),     cmocka_unit_test(test_sasl_plain),
+        cmocka_unit_test(test_user_names), cmocka_unit_test(test_penalty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
