@@ -282,7 +282,7 @@ bool command_input(struct session *s)
         session_error(s, "500 5.5.0 Error: line too long");
         return true;
     }
-    if (bare && s->d->p.bare_lf == BARE_LF_REJECT) {
+    if (bare && s->d->p.bare_lf == SMTP_LF_REJECT) {
         session_bare_lf(s);
         return true;
     }

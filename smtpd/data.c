@@ -1,16 +1,6 @@
-/* data.c - message content: DATA (dot-stuffed lines, RFC 5321 sec 4.1.1.4 and 4.5.2) and
- * BDAT (RFC 3030 length-counted chunks).
- *
- * End of DATA is only <CRLF>.<CRLF>: a line that is exactly "." and ends with CRLF, after a
- * line that also ended with CRLF. With smtpd_forbid_bare_newline:
- *   normalize (default): a bare LF ends a line (stored as a line end) but a line ending in a
- *            bare LF can be neither the "." line nor the line before it;
- *   reject:  a bare LF anywhere is answered with 521 and the session is closed, nothing
- *            queued;
- *   no:      a bare LF is just a byte of the line (stored as LF, no dot handling after it).
- * Bare CR bytes are kept as data. So none of "\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n",
- * "\r\n.\r\r\n", "\r\n\0.\r\n" ... can end a message early or smuggle a second one in.
- * Stored content has LF line ends (CRLF -> LF) and is dot-unstuffed. */
+/* data.c - message content: DATA (decoded by lib/smtp_data.c, which documents the
+ * end-of-data and bare-LF rules that keep SMTP smuggling out) and BDAT (RFC 3030
+ * length-counted chunks). */
 #include "log.h"
 #include "mem.h"
 #include "smtpd.h"
@@ -46,75 +36,27 @@ void data_command(struct session *s, const char *args)
         return;
     }
     s->mode = MODE_DATA;
-    s->line_start = true;
-    s->prev_crlf = !s->last_bare_lf;
+    smtp_data_init(&s->data, s->d->p.bare_lf, !s->last_bare_lf);
     session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-/* At the start of a line beginning with '.': 1 end of data, 0 undecided (more input
- * needed), -1 an ordinary dot-stuffed line. */
-static int dot_line(const struct session *s, const char *q, size_t n, bool eof)
+static void emit_content(void *ctx, const char *data, size_t len)
 {
-    if (!eof && (n == 1 || (n == 2 && q[1] == '\r')))
-        return 0;
-    if (n >= 3 && q[1] == '\r' && q[2] == '\n' && s->prev_crlf)
-        return 1;
-    return -1;
+    msg_write(ctx, data, len);
 }
 
 bool data_input(struct session *s)
 {
     size_t len, used = 0;
     const char *p = conn_data(s->conn, &len);
-    bool eof = conn_eof(s->conn), end = false, bad_lf = false;
-    enum bare_lf_mode mode = s->d->p.bare_lf;
-    while (used < len) {
-        const char *q = p + used;
-        size_t n = len - used;
-        if (s->line_start && q[0] == '.') {
-            int d = dot_line(s, q, n, eof);
-            if (d == 0)
-                break;
-            used += d == 1 ? 3 : 1; /* the end, or remove the stuffed dot */
-            s->line_start = false;
-            if (d == 1) {
-                end = true;
-                break;
-            }
-            continue;
-        }
-        s->line_start = false;
-        const char *nl = memchr(q, '\n', n);
-        if (!nl) {
-            size_t take = (q[n - 1] == '\r' && !eof) ? n - 1 : n; /* CR may start a CRLF */
-            if (take == 0)
-                break;
-            msg_write(s, q, take);
-            used += take;
-            continue;
-        }
-        size_t k = (size_t)(nl - q);
-        bool crlf = k > 0 && q[k - 1] == '\r';
-        used += k + 1;
-        if (!crlf && mode == BARE_LF_REJECT) {
-            bad_lf = true;
-            break;
-        }
-        if (!crlf && mode == BARE_LF_ALLOW) {
-            msg_write(s, q, k + 1);
-            continue;
-        }
-        msg_write(s, q, crlf ? k - 1 : k);
-        msg_write(s, "\n", 1);
-        s->line_start = true;
-        s->prev_crlf = crlf;
-    }
+    enum smtp_data_status st =
+        smtp_data_decode(&s->data, p, len, conn_eof(s->conn), &used, emit_content, s);
     conn_consume(s->conn, used);
-    if (bad_lf) {
+    if (st == SMTP_DATA_BARE_LF) {
         session_bare_lf(s);
         return true;
     }
-    if (end) {
+    if (st == SMTP_DATA_END) {
         s->mode = MODE_CMD;
         msg_finish(s);
         return true;

@@ -30,9 +30,9 @@ static void read_params(struct smtpd *d, struct config *cfg)
     p->client_limit = (unsigned)config_int(cfg, "smtpd_client_connection_count_limit");
     p->process_limit = (unsigned)config_int(cfg, "smtpd_process_connection_limit");
     const char *lf = config_str(cfg, "smtpd_forbid_bare_newline");
-    p->bare_lf = strcmp(lf, "reject") == 0 ? BARE_LF_REJECT
-               : strcmp(lf, "no") == 0     ? BARE_LF_ALLOW
-                                           : BARE_LF_NORMALIZE;
+    p->bare_lf = strcmp(lf, "reject") == 0 ? SMTP_LF_REJECT
+               : strcmp(lf, "no") == 0     ? SMTP_LF_ALLOW
+                                           : SMTP_LF_NORMALIZE;
     const char *lvl = config_str(cfg, "smtpd_tls_security_level");
     p->tls_level = strcmp(lvl, "none") == 0      ? TLS_LEVEL_NONE
                  : strcmp(lvl, "encrypt") == 0 ? TLS_LEVEL_ENCRYPT

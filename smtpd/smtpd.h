@@ -16,12 +16,12 @@
 #include "conn.h"
 #include "queue.h"
 #include "server.h"
+#include "smtp_data.h"
 #include "smtp_proto.h"
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-enum bare_lf_mode { BARE_LF_NORMALIZE, BARE_LF_REJECT, BARE_LF_ALLOW };
 enum tls_level { TLS_LEVEL_NONE, TLS_LEVEL_MAY, TLS_LEVEL_ENCRYPT };
 
 struct smtpd_params {
@@ -36,7 +36,7 @@ struct smtpd_params {
     long long timeout_ms;
     unsigned client_limit;    /* 0: unlimited */
     unsigned process_limit;
-    enum bare_lf_mode bare_lf;
+    enum smtp_bare_lf bare_lf;
     enum tls_level tls_level;
     bool received_header;
     const char *myorigin;
@@ -98,7 +98,7 @@ struct session {
     enum session_mode mode;
     struct txn txn;
     /* DATA decoding (data.c) */
-    bool line_start, prev_crlf;
+    struct smtp_data data;     /* DATA decoder state */
     /* BDAT chunk in progress */
     unsigned long long bdat_left, bdat_size;
     bool bdat_last;
