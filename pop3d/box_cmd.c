@@ -79,7 +79,7 @@ static void cmd_list(struct box_session *s, const struct pop3_command *c, bool u
 static void cmd_capa(struct box_session *s)
 {
     static const char *const caps[] = {"TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE",
-                                       "PIPELINING", "IMPLEMENTATION " POP3_IMPLEMENTATION, "."};
+                                       "PIPELINING", ("IMPLEMENTATION " POP3_IMPLEMENTATION), "."};
     box_reply(s, "+OK Capability list follows");
     for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
         box_reply(s, "%s", caps[i]);
