@@ -303,6 +303,9 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
 {
     char *svc = service(o->listen, 25, o->offset, 0);
     svc[strcspn(svc, " ")] = 0;
+    char *pop3 = service(o->listen, 110, o->offset, 0), *pop3s = service(o->listen, 995, o->offset, 0);
+    pop3[strcspn(pop3, " ")] = 0;
+    pop3s[strcspn(pop3s, " ")] = 0;
     printf("posthorn: created a new instance in %s\n", l->dir);
     printf("  configuration    %s/main.cf, %s/master.cf, %s/aliases\n", l->etc, l->etc, l->etc);
     printf("  TLS certificate  %s (self-signed for %s), key %s\n", l->cert, o->hostname, l->key);
@@ -313,6 +316,7 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     printf("  log              %s\n", l->logfile);
     printf("  daemons          %s\n", l->daemon_dir);
     printf("  SMTP             %s (smtpd)\n", svc);
+    printf("  POP3             %s (STLS), %s (TLS) (pop3d)\n", pop3, pop3s);
     printf("  runs as          %s (mail_owner), %s (vmail_owner)\n", l->mail_owner, l->vmail_owner);
     printf("Next:\n");
     if (o->user)
@@ -322,6 +326,8 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     printf("  posthorn -c %s start\n", l->etc);
     printf("  (or export POSTHORN_CONFIG=%s and leave out -c)\n", l->etc);
     free(svc);
+    free(pop3);
+    free(pop3s);
 }
 
 int cmd_init(struct cli *c, int argc, char **argv)
