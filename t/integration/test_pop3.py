@@ -525,3 +525,30 @@ def test_login_and_mailbox_parts_run_as_their_users(pop3):
     box_pid = [l for l in lines if "Disconnected: Logged out" in l][-1].split("[")[1].split("]")[0]
     assert "posthorn/pop3-login[" in "\n".join(lines) and int(login_pid) in login_pids
     assert int(box_pid) in box_pids
+
+
+def test_timeouts_and_dropped_tls_session(instance):
+    inst = start_pop3(instance, pop3_allow_plaintext_auth="yes", pop3_idle_timeout="2s",
+                      pop3_login_timeout="2s")
+    deliver(inst, ALICE, sample_messages(2))
+    # A TLS session (served through the login process's proxy) dropped after DELE.
+    r = Raw(inst, implicit_tls=True)
+    r.cmd(f"USER {ALICE}")
+    assert r.cmd("PASS secret").startswith(b"+OK")
+    assert r.cmd("DELE 1").startswith(b"+OK")
+    r.close()
+    p = login_retry(inst, tls="implicit")
+    assert p.stat()[0] == 2
+    assert p.dele(2).startswith(b"+OK")
+    # Idle past pop3_idle_timeout: the session ends without UPDATE.
+    time.sleep(3.5)
+    with pytest.raises((poplib.error_proto, OSError, EOFError)):
+        p.noop()
+        p.quit()
+    inst.wait_log("Disconnected: Inactivity")
+    assert len(inst.messages(ALICE)) == 2
+    # No login within pop3_login_timeout.
+    r = Raw(inst)
+    t = time.time()
+    assert r.line().startswith(b"-ERR Disconnected")
+    assert r.closed() and time.time() - t < 5
