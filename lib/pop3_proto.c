@@ -88,7 +88,6 @@ static enum pop3_parse numbers(char *rest, struct pop3_command *c, unsigned min,
 static enum pop3_parse arguments(enum argspec spec, char *rest, struct pop3_command *c,
                                  const char **err)
 {
-    char *w;
     switch (spec) {
     case A_NONE:
         if (word(&rest)) {
@@ -126,8 +125,7 @@ static enum pop3_parse arguments(enum argspec spec, char *rest, struct pop3_comm
     case A_NUM:
         return numbers(rest, c, 1, 1, err);
     case A_TWO_NUM:
-        w = rest;
-        return numbers(w, c, 2, 2, err);
+        return numbers(rest, c, 2, 2, err);
     }
     return POP3_PARSE_SYNTAX;
 }
