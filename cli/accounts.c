@@ -410,6 +410,9 @@ int cmd_domain(struct cli *c, int argc, char **argv)
     } else {
         log_info("domain %s: added", domain);
         printf("posthorn: added domain %s\n", domain);
+        if (!*config_str(cli_config(c), "postmaster_recipient"))
+            printf("posthorn: remember postmaster@%s (RFC 5321 sec 4.5.1): an alias, a user, or "
+                   "postmaster_recipient\n", domain);
     }
     free(err);
     free(domain);

@@ -6,11 +6,13 @@
  * start and reload run the same checks. */
 #include "cli.h"
 #include "accounts.h"
+#include "resolve.h"
 #include "map.h"
 #include "mastercf.h"
 #include "mem.h"
 #include "privs.h"
 #include "queue.h"
+#include "trust.h"
 #include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -19,6 +21,32 @@
 #include <unistd.h>
 
 void check_tls(struct cli *c, struct errlist *errs); /* check_tls.c */
+
+/* Each service's "-o name=value" must be a known parameter with a valid value. */
+static void check_overrides(struct cli *c, const struct mastercf *m, struct errlist *errs)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct mastercf_entry *e = &m->v[i];
+        struct errlist local = {0};
+        struct config *cfg = config_load(c->confdir, &local);
+        bool any = false;
+        for (size_t j = 0; cfg && j + 1 < e->nargs; j++)
+            if (strcmp(e->args[j], "-o") == 0) {
+                config_override(cfg, e->args[++j], e->where, errs);
+                any = true;
+            }
+        if (cfg && any) {
+            struct errlist bad = {0};
+            config_validate(cfg, &bad);
+            for (size_t k = 0; k < bad.n; k++)
+                if (strstr(bad.msgs[k], "master.cf -o") || strstr(bad.msgs[k], e->where))
+                    errlist_add(errs, "%s", bad.msgs[k]);
+            errlist_free(&bad);
+        }
+        config_free(cfg);
+        errlist_free(&local);
+    }
+}
 
 static void check_master_cf(struct cli *c, struct errlist *errs)
 {
@@ -40,6 +68,8 @@ static void check_master_cf(struct cli *c, struct errlist *errs)
     }
     if (m.n == 0 && errlist_errors(errs) == 0)
         errlist_warn(errs, "%s: no services are defined", path);
+    trust_check_instance(cfg, &m, errs);
+    check_overrides(c, &m, errs);
     mastercf_free(&m);
     free(path);
 }
@@ -197,17 +227,51 @@ static void check_dirs(struct cli *c, struct errlist *errs)
     }
 }
 
+static int collect_domain(void *ctx, const char *domain)
+{
+    struct errlist *list = ctx; /* used as a plain list of strings */
+    errlist_add(list, "%s", domain);
+    return 0;
+}
+
+/* RFC 5321 sec 4.5.1: postmaster@ every domain we serve must be deliverable. The domains
+ * are collected first: a lookup inside the listing's read transaction would nest two
+ * LMDB read transactions in one thread. */
+static void check_postmasters(struct resolver *r, const char *path, struct errlist *errs)
+{
+    struct errlist domains = {0};
+    if (accounts_domain_list(resolver_accounts(r), collect_domain, &domains) < 0)
+        errlist_add(errs, "%s: cannot read the domains", path);
+    for (size_t i = 0; i < domains.n; i++) {
+        char *addr = xasprintf("postmaster@%s", domains.msgs[i]), *result = NULL;
+        if (resolve_recipient(r, addr, &result, NULL) == RCPT_UNKNOWN)
+            errlist_warn(errs, "domain %s has no postmaster (RFC 5321 sec 4.5.1): add the alias "
+                         "%s or set postmaster_recipient", domains.msgs[i], addr);
+        free(result);
+        free(addr);
+    }
+    errlist_free(&domains);
+}
+
 static void check_accounts(struct cli *c, struct errlist *errs)
 {
     char *err = NULL;
-    struct accounts *a = accounts_open(cli_config(c), false, &err);
-    if (!a) {
-        errlist_add(errs, "%s: %s", config_str(cli_config(c), "account_database"),
-                    err ? err : "cannot open");
+    struct config *cfg = cli_config(c);
+    const char *path = config_str(cfg, "account_database");
+    if (access(path, R_OK) != 0) {
+        errlist_add(errs, "%s: %s (posthorn init creates it; without it all mail is deferred)",
+                    path, strerror(errno));
+        return;
+    }
+    /* One LMDB environment per file and process: use the resolver's. */
+    struct resolver *r = resolver_open(cfg, &err);
+    if (!r) {
+        errlist_add(errs, "%s: %s", path, err ? err : "cannot open");
         free(err);
         return;
     }
-    accounts_close(a);
+    check_postmasters(r, path, errs);
+    resolver_close(r);
 }
 
 void check_all(struct cli *c, struct errlist *errs)

@@ -42,6 +42,9 @@ int cli_move(const char *from, const char *to);
 /* Unlink and fsync the directory; ENOENT counts as success. */
 int cli_remove(const char *path);
 
+/* control.c: the pid of the running master, 0 when none runs, -1 on error (printed). */
+pid_t master_pid(struct cli *c);
+
 /* owner.c: the instance's users and file ownership when running as root */
 struct owners {
     bool root;          /* running as root: apply ownership */

@@ -28,7 +28,7 @@ static void sleep_ms(long ms)
 }
 
 /* The pid of the running master, 0 when none runs, -1 on error (printed). */
-static pid_t master_pid(struct cli *c)
+pid_t master_pid(struct cli *c)
 {
     char *path = xasprintf("%s/pid/master.pid", cli_spool(c));
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -146,13 +146,18 @@ char *init_daemon_dir_guess(void)
     if (n <= 0)
         return NULL;
     exe[n] = 0;
-    char *dir = xstrdup(dirname(exe));
-    char *master = xasprintf("%s/master", dir);
-    bool found = access(master, X_OK) == 0;
-    free(master);
-    if (!found) {
-        free(dir);
-        return NULL;
+    /* The build tree keeps every program in one directory; an installation puts the
+     * daemons in ../libexec/posthorn relative to sbin/posthorn, whatever the prefix. */
+    char *bindir = xstrdup(dirname(exe));
+    char *cands[2] = {xstrdup(bindir), xasprintf("%s/../libexec/posthorn", bindir)};
+    char *found = NULL;
+    for (int i = 0; i < 2; i++) {
+        char *master = xasprintf("%s/master", cands[i]);
+        if (!found && access(master, X_OK) == 0)
+            found = realpath(cands[i], NULL);
+        free(master);
+        free(cands[i]);
     }
-    return dir;
+    free(bindir);
+    return found;
 }

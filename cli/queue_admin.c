@@ -159,6 +159,12 @@ static int run_op(struct cli *c, const struct op *op, int argc, char **argv)
         cli_usage("queue %s ID...|ALL [--queue NAME]", op->name);
     if (r.only && queue_index(r.only) < 0)
         cli_usage("--queue %s: not a queue (incoming, active, deferred, hold, corrupt)", r.only);
+    /* qmgr owns active/ while it runs: changing it behind qmgr's back is a lie (it would go
+     * on delivering) or a race. */
+    if (r.only && strcmp(r.only, "active") == 0 && master_pid(c) != 0) {
+        cli_err("--queue active: the mail system is running; stop it first");
+        return 1;
+    }
     cli_log_open(c, "queue");
     for (int i = optind; i < argc; i++) {
         if (strcmp(argv[i], "ALL") == 0)

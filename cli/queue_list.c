@@ -194,7 +194,9 @@ static int list(struct cli *c, bool json)
         printf("Mail queue is empty\n");
     } else {
         unsigned long long total = 0;
-        printf("-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+        /* Postfix's headings, widened to our 18-character queue IDs so the columns line up. */
+        printf("%-19s %8s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----",
+               "-Sender/Recipient-------");
         for (size_t i = 0; i < l.n; i++) {
             print_entry(&l.v[i]);
             total += l.v[i].m.body_size;

@@ -6,8 +6,10 @@
  * the instance user); readers (smtpd as mail_owner, local-mda and POP3/IMAP as vmail_owner)
  * open read-only but still need to write LMDB's lock file (reader slots): the file and its
  * -lock must be readable and writable by both users (doc/mailstore.md, "Permissions").
- * A read-only open of a missing file is not an error: the database counts as empty (plus
- * virtual_mailbox_domains) and is opened once it appears. */
+ * A missing file is an error for every lookup (ACC_MISSING: callers answer "try again
+ * later", never "no such user" or "relay denied"); posthorn init creates it and posthorn
+ * check reports its absence. A file replaced under a running process (deleted, rebuilt) is
+ * noticed within a second and reopened. */
 #include "accounts.h"
 #include "mem.h"
 #include <ctype.h>
@@ -24,6 +26,7 @@
 #define ACC_KEY_MAX 320                    /* RFC 5321 limits: 64 + 1 + 255 */
 #define ACC_MODE 0660
 #define ACC_MAXREADERS 1024 /* fixed by whoever creates the lock file */
+#define ACC_MISSING (-30700) /* beside LMDB's own codes (-30800 .. -30780) */
 
 struct accounts {
     struct config *cfg;
@@ -33,6 +36,9 @@ struct accounts {
     MDB_dbi domains, users;
     bool have_dbis;
     time_t last_try; /* last attempt to open a missing file or its databases */
+    time_t last_stat; /* last check that the file is still the one we have open */
+    dev_t dev;
+    ino_t ino;
 };
 
 static char *lower(const char *s)
@@ -97,6 +103,9 @@ static int open_env(struct accounts *a, char **err)
     int dead;
     mdb_reader_check(env, &dead);
     a->env = env;
+    struct stat st;
+    if (stat(a->path, &st) == 0)
+        a->dev = st.st_dev, a->ino = st.st_ino;
     rc = open_dbis(a);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         *err = xasprintf("%s: %s", a->path, mdb_strerror(rc));
@@ -137,21 +146,41 @@ void accounts_close(struct accounts *a)
     free(a);
 }
 
-/* Start a transaction. Returns 0, MDB_NOTFOUND when there is no data yet (read-only and
- * the file or its databases are missing), or an LMDB error. */
+/* Forget an environment whose file was deleted or replaced since it was opened. */
+static void drop_if_replaced(struct accounts *a)
+{
+    time_t now = time(NULL);
+    if (!a->env || now == a->last_stat)
+        return;
+    a->last_stat = now;
+    struct stat st;
+    if (stat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
+        return;
+    mdb_env_close(a->env);
+    a->env = NULL;
+    a->have_dbis = false;
+    a->last_try = 0;
+}
+
+/* Start a transaction. Returns 0, MDB_NOTFOUND when the file exists but holds no data yet
+ * (read-only and its databases are missing), ACC_MISSING when the file is missing or cannot
+ * be opened, or an LMDB error. */
 static int begin(struct accounts *a, bool write, MDB_txn **txn)
 {
-    if (!a->env || !a->have_dbis) {
+    drop_if_replaced(a);
+    if (!a->env) {
+        char *err = NULL;
+        if (!file_exists(a->path) || open_env(a, &err) < 0) {
+            free(err);
+            return ACC_MISSING;
+        }
+    }
+    if (!a->have_dbis) {
         time_t now = time(NULL);
         if (now == a->last_try)
             return MDB_NOTFOUND;
         a->last_try = now;
-        char *err = NULL;
-        if (!a->env && (!file_exists(a->path) || open_env(a, &err) < 0)) {
-            free(err);
-            return MDB_NOTFOUND;
-        }
-        if (!a->have_dbis && open_dbis(a) != 0)
+        if (open_dbis(a) != 0)
             return MDB_NOTFOUND;
     }
     int rc = mdb_txn_begin(a->env, NULL, write ? 0 : MDB_RDONLY, txn);
@@ -165,7 +194,8 @@ static int begin(struct accounts *a, bool write, MDB_txn **txn)
 static int fail(char **err, const struct accounts *a, int rc)
 {
     if (err)
-        *err = xasprintf("%s: %s", a->path, mdb_strerror(rc));
+        *err = rc == ACC_MISSING ? xasprintf("%s: missing or unreadable (posthorn init creates it)", a->path)
+                                 : xasprintf("%s: %s", a->path, mdb_strerror(rc));
     return -1;
 }
 

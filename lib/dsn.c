@@ -141,7 +141,7 @@ static void put_human_part(struct buf *b, const struct dsn_report *r, bool full)
                     "requested with a delivery status notification (NOTIFY=SUCCESS).\n");
     }
     buf_printf(b, "\nFor help, write to postmaster@%s and include this report.\n\n",
-               r->hostname);
+               r->origin ? r->origin : r->hostname);
     for (size_t i = 0; i < r->nrcpts; i++) {
         buf_puts(b, "<");
         put_addr(b, r->rcpts[i].addr);
@@ -248,7 +248,8 @@ static void put_headers(struct buf *out, const struct dsn_report *r, const char 
     char date[64];
     dsn_format_date(date, sizeof date, r->now);
     buf_printf(out, "Date: %s\n", date);
-    buf_printf(out, "From: Mail Delivery System <%s@%s>\n", r->from_local, r->hostname);
+    buf_printf(out, "From: Mail Delivery System <%s@%s>\n", r->from_local,
+               r->origin ? r->origin : r->hostname);
     buf_puts(out, "To: <");
     put_addr(out, r->sender);
     buf_puts(out, ">\n");

@@ -32,7 +32,9 @@ struct dsn_rcpt {
 
 struct dsn_report {
     enum dsn_kind kind;
-    const char *hostname;     /* Reporting-MTA, and the domain of the From: address */
+    const char *hostname;     /* Reporting-MTA and Message-Id */
+    const char *origin;       /* domain of From: and of the postmaster address (myorigin,
+                                 a domain we receive mail for); NULL: hostname */
     const char *from_local;   /* local part of From: (bounce_notice_sender) */
     const char *queue_id;     /* the original message's queue ID */
     const char *sender;       /* the original envelope sender: the report's recipient */

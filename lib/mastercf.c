@@ -4,6 +4,7 @@
 #include "mem.h"
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,15 @@ static bool valid_unix_name(const char *s)
         if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
             return false;
     return true;
+}
+
+static bool valid_port(const char *s)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (*s && *end == 0)
+        return n >= 1 && n <= 65535;
+    return getservbyname(s, "tcp") != NULL;
 }
 
 static bool valid_program(const char *s)
@@ -149,8 +159,13 @@ static void parse_entry(struct mastercf *m, char *line, const char *path, int li
             errlist_add(errs, "%s: bad inet service \"%s\" (use [host:]port)", where, w[0]);
             goto out;
         }
+        bool port_ok = valid_port(port);
+        if (!port_ok)
+            errlist_add(errs, "%s: bad port \"%s\" (1-65535 or a service name)", where, port);
         free(host);
         free(port);
+        if (!port_ok)
+            goto out;
     } else if (!valid_unix_name(w[0])) {
         errlist_add(errs, "%s: bad unix service name \"%s\"", where, w[0]);
         goto out;

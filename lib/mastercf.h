@@ -5,7 +5,7 @@
  * service is [host:]port (host may be [::1]); for unix it names SPOOL/private/NAME (private y,
  * the default) or SPOOL/public/NAME. private/unpriv/chroot take y, n or '-' (default);
  * chroot must be n (chroot jails are not supported yet); wakeup '-' or 0; maxproc '-'
- * (default_process_limit) or a number >= 1. Problems go to errs as "file:line: reason". */
+ * (the number of CPUs, at most default_process_limit) or a number >= 1. Problems go to errs as "file:line: reason". */
 #ifndef POSTHORN_MASTERCF_H
 #define POSTHORN_MASTERCF_H
 #include "errlist.h"

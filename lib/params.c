@@ -29,6 +29,7 @@ const struct param_def param_table[] = {
     LIST("virtual_mailbox_domains", "", "Domains whose users live in virtual_mailbox_base, besides those added with posthorn domain add."),
     STR("virtual_mailbox_base", "/var/mail/vhosts", "Root of the mail store: DOMAIN/LOCALPART/ is a Maildir++ with its index."),
     LIST("alias_maps", "lmdb:$config_directory/aliases", "Alias tables (built with posthorn map build / newaliases)."),
+    STR("postmaster_recipient", "", "Where postmaster@ each of our domains goes when that domain has no postmaster user or alias (RFC 5321 sec 4.5.1)."),
     STR("recipient_delimiter", "+", "Characters that separate an address extension (user+tag@domain); empty disables."),
     SIZE("virtual_mailbox_quota", "0", 0, 1LL << 50, "Default per-user mailbox quota in bytes; 0 means unlimited. Per-user values override it."),
     INT("alias_expansion_limit", "1000", 1, 100000, "Most addresses one alias may expand to."),
@@ -89,7 +90,7 @@ const struct param_def param_table[] = {
     INT("pop3_error_limit", "20", 1, 10000, "Protocol errors after which a POP3 session is closed."),
     INT("pop3_process_session_limit", "2000", 1, 1000000, "Most POP3 sessions one pop3d process serves at once."),
     /* --- master --- */
-    INT("default_process_limit", "100", 1, 100000, "maxproc for master.cf entries that say '-'."),
+    INT("default_process_limit", "100", 1, 100000, "Upper bound of maxproc for master.cf entries that say '-' (those get one process per CPU)."),
     TIME("service_restart_delay", "1s", 0, 3600, "First delay before restarting a service that died; doubles while it keeps dying."),
     TIME("service_throttle_time", "60s", 1, 3600, "Longest delay between restarts of a service that keeps dying."),
 };

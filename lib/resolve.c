@@ -164,6 +164,12 @@ static void split(struct resolver *r, const char *addr, struct parts *p)
     free(local);
 }
 
+static bool is_postmaster(const struct parts *p)
+{
+    const char *addr = p->base ? p->base : p->full;
+    return strncmp(addr, "postmaster@", 11) == 0;
+}
+
 static enum rcpt_class classify(struct resolver *r, const char *addr, bool aliases,
                                 char **result, char **extension)
 {
@@ -196,6 +202,11 @@ static enum rcpt_class classify(struct resolver *r, const char *addr, bool alias
         }
     } else if (aliases && (rc = alias_lookup(r, catchall, result)) != 0)
         cls = rc > 0 ? RCPT_ALIAS : RCPT_TEMPFAIL;
+    else if (aliases && is_postmaster(&p) && *config_str(r->cfg, "postmaster_recipient")) {
+        /* RFC 5321 sec 4.5.1: every domain we serve must accept postmaster. */
+        cls = RCPT_ALIAS;
+        *result = xstrdup(config_str(r->cfg, "postmaster_recipient"));
+    }
     if (cls != RCPT_USER && cls != RCPT_ALIAS) {
         free(*result);
         *result = NULL;

@@ -671,7 +671,8 @@ bool smtp_parse_bdat(const char *args, unsigned long long *size, bool *last)
 
 bool smtp_helo_valid(const char *arg)
 {
-    if (*arg == 0)
+    /* RFC 5321 sec 4.5.3.1.2: a domain is at most 255 octets (an address literal is shorter). */
+    if (*arg == 0 || strlen(arg) > 255)
         return false;
     for (const char *p = arg; *p; p++)
         if ((unsigned char)*p < 33 || (unsigned char)*p > 126)

@@ -25,7 +25,7 @@ static int bind_inet(const char *service, char **err)
         return -1;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+                             .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(*host ? host : NULL, port, &hints, &res);
     if (gai != 0) {

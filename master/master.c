@@ -8,6 +8,7 @@
 #include "errlist.h"
 #include "log.h"
 #include "mem.h"
+#include "trust.h"
 #include <bsd/unistd.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,8 @@ static int load_all(const char *confdir, struct config **cfg, struct mastercf *m
     char *path = xasprintf("%s/master.cf", confdir);
     mastercf_load(path, mcf, &errs);
     free(path);
+    if (*cfg)
+        trust_check_instance(*cfg, mcf, &errs);
     for (size_t i = 0; i < errs.n; i++) {
         if (startup)
             fprintf(stderr, "posthorn/master: %s\n", errs.msgs[i]);

@@ -51,7 +51,10 @@ int master_load_services(struct master *m, struct mastercf *mcf, char **err)
         s->args = xcalloc(e->nargs + 1, sizeof *s->args);
         for (size_t j = 0; j < e->nargs; j++)
             s->args[j] = xstrdup(e->args[j]);
-        s->maxproc = e->maxproc ? e->maxproc : (int)dflt;
+        /* '-': as many processes as CPUs (event-driven daemons need no more), at most
+         * default_process_limit. */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        s->maxproc = e->maxproc ? e->maxproc : (int)(cpus > 0 && cpus < dflt ? cpus : dflt);
         struct service *old = find_live(m, s->key);
         s->listen_fd = old ? dup(old->listen_fd) : master_listen(m, e, err);
         *tail = s;
