@@ -1,5 +1,6 @@
 """Nothing acknowledged is ever lost: 500 messages are sent while smtpd, qmgr and local-mda
-are killed with SIGKILL at random moments. Every message that got a 250 must end up in the
+are killed with SIGKILL at random moments (and, in the second run, master itself, which is
+then started again as an operator would). Every message that got a 250 must end up in the
 Maildir; duplicates are possible only where the design documents them (a delivery agent or
 qmgr killed after the Maildir rename but before the result was recorded) and are reported."""
 import os
@@ -9,6 +10,8 @@ import signal
 import smtplib
 import threading
 import time
+
+import pytest
 
 from conftest import DOMAIN
 
@@ -33,12 +36,28 @@ def sender(server, seqs, acked, lock, errors):
             errors.append(seq)
 
 
+def restart_master(server):
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if server.posthorn("start", check=False).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError("master did not restart\n" + server.log()[-3000:])
+
+
 def killer(server, stop, kills, services):
     rng = random.Random(1234)
     while not stop.is_set():
         time.sleep(rng.uniform(0.02, 0.2))
-        pids = server.status_pids()
         service = rng.choice(services)
+        if service == "master":
+            pid = server.master_pid()
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+                kills.append(("master", pid))
+                restart_master(server)
+            continue
+        pids = server.status_pids()
         name = [k for k in pids if k == service or k.endswith(service)]
         if not name or not pids[name[0]]:
             continue
@@ -59,7 +78,8 @@ def seqs_in(msgs):
     return out
 
 
-def test_kill_daemons_during_load_loses_nothing(instance):
+@pytest.mark.parametrize("with_master", [False, True], ids=["daemons", "daemons+master"])
+def test_kill_daemons_during_load_loses_nothing(instance, with_master):
     # Restart killed services quickly so the test measures loss, not back-off.
     instance.set_conf(service_throttle_time="2s")
     instance.add_user(ALICE)
@@ -68,7 +88,8 @@ def test_kill_daemons_during_load_loses_nothing(instance):
     acked, lock, errors, kills = set(), threading.Lock(), [], []
     stop = threading.Event()
     smtp_service = ":%d" % server.ports["smtp"]
-    k = threading.Thread(target=killer, args=(server, stop, kills, [smtp_service, "qmgr", "local"]))
+    victims = [smtp_service, "qmgr", "local"] + (["master"] if with_master else [])
+    k = threading.Thread(target=killer, args=(server, stop, kills, victims))
     k.start()
     chunks = [list(range(i, MESSAGES, THREADS)) for i in range(THREADS)]
     threads = [threading.Thread(target=sender, args=(server, c, acked, lock, errors)) for c in chunks]
@@ -90,7 +111,9 @@ def test_kill_daemons_during_load_loses_nothing(instance):
     missing = set(acked) - set(seqs)
     assert not missing, f"lost {len(missing)} acknowledged messages: {sorted(missing)[:20]}"
     dups = len(seqs) - len(set(seqs))
-    print(f"\ncrash test: {len(kills)} kills, {MESSAGES} acknowledged, {dups} duplicate deliveries")
+    by_service = {s: sum(1 for k in kills if k[0] == s) for s in ("smtpd", "qmgr", "local")}
+    by_service["smtpd"] = sum(1 for k in kills if k[0] == smtp_service)
+    print(f"\ncrash test: {len(kills)} kills {by_service}, {MESSAGES} acknowledged, {dups} duplicate deliveries")
     # A duplicate needs a kill at one precise moment; there can be at most one per kill.
     assert dups <= len(kills)
     assert server.posthorn("check").returncode == 0
