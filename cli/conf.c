@@ -19,11 +19,33 @@ static void show(const char *name, const char *value, bool value_only)
         printf("%s = %s\n", name, value ? value : "");
 }
 
-static int show_defaults(int argc, char **argv, bool value_only)
+static const char *type_name(const struct param_def *p)
+{
+    static const char *const names[] = {"text", "integer", "yes/no", "time", "size", "list", "one of"};
+    return names[p->type];
+}
+
+/* `conf -d -v`: the table with each parameter's type, bounds and one-line description. */
+static void show_documented(const struct param_def *p)
+{
+    printf("# %s\n# (%s", p->doc, type_name(p));
+    if (p->type == PT_ENUM)
+        printf(" %s", p->choices);
+    else if (p->type == PT_INT || p->type == PT_TIME || p->type == PT_SIZE)
+        printf(", %lld..%lld%s", p->min, p->max,
+               p->type == PT_TIME ? " seconds" : p->type == PT_SIZE ? " bytes" : "");
+    printf(")\n%s = %s\n\n", p->name, p->def);
+}
+
+static int show_defaults(int argc, char **argv, bool value_only, bool documented)
 {
     if (argc == 0) {
-        for (size_t i = 0; i < param_table_len; i++)
-            show(param_table[i].name, param_table[i].def, value_only);
+        for (size_t i = 0; i < param_table_len; i++) {
+            if (documented)
+                show_documented(&param_table[i]);
+            else
+                show(param_table[i].name, param_table[i].def, value_only);
+        }
         return 0;
     }
     int rc = 0;
@@ -34,7 +56,10 @@ static int show_defaults(int argc, char **argv, bool value_only)
             rc = 1;
             continue;
         }
-        show(p->name, p->def, value_only);
+        if (documented)
+            show_documented(p);
+        else
+            show(p->name, p->def, value_only);
     }
     return rc;
 }
@@ -150,6 +175,6 @@ int cmd_conf(struct cli *c, int argc, char **argv)
     if (defaults && explicit_only)
         cli_usage("conf: -d and -n exclude each other");
     if (defaults)
-        return show_defaults(argc - optind, argv + optind, value_only);
+        return show_defaults(argc - optind, argv + optind, value_only, c->verbose);
     return show_values(c, argc - optind, argv + optind, explicit_only, value_only);
 }

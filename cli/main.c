@@ -15,6 +15,7 @@ static const char usage_text[] =
     "  init DIR [--hostname H] [--domain D] [--listen ADDR] [--port-offset N] [--user ADDR]\n"
     "  start | stop | reload | status | check\n"
     "  conf [-n | -d] [NAME...]        conf set NAME=VALUE...\n"
+    "       (-v conf -d: every parameter with its type, bounds and description)\n"
     "  user add ADDR [--password-stdin] [--quota SIZE] | del ADDR | passwd ADDR [--password-stdin]\n"
     "       | quota ADDR SIZE | list [--json]\n"
     "  domain add DOMAIN | del DOMAIN [--force] | list [--json]\n"
@@ -74,6 +75,10 @@ int main(int argc, char **argv)
         argv[0] = (char *)cmd->name;
         free(self);
         return cmd->fn(&c, argc, argv);
+    }
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
     }
     int opt;
     while ((opt = getopt(argc, argv, "+c:vh")) != -1) {
