@@ -50,6 +50,11 @@ def test_two_thousand_messages(instance):
     p.quit()
 
 
+def sanitized(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def vm_hwm_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -75,9 +80,11 @@ def test_twenty_megabyte_message(instance):
     assert len(data) == size == int(resp.split()[1])
     assert body_of(data) == msg
     assert elapsed < 30, f"RETR of 20 MB took {elapsed:.1f} s"
-    # The mailbox process streamed it: its peak memory stays well below 20 MB.
+    # The mailbox process streamed it: its peak memory stays well below 20 MB (not
+    # measurable under AddressSanitizer, whose shadow memory and quarantine count too).
     for pid in inst.status_pids()["pop3-mailbox"]:
-        assert vm_hwm_kib(pid) < 16 * 1024, f"pop3 mailbox process {pid} peaked at {vm_hwm_kib(pid)} KiB"
+        if not sanitized(pid):
+            assert vm_hwm_kib(pid) < 16 * 1024, f"pop3 mailbox process {pid} peaked at {vm_hwm_kib(pid)} KiB"
     top = p.top(1, 3)[1]
     assert top[-4:] == [b"", b"." + line[:-2], line[:-2], line[:-2]]
     p.quit()
