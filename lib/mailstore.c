@@ -50,6 +50,30 @@ static char *safe_hostname(void)
     return buf_steal(&b);
 }
 
+/* Open the named databases. Handles opened in a read-only transaction stay valid after
+ * its commit, so an existing index is opened without taking the writer lock (which the
+ * deliveries to this mailbox contend for); only a new or older index needs a write
+ * transaction to create what is missing. */
+static int open_dbis(struct ms_env *e, bool create)
+{
+    MDB_txn *txn = NULL;
+    unsigned f = create ? MDB_CREATE : 0;
+    int rc = mdb_txn_begin(e->env, NULL, create ? 0 : MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "folders", f, &e->folders);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "messages", f, &e->messages);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "delivered", f, &e->delivered);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
 static int env_setup(struct ms_env *e, const char *index)
 {
     struct stat st;
@@ -62,23 +86,16 @@ static int env_setup(struct ms_env *e, const char *index)
         rc = mdb_env_set_maxdbs(e->env, 4);
     if (rc == 0)
         rc = mdb_env_set_mapsize(e->env, (size_t)mapsize);
+    /* MDB_NOMETASYNC: see mailstore_int.h (writers call ms_sync before relying on a commit) */
     if (rc == 0)
-        rc = mdb_env_open(e->env, index, MDB_NOSUBDIR, 0600);
+        rc = mdb_env_open(e->env, index, MDB_NOSUBDIR | MDB_NOMETASYNC, 0600);
     if (rc == 0 && stat(index, &st) < 0)
         rc = errno;
-    MDB_txn *txn = NULL;
-    if (rc == 0)
-        rc = mdb_txn_begin(e->env, NULL, 0, &txn);
-    if (rc == 0)
-        rc = mdb_dbi_open(txn, "folders", MDB_CREATE, &e->folders);
-    if (rc == 0)
-        rc = mdb_dbi_open(txn, "messages", MDB_CREATE, &e->messages);
     if (rc == 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
+        rc = open_dbis(e, false);
+        if (rc == MDB_NOTFOUND)
+            rc = open_dbis(e, true);
     }
-    if (txn)
-        mdb_txn_abort(txn);
     if (rc != 0) {
         mdb_env_close(e->env);
         return rc;
@@ -108,7 +125,9 @@ static struct ms_env *env_get(const char *index, char **err)
         return NULL;
     }
     e->refs = 1;
-    e->counter = (unsigned)getpid() * 7919u;
+    e->pending_fd = -1;
+    e->pid = getpid();
+    e->counter = (unsigned)e->pid * 7919u;
     e->next = ms_envs;
     ms_envs = e;
     return e;
@@ -124,6 +143,8 @@ static void env_put(struct ms_env *e)
             break;
         }
     mdb_env_close(e->env);
+    if (e->pending_fd >= 0)
+        close(e->pending_fd);
     free(e);
 }
 
@@ -177,6 +198,12 @@ void mailbox_close(struct mailbox *mb)
 }
 
 const char *mailbox_path(const struct mailbox *mb) { return mb->path; }
+
+bool mailbox_current(const struct mailbox *mb)
+{
+    struct stat st;
+    return stat(mb->index, &st) == 0 && st.st_dev == mb->e->dev && st.st_ino == mb->e->ino;
+}
 
 /* --- folders --- */
 
@@ -378,8 +405,8 @@ static int grow(struct mailbox *mb)
     return mdb_env_set_mapsize(mb->e->env, info.me_mapsize * 2);
 }
 
-int ms_write(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
-             void (*undo)(void *arg), void *arg)
+int ms_write_nosync(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
+                    void (*undo)(void *arg), void *arg)
 {
     int rc = MDB_MAP_FULL;
     for (int i = 0; i < MS_WRITE_TRIES && rc == MDB_MAP_FULL; i++) {
@@ -387,7 +414,9 @@ int ms_write(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, 
         rc = ms_begin(mb, true, &txn);
         if (rc != 0)
             return rc;
-        rc = apply(mb, txn, arg);
+        rc = ms_pending_recover(mb, txn); /* a writer killed before its commit */
+        if (rc == 0)
+            rc = apply(mb, txn, arg);
         if (rc == 0)
             rc = mdb_txn_commit(txn);
         else
@@ -400,12 +429,37 @@ int ms_write(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, 
     return rc;
 }
 
+int ms_sync(struct mailbox *mb) { return mdb_env_sync(mb->e->env, 1); }
+
+/* LMDB commits in this order, under the writer lock: write the data pages, sync the file
+ * (skipped only with MDB_NOSYNC, which no mail store environment uses), write the meta
+ * page. MDB_NOMETASYNC leaves that meta page in the page cache; the next commit's sync
+ * of the same file writes it out. So once a later transaction is visible as committed
+ * (its meta page written, hence its sync finished after ours was written), txnid is
+ * durable and the sync can be skipped: under concurrent deliveries to one mailbox that
+ * saves most of these syncs. */
+int ms_sync_txn(struct mailbox *mb, size_t txnid)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(mb->e->env, &info) == 0 && info.me_last_txnid > txnid)
+        return 0;
+    return ms_sync(mb);
+}
+
+int ms_write(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
+             void (*undo)(void *arg), void *arg)
+{
+    int rc = ms_write_nosync(mb, apply, undo, arg);
+    return rc == 0 ? ms_sync(mb) : rc;
+}
+
 const char *ms_strerror(int rc)
 {
     switch (rc) {
     case MS_RC_OVERQUOTA: return "mailbox full";
     case MS_RC_CORRUPT: return "mailbox index is corrupt (run posthorn mailbox reindex)";
     case MS_RC_FILL: return "cannot write message";
+    case MS_RC_DUPLICATE: return "already delivered";
     default: return mdb_strerror(rc);
     }
 }

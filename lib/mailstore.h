@@ -3,10 +3,12 @@
  * (mailbox_index_name) holding per folder UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, message count
  * and total size, and per message UID -> file name, flags, MODSEQ, size and CRLF size.
  * The on-disk layout is documented in doc/mailstore.md. Delivery writes
- * tmp/NAME, fsyncs it, and in one LMDB write transaction assigns the UID, renames the file
- * into new/, fsyncs new/, then commits, so UIDs exist from the first moment. A file found
- * in new/ or cur/ without an index entry (crash between rename and commit) is indexed by
- * mailbox_sync(). */
+ * tmp/NAME and fsyncs it; one LMDB write transaction assigns the UID, renames the file
+ * into new/ and commits, so UIDs exist from the first moment and follow rename order; then,
+ * outside the writer lock so that concurrent deliveries overlap, new/ and the index are
+ * fsynced before mailbox_deliver returns MS_OK. A file found in new/ or cur/ without an
+ * index entry (a crash between rename and commit) is indexed by mailbox_sync(); an entry
+ * whose file did not survive a system crash is dropped by it. */
 #ifndef POSTHORN_MAILSTORE_H
 #define POSTHORN_MAILSTORE_H
 #include <stdbool.h>
@@ -35,6 +37,32 @@ const char *mailbox_path(const struct mailbox *mb);
 enum mailstore_result mailbox_deliver(struct mailbox *mb, const char *folder,
                                       long long quota, int (*fill)(void *ctx, int fd),
                                       void *ctx, uint32_t *uid, char **err);
+/* --- additions for deliverers that keep handles open and deliver exactly once --- */
+
+/* False when the mailbox's index file was removed or replaced since mailbox_open (the
+ * mailbox was deleted or recreated): a cached handle must then be closed and reopened. */
+bool mailbox_current(const struct mailbox *mb);
+
+/* Exactly-once delivery. A delivery request repeated after a crash or a lost reply must
+ * not write a second copy. mailbox_deliver_once() records "id -> UID" in the index in the
+ * same write transaction as the message. If id is already recorded and its message is
+ * still in the mailbox (entry and file), nothing is written: the first copy is made
+ * durable (its directory and the index fsynced), *uid is its UID, *duplicate is true and
+ * the result is MS_OK. If that message is gone (expunged, or lost in a system crash) the
+ * message is delivered again. Records are ordered by born and pruned (a few per delivery)
+ * once born + keep lies in the past; keep must cover every repetition of the request.
+ * once may be NULL (plain mailbox_deliver). duplicate may be NULL. */
+#define MAILBOX_ONCE_ID_MAX 400
+struct mailbox_once {
+    const char *id;  /* 1..MAILBOX_ONCE_ID_MAX bytes, e.g. "QUEUEID:address" */
+    long long born;  /* Unix seconds, e.g. the message's arrival */
+    long long keep;  /* seconds after born the record is kept */
+};
+enum mailstore_result mailbox_deliver_once(struct mailbox *mb, const char *folder,
+                                           long long quota, const struct mailbox_once *once,
+                                           int (*fill)(void *ctx, int fd), void *ctx,
+                                           uint32_t *uid, bool *duplicate, char **err);
+
 /* Usage in bytes of the whole mailbox according to the index (-1 on error). */
 long long mailbox_usage(struct mailbox *mb);
 /* Index files present in the Maildir but missing from the index; drop index entries whose

@@ -1,12 +1,32 @@
 /* mailstore_deliver.c - delivery into a Maildir with its index (see mailstore.h).
  *
- * Steps: quota check (read snapshot); write tmp/UNIQUE (O_EXCL, 0600) through fill();
- * fsync and close it; measure its size and CRLF size; then in one LMDB write transaction:
- * quota check again, UID = UIDNEXT++, MODSEQ = ++HIGHESTMODSEQ, counters, the message
- * record, rename tmp/UNIQUE -> new/UNIQUE,S=size,W=vsize (never replacing), fsync new/,
- * commit. Write transactions are serialised across processes, so UIDs follow rename order.
- * If the commit fails the file is moved back and removed: mail is never in new/ without
- * its UID unless the process dies between rename and commit, which mailbox_sync() repairs.
+ * Steps: one read snapshot for the quota check and, with exactly-once delivery, the lookup
+ * of an earlier copy; write tmp/UNIQUE (O_EXCL, 0600) through fill(); fsync and close it;
+ * measure its size and CRLF size; then in one LMDB write transaction: quota check and
+ * lookup again, prune a few expired delivery records, UID = UIDNEXT++, MODSEQ =
+ * ++HIGHESTMODSEQ, counters, the message record, the delivery record, rename tmp/UNIQUE ->
+ * new/UNIQUE,S=size,W=vsize (never replacing), commit. Write transactions are serialised
+ * across processes, so UIDs follow rename order (DESIGN section 5). After the commit, with
+ * the writer lock released, new/ is fsynced and the index synced (the meta page
+ * MDB_NOMETASYNC left unsynced: ms_sync_txn, a no-op when a later commit of another
+ * delivery has synced it already); only then is the result MS_OK. Keeping the syncs out
+ * of the critical section lets the deliveries of concurrent processes to one mailbox
+ * overlap: the file system then batches their syncs into one journal commit, where inside
+ * the lock every delivery paid three syncs one after the other. The commit itself still
+ * syncs the data pages once, inside the lock: that is what keeps the LMDB file consistent
+ * (MDB_NOSYNC would let a system crash corrupt it).
+ *
+ * Crash consistency (a system crash; a killed process loses nothing the kernel has):
+ *  - rename durable, index commit not: the file is in new/ without an entry; mailbox_sync()
+ *    indexes it. The delivery was not reported, so it is repeated: with exactly-once
+ *    delivery its record is gone too, so this is the one case that leaves a duplicate.
+ *  - index commit durable, rename not: an entry without a file; mailbox_sync() drops it,
+ *    and a repeated exactly-once delivery checks that the recorded file exists, so it
+ *    delivers again instead of trusting the record.
+ *  - both durable: a repeated request finds the record and the file and writes nothing.
+ * If the commit fails the file is moved back and removed. If a sync after the commit
+ * fails the message stays (it is in the mailbox) and the result is MS_TEMPFAIL; a
+ * repeated exactly-once delivery then syncs again and reports the first copy.
  * File names follow the Maildir convention "SECONDS.M<usec>P<pid>Q<n>.HOST" plus
  * Dovecot's ",S=" and ",W=" size fields. */
 #include "fileio.h"
@@ -19,6 +39,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MS_NAME_TRIES 20
@@ -26,10 +47,15 @@
 struct deliver_op {
     const char *folder;
     long long quota;
+    const struct mailbox_once *once;
+    struct buf once_key; /* BORN (8, big-endian) + id */
     char *dir, *newdir, *tmp_path, *new_path;
+    char *dup_path; /* MS_RC_DUPLICATE: the file of the first copy */
     uint64_t size, vsize;
     uint32_t uid;
-    bool renamed;
+    size_t txnid; /* of the write transaction */
+    bool renamed, committed;
+    bool duplicate; /* the write transaction found an earlier copy */
 };
 
 /* Sum of the folders' sizes in txn; -1 with *rc on error. */
@@ -91,10 +117,38 @@ long long ms_vsize_fd(int fd)
     }
 }
 
+/* --- the write transaction --- */
+
+static int rename_new(struct deliver_op *op)
+{
+    if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->new_path, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != ENOENT || ms_make_maildir(op->dir, strcmp(op->folder, "INBOX") != 0) < 0)
+        return errno ? errno : EIO;
+    /* new/ had been removed: created again (a missing tmp file fails again) */
+    if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->new_path, RENAME_NOREPLACE) == 0)
+        return 0;
+    return errno ? errno : EIO;
+}
+
 static int deliver_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
 {
     struct deliver_op *op = arg;
     int rc;
+    /* An earlier copy first: a delivered message is reported even when over quota now.
+     * Found here (written by a concurrent or killed writer), the transaction still
+     * commits, keeping what ms_pending_recover may have repaired in it. */
+    if (op->once) {
+        free(op->dup_path); /* from an attempt that had to grow the map */
+        op->dup_path = NULL;
+        rc = ms_once_find(mb, txn, &op->once_key, &op->uid, &op->dup_path);
+        if (rc == MS_RC_DUPLICATE) {
+            op->duplicate = true;
+            return 0;
+        }
+        if (rc != 0 || (rc = ms_once_prune(mb, txn, op->once->keep)) != 0)
+            return rc;
+    }
     if (op->quota > 0) {
         long long used = usage_txn(mb, txn, &rc);
         if (used < 0)
@@ -117,13 +171,20 @@ static int deliver_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
     f.size += op->size;
     f.vsize += op->vsize;
     if ((rc = ms_msg_put(mb, txn, op->folder, op->uid, &m)) != 0 ||
-        (rc = ms_folder_put(mb, txn, op->folder, &f)) != 0)
+        (rc = ms_folder_put(mb, txn, op->folder, &f)) != 0 ||
+        (op->once && (rc = ms_once_put(mb, txn, op->once_key.data, op->once_key.len, op->uid,
+                                       op->folder)) != 0))
         return rc;
-    if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->new_path, RENAME_NOREPLACE) < 0)
-        return errno ? errno : EIO;
+    op->txnid = mdb_txn_id(txn);
+    /* Best effort: without the note a writer killed right after the rename leaves a copy
+     * that only mailbox_sync() finds (mailstore_once.c). */
+    struct ms_pending note = {.txnid = op->txnid, .uidvalidity = f.uidvalidity, .uid = op->uid,
+                              .size = op->size, .vsize = op->vsize, .folder = op->folder,
+                              .name = base, .key = op->once_key.data, .keylen = op->once_key.len};
+    (void)ms_pending_note(mb, &note);
+    if ((rc = rename_new(op)) != 0)
+        return rc;
     op->renamed = true;
-    if (fsync_dir(op->newdir) < 0)
-        return errno ? errno : EIO;
     return 0;
 }
 
@@ -136,14 +197,16 @@ static void deliver_undo(void *arg)
     }
 }
 
-/* Create tmp/UNIQUE exclusively; returns fd and sets op->tmp_path, or -1. */
+/* Create tmp/UNIQUE exclusively; returns fd and sets op->tmp_path, or -1. The Maildir's
+ * directories are created only when tmp/ is missing (not on every delivery). */
 static int create_tmp(struct mailbox *mb, struct deliver_op *op, char **unique)
 {
+    bool made = false;
     for (int i = 0; i < MS_NAME_TRIES; i++) {
         struct timeval tv;
         gettimeofday(&tv, NULL);
         *unique = xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-                            (long)getpid(), mb->e->counter++, mb->host);
+                            (long)mb->e->pid, mb->e->counter++, mb->host);
         op->tmp_path = xasprintf("%s/tmp/%s", op->dir, *unique);
         int fd = open(op->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0)
@@ -152,6 +215,12 @@ static int create_tmp(struct mailbox *mb, struct deliver_op *op, char **unique)
         free(op->tmp_path);
         free(*unique);
         op->tmp_path = *unique = NULL;
+        if (e == ENOENT && !made) {
+            made = true;
+            if (ms_make_maildir(op->dir, strcmp(op->folder, "INBOX") != 0) < 0)
+                return -1;
+            continue;
+        }
         if (e != EEXIST) {
             errno = e;
             return -1;
@@ -189,6 +258,35 @@ static int write_tmp(struct mailbox *mb, struct deliver_op *op, int (*fill)(void
     return rc;
 }
 
+/* Before writing anything: the quota and an earlier copy, in one read snapshot. */
+static int precheck(struct mailbox *mb, struct deliver_op *op)
+{
+    if (op->quota <= 0 && !op->once)
+        return 0;
+    MDB_txn *txn;
+    int rc = ms_begin(mb, false, &txn);
+    if (rc != 0)
+        return rc;
+    if (op->once)
+        rc = ms_once_find(mb, txn, &op->once_key, &op->uid, &op->dup_path);
+    if (rc == 0 && op->quota > 0) {
+        long long used = usage_txn(mb, txn, &rc);
+        if (used >= op->quota)
+            rc = MS_RC_OVERQUOTA;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* The copy found by once_find may have been written by a process that has not finished
+ * its syncs: make it durable before it is reported as delivered. */
+static int sync_duplicate(struct mailbox *mb, struct deliver_op *op)
+{
+    if (fsync_parent(op->dup_path) < 0)
+        return errno ? errno : EIO;
+    return ms_sync(mb);
+}
+
 static enum mailstore_result result(int rc, char **err)
 {
     if (rc == 0)
@@ -197,37 +295,67 @@ static enum mailstore_result result(int rc, char **err)
     return rc == MS_RC_OVERQUOTA ? MS_OVERQUOTA : MS_TEMPFAIL;
 }
 
+static bool once_ok(const struct mailbox_once *o, char **err)
+{
+    size_t n = o->id ? strlen(o->id) : 0;
+    if (n > 0 && n <= MAILBOX_ONCE_ID_MAX)
+        return true;
+    *err = xstrdup("invalid delivery identifier");
+    return false;
+}
+
+enum mailstore_result mailbox_deliver_once(struct mailbox *mb, const char *folder,
+                                           long long quota, const struct mailbox_once *once,
+                                           int (*fill)(void *ctx, int fd), void *ctx,
+                                           uint32_t *uid, bool *duplicate, char **err)
+{
+    if (duplicate)
+        *duplicate = false;
+    if (once && !once_ok(once, err))
+        return MS_TEMPFAIL;
+    char *name = ms_folder_name(folder, err);
+    if (!name)
+        return MS_TEMPFAIL;
+    struct deliver_op op = {.folder = name, .quota = quota, .once = once, .once_key = BUF_INIT};
+    if (once)
+        ms_once_key(&op.once_key, once);
+    op.dir = ms_folder_dir(mb, name);
+    op.newdir = xasprintf("%s/new", op.dir);
+    int rc = precheck(mb, &op);
+    if (rc == 0)
+        rc = write_tmp(mb, &op, fill, ctx);
+    if (rc == 0) {
+        rc = ms_write_nosync(mb, deliver_apply, deliver_undo, &op);
+        op.committed = rc == 0 && !op.duplicate;
+        if (op.duplicate)
+            rc = MS_RC_DUPLICATE;
+    }
+    /* Durable before it is reported: new/ (holding the rename) and the index. */
+    if (rc == 0 && fsync_dir(op.newdir) < 0)
+        rc = errno ? errno : EIO;
+    if (rc == 0)
+        rc = ms_sync_txn(mb, op.txnid);
+    if (rc == MS_RC_DUPLICATE && (rc = sync_duplicate(mb, &op)) == 0 && duplicate)
+        *duplicate = true;
+    if (rc == 0 || op.committed)
+        *uid = op.uid; /* after a failed sync the copy is in the mailbox all the same */
+    else if (op.renamed) /* could not be moved back: do not leave it without a UID */
+        unlink(op.new_path);
+    if (op.tmp_path && !op.renamed)
+        unlink(op.tmp_path);
+    free(op.tmp_path);
+    free(op.new_path);
+    free(op.dup_path);
+    free(op.newdir);
+    free(op.dir);
+    buf_free(&op.once_key);
+    free(name);
+    return result(rc, err);
+}
+
 enum mailstore_result mailbox_deliver(struct mailbox *mb, const char *folder,
                                       long long quota, int (*fill)(void *ctx, int fd),
                                       void *ctx, uint32_t *uid, char **err)
 {
-    char *name = ms_folder_name(folder, err);
-    if (!name)
-        return MS_TEMPFAIL;
-    struct deliver_op op = {.folder = name, .quota = quota};
-    op.dir = ms_folder_dir(mb, name);
-    op.newdir = xasprintf("%s/new", op.dir);
-    int rc = 0;
-    if (ms_make_maildir(op.dir, strcmp(name, "INBOX") != 0) < 0)
-        rc = errno;
-    if (rc == 0 && quota > 0) {
-        long long used = mailbox_usage(mb);
-        rc = used < 0 ? EIO : used >= quota ? MS_RC_OVERQUOTA : 0;
-    }
-    if (rc == 0)
-        rc = write_tmp(mb, &op, fill, ctx);
-    if (rc == 0)
-        rc = ms_write(mb, deliver_apply, deliver_undo, &op);
-    if (rc == 0)
-        *uid = op.uid;
-    else if (op.renamed) /* could not be moved back: do not leave it without a UID */
-        unlink(op.new_path);
-    else if (op.tmp_path)
-        unlink(op.tmp_path);
-    free(op.tmp_path);
-    free(op.new_path);
-    free(op.newdir);
-    free(op.dir);
-    free(name);
-    return result(rc, err);
+    return mailbox_deliver_once(mb, folder, quota, NULL, fill, ctx, uid, NULL, err);
 }

@@ -1,11 +1,20 @@
 /* mailstore_int.h - internals shared by mailstore.c (open, records, delivery),
  * mailstore_read.c (reader API, expunge, flags) and mailstore_sync.c. Not a public header.
  *
- * Index layout (doc/mailstore.md): one LMDB file per mailbox with two named databases,
- *   folders:  NAME                   -> v1 record: uidvalidity, uidnext, highestmodseq,
- *                                       messages, size, vsize
- *   messages: NAME "\0" UID(4, BE)   -> v1 record: flags, modseq, size, vsize, base name
- * Integers are little-endian on disk; the first byte of every value is its version. */
+ * Index layout (doc/mailstore.md): one LMDB file per mailbox with three named databases,
+ *   folders:   NAME                   -> v1 record: uidvalidity, uidnext, highestmodseq,
+ *                                        messages, size, vsize
+ *   messages:  NAME "\0" UID(4, BE)   -> v1 record: flags, modseq, size, vsize, base name
+ *   delivered: BORN(8, BE) ID         -> v1 record: UID, folder name (exactly-once delivery)
+ * Integers are little-endian on disk (keys big-endian so they sort); the first byte of
+ * every value is its version.
+ *
+ * Durability: environments are opened with MDB_NOMETASYNC, so a commit syncs the data
+ * pages once (keeping LMDB's integrity) and leaves the meta page to the next commit or to
+ * mdb_env_sync(). ms_write() calls mdb_env_sync() after its commit (every change is
+ * durable when it returns, as with LMDB's default); delivery uses ms_write_nosync() and
+ * syncs after it has released the writer lock, so the syncs of concurrent deliveries
+ * overlap instead of queueing behind the lock (mailstore_deliver.c). */
 #ifndef POSTHORN_MAILSTORE_INT_H
 #define POSTHORN_MAILSTORE_INT_H
 #include "buf.h"
@@ -17,15 +26,18 @@
 #define MS_RC_OVERQUOTA (-1)
 #define MS_RC_CORRUPT (-2)
 #define MS_RC_FILL (-3) /* the caller's fill() failed */
+#define MS_RC_DUPLICATE (-4) /* exactly-once delivery: already delivered */
 
 /* One LMDB environment per index file and process, shared by all handles. */
 struct ms_env {
     dev_t dev;
     ino_t ino;
     MDB_env *env;
-    MDB_dbi folders, messages;
+    MDB_dbi folders, messages, delivered;
     unsigned refs;
     unsigned counter; /* for unique file names */
+    pid_t pid;        /* of the process that opened it (LMDB environments do not survive fork) */
+    int pending_fd;   /* INDEX-pending (mailstore_once.c), -1 until first used */
     struct ms_env *next;
 };
 
@@ -48,6 +60,31 @@ struct msg_rec {
     size_t namelen;
 };
 
+/* mailstore_once.c: exactly-once delivery records and the pending note. */
+void ms_once_key(struct buf *key, const struct mailbox_once *o);
+/* An earlier copy for key still in the mailbox: MS_RC_DUPLICATE with *uid and *path (its
+ * file, malloc'ed); 0 when there is none (no record, or its message is gone); else an
+ * errno value or LMDB code. */
+int ms_once_find(struct mailbox *mb, MDB_txn *txn, const struct buf *key, uint32_t *uid,
+                 char **path);
+int ms_once_put(struct mailbox *mb, MDB_txn *txn, const void *key, size_t keylen, uint32_t uid,
+                const char *folder);
+/* Remove a few records born more than keep seconds ago. */
+int ms_once_prune(struct mailbox *mb, MDB_txn *txn, long long keep);
+struct ms_pending {
+    size_t txnid; /* of the transaction that will add the message */
+    uint32_t uidvalidity, uid;
+    uint64_t size, vsize;
+    const char *folder, *name; /* name: the base name in new/ */
+    const void *key;           /* delivery record key, keylen 0 for none */
+    size_t keylen;
+};
+/* Note the message a transaction is about to rename into new/ (no sync). 0 or errno. */
+int ms_pending_note(struct mailbox *mb, const struct ms_pending *p);
+/* At the start of a write transaction: index the noted message if its writer died
+ * between rename and commit. 0, an errno value or an LMDB code. */
+int ms_pending_recover(struct mailbox *mb, MDB_txn *txn);
+
 /* Normalise and check a folder name ("inbox" -> "INBOX"); malloc'ed, or NULL with *err. */
 char *ms_folder_name(const char *folder, char **err);
 /* Directory of a (normalised) folder: the root for INBOX, else path/.NAME; malloc'ed. */
@@ -65,11 +102,20 @@ int ms_msg_put(struct mailbox *mb, MDB_txn *txn, const char *folder, uint32_t ui
 
 /* Begin a transaction (adopting a map grown by another process). */
 int ms_begin(struct mailbox *mb, bool write, MDB_txn **txn);
-/* Run apply() in a write transaction and commit; on failure (or a failed commit) call
- * undo() to revert file system changes apply() made. Grows the map and retries on
- * MDB_MAP_FULL. Returns 0, an errno value, an LMDB code or an MS_RC_ value. */
+/* Run apply() in a write transaction, commit and make the commit durable; on failure (or a
+ * failed commit) call undo() to revert file system changes apply() made. Grows the map and
+ * retries on MDB_MAP_FULL. Returns 0, an errno value, an LMDB code or an MS_RC_ value. */
 int ms_write(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
              void (*undo)(void *arg), void *arg);
+/* The same without the final mdb_env_sync(): the caller syncs (ms_sync) before it relies
+ * on the change surviving a system crash. */
+int ms_write_nosync(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
+                    void (*undo)(void *arg), void *arg);
+/* Make every commit so far durable (the meta page MDB_NOMETASYNC left unsynced). */
+int ms_sync(struct mailbox *mb);
+/* Make the commit of transaction txnid durable; skips the sync when a later commit has
+ * already done it (see mailstore.c). */
+int ms_sync_txn(struct mailbox *mb, size_t txnid);
 const char *ms_strerror(int rc);
 
 /* "DFPRST" letters of flags into out (at least 8 bytes). */

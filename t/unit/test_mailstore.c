@@ -1,7 +1,9 @@
 /* test_mailstore.c - lib/mailstore: delivery (file names, modes, sizes, UID order, folder
  * counters), quota, the reader API (iterate, lookup, open), flag changes, expunge,
  * mailbox_sync after simulated crashes and hand edits, folders, shared handles, failed
- * fill() and unsafe names. */
+ * fill() and unsafe names; exactly-once delivery (repeats, expunged or lost first copies,
+ * pruning, a writer killed between rename and commit), directories removed under a
+ * delivering handle, mailbox_current(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "fileio.h"
 #include "mailstore.h"
+#include "mailstore_int.h" /* the pending note, to stage a writer killed before its commit */
 
 #define INDEX "posthorn-index.lmdb"
 
@@ -289,6 +293,190 @@ static void test_folders_and_shared_handles(void **state)
     mailbox_close(b);
 }
 
+static int fill_count(void *ctx, int fd)
+{
+    (*(int *)ctx)++;
+    return write_full(fd, "once\n", 5);
+}
+
+static enum mailstore_result once(struct mailbox *mb, const char *id, long long born, long long keep,
+                                  int *fills, uint32_t *uid, bool *dup)
+{
+    struct mailbox_once o = {.id = id, .born = born, .keep = keep};
+    char *err = NULL;
+    enum mailstore_result r = mailbox_deliver_once(mb, "INBOX", 0, &o, fill_count, fills, uid, dup, &err);
+    free(err);
+    return r;
+}
+
+static void test_deliver_once(void **state)
+{
+    struct mailbox *mb = open_box("erin");
+    long long now = (long long)time(NULL);
+    int fills = 0;
+    uint32_t uid = 0;
+    bool dup = true;
+    assert_int_equal(once(mb, "Q1:erin@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_int_equal(uid, 1);
+    assert_false(dup);
+    /* the repeated request: no second copy, the first one's UID */
+    assert_int_equal(once(mb, "Q1:erin@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_int_equal(uid, 1);
+    assert_true(dup);
+    assert_int_equal(fills, 1);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/new", mailbox_path(mb));
+    assert_int_equal(count_files(path), 1);
+    /* another address or another message is another copy */
+    assert_int_equal(once(mb, "Q1:other@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_int_equal(uid, 2);
+    assert_false(dup);
+    /* a first copy that was read and flagged (moved to cur/) still counts */
+    char *err = NULL;
+    assert_int_equal(mailbox_set_flags(mb, "INBOX", 1, MS_FLAG_SEEN, NULL, &err), 1);
+    assert_int_equal(once(mb, "Q1:erin@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_true(dup);
+    assert_int_equal(uid, 1);
+    /* a first copy that is gone (expunged; or its rename lost in a system crash) is not
+     * trusted: the message is delivered again */
+    assert_int_equal(mailbox_expunge(mb, "INBOX", 1, &err), 1);
+    assert_int_equal(once(mb, "Q1:erin@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_false(dup);
+    assert_int_equal(uid, 3);
+    struct mailbox_msg m;
+    assert_int_equal(mailbox_lookup(mb, "INBOX", 3, &m, &err), 1);
+    snprintf(path, sizeof path, "%s/new/%s", mailbox_path(mb), m.name);
+    mailbox_msg_free(&m);
+    assert_int_equal(unlink(path), 0); /* entry without file */
+    assert_int_equal(once(mb, "Q1:erin@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_false(dup);
+    assert_int_equal(uid, 4);
+    assert_int_equal(fills, 4);
+    /* bad identifiers */
+    char longid[MAILBOX_ONCE_ID_MAX + 2];
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = 0;
+    assert_int_equal(once(mb, "", now, 86400, &fills, &uid, &dup), MS_TEMPFAIL);
+    assert_int_equal(once(mb, longid, now, 86400, &fills, &uid, &dup), MS_TEMPFAIL);
+    longid[MAILBOX_ONCE_ID_MAX] = 0;
+    assert_int_equal(once(mb, longid, now, 86400, &fills, &uid, &dup), MS_OK);
+    mailbox_close(mb);
+}
+
+static void test_once_records_expire(void **state)
+{
+    struct mailbox *mb = open_box("frank");
+    long long now = (long long)time(NULL);
+    int fills = 0;
+    uint32_t uid;
+    bool dup;
+    /* six records born 10 days ago, kept 5 days: expired */
+    char id[32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "OLD%d", i);
+        assert_int_equal(once(mb, id, now - 10 * 86400, 0, &fills, &uid, &dup), MS_OK);
+    }
+    /* each delivery that keeps 5 days prunes at most four expired records, oldest first */
+    assert_int_equal(once(mb, "NEW0", now, 5 * 86400, &fills, &uid, &dup), MS_OK);
+    assert_int_equal(once(mb, "OLD5", now - 10 * 86400, 5 * 86400, &fills, &uid, &dup), MS_OK);
+    assert_true(dup); /* not pruned yet: the first delivery removed OLD0..OLD3 */
+    assert_int_equal(once(mb, "OLD0", now - 10 * 86400, 5 * 86400, &fills, &uid, &dup), MS_OK);
+    assert_false(dup); /* pruned: delivered anew (and this delivery pruned OLD4, OLD5) */
+    assert_int_equal(once(mb, "OLD5", now - 10 * 86400, 5 * 86400, &fills, &uid, &dup), MS_OK);
+    assert_false(dup);
+    assert_int_equal(once(mb, "NEW0", now, 5 * 86400, &fills, &uid, &dup), MS_OK);
+    assert_true(dup); /* young records stay */
+    assert_int_equal(fills, 9);
+    mailbox_close(mb);
+}
+
+/* A writer killed between its rename into new/ and its commit: the file is there, the
+ * index has neither its entry nor its delivery record, only the pending note. The next
+ * write transaction indexes it, and the repeated request finds it. */
+static void test_killed_writer_recovered(void **state)
+{
+    struct mailbox *mb = open_box("hank");
+    long long now = (long long)time(NULL);
+    int fills = 0;
+    uint32_t uid;
+    bool dup;
+    assert_int_equal(once(mb, "Q1:hank@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    char *err = NULL;
+    struct mailbox_folder_info fi;
+    assert_int_equal(mailbox_folder_info(mb, "INBOX", &fi, &err), 1);
+    const char *name = "1700000000.M1P1Q1.host,S=5,W=6";
+    char path[1400];
+    snprintf(path, sizeof path, "%s/new/%s", mailbox_path(mb), name);
+    assert_int_equal(write_file_atomic(path, "once\n", 5, 0600), 0);
+    MDB_envinfo info;
+    assert_int_equal(mdb_env_info(mb->e->env, &info), 0);
+    struct buf key = BUF_INIT;
+    ms_once_key(&key, &(struct mailbox_once){.id = "Q2:hank@example.test", .born = now});
+    struct ms_pending note = {.txnid = info.me_last_txnid + 1, .uidvalidity = fi.uidvalidity,
+                              .uid = fi.uidnext, .size = 5, .vsize = 6, .folder = "INBOX",
+                              .name = name, .key = key.data, .keylen = key.len};
+    assert_int_equal(ms_pending_note(mb, &note), 0);
+    assert_int_equal(once(mb, "Q2:hank@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_true(dup);
+    assert_int_equal(uid, 2);
+    assert_int_equal(fills, 2); /* the tmp copy written before the check was dropped */
+    assert_string_equal(listing(mb, "INBOX", 0), "1:5/6:0;2:5/6:0;");
+    snprintf(path, sizeof path, "%s/new", mailbox_path(mb));
+    assert_int_equal(count_files(path), 2);
+    snprintf(path, sizeof path, "%s/tmp", mailbox_path(mb));
+    assert_int_equal(count_files(path), 0);
+    /* a note whose transaction committed is ignored (the IDs moved on) */
+    assert_int_equal(once(mb, "Q3:hank@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_int_equal(uid, 3);
+    assert_int_equal(mailbox_sync(mb, "INBOX", &err), 0);
+    /* a torn note is ignored */
+    snprintf(path, sizeof path, "%s/%s-pending", mailbox_path(mb), INDEX);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "\x01garbage", 8, 0), 8);
+    close(fd);
+    assert_int_equal(once(mb, "Q4:hank@example.test", now, 86400, &fills, &uid, &dup), MS_OK);
+    assert_int_equal(uid, 4);
+    assert_int_equal(mailbox_sync(mb, "INBOX", &err), 0);
+    buf_free(&key);
+    mailbox_close(mb);
+}
+
+static void test_missing_dirs_and_current(void **state)
+{
+    struct mailbox *mb = open_box("gina");
+    assert_true(mailbox_current(mb));
+    deliver(mb, "INBOX", "one\n");
+    char path[1400];
+    /* tmp/ and new/ removed under an open handle: delivery creates them again */
+    snprintf(path, sizeof path, "%s/tmp", mailbox_path(mb));
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(deliver(mb, "INBOX", "two\n"), 2);
+    char newdir[1024];
+    snprintf(newdir, sizeof newdir, "%s/new", mailbox_path(mb));
+    DIR *d = opendir(newdir);
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.') {
+            snprintf(path, sizeof path, "%s/%s", newdir, de->d_name);
+            assert_int_equal(unlink(path), 0);
+        }
+    closedir(d);
+    assert_int_equal(rmdir(newdir), 0);
+    assert_int_equal(deliver(mb, "INBOX", "three\n"), 3);
+    assert_int_equal(count_files(newdir), 1);
+    /* the index replaced (mailbox deleted and created again): the handle is stale */
+    char index[1024], moved[1100];
+    snprintf(index, sizeof index, "%s/%s", mailbox_path(mb), INDEX);
+    snprintf(moved, sizeof moved, "%s.old", index);
+    assert_int_equal(rename(index, moved), 0);
+    assert_false(mailbox_current(mb));
+    struct mailbox *fresh = open_box("gina2");
+    assert_true(mailbox_current(fresh));
+    mailbox_close(fresh);
+    mailbox_close(mb);
+}
+
 static void test_open_errors(void **state)
 {
     char *err = NULL;
@@ -315,6 +503,10 @@ int main(void)
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_folders_and_shared_handles),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_deliver_once),
+        cmocka_unit_test(test_once_records_expire),
+        cmocka_unit_test(test_killed_writer_recovered),
+        cmocka_unit_test(test_missing_dirs_and_current),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
