@@ -1,19 +1,29 @@
 /* local.h - local-mda's shared state: the daemon, one delivery request, and the result of
  * one recipient. main.c speaks the protocol, expand.c turns a recipient into mailboxes and
- * forward addresses, mailbox.c writes the message into a mailbox. */
+ * forward addresses, mailbox.c writes the message into a mailbox, boxes.c keeps recently
+ * used mailboxes open. */
 #ifndef POSTHORN_LOCAL_H
 #define POSTHORN_LOCAL_H
 #include "config.h"
+#include "event.h"
 #include "queue.h"
 #include "resolve.h"
 #include <stdbool.h>
 #include <sys/types.h>
+
+struct box;
+struct boxes {
+    struct box *head; /* most recently used first */
+    size_t n;
+};
 
 struct mda {
     struct config *cfg;
     struct resolver *res;
     uid_t mail_owner_uid; /* the only non-root peer besides ourselves (qmgr) */
     bool have_mail_owner;
+    long long once_keep; /* seconds exactly-once delivery records are kept */
+    struct boxes boxes;
 };
 
 /* Outcome for one recipient (or one mailbox). */
@@ -34,7 +44,8 @@ struct request {
     struct mda *mda;
     const char *queue_id;
     const char *sender;
-    int fd; /* the queue file, read-only */
+    long long arrival; /* Unix seconds, from the request */
+    int fd;            /* the queue file, read-only */
     struct queue_msg msg;
     char **delivered_to; /* Delivered-To: values already in the message, lowercased */
     size_t ndelivered_to;
@@ -71,6 +82,13 @@ int scan_delivered_to(struct request *rq, char **err);
 bool has_delivered_to(const struct request *rq, const char *addr);
 /* Deliver one copy to a mailbox (once per request); returns the recorded outcome. */
 const struct outcome *deliver_mailbox(struct request *rq, const struct target *t);
+
+/* boxes.c */
+/* An open handle of the mailbox domain/localpart (created when missing), owned by the
+ * cache: valid until the next boxes_get or boxes_expire. NULL with *err. */
+struct mailbox *boxes_get(struct mda *m, const char *domain, const char *localpart, char **err);
+/* Close the handles that have not been used for a while (called about once a second). */
+void boxes_expire(struct mda *m);
 
 /* The outcome of one recipient as in the reply; forward is a "a,b" list or NULL. */
 void process_recipient(struct request *rq, const char *rcpt, struct outcome *out, char **forward);

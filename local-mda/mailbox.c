@@ -1,7 +1,14 @@
 /* mailbox.c - local-mda's delivery of one message copy into a virtual mailbox: prepend
  * Return-Path: and Delivered-To: (RFC 5321 sec 4.4: the final delivery adds the return
  * path), copy the queued content, honour the user's quota, and remember the outcome so a
- * mailbox receives at most one copy per request. Also the Delivered-To: loop check. */
+ * mailbox receives at most one copy per request. Also the Delivered-To: loop check.
+ *
+ * Exactly once: each copy is delivered with mailbox_deliver_once() under the identifier
+ * "QUEUEID:address" (the address as it reached the mailbox, lowercased), born at the
+ * message's arrival and kept for the longest queue lifetime plus a margin. A request that
+ * qmgr repeats because it crashed, or because it never got our reply (we or it were
+ * killed, a connection broke), finds the copy and reports it sent without writing a
+ * second one; qmgr relies on this and no longer syncs its done-marks for local mail. */
 #include "local.h"
 #include "buf.h"
 #include "fileio.h"
@@ -147,13 +154,25 @@ static void record(struct request *rq, const char *mailbox, struct outcome *o)
     rq->boxes[rq->nboxes++].out = *o;
 }
 
+/* "QUEUEID:address" (lowercased), cut to what the index takes: two addresses of one
+ * message that share a long prefix could then share a record, which only merges their
+ * copies in this one mailbox. */
+static char *once_id(const struct request *rq, const char *addr)
+{
+    char *id = xasprintf("%s:%s", rq->queue_id, addr);
+    for (char *p = id; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (strlen(id) > MAILBOX_ONCE_ID_MAX)
+        id[MAILBOX_ONCE_ID_MAX] = 0;
+    return id;
+}
+
 static void write_copy(struct request *rq, const struct target *t, long long quota, struct outcome *o)
 {
     struct mda *m = rq->mda;
     const char *at = strrchr(t->mailbox, '@');
     char *local = xstrndup(t->mailbox, (size_t)(at - t->mailbox)), *err = NULL;
-    struct mailbox *mb = mailbox_open(config_str(m->cfg, "virtual_mailbox_base"), at + 1, local,
-                                      config_str(m->cfg, "mailbox_index_name"), true, &err);
+    struct mailbox *mb = boxes_get(m, at + 1, local, &err);
     free(local);
     if (!mb) {
         outcome_set(o, "defer", "4.3.0", "cannot open mailbox: %s", err);
@@ -161,11 +180,19 @@ static void write_copy(struct request *rq, const struct target *t, long long quo
         return;
     }
     struct fill f = {.rq = rq, .delivered_to = t->delivered_to, .out = -1};
+    struct mailbox_once once = {.id = once_id(rq, t->delivered_to), .born = rq->arrival,
+                                .keep = m->once_keep};
     uint32_t uid = 0;
-    switch (mailbox_deliver(mb, "INBOX", quota, fill, &f, &uid, &err)) {
+    bool dup = false;
+    switch (mailbox_deliver_once(mb, "INBOX", quota, &once, fill, &f, &uid, &dup, &err)) {
     case MS_OK:
         outcome_set(o, "sent", "2.0.0", "delivered to maildir");
-        log_debug("%s: %s: delivered to %s uid %u", rq->queue_id, t->delivered_to, mailbox_path(mb), uid);
+        if (dup)
+            log_info("%s: %s: already delivered to %s as uid %u (repeated request)",
+                     rq->queue_id, t->delivered_to, mailbox_path(mb), uid);
+        else
+            log_debug("%s: %s: delivered to %s uid %u", rq->queue_id, t->delivered_to,
+                      mailbox_path(mb), uid);
         break;
     case MS_OVERQUOTA:
         outcome_set(o, "defer", "4.2.2", "mailbox full");
@@ -175,9 +202,9 @@ static void write_copy(struct request *rq, const struct target *t, long long quo
         log_warn("%s: %s", rq->queue_id, o->reason);
         break;
     }
+    free((char *)once.id);
     free(f.err);
     free(err);
-    mailbox_close(mb);
 }
 
 const struct outcome *deliver_mailbox(struct request *rq, const struct target *t)

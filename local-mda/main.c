@@ -155,6 +155,7 @@ static int handle_request(struct mda *m, const struct attrs *a, int qfd, struct 
     }
     struct request rq = {.mda = m, .queue_id = attrs_get(a, "queue_id"),
                          .sender = attrs_get(a, "sender"), .fd = qfd};
+    attrs_get_ll(a, "arrival", &rq.arrival); /* checked by check_request */
     char *qerr = NULL;
     attrs_addf(rep, "nrcpt", "%lld", n);
     if (queue_read(qfd, rq.queue_id, &rq.msg, &qerr) < 0 || scan_delivered_to(&rq, &qerr) < 0) {
@@ -222,6 +223,12 @@ static void serve(struct server *srv, int fd)
     ipc_conn_close(&c);
 }
 
+static void tick(struct server *srv)
+{
+    if (srv->app)
+        boxes_expire(srv->app);
+}
+
 static void on_accept(struct server *srv, int fd)
 {
     if (!peer_ok(srv->app, fd)) {
@@ -246,10 +253,18 @@ static void pre_init(struct server *srv)
     srv->app = m;
 }
 
+/* Exactly-once records must outlive every repetition of a request: a message is retried at
+ * most until its queue lifetime ends. The margin covers clock steps and mail released
+ * from hold late. */
+#define ONCE_MARGIN (2 * 86400)
+
 static void post_init(struct server *srv)
 {
     struct mda *m = srv->app;
     char *err = NULL;
+    long long life = config_int(srv->cfg, "maximal_queue_lifetime");
+    long long blife = config_int(srv->cfg, "bounce_queue_lifetime");
+    m->once_keep = (life > blife ? life : blife) + ONCE_MARGIN;
     m->res = resolver_open(srv->cfg, &err);
     if (!m->res)
         log_fatal("cannot open the user and alias tables: %s", err);
@@ -263,6 +278,7 @@ int main(int argc, char **argv)
         .pre_init = pre_init,
         .post_init = post_init,
         .accept = on_accept,
+        .tick = tick,
     };
     return server_main(argc, argv, &def);
 }

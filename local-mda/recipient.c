@@ -2,7 +2,7 @@
  * forwarding loop, deliver to each local mailbox, and combine the results.
  *
  * Combination: any deferred mailbox defers the recipient (qmgr retries it; mailboxes that
- * already got their copy get another one then, as with Postfix's local delivery), else
+ * already got their copy recognise the retry and get no second one: mailbox.c), else
  * any bounced mailbox bounces it, else it is sent. Remote targets are returned as
  * forward_i only with "sent", so a retried recipient never forwards twice. */
 #include "local.h"
