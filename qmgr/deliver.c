@@ -1,8 +1,14 @@
 /* deliver.c - one delivery request, run start to finish on a transport's worker thread:
  * connect to the delivery agent, check its announcement, send the request with the queue
  * file's read-only descriptor (SCM_RIGHTS), read and strictly check the reply, queue
- * forwarded copies, then mark sent recipients done and fdatasync the queue file before the
- * result goes back to the loop (deliver_done).
+ * forwarded copies, then mark sent recipients done before the result goes back to the loop
+ * (deliver_done).
+ * The marks are fdatasynced only where losing them could do harm: for transports that are
+ * not exactly-once (a repeated request would deliver again) and for recipients with
+ * forwarded copies (repeating them would queue the copies again). An exactly-once agent
+ * (local-mda, which records each copy with the queue ID in the mailbox index) answers a
+ * repeated request with "sent" and writes nothing, so after a crash a lost mark costs one
+ * repeated request, not a duplicate, and the sync per message is saved.
  * Anything that goes wrong before a complete, valid reply defers every recipient of the
  * request: a recipient is never marked done without the agent saying so. */
 #include "qmgr.h"
@@ -179,16 +185,16 @@ static int converse(struct job *j, const struct attrs *req, struct attrs *rep, c
 static void mark_done(struct job *j)
 {
     struct qmsg *msg = j->msg;
-    bool marked = false;
+    bool must_sync = false;
     for (size_t k = 0; k < j->n; k++) {
         if (strcmp(j->r[k].status, "sent") != 0)
             continue;
         struct queue_rcpt copy = msg->m.rcpts[j->r[k].index]; /* the loop owns the original */
         if (queue_mark_done(msg->fd, &copy) < 0)
             log_error("%s: cannot mark <%s> done: %m", msg->id, copy.addr);
-        marked = true;
+        must_sync |= !j->tp->exactly_once || j->r[k].forward;
     }
-    if (marked && fdatasync(msg->fd) < 0)
+    if (must_sync && fdatasync(msg->fd) < 0)
         log_error("%s: fdatasync: %m (delivered recipients may be delivered again)", msg->id);
 }
 

@@ -7,10 +7,14 @@
  *  - a success DSN for recipients delivered with NOTIFY=SUCCESS (best effort: their marks
  *    are already durable), and a delay DSN the first time a recipient that asked with
  *    NOTIFY=DELAY is deferred;
- *  - recipients still pending: the defer log is rewritten (back-off doubled from
- *    minimal_backoff_time up to maximal_backoff_time), the file's mtime set to the next
- *    retry time and the file moved to deferred/;
- *  - nothing pending: the queue file and its defer log are unlinked, the directory fsynced.
+ *  - recipients still pending: the done-marks are fdatasynced (deliver.c leaves them
+ *    unsynced for exactly-once transports), the defer log is rewritten (back-off doubled
+ *    from minimal_backoff_time up to maximal_backoff_time), the file's mtime set to the
+ *    next retry time and the file moved to deferred/;
+ *  - nothing pending: the queue file and its defer log are unlinked, without a directory
+ *    fsync (as Postfix does): every result in the file is either synced (bounces, forwards,
+ *    transports that are not exactly-once) or safe to repeat, so a removal that a system
+ *    crash undoes only brings back a file whose repeated requests deliver nothing twice.
  * Messages from the null sender never get a DSN (logged as discarded). A file that vanished
  * meanwhile (posthorn queue delete/hold) is left alone quietly. */
 #include "qmgr.h"
@@ -48,6 +52,7 @@ static void report_init(struct dsn_report *r, const struct qmsg *msg, enum dsn_k
     memset(r, 0, sizeof *r);
     r->kind = kind;
     r->hostname = q->hostname;
+    r->origin = q->origin;
     r->from_local = q->notice_sender;
     r->queue_id = msg->id;
     r->sender = msg->m.sender;
@@ -143,6 +148,10 @@ static void defer(struct finish *f)
     struct qmsg *msg = f->msg;
     struct qmgr *q = msg->q;
     struct defer_log d = {0};
+    /* The message stays queued: its done-marks must survive (deliver.c may not have synced
+     * them), or a crash would repeat those recipients for the rest of its lifetime. */
+    if (fdatasync(msg->fd) < 0)
+        log_error("%s: fdatasync: %m", msg->id);
     long long b = msg->prev_backoff ? msg->prev_backoff * 2 : q->min_backoff;
     d.backoff = b < q->min_backoff ? q->min_backoff : b > q->max_backoff ? q->max_backoff : b;
     for (size_t i = 0; i < msg->m.nrcpts; i++)
@@ -163,6 +172,20 @@ static void defer(struct finish *f)
     defer_log_free(&d);
 }
 
+/* Unlink the queue file (no directory fsync: see the top of this file) and its defer log
+ * when it had one. 0 or -1 with errno. */
+static int remove_finished(struct qmsg *msg)
+{
+    char *path = queue_path(msg->q->spool, QUEUE_ACTIVE, msg->id);
+    int r = unlink(path);
+    int saved = errno;
+    free(path);
+    if (r == 0 && msg->has_defer_log && defer_log_remove(msg->q->spool, msg->id) < 0)
+        log_warn("%s: cannot remove the defer log: %m", msg->id);
+    errno = saved;
+    return r;
+}
+
 static void finish_run(struct task *t)
 {
     struct finish *f = (struct finish *)t;
@@ -180,8 +203,15 @@ static void finish_run(struct task *t)
     if (queue_msg_pending(&msg->m) > 0) {
         send_report(f, DSN_DELAY, RS_DEFERRED);
         defer(f);
-    } else if (queue_remove(msg->q->spool, QUEUE_ACTIVE, msg->id) == 0) {
+    } else if (remove_finished(msg) == 0) {
         log_info("%s: removed", msg->id);
+        /* The last close of an unlinked file frees it, which can wait for the disk (a
+         * synchronous discard on file systems mounted with -o discard): do it here, on the
+         * finish thread, not in message_free on the event loop. No task of the message is
+         * out any more, so nothing else uses the descriptors. */
+        close(msg->fd);
+        close(msg->rdfd);
+        msg->fd = msg->rdfd = -1;
     } else if (errno != ENOENT) {
         log_error("%s: cannot remove the queue file: %m", msg->id);
     }

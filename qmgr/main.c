@@ -6,9 +6,12 @@
  * sends delivery requests to the agents (at most the transport's concurrency limit in
  * parallel, its recipient limit per request), records results durably in the queue file,
  * bounces with RFC 3464 DSNs, defers with exponential back-off (deferred/, mtime = next
- * retry, SPOOL/defer/ID = reasons and back-off) and removes finished mail. Delivery is at
- * least once: a crash after an agent delivered but before the result was marked in the
- * queue file delivers those recipients again. Formats: doc/queue-format.md, doc/ipc.md.
+ * retry, SPOOL/defer/ID = reasons and back-off) and removes finished mail. Requests are
+ * sent at least once: a crash after an agent delivered but before the result was marked in
+ * the queue file sends those recipients again. The local transport is exactly-once
+ * (local-mda recognises the repeated request and writes no second copy), so its done-marks
+ * are not synced; other transports' marks are (deliver.c, finish.c). Formats:
+ * doc/queue-format.md, doc/ipc.md.
  *
  * SECURITY: qmgr trusts the spool (owned by mail_owner) and the delivery agents on their
  * private sockets; it parses queue files and agent replies strictly and fails closed
@@ -76,6 +79,7 @@ static void read_config(struct qmgr *q)
     q->run_delay = config_int(c, "queue_run_delay");
     q->ipc_timeout = config_int(c, "qmgr_ipc_timeout");
     q->hostname = config_str(c, "myhostname");
+    q->origin = config_str(c, "myorigin");
     q->notice_sender = config_str(c, "bounce_notice_sender");
     q->bounce_size_limit = config_int(c, "bounce_size_limit");
 }

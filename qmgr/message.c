@@ -149,6 +149,7 @@ static void load_backoff(struct qmsg *msg)
     struct defer_log d;
     char *err = NULL;
     int r = defer_log_read(msg->q->spool, msg->id, &d, &err);
+    msg->has_defer_log = r != 0;
     if (r < 0) {
         log_warn("%s: ignoring defer log: %s", msg->id, err);
         free(err);

@@ -57,6 +57,8 @@ struct transport {
     const char *socket;    /* relative to the spool: "private/local" */
     bool by_nexthop;       /* one request per recipient domain, with nexthop= */
     bool optional;         /* a missing socket means "not installed": defer, do not try */
+    bool exactly_once;     /* the agent recognises a repeated request and does not deliver
+                            * twice (local-mda): done-marks need not be synced (deliver.c) */
     unsigned rcpt_limit;   /* recipients per request */
     struct pool pool;
 };
@@ -83,6 +85,7 @@ struct qmsg {
     struct rcpt_result *res; /* one per m.rcpts */
     double t_active;         /* wall clock of activation */
     long long prev_backoff;  /* from the defer log; 0 when never deferred */
+    bool has_defer_log;      /* SPOOL/defer/ID existed at activation */
     unsigned tasks_out;      /* delivery or finish tasks not yet back */
     bool abandoned;          /* drain dropped a request: leave the file in active/ */
 };
@@ -113,7 +116,7 @@ struct qmgr {
     unsigned nclients;
     /* configuration snapshot */
     long long min_backoff, max_backoff, max_lifetime, bounce_lifetime, run_delay, ipc_timeout;
-    const char *hostname, *notice_sender;
+    const char *hostname, *origin, *notice_sender;
     long long bounce_size_limit;
 };
 

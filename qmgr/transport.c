@@ -21,13 +21,15 @@ struct transport_def {
     const char *rcpt_limit_param;
     bool by_nexthop;
     bool optional;
+    bool exactly_once;
 };
 
 static const struct transport_def transport_defs[] = {
+    /* local-mda records each copy with the queue ID in the mailbox index (exactly once) */
     {"local", "private/local", "local_destination_concurrency_limit",
-     "default_destination_recipient_limit", false, false},
+     "default_destination_recipient_limit", false, false, true},
     {"smtp", "private/smtp", "default_destination_concurrency_limit",
-     "default_destination_recipient_limit", true, true},
+     "default_destination_recipient_limit", true, true, false},
 };
 
 void transports_init(struct qmgr *q)
@@ -42,6 +44,7 @@ void transports_init(struct qmgr *q)
         tp->socket = xasprintf("%s/%s", q->spool, d->socket);
         tp->by_nexthop = d->by_nexthop;
         tp->optional = d->optional;
+        tp->exactly_once = d->exactly_once;
         tp->rcpt_limit = (unsigned)config_int(q->cfg, d->rcpt_limit_param);
         pool_init(&tp->pool, q, d->name, (unsigned)config_int(q->cfg, d->concurrency_param));
     }
