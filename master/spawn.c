@@ -25,10 +25,12 @@ long long master_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A unix service (qmgr, local) must not run two generations at once: wait for the old. */
+/* A singleton unix service (maxproc 1: qmgr) must not run two generations at once: the
+ * new one waits for the old to exit. Services with several processes (local, the POP3
+ * mailbox part) overlap, so a reload never blocks deliveries or logins. */
 static bool old_generation_running(struct master *m, const struct service *s)
 {
-    if (strcmp(s->type, "unix") != 0)
+    if (strcmp(s->type, "unix") != 0 || s->maxproc != 1)
         return false;
     for (struct service *o = m->services; o; o = o->next)
         if (o->retired && o->live > 0 && strcmp(o->key, s->key) == 0)

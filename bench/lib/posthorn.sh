@@ -36,6 +36,8 @@ ph_setup() {
     done
     # The same two limits as the Postfix side: enough sessions from 127.0.0.1 for idle-mem.
     ph conf set smtpd_client_connection_count_limit=0 >/dev/null || return 1
+    # The POP3 load logs in with USER/PASS on port 110 (as the Dovecot side does).
+    ph conf set pop3_allow_plaintext_auth=yes >/dev/null || return 1
     ph check >&2 || return 1
 }
 
