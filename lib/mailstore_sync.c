@@ -127,7 +127,8 @@ static int load_entries(struct mailbox *mb, MDB_txn *txn, const char *folder,
     }
     mdb_cursor_close(cur);
     buf_free(&key);
-    qsort(*out, *n, sizeof **out, entry_cmp);
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, entry_cmp);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -227,7 +228,8 @@ int mailbox_sync(struct mailbox *mb, const char *folder, char **err)
         rc = errno;
     else {
         clean_tmp(dir);
-        qsort(op.files, op.nfiles, sizeof *op.files, file_cmp);
+        if (op.nfiles > 1)
+            qsort(op.files, op.nfiles, sizeof *op.files, file_cmp);
         rc = ms_write(mb, sync_apply, NULL, &op);
     }
     if (rc != 0)
