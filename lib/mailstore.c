@@ -102,6 +102,7 @@ static int env_setup(struct ms_env *e, const char *index)
     }
     int dead;
     mdb_reader_check(e->env, &dead);
+    e->readers_checked = time(NULL);
     e->dev = st.st_dev;
     e->ino = st.st_ino;
     return 0;
@@ -405,10 +406,25 @@ static int grow(struct mailbox *mb)
     return mdb_env_set_mapsize(mb->e->env, info.me_mapsize * 2);
 }
 
+/* A reader killed inside a read transaction keeps its slot, and with it old pages from
+ * reuse, until someone clears it. Environments now stay open in long-lived processes
+ * (local-mda caches them), so the check that env_setup does at open is repeated by writers
+ * once a minute. */
+static void check_readers(struct ms_env *e)
+{
+    time_t now = time(NULL);
+    if (now - e->readers_checked < 60 && now >= e->readers_checked)
+        return;
+    int dead;
+    mdb_reader_check(e->env, &dead);
+    e->readers_checked = now;
+}
+
 int ms_write_nosync(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
                     void (*undo)(void *arg), void *arg)
 {
     int rc = MDB_MAP_FULL;
+    check_readers(mb->e);
     for (int i = 0; i < MS_WRITE_TRIES && rc == MDB_MAP_FULL; i++) {
         MDB_txn *txn;
         rc = ms_begin(mb, true, &txn);

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "mailstore.h"
 #include <lmdb.h>
+#include <time.h>
 
 #define MS_REC_VERSION 1
 /* apply() results besides 0, errno values (> 0) and LMDB codes (<= -30799). */
@@ -38,6 +39,7 @@ struct ms_env {
     unsigned counter; /* for unique file names */
     pid_t pid;        /* of the process that opened it (LMDB environments do not survive fork) */
     int pending_fd;   /* INDEX-pending (mailstore_once.c), -1 until first used */
+    time_t readers_checked; /* last mdb_reader_check (stale slots of killed readers) */
     struct ms_env *next;
 };
 
