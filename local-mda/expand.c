@@ -1,7 +1,10 @@
-/* expand.c - what one recipient turns into: a list of local mailboxes and remote forward
- * addresses, or one failure for the whole recipient. Expansion finishes before anything
- * is delivered, so a loop, an unknown target or a table error never leaves a partial
- * delivery behind.
+/* expand.c - what one recipient turns into: a list of local mailboxes, remote forward
+ * addresses and unknown members, or one failure for the whole recipient. Expansion
+ * finishes before anything is delivered, so a loop or a table error never leaves a partial
+ * delivery behind. An alias member in one of our domains that does not exist does not
+ * silence the others (as with Postfix's aliases): when other members remain it is
+ * forwarded like a remote member, and that copy bounces 5.1.1 for it alone, naming the
+ * alias as Original-Recipient; when no member remains the recipient bounces 5.1.1.
  *
  * Alias values are lists of addresses separated by commas and/or white space, optionally
  * in angle brackets; an address without '@' gets the domain of the alias that lists it.
@@ -57,6 +60,9 @@ void expansion_free(struct expansion *x)
     for (size_t i = 0; i < x->nremote; i++)
         free(x->remote[i]);
     free(x->remote);
+    for (size_t i = 0; i < x->nunknown; i++)
+        free(x->unknown[i]);
+    free(x->unknown);
     outcome_free(&x->fail);
     memset(x, 0, sizeof *x);
 }
@@ -114,6 +120,17 @@ static void add_remote(struct walk *w, const char *addr)
         return;
     w->x->remote = xreallocarray(w->x->remote, w->x->nremote + 1, sizeof *w->x->remote);
     w->x->remote[w->x->nremote++] = xstrdup(addr);
+}
+
+static void add_unknown(struct walk *w, const char *addr)
+{
+    for (size_t i = 0; i < w->x->nunknown; i++)
+        if (strcasecmp(w->x->unknown[i], addr) == 0)
+            return;
+    if (!count_ok(w))
+        return;
+    w->x->unknown = xreallocarray(w->x->unknown, w->x->nunknown + 1, sizeof *w->x->unknown);
+    w->x->unknown[w->x->nunknown++] = xstrdup(addr);
 }
 
 static void walk_address(struct walk *w, const char *addr);
@@ -190,8 +207,11 @@ static void walk_address(struct walk *w, const char *addr)
     case RCPT_ALIAS:
         walk_alias(w, addr, result);
         break;
-    case RCPT_UNKNOWN: /* an alias target too: the original recipient bounces */
-        fail(w, "bounce", "5.1.1", "unknown user: %s", addr);
+    case RCPT_UNKNOWN:
+        if (top)
+            fail(w, "bounce", "5.1.1", "unknown user: %s", addr);
+        else
+            add_unknown(w, addr); /* settled in expand_recipient */
         break;
     case RCPT_REMOTE:
         if (top)
@@ -216,4 +236,12 @@ void expand_recipient(struct request *rq, const char *rcpt, struct expansion *x)
     };
     walk_address(&w, rcpt);
     free(w.stack);
+    if (x->failed || x->nunknown == 0)
+        return;
+    if (x->nlocal + x->nremote == 0) {
+        fail(&w, "bounce", "5.1.1", "unknown user: %s", x->unknown[0]);
+        return;
+    }
+    for (size_t i = 0; i < x->nunknown; i++) /* bounced on their own by the forwarded copy */
+        add_remote(&w, x->unknown[i]);
 }

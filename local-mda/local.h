@@ -64,6 +64,8 @@ struct expansion {
     size_t nlocal;
     char **remote;
     size_t nremote;
+    char **unknown; /* alias members in our domains that do not exist */
+    size_t nunknown;
     bool failed;
     struct outcome fail; /* when failed */
 };

@@ -34,3 +34,25 @@ def test_missing_alias_target_bounces_with_dsn(instance):
     assert raw.startswith(b"Return-Path: <>")
     instance.wait_log("status=bounced")
     instance.wait_queue_empty()
+
+
+def test_alias_with_one_unknown_member_still_delivers_to_the_others(instance):
+    """One stale member must not silence a team list: bob gets the mail, the sender gets a
+    DSN for the unknown member alone, naming the alias as Original-Recipient."""
+    instance.add_user(ALICE)
+    instance.add_user("bob@" + DOMAIN)
+    (instance.etc / "aliases").write_text("team@example.test: bob@example.test, gone@example.test\n")
+    instance.posthorn("map", "build", str(instance.etc / "aliases"))
+    instance.start()
+    with smtplib.SMTP("127.0.0.1", instance.ports["smtp"], timeout=30) as c:
+        c.sendmail(ALICE, ["team@example.test"], b"Subject: to the team\r\n\r\nhello team\r\n")
+    bob = instance.wait_messages("bob@" + DOMAIN, 1)
+    assert b"hello team" in bob[0]
+    msgs = instance.wait_messages(ALICE, 1)
+    report = parse(msgs[0])
+    assert report.get_content_type() == "multipart/report"
+    status = [p for p in report.walk() if p.get_content_type() == "message/delivery-status"][0].as_string()
+    assert "gone@example.test" in status and "5.1.1" in status
+    assert "team@example.test" in status  # Original-Recipient
+    assert "bob@example.test" not in status
+    instance.wait_queue_empty()
