@@ -53,7 +53,7 @@ static bool parse_quota(const char *s, long long *q)
 /* Check ADDR and that its domain is ours; returns the lowercased copy or NULL. */
 static char *our_address(struct db *d, const char *arg)
 {
-    char *addr = xstrdup(arg), *domain;
+    char *addr = idn_input(arg), *domain;
     if (!valid_address(addr, &domain)) {
         cli_err("\"%s\" is not a valid address (local@domain)", arg);
         free(addr);
@@ -171,7 +171,7 @@ static int user_add(struct db *d, const struct user_args *ua)
 /* Load an existing user for passwd/quota/del; 1 found, else prints why. */
 static int user_load(struct db *d, const char *arg, struct account_user *u)
 {
-    char *addr = xstrdup(arg);
+    char *addr = idn_input(arg);
     if (!valid_address(addr, NULL)) {
         cli_err("\"%s\" is not a valid address (local@domain)", arg);
         free(addr);
@@ -387,7 +387,7 @@ int cmd_domain(struct cli *c, int argc, char **argv)
         cli_usage("unknown domain subcommand \"%s\"", op);
     if (n != (list ? 0 : 1))
         cli_usage("domain %s: wrong number of arguments", op);
-    char *domain = pos[0] ? xstrdup(pos[0]) : NULL;
+    char *domain = pos[0] ? idn_input(pos[0]) : NULL;
     if (domain && !valid_domain(domain)) {
         cli_err("\"%s\" is not a valid domain name", pos[0]);
         return 1;

@@ -63,6 +63,9 @@ char *read_new_password(bool from_stdin);
 
 /* Validation of addresses and domains we store (lowercases in place). */
 bool valid_domain(char *d);
+/* A domain or address as typed, with the domain in A-labels ("bücher.test" ->
+ * "xn--bcher-kva.test", RFC 5890), malloc'ed; unchanged when not a valid IDN. */
+char *idn_input(const char *s);
 bool valid_address(char *addr, char **domain_out);
 
 /* Command groups. */

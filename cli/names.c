@@ -2,7 +2,10 @@
  * stricter than RFC 5321 allows on the wire because they become directory names under
  * virtual_mailbox_base: no '/', no leading dot, no "..". Both lowercase in place. */
 #include "cli.h"
+#include "idn.h"
+#include "mem.h"
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void lower(char *s)
@@ -49,6 +52,17 @@ static bool valid_local(const char *s, size_t len)
         return false;
     }
     return true;
+}
+
+char *idn_input(const char *s)
+{
+    const char *at = strrchr(s, '@');
+    char *dom = idn_domain_ascii(at ? at + 1 : s);
+    if (!dom)
+        return xstrdup(s); /* not a valid IDN: the syntax check refuses it */
+    char *r = at ? xasprintf("%.*s@%s", (int)(at - s), s, dom) : xstrdup(dom);
+    free(dom);
+    return r;
 }
 
 bool valid_address(char *addr, char **domain_out)

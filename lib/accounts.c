@@ -11,6 +11,7 @@
  * check reports its absence. A file replaced under a running process (deleted, rebuilt) is
  * noticed within a second and reopened. */
 #include "accounts.h"
+#include "idn.h"
 #include "mem.h"
 #include <ctype.h>
 #include <errno.h>
@@ -41,9 +42,20 @@ struct accounts {
     ino_t ino;
 };
 
+/* The stored form of a domain or an address: lowercase, with the domain in A-labels
+ * (RFC 5890: "bücher.test" is stored as "xn--bcher-kva.test"). */
 static char *lower(const char *s)
 {
-    char *r = xstrdup(s);
+    const char *at = strrchr(s, '@');
+    char *dom = idn_domain_ascii(at ? at + 1 : s);
+    char *r;
+    if (!dom) /* not a valid IDN: keep the bytes (lowercased); validation rejects them */
+        r = xstrdup(s);
+    else if (at)
+        r = xasprintf("%.*s@%s", (int)(at - s), s, dom);
+    else
+        r = xstrdup(dom);
+    free(dom);
     for (char *p = r; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     return r;
@@ -244,7 +256,7 @@ int accounts_domain_exists(struct accounts *a, const char *domain)
     if (rc != 0)
         return -1;
     char *key = lower(domain);
-    MDB_val k = {len, key}, v;
+    MDB_val k = {strlen(key), key}, v;
     rc = mdb_get(txn, a->domains, &k, &v);
     mdb_txn_abort(txn);
     free(key);
@@ -395,7 +407,7 @@ int accounts_user_get(struct accounts *a, const char *address, struct account_us
     if (rc != 0)
         return fail(err, a, rc);
     char *key = lower(address);
-    MDB_val k = {len, key}, v;
+    MDB_val k = {strlen(key), key}, v;
     rc = mdb_get(txn, a->users, &k, &v);
     int result = rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : fail(err, a, rc);
     if (result == 1 && parse_user(&k, &v, u) < 0) {

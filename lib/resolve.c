@@ -13,6 +13,7 @@
  * table that exists but cannot be read makes every lookup RCPT_TEMPFAIL, as does an
  * account database error. */
 #include "resolve.h"
+#include "idn.h"
 #include "mem.h"
 #include <ctype.h>
 #include <errno.h>
@@ -147,8 +148,12 @@ static void split(struct resolver *r, const char *addr, struct parts *p)
     const char *at = strrchr(addr, '@');
     const char *domain = at ? at + 1 : config_str(r->cfg, "myorigin");
     size_t llen = at ? (size_t)(at - addr) : strlen(addr);
-    p->domain = xstrdup(domain ? domain : "");
-    lower(p->domain);
+    /* U-labels (SMTPUTF8) become A-labels; an invalid IDN keeps its bytes and matches nothing. */
+    p->domain = idn_domain_ascii(domain ? domain : "");
+    if (!p->domain) {
+        p->domain = xstrdup(domain ? domain : "");
+        lower(p->domain);
+    }
     char *local = xstrndup(addr, llen);
     size_t cut = r->delim && *r->delim && llen > 0 ? strcspn(local + 1, r->delim) + 1 : llen;
     if (cut < llen) {

@@ -153,3 +153,20 @@ def test_plus_extension_delivers_to_user(server):
         s.sendmail("m@remote.test", ["alice+lists@" + DOMAIN], b"Subject: ext\r\n\r\nx\r\n")
     raw = server.wait_messages(ALICE, 1)[0]
     assert b"Delivered-To: alice+lists@example.test" in raw
+
+
+def test_idn_domain_in_u_labels_and_a_labels(instance):
+    """RFC 6531: after SMTPUTF8 a client may write our domain in U-labels; it is the same
+    domain as its A-label form, whichever form the operator used."""
+    instance.posthorn("domain", "add", "bücher.test")
+    instance.add_user("hans@bücher.test")
+    assert "xn--bcher-kva.test" in instance.posthorn("domain", "list").stdout
+    instance.start()
+    with smtp(instance) as s:
+        s.ehlo()
+        s.command_encoding = "utf-8"
+        s.sendmail("a@remote.test", ["hans@bücher.test"], "Subject: u-label\r\n\r\nx\r\n".encode(),
+                   mail_options=["SMTPUTF8"])
+        s.sendmail("a@remote.test", ["hans@xn--bcher-kva.test"], b"Subject: a-label\r\n\r\ny\r\n")
+    msgs = instance.wait_messages("hans@xn--bcher-kva.test", 2)
+    assert sorted(parse(m)["Subject"] for m in msgs) == ["a-label", "u-label"]

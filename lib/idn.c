@@ -1,0 +1,30 @@
+/* idn.c - domain names to their A-label form (see idn.h). */
+#include "idn.h"
+#include "mem.h"
+#include <ctype.h>
+#include <stdbool.h>
+#include <idn2.h>
+#include <stdlib.h>
+
+char *idn_domain_ascii(const char *domain)
+{
+    bool ascii = true;
+    for (const char *p = domain; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            ascii = false;
+    if (!ascii) {
+        char *out = NULL;
+        /* IDNA2008 with the UTS 46 transitional mapping (case folding, width mapping). */
+        if (idn2_to_ascii_8z(domain, &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
+            return NULL;
+        char *copy = xstrdup(out);
+        idn2_free(out);
+        for (char *p = copy; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        return copy;
+    }
+    char *copy = xstrdup(domain);
+    for (char *p = copy; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return copy;
+}
