@@ -2,7 +2,10 @@
  * run SESSIONS sessions in all against 127.0.0.1:PORT; each session is connect, greeting,
  * USER/PASS, STAT, UIDL, RETR of every message, QUIT (no DELE: the mailbox is unchanged, so
  * every session does the same work). Sessions whose STAT count differs from -m, or whose
- * UIDL/RETR replies are short or negative, count as errors.
+ * UIDL/RETR replies are short or negative, count as errors. A "%d" in USER is replaced by
+ * the worker's number (0 .. CONCURRENCY-1), so each worker can log in as its own user: a
+ * POP3 server may lock the maildrop for the whole session (RFC 1939 sec 8), and parallel
+ * sessions of one user then get "-ERR [IN-USE]".
  *
  * usage: pop3load -p PORT -u USER -w PASS -n SESSIONS -c CONCURRENCY [-m MSGS] [-t SECS]
  * prints: "sessions=N ok=K errors=E msgs=M bytes=B seconds=S"; exit 0 when E == 0. */
@@ -30,6 +33,7 @@ struct opts {
 struct conn {
     int fd;
     size_t len, off;
+    char bad[160]; /* the last negative reply, for the error message */
     char buf[BUFSZ];
 };
 
@@ -71,12 +75,15 @@ static int read_line(struct conn *c, const char **line, size_t *n)
     }
 }
 
-/* Read a single-line reply; 0 when it is +OK. */
+/* Read a single-line reply; 0 when it is +OK (else the line is kept in c->bad). */
 static int reply_ok(struct conn *c, const char **line, size_t *n)
 {
     if (read_line(c, line, n) < 0)
         return -1;
-    return *n >= 3 && memcmp(*line, "+OK", 3) == 0 ? 0 : -1;
+    if (*n >= 3 && memcmp(*line, "+OK", 3) == 0)
+        return 0;
+    snprintf(c->bad, sizeof c->bad, "%.*s", (int)(*n < 150 ? *n : 150), *line);
+    return -1;
 }
 
 /* Read a multi-line reply body after its +OK line up to the "." line; counts lines and
@@ -148,6 +155,7 @@ static const char *session(const struct opts *o, struct conn *c, struct tally *t
     const char *l, *err;
     size_t n;
     c->len = c->off = 0;
+    c->bad[0] = '\0';
     if ((c->fd = connect_to(o)) < 0)
         return "connect";
     long count = -1;
@@ -167,9 +175,27 @@ static const char *session(const struct opts *o, struct conn *c, struct tally *t
     return err;
 }
 
-static void worker(const struct opts *o, int share, int out)
+/* USER with its first "%d" replaced by the worker number; -1 when it does not fit. */
+static int worker_user(char *dst, size_t size, const char *user, int w)
+{
+    const char *p = strstr(user, "%d");
+    int n = p ? snprintf(dst, size, "%.*s%d%s", (int)(p - user), user, w, p + 2)
+              : snprintf(dst, size, "%s", user);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static void worker(const struct opts *base, int id, int share, int out)
 {
     struct tally t = {0};
+    char user[256];
+    struct opts mine = *base;
+    const struct opts *o = &mine;
+    if (worker_user(user, sizeof user, base->user, id) < 0) {
+        fprintf(stderr, "pop3load: user name too long\n");
+        t.errors = share;
+        _exit(write(out, &t, sizeof t) == (ssize_t)sizeof t ? 0 : 1);
+    }
+    mine.user = user;
     struct conn *c = malloc(sizeof *c);
     int reported = 0;
     for (int i = 0; c && i < share; i++) {
@@ -181,8 +207,8 @@ static void worker(const struct opts *o, int share, int out)
         }
         t.errors++;
         if (!reported++)
-            fprintf(stderr, "pop3load: session failed at %s: %s\n", err,
-                    errno ? strerror(errno) : "bad reply");
+            fprintf(stderr, "pop3load: %s: session failed at %s: %s\n", o->user, err,
+                    c->bad[0] ? c->bad : errno ? strerror(errno) : "bad reply");
     }
     if (!c)
         t.errors = share;
@@ -238,7 +264,7 @@ int main(int argc, char **argv)
         }
         if (pid == 0) {
             close(fds[0]);
-            worker(&o, share, fds[1]);
+            worker(&o, w, share, fds[1]);
         }
         started++;
     }
