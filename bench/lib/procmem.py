@@ -1,24 +1,41 @@
-"""procmem.py: resident memory of a server instance: the process whose pid is given (a
-master) and all its descendants, from /proc. VmRSS (from /proc/PID/status) counts shared
-pages once per process; Pss (from /proc/PID/smaps_rollup) divides them among the sharers,
-so it is the fairer sum for a process-per-connection server. Used by idle.py and runnable
-alone: procmem.py PID -> "rss_kib=N pss_kib=N procs=N"."""
+"""procmem.py: resident memory of a server instance, from /proc.
+
+The instance's processes are its master (the pid given) and all the master's descendants
+(by parent pid, which process-title rewriting cannot change), plus, when EXE_DIR and MARKER
+are given, any other process whose executable lies under EXE_DIR and whose command line or
+environment contains MARKER (a process of the instance that was reparented; Posthorn's
+daemons carry "-c CONFDIR" in their rewritten titles, Postfix's daemons MAIL_CONFIG=CONFDIR
+in their environment; Posthorn's title rewrite overwrites its environment, so
+POSTHORN_CONFIG cannot be read back from /proc/PID/environ).
+
+VmRSS (from /proc/PID/status) counts shared pages once per process; Pss (from
+/proc/PID/smaps_rollup) divides them among the sharers, so it is the fairer sum for a
+process-per-connection server. Used by idle.py and runnable alone:
+  procmem.py PID [EXE_DIR MARKER] -> "rss_kib=N pss_kib=N procs=N"."""
 import os
 import sys
 
 
+def _read(path, mode="r"):
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _pids():
+    return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+
+
 def children_map():
     kids = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
+    for pid in _pids():
+        stat = _read(f"/proc/{pid}/stat")
+        if stat is None:
             continue
         ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(name))
+        kids.setdefault(ppid, []).append(pid)
     return kids
 
 
@@ -32,25 +49,49 @@ def tree(root):
     return out
 
 
+def marked(exe_dir, marker):
+    """Processes whose executable is under exe_dir and whose cmdline or environ holds
+    marker."""
+    out, prefix, mark = [], exe_dir.rstrip("/") + "/", marker.encode()
+    for pid in _pids():
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        if not exe.startswith(prefix):
+            continue
+        for what in ("cmdline", "environ"):
+            data = _read(f"/proc/{pid}/{what}", "rb")
+            if data and mark in data:
+                out.append(pid)
+                break
+    return out
+
+
+def instance(root, exe_dir=None, marker=None):
+    pids = set(tree(root))
+    if exe_dir and marker:
+        pids.update(marked(exe_dir, marker))
+    return sorted(pids)
+
+
 def field_kib(path, key):
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except OSError:
-        pass
+    text = _read(path)
+    for line in (text or "").splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
     return 0
 
 
-def measure(root):
-    """(rss_kib, pss_kib, nprocs) summed over root and its descendants."""
-    pids = tree(root)
+def measure(root, exe_dir=None, marker=None):
+    """(rss_kib, pss_kib, nprocs) summed over the instance's processes."""
+    pids = instance(root, exe_dir, marker)
     rss = sum(field_kib(f"/proc/{p}/status", "VmRSS:") for p in pids)
     pss = sum(field_kib(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
     return rss, pss, len(pids)
 
 
 if __name__ == "__main__":
-    r, p, n = measure(int(sys.argv[1]))
+    args = sys.argv[1:]
+    r, p, n = measure(int(args[0]), *(args[1:3] if len(args) >= 3 else ()))
     print(f"rss_kib={r} pss_kib={p} procs={n}")
