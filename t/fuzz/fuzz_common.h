@@ -13,9 +13,11 @@
 /* A per-process scratch directory, created once. */
 static inline const char *fuzz_dir(void)
 {
-    static char dir[64];
+    static char dir[512];
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/posthorn-fuzz-XXXXXX");
+        /* Under TMPDIR (t/fuzz/run points it at its scratch directory, removed afterwards). */
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/posthorn-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(dir))
             abort();
         log_init("fuzz", "/dev/null");
@@ -26,7 +28,7 @@ static inline const char *fuzz_dir(void)
 /* Write data to DIR/name and return the path (static buffer). */
 static inline const char *fuzz_file(const char *name, const uint8_t *data, size_t size)
 {
-    static char path[128];
+    static char path[600];
     snprintf(path, sizeof path, "%s/%s", fuzz_dir(), name);
     FILE *f = fopen(path, "w"); /* no fsync: fuzzing wants speed, not durability */
     if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
