@@ -18,8 +18,21 @@
 #define DRAIN_TIMEOUT_MS (10 * 60 * 1000)
 
 static volatile sig_atomic_t got_term, got_hup;
-static void on_term(int sig) { (void)sig; got_term = 1; }
-static void on_hup(int sig) { (void)sig; got_hup = 1; }
+/* Self-pipe: the handlers wake the event loop at once, so a reload's old generation stops
+ * accepting before the new one starts (not at the next tick). */
+static int signal_pipe[2] = {-1, -1};
+
+static void wake_loop(void)
+{
+    int saved = errno;
+    if (signal_pipe[1] >= 0 && write(signal_pipe[1], "s", 1) < 0) {
+        /* the pipe is full: the loop is already awake */
+    }
+    errno = saved;
+}
+
+static void on_term(int sig) { (void)sig; got_term = 1; wake_loop(); }
+static void on_hup(int sig) { (void)sig; got_hup = 1; wake_loop(); }
 
 struct skel {
     struct server srv;
@@ -73,15 +86,31 @@ static void on_master(struct event_loop *loop, int fd, uint32_t events, void *ct
     }
 }
 
-static void on_tick(struct event_loop *loop, void *ctx)
+/* Act on SIGTERM/SIGHUP; true when the loop is stopping. */
+static bool handle_signals(struct skel *sk)
 {
-    struct skel *sk = ctx;
     if (got_term) {
-        event_stop(loop);
-        return;
+        event_stop(sk->srv.loop);
+        return true;
     }
     if (got_hup)
         start_drain(sk);
+    return false;
+}
+
+static void on_signal_pipe(struct event_loop *loop, int fd, uint32_t events, void *ctx)
+{
+    char buf[64];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    handle_signals(ctx);
+}
+
+static void on_tick(struct event_loop *loop, void *ctx)
+{
+    struct skel *sk = ctx;
+    if (handle_signals(sk))
+        return;
     if (sk->def->tick)
         sk->def->tick(&sk->srv);
     if (sk->srv.draining) {
@@ -147,6 +176,8 @@ int server_main(int argc, char **argv, const struct server_def *def)
     log_set_verbose(verbose || config_bool(sk.srv.cfg, "debug_log"));
     sk.srv.spool = config_str(sk.srv.cfg, "queue_directory");
     signal(SIGPIPE, SIG_IGN);
+    if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        log_fatal("pipe: %m");
     struct sigaction sa = {.sa_handler = on_term};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -178,6 +209,9 @@ int server_main(int argc, char **argv, const struct server_def *def)
         event_add(sk.srv.loop, SERVER_MASTER_FD, EPOLLIN, on_master, &sk);
     }
     event_set_tick(sk.srv.loop, on_tick, &sk);
+    if (event_add(sk.srv.loop, signal_pipe[0], EPOLLIN, on_signal_pipe, &sk) < 0)
+        log_fatal("signal pipe: %m");
+    handle_signals(&sk); /* a signal that came during start-up */
     log_debug("%s %s ready", def->program, sk.srv.service);
     event_run(sk.srv.loop);
     free(overrides);
