@@ -32,27 +32,6 @@ static void read_params(struct pop3d *d, struct config *cfg, const char *spool)
     p->index_name = config_str(cfg, "mailbox_index_name");
 }
 
-/* Still privileged: the key may be readable by root only. */
-static void load_tls(struct pop3d *d, struct config *cfg)
-{
-    const char *cert = config_str(cfg, "pop3d_tls_cert_file");
-    const char *key = config_str(cfg, "pop3d_tls_key_file");
-    if (!cert[0]) {
-        if (d->p.wrapper)
-            log_fatal("pop3d_tls_wrappermode = yes needs pop3d_tls_cert_file");
-        return;
-    }
-    char *err = NULL;
-    d->tls = tls_server_context(cert, key[0] ? key : cert,
-                                config_str(cfg, "pop3d_tls_protocols_min"), &err);
-    if (!d->tls) {
-        if (d->p.wrapper)
-            log_fatal("TLS is required but cannot be set up: %s", err);
-        log_warn("TLS disabled (STLS not offered): %s", err);
-        free(err);
-    }
-}
-
 static void pre_init(struct server *srv)
 {
     struct pop3d *d = xcalloc(1, sizeof *d);
@@ -62,8 +41,8 @@ static void pre_init(struct server *srv)
     if (d->mailbox_role != (strcmp(srv->program, "pop3") == 0))
         log_fatal("pop3_role must be given as \"-o pop3_role=mailbox\" in master.cf, not in main.cf");
     read_params(d, srv->cfg, srv->spool);
-    if (!d->mailbox_role)
-        load_tls(d, srv->cfg);
+    if (!d->mailbox_role) /* still privileged: the key may be readable by root only */
+        d->tls = tls_server_from_config(srv->cfg, "pop3d", d->p.wrapper, "STLS");
 }
 
 static void post_init(struct server *srv)

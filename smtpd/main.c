@@ -45,36 +45,16 @@ static void read_params(struct smtpd *d, struct config *cfg)
     p->first_domain = n > 0 ? domains[0] : "";
 }
 
-/* Still privileged: the key file may be readable by root only. */
-static void load_tls(struct smtpd *d, struct config *cfg)
-{
-    const char *cert = config_str(cfg, "smtpd_tls_cert_file");
-    const char *key = config_str(cfg, "smtpd_tls_key_file");
-    if (d->p.tls_level == TLS_LEVEL_NONE)
-        return;
-    if (!cert[0]) {
-        if (d->p.tls_level == TLS_LEVEL_ENCRYPT)
-            log_fatal("smtpd_tls_security_level = encrypt needs smtpd_tls_cert_file");
-        return;
-    }
-    char *err = NULL;
-    d->tls = tls_server_context(cert, key[0] ? key : cert,
-                                config_str(cfg, "smtpd_tls_protocols_min"), &err);
-    if (!d->tls) {
-        if (d->p.tls_level == TLS_LEVEL_ENCRYPT)
-            log_fatal("TLS is required but cannot be set up: %s", err);
-        log_warn("TLS disabled (STARTTLS not offered): %s", err);
-        free(err);
-    }
-}
-
 static void pre_init(struct server *srv)
 {
     struct smtpd *d = xcalloc(1, sizeof *d);
     d->srv = srv;
     srv->app = d;
     read_params(d, srv->cfg);
-    load_tls(d, srv->cfg);
+    /* Still privileged: the key file may be readable by root only. */
+    if (d->p.tls_level != TLS_LEVEL_NONE)
+        d->tls = tls_server_from_config(srv->cfg, "smtpd", d->p.tls_level == TLS_LEVEL_ENCRYPT,
+                                        "STARTTLS");
 }
 
 bool smtpd_resolver_ready(struct smtpd *d)
