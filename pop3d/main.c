@@ -8,7 +8,7 @@
 #include "mem.h"
 #include "pop3d.h"
 #include "privs.h"
-#include "tls.h"
+#include "tls_config.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -5,7 +5,7 @@
 #include "mem.h"
 #include "resolve.h"
 #include "smtpd.h"
-#include "tls.h"
+#include "tls_config.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

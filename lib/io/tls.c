@@ -1,7 +1,5 @@
 /* tls.c - OpenSSL server contexts and non-blocking TLS steps (see tls.h). */
 #include "tls.h"
-#include "config.h"
-#include "log.h"
 #include "mem.h"
 #include <errno.h>
 #include <openssl/err.h>
@@ -151,27 +149,3 @@ void tls_describe(SSL *ssl, char *out, size_t outsize)
              c ? SSL_CIPHER_get_name(c) : "unknown", bits, alg);
 }
 
-SSL_CTX *tls_server_from_config(struct config *cfg, const char *prefix, bool required,
-                                const char *feature)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s_tls_cert_file", prefix);
-    const char *cert = config_str(cfg, name);
-    snprintf(name, sizeof name, "%s_tls_key_file", prefix);
-    const char *key = config_str(cfg, name);
-    if (!cert[0]) {
-        if (required)
-            log_fatal("TLS is required but %s_tls_cert_file is not set", prefix);
-        return NULL;
-    }
-    snprintf(name, sizeof name, "%s_tls_protocols_min", prefix);
-    char *err = NULL;
-    SSL_CTX *ctx = tls_server_context(cert, key[0] ? key : cert, config_str(cfg, name), &err);
-    if (!ctx) {
-        if (required)
-            log_fatal("TLS is required but cannot be set up: %s", err);
-        log_warn("TLS disabled (%s not offered): %s", feature, err);
-        free(err);
-    }
-    return ctx;
-}

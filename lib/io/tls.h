@@ -15,13 +15,6 @@ SSL_CTX *tls_server_context(const char *cert_file, const char *key_file, const c
                             char **err);
 void tls_context_free(SSL_CTX *ctx);
 
-struct config;
-/* The context a daemon configures with PREFIX_tls_cert_file, PREFIX_tls_key_file (empty:
- * the key is in the certificate file) and PREFIX_tls_protocols_min. NULL when no
- * certificate is set or it cannot be loaded: fatal when required (the daemon cannot work
- * without TLS), else a warning that `feature` is not offered. Call while still privileged. */
-SSL_CTX *tls_server_from_config(struct config *cfg, const char *prefix, bool required,
-                                const char *feature);
 
 enum tls_io {
     TLS_IO_OK,         /* done (handshake finished, or *n bytes moved) */
