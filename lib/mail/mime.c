@@ -185,9 +185,11 @@ static void skip_to_semicolon(struct lex *x)
     }
 }
 
+/* Append a parameter; the array grows in powers of two (a field may hold thousands). */
 static void add_param(struct mime_param **params, size_t *n, const char *name, const char *value)
 {
-    *params = xreallocarray(*params, *n + 1, sizeof **params);
+    if ((*n & (*n - 1)) == 0) /* n is 0 or a power of two: the array is full */
+        *params = xreallocarray(*params, *n ? *n * 2 : 1, sizeof **params);
     (*params)[*n].name = xstrdup(name);
     (*params)[*n].value = xstrdup(value);
     (*n)++;
