@@ -17,9 +17,10 @@
  * Structure rules:
  * - Lines end in LF or CRLF. A header ends at its first empty line (which the header
  *   includes) or, when there is none, at the end of the part (MIME_PART_HEADER_UNTERMINATED).
- * - multipart (any subtype): a delimiter line is "--" boundary, optionally "--" (the closing one), then
- *   only spaces and tabs (transport padding) up to the line end; the line end before it
- *   belongs to the delimiter, not to the body before it (RFC 2046 sec 5.1.1). A delimiter
+ * - multipart (any subtype): a delimiter line is "--" boundary, optionally "--" (the closing
+ *   one), then only spaces and tabs (transport padding) up to the line end; the line end
+ *   before it belongs to the delimiter, not to the body before it (RFC 2046 sec 5.1.1), unless
+ *   that line end is the one ending the header of the part it closes. A delimiter
  *   line longer than MIME_DELIMITER_LINE_MAX bytes is ordinary text. Every enclosing
  *   multipart's delimiters are recognised, innermost first, so a missing closing delimiter
  *   ends at the enclosing one or at the end of the message (MIME_PART_UNTERMINATED). The

@@ -412,6 +412,31 @@ static void test_boundary_prefix(void **state)
     mime_parser_free(p);
 }
 
+/* Parts cut short by a delimiter: a header without its empty line, an empty part, a part
+ * that is only the empty line (whose line end cannot also belong to the delimiter). */
+static void test_short_parts(void **state)
+{
+    const char *m = "Content-Type: multipart/mixed; boundary=z\r\n\r\n"
+                    "--z\r\nA: b\r\n--z\r\n--z\r\n\r\n--z--\r\n";
+    struct mime_parser *p;
+    size_t n;
+    const struct mime_part *parts = parse(m, NULL, &p, &n);
+    assert_int_equal(n, 4);
+    assert_true(parts[1].flags & MIME_PART_HEADER_UNTERMINATED);
+    assert_header(m, &parts[1], "A: b");
+    assert_int_equal(parts[1].header_lines, 1);
+    assert_int_equal(parts[1].body_size, 0);
+    assert_int_equal(parts[2].header_size, 0);
+    assert_int_equal(parts[2].header_lines, 0);
+    assert_true(parts[2].flags & MIME_PART_HEADER_UNTERMINATED);
+    assert_header(m, &parts[3], "\r\n");
+    assert_false(parts[3].flags & MIME_PART_HEADER_UNTERMINATED);
+    assert_int_equal(parts[3].body_size, 0);
+    assert_int_equal(parts[3].body_lines, 0);
+    assert_int_equal(parts[0].flags, 0);
+    mime_parser_free(p);
+}
+
 /* The same structure with LF and with CRLF: same tree, same line counts, sizes grow by one
  * byte per line end. */
 static void test_crlf_and_lf(void **state)
@@ -618,6 +643,7 @@ static void test_split_invariance(void **state)
     static const char *const msgs[] = {
         plain_msg, mixed_msg, alternative_msg, rfc822_msg, unterminated_msg, prefix_msg,
         params_msg, deep_msg,
+        "Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nA: b\r\n--z\r\n--z\r\n\r\n--z--",
         "Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n\r\nx\r\n--z--",
         "Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nA: b\r\n--z\r\n\r\n\r\n--z",
         "\r\n\r\n", "\n", "no header line at all", "",
@@ -650,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_rfc822_attached),
         cmocka_unit_test(test_missing_final_boundary),
         cmocka_unit_test(test_boundary_prefix),
+        cmocka_unit_test(test_short_parts),
         cmocka_unit_test(test_crlf_and_lf),
         cmocka_unit_test(test_params_quotes_comments),
         cmocka_unit_test(test_digest_default),
