@@ -1,6 +1,6 @@
-/* test_dsn.c - RFC 3464 reports (lib/dsn.c): NOTIFY semantics, xtext, the report's
- * structure and fields, RET=HDRS and the size limit, internationalized addresses, and
- * queueing a report as a new message from the null sender. */
+/* test_dsn.c - RFC 3464 reports (lib/global/dsn.c, dsn_queue.c): NOTIFY semantics, the
+ * report's structure and fields, RET=HDRS and the size limit, internationalized addresses,
+ * and queueing a report as a new message from the null sender. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,24 +75,6 @@ static void test_notify(void **state)
     assert_false(dsn_notify_wants("SUCCESS", DSN_FAILURE)); /* NOTIFY without FAILURE */
     assert_true(dsn_notify_wants("DELAY,SUCCESS", DSN_DELAY));
     assert_false(dsn_notify_wants("FAILUREX", DSN_FAILURE));
-}
-
-static void test_xtext(void **state)
-{
-    char *s = xtext_decode("a+2Bb+3Dc");
-    assert_string_equal(s, "a+b=c");
-    free(s);
-    s = xtext_encode("a+b=c d\xc3\xa9");
-    assert_string_equal(s, "a+2Bb+3Dc+20d+C3+A9");
-    char *back = xtext_decode(s);
-    assert_string_equal(back, "a+b=c d\xc3\xa9");
-    free(back);
-    free(s);
-    assert_null(xtext_decode("bad+"));
-    assert_null(xtext_decode("bad+G1"));
-    assert_null(xtext_decode("nul+00"));
-    assert_null(xtext_decode("sp ace"));
-    assert_null(xtext_decode("eq=ual"));
 }
 
 static void test_failure_report(void **state)
@@ -289,7 +271,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_notify),
-        cmocka_unit_test(test_xtext),
         cmocka_unit_test(test_failure_report),
         cmocka_unit_test(test_headers_only),
         cmocka_unit_test(test_success_and_delay),
