@@ -13,7 +13,8 @@
 
 struct hdr_state {
     struct header_scanner scan; /* the header section, bounded by the message size limit */
-    bool started;               /* a line has gone to the scanner */
+    bool in_bcc;                /* the last header line belongs to a Bcc field */
+    bool kept_any;              /* a header line that stays in the message has been read */
 };
 
 /* A complete header field: note it, collect its addresses, keep it unless it is Bcc. */
@@ -38,7 +39,11 @@ static void header_field(void *ctx, const struct header_field *f)
  * is then the empty line or the first body line). */
 static bool header_line(struct hdr_state *h, struct sm_message *m, const char *line, size_t len)
 {
-    h->started = true;
+    if (!header_line_continues(line, len)) {
+        struct header_field f = {line, len, header_name_length(line, len)};
+        h->in_bcc = header_field_is(&f, "Bcc");
+    }
+    h->kept_any |= !h->in_bcc;
     header_scanner_feed(&h->scan, line, len, header_field, m);
     header_scanner_feed(&h->scan, "\n", 1, header_field, m);
     return !header_scanner_done(&h->scan);
@@ -51,7 +56,7 @@ static void add_line(struct hdr_state *h, struct sm_message *m, const char *line
             m->eight_bit = true;
     if (!header_scanner_done(&h->scan)) {
         /* An mbox "From " line before the headers is not part of the message. */
-        if (!h->started && len >= 5 && strncmp(line, "From ", 5) == 0)
+        if (!h->kept_any && len >= 5 && strncmp(line, "From ", 5) == 0)
             return;
         if (header_line(h, m, line, len))
             return;
@@ -66,7 +71,7 @@ int sm_read_message(FILE *in, bool ignore_dots, size_t limit, struct sm_message 
 {
     memset(m, 0, sizeof *m);
     *too_big = false;
-    struct hdr_state h = {.started = false};
+    struct hdr_state h = {.kept_any = false};
     header_scanner_init(&h.scan, limit);
     char *line = NULL;
     size_t cap = 0, total = 0;
