@@ -152,6 +152,14 @@ static void test_headers_only(void **state)
     must_have(t, "text/rfc822-headers\n\nFrom: alice@example.test\n\n--");
     must_not_have(t, "To: bob");
     free(t);
+    /* A message that starts with its empty line has no headers to return: none of its
+     * body comes back as if it were headers. */
+    report_base(&r, &rc, DSN_FAILURE);
+    r.ret_hdrs = true;
+    t = compose(&r, "\nsecret body\n\nmore\n", true);
+    must_have(t, "Content-Type: text/rfc822-headers\n\n\n\n--");
+    must_not_have(t, "secret body");
+    free(t);
 }
 
 static void test_success_and_delay(void **state)
