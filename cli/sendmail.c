@@ -8,6 +8,7 @@
  * Also: -bp (mailq), -bi (newaliases), -C CONFDIR. Not supported: -bs, -bv, -q. */
 #include "cli.h"
 #include "sendmail.h"
+#include "date.h"
 #include "log.h"
 #include "mem.h"
 #include "privs.h"
@@ -136,12 +137,12 @@ static void make_headers(struct config *cfg, const char *id, uid_t uid, const ch
                          const char *fullname, const struct sm_message *m, struct buf *top,
                          struct buf *bottom)
 {
-    char date[64], stamp[32];
+    char date[MAIL_DATE_SIZE], stamp[32];
     time_t now = time(NULL);
     struct tm tm;
+    mail_date_format(date, sizeof date, now);
     localtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm); /* RFC 5322 3.3 */
-    strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm); /* the Message-ID's time part */
     const char *host = config_str(cfg, "myhostname");
     buf_printf(top, "Received: by %s (Posthorn, from userid %ld)\n\tid %s; %s\n", host,
                (long)uid, id, date);

@@ -3,72 +3,50 @@
  * noted (Date, Message-ID, From present?), Bcc removed (RFC 5322 section 3.6.3 lets the
  * submitter drop it), and To/Cc/Bcc addresses collected for -t. */
 #include "sendmail.h"
+#include "header.h"
 #include "mem.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define LINE_MAX_BYTES (1024 * 1024)
 
-/* A header field starts "name:" with printable ASCII other than ':' (RFC 5322 2.2). */
-static size_t field_name_len(const char *line, size_t len)
-{
-    size_t i = 0;
-    while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
-        i++;
-    return i > 0 && i < len && line[i] == ':' ? i : 0;
-}
-
-static bool is_field(const char *line, size_t namelen, const char *name)
-{
-    return strlen(name) == namelen && strncasecmp(line, name, namelen) == 0;
-}
-
 struct hdr_state {
-    bool in_headers;
-    bool skipping;      /* inside a Bcc field being dropped */
-    struct buf address; /* the value of the current To/Cc/Bcc field */
-    bool collecting;
+    struct header_scanner scan; /* the header section, bounded by the message size limit */
+    bool in_bcc;                /* the last header line belongs to a Bcc field */
+    bool kept_any;              /* a header line that stays in the message has been read */
 };
 
-static void end_field(struct hdr_state *h, struct sm_message *m)
+/* A complete header field: note it, collect its addresses, keep it unless it is Bcc. */
+static void header_field(void *ctx, const struct header_field *f)
 {
-    if (h->collecting)
-        sm_extract_addresses(buf_cstr(&h->address), &m->to, &m->nto);
-    h->collecting = false;
-    buf_reset(&h->address);
+    struct sm_message *m = ctx;
+    bool bcc = header_field_is(f, "Bcc");
+    m->has_date |= header_field_is(f, "Date");
+    m->has_message_id |= header_field_is(f, "Message-ID");
+    m->has_from |= header_field_is(f, "From");
+    if (bcc || header_field_is(f, "To") || header_field_is(f, "Cc")) {
+        struct buf value = BUF_INIT;
+        header_field_value(f, &value);
+        sm_extract_addresses(buf_cstr(&value), &m->to, &m->nto);
+        buf_free(&value);
+    }
+    if (!bcc)
+        buf_append(&m->headers, f->text, f->len);
 }
 
-/* One header line (without LF); returns false when it is not part of the header section. */
+/* A header line goes to the scanner; false once the header section has ended (the line
+ * is then the empty line or the first body line). */
 static bool header_line(struct hdr_state *h, struct sm_message *m, const char *line, size_t len)
 {
-    if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
-        if (h->collecting)
-            buf_append(&h->address, line, len);
-        if (!h->skipping) {
-            buf_append(&m->headers, line, len);
-            buf_putc(&m->headers, '\n');
-        }
-        return true;
+    if (!header_line_continues(line, len)) {
+        struct header_field f = {line, len, header_name_length(line, len)};
+        h->in_bcc = header_field_is(&f, "Bcc");
     }
-    size_t n = field_name_len(line, len);
-    if (n == 0)
-        return false;
-    end_field(h, m);
-    m->has_date |= is_field(line, n, "Date");
-    m->has_message_id |= is_field(line, n, "Message-ID");
-    m->has_from |= is_field(line, n, "From");
-    h->skipping = is_field(line, n, "Bcc");
-    if (is_field(line, n, "To") || is_field(line, n, "Cc") || is_field(line, n, "Bcc")) {
-        h->collecting = true;
-        buf_append(&h->address, line + n + 1, len - n - 1);
-    }
-    if (!h->skipping) {
-        buf_append(&m->headers, line, len);
-        buf_putc(&m->headers, '\n');
-    }
-    return true;
+    h->kept_any |= !h->in_bcc;
+    header_scanner_feed(&h->scan, line, len, header_field, m);
+    header_scanner_feed(&h->scan, "\n", 1, header_field, m);
+    return !header_scanner_done(&h->scan);
 }
 
 static void add_line(struct hdr_state *h, struct sm_message *m, const char *line, size_t len)
@@ -76,14 +54,12 @@ static void add_line(struct hdr_state *h, struct sm_message *m, const char *line
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)line[i] >= 0x80)
             m->eight_bit = true;
-    if (h->in_headers) {
+    if (!header_scanner_done(&h->scan)) {
         /* An mbox "From " line before the headers is not part of the message. */
-        if (m->headers.len == 0 && len >= 5 && strncmp(line, "From ", 5) == 0)
+        if (!h->kept_any && len >= 5 && strncmp(line, "From ", 5) == 0)
             return;
         if (header_line(h, m, line, len))
             return;
-        end_field(h, m);
-        h->in_headers = false;
         if (len > 0)
             buf_putc(&m->body, '\n'); /* the header section needs its empty line */
     }
@@ -95,7 +71,8 @@ int sm_read_message(FILE *in, bool ignore_dots, size_t limit, struct sm_message 
 {
     memset(m, 0, sizeof *m);
     *too_big = false;
-    struct hdr_state h = {.in_headers = true};
+    struct hdr_state h = {.kept_any = false};
+    header_scanner_init(&h.scan, limit);
     char *line = NULL;
     size_t cap = 0, total = 0;
     ssize_t n;
@@ -118,8 +95,8 @@ int sm_read_message(FILE *in, bool ignore_dots, size_t limit, struct sm_message 
     }
     if (ferror(in))
         rc = -1;
-    end_field(&h, m);
-    buf_free(&h.address);
+    header_scanner_finish(&h.scan, header_field, m);
+    header_scanner_free(&h.scan);
     free(line);
     return rc;
 }

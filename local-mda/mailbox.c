@@ -12,6 +12,7 @@
 #include "local.h"
 #include "buf.h"
 #include "fileio.h"
+#include "header.h"
 #include "log.h"
 #include "mailstore.h"
 #include "mem.h"
@@ -32,10 +33,9 @@ struct scan {
 static int scan_chunk(void *ctx, const char *data, size_t len)
 {
     struct scan *s = ctx;
-    size_t old = s->b.len;
+    size_t searched = s->b.len, end;
     buf_append(&s->b, data, len);
-    size_t from = old > 0 ? old - 1 : 0;
-    if (s->b.data[0] == '\n' || memmem(s->b.data + from, s->b.len - from, "\n\n", 2) ||
+    if (header_section_end_resume(s->b.data, s->b.len, searched, &end) ||
         s->b.len >= HEADER_SCAN_MAX)
         return -1; /* the header is complete: stop reading */
     return 0;
@@ -64,26 +64,16 @@ int scan_delivered_to(struct request *rq, char **err)
         buf_free(&s.b);
         return -1;
     }
-    const char *p = buf_cstr(&s.b), *end = p + s.b.len;
-    while (p < end && *p != '\n') {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol)
-            break;
-        const char *next = eol + 1; /* unfold: continuation lines start with white space */
-        while (next < end && (*next == ' ' || *next == '\t')) {
-            const char *e2 = memchr(next, '\n', (size_t)(end - next));
-            if (!e2)
-                break;
-            next = e2 + 1;
-        }
-        if (strncasecmp(p, "Delivered-To:", 13) == 0) {
+    struct header_iter it;
+    struct header_field f;
+    header_iter_init(&it, buf_cstr(&s.b), s.b.len);
+    while (header_iter_next(&it, &f)) {
+        if (header_field_is(&f, "Delivered-To")) {
             struct buf v = BUF_INIT;
-            for (const char *q = p + 13; q < next; q++)
-                buf_putc(&v, *q == '\n' ? ' ' : *q);
+            header_field_value(&f, &v);
             add_delivered_to(rq, buf_cstr(&v), v.len);
             buf_free(&v);
         }
-        p = next;
     }
     buf_free(&s.b);
     return 0;

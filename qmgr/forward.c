@@ -8,7 +8,8 @@
  * the original recipient) and lose NOTIFY=SUCCESS, which the "expanded" success DSN of the
  * original answers. Runs on a worker thread. */
 #include "qmgr.h"
-#include "dsn.h"
+#include "buf.h"
+#include "xtext.h"
 #include "mem.h"
 #include <stdio.h>
 #include <stdlib.h>

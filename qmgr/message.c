@@ -2,7 +2,7 @@
  * read and check the queue file), per-recipient results and their log lines, and the hand
  * over to finish.c once no task of the message is out. Runs on the event loop only. */
 #include "qmgr.h"
-#include "dsn.h"
+#include "xtext.h"
 #include "log.h"
 #include "mem.h"
 #include <errno.h>

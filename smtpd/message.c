@@ -4,6 +4,8 @@
  * a Received: header (RFC 5321 sec 4.4) followed by the client's bytes, streamed as they
  * arrive so memory stays bounded. Oversized content is dropped (file removed at once) and
  * answered with 552 after the end; the Message-ID header is picked up for the log. */
+#include "date.h"
+#include "header.h"
 #include "log.h"
 #include "mem.h"
 #include "smtpd.h"
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define HDR_MAX 4096 /* header bytes kept for the Message-ID scan */
@@ -24,8 +25,7 @@ struct message {
     bool too_big;
     bool cr_pending;        /* BDAT: the last chunk ended in CR */
     bool in_headers;
-    struct buf line;        /* current header line */
-    struct buf field;       /* current (possibly folded) header field */
+    struct header_scanner headers; /* finds the Message-ID field, bounded by HDR_MAX */
     char *msgid;
 };
 
@@ -74,11 +74,8 @@ static void put_envelope(struct session *s, struct queue_writer *w)
 static void put_received(struct session *s, struct message *m)
 {
     struct buf b = BUF_INIT;
-    char date[80];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
+    char date[MAIL_DATE_SIZE];
+    mail_date_format_zone_comment(date, sizeof date, time(NULL));
     buf_printf(&b, "Received: from %.255s (unknown [%s])\n", s->helo ? s->helo : "unknown", s->addr);
     if (conn_tls_active(s->conn)) {
         char desc[256];
@@ -101,6 +98,7 @@ bool msg_start(struct session *s, char **err)
     struct message *m = xcalloc(1, sizeof *m);
     m->w = w;
     m->in_headers = true;
+    header_scanner_init(&m->headers, HDR_MAX);
     snprintf(m->id, sizeof m->id, "%s", queue_writer_id(w));
     s->txn.msg = m;
     log_info("%s: client=unknown[%s]", m->id, s->addr);
@@ -113,53 +111,36 @@ bool msg_start(struct session *s, char **err)
 
 /* --- Message-ID for the log --- */
 
-static void field_done(struct message *m)
+static void header_field(void *ctx, const struct header_field *f)
 {
-    const char *f = buf_cstr(&m->field);
-    if (!m->msgid && strncasecmp(f, "message-id:", 11) == 0) {
-        const char *v = f + 11;
-        while (*v == ' ' || *v == '\t' || *v == '\n')
-            v++;
-        size_t n = strlen(v);
-        while (n > 0 && isspace((unsigned char)v[n - 1]))
-            n--;
-        m->msgid = xstrndup(v, n);
-    }
-    buf_reset(&m->field);
+    struct message *m = ctx;
+    if (m->msgid || !header_field_is(f, "Message-ID"))
+        return;
+    struct buf value = BUF_INIT;
+    header_field_value(f, &value);
+    const char *v = buf_cstr(&value);
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n > 0 && isspace((unsigned char)v[n - 1]))
+        n--;
+    m->msgid = xstrndup(v, n);
+    buf_free(&value);
 }
 
 static void headers_done(struct message *m)
 {
-    field_done(m);
+    header_scanner_finish(&m->headers, header_field, m);
+    header_scanner_free(&m->headers);
     m->in_headers = false;
-    buf_free(&m->line);
-    buf_free(&m->field);
     log_info("%s: message-id=%s", m->id, m->msgid ? m->msgid : "<>");
-}
-
-/* One complete header line (without its LF). */
-static void header_line(struct message *m)
-{
-    const char *l = buf_cstr(&m->line);
-    if (l[0] == 0 || (l[0] != ' ' && l[0] != '\t' && !strchr(l, ':'))) {
-        headers_done(m); /* an empty line, or a line that is not a header: the body */
-        return;
-    }
-    if (l[0] != ' ' && l[0] != '\t')
-        field_done(m);
-    if (m->field.len + m->line.len < HDR_MAX)
-        buf_append(&m->field, m->line.data, m->line.len);
-    buf_reset(&m->line);
 }
 
 static void scan_headers(struct message *m, const char *data, size_t len)
 {
-    for (size_t i = 0; i < len && m->in_headers; i++) {
-        if (data[i] == '\n')
-            header_line(m);
-        else if (m->line.len < HDR_MAX)
-            buf_putc(&m->line, data[i]);
-    }
+    header_scanner_feed(&m->headers, data, len, header_field, m);
+    if (header_scanner_done(&m->headers))
+        headers_done(m);
 }
 
 /* --- content --- */
@@ -220,8 +201,7 @@ static void message_free(struct session *s)
     struct message *m = s->txn.msg;
     if (m->w)
         queue_abort(m->w);
-    buf_free(&m->line);
-    buf_free(&m->field);
+    header_scanner_free(&m->headers);
     free(m->msgid);
     free(m);
     s->txn.msg = NULL;

@@ -1,17 +1,12 @@
 /* sasl.h - the server side of the SASL mechanisms the POP3 and IMAP login processes offer:
- * PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login), plus strict base64 (RFC 4648
- * sec 4, padding required, no white space) for their exchanges. No I/O, no logging; the
- * decoded credentials are wiped by sasl_creds_free(). */
+ * PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login). Their exchanges travel as strict
+ * base64, which lives in lib/util/base64.h (included here for the protocol code). No I/O,
+ * no logging; the decoded credentials are wiped by sasl_creds_free(). */
 #ifndef POSTHORN_SASL_H
 #define POSTHORN_SASL_H
-#include "buf.h"
+#include "base64.h"
 #include <stdbool.h>
 #include <stddef.h>
-
-/* Append the base64 of data to out. */
-void base64_encode(const void *data, size_t len, struct buf *out);
-/* Decode strict base64 into out (appended). false on any invalid character or padding. */
-bool base64_decode(const char *s, size_t len, struct buf *out);
 
 struct sasl_creds {
     char *authzid; /* NULL or the requested identity (PLAIN only) */

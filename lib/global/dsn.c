@@ -1,8 +1,12 @@
-/* dsn.c - RFC 3464 delivery status notifications (see dsn.h). */
+/* dsn.c - RFC 3464 delivery status notifications: composing the report (see dsn.h).
+ * Queueing it is dsn_queue.c. */
 #include "dsn.h"
+#include "date.h"
+#include "header.h"
 #include "mem.h"
+#include "utf8.h"
+#include "xtext.h"
 #include <bsd/stdlib.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +14,6 @@
 #include <time.h>
 
 #define DIAG_MAX 500          /* longest diagnostic text copied into a report */
-#define CONTENT_HARD_MAX (64 * 1024 * 1024)
 
 bool dsn_notify_wants(const char *notify, enum dsn_kind kind)
 {
@@ -30,66 +33,9 @@ bool dsn_notify_wants(const char *notify, enum dsn_kind kind)
     return false;
 }
 
-static int hexdigit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)toupper((unsigned char)c);
-    return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-char *xtext_decode(const char *s)
-{
-    struct buf b = BUF_INIT;
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '+') {
-            int h = hexdigit(p[1]), l = h >= 0 ? hexdigit(p[2]) : -1;
-            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-                buf_free(&b);
-                return NULL;
-            }
-            buf_putc(&b, (char)(h * 16 + l));
-            p += 2;
-        } else if (c < 33 || c == 127 || c == '=') {
-            buf_free(&b);
-            return NULL;
-        } else {
-            buf_putc(&b, (char)c);
-        }
-    }
-    buf_cstr(&b);
-    return buf_steal(&b);
-}
-
-char *xtext_encode(const char *s)
-{
-    struct buf b = BUF_INIT;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
-            buf_printf(&b, "+%02X", *p);
-        else
-            buf_putc(&b, (char)*p);
-    }
-    buf_cstr(&b);
-    return buf_steal(&b);
-}
-
-void dsn_format_date(char *out, size_t size, long long t)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    localtime_r(&tt, &tm);
-    if (strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0 && size)
-        out[0] = 0;
-}
-
 static bool has_8bit(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] & 0x80)
-            return true;
-    return false;
+    return !utf8_is_ascii(s, len);
 }
 
 /* Printable ASCII only, bounded: diagnostic text comes from other programs and peers. */
@@ -107,8 +53,7 @@ static void put_addr(struct buf *out, const char *s)
         buf_putc(out, *p < 32 || *p == 127 ? '?' : (char)*p);
 }
 
-/* Does the report need RFC 6533 (internationalized addresses)? */
-static bool report_is_global(const struct dsn_report *r)
+bool dsn_report_is_global(const struct dsn_report *r)
 {
     if (has_8bit(r->sender, strlen(r->sender)))
         return true;
@@ -171,7 +116,7 @@ static void put_original_recipient(struct buf *b, const char *orcpt)
 
 static void put_rcpt_fields(struct buf *b, const struct dsn_rcpt *rc, bool global)
 {
-    char date[64];
+    char date[MAIL_DATE_SIZE];
     /* RFC 6533 section 3: "utf-8" address type for internationalized addresses. */
     bool u8 = global && has_8bit(rc->addr, strlen(rc->addr));
     buf_printf(b, "\nFinal-Recipient: %s; ", u8 ? "utf-8" : "rfc822");
@@ -187,11 +132,11 @@ static void put_rcpt_fields(struct buf *b, const struct dsn_rcpt *rc, bool globa
         buf_puts(b, "\n");
     }
     if (rc->last_attempt) {
-        dsn_format_date(date, sizeof date, rc->last_attempt);
+        mail_date_format(date, sizeof date, (time_t)rc->last_attempt);
         buf_printf(b, "Last-Attempt-Date: %s\n", date);
     }
     if (rc->will_retry_until) {
-        dsn_format_date(date, sizeof date, rc->will_retry_until);
+        mail_date_format(date, sizeof date, (time_t)rc->will_retry_until);
         buf_printf(b, "Will-Retry-Until: %s\n", date);
     }
 }
@@ -199,7 +144,7 @@ static void put_rcpt_fields(struct buf *b, const struct dsn_rcpt *rc, bool globa
 /* RFC 3464 section 2.2 per-message fields, then section 2.3 per-recipient blocks. */
 static void put_status_part(struct buf *b, const struct dsn_report *r, bool global)
 {
-    char date[64];
+    char date[MAIL_DATE_SIZE];
     buf_printf(b, "Reporting-MTA: dns; %s\n", r->hostname);
     buf_printf(b, "X-Posthorn-Queue-ID: %s\n", r->queue_id);
     buf_puts(b, "X-Posthorn-Sender: rfc822; ");
@@ -214,7 +159,7 @@ static void put_status_part(struct buf *b, const struct dsn_report *r, bool glob
             free(envid);
         }
     }
-    dsn_format_date(date, sizeof date, r->arrival);
+    mail_date_format(date, sizeof date, (time_t)r->arrival);
     buf_printf(b, "Arrival-Date: %s\n", date);
     for (size_t i = 0; i < r->nrcpts; i++)
         put_rcpt_fields(b, &r->rcpts[i], global);
@@ -226,11 +171,9 @@ static size_t returned_length(const char *content, size_t len, size_t limit, boo
 {
     if (full)
         return len;
-    size_t n = len < limit ? len : limit;
-    for (size_t i = 0; i < n; i++)
-        if (content[i] == '\n' && (i + 1 == n || content[i + 1] == '\n'))
-            if (i + 1 < n || i + 1 == len)
-                return i + 1;
+    size_t n = len < limit ? len : limit, end;
+    if (header_section_end(content, n, &end))
+        return end;
     const char *nl = n ? memrchr(content, '\n', n) : NULL;
     return nl ? (size_t)(nl - content) + 1 : 0;
 }
@@ -245,8 +188,8 @@ static void make_boundary(char *out, size_t size, const char *content, size_t le
 static void put_headers(struct buf *out, const struct dsn_report *r, const char *new_id,
                         const char *boundary, bool eightbit)
 {
-    char date[64];
-    dsn_format_date(date, sizeof date, r->now);
+    char date[MAIL_DATE_SIZE];
+    mail_date_format(date, sizeof date, (time_t)r->now);
     buf_printf(out, "Date: %s\n", date);
     buf_printf(out, "From: Mail Delivery System <%s@%s>\n", r->from_local,
                r->origin ? r->origin : r->hostname);
@@ -269,7 +212,7 @@ void dsn_compose(struct buf *out, const struct dsn_report *r, const char *new_id
 {
     bool full = r->kind == DSN_FAILURE && !r->ret_hdrs && complete && len <= r->size_limit;
     size_t keep = returned_length(content, len, r->size_limit, full);
-    bool global = report_is_global(r);
+    bool global = dsn_report_is_global(r);
     bool content8 = has_8bit(content, keep);
     bool headers8 = has_8bit(content, returned_length(content, keep, keep, false));
     char boundary[64];
@@ -306,53 +249,4 @@ void dsn_compose(struct buf *out, const struct dsn_report *r, const char *new_id
     buf_printf(out, "\n--%s--\n", boundary);
     buf_free(&human);
     buf_free(&status);
-}
-
-struct collect {
-    struct buf *b;
-    size_t want;
-};
-
-static int collect_fn(void *ctx, const char *data, size_t len)
-{
-    struct collect *c = ctx;
-    size_t room = c->want - c->b->len;
-    buf_append(c->b, data, len < room ? len : room);
-    return c->b->len >= c->want ? -1 : 0;
-}
-
-int dsn_queue(const char *spool, const struct dsn_report *r, int fd, const struct queue_msg *m,
-              char new_id[QUEUE_ID_SIZE], char **err)
-{
-    size_t limit = r->size_limit < CONTENT_HARD_MAX ? r->size_limit : CONTENT_HARD_MAX;
-    struct buf content = BUF_INIT, text = BUF_INIT;
-    struct collect c = {&content, limit + 1};
-    char *rerr = NULL;
-    if (queue_read_body(fd, m, collect_fn, &c, &rerr) < 0 && rerr) {
-        *err = rerr;
-        buf_free(&content);
-        return -1;
-    }
-    struct queue_writer *w = queue_create(spool, err);
-    if (!w) {
-        buf_free(&content);
-        return -1;
-    }
-    snprintf(new_id, QUEUE_ID_SIZE, "%s", queue_writer_id(w));
-    struct dsn_report rr = *r;
-    rr.size_limit = limit;
-    dsn_compose(&text, &rr, new_id, content.data ? content.data : "", content.len,
-                content.len == m->body_size);
-    queue_put_str(w, REC_SENDER, "");
-    if (has_8bit(text.data, text.len))
-        queue_put_attr(w, "body", "8BITMIME");
-    if (report_is_global(r))
-        queue_put_attr(w, "smtputf8", "yes");
-    queue_put_attr(w, "dsn_for", r->queue_id);
-    queue_put_rcpt(w, r->sender, "", "");
-    queue_begin_message(w);
-    queue_write_body(w, text.data, text.len);
-    buf_free(&content);
-    buf_free(&text);
-    return queue_commit(w, true, err);
 }

@@ -5,7 +5,8 @@
  * block per recipient) and the returned message (message/rfc822) or only its headers
  * (text/rfc822-headers). qmgr queues it from the null sender <> to the original envelope
  * sender. dsn_compose() builds the text (LF line ends, like every queued message);
- * dsn_queue() reads the original content from its queue file and queues the report. */
+ * dsn_queue() (dsn_queue.c) reads the original content from its queue file and queues the
+ * report. The xtext of ENVID/ORCPT is lib/mail/xtext.h, the dates lib/mail/date.h. */
 #ifndef POSTHORN_DSN_H
 #define POSTHORN_DSN_H
 #include "buf.h"
@@ -54,6 +55,9 @@ struct dsn_report {
 void dsn_compose(struct buf *out, const struct dsn_report *r, const char *new_id,
                  const char *content, size_t len, bool complete);
 
+/* Does the report need RFC 6533 (internationalized addresses: 8-bit sender or recipient)? */
+bool dsn_report_is_global(const struct dsn_report *r);
+
 /* Compose the report for the message m (queue file open at fd) and queue it durably from
  * <> to r->sender. 0 with new_id filled, or -1 with *err (malloc'ed). */
 int dsn_queue(const char *spool, const struct dsn_report *r, int fd, const struct queue_msg *m,
@@ -63,12 +67,5 @@ int dsn_queue(const char *spool, const struct dsn_report *r, int fd, const struc
  * SUCCESS, DELAY, FAILURE) ask for this kind of report? RFC 3461 section 4.1: without
  * NOTIFY we report failures (and, at our discretion, no delays). */
 bool dsn_notify_wants(const char *notify, enum dsn_kind kind);
-
-/* RFC 3461 section 4: xtext ("+XX" hex escapes). decode returns NULL on bad input. */
-char *xtext_decode(const char *s);
-char *xtext_encode(const char *s);
-
-/* RFC 5322 date-time of t in local time, "Tue, 02 Jan 2024 15:04:05 +0100". */
-void dsn_format_date(char *out, size_t size, long long t);
 
 #endif

@@ -174,7 +174,7 @@ enum pop3_parse pop3_parse(char *line, size_t len, struct pop3_command *c, const
 void pop3_filter_init(struct pop3_filter *f, long long top_lines)
 {
     memset(f, 0, sizeof *f);
-    f->line_start = true;
+    dotstuff_init(&f->enc);
     f->top = top_lines >= 0;
     f->lines = top_lines >= 0 ? (uint64_t)top_lines : 0;
 }
@@ -200,37 +200,16 @@ void pop3_filter_chunk(struct pop3_filter *f, const char *data, size_t len, stru
 {
     buf_reserve(out, len + len / 16 + 16);
     while (len > 0 && !f->done) {
-        if (f->line_start) {
-            if (data[0] == '.')
-                buf_putc(out, '.'); /* RFC 1939 sec 3: byte-stuff a leading dot */
-            f->line_start = false;
-        }
-        const char *nl = memchr(data, '\n', len);
-        size_t run = nl ? (size_t)(nl - data) : len;
-        if (run > 0) {
-            buf_append(out, data, run);
-            f->prev_cr = data[run - 1] == '\r';
-            f->line_len += run;
-        }
-        if (!nl)
-            break;
-        /* A line is empty when nothing but its line end (LF or CR LF) was in it. */
-        bool empty = f->line_len == 0 || (f->line_len == 1 && f->prev_cr);
-        if (!f->prev_cr)
-            buf_putc(out, '\r'); /* a bare LF is sent as CRLF */
-        buf_putc(out, '\n');
-        f->prev_cr = false;
-        f->line_start = true;
-        f->line_len = 0;
-        line_ended(f, empty);
-        data += run + 1;
-        len -= run + 1;
+        struct dotstuff_line line;
+        size_t used = dotstuff_encode_line(&f->enc, data, len, out, &line);
+        if (line.ended)
+            line_ended(f, line.empty);
+        data += used;
+        len -= used;
     }
 }
 
 void pop3_filter_end(struct pop3_filter *f, struct buf *out)
 {
-    if (!f->line_start && !f->done)
-        buf_puts(out, "\r\n");
-    buf_puts(out, ".\r\n");
+    dotstuff_finish(&f->enc, out);
 }

@@ -1,11 +1,12 @@
 /* pop3_proto.h - POP3 wire syntax shared by pop3d's login and mailbox parts: the command
  * line parser (RFC 1939, RFC 2449 sec 4, RFC 5034) and the output filter that serves a
- * Maildir file (LF line ends) as a POP3 multi-line response body (CRLF line ends, leading
- * dots doubled, optionally only the headers plus N body lines for TOP).
+ * Maildir file (LF line ends) as a POP3 multi-line response body: the CRLF/dot-stuffing
+ * encoding is lib/mail/dotstuff.h; this filter adds TOP's "the headers plus N body lines".
  * Nothing here does I/O or logs; the parser is fed untrusted lines (t/fuzz/fuzz_pop3.c). */
 #ifndef POSTHORN_POP3_PROTO_H
 #define POSTHORN_POP3_PROTO_H
 #include "buf.h"
+#include "dotstuff.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,9 +38,7 @@ enum pop3_parse pop3_parse(char *line, size_t len, struct pop3_command *c, const
 
 /* --- serving a message --- */
 struct pop3_filter {
-    bool line_start; /* next byte starts a line */
-    bool prev_cr;    /* the previous byte was CR */
-    size_t line_len; /* bytes of the current line so far */
+    struct dotstuff enc; /* CRLF line ends and dot-stuffing */
     bool in_body;    /* past the empty line that ends the header */
     bool top;        /* TOP: stop after `lines` body lines */
     bool done;       /* TOP limit reached: ignore further input */

@@ -1,6 +1,8 @@
 /* smtp_proto.c - SMTP command, path and ESMTP parameter parsing (see smtp_proto.h).
  * Grammar references are RFC 5321 sec 4.1.2 unless noted. */
 #include "smtp_proto.h"
+#include "utf8.h"
+#include "xtext.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -52,104 +54,6 @@ static bool fail(struct smtp_error *err, int code, const char *status, const cha
     return false;
 }
 
-/* --- UTF-8 and xtext --- */
-
-/* Length of the UTF-8 sequence at s (at most len bytes), 0 if malformed. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-    uint32_t cp;
-    size_t n;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        n = 2, cp = s[0] & 0x1F;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        n = 3, cp = s[0] & 0x0F;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        n = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0; /* overlong or out of range */
-    if (cp >= 0xD800 && cp <= 0xDFFF)
-        return 0; /* surrogate */
-    return n;
-}
-
-bool smtp_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (len > 0) {
-        size_t n = utf8_seq(p, len);
-        if (n == 0)
-            return false;
-        p += n;
-        len -= n;
-    }
-    return true;
-}
-
-static int hexval(char c)
-{
-    /* RFC 3461 sec 4: hexchar uses upper-case hex digits only. */
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-long smtp_xtext_decode(const char *in, size_t len, char *out, size_t outsize)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        char v;
-        if (c == '+') {
-            if (i + 2 >= len)
-                return -1;
-            int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            v = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c < 33 || c > 126 || c == '=') {
-            return -1;
-        } else {
-            v = (char)c;
-        }
-        if (o + 1 >= outsize)
-            return -1;
-        out[o++] = v;
-    }
-    if (outsize == 0)
-        return -1;
-    out[o] = 0;
-    return (long)o;
-}
-
-bool smtp_xtext_valid(const char *in, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == '+') {
-            if (i + 2 >= len || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
-                return false;
-            i += 2;
-        } else if (c < 33 || c > 126 || c == '=') {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* --- paths --- */
 
 struct scan {
@@ -165,7 +69,7 @@ static bool is_atext(unsigned char c)
 /* Consume one UTF-8 non-ASCII character (RFC 6531 UTF8-non-ascii). */
 static bool take_utf8(struct scan *s)
 {
-    size_t n = utf8_seq(s->p, strnlen((const char *)s->p, 4));
+    size_t n = utf8_sequence_length(s->p, strnlen((const char *)s->p, 4));
     if (n < 2)
         return false;
     s->p += n;
@@ -416,7 +320,7 @@ static int next_param(const char **s, struct param *pm)
         while (*p && *p != ' ' && *p != '=' && (unsigned char)*p >= 33 && *p != 127)
             p++;
         pm->vallen = (size_t)(p - pm->val);
-        if (pm->vallen == 0 || !smtp_utf8_valid(pm->val, pm->vallen))
+        if (pm->vallen == 0 || !utf8_valid(pm->val, pm->vallen))
             return -1;
     }
     if (*p != 0 && *p != ' ')
@@ -481,7 +385,7 @@ static bool mail_param(struct smtp_mail *m, const struct param *pm, unsigned *se
             return fail(err, 501, "5.5.4", "Bad RET parameter value");
         return true;
     default:
-        if (!pm->val || pm->vallen > SMTP_ENVID_MAX || !smtp_xtext_valid(pm->val, pm->vallen))
+        if (!pm->val || pm->vallen > SMTP_ENVID_MAX || !xtext_valid(pm->val, pm->vallen))
             return fail(err, 501, "5.5.4", "Bad ENVID parameter syntax");
         memcpy(m->envid, pm->val, pm->vallen);
         m->envid[pm->vallen] = 0;
@@ -583,13 +487,12 @@ static bool parse_orcpt(const struct param *pm, char *out, size_t outsize)
     size_t typelen = (size_t)(semi - pm->val);
     const char *addr = semi + 1;
     size_t addrlen = pm->vallen - typelen - 1;
-    char decoded[SMTP_ORCPT_MAX + 1];
     if (addrlen == 0)
         return false;
     if (typelen == 5 && strncasecmp(pm->val, "utf-8", 5) == 0) {
-        if (!smtp_utf8_valid(addr, addrlen))
+        if (!utf8_valid(addr, addrlen))
             return false;
-    } else if (smtp_xtext_decode(addr, addrlen, decoded, sizeof decoded) < 0) {
+    } else if (!xtext_valid(addr, addrlen)) {
         return false;
     }
     memcpy(out, pm->val, pm->vallen);

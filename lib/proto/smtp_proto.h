@@ -1,6 +1,7 @@
 /* smtp_proto.h - pure parsers for the SMTP protocol: command lines, RFC 5321 paths,
- * ESMTP parameters of MAIL and RCPT (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT),
- * RFC 3461 xtext and RFC 3629 UTF-8 validity (needed by RFC 6531 SMTPUTF8).
+ * ESMTP parameters of MAIL and RCPT (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT).
+ * The xtext of ENVID/ORCPT is checked with lib/mail/xtext.h, UTF-8 (RFC 6531 SMTPUTF8)
+ * with lib/util/utf8.h.
  *
  * Nothing here does I/O, logs or allocates: results go into caller-provided structs with
  * fixed bounds, and every parser returns an error with the SMTP reply (basic code, enhanced
@@ -97,14 +98,6 @@ bool smtp_parse_bdat(const char *args, unsigned long long *size, bool *last);
 /* EHLO/HELO argument: one token of printable ASCII (a domain or an address literal; the
  * name is not checked further, as RFC 5321 sec 4.1.4 forbids refusing on it). */
 bool smtp_helo_valid(const char *arg);
-
-/* RFC 3461 sec 4: xtext. Decode len bytes of in into out (NUL-terminated, at most outsize-1
- * bytes); returns the decoded length or -1 if the text is not valid xtext or does not fit. */
-long smtp_xtext_decode(const char *in, size_t len, char *out, size_t outsize);
-bool smtp_xtext_valid(const char *in, size_t len);
-
-/* Well-formed UTF-8 (RFC 3629): no overlong forms, surrogates or values past U+10FFFF. */
-bool smtp_utf8_valid(const char *s, size_t len);
 
 /* True if the local part holds characters that route mail elsewhere ('%', '!', '@'); such
  * recipients are relay attempts (the "percent hack", bang paths, quoted "a@b"@ours). */

@@ -1,7 +1,7 @@
 /* test_pop3_proto.c - table-driven tests of the POP3 wire code shared by pop3d: the command
  * parser (lib/pop3_proto), the message output filter (CRLF, dot-stuffing, TOP, chunk
- * boundaries), SASL PLAIN/LOGIN and base64 (lib/sasl), and the login helpers (lib/login:
- * user names, the failed-login table). */
+ * boundaries), SASL PLAIN/LOGIN (lib/auth/sasl; base64 is t/unit/util/test_base64.c), and
+ * the login helpers (lib/login: user names, the failed-login table). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,29 +134,6 @@ static void test_filter(void **state)
     check_filter("\nbody\nmore\n", 1, "\r\nbody\r\n.\r\n");
 }
 
-static void test_base64(void **state)
-{
-    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
-    for (size_t i = 0; i < 7; i++) {
-        struct buf b = BUF_INIT, d = BUF_INIT;
-        base64_encode(plain[i], strlen(plain[i]), &b);
-        assert_string_equal(buf_cstr(&b), enc[i]);
-        assert_true(base64_decode(enc[i], strlen(enc[i]), &d));
-        assert_int_equal(d.len, strlen(plain[i]));
-        assert_memory_equal(d.data ? d.data : "", plain[i], d.len);
-        buf_free(&b);
-        buf_free(&d);
-    }
-    static const char *const bad[] = {"Zg", "Zg=", "Z===", "Zg=a", "Zm9v!", "Zm 9", "=Zg=", "Zg==Zg=="};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct buf d = BUF_INIT;
-        if (base64_decode(bad[i], strlen(bad[i]), &d))
-            fail_msg("\"%s\" decoded", bad[i]);
-        buf_free(&d);
-    }
-}
-
 static void test_sasl_plain(void **state)
 {
     struct sasl_creds c = {0};
@@ -222,7 +199,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commands),   cmocka_unit_test(test_filter),
-        cmocka_unit_test(test_base64),     cmocka_unit_test(test_sasl_plain),
+        cmocka_unit_test(test_sasl_plain),
         cmocka_unit_test(test_user_names), cmocka_unit_test(test_penalty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

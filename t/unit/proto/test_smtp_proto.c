@@ -1,6 +1,7 @@
-/* test_smtp_proto.c - table-driven tests of lib/smtp_proto: commands, RFC 5321 paths
- * (source routes, quoting, address literals, UTF-8), MAIL/RCPT parameters, xtext, BDAT,
- * UTF-8 validity and the relay-trick detector, with malformed input throughout. */
+/* test_smtp_proto.c - table-driven tests of lib/proto/smtp_proto: commands, RFC 5321 paths
+ * (source routes, quoting, address literals, UTF-8), MAIL/RCPT parameters (xtext in ENVID
+ * and ORCPT), BDAT and the relay-trick detector, with malformed input throughout. xtext
+ * and UTF-8 themselves are tested in t/unit/mail/test_xtext.c and t/unit/util/test_utf8.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -303,63 +304,6 @@ static void test_rcpt(void **state)
     }
 }
 
-static void test_xtext(void **state)
-{
-    static const struct {
-        const char *in;
-        long len; /* -1: invalid */
-        const char *out;
-    } t[] = {
-        {"abc", 3, "abc"},
-        {"a+2Bb", 3, "a+b"},
-        {"+3D+20+2B", 3, "= +"},
-        {"", 0, ""},
-        {"+2b", -1, NULL},  /* lower-case hex is not xtext */
-        {"+2", -1, NULL},
-        {"+", -1, NULL},
-        {"a=b", -1, NULL},
-        {"a b", -1, NULL},
-        {"\x7f", -1, NULL},
-        {"\xc3\xa9", -1, NULL},
-    };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        char out[64];
-        long n = smtp_xtext_decode(t[i].in, strlen(t[i].in), out, sizeof out);
-        if (n != t[i].len || (n >= 0 && strcmp(out, t[i].out)))
-            fail_msg("xtext \"%s\": %ld", t[i].in, n);
-        if (smtp_xtext_valid(t[i].in, strlen(t[i].in)) != (t[i].len >= 0))
-            fail_msg("xtext_valid \"%s\"", t[i].in);
-    }
-    char small[3];
-    assert_int_equal(smtp_xtext_decode("abcd", 4, small, sizeof small), -1);
-}
-
-static void test_utf8(void **state)
-{
-    static const struct {
-        const char *s;
-        bool ok;
-    } t[] = {
-        {"plain", true},
-        {"\xc3\xa9", true},
-        {"\xe2\x82\xac", true},
-        {"\xf0\x9f\x93\xaf", true},
-        {"\xf4\x8f\xbf\xbf", true},
-        {.s = "\xc3", .ok = false},
-        {.s = "\xc0\x80", .ok = false},           /* overlong NUL */
-        {.s = "\xe0\x80\xaf", .ok = false},       /* overlong */
-        {.s = "\xed\xa0\x80", .ok = false},       /* surrogate */
-        {.s = "\xf4\x90\x80\x80", .ok = false},   /* > U+10FFFF */
-        {.s = "\xf8\x88\x80\x80\x80", .ok = false},
-        {.s = "\x80", .ok = false},
-        {.s = "a\xe2\x82", .ok = false},
-        {.s = "\xfe", .ok = false},
-    };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (smtp_utf8_valid(t[i].s, strlen(t[i].s)) != t[i].ok)
-            fail_msg("utf8 case %zu", i);
-}
-
 static void test_bdat(void **state)
 {
     static const struct {
@@ -411,8 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commands),  cmocka_unit_test(test_paths),
         cmocka_unit_test(test_path_length), cmocka_unit_test(test_mail),
-        cmocka_unit_test(test_rcpt),      cmocka_unit_test(test_xtext),
-        cmocka_unit_test(test_utf8),      cmocka_unit_test(test_bdat),
+        cmocka_unit_test(test_rcpt),      cmocka_unit_test(test_bdat),
         cmocka_unit_test(test_helo_and_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
