@@ -2,9 +2,11 @@
  *   conf                 every parameter, "name = value" with $names expanded
  *   conf NAME...         the named parameters, expanded ("-h": the values only)
  *   conf -n              only parameters set explicitly, as written in main.cf
- *   conf -d [NAME...]    the compiled-in defaults (the parameter table, lib/params.c)
+ *   conf -d [NAME...]    the compiled-in defaults: the parameter tables of lib/global/params.c,
+ *                        grouped by table, each ENUM with its allowed values
  *   conf set NAME=VALUE...  edit main.cf in place, keeping comments; the name must be known
- *                           and the value valid for its type before anything is written. */
+ *                           and the value valid for its type before anything is written.
+ * An old (renamed) NAME is accepted everywhere with a warning naming the new one. */
 #include "cli.h"
 #include "mem.h"
 #include <getopt.h>
@@ -37,57 +39,87 @@ static void show_documented(const struct param_def *p)
     printf(")\n%s = %s\n\n", p->name, p->def);
 }
 
+/* `conf -d`: "name = default", after a comment with the allowed values of an ENUM. */
+static void show_default(const struct param_def *p, bool value_only, bool documented)
+{
+    if (documented) {
+        show_documented(p);
+        return;
+    }
+    if (p->type == PT_ENUM && !value_only)
+        printf("# %s: one of %s\n", p->name, p->choices);
+    show(p->name, p->def, value_only);
+}
+
+static void show_table_heading(const struct param_table *t)
+{
+    printf("# --- %s: %s ---\n", t->name, t->title);
+}
+
+/* The name a command line argument means: the new name of an old one, with a warning. */
+static const char *current_name(const char *arg)
+{
+    const char *renamed = param_renamed(arg);
+    if (!renamed)
+        return arg;
+    cli_err("warning: \"%s\" is an old name: use %s (the old name still works)", arg, renamed);
+    return renamed;
+}
+
 static int show_defaults(int argc, char **argv, bool value_only, bool documented)
 {
     if (argc == 0) {
-        for (size_t i = 0; i < param_table_len; i++) {
-            if (documented)
-                show_documented(&param_table[i]);
-            else
-                show(param_table[i].name, param_table[i].def, value_only);
+        for (size_t t = 0; t < param_tables_len; t++) {
+            if (!value_only)
+                show_table_heading(&param_tables[t]);
+            for (size_t i = 0; i < param_tables[t].len; i++)
+                show_default(&param_tables[t].rows[i], value_only, documented);
         }
         return 0;
     }
     int rc = 0;
     for (int i = 0; i < argc; i++) {
-        const struct param_def *p = param_find(argv[i]);
+        const struct param_def *p = param_find(current_name(argv[i]));
         if (!p) {
             cli_err("unknown parameter \"%s\"", argv[i]);
             rc = 1;
             continue;
         }
-        if (documented)
-            show_documented(p);
-        else
-            show(p->name, p->def, value_only);
+        show_default(p, value_only, documented);
     }
     return rc;
+}
+
+/* One parameter, expanded, or as written in main.cf (explicit_only: only when set there). */
+static void show_value(struct config *cfg, const char *name, bool explicit_only, bool value_only)
+{
+    bool set;
+    const char *raw = config_raw(cfg, name, &set);
+    if (!explicit_only)
+        show(name, config_str(cfg, name), value_only);
+    else if (set)
+        show(name, raw, value_only);
 }
 
 static int show_values(struct cli *c, int argc, char **argv, bool explicit_only, bool value_only)
 {
     struct config *cfg = cli_config(c);
     if (argc == 0) {
-        for (size_t i = 0; i < param_table_len; i++) {
-            const char *name = param_table[i].name;
-            bool set;
-            const char *raw = config_raw(cfg, name, &set);
-            if (explicit_only && set)
-                show(name, raw, value_only);
-            else if (!explicit_only)
-                show(name, config_str(cfg, name), value_only);
-        }
+        for (size_t t = 0; t < param_tables_len; t++)
+            for (size_t i = 0; i < param_tables[t].len; i++)
+                show_value(cfg, param_tables[t].rows[i].name, explicit_only, value_only);
         return 0;
     }
     int rc = 0;
     for (int i = 0; i < argc; i++) {
+        const char *name = current_name(argv[i]);
         bool set;
-        const char *raw = config_raw(cfg, argv[i], &set);
-        if (!param_find(argv[i]) && !set) {
+        config_raw(cfg, name, &set);
+        if (!param_find(name) && !set) {
             cli_err("unknown parameter \"%s\"", argv[i]);
             rc = 1;
-        } else if (!explicit_only || set) {
-            show(argv[i], explicit_only ? raw : config_str(cfg, argv[i]), value_only);
+        } else {
+            show_value(cfg, name, explicit_only, value_only);
         }
     }
     return rc;
@@ -134,8 +166,9 @@ static int conf_set(struct cli *c, int argc, char **argv)
         char *eq = strchr(argv[i], '=');
         if (!eq)
             cli_usage("\"%s\" is not NAME=VALUE", argv[i]);
-        char *name = xstrndup(argv[i], (size_t)(eq - argv[i]));
-        name[strcspn(name, " \t")] = 0;
+        char *arg_name = xstrndup(argv[i], (size_t)(eq - argv[i]));
+        arg_name[strcspn(arg_name, " \t")] = 0;
+        const char *name = current_name(arg_name);
         const char *value = eq + 1;
         value += strspn(value, " \t");
         if (!param_find(name)) {
@@ -152,7 +185,7 @@ static int conf_set(struct cli *c, int argc, char **argv)
                 rc = 1;
             }
         }
-        free(name);
+        free(arg_name);
     }
     free(path);
     return rc;

@@ -1,4 +1,5 @@
-/* config.c - main.cf parsing, $expansion and typed access (see config.h). */
+/* config.c - main.cf parsing, $expansion and typed access (see config.h). The tables and
+ * name lookups are in params.c. */
 #include "config.h"
 #include "buf.h"
 #include "log.h"
@@ -34,12 +35,11 @@ struct config {
     size_t ncache;
 };
 
-const struct param_def *param_find(const char *name)
+/* The name a parameter is stored under: the new one for an old name. */
+static const char *current_name(const char *name)
 {
-    for (size_t i = 0; i < param_table_len; i++)
-        if (strcmp(param_table[i].name, name) == 0)
-            return &param_table[i];
-    return NULL;
+    const char *renamed = param_renamed(name);
+    return renamed ? renamed : name;
 }
 
 static void cache_clear(struct config *cfg)
@@ -111,6 +111,13 @@ static char *trim(char *s)
     return s;
 }
 
+static void warn_renamed(struct errlist *errs, const char *where, const char *old_name,
+                         const char *new_name)
+{
+    errlist_warn(errs, "%s: \"%s\" is an old name: use %s (the old name still works)", where,
+                 old_name, new_name);
+}
+
 /* Handle one logical line (continuations already joined). */
 static void parse_logical(struct config *cfg, char *line, const char *path, int lineno,
                           struct errlist *errs)
@@ -129,10 +136,13 @@ static void parse_logical(struct config *cfg, char *line, const char *path, int 
     }
     char where[512];
     snprintf(where, sizeof where, "%s:%d", path, lineno);
-    if (param_find(name) == NULL && strncmp(name, "local_", 6) != 0)
+    const char *renamed = param_renamed(name);
+    if (renamed)
+        warn_renamed(errs, where, name, renamed);
+    else if (param_find(name) == NULL && strncmp(name, "local_", 6) != 0)
         errlist_warn(errs, "%s:%d: unknown parameter \"%s\" (ignored unless referenced as $%s)",
                      path, lineno, name, name);
-    setting_put(cfg, name, value, where);
+    setting_put(cfg, renamed ? renamed : name, value, where);
 }
 
 struct config *config_load(const char *confdir, struct errlist *errs)
@@ -212,7 +222,12 @@ bool config_override(struct config *cfg, const char *assignment, const char *whe
         return false;
     }
     char *name = xstrndup(assignment, (size_t)(eq - assignment));
-    char *tn = trim(name);
+    const char *tn = trim(name);
+    const char *renamed = param_renamed(tn);
+    if (renamed) {
+        warn_renamed(errs, where, tn, renamed);
+        tn = renamed;
+    }
     if (param_find(tn) == NULL) {
         errlist_add(errs, "%s: unknown parameter \"%s\"", where, tn);
         free(name);
@@ -227,12 +242,13 @@ bool config_override(struct config *cfg, const char *assignment, const char *whe
 
 const char *config_raw(struct config *cfg, const char *name, bool *explicit_set)
 {
+    name = current_name(name);
     const struct setting *s = setting_get(cfg, name);
     if (explicit_set)
         *explicit_set = s != NULL;
     if (s)
         return s->raw;
-    if (strcmp(name, "config_directory") == 0)
+    if (strcmp(name, PARAM(config_directory)) == 0)
         return cfg->confdir;
     const struct param_def *p = param_find(name);
     return p ? p->def : NULL;
@@ -240,6 +256,7 @@ const char *config_raw(struct config *cfg, const char *name, bool *explicit_set)
 
 const char *config_origin(struct config *cfg, const char *name)
 {
+    name = current_name(name);
     const struct setting *s = setting_get(cfg, name);
     return s ? s->where : NULL;
 }
@@ -247,7 +264,7 @@ const char *config_origin(struct config *cfg, const char *name)
 static const char *builtin_default(const char *name, char *tmp, size_t tmplen)
 {
     /* Parameters whose default is computed from the machine. */
-    if (strcmp(name, "myhostname") == 0) {
+    if (strcmp(name, PARAM(myhostname)) == 0) {
         if (gethostname(tmp, tmplen) != 0)
             snprintf(tmp, tmplen, "localhost");
         tmp[tmplen - 1] = 0;
@@ -348,8 +365,9 @@ static struct cached *cache_entry(struct config *cfg, const char *name)
 
 const char *config_str(struct config *cfg, const char *name)
 {
+    name = current_name(name);
     if (param_find(name) == NULL && setting_get(cfg, name) == NULL &&
-        strcmp(name, "config_directory") != 0)
+        strcmp(name, PARAM(config_directory)) != 0)
         log_panic("config_str: parameter \"%s\" is not in the parameter table", name);
     struct cached *c = cache_entry(cfg, name);
     return c ? c->value : NULL;
@@ -411,17 +429,19 @@ bool config_parse_bool(const char *s, bool *out)
     return false;
 }
 
-static bool enum_ok(const char *choices, const char *v)
+/* The position of v among the '|'-separated choices (case-insensitive), or -1. */
+static int choice_index(const char *choices, const char *v)
 {
     size_t n = strlen(v);
-    for (const char *p = choices; p && *p;) {
+    int index = 0;
+    for (const char *p = choices; p && *p; index++) {
         const char *bar = strchr(p, '|');
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
         if (len == n && strncasecmp(p, v, n) == 0)
-            return true;
+            return index;
         p = bar ? bar + 1 : NULL;
     }
-    return false;
+    return -1;
 }
 
 /* Check one value; returns an error text or NULL. */
@@ -436,7 +456,7 @@ static char *check_value(const struct param_def *p, const char *v)
     case PT_BOOL:
         return config_parse_bool(v, &b) ? NULL : xasprintf("\"%s\" is not yes or no", v);
     case PT_ENUM:
-        return enum_ok(p->choices, v) ? NULL : xasprintf("\"%s\" is not one of %s", v, p->choices);
+        return choice_index(p->choices, v) >= 0 ? NULL : xasprintf("\"%s\" is not one of %s", v, p->choices);
     case PT_INT: {
         char *end;
         errno = 0;
@@ -459,22 +479,27 @@ static char *check_value(const struct param_def *p, const char *v)
     return NULL;
 }
 
+static void validate_one(struct config *cfg, const struct param_def *p, struct errlist *errs)
+{
+    const char *v = config_str(cfg, p->name);
+    char *err = check_value(p, v ? v : "");
+    if (err) {
+        const char *where = config_origin(cfg, p->name);
+        errlist_add(errs, "%s: %s: %s", where ? where : "default", p->name, err);
+        free(err);
+    }
+}
+
 void config_validate(struct config *cfg, struct errlist *errs)
 {
-    for (size_t i = 0; i < param_table_len; i++) {
-        const struct param_def *p = &param_table[i];
-        const char *v = config_str(cfg, p->name);
-        char *err = check_value(p, v ? v : "");
-        if (err) {
-            const char *where = config_origin(cfg, p->name);
-            errlist_add(errs, "%s: %s: %s", where ? where : "default", p->name, err);
-            free(err);
-        }
-    }
+    for (size_t t = 0; t < param_tables_len; t++)
+        for (size_t i = 0; i < param_tables[t].len; i++)
+            validate_one(cfg, &param_tables[t].rows[i], errs);
 }
 
 long long config_int(struct config *cfg, const char *name)
 {
+    name = current_name(name);
     const struct param_def *p = param_find(name);
     if (!p || (p->type != PT_INT && p->type != PT_TIME && p->type != PT_SIZE))
         log_panic("config_int: \"%s\" is not a numeric parameter", name);
@@ -497,6 +522,7 @@ long long config_int(struct config *cfg, const char *name)
 
 bool config_bool(struct config *cfg, const char *name)
 {
+    name = current_name(name);
     const char *v = config_str(cfg, name);
     bool b = false;
     if (!config_parse_bool(v, &b))
@@ -504,8 +530,25 @@ bool config_bool(struct config *cfg, const char *name)
     return b;
 }
 
+int config_enum(struct config *cfg, const char *name)
+{
+    name = current_name(name);
+    const struct param_def *p = param_find(name);
+    if (!p || p->type != PT_ENUM)
+        log_panic("config_enum: \"%s\" is not an enum parameter", name);
+    const char *v = config_str(cfg, name);
+    int index = choice_index(p->choices, v);
+    if (index < 0) {
+        log_warn("%s: \"%s\" is not one of %s, using default \"%s\"", name, v, p->choices,
+                 p->def);
+        index = choice_index(p->choices, p->def);
+    }
+    return index < 0 ? 0 : index;
+}
+
 char **config_list(struct config *cfg, const char *name, size_t *count)
 {
+    name = current_name(name);
     config_str(cfg, name);
     struct cached *c = cache_entry(cfg, name);
     if (c == NULL) {

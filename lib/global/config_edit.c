@@ -1,4 +1,5 @@
-/* config_edit.c - `posthorn conf set`: rewrite one parameter in main.cf, keeping comments. */
+/* config_edit.c - `posthorn conf set`: rewrite one parameter in main.cf, keeping comments
+ * (a line setting one of its old names is rewritten to the new name). */
 #include "config.h"
 #include "buf.h"
 #include "fileio.h"
@@ -17,6 +18,18 @@ static bool defines(const char *line, size_t len, const char *name)
     while (p < line + len && (*p == ' ' || *p == '\t'))
         p++;
     return p < line + len && *p == '=';
+}
+
+/* Does this line define name or one of its old names (param_aliases)? */
+static bool defines_param(const char *line, size_t len, const char *name)
+{
+    if (defines(line, len, name))
+        return true;
+    for (size_t i = 0; i < param_aliases_len; i++)
+        if (strcmp(param_aliases[i].new_name, name) == 0 &&
+            defines(line, len, param_aliases[i].old_name))
+            return true;
+    return false;
 }
 
 char *config_edit_file(const char *file, const char *name, const char *value)
@@ -38,7 +51,7 @@ char *config_edit_file(const char *file, const char *name, const char *value)
         bool cont = len > 0 && (p[0] == ' ' || p[0] == '\t');
         if (skipping && cont) {
             /* drop continuation lines of the value being replaced */
-        } else if (defines(p, len, name)) {
+        } else if (defines_param(p, len, name)) {
             skipping = true;
             if (!replaced)
                 buf_printf(&out, "%s = %s\n", name, value);

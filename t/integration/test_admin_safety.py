@@ -1,7 +1,9 @@
 """Safety nets an operator relies on: root never trusts files others can write, a missing
 account database defers mail instead of rejecting it, postmaster always works (RFC 5321
-sec 4.5.1), master.cf typos are caught, and qmgr's active queue is not edited under it."""
+sec 4.5.1), master.cf typos are caught, old (renamed) parameter names keep working with a
+warning, and qmgr's active queue is not edited under it."""
 import os
+import poplib
 import shutil
 import smtplib
 import subprocess
@@ -87,6 +89,36 @@ def test_master_cf_bad_port_and_override(instance):
     out = p.stdout + p.stderr
     assert p.returncode != 0
     assert 'bad port "99999"' in out and "message_size_limit" in out
+
+
+def test_old_parameter_names_still_work(instance):
+    """pop3_allow_plaintext_auth and auth_failure_delay were renamed to login_*: an existing
+    main.cf keeps working, and check, conf and start say which new name to use."""
+    main_cf = instance.etc / "main.cf"
+    lines = main_cf.read_text().count("\n")
+    with open(main_cf, "a") as f:
+        f.write("pop3_allow_plaintext_auth = yes\nauth_failure_delay = 0\n")
+    p = instance.posthorn("check")
+    out = p.stdout + p.stderr
+    assert f"main.cf:{lines + 1}: " in out and "use login_allow_plaintext_auth" in out, out
+    assert f"main.cf:{lines + 2}: " in out and "use login_failure_delay" in out, out
+    p = instance.posthorn("conf", "pop3_allow_plaintext_auth")
+    assert p.stdout == "login_allow_plaintext_auth = yes\n"
+    assert "use login_allow_plaintext_auth" in p.stderr
+    defaults = instance.posthorn("conf", "-d").stdout
+    assert "login_failure_delay = 2s" in defaults and "auth_failure_delay" not in defaults
+    # The daemon reads the old name: a plaintext login works without TLS.
+    instance.add_user(ALICE)
+    instance.start()
+    instance.wait_port(instance.ports["pop3"])
+    pop = poplib.POP3("127.0.0.1", instance.ports["pop3"], timeout=30)
+    pop.user(ALICE)
+    assert pop.pass_("secret").startswith(b"+OK")
+    pop.quit()
+    # conf set with the old name writes the new one in place of the old line.
+    instance.posthorn("conf", "set", "auth_failure_delay=1s")
+    text = main_cf.read_text()
+    assert "login_failure_delay = 1s" in text and "auth_failure_delay" not in text
 
 
 def test_active_queue_not_edited_while_running(server):

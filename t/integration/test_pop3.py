@@ -31,7 +31,7 @@ def tls_context():
 
 def start_pop3(instance, **conf):
     """Users alice and bob, fast failure replies, then start and wait for the POP3 ports."""
-    settings = {"auth_failure_delay": "0"}
+    settings = {"login_failure_delay": "0"}
     settings.update(conf)
     instance.set_conf(**settings)
     instance.add_user(ALICE)
@@ -45,7 +45,7 @@ def start_pop3(instance, **conf):
 @pytest.fixture
 def pop3(instance):
     """A running instance whose POP3 service allows plaintext logins (loopback tests)."""
-    return start_pop3(instance, pop3_allow_plaintext_auth="yes")
+    return start_pop3(instance, login_allow_plaintext_auth="yes")
 
 
 @pytest.fixture
@@ -386,8 +386,8 @@ def test_wrong_password_and_unknown_user_keep_the_session(pop3):
 
 
 def test_failure_delay_and_limit(instance):
-    inst = start_pop3(instance, pop3_allow_plaintext_auth="yes", auth_failure_delay="1s",
-                      auth_max_failures="3")
+    inst = start_pop3(instance, login_allow_plaintext_auth="yes", login_failure_delay="1s",
+                      login_max_failures="3")
     r = Raw(inst)
     r.cmd(f"USER {ALICE}")
     t = time.time()
@@ -528,8 +528,8 @@ def test_login_and_mailbox_parts_run_as_their_users(pop3):
 
 
 def test_timeouts_and_dropped_tls_session(instance):
-    inst = start_pop3(instance, pop3_allow_plaintext_auth="yes", pop3_idle_timeout="2s",
-                      pop3_login_timeout="2s")
+    inst = start_pop3(instance, login_allow_plaintext_auth="yes", pop3d_idle_timeout="2s",
+                      login_timeout="2s")
     deliver(inst, ALICE, sample_messages(2))
     # A TLS session (served through the login process's proxy) dropped after DELE.
     r = Raw(inst, implicit_tls=True)
@@ -540,14 +540,14 @@ def test_timeouts_and_dropped_tls_session(instance):
     p = login_retry(inst, tls="implicit")
     assert p.stat()[0] == 2
     assert p.dele(2).startswith(b"+OK")
-    # Idle past pop3_idle_timeout: the session ends without UPDATE.
+    # Idle past pop3d_idle_timeout: the session ends without UPDATE.
     time.sleep(3.5)
     with pytest.raises((poplib.error_proto, OSError, EOFError)):
         p.noop()
         p.quit()
     inst.wait_log("Disconnected: Inactivity")
     assert len(inst.messages(ALICE)) == 2
-    # No login within pop3_login_timeout.
+    # No login within login_timeout.
     r = Raw(inst)
     t = time.time()
     assert r.line().startswith(b"-ERR Disconnected")

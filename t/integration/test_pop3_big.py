@@ -9,7 +9,7 @@ from test_pop3 import ALICE, Raw, deliver, login, login_retry, start_pop3
 
 
 def test_two_thousand_messages(instance):
-    inst = start_pop3(instance, pop3_allow_plaintext_auth="yes")
+    inst = start_pop3(instance, login_allow_plaintext_auth="yes")
     n = 2000
     sent = [b"Subject: bulk %d\r\nMessage-ID: <bulk-%d@remote.test>\r\n\r\nbody %d\r\n" % (i, i, i)
             for i in range(n)]
@@ -69,7 +69,7 @@ def vm_hwm_kib(pid):
 
 
 def test_twenty_megabyte_message(instance):
-    inst = start_pop3(instance, pop3_allow_plaintext_auth="yes", message_size_limit="30000000")
+    inst = start_pop3(instance, login_allow_plaintext_auth="yes", message_size_limit="30000000")
     line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.....\r\n"
     body = b"".join((b"." if i % 7 == 0 else b"") + line for i in range(20 * 1024 * 1024 // len(line)))
     msg = b"Subject: big\r\nMessage-ID: <big@remote.test>\r\n\r\n" + body

@@ -43,7 +43,7 @@ def test_curl_pop3_and_pop3s(pop3_strict):
         fetched = [curl(inst, str(n), *args, scheme=scheme).stdout for n in (1, 2, 3)]
         assert [len(f) for f in fetched] == [int(sizes[str(n)]) for n in (1, 2, 3)]
         assert sorted(body_of(f) for f in fetched) == sorted(sent), (scheme, args)
-    # Without TLS the password is refused (pop3_allow_plaintext_auth = no).
+    # Without TLS the password is refused (login_allow_plaintext_auth = no).
     assert curl(inst, "1", check=False).returncode != 0
     log = inst.log()
     assert f"Login: user=<{ALICE}>, method=PLAIN" in log and "method=LOGIN" in log

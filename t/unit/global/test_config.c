@@ -314,10 +314,11 @@ static void test_defaults_table(void **state)
     struct errlist errs = {0};
     config_validate(cfg, &errs);
     assert_int_equal(errlist_errors(&errs), 0); /* every default is valid for its type */
-    for (size_t i = 0; i < param_table_len; i++) {
-        assert_non_null(param_table[i].doc);
-        assert_ptr_equal(param_find(param_table[i].name), &param_table[i]);
-    }
+    for (size_t t = 0; t < param_tables_len; t++)
+        for (size_t i = 0; i < param_tables[t].len; i++) {
+            assert_non_null(param_tables[t].rows[i].doc);
+            assert_ptr_equal(param_find(param_tables[t].rows[i].name), &param_tables[t].rows[i]);
+        }
     assert_null(param_find("no_such_parameter"));
     config_free(cfg);
     errlist_free(&errs);
