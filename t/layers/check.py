@@ -35,7 +35,7 @@ def below(layer, seen=None):
 headers = {}
 for layer in deps:
     for f in os.listdir(os.path.join(lib, layer)):
-        if f.endswith(".h"):
+        if f.endswith((".h", ".def")):
             headers.setdefault(f, []).append(layer)
 problems = []
 for name, owners in headers.items():
