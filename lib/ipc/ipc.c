@@ -1,5 +1,6 @@
 /* ipc.c - attribute-line IPC with optional descriptor passing (see ipc.h). */
 #include "ipc.h"
+#include "fdpass.h"
 #include "mem.h"
 #include <errno.h>
 #include <poll.h>
@@ -168,6 +169,7 @@ void ipc_conn_init(struct ipc_conn *c, int fd, int timeout_ms)
     c->timeout_ms = timeout_ms;
     buf_init(&c->in);
     c->passed_fd = -1;
+    c->passed_extra = false;
 }
 
 void ipc_conn_close(struct ipc_conn *c)
@@ -177,6 +179,7 @@ void ipc_conn_close(struct ipc_conn *c)
     if (c->passed_fd >= 0)
         close(c->passed_fd);
     c->fd = c->passed_fd = -1;
+    c->passed_extra = false;
     buf_free(&c->in);
 }
 
@@ -227,22 +230,8 @@ int ipc_send(struct ipc_conn *c, const struct attrs *a, int fd_to_pass)
             rc = -1;
             break;
         }
-        struct iovec iov = {out.data + off, out.len - off};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } cm;
-        if (fd_to_pass >= 0 && off == 0) {
-            mh.msg_control = cm.buf;
-            mh.msg_controllen = sizeof cm.buf;
-            struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-            h->cmsg_level = SOL_SOCKET;
-            h->cmsg_type = SCM_RIGHTS;
-            h->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(h), &fd_to_pass, sizeof(int));
-        }
-        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        /* The descriptor goes with the first byte (lib/io/fdpass.h). */
+        ssize_t n = fdpass_send(c->fd, out.data + off, out.len - off, off == 0 ? fd_to_pass : -1, 0);
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
@@ -255,31 +244,6 @@ int ipc_send(struct ipc_conn *c, const struct attrs *a, int fd_to_pass)
     return rc;
 }
 
-static ssize_t recv_some(struct ipc_conn *c, char *data, size_t len)
-{
-    struct iovec iov = {data, len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } cm;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-                        .msg_controllen = sizeof cm.buf};
-    ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
-    if (n < 0)
-        return -1;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-            h->cmsg_len == CMSG_LEN(sizeof(int))) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(h), sizeof fd);
-            if (c->passed_fd >= 0)
-                close(c->passed_fd); /* only one descriptor per message is expected */
-            c->passed_fd = fd;
-        }
-    }
-    return n;
-}
-
 int ipc_recv(struct ipc_conn *c, struct attrs *a, char **err)
 {
     for (;;) {
@@ -288,6 +252,11 @@ int ipc_recv(struct ipc_conn *c, struct attrs *a, char **err)
             int r = ipc_decode(c->in.data, c->in.len, a, &used, err);
             if (r < 0)
                 return -1;
+            if (r == 1 && c->passed_extra) {
+                attrs_free(a);
+                *err = xstrdup(fdpass_check_one(c->passed_fd, true));
+                return -1;
+            }
             if (r == 1) {
                 buf_consume(&c->in, used);
                 return 1;
@@ -298,7 +267,7 @@ int ipc_recv(struct ipc_conn *c, struct attrs *a, char **err)
             return -1;
         }
         char tmp[16384];
-        ssize_t n = recv_some(c, tmp, sizeof tmp);
+        ssize_t n = fdpass_recv(c->fd, tmp, sizeof tmp, 0, &c->passed_fd, &c->passed_extra);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

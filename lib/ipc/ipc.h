@@ -4,7 +4,8 @@
  * [a-z0-9_]; values are percent-encoded for '%', CR, LF and NUL, so any byte string fits.
  * The server speaks first: "protocol=NAME\nversion=N\n\n"; the client checks both.
  * Readers are strict: an over-long message (IPC_MAX_MESSAGE), a bad line or a missing
- * required attribute fails closed. A file descriptor can travel with a message (SCM_RIGHTS). */
+ * required attribute fails closed. A file descriptor can travel with a message (SCM_RIGHTS,
+ * lib/io/fdpass.h): at most one; more make the receiving ipc_recv fail. */
 #ifndef POSTHORN_IPC_H
 #define POSTHORN_IPC_H
 #include "buf.h"
@@ -44,6 +45,7 @@ struct ipc_conn {
     int timeout_ms; /* per read/write wait; <= 0 means no limit */
     struct buf in;
     int passed_fd; /* a descriptor received with the last message, or -1 */
+    bool passed_extra; /* more than one descriptor came: the next ipc_recv fails */
 };
 
 void ipc_conn_init(struct ipc_conn *c, int fd, int timeout_ms);
