@@ -20,6 +20,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "peercred.h"
 #include "privs.h"
 #include "server.h"
 #include <errno.h>
@@ -36,13 +37,12 @@
 
 static bool peer_ok(const struct mda *m, int fd)
 {
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+    struct peercred cred;
+    if (peercred_get(fd, &cred) < 0) {
         log_warn("SO_PEERCRED: %m");
         return false;
     }
-    if (cred.uid == 0 || cred.uid == getuid() || (m->have_mail_owner && cred.uid == m->mail_owner_uid))
+    if (peercred_uid_trusted(cred.uid, &m->mail_owner_uid, m->have_mail_owner ? 1 : 0))
         return true;
     log_warn("refusing a delivery connection from uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
     return false;
