@@ -2,6 +2,9 @@
 #include "ipc.h"
 #include "fdpass.h"
 #include "mem.h"
+
+/* Room for NAME_INDEX with any group name the code uses. */
+#define IPC_NAME_MAX 64
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -61,6 +64,96 @@ void attrs_free(struct attrs *a)
     free(a->v);
     a->v = NULL;
     a->n = 0;
+}
+
+/* --- repeated groups --- */
+
+void attrs_add_indexed(struct attrs *a, const char *name, size_t index, const char *value)
+{
+    char key[IPC_NAME_MAX];
+    snprintf(key, sizeof key, "%s_%zu", name, index);
+    attrs_add(a, key, value);
+}
+
+const char *attrs_get_indexed(const struct attrs *a, const char *name, size_t index)
+{
+    char key[IPC_NAME_MAX];
+    snprintf(key, sizeof key, "%s_%zu", name, index);
+    return attrs_get(a, key);
+}
+
+/* attr starts with NAME_ (a member of the group, well-formed or not). */
+static bool in_group(const char *attr, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(attr, name, n) == 0 && attr[n] == '_';
+}
+
+bool attrs_name_indexed(const char *attr, const char *name, size_t *index)
+{
+    if (!in_group(attr, name))
+        return false;
+    const char *digits = attr + strlen(name) + 1;
+    size_t len = strlen(digits);
+    if (len == 0 || len > IPC_INDEX_DIGITS || (digits[0] == '0' && len > 1))
+        return false;
+    size_t v = 0;
+    for (const char *p = digits; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (size_t)(*p - '0');
+    }
+    *index = v;
+    return true;
+}
+
+/* Mark each NAME_k of the group in seen[0 .. limit-1]; -1 with *err on a malformed,
+ * out-of-range or repeated element. *members gets how many there are. */
+static int scan_group(const struct attrs *a, const char *name, unsigned char *seen,
+                      size_t limit, size_t *members, char **err)
+{
+    *members = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const char *attr = a->v[i].name;
+        size_t k;
+        if (!in_group(attr, name))
+            continue;
+        if (!attrs_name_indexed(attr, name, &k) || k >= limit) {
+            *err = xasprintf("attribute \"%s\": bad index, out of range or after a gap", attr);
+            return -1;
+        }
+        if (seen[k]++) {
+            *err = xasprintf("attribute \"%s\" repeated", attr);
+            return -1;
+        }
+        ++*members;
+    }
+    return 0;
+}
+
+int attrs_group_count(const struct attrs *a, const char *name, size_t *count, char **err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        n += in_group(a->v[i].name, name);
+    /* n members, each index below n and none twice: exactly 0 .. n-1. */
+    unsigned char *seen = xcalloc(n ? n : 1, 1);
+    size_t members;
+    int rc = scan_group(a, name, seen, n, &members, err);
+    free(seen);
+    if (rc < 0)
+        return -1;
+    *count = n;
+    return 0;
+}
+
+int attrs_group_check_sparse(const struct attrs *a, const char *name, size_t limit, char **err)
+{
+    unsigned char *seen = xcalloc(limit ? limit : 1, 1);
+    size_t members;
+    int rc = scan_group(a, name, seen, limit, &members, err);
+    free(seen);
+    return rc;
 }
 
 static void encode_value(struct buf *out, const char *v)
@@ -135,6 +228,28 @@ static int decode_line(const char *line, size_t len, struct attrs *a, char **err
     return 0;
 }
 
+static int compare_names(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* A name twice in one message; NULL when all differ. O(n log n) for big messages. */
+static const char *repeated_name(const struct attrs *a)
+{
+    if (a->n < 2)
+        return NULL;
+    const char **names = xreallocarray(NULL, a->n, sizeof *names);
+    for (size_t i = 0; i < a->n; i++)
+        names[i] = a->v[i].name;
+    qsort(names, a->n, sizeof *names, compare_names);
+    const char *dup = NULL;
+    for (size_t i = 1; i < a->n && !dup; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            dup = names[i];
+    free(names);
+    return dup;
+}
+
 int ipc_decode(const char *data, size_t len, struct attrs *a, size_t *consumed, char **err)
 {
     size_t pos = 0;
@@ -144,7 +259,15 @@ int ipc_decode(const char *data, size_t len, struct attrs *a, size_t *consumed, 
         if (!nl)
             break;
         size_t linelen = (size_t)(nl - (data + pos));
+        if (pos + linelen + 1 > IPC_MAX_MESSAGE)
+            break; /* refused below, however the rest looks */
         if (linelen == 0) {
+            const char *dup = repeated_name(&tmp);
+            if (dup) {
+                *err = xasprintf("repeated IPC attribute \"%s\"", dup);
+                attrs_free(&tmp);
+                return -1;
+            }
             *consumed = pos + 1;
             *a = tmp;
             return 1;

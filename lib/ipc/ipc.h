@@ -33,6 +33,22 @@ const char *attrs_get(const struct attrs *a, const char *name);
 bool attrs_get_ll(const struct attrs *a, const char *name, long long *out);
 void attrs_free(struct attrs *a);
 
+/* Repeated groups (doc/ipc.md, "Repeated groups"): element k of the group NAME is the
+ * attribute NAME_k, k in decimal without sign or leading zeros (rcpt_0, rcpt_1, ...).
+ * Indexes are at most IPC_INDEX_DIGITS digits long. */
+#define IPC_INDEX_DIGITS 9
+void attrs_add_indexed(struct attrs *a, const char *name, size_t index, const char *value);
+const char *attrs_get_indexed(const struct attrs *a, const char *name, size_t index);
+/* True with *index when attr is NAME_k for this name and a well-formed k. */
+bool attrs_name_indexed(const char *attr, const char *name, size_t *index);
+/* The size of a group whose every element must be there: the attributes NAME_... are
+ * exactly NAME_0 .. NAME_{n-1}, each once (no gap, no repeat, no malformed index).
+ * 0 with *count = n (0 when there are none), or -1 with *err (malloc'ed). */
+int attrs_group_count(const struct attrs *a, const char *name, size_t *count, char **err);
+/* A group whose elements are optional: every NAME_... is a well-formed NAME_k with
+ * k < limit, each k at most once. 0, or -1 with *err (malloc'ed). */
+int attrs_group_check_sparse(const struct attrs *a, const char *name, size_t limit, char **err);
+
 /* Append the encoding of a to out. */
 void ipc_encode(struct buf *out, const struct attrs *a);
 /* Parse one message at the start of data. Returns 1 with *consumed set when complete,
