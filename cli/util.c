@@ -1,11 +1,11 @@
 /* util.c - helpers shared by the command groups: loading main.cf once, messages, JSON
- * strings, durable renames and removals in the spool, and waking qmgr. */
+ * strings, durable renames and removals in the spool, and waking qmgr (lib/global/trigger.h). */
 #include "cli.h"
 #include "buf.h"
 #include "fileio.h"
-#include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "trigger.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -81,22 +81,7 @@ const char *cli_spool(struct cli *c)
     return config_str(cli_config(c), "queue_directory");
 }
 
-int cli_wake_qmgr(struct cli *c)
-{
-    char *path = xasprintf("%s/private/qmgr", cli_spool(c));
-    int fd = ipc_connect(path);
-    free(path);
-    if (fd < 0)
-        return -1;
-    struct ipc_conn conn;
-    ipc_conn_init(&conn, fd, 2000);
-    struct attrs a = {0};
-    attrs_add(&a, "request", "wakeup");
-    int rc = ipc_send(&conn, &a, -1);
-    attrs_free(&a);
-    ipc_conn_close(&conn);
-    return rc;
-}
+int cli_wake_qmgr(struct cli *c) { return trigger_qmgr(cli_spool(c)); }
 
 static int fsync_dir_of(const char *path)
 {

@@ -20,6 +20,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "peercred.h"
 #include "privs.h"
 #include "server.h"
 #include <errno.h>
@@ -36,34 +37,57 @@
 
 static bool peer_ok(const struct mda *m, int fd)
 {
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+    struct peercred cred;
+    if (peercred_get(fd, &cred) < 0) {
         log_warn("SO_PEERCRED: %m");
         return false;
     }
-    if (cred.uid == 0 || cred.uid == getuid() || (m->have_mail_owner && cred.uid == m->mail_owner_uid))
+    if (peercred_uid_trusted(cred.uid, &m->mail_owner_uid, m->have_mail_owner ? 1 : 0))
         return true;
     log_warn("refusing a delivery connection from uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
     return false;
 }
 
-/* "rcpt_12" -> 12 for prefix "rcpt_"; -1 when name is not prefix + a plain index. */
-static long long indexed(const char *name, const char *prefix)
+static bool plain_attribute(const char *name)
 {
-    size_t n = strlen(prefix);
-    if (strncmp(name, prefix, n) != 0 || !name[n] || (name[n] == '0' && name[n + 1]))
-        return -1;
-    long long v = 0;
-    for (const char *p = name + n; *p; p++) {
-        if (*p < '0' || *p > '9' || v > MAX_RCPT)
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    return v;
+    static const char *const names[] = {"request", "queue_id", "sender", "arrival", "nrcpt",
+                                        "nexthop"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
 }
 
-/* Every attribute known, none twice, every rcpt_i present. 0 or -1 with *err. */
+/* Every attribute known, none twice; rcpt_0 .. rcpt_{nrcpt-1} all there and not empty,
+ * orcpt_i and notify_i optional with i < nrcpt (lib/ipc.h, repeated groups). */
+static int check_groups(const struct attrs *a, long long nrcpt, char **err)
+{
+    size_t k, n;
+    for (size_t i = 0; i < a->n; i++) {
+        const char *nm = a->v[i].name;
+        bool known = plain_attribute(nm) || attrs_name_indexed(nm, "rcpt", &k) ||
+                     attrs_name_indexed(nm, "orcpt", &k) || attrs_name_indexed(nm, "notify", &k);
+        if (!known || attrs_get(a, nm) != a->v[i].value) {
+            *err = xasprintf("unknown, out of range or repeated attribute \"%s\"", nm);
+            return -1;
+        }
+    }
+    if (attrs_group_count(a, "rcpt", &n, err) < 0 ||
+        attrs_group_check_sparse(a, "orcpt", (size_t)nrcpt, err) < 0 ||
+        attrs_group_check_sparse(a, "notify", (size_t)nrcpt, err) < 0)
+        return -1;
+    if (n != (size_t)nrcpt) {
+        *err = xasprintf("%zu recipients where nrcpt says %lld", n, nrcpt);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!*attrs_get_indexed(a, "rcpt", i)) {
+            *err = xasprintf("rcpt_%zu empty", i);
+            return -1;
+        }
+    return 0;
+}
+
 static int check_request(const struct attrs *a, long long *nrcpt, char **err)
 {
     long long arrival;
@@ -74,44 +98,16 @@ static int check_request(const struct attrs *a, long long *nrcpt, char **err)
         *err = xstrdup("request, queue_id, sender, arrival or nrcpt missing or invalid");
         return -1;
     }
-    for (size_t i = 0; i < a->n; i++) {
-        const char *nm = a->v[i].name;
-        long long k = -1;
-        bool known = strcmp(nm, "request") == 0 || strcmp(nm, "queue_id") == 0 ||
-                     strcmp(nm, "sender") == 0 || strcmp(nm, "arrival") == 0 ||
-                     strcmp(nm, "nrcpt") == 0 || strcmp(nm, "nexthop") == 0 ||
-                     (k = indexed(nm, "rcpt_")) >= 0 || (k = indexed(nm, "orcpt_")) >= 0 ||
-                     (k = indexed(nm, "notify_")) >= 0;
-        if (!known || k >= *nrcpt || attrs_get(a, nm) != a->v[i].value) {
-            *err = xasprintf("unknown, out of range or repeated attribute \"%s\"", nm);
-            return -1;
-        }
-    }
-    for (long long k = 0; k < *nrcpt; k++) {
-        char key[32];
-        snprintf(key, sizeof key, "rcpt_%lld", k);
-        const char *r = attrs_get(a, key);
-        if (!r || !*r) {
-            *err = xasprintf("%s missing", key);
-            return -1;
-        }
-    }
-    return 0;
+    return check_groups(a, *nrcpt, err);
 }
 
 static void add_result(struct attrs *rep, long long k, const struct outcome *o, const char *forward)
 {
-    char key[32];
-    snprintf(key, sizeof key, "status_%lld", k);
-    attrs_add(rep, key, o->status);
-    snprintf(key, sizeof key, "dsn_%lld", k);
-    attrs_add(rep, key, o->dsn);
-    snprintf(key, sizeof key, "reason_%lld", k);
-    attrs_add(rep, key, o->reason);
-    if (forward) {
-        snprintf(key, sizeof key, "forward_%lld", k);
-        attrs_add(rep, key, forward);
-    }
+    attrs_add_indexed(rep, "status", (size_t)k, o->status);
+    attrs_add_indexed(rep, "dsn", (size_t)k, o->dsn);
+    attrs_add_indexed(rep, "reason", (size_t)k, o->reason);
+    if (forward)
+        attrs_add_indexed(rep, "forward", (size_t)k, forward);
 }
 
 static void request_free(struct request *rq)
@@ -130,12 +126,11 @@ static void request_free(struct request *rq)
 static void deliver_all(struct request *rq, const struct attrs *a, long long n, struct attrs *rep)
 {
     for (long long k = 0; k < n; k++) {
-        char key[32];
-        snprintf(key, sizeof key, "rcpt_%lld", k);
+        const char *rcpt = attrs_get_indexed(a, "rcpt", (size_t)k);
         struct outcome o = {0};
         char *forward = NULL;
-        process_recipient(rq, attrs_get(a, key), &o, &forward);
-        log_debug("%s: <%s>: %s %s %s", rq->queue_id, attrs_get(a, key), o.status, o.dsn, o.reason);
+        process_recipient(rq, rcpt, &o, &forward);
+        log_debug("%s: <%s>: %s %s %s", rq->queue_id, rcpt, o.status, o.dsn, o.reason);
         add_result(rep, k, &o, forward);
         free(forward);
         outcome_free(&o);

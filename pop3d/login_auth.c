@@ -66,9 +66,12 @@ static void auth_failed(struct login_session *s, const char *user)
     }
 }
 
-static void on_checked(void *ctx, enum login_auth_result result, const char *user)
+static void on_checked(void *ctx, enum login_auth_result result, const char *user,
+                       const char *err)
 {
     struct login_session *s = ctx;
+    if (err)
+        log_warn("%s", err);
     s->job = NULL;
     s->wait_auth = false;
     if (result == LOGIN_AUTH_OK) {

@@ -78,17 +78,11 @@ static void build_request(const struct job *j, struct attrs *a)
     attrs_addf(a, "nrcpt", "%zu", j->n);
     for (size_t k = 0; k < j->n; k++) {
         const struct queue_rcpt *r = &m->rcpts[j->r[k].index];
-        char key[32];
-        snprintf(key, sizeof key, "rcpt_%zu", k);
-        attrs_add(a, key, r->addr);
-        if (*r->orcpt) {
-            snprintf(key, sizeof key, "orcpt_%zu", k);
-            attrs_add(a, key, r->orcpt);
-        }
-        if (*r->notify) {
-            snprintf(key, sizeof key, "notify_%zu", k);
-            attrs_add(a, key, r->notify);
-        }
+        attrs_add_indexed(a, "rcpt", k, r->addr);
+        if (*r->orcpt)
+            attrs_add_indexed(a, "orcpt", k, r->orcpt);
+        if (*r->notify)
+            attrs_add_indexed(a, "notify", k, r->notify);
     }
 }
 
@@ -113,12 +107,10 @@ static bool dsn_code_valid(const char *s)
 static int parse_one(struct job_rcpt *r, const struct attrs *a, size_t k, size_t *known,
                      char **err)
 {
-    char key[32];
     const char *v[4];
     static const char *const names[] = {"status", "dsn", "reason", "forward"};
     for (int f = 0; f < 4; f++) {
-        snprintf(key, sizeof key, "%s_%zu", names[f], k);
-        v[f] = attrs_get(a, key);
+        v[f] = attrs_get_indexed(a, names[f], k);
         *known += v[f] != NULL;
     }
     if (!v[0] || !v[1] || !v[2]) {

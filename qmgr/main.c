@@ -94,8 +94,6 @@ static void post_init(struct server *srv)
     read_config(q);
     lock_spool(q);
     q->active_limit = active_limit(q);
-    if (completions_init(q) < 0)
-        log_fatal("completion queue: %m");
     transports_init(q);
     pool_init(&q->finish_pool, q, "finish", 1);
     char *err = NULL;

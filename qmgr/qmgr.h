@@ -7,7 +7,7 @@
  * so neither a slow delivery agent nor an fsync ever stalls the loop. A task is handed to
  * exactly one thread at a time; while a message has tasks out, workers only read the parts
  * of it that the loop does not change (envelope, descriptors) and write their results into
- * the task; the loop applies them when the task comes back through the completion queue. */
+ * the task; the loop applies them when the task comes back through its pool's worker. */
 #ifndef QMGR_QMGR_H
 #define QMGR_QMGR_H
 #include "config.h"
@@ -16,7 +16,7 @@
 #include "queue_ops.h"
 #include "resolve.h"
 #include "server.h"
-#include <pthread.h>
+#include "worker.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,7 +29,7 @@ typedef void (*task_run_fn)(struct task *t);
 typedef void (*task_done_fn)(struct qmgr *q, struct task *t);
 
 struct task {
-    struct task *next;
+    struct worker_job wj; /* the pool's worker (lib/util/worker.h) */
     task_run_fn run;   /* on a worker thread */
     task_done_fn done; /* back on the loop; frees the task */
     bool cancelled;    /* dropped from a queue before it ran (drain): done still runs */
@@ -38,18 +38,14 @@ struct task {
 struct pool {
     const char *name;
     struct qmgr *q;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct task *head, *tail;
-    unsigned max_threads, threads, idle;
+    struct worker *worker;
 };
 
+/* Start the pool's worker on q's loop (fatal when it cannot start). */
 void pool_init(struct pool *p, struct qmgr *q, const char *name, unsigned max_threads);
 void pool_submit(struct pool *p, struct task *t);
 /* Take every queued (not yet running) task off the queue and complete it as cancelled. */
 void pool_cancel_queued(struct pool *p);
-/* Completion queue: workers push, the loop drains it through an eventfd. */
-int completions_init(struct qmgr *q);
 
 /* --- transports (transport.c) --- */
 struct transport {
@@ -98,10 +94,6 @@ struct qmgr {
     struct transport *transports;
     size_t ntransports;
     struct pool finish_pool;
-    /* completion queue */
-    pthread_mutex_t done_mu;
-    struct task *done_head, *done_tail;
-    int done_efd;
     /* active messages */
     struct qmsg *active;
     size_t nactive, active_limit;

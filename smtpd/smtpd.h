@@ -18,6 +18,7 @@
 #include "server.h"
 #include "smtp_data.h"
 #include "smtp_proto.h"
+#include "worker.h"
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -159,7 +160,7 @@ long long msg_size(const struct session *s);
 
 /* commit.c */
 struct commit_job {
-    struct commit_job *next;
+    struct worker_job wj; /* the worker's (lib/util/worker.h) */
     struct queue_writer *w;
     char id[QUEUE_ID_SIZE];
     struct session *owner; /* touched by the loop thread only; NULL once the session left */

@@ -1,18 +1,12 @@
 /* login.c - password checks off the event loop and the failed-login table (see login.h). */
 #include "login.h"
 #include "accounts.h"
-#include "log.h"
 #include "mem.h"
 #include "password.h"
+#include "worker.h"
 #include <bsd/stdlib.h>
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #define PENALTY_BUCKETS 1024
 #define PENALTY_MAX_ENTRIES 100000
@@ -42,26 +36,23 @@ char *login_user_name(const char *name, const char *default_domain)
     return user;
 }
 
-/* --- the worker --- */
+/* --- the worker (lib/util/worker.h: one thread, one job at a time) --- */
 
 struct login_auth_job {
-    struct login_auth_job *next;
+    struct worker_job wj;
     char *user;
     char *password;
     enum login_auth_result result;
-    login_auth_fn fn; /* NULL once cancelled (loop thread only) */
+    char *err; /* for the caller's log, or NULL */
+    login_auth_fn fn;
     void *ctx;
 };
 
 struct login_auth {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct login_auth_job *todo, *done; /* newest first */
-    int efd;
-    unsigned pending; /* loop thread only */
+    struct worker *worker;
     struct accounts *accounts; /* worker thread only after start */
-    char *dummy_hash;          /* worker thread only */
+    char *dummy_hash;          /* worker thread only; made before the first check */
+    char *dummy_err;           /* why there is no dummy hash (worker thread only) */
 };
 
 static void wipe_free(char *s)
@@ -72,25 +63,38 @@ static void wipe_free(char *s)
     }
 }
 
-static struct login_auth_job *reverse(struct login_auth_job *j)
+/* A real hash of a random password: verifying against it always fails, at full cost. */
+static bool make_dummy_hash(struct login_auth *la)
 {
-    struct login_auth_job *out = NULL;
-    while (j) {
-        struct login_auth_job *next = j->next;
-        j->next = out;
-        out = j;
-        j = next;
-    }
-    return out;
+    if (la->dummy_hash)
+        return true;
+    if (la->dummy_err)
+        return false;
+    char random_pw[33];
+    arc4random_buf(random_pw, sizeof random_pw - 1);
+    for (size_t i = 0; i < sizeof random_pw - 1; i++)
+        random_pw[i] = (char)('a' + (unsigned char)random_pw[i] % 26);
+    random_pw[sizeof random_pw - 1] = 0;
+    char *err = NULL;
+    la->dummy_hash = password_hash(random_pw, &err);
+    explicit_bzero(random_pw, sizeof random_pw);
+    if (!la->dummy_hash)
+        la->dummy_err = xasprintf("cannot make the dummy password hash: %s", err ? err : "?");
+    free(err);
+    return la->dummy_hash != NULL;
 }
 
 static enum login_auth_result check(struct login_auth *la, struct login_auth_job *j)
 {
+    if (!make_dummy_hash(la)) {
+        j->err = xstrdup(la->dummy_err);
+        return LOGIN_AUTH_TEMPFAIL;
+    }
     struct account_user u;
     char *err = NULL;
     int found = accounts_user_get(la->accounts, j->user, &u, &err);
     if (found < 0) {
-        log_warn("account database: %s", err ? err : "read error");
+        j->err = xasprintf("account database: %s", err ? err : "read error");
         free(err);
         return LOGIN_AUTH_TEMPFAIL;
     }
@@ -100,69 +104,32 @@ static enum login_auth_result check(struct login_auth *la, struct login_auth_job
     if (found == 1)
         account_user_free(&u);
     if (usable && ok < 0)
-        log_warn("user %s: unusable password hash in the account database", j->user);
+        j->err = xasprintf("user %s: unusable password hash in the account database", j->user);
     return usable && ok == 1 ? LOGIN_AUTH_OK : LOGIN_AUTH_FAIL;
 }
 
-static void *worker(void *arg)
+static void run_checks(struct worker_job *first, void *ctx)
 {
-    struct login_auth *la = arg;
-    char *err = NULL;
-    /* A real hash of a random password: verifying against it always fails. */
-    char random_pw[33];
-    arc4random_buf(random_pw, sizeof random_pw - 1);
-    for (size_t i = 0; i < sizeof random_pw - 1; i++)
-        random_pw[i] = (char)('a' + (unsigned char)random_pw[i] % 26);
-    random_pw[sizeof random_pw - 1] = 0;
-    la->dummy_hash = password_hash(random_pw, &err);
-    if (!la->dummy_hash)
-        log_fatal("cannot make the dummy password hash: %s", err ? err : "?");
-    for (;;) {
-        pthread_mutex_lock(&la->mu);
-        while (!la->todo)
-            pthread_cond_wait(&la->cv, &la->mu);
-        struct login_auth_job *batch = reverse(la->todo);
-        la->todo = NULL;
-        pthread_mutex_unlock(&la->mu);
-        for (struct login_auth_job *j = batch; j; j = j->next) {
-            j->result = check(la, j);
-            wipe_free(j->password);
-            j->password = NULL;
-        }
-        pthread_mutex_lock(&la->mu);
-        while (batch) {
-            struct login_auth_job *next = batch->next;
-            batch->next = la->done;
-            la->done = batch;
-            batch = next;
-        }
-        pthread_mutex_unlock(&la->mu);
-        uint64_t one = 1;
-        while (write(la->efd, &one, sizeof one) < 0 && errno == EINTR) {
-        }
+    for (struct worker_job *wj = first; wj; wj = wj->next) {
+        struct login_auth_job *j = WORKER_JOB_OWNER(wj, struct login_auth_job, wj);
+        j->result = check(ctx, j);
+        wipe_free(j->password);
+        j->password = NULL;
     }
-    return NULL;
 }
 
-static void on_done(struct event_loop *loop, int fd, uint32_t events, void *ctx)
+static void checked(struct worker_job *wj, void *ctx)
 {
-    struct login_auth *la = ctx;
-    uint64_t v;
-    if (read(fd, &v, sizeof v) < 0 && errno != EAGAIN)
-        log_warn("login eventfd: %m");
-    pthread_mutex_lock(&la->mu);
-    struct login_auth_job *list = reverse(la->done);
-    la->done = NULL;
-    pthread_mutex_unlock(&la->mu);
-    while (list) {
-        struct login_auth_job *next = list->next;
-        la->pending--;
-        if (list->fn)
-            list->fn(list->ctx, list->result, list->user);
-        free(list->user);
-        free(list);
-        list = next;
-    }
+    (void)ctx;
+    struct login_auth_job *j = WORKER_JOB_OWNER(wj, struct login_auth_job, wj);
+    if (!wj->ran) /* dropped at shutdown */
+        j->result = LOGIN_AUTH_TEMPFAIL;
+    if (!wj->cancelled)
+        j->fn(j->ctx, j->result, j->user, j->err);
+    wipe_free(j->password);
+    free(j->user);
+    free(j->err);
+    free(j);
 }
 
 struct login_auth *login_auth_new(struct event_loop *loop, struct config *cfg, char **err)
@@ -172,18 +139,14 @@ struct login_auth *login_auth_new(struct event_loop *loop, struct config *cfg, c
         return NULL;
     struct login_auth *la = xcalloc(1, sizeof *la);
     la->accounts = acc;
-    pthread_mutex_init(&la->mu, NULL);
-    pthread_cond_init(&la->cv, NULL);
-    la->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (la->efd < 0 || event_add(loop, la->efd, EPOLLIN, on_done, la) < 0)
-        log_fatal("login eventfd: %m");
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old); /* signals belong to the loop thread */
-    int e = pthread_create(&la->thread, NULL, worker, la);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (e != 0)
-        log_fatal("pthread_create: %s", strerror(e));
+    struct worker_config wc = {.name = "login", .max_threads = 1, .max_batch = 1,
+                               .run = run_checks, .done = checked, .ctx = la};
+    la->worker = worker_new(loop, &wc, err);
+    if (!la->worker) {
+        accounts_close(acc);
+        free(la);
+        return NULL;
+    }
     return la;
 }
 
@@ -195,22 +158,19 @@ struct login_auth_job *login_auth_submit(struct login_auth *la, const char *user
     j->password = xstrdup(password);
     j->fn = fn;
     j->ctx = ctx;
-    la->pending++;
-    pthread_mutex_lock(&la->mu);
-    j->next = la->todo;
-    la->todo = j;
-    pthread_cond_signal(&la->cv);
-    pthread_mutex_unlock(&la->mu);
+    char *err = NULL;
+    if (worker_submit(la->worker, &j->wj, &err) < 0)
+        free(err); /* cannot happen with one thread, which worker_new started */
     return j;
 }
 
 void login_auth_cancel(struct login_auth_job *job)
 {
     if (job)
-        job->fn = NULL;
+        worker_cancel(&job->wj);
 }
 
-unsigned login_auth_pending(const struct login_auth *la) { return la ? la->pending : 0; }
+unsigned login_auth_pending(const struct login_auth *la) { return la ? worker_pending(la->worker) : 0; }
 
 /* --- failed logins per client address --- */
 

@@ -1,12 +1,14 @@
 /* login.h - what every pre-authentication ("login") process shares (pop3d now, imapd
- * later; DESIGN section 2): checking a user name and password against the account
- * database off the event loop, and counting failed logins per client address.
+ * later; doc/pop3d.md): checking a user name and password against the account database
+ * off the event loop, and counting failed logins per client address.
  *
- * Verification runs in one worker thread per process (Argon2id takes tens of milliseconds
- * and 64 MiB; the loop keeps serving other sessions meanwhile). An unknown user, a user
+ * Verification runs in one worker thread per process (lib/util/worker.h; Argon2id takes
+ * tens of milliseconds and 64 MiB; the loop keeps serving other sessions meanwhile). An unknown user, a user
  * whose login is disabled and a wrong password cost the same: the worker verifies against
  * a dummy hash when there is no real one, so timing does not tell which names exist.
- * Passwords are wiped from memory once checked and are never logged.
+ * Passwords are wiped from memory once checked and are never logged. Nothing here logs:
+ * what went wrong (an unreadable account database, an unusable hash) comes back with the
+ * result as a text for the caller's log.
  *
  * The penalty table counts failures per client address in this process; callers delay the
  * failure reply by auth_failure_delay and close the session once auth_max_failures is
@@ -34,8 +36,10 @@ enum login_auth_result {
 
 struct login_auth;
 struct login_auth_job;
-/* user: the address as given to login_auth_submit (already normalised). */
-typedef void (*login_auth_fn)(void *ctx, enum login_auth_result result, const char *user);
+/* user: the address as given to login_auth_submit (already normalised). err: NULL, or a
+ * problem the caller should log as a warning (it may come with any result). */
+typedef void (*login_auth_fn)(void *ctx, enum login_auth_result result, const char *user,
+                              const char *err);
 
 /* Open the account database read-only and start the worker. NULL with *err. */
 struct login_auth *login_auth_new(struct event_loop *loop, struct config *cfg, char **err);
@@ -43,7 +47,8 @@ struct login_auth *login_auth_new(struct event_loop *loop, struct config *cfg, c
  * after use); the caller wipes its own copy. */
 struct login_auth_job *login_auth_submit(struct login_auth *la, const char *user,
                                          const char *password, login_auth_fn fn, void *ctx);
-/* The session went away: the check finishes but fn is not called. */
+/* The session went away: the check finishes but fn is not called (nor its error text
+ * reported). */
 void login_auth_cancel(struct login_auth_job *job);
 unsigned login_auth_pending(const struct login_auth *la);
 

@@ -145,7 +145,7 @@ void defer_log_free(struct defer_log *d)
     memset(d, 0, sizeof *d);
 }
 
-/* Every attribute must be backoff or rcpt_N/reason_N/dsn_N with N < the recipient count,
+/* Every attribute must be backoff or one of the groups rcpt_N, reason_N, dsn_N (lib/ipc.h),
  * and every recipient needs all three. */
 static int defer_log_check(const struct attrs *a, struct defer_log *d, char **err)
 {
@@ -157,21 +157,20 @@ static int defer_log_check(const struct attrs *a, struct defer_log *d, char **er
         }
         known++;
     }
-    for (size_t i = 0;; i++) {
-        char k1[32], k2[32], k3[32];
-        snprintf(k1, sizeof k1, "rcpt_%zu", i);
-        snprintf(k2, sizeof k2, "reason_%zu", i);
-        snprintf(k3, sizeof k3, "dsn_%zu", i);
-        const char *addr = attrs_get(a, k1), *reason = attrs_get(a, k2), *dsn = attrs_get(a, k3);
-        if (!addr && !reason && !dsn)
-            break;
-        if (!addr || !reason || !dsn) {
-            *err = xasprintf("recipient %zu incomplete", i);
-            return -1;
-        }
-        defer_log_add(d, addr, reason, dsn);
-        known += 3;
+    size_t nrcpt, nreason, ndsn;
+    if (attrs_group_count(a, "rcpt", &nrcpt, err) < 0 ||
+        attrs_group_count(a, "reason", &nreason, err) < 0 ||
+        attrs_group_count(a, "dsn", &ndsn, err) < 0)
+        return -1;
+    if (nreason != nrcpt || ndsn != nrcpt) {
+        size_t first = nrcpt < nreason ? nrcpt : nreason;
+        *err = xasprintf("recipient %zu incomplete", first < ndsn ? first : ndsn);
+        return -1;
     }
+    for (size_t i = 0; i < nrcpt; i++)
+        defer_log_add(d, attrs_get_indexed(a, "rcpt", i), attrs_get_indexed(a, "reason", i),
+                      attrs_get_indexed(a, "dsn", i));
+    known += 3 * nrcpt;
     if (known != a->n) {
         *err = xstrdup("unknown or duplicate attribute");
         return -1;
@@ -221,13 +220,9 @@ int defer_log_write(const char *spool, const char *id, const struct defer_log *d
     struct attrs a = {0};
     attrs_addf(&a, "backoff", "%lld", d->backoff);
     for (size_t i = 0; i < d->n; i++) {
-        char k[32];
-        snprintf(k, sizeof k, "rcpt_%zu", i);
-        attrs_add(&a, k, d->v[i].addr);
-        snprintf(k, sizeof k, "reason_%zu", i);
-        attrs_add(&a, k, d->v[i].reason);
-        snprintf(k, sizeof k, "dsn_%zu", i);
-        attrs_add(&a, k, d->v[i].dsn);
+        attrs_add_indexed(&a, "rcpt", i, d->v[i].addr);
+        attrs_add_indexed(&a, "reason", i, d->v[i].reason);
+        attrs_add_indexed(&a, "dsn", i, d->v[i].dsn);
     }
     struct buf b = BUF_INIT;
     ipc_encode(&b, &a);

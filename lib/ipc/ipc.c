@@ -1,6 +1,10 @@
 /* ipc.c - attribute-line IPC with optional descriptor passing (see ipc.h). */
 #include "ipc.h"
+#include "fdpass.h"
 #include "mem.h"
+
+/* Room for NAME_INDEX with any group name the code uses. */
+#define IPC_NAME_MAX 64
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -60,6 +64,96 @@ void attrs_free(struct attrs *a)
     free(a->v);
     a->v = NULL;
     a->n = 0;
+}
+
+/* --- repeated groups --- */
+
+void attrs_add_indexed(struct attrs *a, const char *name, size_t index, const char *value)
+{
+    char key[IPC_NAME_MAX];
+    snprintf(key, sizeof key, "%s_%zu", name, index);
+    attrs_add(a, key, value);
+}
+
+const char *attrs_get_indexed(const struct attrs *a, const char *name, size_t index)
+{
+    char key[IPC_NAME_MAX];
+    snprintf(key, sizeof key, "%s_%zu", name, index);
+    return attrs_get(a, key);
+}
+
+/* attr starts with NAME_ (a member of the group, well-formed or not). */
+static bool in_group(const char *attr, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(attr, name, n) == 0 && attr[n] == '_';
+}
+
+bool attrs_name_indexed(const char *attr, const char *name, size_t *index)
+{
+    if (!in_group(attr, name))
+        return false;
+    const char *digits = attr + strlen(name) + 1;
+    size_t len = strlen(digits);
+    if (len == 0 || len > IPC_INDEX_DIGITS || (digits[0] == '0' && len > 1))
+        return false;
+    size_t v = 0;
+    for (const char *p = digits; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (size_t)(*p - '0');
+    }
+    *index = v;
+    return true;
+}
+
+/* Mark each NAME_k of the group in seen[0 .. limit-1]; -1 with *err on a malformed,
+ * out-of-range or repeated element. *members gets how many there are. */
+static int scan_group(const struct attrs *a, const char *name, unsigned char *seen,
+                      size_t limit, size_t *members, char **err)
+{
+    *members = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const char *attr = a->v[i].name;
+        size_t k;
+        if (!in_group(attr, name))
+            continue;
+        if (!attrs_name_indexed(attr, name, &k) || k >= limit) {
+            *err = xasprintf("attribute \"%s\": bad index, out of range or after a gap", attr);
+            return -1;
+        }
+        if (seen[k]++) {
+            *err = xasprintf("attribute \"%s\" repeated", attr);
+            return -1;
+        }
+        ++*members;
+    }
+    return 0;
+}
+
+int attrs_group_count(const struct attrs *a, const char *name, size_t *count, char **err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        n += in_group(a->v[i].name, name);
+    /* n members, each index below n and none twice: exactly 0 .. n-1. */
+    unsigned char *seen = xcalloc(n ? n : 1, 1);
+    size_t members;
+    int rc = scan_group(a, name, seen, n, &members, err);
+    free(seen);
+    if (rc < 0)
+        return -1;
+    *count = n;
+    return 0;
+}
+
+int attrs_group_check_sparse(const struct attrs *a, const char *name, size_t limit, char **err)
+{
+    unsigned char *seen = xcalloc(limit ? limit : 1, 1);
+    size_t members;
+    int rc = scan_group(a, name, seen, limit, &members, err);
+    free(seen);
+    return rc;
 }
 
 static void encode_value(struct buf *out, const char *v)
@@ -134,6 +228,28 @@ static int decode_line(const char *line, size_t len, struct attrs *a, char **err
     return 0;
 }
 
+static int compare_names(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* A name twice in one message; NULL when all differ. O(n log n) for big messages. */
+static const char *repeated_name(const struct attrs *a)
+{
+    if (a->n < 2)
+        return NULL;
+    const char **names = xreallocarray(NULL, a->n, sizeof *names);
+    for (size_t i = 0; i < a->n; i++)
+        names[i] = a->v[i].name;
+    qsort(names, a->n, sizeof *names, compare_names);
+    const char *dup = NULL;
+    for (size_t i = 1; i < a->n && !dup; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            dup = names[i];
+    free(names);
+    return dup;
+}
+
 int ipc_decode(const char *data, size_t len, struct attrs *a, size_t *consumed, char **err)
 {
     size_t pos = 0;
@@ -143,7 +259,15 @@ int ipc_decode(const char *data, size_t len, struct attrs *a, size_t *consumed, 
         if (!nl)
             break;
         size_t linelen = (size_t)(nl - (data + pos));
+        if (pos + linelen + 1 > IPC_MAX_MESSAGE)
+            break; /* refused below, however the rest looks */
         if (linelen == 0) {
+            const char *dup = repeated_name(&tmp);
+            if (dup) {
+                *err = xasprintf("repeated IPC attribute \"%s\"", dup);
+                attrs_free(&tmp);
+                return -1;
+            }
             *consumed = pos + 1;
             *a = tmp;
             return 1;
@@ -168,6 +292,7 @@ void ipc_conn_init(struct ipc_conn *c, int fd, int timeout_ms)
     c->timeout_ms = timeout_ms;
     buf_init(&c->in);
     c->passed_fd = -1;
+    c->passed_extra = false;
 }
 
 void ipc_conn_close(struct ipc_conn *c)
@@ -177,6 +302,7 @@ void ipc_conn_close(struct ipc_conn *c)
     if (c->passed_fd >= 0)
         close(c->passed_fd);
     c->fd = c->passed_fd = -1;
+    c->passed_extra = false;
     buf_free(&c->in);
 }
 
@@ -227,22 +353,8 @@ int ipc_send(struct ipc_conn *c, const struct attrs *a, int fd_to_pass)
             rc = -1;
             break;
         }
-        struct iovec iov = {out.data + off, out.len - off};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } cm;
-        if (fd_to_pass >= 0 && off == 0) {
-            mh.msg_control = cm.buf;
-            mh.msg_controllen = sizeof cm.buf;
-            struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-            h->cmsg_level = SOL_SOCKET;
-            h->cmsg_type = SCM_RIGHTS;
-            h->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(h), &fd_to_pass, sizeof(int));
-        }
-        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        /* The descriptor goes with the first byte (lib/io/fdpass.h). */
+        ssize_t n = fdpass_send(c->fd, out.data + off, out.len - off, off == 0 ? fd_to_pass : -1, 0);
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
@@ -255,31 +367,6 @@ int ipc_send(struct ipc_conn *c, const struct attrs *a, int fd_to_pass)
     return rc;
 }
 
-static ssize_t recv_some(struct ipc_conn *c, char *data, size_t len)
-{
-    struct iovec iov = {data, len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } cm;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-                        .msg_controllen = sizeof cm.buf};
-    ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
-    if (n < 0)
-        return -1;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-            h->cmsg_len == CMSG_LEN(sizeof(int))) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(h), sizeof fd);
-            if (c->passed_fd >= 0)
-                close(c->passed_fd); /* only one descriptor per message is expected */
-            c->passed_fd = fd;
-        }
-    }
-    return n;
-}
-
 int ipc_recv(struct ipc_conn *c, struct attrs *a, char **err)
 {
     for (;;) {
@@ -288,6 +375,11 @@ int ipc_recv(struct ipc_conn *c, struct attrs *a, char **err)
             int r = ipc_decode(c->in.data, c->in.len, a, &used, err);
             if (r < 0)
                 return -1;
+            if (r == 1 && c->passed_extra) {
+                attrs_free(a);
+                *err = xstrdup(fdpass_check_one(c->passed_fd, true));
+                return -1;
+            }
             if (r == 1) {
                 buf_consume(&c->in, used);
                 return 1;
@@ -298,7 +390,7 @@ int ipc_recv(struct ipc_conn *c, struct attrs *a, char **err)
             return -1;
         }
         char tmp[16384];
-        ssize_t n = recv_some(c, tmp, sizeof tmp);
+        ssize_t n = fdpass_recv(c->fd, tmp, sizeof tmp, 0, &c->passed_fd, &c->passed_extra);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

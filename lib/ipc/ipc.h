@@ -4,7 +4,8 @@
  * [a-z0-9_]; values are percent-encoded for '%', CR, LF and NUL, so any byte string fits.
  * The server speaks first: "protocol=NAME\nversion=N\n\n"; the client checks both.
  * Readers are strict: an over-long message (IPC_MAX_MESSAGE), a bad line or a missing
- * required attribute fails closed. A file descriptor can travel with a message (SCM_RIGHTS). */
+ * required attribute fails closed. A file descriptor can travel with a message (SCM_RIGHTS,
+ * lib/io/fdpass.h): at most one; more make the receiving ipc_recv fail. */
 #ifndef POSTHORN_IPC_H
 #define POSTHORN_IPC_H
 #include "buf.h"
@@ -32,6 +33,22 @@ const char *attrs_get(const struct attrs *a, const char *name);
 bool attrs_get_ll(const struct attrs *a, const char *name, long long *out);
 void attrs_free(struct attrs *a);
 
+/* Repeated groups (doc/ipc.md, "Repeated groups"): element k of the group NAME is the
+ * attribute NAME_k, k in decimal without sign or leading zeros (rcpt_0, rcpt_1, ...).
+ * Indexes are at most IPC_INDEX_DIGITS digits long. */
+#define IPC_INDEX_DIGITS 9
+void attrs_add_indexed(struct attrs *a, const char *name, size_t index, const char *value);
+const char *attrs_get_indexed(const struct attrs *a, const char *name, size_t index);
+/* True with *index when attr is NAME_k for this name and a well-formed k. */
+bool attrs_name_indexed(const char *attr, const char *name, size_t *index);
+/* The size of a group whose every element must be there: the attributes NAME_... are
+ * exactly NAME_0 .. NAME_{n-1}, each once (no gap, no repeat, no malformed index).
+ * 0 with *count = n (0 when there are none), or -1 with *err (malloc'ed). */
+int attrs_group_count(const struct attrs *a, const char *name, size_t *count, char **err);
+/* A group whose elements are optional: every NAME_... is a well-formed NAME_k with
+ * k < limit, each k at most once. 0, or -1 with *err (malloc'ed). */
+int attrs_group_check_sparse(const struct attrs *a, const char *name, size_t limit, char **err);
+
 /* Append the encoding of a to out. */
 void ipc_encode(struct buf *out, const struct attrs *a);
 /* Parse one message at the start of data. Returns 1 with *consumed set when complete,
@@ -44,6 +61,7 @@ struct ipc_conn {
     int timeout_ms; /* per read/write wait; <= 0 means no limit */
     struct buf in;
     int passed_fd; /* a descriptor received with the last message, or -1 */
+    bool passed_extra; /* more than one descriptor came: the next ipc_recv fails */
 };
 
 void ipc_conn_init(struct ipc_conn *c, int fd, int timeout_ms);

@@ -1,7 +1,9 @@
 /* login_handoff.c - the descriptor handoff between login and post-login processes (see
  * login_handoff.h). */
 #include "login_handoff.h"
+#include "fdpass.h"
 #include "mem.h"
+#include "peercred.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,8 +15,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define HANDOFF_MAX_FDS 4 /* room to notice (and refuse) extra descriptors */
-
 bool handoff_fd_id(int fd, char *out, size_t outsize)
 {
     struct stat st;
@@ -25,37 +25,19 @@ bool handoff_fd_id(int fd, char *out, size_t outsize)
 }
 
 /* Read what is there into in; returns 1 progress, 0 EOF, -1 error (errno), 2 would block.
- * Received descriptors are appended to fds (up to max; more are closed, *extra set). */
-static int read_some(int sock, struct buf *in, int *fds, size_t *nfds, bool *extra)
+ * A received descriptor goes to *fd (lib/io/fdpass.h: more than one are closed, *extra
+ * set); fd NULL means none is expected, so any is closed and counts as extra. */
+static int read_some(int sock, struct buf *in, int *fd, bool *extra)
 {
     char tmp[8192];
-    union {
-        char buf[CMSG_SPACE(HANDOFF_MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } cm;
-    struct iovec iov = {tmp, sizeof tmp};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-                        .msg_controllen = sizeof cm.buf};
-    ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    int unwanted = -1;
+    ssize_t n = fdpass_recv(sock, tmp, sizeof tmp, MSG_DONTWAIT, fd ? fd : &unwanted, extra);
+    if (unwanted >= 0) {
+        close(unwanted);
+        *extra = true;
+    }
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 2 : -1;
-    if (mh.msg_flags & MSG_CTRUNC)
-        *extra = true;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
-        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
-            if (fds && *nfds < 1) {
-                fds[(*nfds)++] = fd;
-            } else {
-                close(fd);
-                *extra = true;
-            }
-        }
-    }
     if (n == 0)
         return 0;
     if (in->len + (size_t)n > IPC_MAX_MESSAGE) {
@@ -117,23 +99,9 @@ static void on_timeout(struct event_loop *loop, void *ctx)
 static int send_request(struct handoff *h)
 {
     while (h->sent < h->out.len) {
-        struct iovec iov = {h->out.data + h->sent, h->out.len - h->sent};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } cm;
-        if (h->sent == 0) {
-            memset(&cm, 0, sizeof cm);
-            mh.msg_control = cm.buf;
-            mh.msg_controllen = sizeof cm.buf;
-            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &h->fd, sizeof(int));
-        }
-        ssize_t n = sendmsg(h->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* The descriptor goes with the first byte. */
+        ssize_t n = fdpass_send(h->sock, h->out.data + h->sent, h->out.len - h->sent,
+                                h->sent == 0 ? h->fd : -1, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -195,7 +163,7 @@ static void on_client_event(struct event_loop *loop, int fd, uint32_t events, vo
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
     bool extra = false;
-    int r = read_some(h->sock, &h->in, NULL, NULL, &extra);
+    int r = read_some(h->sock, &h->in, NULL, &extra);
     if (r == 2)
         return;
     if (r <= 0) {
@@ -255,8 +223,7 @@ struct handoff_in {
     int sock;
     pid_t peer_pid;
     struct buf in;
-    int fds[1];
-    size_t nfds;
+    int client_fd; /* the descriptor that came with the request, or -1 */
     bool extra;
     unsigned long timer;
     handoff_in_fn fn;
@@ -269,8 +236,8 @@ static void in_free(struct handoff_in *h)
         event_timer_cancel(h->loop, h->timer);
     event_del(h->loop, h->sock);
     close(h->sock);
-    for (size_t i = 0; i < h->nfds; i++)
-        close(h->fds[i]);
+    if (h->client_fd >= 0)
+        close(h->client_fd);
     buf_free(&h->in);
     free(h);
 }
@@ -330,9 +297,8 @@ static const char *check_fd(struct handoff_in *h, const struct attrs *req, int f
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
         return "the passed socket is not connected";
     if (ss.ss_family == AF_UNIX) {
-        struct ucred cred;
-        socklen_t cl = sizeof cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.pid != h->peer_pid)
+        struct peercred cred;
+        if (peercred_get(fd, &cred) < 0 || cred.pid != h->peer_pid)
             return "the passed socket does not lead back to the login process";
         return NULL;
     }
@@ -361,7 +327,7 @@ static const char *check_fd(struct handoff_in *h, const struct attrs *req, int f
 static void on_in_event(struct event_loop *loop, int fd, uint32_t events, void *ctx)
 {
     struct handoff_in *h = ctx;
-    int r = read_some(h->sock, &h->in, h->fds, &h->nfds, &h->extra);
+    int r = read_some(h->sock, &h->in, &h->client_fd, &h->extra);
     if (r == 2)
         return;
     if (r <= 0) {
@@ -376,18 +342,18 @@ static void on_in_event(struct event_loop *loop, int fd, uint32_t events, void *
         return;
     const char *why = d < 0 ? "malformed login request"
                     : h->extra || used != h->in.len ? "more than one descriptor or message"
-                    : h->nfds != 1 ? "no descriptor came with the login request"
+                    : h->client_fd < 0 ? "no descriptor came with the login request"
                     : !attrs_get(&a, "request") || strcmp(attrs_get(&a, "request"), "login") != 0
                         ? "not a login request"
-                        : check_fd(h, &a, h->fds[0]);
+                        : check_fd(h, &a, h->client_fd);
     free(err);
     if (why) {
         attrs_free(&a);
         in_fail(h, why);
         return;
     }
-    int client = h->fds[0];
-    h->nfds = 0;
+    int client = h->client_fd;
+    h->client_fd = -1;
     h->fn(h->ctx, h, &a, client, NULL); /* answers with handoff_in_finish() */
     attrs_free(&a);
 }
@@ -398,14 +364,14 @@ struct handoff_in *handoff_in_start(struct event_loop *loop, int fd, uid_t allow
     struct handoff_in *h = xcalloc(1, sizeof *h);
     h->loop = loop;
     h->sock = fd;
+    h->client_fd = -1;
     h->fn = fn;
     h->ctx = ctx;
-    struct ucred cred;
-    socklen_t len = sizeof cred;
+    struct peercred cred;
     const char *why = NULL;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    if (peercred_get(fd, &cred) < 0)
         why = "SO_PEERCRED failed";
-    else if (cred.uid != 0 && cred.uid != getuid() && cred.uid != allowed_uid)
+    else if (!peercred_uid_trusted(cred.uid, &allowed_uid, 1))
         why = "the peer runs as a user that may not hand over logins";
     else if (event_add(loop, fd, EPOLLIN, on_in_event, h) < 0)
         why = "epoll failed";

@@ -1,0 +1,54 @@
+/* trigger.c - wake qmgr with request=wakeup, without waiting (see trigger.h). */
+#include "trigger.h"
+#include "buf.h"
+#include "ipc.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define TRIGGER_SOCKET "private/qmgr"
+
+static int connect_nonblocking(const char *spool)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int len = snprintf(sun.sun_path, sizeof sun.sun_path, "%s/%s", spool, TRIGGER_SOCKET);
+    if (len < 0 || (size_t)len >= sizeof sun.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int trigger_qmgr(const char *spool)
+{
+    int fd = connect_nonblocking(spool);
+    if (fd < 0)
+        return -1;
+    struct attrs a = {0};
+    attrs_add(&a, "request", "wakeup");
+    struct buf msg = BUF_INIT;
+    ipc_encode(&msg, &a);
+    attrs_free(&a);
+    ssize_t n = send(fd, msg.data, msg.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    int e = errno;
+    size_t want = msg.len;
+    buf_free(&msg);
+    close(fd);
+    if (n < 0 || (size_t)n != want) {
+        errno = n < 0 ? e : EAGAIN;
+        return -1;
+    }
+    return 0;
+}
