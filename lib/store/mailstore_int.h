@@ -1,5 +1,6 @@
 /* mailstore_int.h - internals shared by mailstore.c (open, records, delivery),
- * mailstore_read.c (reader API, expunge, flags) and mailstore_sync.c. Not a public header.
+ * mailstore_read.c (reader API), mailstore_update.c (expunge, flags) and mailstore_sync.c.
+ * Not a public header.
  *
  * Index layout (doc/mailstore.md): one LMDB file per mailbox with three named databases,
  *   folders:   NAME                   -> v1 record: uidvalidity, uidnext, highestmodseq,
