@@ -19,6 +19,7 @@
 #ifndef POSTHORN_MAILSTORE_INT_H
 #define POSTHORN_MAILSTORE_INT_H
 #include "buf.h"
+#include "lmdb_env.h"
 #include "mailstore.h"
 #include <lmdb.h>
 #include <time.h>
@@ -32,9 +33,7 @@
 
 /* One LMDB environment per index file and process, shared by all handles. */
 struct ms_env {
-    dev_t dev;
-    ino_t ino;
-    MDB_env *env;
+    struct lmdb_env le; /* the environment and the identity of its file */
     MDB_dbi folders, messages, delivered;
     unsigned refs;
     unsigned counter; /* for unique file names */
