@@ -12,6 +12,7 @@
 #define QMGR_QMGR_H
 #include "config.h"
 #include "event.h"
+#include "list.h"
 #include "queue.h"
 #include "queue_ops.h"
 #include "resolve.h"
@@ -103,7 +104,7 @@ struct qmgr {
     struct task *done_head, *done_tail;
     int done_efd;
     /* active messages */
-    struct qmsg *active;
+    DLIST_HEAD(struct qmsg) active;
     size_t nactive, active_limit;
     unsigned tasks_out; /* all tasks not yet completed on the loop */
     /* scanning */
@@ -112,7 +113,7 @@ struct qmgr {
     unsigned long scan_timer;
     bool draining;
     /* clients of private/qmgr (listen.c) */
-    struct qclient *clients;
+    DLIST_HEAD(struct qclient) clients;
     unsigned nclients;
     /* configuration snapshot */
     long long min_backoff, max_backoff, max_lifetime, bounce_lifetime, run_delay, ipc_timeout;

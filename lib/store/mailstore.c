@@ -21,7 +21,7 @@
 
 /* LMDB allows one open of a file per process: handles of one mailbox share its ms_env.
  * This list is the one piece of process-wide state of the mail store. */
-static struct ms_env *ms_envs;
+static DLIST_HEAD(struct ms_env) ms_envs;
 
 static bool component_ok(const char *s)
 {
@@ -103,13 +103,14 @@ static int env_setup(struct ms_env *e, const char *index)
 static struct ms_env *env_get(const char *index, char **err)
 {
     struct stat st;
+    struct ms_env *e;
     if (stat(index, &st) == 0)
-        for (struct ms_env *e = ms_envs; e; e = e->next)
+        DLIST_FOREACH(e, &ms_envs)
             if (e->le.dev == st.st_dev && e->le.ino == st.st_ino) {
                 e->refs++;
                 return e;
             }
-    struct ms_env *e = xcalloc(1, sizeof *e);
+    e = xcalloc(1, sizeof *e);
     int rc = env_setup(e, index);
     if (rc != 0) {
         *err = xasprintf("mailbox index %s: %s", index, mdb_strerror(rc));
@@ -121,8 +122,7 @@ static struct ms_env *env_get(const char *index, char **err)
     e->pending_fd = -1;
     e->pid = getpid();
     e->counter = (unsigned)e->pid * 7919u;
-    e->next = ms_envs;
-    ms_envs = e;
+    DLIST_INSERT_HEAD(&ms_envs, e);
     return e;
 }
 
@@ -130,11 +130,7 @@ static void env_put(struct ms_env *e)
 {
     if (--e->refs > 0)
         return;
-    for (struct ms_env **pp = &ms_envs; *pp; pp = &(*pp)->next)
-        if (*pp == e) {
-            *pp = e->next;
-            break;
-        }
+    DLIST_REMOVE(&ms_envs, e);
     lmdb_env_close(&e->le);
     if (e->pending_fd >= 0)
         close(e->pending_fd);

@@ -19,6 +19,7 @@
 #ifndef POSTHORN_MAILSTORE_INT_H
 #define POSTHORN_MAILSTORE_INT_H
 #include "buf.h"
+#include "list.h"
 #include "lmdb_env.h"
 #include "mailstore.h"
 #include <lmdb.h>
@@ -40,7 +41,7 @@ struct ms_env {
     pid_t pid;        /* of the process that opened it (LMDB environments do not survive fork) */
     int pending_fd;   /* INDEX-pending (mailstore_once.c), -1 until first used */
     time_t readers_checked; /* last mdb_reader_check (stale slots of killed readers) */
-    struct ms_env *next;
+    struct ms_env *prev, *next; /* in the registry (mailstore.c) */
 };
 
 struct mailbox {
