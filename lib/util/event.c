@@ -1,8 +1,8 @@
 /* event.c - epoll loop with timers and a tick (see event.h).
  *
- * Timers live in a binary min-heap ordered by (due time, creation order), so the next deadline is
- * heap[0] and adding, firing or cancelling a timer costs O(log n) however many sessions
- * hold one. A timer's id names its slot in a slot table plus that slot's generation: the
+ * Timers live in a binary min-heap ordered by (due time, creation order), so the next
+ * deadline is heap[0] and adding, firing or cancelling a timer costs O(log n) however many
+ * sessions hold one. A timer's id names its slot in a slot table plus that slot's generation: the
  * slot holds the timer's current heap position (cancel finds it without a search) and the
  * generation makes the id of a fired or cancelled timer harmless when its slot is reused. */
 #include "event.h"
