@@ -61,12 +61,7 @@ void box_close(struct box_session *s)
 static void session_free(struct box_session *s)
 {
     struct pop3d *d = s->d;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        d->boxes = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    DLIST_REMOVE(&d->boxes, s);
     d->nsessions--;
     box_send_abort(s);
     if (s->send_timer)
@@ -208,10 +203,7 @@ static void start_session(struct pop3d *d, struct box_session *s, int fd, struct
     if (input->len)
         conn_unread(s->conn, input->data, input->len);
     s->last_active = event_now_ms();
-    s->next = d->boxes;
-    if (d->boxes)
-        d->boxes->prev = s;
-    d->boxes = s;
+    DLIST_INSERT_HEAD(&d->boxes, s);
     d->nsessions++;
     log_debug("%s: logged in, %zu messages, session=<%s>", s->user, s->drop.n, s->id);
     box_reply(s, "+OK Logged in.");
@@ -274,9 +266,8 @@ void box_accept(struct pop3d *d, int fd)
 void box_tick(struct pop3d *d)
 {
     long long now = event_now_ms();
-    struct box_session *next;
-    for (struct box_session *s = d->boxes; s; s = next) {
-        next = s->next;
+    struct box_session *s, *next;
+    DLIST_FOREACH_SAFE(s, &d->boxes, next) {
         if (s->closing) {
             if (now - s->closing_since > CLOSE_GRACE_MS)
                 s->dead = true;

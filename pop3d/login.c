@@ -234,12 +234,7 @@ static const struct conn_ops login_ops = {
 static void session_free(struct login_session *s)
 {
     struct pop3d *d = s->d;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        d->logins = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    DLIST_REMOVE(&d->logins, s);
     d->nsessions--;
     login_auth_cancel(s->job);
     login_cancel_handoff(s);
@@ -302,10 +297,7 @@ void login_accept(struct pop3d *d, int fd)
     local_addr(s, fd);
     make_id(s->id, sizeof s->id);
     s->started = event_now_ms();
-    s->next = d->logins;
-    if (d->logins)
-        d->logins->prev = s;
-    d->logins = s;
+    DLIST_INSERT_HEAD(&d->logins, s);
     d->nsessions++;
     log_debug("connect from %s, session=<%s>", s->rip, s->id);
     if (d->nsessions > d->p.session_limit) {
@@ -337,9 +329,8 @@ void login_accept(struct pop3d *d, int fd)
 void login_tick(struct pop3d *d)
 {
     long long now = event_now_ms();
-    struct login_session *next;
-    for (struct login_session *s = d->logins; s; s = next) {
-        next = s->next;
+    struct login_session *s, *next;
+    DLIST_FOREACH_SAFE(s, &d->logins, next) {
         if (s->proxy)
             continue; /* the mailbox role times the session out; the proxy follows */
         if (s->closing) {

@@ -16,6 +16,7 @@
 #define POP3D_POP3D_H
 #include "buf.h"
 #include "conn.h"
+#include "list.h"
 #include "login.h"
 #include "login_handoff.h"
 #include "login_proxy.h"
@@ -59,8 +60,8 @@ struct pop3d {
     struct login_auth *auth;       /* login role */
     struct login_penalty *penalty; /* login role */
     uid_t mail_owner_uid;          /* mailbox role: who may hand over sessions */
-    struct login_session *logins;
-    struct box_session *boxes;
+    DLIST_HEAD(struct login_session) logins;
+    DLIST_HEAD(struct box_session) boxes;
     unsigned nsessions;
     unsigned handoffs_in;          /* mailbox role: handoff requests being read */
 };

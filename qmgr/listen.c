@@ -32,12 +32,7 @@ static void client_close(struct qclient *c)
     event_del(q->srv->loop, c->fd);
     close(c->fd);
     buf_free(&c->in);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        q->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    DLIST_REMOVE(&q->clients, c);
     q->nclients--;
     free(c);
 }
@@ -137,10 +132,7 @@ void listen_accept(struct qmgr *q, int fd)
         free(c);
         return;
     }
-    c->next = q->clients;
-    if (q->clients)
-        q->clients->prev = c;
-    q->clients = c;
+    DLIST_INSERT_HEAD(&q->clients, c);
     q->nclients++;
     struct attrs a = {0};
     attrs_add(&a, "protocol", "qmgr");
@@ -152,8 +144,8 @@ void listen_accept(struct qmgr *q, int fd)
 void listen_tick(struct qmgr *q)
 {
     long long now = event_now_ms();
-    for (struct qclient *c = q->clients, *next; c; c = next) {
-        next = c->next;
+    struct qclient *c, *next;
+    DLIST_FOREACH_SAFE(c, &q->clients, next) {
         if (now - c->last_ms > CLIENT_IDLE_MS)
             client_close(c);
     }

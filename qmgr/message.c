@@ -110,10 +110,7 @@ static struct qmsg *msg_new(struct qmgr *q, const char *id)
     snprintf(msg->id, sizeof msg->id, "%s", id);
     msg->fd = msg->rdfd = -1;
     msg->t_active = wall_now();
-    msg->next = q->active;
-    if (q->active)
-        q->active->prev = msg;
-    q->active = msg;
+    DLIST_INSERT_HEAD(&q->active, msg);
     q->nactive++;
     return msg;
 }
@@ -121,12 +118,7 @@ static struct qmsg *msg_new(struct qmgr *q, const char *id)
 void message_free(struct qmsg *msg)
 {
     struct qmgr *q = msg->q;
-    if (msg->prev)
-        msg->prev->next = msg->next;
-    else
-        q->active = msg->next;
-    if (msg->next)
-        msg->next->prev = msg->prev;
+    DLIST_REMOVE(&q->active, msg);
     q->nactive--;
     if (msg->fd >= 0)
         close(msg->fd);

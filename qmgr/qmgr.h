@@ -12,6 +12,7 @@
 #define QMGR_QMGR_H
 #include "config.h"
 #include "event.h"
+#include "list.h"
 #include "queue.h"
 #include "queue_ops.h"
 #include "resolve.h"
@@ -95,7 +96,7 @@ struct qmgr {
     size_t ntransports;
     struct pool finish_pool;
     /* active messages */
-    struct qmsg *active;
+    DLIST_HEAD(struct qmsg) active;
     size_t nactive, active_limit;
     unsigned tasks_out; /* all tasks not yet completed on the loop */
     /* scanning */
@@ -104,7 +105,7 @@ struct qmgr {
     unsigned long scan_timer;
     bool draining;
     /* clients of private/qmgr (listen.c) */
-    struct qclient *clients;
+    DLIST_HEAD(struct qclient) clients;
     unsigned nclients;
     /* configuration snapshot */
     long long min_backoff, max_backoff, max_lifetime, bounce_lifetime, run_delay, ipc_timeout;

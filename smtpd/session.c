@@ -220,12 +220,7 @@ void txn_reset(struct session *s)
 static void session_free(struct session *s)
 {
     struct smtpd *d = s->d;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        d->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    DLIST_REMOVE(&d->sessions, s);
     d->nsessions--;
     clients_del(d->clients, s->addr);
     if (s->job)
@@ -257,10 +252,7 @@ void session_accept(struct smtpd *d, int fd)
     snprintf(s->addr, sizeof s->addr, "%s", conn_peer_addr(s->conn));
     s->last_active = event_now_ms();
     s->last_cmd = "CONNECT";
-    s->next = d->sessions;
-    if (d->sessions)
-        d->sessions->prev = s;
-    d->sessions = s;
+    DLIST_INSERT_HEAD(&d->sessions, s);
     d->nsessions++;
     unsigned count = clients_add(d->clients, s->addr);
     log_info("connect from unknown[%s]", s->addr);
@@ -283,9 +275,8 @@ void session_accept(struct smtpd *d, int fd)
 void session_tick(struct smtpd *d)
 {
     long long now = event_now_ms();
-    struct session *next;
-    for (struct session *s = d->sessions; s; s = next) {
-        next = s->next;
+    struct session *s, *next;
+    DLIST_FOREACH_SAFE(s, &d->sessions, next) {
         if (s->closing) {
             if (now - s->closing_since > CLOSE_GRACE_MS)
                 s->dead = true;

@@ -14,6 +14,7 @@
 #define SMTPD_SMTPD_H
 #include "buf.h"
 #include "conn.h"
+#include "list.h"
 #include "queue.h"
 #include "server.h"
 #include "smtp_data.h"
@@ -57,7 +58,7 @@ struct smtpd {
     long long resolver_retry_ms;
     struct committer *committer;
     struct client_table *clients;
-    struct session *sessions;
+    DLIST_HEAD(struct session) sessions;
     unsigned nsessions;
 };
 

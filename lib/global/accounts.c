@@ -12,6 +12,7 @@
  * noticed within a second and reopened. */
 #include "accounts.h"
 #include "idn.h"
+#include "lmdb_env.h"
 #include "mem.h"
 #include <ctype.h>
 #include <errno.h>
@@ -33,13 +34,10 @@ struct accounts {
     struct config *cfg;
     char *path;
     bool writable;
-    MDB_env *env; /* NULL: read-only and the file does not exist (yet) */
+    struct lmdb_env le; /* le.env NULL: read-only and the file does not exist (yet) */
     MDB_dbi domains, users;
     bool have_dbis;
     time_t last_try; /* last attempt to open a missing file or its databases */
-    time_t last_stat; /* last check that the file is still the one we have open */
-    dev_t dev;
-    ino_t ino;
 };
 
 /* The stored form of a domain or an address: lowercase, with the domain in A-labels
@@ -72,7 +70,7 @@ static int open_dbis(struct accounts *a)
 {
     MDB_txn *txn;
     unsigned flags = a->writable ? MDB_CREATE : 0;
-    int rc = mdb_txn_begin(a->env, NULL, a->writable ? 0 : MDB_RDONLY, &txn);
+    int rc = mdb_txn_begin(a->le.env, NULL, a->writable ? 0 : MDB_RDONLY, &txn);
     if (rc != 0)
         return rc;
     rc = mdb_dbi_open(txn, "domains", flags, &a->domains);
@@ -90,19 +88,11 @@ static int open_env(struct accounts *a, char **err)
 {
     char *lock = xasprintf("%s-lock", a->path);
     bool created = !file_exists(a->path), lock_created = !file_exists(lock);
-    MDB_env *env;
-    int rc = mdb_env_create(&env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(env, 4);
-    if (rc == 0) /* one slot per reading process: every smtpd, qmgr, local-mda, login ... */
-        rc = mdb_env_set_maxreaders(env, ACC_MAXREADERS);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(env, (size_t)ACC_MAPSIZE);
-    if (rc == 0)
-        rc = mdb_env_open(env, a->path, MDB_NOSUBDIR | (a->writable ? 0 : MDB_RDONLY), ACC_MODE);
-    if (rc != 0) {
-        mdb_env_close(env);
-        *err = xasprintf("%s: %s", a->path, mdb_strerror(rc));
+    /* maxreaders: one slot per reading process: every smtpd, qmgr, local-mda, login ... */
+    const struct lmdb_env_options o = {.flags = a->writable ? 0 : MDB_RDONLY, .mode = ACC_MODE,
+                                       .maxdbs = 4, .maxreaders = ACC_MAXREADERS,
+                                       .mapsize = (size_t)ACC_MAPSIZE, .check_readers = true};
+    if (lmdb_env_open(&a->le, a->path, &o, err) != 0) {
         free(lock);
         return -1;
     }
@@ -112,17 +102,10 @@ static int open_env(struct accounts *a, char **err)
     if (lock_created && file_exists(lock))
         (void)chmod(lock, ACC_MODE);
     free(lock);
-    int dead;
-    mdb_reader_check(env, &dead);
-    a->env = env;
-    struct stat st;
-    if (stat(a->path, &st) == 0)
-        a->dev = st.st_dev, a->ino = st.st_ino;
-    rc = open_dbis(a);
+    int rc = open_dbis(a);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         *err = xasprintf("%s: %s", a->path, mdb_strerror(rc));
-        mdb_env_close(env);
-        a->env = NULL;
+        lmdb_env_close(&a->le);
         return -1;
     }
     return 0;
@@ -152,8 +135,7 @@ void accounts_close(struct accounts *a)
 {
     if (!a)
         return;
-    if (a->env)
-        mdb_env_close(a->env);
+    lmdb_env_close(&a->le);
     free(a->path);
     free(a);
 }
@@ -161,15 +143,9 @@ void accounts_close(struct accounts *a)
 /* Forget an environment whose file was deleted or replaced since it was opened. */
 static void drop_if_replaced(struct accounts *a)
 {
-    time_t now = time(NULL);
-    if (!a->env || now == a->last_stat)
+    if (!a->le.env || !lmdb_env_replaced(&a->le, a->path, true))
         return;
-    a->last_stat = now;
-    struct stat st;
-    if (stat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
-        return;
-    mdb_env_close(a->env);
-    a->env = NULL;
+    lmdb_env_close(&a->le);
     a->have_dbis = false;
     a->last_try = 0;
 }
@@ -180,7 +156,7 @@ static void drop_if_replaced(struct accounts *a)
 static int begin(struct accounts *a, bool write, MDB_txn **txn)
 {
     drop_if_replaced(a);
-    if (!a->env) {
+    if (!a->le.env) {
         char *err = NULL;
         if (!file_exists(a->path) || open_env(a, &err) < 0) {
             free(err);
@@ -195,12 +171,7 @@ static int begin(struct accounts *a, bool write, MDB_txn **txn)
         if (open_dbis(a) != 0)
             return MDB_NOTFOUND;
     }
-    int rc = mdb_txn_begin(a->env, NULL, write ? 0 : MDB_RDONLY, txn);
-    if (rc == MDB_MAP_RESIZED) { /* another process grew the map: adopt its size */
-        mdb_env_set_mapsize(a->env, 0);
-        rc = mdb_txn_begin(a->env, NULL, write ? 0 : MDB_RDONLY, txn);
-    }
-    return rc;
+    return lmdb_txn_begin(a->le.env, write ? 0 : MDB_RDONLY, txn); /* adopts a grown map */
 }
 
 static int fail(char **err, const struct accounts *a, int rc)

@@ -11,6 +11,7 @@
  * page. */
 #include "map.h"
 #include "buf.h"
+#include "lmdb_env.h"
 #include "mem.h"
 #include <ctype.h>
 #include <errno.h>
@@ -26,11 +27,13 @@
 
 struct map {
     char *path; /* PATH.lmdb */
-    MDB_env *env;
+    struct lmdb_env le; /* le.checked: last time the file was stat()ed for replacement */
     MDB_dbi dbi;
-    dev_t dev;
-    ino_t ino;
-    time_t checked; /* last time the file was stat()ed for replacement */
+};
+
+/* Installed maps are never written: no lock file (see above), no read-ahead. */
+static const struct lmdb_env_options map_env_options = {
+    .flags = MDB_RDONLY | MDB_NOLOCK | MDB_NORDAHEAD,
 };
 
 /* --- opening --- */
@@ -52,30 +55,34 @@ static char *lmdb_path(const char *spec, char **err)
     return xasprintf("%s.lmdb", spec + 5);
 }
 
-/* Open path read-only into a fresh environment; errno is kept for the caller. */
-static int env_open_ro(const char *path, MDB_env **envp, MDB_dbi *dbi, struct stat *st, char **err)
+static int open_dbi(MDB_env *env, MDB_dbi *dbi)
 {
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    int rc = mdb_env_create(&env);
-    if (rc == 0)
-        rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NORDAHEAD, 0);
-    if (rc == 0 && stat(path, st) < 0)
-        rc = errno;
-    if (rc == 0)
-        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0)
-        rc = mdb_dbi_open(txn, NULL, 0, dbi);
+    MDB_txn *txn;
+    int rc = lmdb_txn_begin(env, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    rc = mdb_dbi_open(txn, NULL, 0, dbi);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Open m->path read-only into le (m->le or a fresh one) with its database in *dbi; errno
+ * is kept for the caller. */
+static int env_open_ro(struct map *m, struct lmdb_env *le, MDB_dbi *dbi, char **err)
+{
+    char *why = NULL;
+    int rc = lmdb_env_open(le, m->path, &map_env_options, &why);
     if (rc == 0) {
-        mdb_txn_abort(txn);
-        *envp = env;
-        return 0;
+        rc = open_dbi(le->env, dbi);
+        if (rc != 0) {
+            lmdb_env_close(le);
+            why = xasprintf("%s: %s", m->path, mdb_strerror(rc));
+        }
     }
-    if (txn)
-        mdb_txn_abort(txn);
-    if (env)
-        mdb_env_close(env);
-    *err = xasprintf("open %s: %s", path, mdb_strerror(rc));
+    if (rc == 0)
+        return 0;
+    *err = xasprintf("open %s", why);
+    free(why);
     errno = rc > 0 ? rc : EIO;
     return -1;
 }
@@ -86,18 +93,15 @@ struct map *map_open(const char *spec, char **err)
     if (!path)
         return NULL;
     struct map *m = xcalloc(1, sizeof *m);
-    struct stat st;
     m->path = path;
-    if (env_open_ro(path, &m->env, &m->dbi, &st, err) < 0) {
+    if (env_open_ro(m, &m->le, &m->dbi, err) < 0) {
         int e = errno;
         free(m->path);
         free(m);
         errno = e;
         return NULL;
     }
-    m->dev = st.st_dev;
-    m->ino = st.st_ino;
-    m->checked = time(NULL);
+    m->le.checked = time(NULL);
     return m;
 }
 
@@ -105,32 +109,25 @@ struct map *map_open(const char *spec, char **err)
  * When the new file cannot be opened the old snapshot stays in use. */
 static void map_refresh(struct map *m)
 {
-    time_t now = time(NULL);
-    if (now == m->checked)
+    if (!lmdb_env_replaced(&m->le, m->path, true))
         return;
-    m->checked = now;
-    struct stat st;
-    if (stat(m->path, &st) < 0 || (st.st_dev == m->dev && st.st_ino == m->ino))
-        return;
-    MDB_env *env;
+    struct lmdb_env fresh = {.checked = m->le.checked};
     MDB_dbi dbi;
     char *err = NULL;
-    if (env_open_ro(m->path, &env, &dbi, &st, &err) < 0) {
+    if (env_open_ro(m, &fresh, &dbi, &err) < 0) {
         free(err);
         return;
     }
-    mdb_env_close(m->env);
-    m->env = env;
+    lmdb_env_close(&m->le);
+    m->le = fresh;
     m->dbi = dbi;
-    m->dev = st.st_dev;
-    m->ino = st.st_ino;
 }
 
 void map_close(struct map *m)
 {
     if (!m)
         return;
-    mdb_env_close(m->env);
+    lmdb_env_close(&m->le);
     free(m->path);
     free(m);
 }
@@ -155,7 +152,7 @@ int map_lookup(struct map *m, const char *key, char **value, char **err)
     char *k = lower_key(key);
     MDB_txn *txn;
     MDB_val kv = {klen, k}, dv;
-    int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
+    int rc = lmdb_txn_begin(m->le.env, MDB_RDONLY, &txn);
     if (rc == 0) {
         rc = mdb_get(txn, m->dbi, &kv, &dv);
         if (rc == 0)
@@ -176,7 +173,7 @@ int map_iterate(struct map *m, int (*fn)(void *ctx, const char *key, const char 
     map_refresh(m);
     MDB_txn *txn;
     MDB_cursor *cur;
-    int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
+    int rc = lmdb_txn_begin(m->le.env, MDB_RDONLY, &txn);
     if (rc != 0)
         return -1;
     if (mdb_cursor_open(txn, m->dbi, &cur) != 0) {

@@ -21,7 +21,7 @@
 
 /* LMDB allows one open of a file per process: handles of one mailbox share its ms_env.
  * This list is the one piece of process-wide state of the mail store. */
-static struct ms_env *ms_envs;
+static DLIST_HEAD(struct ms_env) ms_envs;
 
 static bool component_ok(const char *s)
 {
@@ -58,7 +58,7 @@ static int open_dbis(struct ms_env *e, bool create)
 {
     MDB_txn *txn = NULL;
     unsigned f = create ? MDB_CREATE : 0;
-    int rc = mdb_txn_begin(e->env, NULL, create ? 0 : MDB_RDONLY, &txn);
+    int rc = mdb_txn_begin(e->le.env, NULL, create ? 0 : MDB_RDONLY, &txn);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "folders", f, &e->folders);
     if (rc == 0)
@@ -81,43 +81,36 @@ static int env_setup(struct ms_env *e, const char *index)
     if (stat(index, &st) == 0)
         while (mapsize < 2 * (long long)st.st_size && mapsize < MS_MAX_MAPSIZE)
             mapsize *= 2;
-    int rc = mdb_env_create(&e->env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(e->env, 4);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(e->env, (size_t)mapsize);
     /* MDB_NOMETASYNC: see mailstore_int.h (writers call ms_sync before relying on a commit) */
-    if (rc == 0)
-        rc = mdb_env_open(e->env, index, MDB_NOSUBDIR | MDB_NOMETASYNC, 0600);
-    if (rc == 0 && stat(index, &st) < 0)
-        rc = errno;
+    const struct lmdb_env_options o = {.flags = MDB_NOMETASYNC, .mode = 0600, .maxdbs = 4,
+                                       .mapsize = (size_t)mapsize, .check_readers = true};
+    char *err = NULL;
+    int rc = lmdb_env_open(&e->le, index, &o, &err);
+    free(err); /* env_get words the message */
     if (rc == 0) {
         rc = open_dbis(e, false);
         if (rc == MDB_NOTFOUND)
             rc = open_dbis(e, true);
     }
     if (rc != 0) {
-        mdb_env_close(e->env);
+        lmdb_env_close(&e->le);
         return rc;
     }
-    int dead;
-    mdb_reader_check(e->env, &dead);
     e->readers_checked = time(NULL);
-    e->dev = st.st_dev;
-    e->ino = st.st_ino;
     return 0;
 }
 
 static struct ms_env *env_get(const char *index, char **err)
 {
     struct stat st;
+    struct ms_env *e;
     if (stat(index, &st) == 0)
-        for (struct ms_env *e = ms_envs; e; e = e->next)
-            if (e->dev == st.st_dev && e->ino == st.st_ino) {
+        DLIST_FOREACH(e, &ms_envs)
+            if (e->le.dev == st.st_dev && e->le.ino == st.st_ino) {
                 e->refs++;
                 return e;
             }
-    struct ms_env *e = xcalloc(1, sizeof *e);
+    e = xcalloc(1, sizeof *e);
     int rc = env_setup(e, index);
     if (rc != 0) {
         *err = xasprintf("mailbox index %s: %s", index, mdb_strerror(rc));
@@ -129,8 +122,7 @@ static struct ms_env *env_get(const char *index, char **err)
     e->pending_fd = -1;
     e->pid = getpid();
     e->counter = (unsigned)e->pid * 7919u;
-    e->next = ms_envs;
-    ms_envs = e;
+    DLIST_INSERT_HEAD(&ms_envs, e);
     return e;
 }
 
@@ -138,12 +130,8 @@ static void env_put(struct ms_env *e)
 {
     if (--e->refs > 0)
         return;
-    for (struct ms_env **pp = &ms_envs; *pp; pp = &(*pp)->next)
-        if (*pp == e) {
-            *pp = e->next;
-            break;
-        }
-    mdb_env_close(e->env);
+    DLIST_REMOVE(&ms_envs, e);
+    lmdb_env_close(&e->le);
     if (e->pending_fd >= 0)
         close(e->pending_fd);
     free(e);
@@ -202,8 +190,7 @@ const char *mailbox_path(const struct mailbox *mb) { return mb->path; }
 
 bool mailbox_current(const struct mailbox *mb)
 {
-    struct stat st;
-    return stat(mb->index, &st) == 0 && st.st_dev == mb->e->dev && st.st_ino == mb->e->ino;
+    return !lmdb_env_replaced(&mb->e->le, mb->index, false);
 }
 
 /* --- folders --- */
@@ -389,21 +376,16 @@ int ms_msg_put(struct mailbox *mb, MDB_txn *txn, const char *folder, uint32_t ui
 
 int ms_begin(struct mailbox *mb, bool write, MDB_txn **txn)
 {
-    int rc = mdb_txn_begin(mb->e->env, NULL, write ? 0 : MDB_RDONLY, txn);
-    if (rc == MDB_MAP_RESIZED) {
-        mdb_env_set_mapsize(mb->e->env, 0);
-        rc = mdb_txn_begin(mb->e->env, NULL, write ? 0 : MDB_RDONLY, txn);
-    }
-    return rc;
+    return lmdb_txn_begin(mb->e->le.env, write ? 0 : MDB_RDONLY, txn);
 }
 
 static int grow(struct mailbox *mb)
 {
     MDB_envinfo info;
-    mdb_env_info(mb->e->env, &info);
+    mdb_env_info(mb->e->le.env, &info);
     if ((long long)info.me_mapsize >= MS_MAX_MAPSIZE)
         return MDB_MAP_FULL;
-    return mdb_env_set_mapsize(mb->e->env, info.me_mapsize * 2);
+    return mdb_env_set_mapsize(mb->e->le.env, info.me_mapsize * 2);
 }
 
 /* A reader killed inside a read transaction keeps its slot, and with it old pages from
@@ -416,7 +398,7 @@ static void check_readers(struct ms_env *e)
     if (now - e->readers_checked < 60 && now >= e->readers_checked)
         return;
     int dead;
-    mdb_reader_check(e->env, &dead);
+    mdb_reader_check(e->le.env, &dead);
     e->readers_checked = now;
 }
 
@@ -445,7 +427,7 @@ int ms_write_nosync(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn
     return rc;
 }
 
-int ms_sync(struct mailbox *mb) { return mdb_env_sync(mb->e->env, 1); }
+int ms_sync(struct mailbox *mb) { return mdb_env_sync(mb->e->le.env, 1); }
 
 /* LMDB commits in this order, under the writer lock: write the data pages, sync the file
  * (skipped only with MDB_NOSYNC, which no mail store environment uses), write the meta
@@ -457,7 +439,7 @@ int ms_sync(struct mailbox *mb) { return mdb_env_sync(mb->e->env, 1); }
 int ms_sync_txn(struct mailbox *mb, size_t txnid)
 {
     MDB_envinfo info;
-    if (mdb_env_info(mb->e->env, &info) == 0 && info.me_last_txnid > txnid)
+    if (mdb_env_info(mb->e->le.env, &info) == 0 && info.me_last_txnid > txnid)
         return 0;
     return ms_sync(mb);
 }

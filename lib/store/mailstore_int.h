@@ -1,5 +1,6 @@
 /* mailstore_int.h - internals shared by mailstore.c (open, records, delivery),
- * mailstore_read.c (reader API, expunge, flags) and mailstore_sync.c. Not a public header.
+ * mailstore_read.c (reader API), mailstore_update.c (expunge, flags) and mailstore_sync.c.
+ * Not a public header.
  *
  * Index layout (doc/mailstore.md): one LMDB file per mailbox with three named databases,
  *   folders:   NAME                   -> v1 record: uidvalidity, uidnext, highestmodseq,
@@ -18,6 +19,8 @@
 #ifndef POSTHORN_MAILSTORE_INT_H
 #define POSTHORN_MAILSTORE_INT_H
 #include "buf.h"
+#include "list.h"
+#include "lmdb_env.h"
 #include "mailstore.h"
 #include <lmdb.h>
 #include <time.h>
@@ -31,16 +34,14 @@
 
 /* One LMDB environment per index file and process, shared by all handles. */
 struct ms_env {
-    dev_t dev;
-    ino_t ino;
-    MDB_env *env;
+    struct lmdb_env le; /* the environment and the identity of its file */
     MDB_dbi folders, messages, delivered;
     unsigned refs;
     unsigned counter; /* for unique file names */
     pid_t pid;        /* of the process that opened it (LMDB environments do not survive fork) */
     int pending_fd;   /* INDEX-pending (mailstore_once.c), -1 until first used */
     time_t readers_checked; /* last mdb_reader_check (stale slots of killed readers) */
-    struct ms_env *next;
+    struct ms_env *prev, *next; /* in the registry (mailstore.c) */
 };
 
 struct mailbox {

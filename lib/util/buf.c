@@ -1,4 +1,11 @@
-/* buf.c - growable byte string (see buf.h). */
+/* buf.c - growable byte string (see buf.h).
+ *
+ * Consuming from the front advances data and leaves dead bytes before it. They are given
+ * back when more room is needed: in place when there are at least as many dead bytes as
+ * live ones (so each byte moved was paid for by a byte consumed), otherwise by growing into
+ * a new allocation that starts with the live bytes. Either way consuming costs O(1)
+ * amortised, where a memmove of the rest on every line read was quadratic in a full buffer
+ * of pipelined commands. */
 #include "buf.h"
 #include "mem.h"
 #include "log.h"
@@ -6,19 +13,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-void buf_init(struct buf *b) { b->data = NULL; b->len = b->cap = 0; }
+void buf_init(struct buf *b) { *b = (struct buf)BUF_INIT; }
+
+static char *alloc_start(const struct buf *b) { return b->data ? b->data - b->dead : NULL; }
 
 void buf_free(struct buf *b)
 {
-    free(b->data);
+    free(alloc_start(b));
     buf_init(b);
+}
+
+/* Move the live bytes (and their NUL) to the start of the allocation. */
+static void compact(struct buf *b)
+{
+    if (b->dead == 0)
+        return;
+    char *start = alloc_start(b);
+    memmove(start, b->data, b->len + 1);
+    b->data = start;
+    b->cap += b->dead;
+    b->dead = 0;
 }
 
 void buf_reset(struct buf *b)
 {
     b->len = 0;
-    if (b->data)
+    if (b->data) {
+        b->data -= b->dead;
+        b->cap += b->dead;
+        b->dead = 0;
         b->data[0] = 0;
+    }
+}
+
+/* A new allocation of at least need bytes, and at least twice the old one, that starts
+ * with the live bytes. */
+static void grow(struct buf *b, size_t need)
+{
+    size_t total = b->cap + b->dead;
+    size_t cap = total ? total * 2 : 64;
+    while (cap < need)
+        cap *= 2;
+    if (b->dead == 0) {
+        b->data = xrealloc(b->data, cap);
+    } else {
+        char *fresh = xmalloc(cap);
+        memcpy(fresh, b->data, b->len + 1);
+        free(alloc_start(b));
+        b->data = fresh;
+        b->dead = 0;
+    }
+    b->cap = cap;
+    b->data[b->len] = 0; /* a first allocation must be NUL-terminated too */
 }
 
 void buf_reserve(struct buf *b, size_t extra)
@@ -28,12 +74,11 @@ void buf_reserve(struct buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap *= 2;
-    b->data = xrealloc(b->data, cap);
-    b->cap = cap;
-    b->data[b->len] = 0; /* a first allocation must be NUL-terminated too */
+    if (b->dead >= b->len && need <= b->cap + b->dead) {
+        compact(b);
+        return;
+    }
+    grow(b, need);
 }
 
 void buf_append(struct buf *b, const void *data, size_t len)
@@ -75,9 +120,10 @@ void buf_consume(struct buf *b, size_t n)
         buf_reset(b);
         return;
     }
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-    b->data[b->len] = 0;
+    b->data += n;
+    b->dead += n;
+    b->cap -= n;
+    b->len -= n; /* data[len] is still the NUL */
 }
 
 void buf_truncate(struct buf *b, size_t len)
@@ -98,6 +144,7 @@ const char *buf_cstr(struct buf *b)
 char *buf_steal(struct buf *b)
 {
     buf_cstr(b);
+    compact(b); /* the caller frees what it gets */
     char *p = b->data;
     buf_init(b);
     return p;

@@ -1,8 +1,15 @@
-/* event.c - epoll loop with timers and a tick (see event.h). */
+/* event.c - epoll loop with timers and a tick (see event.h).
+ *
+ * Timers live in a binary min-heap ordered by (due time, creation order), so the next
+ * deadline is heap[0] and adding, firing or cancelling a timer costs O(log n) however many
+ * sessions hold one. A timer's id names its slot in a slot table plus that slot's generation: the
+ * slot holds the timer's current heap position (cancel finds it without a search) and the
+ * generation makes the id of a fired or cancelled timer harmless when its slot is reused. */
 #include "event.h"
 #include "log.h"
 #include "mem.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,20 +21,34 @@ struct handler {
     uint32_t gen; /* distinguishes a reused descriptor number from the one an event was for */
 };
 
+/* Half of an id is the slot number + 1 (so no id is 0), the other half its generation. */
+#define TIMER_SLOT_BITS (sizeof(unsigned long) * CHAR_BIT / 2)
+#define TIMER_SLOT_MASK ((1UL << TIMER_SLOT_BITS) - 1)
+#define TIMER_NO_POS ((size_t)-1)
+
 struct timer {
     unsigned long id;
     long long due;
+    unsigned long long seq; /* creation order: timers due at the same time fire in it */
     timer_fn fn;
     void *ctx;
+};
+
+struct timer_slot {
+    unsigned long gen;
+    size_t pos;       /* index in the heap, TIMER_NO_POS when the slot is free */
+    size_t next_free; /* free list link (slot index + 1, 0 ends it) */
 };
 
 struct event_loop {
     int epfd;
     struct handler **by_fd;
     int nfd;
-    struct timer *timers;
-    size_t ntimers;
-    unsigned long next_timer_id;
+    struct timer *heap; /* min-heap on (due, seq) */
+    unsigned long long next_seq;
+    size_t ntimers, heap_cap;
+    struct timer_slot *slots;
+    size_t nslots, free_slot; /* free_slot: first free slot + 1, 0 for none */
     uint32_t next_gen;
     timer_fn tick;
     void *tick_ctx;
@@ -56,7 +77,8 @@ void event_loop_free(struct event_loop *l)
     for (int i = 0; i < l->nfd; i++)
         free(l->by_fd[i]);
     free(l->by_fd);
-    free(l->timers);
+    free(l->heap);
+    free(l->slots);
     close(l->epfd);
     free(l);
 }
@@ -101,21 +123,118 @@ void event_del(struct event_loop *l, int fd)
     l->by_fd[fd] = NULL;
 }
 
+/* --- the timer heap --- */
+
+static size_t timer_slot_of(unsigned long id) { return (size_t)(id & TIMER_SLOT_MASK) - 1; }
+
+static bool timer_before(const struct timer *a, const struct timer *b)
+{
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+/* Put t at heap position pos and record the position in its slot. */
+static void heap_place(struct event_loop *l, size_t pos, const struct timer *t)
+{
+    l->heap[pos] = *t;
+    l->slots[timer_slot_of(t->id)].pos = pos;
+}
+
+static void heap_up(struct event_loop *l, size_t pos)
+{
+    struct timer t = l->heap[pos];
+    while (pos > 0) {
+        size_t parent = (pos - 1) / 2;
+        if (!timer_before(&t, &l->heap[parent]))
+            break;
+        heap_place(l, pos, &l->heap[parent]);
+        pos = parent;
+    }
+    heap_place(l, pos, &t);
+}
+
+static void heap_down(struct event_loop *l, size_t pos)
+{
+    struct timer t = l->heap[pos];
+    for (;;) {
+        size_t child = 2 * pos + 1;
+        if (child >= l->ntimers)
+            break;
+        if (child + 1 < l->ntimers && timer_before(&l->heap[child + 1], &l->heap[child]))
+            child++;
+        if (!timer_before(&l->heap[child], &t))
+            break;
+        heap_place(l, pos, &l->heap[child]);
+        pos = child;
+    }
+    heap_place(l, pos, &t);
+}
+
+/* Take the timer at heap position pos out of the heap and free its slot. */
+static struct timer heap_remove(struct event_loop *l, size_t pos)
+{
+    struct timer t = l->heap[pos];
+    size_t slot = timer_slot_of(t.id);
+    l->slots[slot].pos = TIMER_NO_POS;
+    l->slots[slot].gen++;
+    l->slots[slot].next_free = l->free_slot;
+    l->free_slot = slot + 1;
+    if (--l->ntimers > pos) {
+        heap_place(l, pos, &l->heap[l->ntimers]);
+        heap_down(l, pos);
+        heap_up(l, pos);
+    }
+    return t;
+}
+
+/* Grow the slot table and put the new slots on the free list. */
+static void slots_grow(struct event_loop *l)
+{
+    size_t cap = l->nslots ? l->nslots * 2 : 16;
+    if (cap > TIMER_SLOT_MASK)
+        cap = TIMER_SLOT_MASK;
+    if (cap <= l->nslots)
+        log_fatal("too many timers");
+    l->slots = xreallocarray(l->slots, cap, sizeof *l->slots);
+    for (size_t i = cap; i-- > l->nslots;) {
+        l->slots[i] = (struct timer_slot){.gen = 1, .pos = TIMER_NO_POS, .next_free = l->free_slot};
+        l->free_slot = i + 1;
+    }
+    l->nslots = cap;
+}
+
+static size_t slot_alloc(struct event_loop *l)
+{
+    if (!l->free_slot)
+        slots_grow(l);
+    size_t slot = l->free_slot - 1;
+    l->free_slot = l->slots[slot].next_free;
+    return slot;
+}
+
 unsigned long event_timer(struct event_loop *l, long ms, timer_fn fn, void *ctx)
 {
-    l->timers = xreallocarray(l->timers, l->ntimers + 1, sizeof *l->timers);
-    unsigned long id = ++l->next_timer_id;
-    l->timers[l->ntimers++] = (struct timer){id, event_now_ms() + ms, fn, ctx};
+    size_t slot = slot_alloc(l);
+    if (l->ntimers == l->heap_cap) {
+        l->heap_cap = l->heap_cap ? l->heap_cap * 2 : 16;
+        l->heap = xreallocarray(l->heap, l->heap_cap, sizeof *l->heap);
+    }
+    unsigned long id = (l->slots[slot].gen & TIMER_SLOT_MASK) << TIMER_SLOT_BITS | (slot + 1);
+    struct timer t = {id, event_now_ms() + ms, l->next_seq++, fn, ctx};
+    heap_place(l, l->ntimers++, &t);
+    heap_up(l, l->ntimers - 1);
     return id;
 }
 
 void event_timer_cancel(struct event_loop *l, unsigned long id)
 {
-    for (size_t i = 0; i < l->ntimers; i++)
-        if (l->timers[i].id == id) {
-            l->timers[i] = l->timers[--l->ntimers];
-            return;
-        }
+    if ((id & TIMER_SLOT_MASK) == 0)
+        return;
+    size_t slot = timer_slot_of(id);
+    if (slot >= l->nslots || l->slots[slot].pos == TIMER_NO_POS)
+        return;
+    size_t pos = l->slots[slot].pos;
+    if (l->heap[pos].id == id) /* not an older timer that had this slot */
+        heap_remove(l, pos);
 }
 
 void event_set_tick(struct event_loop *l, timer_fn fn, void *ctx)
@@ -133,25 +252,18 @@ static long next_wait(struct event_loop *l)
     long long now = event_now_ms(), due = now + 1000;
     if (l->tick && l->next_tick < due)
         due = l->next_tick;
-    for (size_t i = 0; i < l->ntimers; i++)
-        if (l->timers[i].due < due)
-            due = l->timers[i].due;
+    if (l->ntimers && l->heap[0].due < due)
+        due = l->heap[0].due;
     return due > now ? (long)(due - now) : 0;
 }
 
 static void run_timers(struct event_loop *l)
 {
     long long now = event_now_ms();
-    for (size_t i = 0; i < l->ntimers;) {
-        if (l->timers[i].due <= now) {
-            struct timer t = l->timers[i];
-            l->timers[i] = l->timers[--l->ntimers];
-            t.fn(l, t.ctx);
-            i = 0; /* the callback may have changed the array */
-            now = event_now_ms();
-        } else {
-            i++;
-        }
+    while (l->ntimers && l->heap[0].due <= now) {
+        struct timer t = heap_remove(l, 0); /* before the call: it may add or cancel timers */
+        t.fn(l, t.ctx);
+        now = event_now_ms();
     }
     if (l->tick && now >= l->next_tick) {
         l->next_tick = now + 1000;

@@ -409,7 +409,7 @@ static void test_killed_writer_recovered(void **state)
     snprintf(path, sizeof path, "%s/new/%s", mailbox_path(mb), name);
     assert_int_equal(write_file_atomic(path, "once\n", 5, 0600), 0);
     MDB_envinfo info;
-    assert_int_equal(mdb_env_info(mb->e->env, &info), 0);
+    assert_int_equal(mdb_env_info(mb->e->le.env, &info), 0);
     struct buf key = BUF_INIT;
     ms_once_key(&key, &(struct mailbox_once){.id = "Q2:hank@example.test", .born = now});
     struct ms_pending note = {.txnid = info.me_last_txnid + 1, .uidvalidity = fi.uidvalidity,

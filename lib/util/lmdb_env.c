@@ -1,0 +1,88 @@
+/* lmdb_env.c - opening LMDB environments, noticing replaced files, adopting grown maps
+ * (see lmdb_env.h). The file's identity is taken from the descriptor LMDB opened, so it
+ * is the file actually mapped even if the path was replaced while it was being opened. */
+#include "lmdb_env.h"
+#include "mem.h"
+#include <errno.h>
+#include <sys/stat.h>
+
+static int configure(MDB_env *env, const struct lmdb_env_options *o)
+{
+    int rc = 0;
+    if (o->maxdbs)
+        rc = mdb_env_set_maxdbs(env, o->maxdbs);
+    if (rc == 0 && o->maxreaders)
+        rc = mdb_env_set_maxreaders(env, o->maxreaders);
+    if (rc == 0 && o->mapsize)
+        rc = mdb_env_set_mapsize(env, o->mapsize);
+    return rc;
+}
+
+static int identify(MDB_env *env, dev_t *dev, ino_t *ino)
+{
+    mdb_filehandle_t fd;
+    struct stat st;
+    int rc = mdb_env_get_fd(env, &fd);
+    if (rc != 0)
+        return rc;
+    if (fstat(fd, &st) < 0)
+        return errno;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return 0;
+}
+
+int lmdb_env_open(struct lmdb_env *le, const char *path, const struct lmdb_env_options *o,
+                  char **err)
+{
+    MDB_env *env = NULL;
+    le->env = NULL;
+    int rc = mdb_env_create(&env);
+    if (rc == 0)
+        rc = configure(env, o);
+    if (rc == 0)
+        rc = mdb_env_open(env, path, o->flags | MDB_NOSUBDIR, o->mode);
+    if (rc == 0)
+        rc = identify(env, &le->dev, &le->ino);
+    if (rc != 0) {
+        if (env)
+            mdb_env_close(env);
+        *err = xasprintf("%s: %s", path, mdb_strerror(rc));
+        return rc;
+    }
+    if (o->check_readers) {
+        int dead;
+        mdb_reader_check(env, &dead);
+    }
+    le->env = env;
+    return 0;
+}
+
+void lmdb_env_close(struct lmdb_env *le)
+{
+    if (le->env)
+        mdb_env_close(le->env);
+    le->env = NULL;
+}
+
+bool lmdb_env_replaced(struct lmdb_env *le, const char *path, bool throttle)
+{
+    if (throttle) {
+        time_t now = time(NULL);
+        if (now == le->checked)
+            return false;
+        le->checked = now;
+    }
+    struct stat st;
+    return stat(path, &st) < 0 || st.st_dev != le->dev || st.st_ino != le->ino;
+}
+
+int lmdb_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(env, NULL, flags, txn);
+    if (rc == MDB_MAP_RESIZED) { /* another process grew the map: adopt its size */
+        mdb_env_set_mapsize(env, 0);
+        rc = mdb_txn_begin(env, NULL, flags, txn);
+    }
+    return rc;
+}
