@@ -1,4 +1,4 @@
-/* mailstore.h - the mail store (DESIGN section 5): virtual_mailbox_base/DOMAIN/LOCALPART/
+/* mailstore.h - the mail store (doc/architecture.md, "Store"): virtual_mailbox_base/DOMAIN/LOCALPART/
  * is a Maildir++ (INBOX in cur/new/tmp, folders as .Name), with an LMDB index beside it
  * (mailbox_index_name) holding per folder UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, message count
  * and total size, and per message UID -> file name, flags, MODSEQ, size and CRLF size.

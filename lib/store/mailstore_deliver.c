@@ -6,7 +6,7 @@
  * lookup again, prune a few expired delivery records, UID = UIDNEXT++, MODSEQ =
  * ++HIGHESTMODSEQ, counters, the message record, the delivery record, rename tmp/UNIQUE ->
  * new/UNIQUE,S=size,W=vsize (never replacing), commit. Write transactions are serialised
- * across processes, so UIDs follow rename order (DESIGN section 5). After the commit, with
+ * across processes, so UIDs follow rename order (doc/architecture.md, "Store"). After the commit, with
  * the writer lock released, new/ is fsynced and the index synced (the meta page
  * MDB_NOMETASYNC left unsynced: ms_sync_txn, a no-op when a later commit of another
  * delivery has synced it already); only then is the result MS_OK. Keeping the syncs out
