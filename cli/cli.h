@@ -6,6 +6,7 @@
 #define POSTHORN_CLI_H
 #include "config.h"
 #include "errlist.h"
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -27,6 +28,7 @@ _Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 
 /* Load main.cf once (problems printed to stderr); exits 1 when it cannot be read. */
 struct config *cli_config(struct cli *c);
 /* Print "posthorn: MESSAGE" to stderr. */
+void cli_verr(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Start logging events (queue changes, sendmail) to maillog_file or syslog. */
 void cli_log_open(struct cli *c, const char *name);

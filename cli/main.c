@@ -30,9 +30,7 @@ void cli_usage(const char *fmt, ...)
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        fputs("posthorn: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        cli_verr(fmt, ap);
         va_end(ap);
     }
     fputs(usage_text, stderr);

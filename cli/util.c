@@ -29,13 +29,18 @@ struct config *cli_config(struct cli *c)
     return c->cfg;
 }
 
+void cli_verr(const char *fmt, va_list ap)
+{
+    fputs("posthorn: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("posthorn: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    cli_verr(fmt, ap);
     va_end(ap);
 }
 

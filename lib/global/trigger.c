@@ -2,33 +2,25 @@
 #include "trigger.h"
 #include "buf.h"
 #include "ipc.h"
+#include "unixsock.h"
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define TRIGGER_SOCKET "private/qmgr"
 
 static int connect_nonblocking(const char *spool)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int len = snprintf(sun.sun_path, sizeof sun.sun_path, "%s/%s", spool, TRIGGER_SOCKET);
-    if (len < 0 || (size_t)len >= sizeof sun.sun_path) {
+    char path[PATH_MAX];
+    int len = snprintf(path, sizeof path, "%s/%s", spool, TRIGGER_SOCKET);
+    if (len < 0 || (size_t)len >= sizeof path) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return unix_connect(path, true);
 }
 
 int trigger_qmgr(const char *spool)

@@ -2,6 +2,7 @@
 #include "ipc.h"
 #include "fdpass.h"
 #include "mem.h"
+#include "unixsock.h"
 
 /* Room for NAME_INDEX with any group name the code uses. */
 #define IPC_NAME_MAX 64
@@ -306,25 +307,7 @@ void ipc_conn_close(struct ipc_conn *c)
     buf_free(&c->in);
 }
 
-int ipc_connect(const char *path)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sun.sun_path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sun.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
+int ipc_connect(const char *path) { return unix_connect(path, false); }
 
 static int wait_fd(struct ipc_conn *c, short events)
 {
