@@ -354,11 +354,21 @@ static void make_cert(struct tls_files *f)
     EVP_PKEY_free(pkey);
 }
 
-static void remove_cert(struct tls_files *f)
+/* One certificate for all tests, removed at the end even when a test failed. */
+static struct tls_files cert_files;
+
+static int make_cert_files(void **state)
 {
-    unlink(f->cert);
-    unlink(f->key);
-    rmdir(f->dir);
+    make_cert(&cert_files);
+    return 0;
+}
+
+static int remove_cert_files(void **state)
+{
+    unlink(cert_files.cert);
+    unlink(cert_files.key);
+    rmdir(cert_files.dir);
+    return 0;
 }
 
 /* The server half on the same loop: a conn that answers STARTTLS and records lines. */
@@ -455,8 +465,7 @@ static void tls_finish(struct server *s, struct client *cl)
 
 static void test_tls_verified(void **state)
 {
-    struct tls_files f;
-    make_cert(&f);
+    struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n"};
     struct client cl;
     struct tls_client_params p = {"mx.test", "mx.test", TLS_VERIFY_NAME};
@@ -482,13 +491,11 @@ static void test_tls_verified(void **state)
         run_for(cl.loop, 2000);
     assert_string_equal(buf_cstr(&s.lines), "EHLO client.test|");
     tls_finish(&s, &cl);
-    remove_cert(&f);
 }
 
 static void test_tls_wrong_name_refused(void **state)
 {
-    struct tls_files f;
-    make_cert(&f);
+    struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n"};
     struct client cl;
     struct tls_client_params p = {"other.test", "other.test", TLS_VERIFY_NAME};
@@ -498,13 +505,11 @@ static void test_tls_wrong_name_refused(void **state)
     if (!strstr(cl.why, "hostname mismatch"))
         fail_msg("unexpected failure: %s", cl.why);
     tls_finish(&s, &cl);
-    remove_cert(&f);
 }
 
 static void test_tls_wrong_name_reported(void **state)
 {
-    struct tls_files f;
-    make_cert(&f);
+    struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n"};
     struct client cl;
     struct tls_client_params p = {"other.test", "other.test", TLS_VERIFY_NONE};
@@ -518,14 +523,12 @@ static void test_tls_wrong_name_reported(void **state)
     assert_int_equal(chk.code, X509_V_ERR_HOSTNAME_MISMATCH);
     assert_non_null(strstr(chk.reason, "hostname mismatch"));
     tls_finish(&s, &cl);
-    remove_cert(&f);
 }
 
 static void test_tls_untrusted_issuer_reported(void **state)
 {
     /* The system store does not know the test certificate; the name is right. */
-    struct tls_files f;
-    make_cert(&f);
+    struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n"};
     struct client cl;
     struct tls_client_params p = {"mx.test", NULL, TLS_VERIFY_NONE};
@@ -538,14 +541,12 @@ static void test_tls_untrusted_issuer_reported(void **state)
     assert_false(chk.name_checked);
     assert_non_null(strstr(chk.reason, "self-signed"));
     tls_finish(&s, &cl);
-    remove_cert(&f);
 }
 
 static void test_tls_injection_discarded(void **state)
 {
     /* A reply sent in plaintext right behind the 220 must not be read as a TLS reply. */
-    struct tls_files f;
-    make_cert(&f);
+    struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n250 injected\r\n"};
     struct client cl;
     struct tls_client_params p = {"mx.test", "mx.test", TLS_VERIFY_NAME};
@@ -563,7 +564,6 @@ static void test_tls_injection_discarded(void **state)
         run_for(cl.loop, 2000);
     assert_string_equal(buf_cstr(&cl.lines), "250 through tls|");
     tls_finish(&s, &cl);
-    remove_cert(&f);
 }
 
 static void test_verify_name_needs_a_name(void **state)
@@ -600,5 +600,5 @@ int main(void)
         cmocka_unit_test(test_tls_injection_discarded),
         cmocka_unit_test(test_verify_name_needs_a_name),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_cert_files, remove_cert_files);
 }
