@@ -1,4 +1,4 @@
-/* conn.c - non-blocking client connection with optional TLS (see conn.h). */
+/* conn.c - non-blocking connection with optional TLS, accepted or connected (see conn.h). */
 #include "conn.h"
 #include "mem.h"
 #include "tls.h"
@@ -463,15 +463,18 @@ bool conn_flush(struct conn *c)
 
 /* --- TLS --- */
 
-long conn_starttls(struct conn *c, SSL_CTX *ctx, char **err)
+static bool can_start_tls(struct conn *c, char **err)
 {
     if (c->ssl || c->failed) {
         *err = xstrdup(c->ssl ? "TLS already started" : "connection failed");
-        return -1;
+        return false;
     }
-    SSL *ssl = tls_session_new(ctx, c->fd, err);
-    if (!ssl)
-        return -1;
+    return true;
+}
+
+/* Switch to TLS with ssl: discard buffered input, flush pending output, then handshake. */
+static long begin_tls(struct conn *c, SSL *ssl)
+{
     /* RFC 3207 sec 4 / CVE-2011-0411: nothing sent before the handshake may be used. */
     long discarded = (long)c->in.len;
     buf_free(&c->in);
@@ -483,4 +486,226 @@ long conn_starttls(struct conn *c, SSL_CTX *ctx, char **err)
         kick(c);
     update_mask(c);
     return discarded;
+}
+
+long conn_starttls(struct conn *c, SSL_CTX *ctx, char **err)
+{
+    if (!can_start_tls(c, err))
+        return -1;
+    SSL *ssl = tls_session_new(ctx, c->fd, err);
+    if (!ssl)
+        return -1;
+    return begin_tls(c, ssl);
+}
+
+long conn_starttls_client(struct conn *c, SSL_CTX *ctx, const struct tls_client_params *p,
+                          char **err)
+{
+    if (!can_start_tls(c, err))
+        return -1;
+    SSL *ssl = tls_client_session_new(ctx, c->fd, p, err);
+    if (!ssl)
+        return -1;
+    return begin_tls(c, ssl);
+}
+
+/* --- client side: connecting --- */
+
+struct conn_connect {
+    struct event_loop *loop;
+    int fd;
+    unsigned long timer;
+    long timeout_ms;
+    size_t in_limit;
+    const struct conn_ops *ops;
+    void *ctx;
+    conn_connected_fn done;
+    char addr[INET6_ADDRSTRLEN + 2];
+    int port;
+    int early_errno;
+    bool registered; /* fd is on the loop */
+};
+
+/* A numeric address, optionally in brackets, into ss. Returns false if it is not one. */
+static bool parse_numeric_addr(const char *addr, int port, struct sockaddr_storage *ss,
+                               socklen_t *len)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(addr);
+    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']')
+        snprintf(host, sizeof host, "%.*s", (int)(n - 2), addr + 1);
+    else if (n < sizeof host)
+        snprintf(host, sizeof host, "%s", addr);
+    else
+        return false;
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        *len = sizeof *sin;
+        return true;
+    }
+    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *s6;
+        return true;
+    }
+    return false;
+}
+
+/* Bind fd to the numeric source address (any port). Returns false with *err. */
+static bool bind_source(int fd, int family, const char *source, char **err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!parse_numeric_addr(source, 0, &ss, &len) || ss.ss_family != family) {
+        *err = xasprintf("source address %s: not a numeric address of the destination's family",
+                         source);
+        return false;
+    }
+    int on = 1; /* the port is picked at connect time, so the 4-tuple need only be unique */
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        *err = xasprintf("source address %s: %s", source, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* A non-blocking socket with the connect started; -1 with *err. A failure the kernel knew
+ * at once (refused, unreachable) is left in *early_errno, to be reported from the loop. */
+static int start_connect(const struct conn_connect_params *p, int *early_errno, char **err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (p->port <= 0 || p->port > 65535 || !parse_numeric_addr(p->addr, p->port, &ss, &len)) {
+        *err = xasprintf("connect to %s port %d: not a numeric address and port", p->addr,
+                         p->port);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = xasprintf("connect to %s port %d: socket: %s", p->addr, p->port, strerror(errno));
+        return -1;
+    }
+    if (p->source && !bind_source(fd, ss.ss_family, p->source, err)) {
+        close(fd);
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
+        if (errno != ECONNREFUSED && errno != ENETUNREACH && errno != EHOSTUNREACH) {
+            *err = xasprintf("connect to %s port %d: %s", p->addr, p->port, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        *early_errno = errno;
+    }
+    return fd;
+}
+
+static void connect_release(struct conn_connect *pc, bool close_fd)
+{
+    if (pc->timer)
+        event_timer_cancel(pc->loop, pc->timer);
+    if (pc->registered)
+        event_del(pc->loop, pc->fd);
+    if (close_fd)
+        close(pc->fd);
+    free(pc);
+}
+
+static void connect_failed(struct conn_connect *pc, const char *reason)
+{
+    char why[256];
+    snprintf(why, sizeof why, "connect to %s port %d: %s", pc->addr, pc->port, reason);
+    conn_connected_fn done = pc->done;
+    void *ctx = pc->ctx;
+    connect_release(pc, true);
+    done(NULL, ctx, why);
+}
+
+static void connect_succeeded(struct conn_connect *pc)
+{
+    struct conn *c;
+    struct event_loop *loop = pc->loop;
+    int fd = pc->fd;
+    size_t in_limit = pc->in_limit;
+    const struct conn_ops *ops = pc->ops;
+    conn_connected_fn done = pc->done;
+    void *ctx = pc->ctx;
+    connect_release(pc, false);
+    c = conn_new(loop, fd, in_limit, ops, ctx);
+    done(c, ctx, NULL);
+}
+
+static void on_connect_event(struct event_loop *loop, int fd, uint32_t events, void *ctx)
+{
+    struct conn_connect *pc = ctx;
+    int e = 0;
+    socklen_t len = sizeof e;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+        e = errno;
+    if (e == 0 && (events & (EPOLLERR | EPOLLHUP)))
+        e = ECONNRESET;
+    if (e == EINPROGRESS || e == EINTR)
+        return;
+    if (e != 0)
+        connect_failed(pc, strerror(e));
+    else
+        connect_succeeded(pc);
+}
+
+static void on_connect_timeout(struct event_loop *loop, void *ctx)
+{
+    struct conn_connect *pc = ctx;
+    char reason[64];
+    pc->timer = 0;
+    snprintf(reason, sizeof reason, "timed out after %ld ms", pc->timeout_ms);
+    connect_failed(pc, reason);
+}
+
+static void on_early_failure(struct event_loop *loop, void *ctx)
+{
+    struct conn_connect *pc = ctx;
+    pc->timer = 0;
+    connect_failed(pc, strerror(pc->early_errno));
+}
+
+struct conn_connect *conn_connect(struct event_loop *loop, const struct conn_connect_params *p,
+                                  const struct conn_ops *ops, void *ctx, conn_connected_fn done,
+                                  char **err)
+{
+    int early_errno = 0;
+    int fd = start_connect(p, &early_errno, err);
+    if (fd < 0)
+        return NULL;
+    struct conn_connect *pc = xcalloc(1, sizeof *pc);
+    *pc = (struct conn_connect){.loop = loop, .fd = fd, .timeout_ms = p->timeout_ms,
+                                .in_limit = p->in_limit, .ops = ops, .ctx = ctx, .done = done,
+                                .port = p->port, .early_errno = early_errno};
+    snprintf(pc->addr, sizeof pc->addr, "%s", p->addr);
+    if (early_errno) {
+        pc->timer = event_timer(loop, 0, on_early_failure, pc);
+        return pc;
+    }
+    /* Writable means connected or failed; a refusal already known shows up as EPOLLERR. */
+    if (event_add(loop, fd, EPOLLOUT, on_connect_event, pc) < 0) {
+        *err = xasprintf("connect to %s port %d: epoll: %s", p->addr, p->port, strerror(errno));
+        close(fd);
+        free(pc);
+        return NULL;
+    }
+    pc->registered = true;
+    if (p->timeout_ms > 0)
+        pc->timer = event_timer(loop, p->timeout_ms, on_connect_timeout, pc);
+    return pc;
+}
+
+void conn_connect_cancel(struct conn_connect *pc)
+{
+    if (pc)
+        connect_release(pc, true);
 }

@@ -11,7 +11,14 @@
  * STARTTLS (RFC 3207 sec 4, CVE-2011-0411): conn_starttls() throws away every input byte
  * already buffered - anything a client pipelined after the STARTTLS command was sent in
  * plaintext and must not be executed inside the TLS session - then writes the pending
- * plaintext reply and starts the handshake without reading any more plaintext. */
+ * plaintext reply and starts the handshake without reading any more plaintext.
+ *
+ * Client side (the SMTP client): conn_connect() opens a non-blocking TCP connection to an
+ * IPv4 or IPv6 address, optionally from a chosen source address, with a timeout, and hands
+ * over the same struct conn as the server side. conn_starttls_client() starts TLS as the
+ * client once the server's "220" reply to STARTTLS was read; it discards any input buffered
+ * after that reply (a server, or a man in the middle, must not inject replies that would be
+ * read as if they came through TLS). */
 #ifndef POSTHORN_CONN_H
 #define POSTHORN_CONN_H
 #include "buf.h"
@@ -79,6 +86,42 @@ size_t conn_out_pending(const struct conn *c);
  * follows. Returns -1 (errno unchanged, *err set) if the SSL object cannot be created. */
 long conn_starttls(struct conn *c, SSL_CTX *ctx, char **err);
 bool conn_tls_active(const struct conn *c);
+/* The client-role STARTTLS: discard buffered input (returns how many bytes), flush pending
+ * output, then handshake as the client with SNI and name verification as in p (tls.h);
+ * tls_ready() or error() follows, and tls_peer_check(conn_ssl(c)) then tells whether the
+ * server is trusted. Also starts TLS at once on a connection to a TLS-only port. Returns -1
+ * with *err if the SSL object cannot be created. */
+struct tls_client_params;
+long conn_starttls_client(struct conn *c, SSL_CTX *ctx, const struct tls_client_params *p,
+                          char **err);
 SSL *conn_ssl(const struct conn *c);
+
+/* --- client side: connecting --- */
+struct conn_connect;
+
+struct conn_connect_params {
+    const char *addr;   /* numeric IPv4 or IPv6 address ("192.0.2.1", "2001:db8::1", "[::1]") */
+    int port;
+    const char *source; /* numeric local address to connect from, of the same family; NULL:
+                         * the kernel chooses */
+    long timeout_ms;    /* > 0: give up after this long; otherwise the kernel's timeout */
+    size_t in_limit;    /* as for conn_new() */
+};
+
+/* Called once, on the loop: on success c is the connected conn (owned by the caller from now
+ * on; its callbacks go to the ops and ctx given to conn_connect) and why is NULL; on failure
+ * c is NULL and why (valid during the call) says "connect to ADDR port N: ...". The pending
+ * handle is freed when this returns. */
+typedef void (*conn_connected_fn)(struct conn *c, void *ctx, const char *why);
+
+/* Start connecting; done() follows from the loop (never from inside this call). Returns NULL
+ * with *err (malloc'ed) when the connection cannot even be started (bad address, no socket,
+ * source address not bindable). */
+struct conn_connect *conn_connect(struct event_loop *loop, const struct conn_connect_params *p,
+                                  const struct conn_ops *ops, void *ctx, conn_connected_fn done,
+                                  char **err);
+/* Give up a pending connect (its requester went away): done() is not called. Not allowed
+ * once done() was called. */
+void conn_connect_cancel(struct conn_connect *pc);
 
 #endif

@@ -1,8 +1,10 @@
-/* tls.c - OpenSSL server contexts and non-blocking TLS steps (see tls.h). */
+/* tls.c - OpenSSL server and client contexts and non-blocking TLS steps (see tls.h). */
 #include "tls.h"
 #include "mem.h"
 #include <errno.h>
+#include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,115 @@ SSL_CTX *tls_server_context(const char *cert_file, const char *key_file, const c
 
 void tls_context_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }
 
+static bool load_trust_store(SSL_CTX *ctx, const char *ca_file, const char *ca_dir, char **err)
+{
+    if (!ca_file && !ca_dir) {
+        if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            *err = ssl_error("system trust store");
+            return false;
+        }
+        return true;
+    }
+    if (SSL_CTX_load_verify_locations(ctx, ca_file, ca_dir) != 1) {
+        *err = ssl_error(ca_file ? ca_file : ca_dir);
+        return false;
+    }
+    return true;
+}
+
+SSL_CTX *tls_client_context(const char *ca_file, const char *ca_dir, const char *min_proto,
+                            char **err)
+{
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        *err = ssl_error("SSL_CTX_new");
+        return NULL;
+    }
+    int min = min_proto && strcmp(min_proto, "TLSv1.3") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    SSL_CTX_set_min_proto_version(ctx, min);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
+        *err = ssl_error("cipher list");
+    else if (load_trust_store(ctx, ca_file, ca_dir, err))
+        return ctx;
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static bool is_ip_literal(const char *name)
+{
+    unsigned char tmp[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, name, tmp) == 1 || inet_pton(AF_INET6, name, tmp) == 1;
+}
+
+/* SNI, the name to check, and whether a failed check ends the handshake. */
+static bool client_setup(SSL *ssl, const struct tls_client_params *p, char **err)
+{
+    const char *name = p->verify_name && *p->verify_name ? p->verify_name : NULL;
+    if (!name && p->mode == TLS_VERIFY_NAME && p->sni && *p->sni)
+        name = p->sni;
+    if (!name && p->mode == TLS_VERIFY_NAME) {
+        *err = xstrdup("TLS: name verification requested without a name");
+        return false;
+    }
+    if (p->sni && *p->sni && !is_ip_literal(p->sni) && SSL_set_tlsext_host_name(ssl, p->sni) != 1) {
+        *err = ssl_error("TLS SNI");
+        return false;
+    }
+    if (name) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (X509_VERIFY_PARAM_set1_host(param, name, 0) != 1) {
+            *err = ssl_error("TLS verify name");
+            return false;
+        }
+    }
+    SSL_set_verify(ssl, p->mode == TLS_VERIFY_NAME ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    return true;
+}
+
+SSL *tls_client_session_new(SSL_CTX *ctx, int fd, const struct tls_client_params *p, char **err)
+{
+    ERR_clear_error();
+    SSL *ssl = SSL_new(ctx);
+    if (!ssl) {
+        *err = ssl_error("SSL_new");
+        return NULL;
+    }
+    if (SSL_set_fd(ssl, fd) != 1) {
+        *err = ssl_error("SSL_set_fd");
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (!client_setup(ssl, p, err)) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    SSL_set_connect_state(ssl);
+    return ssl;
+}
+
+void tls_peer_check(SSL *ssl, struct tls_peer_check *out)
+{
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    const char *name = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
+    out->name_checked = name != NULL;
+    out->code = cert ? SSL_get_verify_result(ssl) : X509_V_ERR_UNSPECIFIED;
+    out->trusted = cert && out->code == X509_V_OK;
+    if (!cert)
+        snprintf(out->reason, sizeof out->reason, "no server certificate");
+    else if (out->trusted)
+        snprintf(out->reason, sizeof out->reason, "trusted");
+    else
+        snprintf(out->reason, sizeof out->reason, "%s",
+                 X509_verify_cert_error_string(out->code));
+}
+
 SSL *tls_session_new(SSL_CTX *ctx, int fd, char **err)
 {
     ERR_clear_error();
@@ -108,6 +219,14 @@ enum tls_io tls_handshake(SSL *ssl, char **err)
     if (r == 1)
         return TLS_IO_OK;
     enum tls_io io = classify(ssl, r, "TLS handshake", err);
+    long verify = SSL_get_verify_result(ssl);
+    if (io == TLS_IO_ERROR && !SSL_is_server(ssl) && verify != X509_V_OK) {
+        /* A client in TLS_VERIFY_NAME mode: say why the certificate was refused. */
+        free(*err);
+        *err = xasprintf("TLS handshake: server certificate not trusted: %s",
+                         X509_verify_cert_error_string(verify));
+        return TLS_IO_ERROR;
+    }
     if (io == TLS_IO_EOF) {
         *err = xstrdup("TLS handshake: connection closed by peer");
         return TLS_IO_ERROR;

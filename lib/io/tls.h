@@ -1,9 +1,20 @@
-/* tls.h - OpenSSL 3 server contexts and non-blocking TLS steps for lib/conn.
+/* tls.h - OpenSSL 3 server and client contexts and non-blocking TLS steps for lib/conn.
  *
  * tls_server_context() builds a context from a PEM certificate chain and key (loaded while
  * the daemon is still privileged, so keys may be root-only): TLS 1.2 or newer, forward-secret
  * AEAD ciphers first, no compression, no renegotiation, small per-connection buffers. The
- * step functions never block and never log; they report what the caller must wait for. */
+ * step functions never block and never log; they report what the caller must wait for.
+ *
+ * The client side (the SMTP client) separates the handshake from the trust decision: a
+ * client session always checks the server's chain against the context's trust store and,
+ * when given a name, the certificate's names (X509_VERIFY_PARAM_set1_host, no partial
+ * wildcards); tls_peer_check() reports the outcome (trusted, or untrusted and why) so a
+ * policy layer (DANE, MTA-STS, opportunistic TLS) decides what to do with it. In
+ * TLS_VERIFY_NAME mode the handshake itself fails when the check fails. DANE (RFC 7672)
+ * will hook in here: SSL_CTX_dane_enable() on the context, SSL_dane_enable() and
+ * SSL_dane_tlsa_add() per session with the TLSA records from lib/io/dns, and the outcome
+ * reported through the same tls_peer_check(). Contexts are shared read-only by sessions of
+ * one thread; a session belongs to one connection. */
 #ifndef POSTHORN_TLS_H
 #define POSTHORN_TLS_H
 #include <openssl/ssl.h>
@@ -14,6 +25,38 @@
 SSL_CTX *tls_server_context(const char *cert_file, const char *key_file, const char *min_proto,
                             char **err);
 void tls_context_free(SSL_CTX *ctx);
+
+/* A client context: TLS 1.2 or newer (min_proto as above), the same cipher policy as the
+ * server, and the trust store from ca_file and/or ca_dir (PEM; a directory hashed by
+ * `openssl rehash`), or the system store when both are NULL. NULL with *err (malloc'ed). */
+SSL_CTX *tls_client_context(const char *ca_file, const char *ca_dir, const char *min_proto,
+                            char **err);
+
+enum tls_verify_mode {
+    TLS_VERIFY_NONE, /* handshake with anyone; the check is only reported (tls_peer_check) */
+    TLS_VERIFY_NAME  /* the handshake fails unless the chain is trusted and the name matches */
+};
+
+struct tls_client_params {
+    const char *sni;         /* name sent as SNI (RFC 6066 sec 3); NULL or an IP: none */
+    const char *verify_name; /* name the certificate must carry; NULL: chain check only
+                              * (TLS_VERIFY_NAME then uses sni) */
+    enum tls_verify_mode mode;
+};
+
+/* A client-side SSL object on fd, in connect state. NULL with *err (malloc'ed): also when
+ * TLS_VERIFY_NAME has no name to verify. */
+SSL *tls_client_session_new(SSL_CTX *ctx, int fd, const struct tls_client_params *p, char **err);
+
+/* The outcome of the server certificate check of a client session after its handshake. */
+struct tls_peer_check {
+    bool trusted;      /* the chain ends in a trust anchor and the name (if set) matched */
+    bool name_checked; /* a name was part of the check */
+    long code;         /* X509_V_OK or an X509_V_ERR_* code */
+    char reason[160];  /* "trusted", or why not ("hostname mismatch", "self-signed
+                        * certificate", "no server certificate", ...) */
+};
+void tls_peer_check(SSL *ssl, struct tls_peer_check *out);
 
 
 enum tls_io {
