@@ -316,7 +316,7 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     printf("  log              %s\n", l->logfile);
     printf("  daemons          %s\n", l->daemon_dir);
     printf("  SMTP             %s (smtpd)\n", svc);
-    printf("  POP3             %s (STLS), %s (TLS) (pop3d)\n", pop3, pop3s);
+    printf("  POP3             %s (STLS), %s (TLS) (pop3d, then pop3d-mailbox)\n", pop3, pop3s);
     printf("  runs as          %s (mail_owner), %s (vmail_owner)\n", l->mail_owner, l->vmail_owner);
     printf("Next:\n");
     if (o->user)

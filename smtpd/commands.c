@@ -211,17 +211,16 @@ static void cmd_starttls(struct session *s, const char *args)
     }
     session_reply(s, "220 2.0.0 Ready to start TLS");
     char *err = NULL;
-    long discarded = conn_starttls(s->conn, d->tls, &err);
+    long discarded = session_starttls(s, d->tls, &err);
     if (discarded < 0) {
         log_warn("STARTTLS for unknown[%s]: %s", s->addr, err);
         free(err);
-        s->dead = true;
+        session_kill(s);
         return;
     }
     if (discarded > 0)
         log_warn("unknown[%s]: discarding %ld bytes of plaintext sent after STARTTLS", s->addr,
                  discarded);
-    s->wait_tls = true;
 }
 
 static void cmd_not_here(struct session *s, const char *args)

@@ -97,6 +97,7 @@ static void post_init(struct server *srv)
     struct smtpd *d = srv->app;
     smtpd_resolver_ready(d);
     d->clients = clients_new();
+    session_setup(d);
     d->committer = committer_new(srv->loop, srv->spool, commit_done, d);
 }
 
@@ -105,7 +106,7 @@ static void on_accept(struct server *srv, int fd) { session_accept(srv->app, fd)
 static unsigned busy(struct server *srv)
 {
     struct smtpd *d = srv->app;
-    return d->nsessions + committer_pending(d->committer);
+    return d->sessions.count + committer_pending(d->committer);
 }
 
 static void tick(struct server *srv) { session_tick(srv->app); }

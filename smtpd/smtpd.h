@@ -7,9 +7,10 @@
  * (data.c), and the queue file is committed by a worker thread (commit.c) so fsync never
  * stalls the loop; the 250 reply goes out only when the file and incoming/ are durable.
  *
- * Lifetime: a session is freed only at the end of an entry point (conn callback, timer,
- * commit completion, tick) once it is marked dead, so code inside never frees it under
- * its own feet. */
+ * Lifetime: the life cycle (replies, error limits, closing, timeouts, reaping) is the
+ * shared session skeleton of lib/io/session.h: a session is freed only at the end of an
+ * entry point (conn callback, timer, commit completion, tick) once it is marked dead, so
+ * code inside never frees it under its own feet. */
 #ifndef SMTPD_SMTPD_H
 #define SMTPD_SMTPD_H
 #include "buf.h"
@@ -17,6 +18,7 @@
 #include "list.h"
 #include "queue.h"
 #include "server.h"
+#include "session.h"
 #include "smtp_data.h"
 #include "smtp_proto.h"
 #include "worker.h"
@@ -58,8 +60,7 @@ struct smtpd {
     long long resolver_retry_ms;
     struct committer *committer;
     struct client_table *clients;
-    DLIST_HEAD(struct session) sessions;
-    unsigned nsessions;
+    struct sess_list sessions; /* lib/io/session.h */
 };
 
 enum session_mode { MODE_CMD, MODE_DATA, MODE_BDAT };
@@ -87,14 +88,12 @@ struct txn {
 
 struct session {
     struct smtpd *d;
-    struct session *prev, *next;
-    struct conn *conn;
+    struct sess *sess;         /* the life cycle (lib/io/session.h) */
+    struct conn *conn;         /* sess->conn, for the protocol code */
     char addr[64];
     char *helo;
     bool esmtp;
-    unsigned errors;
     unsigned commands;
-    long long last_active;
     const char *last_cmd;      /* for "lost connection after X" */
     bool last_bare_lf;         /* the last command line ended in a bare LF */
     enum session_mode mode;
@@ -105,19 +104,17 @@ struct session {
     unsigned long long bdat_left, bdat_size;
     bool bdat_last;
     const char *bdat_reply;    /* error to send once the chunk is read, NULL when accepted */
-    /* pauses and the end */
-    bool wait_commit, wait_delay, wait_tls, closing, dead;
-    unsigned long delay_timer;
-    long long closing_since;
+    bool wait_commit;          /* the queue file is being committed */
     struct commit_job *job;
     struct buf line;
-    struct buf held;           /* a delayed error reply (soft error limit) */
 };
 
 /* main.c */
 bool smtpd_resolver_ready(struct smtpd *d);
 
 /* session.c */
+/* The session list's limits from the parameters (post_init). */
+void session_setup(struct smtpd *d);
 void session_accept(struct smtpd *d, int fd);
 void session_process(struct session *s);
 void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -126,6 +123,9 @@ void session_error(struct session *s, const char *fmt, ...) __attribute__((forma
 /* Send what is queued, then close (QUIT, 421, 521). */
 void session_close(struct session *s);
 void session_reap(struct session *s);
+/* The connection is unusable (a failed STARTTLS): end without a reply. */
+void session_kill(struct session *s);
+long session_starttls(struct session *s, SSL_CTX *ctx, char **err);
 void session_tick(struct smtpd *d);
 void txn_reset(struct session *s);
 const char *session_protocol(const struct session *s);

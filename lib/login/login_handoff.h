@@ -1,7 +1,7 @@
 /* login_handoff.h - handing an authenticated client connection from a login process
  * (mail_owner, no mailbox access) to a post-login process (vmail_owner) over a UNIX socket
- * in SPOOL/private, Dovecot-style (DESIGN section 2). Both ends are non-blocking and run on
- * the event loop.
+ * in SPOOL/private, Dovecot-style (doc/pop3d.md, "Process model"). Both ends are
+ * non-blocking and run on the event loop.
  *
  * Protocol (doc/pop3d.md, "Handoff"): the post-login side announces
  * "protocol=login version=1"; the login side sends one request with the client descriptor

@@ -1,6 +1,6 @@
 /* login_proxy.h - the TLS proxy a login process keeps after handing a TLS session to a
- * post-login process (DESIGN section 2, as Dovecot does): TLS state cannot travel with a
- * descriptor, so the login process passes one end of a socketpair and relays bytes
+ * post-login process (doc/pop3d.md, "Process model"; as Dovecot does): TLS state cannot
+ * travel with a descriptor, so the login process passes one end of a socketpair and relays bytes
  * between the client's TLS connection and the other end, in both directions, until
  * either side closes. Output is bounded: reading from one side pauses while the other
  * side has LOGIN_PROXY_HIGH bytes unsent. When one side ends, what it sent is still

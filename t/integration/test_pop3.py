@@ -552,3 +552,20 @@ def test_timeouts_and_dropped_tls_session(instance):
     t = time.time()
     assert r.line().startswith(b"-ERR Disconnected")
     assert r.closed() and time.time() - t < 5
+
+
+def test_old_master_cf_mailbox_line_still_works(instance):
+    # An instance created before pop3d was split runs the mailbox part as
+    # "pop3d -o pop3_role=mailbox": pop3d then execs pop3d-mailbox, which serves the session
+    # and warns what to change in master.cf.
+    cf = instance.etc / "master.cf"
+    text = cf.read_text()
+    assert "pop3d-mailbox" in text
+    cf.write_text(text.replace("pop3d-mailbox", "pop3d -o pop3_role=mailbox"))
+    inst = start_pop3(instance, pop3_allow_plaintext_auth="yes")
+    deliver(inst, ALICE, sample_messages(1))
+    p = login(inst)
+    assert p.stat()[0] == 1
+    p.quit()
+    inst.wait_log("Disconnected: Logged out")
+    assert 'runs "pop3d -o pop3_role=mailbox": replace that command with "pop3d-mailbox"' in inst.log()

@@ -1,12 +1,12 @@
-/* maildrop.c - the mailbox role's view of a user's INBOX for one session: the lock that
+/* maildrop.c - pop3d-mailbox's view of a user's INBOX for one session: the lock that
  * allows one POP3 session per mailbox (flock on POP3_LOCK_NAME in the mailbox directory:
  * released by the kernel when the process dies), the snapshot of the messages taken at
  * login (RFC 1939 sec 8: mail that arrives later shows up in the next session), and the
  * UPDATE state, which expunges exactly the messages marked deleted, each file together
- * with its index entry (lib/mailstore.h). */
+ * with its index entry (lib/store/mailstore.h). */
 #include "log.h"
 #include "mem.h"
-#include "pop3d.h"
+#include "pop3_mailbox.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

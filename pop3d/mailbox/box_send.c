@@ -3,7 +3,7 @@
  * more is read only when the output buffer has drained below SEND_HIGH. */
 #include "log.h"
 #include "mem.h"
-#include "pop3d.h"
+#include "pop3_mailbox.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -80,7 +80,7 @@ static bool fill(struct box_session *s, char *chunk, struct buf *out)
             log_error("%s: reading a message: %m", s->user);
             box_send_abort(s);
             s->end_reason = "Read error";
-            s->dead = true;
+            box_kill(s);
             return true;
         }
         buf_reset(out);
@@ -108,7 +108,7 @@ bool box_send_more(struct box_session *s)
     bool done = false;
     for (int round = 0; !done; round++) {
         done = fill(s, chunk, &out);
-        if (s->dead || !conn_flush(s->conn))
+        if (box_dead(s) || !conn_flush(s->conn))
             break; /* drained() continues */
         if (!done && round == SEND_ROUNDS) { /* the socket takes all: let others run too */
             s->send_timer = event_timer(s->d->srv->loop, 0, on_send_timer, s);

@@ -3,7 +3,7 @@
  * Message numbers count the maildrop snapshot from 1; sizes are the CRLF sizes from the
  * index, which is what RETR sends (before dot-stuffing). UIDL is "UIDVALIDITY-UID". */
 #include "log.h"
-#include "pop3d.h"
+#include "pop3_mailbox.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

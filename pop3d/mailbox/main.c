@@ -1,0 +1,74 @@
+/* main.c - pop3d-mailbox, the POP3 mailbox program on the service skeleton
+ * (lib/global/server.h), run as vmail_owner by master.cf's pop3-mailbox UNIX service: it
+ * serves the TRANSACTION and UPDATE states of sessions the login program (pop3d) hands
+ * over after a successful login. See doc/pop3d.md. */
+#include "log.h"
+#include "mem.h"
+#include "pop3_mailbox.h"
+#include "privs.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void read_params(struct pop3_mailbox_params *p, struct config *cfg)
+{
+    p->idle_timeout_ms = config_int(cfg, "pop3_idle_timeout") * 1000;
+    p->line_limit = (size_t)config_int(cfg, "pop3_line_length_limit");
+    p->error_limit = (unsigned)config_int(cfg, "pop3_error_limit");
+    p->mailbox_base = config_str(cfg, "virtual_mailbox_base");
+    p->index_name = config_str(cfg, "mailbox_index_name");
+}
+
+static void pre_init(struct server *srv)
+{
+    struct pop3d *d = xcalloc(1, sizeof *d);
+    d->srv = srv;
+    srv->app = d;
+    read_params(&d->p, srv->cfg);
+}
+
+/* An old master.cf still runs "pop3d -o pop3_role=mailbox", which execs this program. */
+static void warn_old_master_cf(struct server *srv)
+{
+    if (strcmp(config_str(srv->cfg, "pop3_role"), "mailbox") == 0)
+        log_warn("master.cf service %s runs \"pop3d -o pop3_role=mailbox\": replace that command "
+                 "with \"pop3d-mailbox\" (see doc/pop3d.md)", srv->service ? srv->service : "?");
+}
+
+static void post_init(struct server *srv)
+{
+    struct pop3d *d = srv->app;
+    warn_old_master_cf(srv);
+    gid_t gid;
+    char *err = NULL;
+    if (privs_lookup(config_str(srv->cfg, "mail_owner"), &d->mail_owner_uid, &gid, &err) < 0) {
+        log_warn("mail_owner: %s; only root and %s may hand over sessions", err, "this user");
+        free(err);
+        d->mail_owner_uid = getuid();
+    }
+    box_setup(d);
+}
+
+static void on_accept(struct server *srv, int fd) { box_accept(srv->app, fd); }
+
+static unsigned busy(struct server *srv)
+{
+    struct pop3d *d = srv->app;
+    return d->boxes.count + d->handoffs_in;
+}
+
+static void tick(struct server *srv) { box_tick(srv->app); }
+
+int main(int argc, char **argv)
+{
+    static const struct server_def def = {
+        .program = "pop3",
+        .run_as = "vmail_owner",
+        .pre_init = pre_init,
+        .post_init = post_init,
+        .accept = on_accept,
+        .busy = busy,
+        .tick = tick,
+    };
+    return server_main(argc, argv, &def);
+}
