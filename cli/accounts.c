@@ -25,7 +25,7 @@ static int db_open(struct cli *c, struct db *d, bool writable)
     struct config *cfg = cli_config(c);
     if (owners_get(cfg, &d->own, &err) < 0 ||
         (d->a = accounts_open(cfg, writable, &err)) == NULL) {
-        cli_err("%s: %s", config_str(cfg, "account_database"), err ? err : "cannot open");
+        cli_err("%s: %s", config_str(cfg, PARAM(account_database)), err ? err : "cannot open");
         free(err);
         return -1;
     }
@@ -37,7 +37,7 @@ static int db_open(struct cli *c, struct db *d, bool writable)
 static void db_close(struct db *d)
 {
     accounts_close(d->a);
-    owners_fix_db(&d->own, config_str(cli_config(d->c), "account_database"));
+    owners_fix_db(&d->own, config_str(cli_config(d->c), PARAM(account_database)));
 }
 
 /* Parse a quota: "default" (-1: virtual_mailbox_quota), "unlimited" (0) or a size. */
@@ -226,7 +226,7 @@ static int user_del(struct db *d, const struct user_args *ua)
     } else {
         log_info("user %s: deleted", u.address);
         printf("posthorn: deleted user %s (the mailbox in %s is kept)\n", u.address,
-               config_str(cli_config(d->c), "virtual_mailbox_base"));
+               config_str(cli_config(d->c), PARAM(virtual_mailbox_base)));
     }
     free(err);
     account_user_free(&u);
@@ -410,7 +410,7 @@ int cmd_domain(struct cli *c, int argc, char **argv)
     } else {
         log_info("domain %s: added", domain);
         printf("posthorn: added domain %s\n", domain);
-        if (!*config_str(cli_config(c), "postmaster_recipient"))
+        if (!*config_str(cli_config(c), PARAM(postmaster_recipient)))
             printf("posthorn: remember postmaster@%s (RFC 5321 sec 4.5.1): an alias, a user, or "
                    "postmaster_recipient\n", domain);
     }

@@ -51,7 +51,7 @@ static void check_overrides(struct cli *c, const struct mastercf *m, struct errl
 static void check_master_cf(struct cli *c, struct errlist *errs)
 {
     struct config *cfg = cli_config(c);
-    const char *ddir = config_str(cfg, "daemon_directory");
+    const char *ddir = config_str(cfg, PARAM(daemon_directory));
     char *path = xasprintf("%s/master.cf", c->confdir);
     struct mastercf m;
     mastercf_load(path, &m, errs);
@@ -108,8 +108,8 @@ static void check_one_map(const char *spec, const char *where, struct errlist *e
 static void check_maps(struct cli *c, struct errlist *errs)
 {
     size_t n;
-    char **maps = config_list(cli_config(c), "alias_maps", &n);
-    char *where = cli_param_where(c, "alias_maps");
+    char **maps = config_list(cli_config(c), PARAM(alias_maps), &n);
+    char *where = cli_param_where(c, PARAM(alias_maps));
     for (size_t i = 0; i < n; i++)
         check_one_map(maps[i], where, errs);
     free(where);
@@ -192,9 +192,9 @@ static void check_reach(struct cli *c, const char *param, const char *path, stru
 static void check_dirs(struct cli *c, struct errlist *errs)
 {
     struct config *cfg = cli_config(c);
-    uid_t mail = user_uid(c, "mail_owner", errs), vmail = user_uid(c, "vmail_owner", errs);
-    const char *mo = config_str(cfg, "mail_owner"), *vo = config_str(cfg, "vmail_owner");
-    const char *spool = config_str(cfg, "queue_directory");
+    uid_t mail = user_uid(c, PARAM(mail_owner), errs), vmail = user_uid(c, PARAM(vmail_owner), errs);
+    const char *mo = config_str(cfg, PARAM(mail_owner)), *vo = config_str(cfg, PARAM(vmail_owner));
+    const char *spool = config_str(cfg, PARAM(queue_directory));
     check_dir(spool, (uid_t)-1, NULL, 0, errs);
     for (const char *const *q = queue_dirs; *q; q++) {
         char *p = xasprintf("%s/%s", spool, *q);
@@ -208,14 +208,14 @@ static void check_dirs(struct cli *c, struct errlist *errs)
         check_dir(p, sub[i].owned ? mail : (uid_t)-1, mo, sub[i].mode, errs);
         free(p);
     }
-    check_dir(config_str(cfg, "data_directory"), mail, mo, 0, errs);
-    check_dir(config_str(cfg, "virtual_mailbox_base"), vmail, vo, 0, errs);
-    check_reach(c, "mail_owner", spool, errs);
-    check_reach(c, "mail_owner", c->confdir, errs);
-    check_reach(c, "vmail_owner", c->confdir, errs);
-    check_reach(c, "vmail_owner", config_str(cfg, "virtual_mailbox_base"), errs);
-    check_reach(c, "vmail_owner", config_str(cfg, "data_directory"), errs);
-    const char *log = config_str(cfg, "maillog_file");
+    check_dir(config_str(cfg, PARAM(data_directory)), mail, mo, 0, errs);
+    check_dir(config_str(cfg, PARAM(virtual_mailbox_base)), vmail, vo, 0, errs);
+    check_reach(c, PARAM(mail_owner), spool, errs);
+    check_reach(c, PARAM(mail_owner), c->confdir, errs);
+    check_reach(c, PARAM(vmail_owner), c->confdir, errs);
+    check_reach(c, PARAM(vmail_owner), config_str(cfg, PARAM(virtual_mailbox_base)), errs);
+    check_reach(c, PARAM(vmail_owner), config_str(cfg, PARAM(data_directory)), errs);
+    const char *log = config_str(cfg, PARAM(maillog_file));
     if (log && *log) {
         char *dir = xstrdup(log);
         char *slash = strrchr(dir, '/');
@@ -257,7 +257,7 @@ static void check_accounts(struct cli *c, struct errlist *errs)
 {
     char *err = NULL;
     struct config *cfg = cli_config(c);
-    const char *path = config_str(cfg, "account_database");
+    const char *path = config_str(cfg, PARAM(account_database));
     if (access(path, R_OK) != 0) {
         errlist_add(errs, "%s: %s (posthorn init creates it; without it all mail is deferred)",
                     path, strerror(errno));

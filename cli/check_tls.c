@@ -50,14 +50,14 @@ static EVP_PKEY *load_key(const char *path, struct errlist *errs)
 void check_tls(struct cli *c, struct errlist *errs)
 {
     struct config *cfg = cli_config(c);
-    const char *level = config_str(cfg, "smtpd_tls_security_level");
-    const char *cert_path = config_str(cfg, "smtpd_tls_cert_file");
-    const char *key_path = config_str(cfg, "smtpd_tls_key_file");
-    if (strcmp(level, "none") == 0)
+    int level = config_enum(cfg, PARAM(smtpd_tls_security_level)); /* 0 none, 1 may, 2 encrypt */
+    const char *cert_path = config_str(cfg, PARAM(smtpd_tls_cert_file));
+    const char *key_path = config_str(cfg, PARAM(smtpd_tls_key_file));
+    if (level == 0)
         return;
     if (!*cert_path) {
-        char *where = cli_param_where(c, "smtpd_tls_cert_file");
-        if (strcmp(level, "encrypt") == 0)
+        char *where = cli_param_where(c, PARAM(smtpd_tls_cert_file));
+        if (level == 2)
             errlist_add(errs, "%s: smtpd_tls_security_level = encrypt needs smtpd_tls_cert_file", where);
         else
             errlist_warn(errs, "%s: smtpd_tls_cert_file is empty: STARTTLS is not offered", where);

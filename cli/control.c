@@ -61,7 +61,7 @@ pid_t master_pid(struct cli *c)
 
 static char *master_program(struct cli *c)
 {
-    return xasprintf("%s/master", config_str(cli_config(c), "daemon_directory"));
+    return xasprintf("%s/master", config_str(cli_config(c), PARAM(daemon_directory)));
 }
 
 /* Print the configuration problems; true when start/reload may go on. */

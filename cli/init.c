@@ -270,7 +270,7 @@ static int make_accounts(const struct init_opts *o, const struct layout *l, char
     struct owners own;
     char *e2 = NULL;
     if (rc == 0 && owners_get(cfg, &own, &e2) == 0)
-        owners_fix_db(&own, config_str(cfg, "account_database"));
+        owners_fix_db(&own, config_str(cfg, PARAM(account_database)));
     free(e2);
     config_free(cfg);
     return rc;

@@ -64,7 +64,7 @@ int cmd_newaliases(struct cli *c, int argc, char **argv)
 {
     /* The classic front end takes sendmail-style options; none of them change anything. */
     size_t n;
-    char **maps = config_list(cli_config(c), "alias_maps", &n);
+    char **maps = config_list(cli_config(c), PARAM(alias_maps), &n);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (strncmp(maps[i], "lmdb:", 5) == 0)

@@ -22,10 +22,10 @@ int owners_get(struct config *cfg, struct owners *o, char **err)
         o->mail_gid = o->vmail_gid = getegid();
         return 0;
     }
-    if (privs_lookup(config_str(cfg, "mail_owner"), &o->mail_uid, &o->mail_gid, err) < 0)
+    if (privs_lookup(config_str(cfg, PARAM(mail_owner)), &o->mail_uid, &o->mail_gid, err) < 0)
         return -1;
     uid_t vu;
-    if (privs_lookup(config_str(cfg, "vmail_owner"), &vu, &o->vmail_gid, err) < 0)
+    if (privs_lookup(config_str(cfg, PARAM(vmail_owner)), &vu, &o->vmail_gid, err) < 0)
         return -1;
     o->vmail_uid = vu;
     return 0;

@@ -105,7 +105,7 @@ static char *clean_address(struct config *cfg, const char *in, bool null_ok)
         if ((unsigned char)in[i] <= ' ' || in[i] == 0x7f || in[i] == '<' || in[i] == '>')
             return NULL;
     char *addr = memchr(in, '@', len) ? xstrndup(in, len)
-                                       : xasprintf("%.*s@%s", (int)len, in, config_str(cfg, "myorigin"));
+                                       : xasprintf("%.*s@%s", (int)len, in, config_str(cfg, PARAM(myorigin)));
     if (strlen(addr) > ADDRESS_MAX || addr[0] == '@' || addr[strlen(addr) - 1] == '@') {
         free(addr);
         return NULL;
@@ -143,7 +143,7 @@ static void make_headers(struct config *cfg, const char *id, uid_t uid, const ch
     mail_date_format(date, sizeof date, now);
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm); /* the Message-ID's time part */
-    const char *host = config_str(cfg, "myhostname");
+    const char *host = config_str(cfg, PARAM(myhostname));
     buf_printf(top, "Received: by %s (Posthorn, from userid %ld)\n\tid %s; %s\n", host,
                (long)uid, id, date);
     if (!m->has_from) {
@@ -254,7 +254,7 @@ static int envelope(struct config *cfg, const struct sm_opts *o, const struct sm
 static int spool_access(struct cli *c)
 {
     char *err = NULL;
-    if (privs_is_root() && privs_drop(config_str(cli_config(c), "mail_owner"), NULL, &err) < 0) {
+    if (privs_is_root() && privs_drop(config_str(cli_config(c), PARAM(mail_owner)), NULL, &err) < 0) {
         fprintf(stderr, "sendmail: %s\n", err);
         free(err);
         return EX_TEMPFAIL;
@@ -286,7 +286,7 @@ int cmd_sendmail(struct cli *c, int argc, char **argv)
     }
     struct sm_message m;
     bool too_big;
-    size_t limit = (size_t)config_int(cfg, "message_size_limit");
+    size_t limit = (size_t)config_int(cfg, PARAM(message_size_limit));
     if (sm_read_message(stdin, o.ignore_dots, limit, &m, &too_big) < 0) {
         fprintf(stderr, "sendmail: %s\n", too_big ? "message is larger than message_size_limit"
                                                   : "cannot read the message from standard input");

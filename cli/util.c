@@ -46,7 +46,7 @@ void cli_err(const char *fmt, ...)
 
 void cli_log_open(struct cli *c, const char *name)
 {
-    const char *file = config_str(cli_config(c), "maillog_file");
+    const char *file = config_str(cli_config(c), PARAM(maillog_file));
     /* Only append to a log file we may write; otherwise syslog. */
     if (file && *file && access(file, W_OK) != 0)
         file = NULL;
@@ -83,7 +83,7 @@ void json_string(FILE *out, const char *s)
 
 const char *cli_spool(struct cli *c)
 {
-    return config_str(cli_config(c), "queue_directory");
+    return config_str(cli_config(c), PARAM(queue_directory));
 }
 
 int cli_wake_qmgr(struct cli *c) { return trigger_qmgr(cli_spool(c)); }

@@ -66,8 +66,8 @@ struct mailbox *boxes_get(struct mda *m, const char *domain, const char *localpa
         b = NULL;
     }
     if (!b) {
-        struct mailbox *mb = mailbox_open(config_str(m->cfg, "virtual_mailbox_base"), domain,
-                                          localpart, config_str(m->cfg, "mailbox_index_name"),
+        struct mailbox *mb = mailbox_open(config_str(m->cfg, PARAM(virtual_mailbox_base)), domain,
+                                          localpart, config_str(m->cfg, PARAM(mailbox_index_name)),
                                           true, err);
         if (!mb) {
             free(key);

@@ -231,8 +231,8 @@ void expand_recipient(struct request *rq, const char *rcpt, struct expansion *x)
     memset(x, 0, sizeof *x);
     struct walk w = {
         .rq = rq, .x = x,
-        .max_depth = config_int(rq->mda->cfg, "alias_recursion_limit"),
-        .max_count = config_int(rq->mda->cfg, "alias_expansion_limit"),
+        .max_depth = config_int(rq->mda->cfg, PARAM(alias_recursion_limit)),
+        .max_count = config_int(rq->mda->cfg, PARAM(alias_expansion_limit)),
     };
     walk_address(&w, rcpt);
     free(w.stack);

@@ -186,7 +186,7 @@ static void serve(struct server *srv, int fd)
         close(fd);
         return;
     }
-    ipc_conn_init(&c, fd, (int)(config_int(srv->cfg, "local_idle_timeout") * 1000));
+    ipc_conn_init(&c, fd, (int)(config_int(srv->cfg, PARAM(local_idle_timeout)) * 1000));
     if (ipc_announce(&c, "deliver") < 0) {
         ipc_conn_close(&c);
         return;
@@ -240,7 +240,7 @@ static void pre_init(struct server *srv)
     gid_t gid;
     char *err = NULL;
     m->cfg = srv->cfg;
-    if (privs_lookup(config_str(srv->cfg, "mail_owner"), &uid, &gid, &err) == 0) {
+    if (privs_lookup(config_str(srv->cfg, PARAM(mail_owner)), &uid, &gid, &err) == 0) {
         m->mail_owner_uid = uid;
         m->have_mail_owner = true;
     }
@@ -257,8 +257,8 @@ static void post_init(struct server *srv)
 {
     struct mda *m = srv->app;
     char *err = NULL;
-    long long life = config_int(srv->cfg, "maximal_queue_lifetime");
-    long long blife = config_int(srv->cfg, "bounce_queue_lifetime");
+    long long life = config_int(srv->cfg, PARAM(maximal_queue_lifetime));
+    long long blife = config_int(srv->cfg, PARAM(bounce_queue_lifetime));
     m->once_keep = (life > blife ? life : blife) + ONCE_MARGIN;
     m->res = resolver_open(srv->cfg, &err);
     if (!m->res)
@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 {
     static const struct server_def def = {
         .program = "local-mda",
-        .run_as = "vmail_owner",
+        .run_as = PARAM(vmail_owner),
         .pre_init = pre_init,
         .post_init = post_init,
         .accept = on_accept,

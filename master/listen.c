@@ -90,7 +90,7 @@ static int bind_unix(struct master *m, const char *path, char **err)
         uid_t uid;
         gid_t gid;
         char *e2 = NULL;
-        if (privs_lookup(config_str(m->cfg, "mail_owner"), &uid, &gid, &e2) == 0 &&
+        if (privs_lookup(config_str(m->cfg, PARAM(mail_owner)), &uid, &gid, &e2) == 0 &&
             chown(path, uid, gid) < 0) {
             *err = xasprintf("chown %s: %s", path, strerror(errno));
             close(fd);
@@ -105,7 +105,7 @@ int master_listen(struct master *m, const struct mastercf_entry *e, char **err)
 {
     if (strcmp(e->type, "inet") == 0)
         return bind_inet(e->service, err);
-    char *path = xasprintf("%s/%s/%s", config_str(m->cfg, "queue_directory"),
+    char *path = xasprintf("%s/%s/%s", config_str(m->cfg, PARAM(queue_directory)),
                            e->private_ ? "private" : "public", e->service);
     int fd = bind_unix(m, path, err);
     free(path);

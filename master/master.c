@@ -54,7 +54,7 @@ static int load_all(const char *confdir, struct config **cfg, struct mastercf *m
 
 static int take_lock(struct master *m)
 {
-    char *path = xasprintf("%s/pid/master.pid", config_str(m->cfg, "queue_directory"));
+    char *path = xasprintf("%s/pid/master.pid", config_str(m->cfg, PARAM(queue_directory)));
     m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (m->lock_fd < 0) {
         fprintf(stderr, "posthorn/master: open %s: %s\n", path, strerror(errno));
@@ -177,7 +177,7 @@ static void stop_all(struct master *m, int sfd)
             master_reap(m);
         }
     }
-    char *st = xasprintf("%s/pid/master.status", config_str(m->cfg, "queue_directory"));
+    char *st = xasprintf("%s/pid/master.status", config_str(m->cfg, PARAM(queue_directory)));
     unlink(st);
     free(st);
     if (ftruncate(m->lock_fd, 0) < 0) {
@@ -241,7 +241,7 @@ int main(int argc, char **argv)
     struct mastercf mcf;
     if (load_all(m.confdir, &m.cfg, &mcf, true) < 0)
         return 1;
-    log_init("master", config_str(m.cfg, "maillog_file"));
+    log_init("master", config_str(m.cfg, PARAM(maillog_file)));
     if (take_lock(&m) < 0)
         return 1;
     sigset_t mask;

@@ -40,7 +40,7 @@ void master_free_service(struct service *s)
 int master_load_services(struct master *m, struct mastercf *mcf, char **err)
 {
     struct service *fresh = NULL, **tail = &fresh;
-    long long dflt = config_int(m->cfg, "default_process_limit");
+    long long dflt = config_int(m->cfg, PARAM(default_process_limit));
     for (size_t i = 0; i < mcf->n; i++) {
         const struct mastercf_entry *e = &mcf->v[i];
         struct service *s = xcalloc(1, sizeof *s);

@@ -48,7 +48,7 @@ static _Noreturn void exec_child(struct master *m, struct service *s, const sigs
     close(lfd);
     close(pfd);
     struct buf path = BUF_INIT;
-    buf_printf(&path, "%s/%s", config_str(m->cfg, "daemon_directory"), s->command);
+    buf_printf(&path, "%s/%s", config_str(m->cfg, PARAM(daemon_directory)), s->command);
     size_t nargs = 0;
     while (s->args[nargs])
         nargs++;
@@ -114,18 +114,18 @@ static void child_died(struct master *m, struct child *c, int status)
         return;
     long long now = master_now_ms();
     if (WIFSIGNALED(status))
-        log_warn("process %s/%s pid %d killed by signal %d", config_str(m->cfg, "daemon_directory"),
+        log_warn("process %s/%s pid %d killed by signal %d", config_str(m->cfg, PARAM(daemon_directory)),
                  s->command, (int)c->pid, WTERMSIG(status));
     else if (WEXITSTATUS(status) != 0)
-        log_warn("process %s/%s pid %d exit status %d", config_str(m->cfg, "daemon_directory"),
+        log_warn("process %s/%s pid %d exit status %d", config_str(m->cfg, PARAM(daemon_directory)),
                  s->command, (int)c->pid, WEXITSTATUS(status));
     if (now - c->started_ms >= HEALTHY_RUN_MS) {
         s->backoff_ms = 0;
         s->next_spawn_ms = now;
         return;
     }
-    long long first = config_int(m->cfg, "service_restart_delay") * 1000;
-    long long cap = config_int(m->cfg, "service_throttle_time") * 1000;
+    long long first = config_int(m->cfg, PARAM(service_restart_delay)) * 1000;
+    long long cap = config_int(m->cfg, PARAM(service_throttle_time)) * 1000;
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : first;
     if (s->backoff_ms > cap)
         s->backoff_ms = cap;
@@ -184,7 +184,7 @@ void master_write_status(struct master *m)
                 buf_printf(&b, " %d", (int)m->children[i].pid);
         buf_putc(&b, '\n');
     }
-    const char *spool = config_str(m->cfg, "queue_directory");
+    const char *spool = config_str(m->cfg, PARAM(queue_directory));
     char *tmp = xasprintf("%s/pid/master.status.tmp", spool);
     char *path = xasprintf("%s/pid/master.status", spool);
     FILE *f = fopen(tmp, "we");

@@ -52,7 +52,7 @@ static void lock_spool(struct qmgr *q)
 static size_t active_limit(struct qmgr *q)
 {
     struct rlimit rl;
-    size_t want = (size_t)config_int(q->cfg, "qmgr_message_active_limit");
+    size_t want = (size_t)config_int(q->cfg, PARAM(qmgr_message_active_limit));
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return want;
     if (rl.rlim_cur < rl.rlim_max) {
@@ -70,18 +70,18 @@ static size_t active_limit(struct qmgr *q)
 static void read_config(struct qmgr *q)
 {
     struct config *c = q->cfg;
-    q->min_backoff = config_int(c, "minimal_backoff_time");
-    q->max_backoff = config_int(c, "maximal_backoff_time");
+    q->min_backoff = config_int(c, PARAM(minimal_backoff_time));
+    q->max_backoff = config_int(c, PARAM(maximal_backoff_time));
     if (q->max_backoff < q->min_backoff)
         q->max_backoff = q->min_backoff;
-    q->max_lifetime = config_int(c, "maximal_queue_lifetime");
-    q->bounce_lifetime = config_int(c, "bounce_queue_lifetime");
-    q->run_delay = config_int(c, "queue_run_delay");
-    q->ipc_timeout = config_int(c, "qmgr_ipc_timeout");
-    q->hostname = config_str(c, "myhostname");
-    q->origin = config_str(c, "myorigin");
-    q->notice_sender = config_str(c, "bounce_notice_sender");
-    q->bounce_size_limit = config_int(c, "bounce_size_limit");
+    q->max_lifetime = config_int(c, PARAM(maximal_queue_lifetime));
+    q->bounce_lifetime = config_int(c, PARAM(bounce_queue_lifetime));
+    q->run_delay = config_int(c, PARAM(queue_run_delay));
+    q->ipc_timeout = config_int(c, PARAM(qmgr_ipc_timeout));
+    q->hostname = config_str(c, PARAM(myhostname));
+    q->origin = config_str(c, PARAM(myorigin));
+    q->notice_sender = config_str(c, PARAM(bounce_notice_sender));
+    q->bounce_size_limit = config_int(c, PARAM(bounce_size_limit));
 }
 
 static void post_init(struct server *srv)
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 {
     static const struct server_def def = {
         .program = "qmgr",
-        .run_as = "mail_owner",
+        .run_as = PARAM(mail_owner),
         .post_init = post_init,
         .accept = on_accept,
         .busy = busy,

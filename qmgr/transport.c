@@ -26,10 +26,10 @@ struct transport_def {
 
 static const struct transport_def transport_defs[] = {
     /* local-mda records each copy with the queue ID in the mailbox index (exactly once) */
-    {"local", "private/local", "local_destination_concurrency_limit",
-     "default_destination_recipient_limit", false, false, true},
-    {"smtp", "private/smtp", "default_destination_concurrency_limit",
-     "default_destination_recipient_limit", true, true, false},
+    {"local", "private/local", PARAM(local_destination_concurrency_limit),
+     PARAM(default_destination_recipient_limit), false, false, true},
+    {"smtp", "private/smtp", PARAM(default_destination_concurrency_limit),
+     PARAM(default_destination_recipient_limit), true, true, false},
 };
 
 void transports_init(struct qmgr *q)

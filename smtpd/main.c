@@ -15,33 +15,33 @@
 static void read_params(struct smtpd *d, struct config *cfg)
 {
     struct smtpd_params *p = &d->p;
-    p->hostname = config_str(cfg, "myhostname");
-    p->banner = config_str(cfg, "smtpd_banner");
-    p->size_limit = config_int(cfg, "message_size_limit");
-    p->minfree = config_int(cfg, "queue_minfree");
+    p->hostname = config_str(cfg, PARAM(myhostname));
+    p->banner = config_str(cfg, PARAM(smtpd_banner));
+    p->size_limit = config_int(cfg, PARAM(message_size_limit));
+    p->minfree = config_int(cfg, PARAM(queue_minfree));
     if (p->minfree == 0)
         p->minfree = p->size_limit + p->size_limit / 2;
-    p->rcpt_limit = (size_t)config_int(cfg, "smtpd_recipient_limit");
-    p->line_limit = (size_t)config_int(cfg, "smtpd_line_length_limit");
-    p->soft_errors = (unsigned)config_int(cfg, "smtpd_soft_error_limit");
-    p->hard_errors = (unsigned)config_int(cfg, "smtpd_hard_error_limit");
-    p->error_sleep_ms = (long)config_int(cfg, "smtpd_error_sleep_time") * 1000;
-    p->timeout_ms = config_int(cfg, "smtpd_timeout") * 1000;
-    p->client_limit = (unsigned)config_int(cfg, "smtpd_client_connection_count_limit");
-    p->process_limit = (unsigned)config_int(cfg, "smtpd_process_connection_limit");
-    const char *lf = config_str(cfg, "smtpd_forbid_bare_newline");
-    p->bare_lf = strcmp(lf, "reject") == 0 ? SMTP_LF_REJECT
-               : strcmp(lf, "no") == 0     ? SMTP_LF_ALLOW
-                                           : SMTP_LF_NORMALIZE;
-    const char *lvl = config_str(cfg, "smtpd_tls_security_level");
-    p->tls_level = strcmp(lvl, "none") == 0      ? TLS_LEVEL_NONE
-                 : strcmp(lvl, "encrypt") == 0 ? TLS_LEVEL_ENCRYPT
-                                               : TLS_LEVEL_MAY;
-    p->received_header = config_bool(cfg, "smtpd_received_header");
-    p->myorigin = config_str(cfg, "myorigin");
-    p->mydomain = config_str(cfg, "mydomain");
+    p->rcpt_limit = (size_t)config_int(cfg, PARAM(smtpd_recipient_limit));
+    p->line_limit = (size_t)config_int(cfg, PARAM(smtpd_line_length_limit));
+    p->soft_errors = (unsigned)config_int(cfg, PARAM(smtpd_soft_error_limit));
+    p->hard_errors = (unsigned)config_int(cfg, PARAM(smtpd_hard_error_limit));
+    p->error_sleep_ms = (long)config_int(cfg, PARAM(smtpd_error_sleep_time)) * 1000;
+    p->timeout_ms = config_int(cfg, PARAM(smtpd_timeout)) * 1000;
+    p->client_limit = (unsigned)config_int(cfg, PARAM(smtpd_client_connection_count_limit));
+    p->process_limit = (unsigned)config_int(cfg, PARAM(smtpd_process_connection_limit));
+    int lf = config_enum(cfg, PARAM(smtpd_forbid_bare_newline)); /* 0 normalize, 1 reject, 2 no */
+    p->bare_lf = lf == 1 ? SMTP_LF_REJECT
+               : lf == 2 ? SMTP_LF_ALLOW
+                         : SMTP_LF_NORMALIZE;
+    int lvl = config_enum(cfg, PARAM(smtpd_tls_security_level)); /* 0 none, 1 may, 2 encrypt */
+    p->tls_level = lvl == 0 ? TLS_LEVEL_NONE
+                 : lvl == 2 ? TLS_LEVEL_ENCRYPT
+                            : TLS_LEVEL_MAY;
+    p->received_header = config_bool(cfg, PARAM(smtpd_received_header));
+    p->myorigin = config_str(cfg, PARAM(myorigin));
+    p->mydomain = config_str(cfg, PARAM(mydomain));
     size_t n = 0;
-    char **domains = config_list(cfg, "virtual_mailbox_domains", &n);
+    char **domains = config_list(cfg, PARAM(virtual_mailbox_domains), &n);
     p->first_domain = n > 0 ? domains[0] : "";
 }
 
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 {
     static const struct server_def def = {
         .program = "smtpd",
-        .run_as = "mail_owner",
+        .run_as = PARAM(mail_owner),
         .pre_init = pre_init,
         .post_init = post_init,
         .accept = on_accept,

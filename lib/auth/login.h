@@ -11,7 +11,7 @@
  * result as a text for the caller's log.
  *
  * The penalty table counts failures per client address in this process; callers delay the
- * failure reply by auth_failure_delay and close the session once auth_max_failures is
+ * failure reply by login_failure_delay and close the session once login_max_failures is
  * reached. A successful login from an address clears its count (as Dovecot's auth
  * penalty does); an address is forgotten LOGIN_PENALTY_MEMORY_MS after its last failure. */
 #ifndef POSTHORN_LOGIN_H

@@ -113,7 +113,7 @@ static int open_env(struct accounts *a, char **err)
 
 struct accounts *accounts_open(struct config *cfg, bool writable, char **err)
 {
-    const char *path = config_str(cfg, "account_database");
+    const char *path = config_str(cfg, PARAM(account_database));
     if (!path || !*path) {
         *err = xstrdup("account_database is not set");
         return NULL;
@@ -213,7 +213,7 @@ static bool address_ok(const char *addr)
 int accounts_domain_exists(struct accounts *a, const char *domain)
 {
     size_t n;
-    char **list = config_list(a->cfg, "virtual_mailbox_domains", &n);
+    char **list = config_list(a->cfg, PARAM(virtual_mailbox_domains), &n);
     for (size_t i = 0; i < n; i++)
         if (strcasecmp(list[i], domain) == 0)
             return 1;
@@ -456,5 +456,5 @@ long long accounts_user_quota(struct config *cfg, const struct account_user *u)
 {
     if (u->quota >= 0)
         return u->quota;
-    return config_int(cfg, "virtual_mailbox_quota");
+    return config_int(cfg, PARAM(virtual_mailbox_quota));
 }

@@ -53,13 +53,13 @@ struct resolver *resolver_open(struct config *cfg, char **err)
 {
     struct resolver *r = xcalloc(1, sizeof *r);
     r->cfg = cfg;
-    r->delim = config_str(cfg, "recipient_delimiter");
+    r->delim = config_str(cfg, PARAM(recipient_delimiter));
     r->acc = accounts_open(cfg, false, err);
     if (!r->acc) {
         free(r);
         return NULL;
     }
-    char **specs = config_list(cfg, "alias_maps", &r->nmaps);
+    char **specs = config_list(cfg, PARAM(alias_maps), &r->nmaps);
     r->maps = xcalloc(r->nmaps, sizeof *r->maps);
     for (size_t i = 0; i < r->nmaps; i++) {
         char *e = NULL;
@@ -146,7 +146,7 @@ static void split(struct resolver *r, const char *addr, struct parts *p)
 {
     memset(p, 0, sizeof *p);
     const char *at = strrchr(addr, '@');
-    const char *domain = at ? at + 1 : config_str(r->cfg, "myorigin");
+    const char *domain = at ? at + 1 : config_str(r->cfg, PARAM(myorigin));
     size_t llen = at ? (size_t)(at - addr) : strlen(addr);
     /* U-labels (SMTPUTF8) become A-labels; an invalid IDN keeps its bytes and matches nothing. */
     p->domain = idn_domain_ascii(domain ? domain : "");
@@ -207,10 +207,10 @@ static enum rcpt_class classify(struct resolver *r, const char *addr, bool alias
         }
     } else if (aliases && (rc = alias_lookup(r, catchall, result)) != 0)
         cls = rc > 0 ? RCPT_ALIAS : RCPT_TEMPFAIL;
-    else if (aliases && is_postmaster(&p) && *config_str(r->cfg, "postmaster_recipient")) {
+    else if (aliases && is_postmaster(&p) && *config_str(r->cfg, PARAM(postmaster_recipient))) {
         /* RFC 5321 sec 4.5.1: every domain we serve must accept postmaster. */
         cls = RCPT_ALIAS;
-        *result = xstrdup(config_str(r->cfg, "postmaster_recipient"));
+        *result = xstrdup(config_str(r->cfg, PARAM(postmaster_recipient)));
     }
     if (cls != RCPT_USER && cls != RCPT_ALIAS) {
         free(*result);

@@ -172,9 +172,9 @@ int server_main(int argc, char **argv, const struct server_def *def)
     sk.srv.listen_fd = fd_open(SERVER_LISTEN_FD) ? SERVER_LISTEN_FD : -1;
     bool have_master = fd_open(SERVER_MASTER_FD);
     load_config(&sk, confdir, overrides, noverrides);
-    log_init(def->program, config_str(sk.srv.cfg, "maillog_file"));
-    log_set_verbose(verbose || config_bool(sk.srv.cfg, "debug_log"));
-    sk.srv.spool = config_str(sk.srv.cfg, "queue_directory");
+    log_init(def->program, config_str(sk.srv.cfg, PARAM(maillog_file)));
+    log_set_verbose(verbose || config_bool(sk.srv.cfg, PARAM(debug_log)));
+    sk.srv.spool = config_str(sk.srv.cfg, PARAM(queue_directory));
     signal(SIGPIPE, SIG_IGN);
     if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         log_fatal("pipe: %m");

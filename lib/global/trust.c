@@ -68,8 +68,8 @@ void trust_check_instance(struct config *cfg, const struct mastercf *mcf, struct
     char *main_cf = xasprintf("%s/main.cf", confdir), *master_cf = xasprintf("%s/master.cf", confdir);
     need(main_cf, "main.cf", errs);
     need(master_cf, "master.cf", errs);
-    const char *ddir = config_str(cfg, "daemon_directory");
-    need(ddir, "daemon_directory", errs);
+    const char *ddir = config_str(cfg, PARAM(daemon_directory));
+    need(ddir, PARAM(daemon_directory), errs);
     char *master = xasprintf("%s/master", ddir);
     need(master, "the master program", errs);
     free(master);

@@ -9,7 +9,7 @@
  *     the error limit, and STARTTLS (STLS in POP3) with the pipelining rule of RFC 2595 sec 4;
  *   - the plaintext-auth policy (login_may_auth);
  *   - the password check in the worker (lib/auth/login.h), failure delay and
- *     auth_max_failures;
+ *     login_max_failures;
  *   - the handoff to the post-login process (login_handoff.h) and, for a TLS session, the
  *     TLS proxy that stays in this process after it (login_proxy.h).
  *
@@ -53,7 +53,7 @@ struct login_protocol {
     /* The last reply before the skeleton closes the session. */
     void (*too_many_errors)(struct login_client *c);
     void (*timeout)(struct login_client *c, long long seconds);
-    /* A failed login; last: the address reached auth_max_failures and the session closes
+    /* A failed login; last: the address reached login_max_failures and the session closes
      * (after the failure delay). Replies are held back during the delay. */
     void (*auth_failed)(struct login_client *c, bool last);
     void (*auth_tempfail)(struct login_client *c);

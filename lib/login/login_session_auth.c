@@ -1,8 +1,8 @@
 /* login_session_auth.c - the login skeleton's password check (login_session.h): the name
  * gets default_domain, the check runs in the worker (lib/auth/login.h) while the loop
  * serves others, and a failed login is counted per client address: the protocol's failure
- * reply is held back for auth_failure_delay, and the session closes once the address
- * reaches auth_max_failures. Passwords are never logged. Event loop thread only. */
+ * reply is held back for login_failure_delay, and the session closes once the address
+ * reaches login_max_failures. Passwords are never logged. Event loop thread only. */
 #include "login_session_int.h"
 #include "log.h"
 #include "mem.h"

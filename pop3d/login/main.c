@@ -1,7 +1,7 @@
 /* main.c - pop3d, the POP3 login program (RFC 1939, RFC 2449, RFC 2595, RFC 5034) on the
  * service skeleton (lib/global/server.h), run as mail_owner for master.cf's inet services
  * on 110 (STLS) and 995 (-o pop3d_tls_wrappermode=yes). Logged-in sessions go to the
- * mailbox program, pop3d-mailbox, through the pop3_mailbox_service socket. See
+ * mailbox program, pop3d-mailbox, through the pop3d_mailbox_service socket. See
  * doc/pop3d.md.
  *
  * Compatibility: before the two parts were two programs, master.cf ran the mailbox part as
@@ -24,18 +24,18 @@
 
 static void read_params(struct login_params *p, struct config *cfg, const char *spool)
 {
-    p->wrapper = config_bool(cfg, "pop3d_tls_wrappermode");
-    p->allow_plaintext = config_bool(cfg, "pop3_allow_plaintext_auth");
-    p->greeting = config_str(cfg, "login_greeting");
-    p->default_domain = config_str(cfg, "pop3_default_domain");
-    p->failure_delay_ms = config_int(cfg, "auth_failure_delay") * 1000;
-    p->max_failures = (unsigned)config_int(cfg, "auth_max_failures");
-    p->login_timeout_ms = config_int(cfg, "pop3_login_timeout") * 1000;
-    p->line_limit = (size_t)config_int(cfg, "pop3_line_length_limit");
-    p->error_limit = (unsigned)config_int(cfg, "pop3_error_limit");
-    p->session_limit = (unsigned)config_int(cfg, "pop3_process_session_limit");
-    p->session_limit_name = "pop3_process_session_limit";
-    p->post_login_socket = xasprintf("%s/private/%s", spool, config_str(cfg, "pop3_mailbox_service"));
+    p->wrapper = config_bool(cfg, PARAM(pop3d_tls_wrappermode));
+    p->allow_plaintext = config_bool(cfg, PARAM(login_allow_plaintext_auth));
+    p->greeting = config_str(cfg, PARAM(login_greeting));
+    p->default_domain = config_str(cfg, PARAM(login_default_domain));
+    p->failure_delay_ms = config_int(cfg, PARAM(login_failure_delay)) * 1000;
+    p->max_failures = (unsigned)config_int(cfg, PARAM(login_max_failures));
+    p->login_timeout_ms = config_int(cfg, PARAM(login_timeout)) * 1000;
+    p->line_limit = (size_t)config_int(cfg, PARAM(pop3d_line_length_limit));
+    p->error_limit = (unsigned)config_int(cfg, PARAM(pop3d_error_limit));
+    p->session_limit = (unsigned)config_int(cfg, PARAM(pop3d_process_session_limit));
+    p->session_limit_name = PARAM(pop3d_process_session_limit);
+    p->post_login_socket = xasprintf("%s/private/%s", spool, config_str(cfg, PARAM(pop3d_mailbox_service)));
 }
 
 struct pop3_login_process {
@@ -48,7 +48,7 @@ static void pre_init(struct server *srv)
 {
     struct pop3_login_process *d = xcalloc(1, sizeof *d);
     srv->app = d;
-    if (strcmp(config_str(srv->cfg, "pop3_role"), "login") != 0)
+    if (config_enum(srv->cfg, PARAM(pop3_role)) != /* login */ 0)
         log_fatal("pop3_role = mailbox is set in main.cf: the mailbox part is the program %s, "
                   "run by the pop3-mailbox service in master.cf; remove pop3_role from main.cf",
                   MAILBOX_PROGRAM);
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 {
     static const struct server_def def = {
         .program = "pop3-login",
-        .run_as = "mail_owner",
+        .run_as = PARAM(mail_owner),
         .pre_init = pre_init,
         .post_init = post_init,
         .accept = on_accept,

@@ -12,11 +12,11 @@
 
 static void read_params(struct pop3_mailbox_params *p, struct config *cfg)
 {
-    p->idle_timeout_ms = config_int(cfg, "pop3_idle_timeout") * 1000;
-    p->line_limit = (size_t)config_int(cfg, "pop3_line_length_limit");
-    p->error_limit = (unsigned)config_int(cfg, "pop3_error_limit");
-    p->mailbox_base = config_str(cfg, "virtual_mailbox_base");
-    p->index_name = config_str(cfg, "mailbox_index_name");
+    p->idle_timeout_ms = config_int(cfg, PARAM(pop3d_idle_timeout)) * 1000;
+    p->line_limit = (size_t)config_int(cfg, PARAM(pop3d_line_length_limit));
+    p->error_limit = (unsigned)config_int(cfg, PARAM(pop3d_error_limit));
+    p->mailbox_base = config_str(cfg, PARAM(virtual_mailbox_base));
+    p->index_name = config_str(cfg, PARAM(mailbox_index_name));
 }
 
 static void pre_init(struct server *srv)
@@ -30,7 +30,7 @@ static void pre_init(struct server *srv)
 /* An old master.cf still runs "pop3d -o pop3_role=mailbox", which execs this program. */
 static void warn_old_master_cf(struct server *srv)
 {
-    if (strcmp(config_str(srv->cfg, "pop3_role"), "mailbox") == 0)
+    if (config_enum(srv->cfg, PARAM(pop3_role)) == /* mailbox */ 1)
         log_warn("master.cf service %s runs \"pop3d -o pop3_role=mailbox\": replace that command "
                  "with \"pop3d-mailbox\" (see doc/pop3d.md)", srv->service ? srv->service : "?");
 }
@@ -41,7 +41,7 @@ static void post_init(struct server *srv)
     warn_old_master_cf(srv);
     gid_t gid;
     char *err = NULL;
-    if (privs_lookup(config_str(srv->cfg, "mail_owner"), &d->mail_owner_uid, &gid, &err) < 0) {
+    if (privs_lookup(config_str(srv->cfg, PARAM(mail_owner)), &d->mail_owner_uid, &gid, &err) < 0) {
         log_warn("mail_owner: %s; only root and %s may hand over sessions", err, "this user");
         free(err);
         d->mail_owner_uid = getuid();
@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 {
     static const struct server_def def = {
         .program = "pop3",
-        .run_as = "vmail_owner",
+        .run_as = PARAM(vmail_owner),
         .pre_init = pre_init,
         .post_init = post_init,
         .accept = on_accept,
