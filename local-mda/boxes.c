@@ -4,7 +4,7 @@
  *
  * Bounded: at most BOXES_MAX handles (each holds an LMDB environment: three descriptors
  * and a memory map); the least recently used one is closed to make room. A handle is
- * checked with mailbox_current() before each use, so a mailbox that was deleted or
+ * checked with mail_user_current() before each use, so a mailbox that was deleted or
  * recreated meanwhile is opened afresh instead of written through a stale environment.
  * Handles unused for BOXES_IDLE_MS are closed from the skeleton's tick (between
  * connections), so an idle local-mda holds no mailbox open. */
@@ -20,13 +20,13 @@
 struct box {
     struct box *next;
     char *key; /* "domain/localpart" */
-    struct mailbox *mb;
+    struct mail_user *mb;
     long long used_ms;
 };
 
 static void box_free(struct box *b)
 {
-    mailbox_close(b->mb);
+    mail_user_close(b->mb);
     free(b->key);
     free(b);
 }
@@ -56,17 +56,17 @@ static void drop_oldest(struct boxes *c)
     }
 }
 
-struct mailbox *boxes_get(struct mda *m, const char *domain, const char *localpart, char **err)
+struct mail_user *boxes_get(struct mda *m, const char *domain, const char *localpart, char **err)
 {
     struct boxes *c = &m->boxes;
     char *key = xasprintf("%s/%s", domain, localpart);
     struct box *b = take(c, key);
-    if (b && !mailbox_current(b->mb)) {
+    if (b && !mail_user_current(b->mb)) {
         box_free(b);
         b = NULL;
     }
     if (!b) {
-        struct mailbox *mb = mailbox_open(config_str(m->cfg, PARAM(virtual_mailbox_base)), domain,
+        struct mail_user *mb = mail_user_open(config_str(m->cfg, PARAM(virtual_mailbox_base)), domain,
                                           localpart, config_str(m->cfg, PARAM(mailbox_index_name)),
                                           true, err);
         if (!mb) {

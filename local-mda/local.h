@@ -88,7 +88,7 @@ const struct outcome *deliver_mailbox(struct request *rq, const struct target *t
 /* boxes.c */
 /* An open handle of the mailbox domain/localpart (created when missing), owned by the
  * cache: valid until the next boxes_get or boxes_expire. NULL with *err. */
-struct mailbox *boxes_get(struct mda *m, const char *domain, const char *localpart, char **err);
+struct mail_user *boxes_get(struct mda *m, const char *domain, const char *localpart, char **err);
 /* Close the handles that have not been used for a while (called about once a second). */
 void boxes_expire(struct mda *m);
 

@@ -152,8 +152,8 @@ static char *once_id(const struct request *rq, const char *addr)
     char *id = xasprintf("%s:%s", rq->queue_id, addr);
     for (char *p = id; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    if (strlen(id) > MAILBOX_ONCE_ID_MAX)
-        id[MAILBOX_ONCE_ID_MAX] = 0;
+    if (strlen(id) > DELIVERY_ONCE_ID_MAX)
+        id[DELIVERY_ONCE_ID_MAX] = 0;
     return id;
 }
 
@@ -162,7 +162,7 @@ static void write_copy(struct request *rq, const struct target *t, long long quo
     struct mda *m = rq->mda;
     const char *at = strrchr(t->mailbox, '@');
     char *local = xstrndup(t->mailbox, (size_t)(at - t->mailbox)), *err = NULL;
-    struct mailbox *mb = boxes_get(m, at + 1, local, &err);
+    struct mail_user *mb = boxes_get(m, at + 1, local, &err);
     free(local);
     if (!mb) {
         outcome_set(o, "defer", "4.3.0", "cannot open mailbox: %s", err);
@@ -170,7 +170,7 @@ static void write_copy(struct request *rq, const struct target *t, long long quo
         return;
     }
     struct fill f = {.rq = rq, .delivered_to = t->delivered_to, .out = -1};
-    struct mailbox_once once = {.id = once_id(rq, t->delivered_to), .born = rq->arrival,
+    struct delivery_once once = {.id = once_id(rq, t->delivered_to), .born = rq->arrival,
                                 .keep = m->once_keep};
     uint32_t uid = 0;
     bool dup = false;
@@ -179,10 +179,10 @@ static void write_copy(struct request *rq, const struct target *t, long long quo
         outcome_set(o, "sent", "2.0.0", "delivered to maildir");
         if (dup)
             log_info("%s: %s: already delivered to %s as uid %u (repeated request)",
-                     rq->queue_id, t->delivered_to, mailbox_path(mb), uid);
+                     rq->queue_id, t->delivered_to, mail_user_path(mb), uid);
         else
             log_debug("%s: %s: delivered to %s uid %u", rq->queue_id, t->delivered_to,
-                      mailbox_path(mb), uid);
+                      mail_user_path(mb), uid);
         break;
     case MS_OVERQUOTA:
         outcome_set(o, "defer", "4.2.2", "mailbox full");

@@ -60,7 +60,7 @@ static int open_dbis(struct ms_env *e, bool create)
     unsigned f = create ? MDB_CREATE : 0;
     int rc = mdb_txn_begin(e->le.env, NULL, create ? 0 : MDB_RDONLY, &txn);
     if (rc == 0)
-        rc = mdb_dbi_open(txn, "folders", f, &e->folders);
+        rc = mdb_dbi_open(txn, "folders", f, &e->mailboxes);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "messages", f, &e->messages);
     if (rc == 0)
@@ -137,7 +137,7 @@ static void env_put(struct ms_env *e)
     free(e);
 }
 
-struct mailbox *mailbox_open(const char *base, const char *domain, const char *localpart,
+struct mail_user *mail_user_open(const char *base, const char *domain, const char *localpart,
                              const char *index_name, bool create, char **err)
 {
     if (!component_ok(domain) || !component_ok(localpart) || !component_ok(index_name)) {
@@ -159,65 +159,65 @@ struct mailbox *mailbox_open(const char *base, const char *domain, const char *l
         errno = e;
         return NULL;
     }
-    struct mailbox *mb = xcalloc(1, sizeof *mb);
-    mb->path = path;
-    mb->index = xasprintf("%s/%s", path, index_name);
-    mb->e = env_get(mb->index, err);
-    if (!mb->e) {
+    struct mail_user *mu = xcalloc(1, sizeof *mu);
+    mu->path = path;
+    mu->index = xasprintf("%s/%s", path, index_name);
+    mu->e = env_get(mu->index, err);
+    if (!mu->e) {
         e = errno;
-        free(mb->index);
-        free(mb->path);
-        free(mb);
+        free(mu->index);
+        free(mu->path);
+        free(mu);
         errno = e;
         return NULL;
     }
-    mb->host = safe_hostname();
-    return mb;
+    mu->host = safe_hostname();
+    return mu;
 }
 
-void mailbox_close(struct mailbox *mb)
+void mail_user_close(struct mail_user *mu)
 {
-    if (!mb)
+    if (!mu)
         return;
-    env_put(mb->e);
-    free(mb->host);
-    free(mb->index);
-    free(mb->path);
-    free(mb);
+    env_put(mu->e);
+    free(mu->host);
+    free(mu->index);
+    free(mu->path);
+    free(mu);
 }
 
-const char *mailbox_path(const struct mailbox *mb) { return mb->path; }
+const char *mail_user_path(const struct mail_user *mu) { return mu->path; }
 
-bool mailbox_current(const struct mailbox *mb)
+bool mail_user_current(const struct mail_user *mu)
 {
-    return !lmdb_env_replaced(&mb->e->le, mb->index, false);
+    return !lmdb_env_replaced(&mu->e->le, mu->index, false);
 }
 
-/* --- folders --- */
+/* --- mailboxes --- */
 
-char *ms_folder_name(const char *folder, char **err)
+char *ms_mailbox_name(const char *mailbox, char **err)
 {
-    if (strcasecmp(folder, "INBOX") == 0)
+    if (strcasecmp(mailbox, "INBOX") == 0)
         return xstrdup("INBOX");
-    bool ok = *folder && folder[0] != '.' && !strstr(folder, "..") && strlen(folder) <= 200;
-    for (const unsigned char *p = (const unsigned char *)folder; ok && *p; p++)
+    bool ok = *mailbox && mailbox[0] != '.' && !strstr(mailbox, "..") && strlen(mailbox) <= 200;
+    for (const unsigned char *p = (const unsigned char *)mailbox; ok && *p; p++)
         if (*p < ' ' || *p == 0x7f || *p == '/')
             ok = false;
     if (!ok) {
-        *err = xasprintf("invalid folder name \"%s\"", folder);
+        *err = xasprintf("invalid mailbox name \"%s\"", mailbox);
         return NULL;
     }
-    return xstrdup(folder);
+    return xstrdup(mailbox);
 }
 
-char *ms_folder_dir(const struct mailbox *mb, const char *name)
+char *ms_mailbox_dir(const struct mail_user *mu, const char *name)
 {
     if (strcmp(name, "INBOX") == 0)
-        return xstrdup(mb->path);
-    return xasprintf("%s/.%s", mb->path, name);
+        return xstrdup(mu->path);
+    return xasprintf("%s/.%s", mu->path, name);
 }
 
-int ms_make_maildir(const char *dir, bool folder)
+int ms_make_maildir(const char *dir, bool mailbox)
 {
     static const char *const sub[] = {"cur", "new", "tmp"};
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -232,7 +232,7 @@ int ms_make_maildir(const char *dir, bool folder)
             return -1;
         }
     }
-    if (folder) { /* Maildir++ marks folders with an empty "maildirfolder" file */
+    if (mailbox) { /* Maildir++ marks mailboxes with an empty "maildirfolder" file */
         char *p = xasprintf("%s/maildirfolder", dir);
         int fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         int e = errno;
@@ -269,7 +269,7 @@ static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get3
 #define FOLDER_REC_LEN (1 + 4 + 4 + 8 * 4)
 #define MSG_REC_HEAD (1 + 4 + 8 * 3)
 
-void ms_folder_new(struct folder_rec *f)
+void ms_mailbox_new(struct mailbox_rec *f)
 {
     memset(f, 0, sizeof *f);
     f->uidvalidity = (uint32_t)time(NULL); /* RFC 3501 sec 2.3.1.1: a new value per (re)creation */
@@ -277,10 +277,10 @@ void ms_folder_new(struct folder_rec *f)
     f->highestmodseq = 1; /* RFC 7162 sec 3.1.1: MODSEQ values are positive */
 }
 
-int ms_folder_get(struct mailbox *mb, MDB_txn *txn, const char *name, struct folder_rec *f)
+int ms_mailbox_get(struct mail_user *mu, MDB_txn *txn, const char *name, struct mailbox_rec *f)
 {
     MDB_val k = {strlen(name), (void *)name}, v;
-    int rc = mdb_get(txn, mb->e->folders, &k, &v);
+    int rc = mdb_get(txn, mu->e->mailboxes, &k, &v);
     if (rc != 0)
         return rc;
     const unsigned char *p = v.mv_data;
@@ -295,7 +295,7 @@ int ms_folder_get(struct mailbox *mb, MDB_txn *txn, const char *name, struct fol
     return 0;
 }
 
-int ms_folder_put(struct mailbox *mb, MDB_txn *txn, const char *name, const struct folder_rec *f)
+int ms_mailbox_put(struct mail_user *mu, MDB_txn *txn, const char *name, const struct mailbox_rec *f)
 {
     struct buf b = BUF_INIT;
     buf_putc(&b, MS_REC_VERSION);
@@ -306,24 +306,24 @@ int ms_folder_put(struct mailbox *mb, MDB_txn *txn, const char *name, const stru
     put64(&b, f->size);
     put64(&b, f->vsize);
     MDB_val k = {strlen(name), (void *)name}, v = {b.len, b.data};
-    int rc = mdb_put(txn, mb->e->folders, &k, &v, 0);
+    int rc = mdb_put(txn, mu->e->mailboxes, &k, &v, 0);
     buf_free(&b);
     return rc;
 }
 
-void ms_msg_key(struct buf *key, const char *folder, uint32_t uid)
+void ms_msg_key(struct buf *key, const char *mailbox, uint32_t uid)
 {
     buf_reset(key);
-    buf_append(key, folder, strlen(folder) + 1); /* with its NUL */
+    buf_append(key, mailbox, strlen(mailbox) + 1); /* with its NUL */
     for (int i = 3; i >= 0; i--)                 /* big-endian: keys sort by UID */
         buf_putc(key, (char)(uid >> (8 * i)));
 }
 
-uint32_t ms_msg_key_uid(const MDB_val *key, const char *folder)
+uint32_t ms_msg_key_uid(const MDB_val *key, const char *mailbox)
 {
-    size_t n = strlen(folder) + 1;
+    size_t n = strlen(mailbox) + 1;
     const unsigned char *p = key->mv_data;
-    if (key->mv_size != n + 4 || memcmp(p, folder, n) != 0)
+    if (key->mv_size != n + 4 || memcmp(p, mailbox, n) != 0)
         return 0;
     p += n;
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -345,20 +345,20 @@ int ms_msg_decode(const MDB_val *v, struct msg_rec *m)
     return 0;
 }
 
-int ms_msg_get(struct mailbox *mb, MDB_txn *txn, const char *folder, uint32_t uid, struct msg_rec *m)
+int ms_msg_get(struct mail_user *mu, MDB_txn *txn, const char *mailbox, uint32_t uid, struct msg_rec *m)
 {
     struct buf key = BUF_INIT;
-    ms_msg_key(&key, folder, uid);
+    ms_msg_key(&key, mailbox, uid);
     MDB_val k = {key.len, key.data}, v;
-    int rc = mdb_get(txn, mb->e->messages, &k, &v);
+    int rc = mdb_get(txn, mu->e->messages, &k, &v);
     buf_free(&key);
     return rc != 0 ? rc : ms_msg_decode(&v, m);
 }
 
-int ms_msg_put(struct mailbox *mb, MDB_txn *txn, const char *folder, uint32_t uid, const struct msg_rec *m)
+int ms_msg_put(struct mail_user *mu, MDB_txn *txn, const char *mailbox, uint32_t uid, const struct msg_rec *m)
 {
     struct buf key = BUF_INIT, b = BUF_INIT;
-    ms_msg_key(&key, folder, uid);
+    ms_msg_key(&key, mailbox, uid);
     buf_putc(&b, MS_REC_VERSION);
     put32(&b, m->flags);
     put64(&b, m->modseq);
@@ -366,7 +366,7 @@ int ms_msg_put(struct mailbox *mb, MDB_txn *txn, const char *folder, uint32_t ui
     put64(&b, m->vsize);
     buf_append(&b, m->name, m->namelen);
     MDB_val k = {key.len, key.data}, v = {b.len, b.data};
-    int rc = mdb_put(txn, mb->e->messages, &k, &v, 0);
+    int rc = mdb_put(txn, mu->e->messages, &k, &v, 0);
     buf_free(&key);
     buf_free(&b);
     return rc;
@@ -374,18 +374,18 @@ int ms_msg_put(struct mailbox *mb, MDB_txn *txn, const char *folder, uint32_t ui
 
 /* --- transactions --- */
 
-int ms_begin(struct mailbox *mb, bool write, MDB_txn **txn)
+int ms_begin(struct mail_user *mu, bool write, MDB_txn **txn)
 {
-    return lmdb_txn_begin(mb->e->le.env, write ? 0 : MDB_RDONLY, txn);
+    return lmdb_txn_begin(mu->e->le.env, write ? 0 : MDB_RDONLY, txn);
 }
 
-static int grow(struct mailbox *mb)
+static int grow(struct mail_user *mu)
 {
     MDB_envinfo info;
-    mdb_env_info(mb->e->le.env, &info);
+    mdb_env_info(mu->e->le.env, &info);
     if ((long long)info.me_mapsize >= MS_MAX_MAPSIZE)
         return MDB_MAP_FULL;
-    return mdb_env_set_mapsize(mb->e->le.env, info.me_mapsize * 2);
+    return mdb_env_set_mapsize(mu->e->le.env, info.me_mapsize * 2);
 }
 
 /* A reader killed inside a read transaction keeps its slot, and with it old pages from
@@ -402,32 +402,32 @@ static void check_readers(struct ms_env *e)
     e->readers_checked = now;
 }
 
-int ms_write_nosync(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
+int ms_write_nosync(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
                     void (*undo)(void *arg), void *arg)
 {
     int rc = MDB_MAP_FULL;
-    check_readers(mb->e);
+    check_readers(mu->e);
     for (int i = 0; i < MS_WRITE_TRIES && rc == MDB_MAP_FULL; i++) {
         MDB_txn *txn;
-        rc = ms_begin(mb, true, &txn);
+        rc = ms_begin(mu, true, &txn);
         if (rc != 0)
             return rc;
-        rc = ms_pending_recover(mb, txn); /* a writer killed before its commit */
+        rc = ms_pending_recover(mu, txn); /* a writer killed before its commit */
         if (rc == 0)
-            rc = apply(mb, txn, arg);
+            rc = apply(mu, txn, arg);
         if (rc == 0)
             rc = mdb_txn_commit(txn);
         else
             mdb_txn_abort(txn);
         if (rc != 0 && undo)
             undo(arg);
-        if (rc == MDB_MAP_FULL && grow(mb) != 0)
+        if (rc == MDB_MAP_FULL && grow(mu) != 0)
             break;
     }
     return rc;
 }
 
-int ms_sync(struct mailbox *mb) { return mdb_env_sync(mb->e->le.env, 1); }
+int ms_sync(struct mail_user *mu) { return mdb_env_sync(mu->e->le.env, 1); }
 
 /* LMDB commits in this order, under the writer lock: write the data pages, sync the file
  * (skipped only with MDB_NOSYNC, which no mail store environment uses), write the meta
@@ -436,19 +436,19 @@ int ms_sync(struct mailbox *mb) { return mdb_env_sync(mb->e->le.env, 1); }
  * (its meta page written, hence its sync finished after ours was written), txnid is
  * durable and the sync can be skipped: under concurrent deliveries to one mailbox that
  * saves most of these syncs. */
-int ms_sync_txn(struct mailbox *mb, size_t txnid)
+int ms_sync_txn(struct mail_user *mu, size_t txnid)
 {
     MDB_envinfo info;
-    if (mdb_env_info(mb->e->le.env, &info) == 0 && info.me_last_txnid > txnid)
+    if (mdb_env_info(mu->e->le.env, &info) == 0 && info.me_last_txnid > txnid)
         return 0;
-    return ms_sync(mb);
+    return ms_sync(mu);
 }
 
-int ms_write(struct mailbox *mb, int (*apply)(struct mailbox *mb, MDB_txn *txn, void *arg),
+int ms_write(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
              void (*undo)(void *arg), void *arg)
 {
-    int rc = ms_write_nosync(mb, apply, undo, arg);
-    return rc == 0 ? ms_sync(mb) : rc;
+    int rc = ms_write_nosync(mu, apply, undo, arg);
+    return rc == 0 ? ms_sync(mu) : rc;
 }
 
 const char *ms_strerror(int rc)

@@ -45,9 +45,9 @@
 #define MS_NAME_TRIES 20
 
 struct deliver_op {
-    const char *folder;
+    const char *mailbox;
     long long quota;
-    const struct mailbox_once *once;
+    const struct delivery_once *once;
     struct buf once_key; /* BORN (8, big-endian) + id */
     char *dir, *newdir, *tmp_path, *new_path;
     char *dup_path; /* MS_RC_DUPLICATE: the file of the first copy */
@@ -58,20 +58,20 @@ struct deliver_op {
     bool duplicate; /* the write transaction found an earlier copy */
 };
 
-/* Sum of the folders' sizes in txn; -1 with *rc on error. */
-static long long usage_txn(struct mailbox *mb, MDB_txn *txn, int *rc)
+/* Sum of the mailboxes' sizes in txn; -1 with *rc on error. */
+static long long usage_txn(struct mail_user *mu, MDB_txn *txn, int *rc)
 {
     MDB_cursor *cur;
-    *rc = mdb_cursor_open(txn, mb->e->folders, &cur);
+    *rc = mdb_cursor_open(txn, mu->e->mailboxes, &cur);
     if (*rc != 0)
         return -1;
     MDB_val k, v;
     long long total = 0;
     int r;
     for (r = mdb_cursor_get(cur, &k, &v, MDB_FIRST); r == 0; r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        struct folder_rec f;
+        struct mailbox_rec f;
         char *name = xstrndup(k.mv_data, k.mv_size);
-        r = ms_folder_get(mb, txn, name, &f);
+        r = ms_mailbox_get(mu, txn, name, &f);
         free(name);
         if (r != 0)
             break;
@@ -82,13 +82,13 @@ static long long usage_txn(struct mailbox *mb, MDB_txn *txn, int *rc)
     return *rc ? -1 : total;
 }
 
-long long mailbox_usage(struct mailbox *mb)
+long long mail_user_usage(struct mail_user *mu)
 {
     MDB_txn *txn;
     int rc;
-    if (ms_begin(mb, false, &txn) != 0)
+    if (ms_begin(mu, false, &txn) != 0)
         return -1;
-    long long u = usage_txn(mb, txn, &rc);
+    long long u = usage_txn(mu, txn, &rc);
     mdb_txn_abort(txn);
     return u;
 }
@@ -123,7 +123,7 @@ static int rename_new(struct deliver_op *op)
 {
     if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->new_path, RENAME_NOREPLACE) == 0)
         return 0;
-    if (errno != ENOENT || ms_make_maildir(op->dir, strcmp(op->folder, "INBOX") != 0) < 0)
+    if (errno != ENOENT || ms_make_maildir(op->dir, strcmp(op->mailbox, "INBOX") != 0) < 0)
         return errno ? errno : EIO;
     /* new/ had been removed: created again (a missing tmp file fails again) */
     if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->new_path, RENAME_NOREPLACE) == 0)
@@ -131,7 +131,7 @@ static int rename_new(struct deliver_op *op)
     return errno ? errno : EIO;
 }
 
-static int deliver_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
+static int deliver_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 {
     struct deliver_op *op = arg;
     int rc;
@@ -141,25 +141,25 @@ static int deliver_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
     if (op->once) {
         free(op->dup_path); /* from an attempt that had to grow the map */
         op->dup_path = NULL;
-        rc = ms_once_find(mb, txn, &op->once_key, &op->uid, &op->dup_path);
+        rc = ms_once_find(mu, txn, &op->once_key, &op->uid, &op->dup_path);
         if (rc == MS_RC_DUPLICATE) {
             op->duplicate = true;
             return 0;
         }
-        if (rc != 0 || (rc = ms_once_prune(mb, txn, op->once->keep)) != 0)
+        if (rc != 0 || (rc = ms_once_prune(mu, txn, op->once->keep)) != 0)
             return rc;
     }
     if (op->quota > 0) {
-        long long used = usage_txn(mb, txn, &rc);
+        long long used = usage_txn(mu, txn, &rc);
         if (used < 0)
             return rc;
         if (used >= op->quota)
             return MS_RC_OVERQUOTA;
     }
-    struct folder_rec f;
-    rc = ms_folder_get(mb, txn, op->folder, &f);
+    struct mailbox_rec f;
+    rc = ms_mailbox_get(mu, txn, op->mailbox, &f);
     if (rc == MDB_NOTFOUND)
-        ms_folder_new(&f);
+        ms_mailbox_new(&f);
     else if (rc != 0)
         return rc;
     const char *base = strrchr(op->new_path, '/') + 1;
@@ -170,18 +170,18 @@ static int deliver_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
     f.messages++;
     f.size += op->size;
     f.vsize += op->vsize;
-    if ((rc = ms_msg_put(mb, txn, op->folder, op->uid, &m)) != 0 ||
-        (rc = ms_folder_put(mb, txn, op->folder, &f)) != 0 ||
-        (op->once && (rc = ms_once_put(mb, txn, op->once_key.data, op->once_key.len, op->uid,
-                                       op->folder)) != 0))
+    if ((rc = ms_msg_put(mu, txn, op->mailbox, op->uid, &m)) != 0 ||
+        (rc = ms_mailbox_put(mu, txn, op->mailbox, &f)) != 0 ||
+        (op->once && (rc = ms_once_put(mu, txn, op->once_key.data, op->once_key.len, op->uid,
+                                       op->mailbox)) != 0))
         return rc;
     op->txnid = mdb_txn_id(txn);
     /* Best effort: without the note a writer killed right after the rename leaves a copy
      * that only mailbox_sync() finds (mailstore_once.c). */
     struct ms_pending note = {.txnid = op->txnid, .uidvalidity = f.uidvalidity, .uid = op->uid,
-                              .size = op->size, .vsize = op->vsize, .folder = op->folder,
+                              .size = op->size, .vsize = op->vsize, .mailbox = op->mailbox,
                               .name = base, .key = op->once_key.data, .keylen = op->once_key.len};
-    (void)ms_pending_note(mb, &note);
+    (void)ms_pending_note(mu, &note);
     if ((rc = rename_new(op)) != 0)
         return rc;
     op->renamed = true;
@@ -199,14 +199,14 @@ static void deliver_undo(void *arg)
 
 /* Create tmp/UNIQUE exclusively; returns fd and sets op->tmp_path, or -1. The Maildir's
  * directories are created only when tmp/ is missing (not on every delivery). */
-static int create_tmp(struct mailbox *mb, struct deliver_op *op, char **unique)
+static int create_tmp(struct mail_user *mu, struct deliver_op *op, char **unique)
 {
     bool made = false;
     for (int i = 0; i < MS_NAME_TRIES; i++) {
         struct timeval tv;
         gettimeofday(&tv, NULL);
         *unique = xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-                            (long)mb->e->pid, mb->e->counter++, mb->host);
+                            (long)mu->e->pid, mu->e->counter++, mu->host);
         op->tmp_path = xasprintf("%s/tmp/%s", op->dir, *unique);
         int fd = open(op->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0)
@@ -217,7 +217,7 @@ static int create_tmp(struct mailbox *mb, struct deliver_op *op, char **unique)
         op->tmp_path = *unique = NULL;
         if (e == ENOENT && !made) {
             made = true;
-            if (ms_make_maildir(op->dir, strcmp(op->folder, "INBOX") != 0) < 0)
+            if (ms_make_maildir(op->dir, strcmp(op->mailbox, "INBOX") != 0) < 0)
                 return -1;
             continue;
         }
@@ -231,11 +231,11 @@ static int create_tmp(struct mailbox *mb, struct deliver_op *op, char **unique)
 }
 
 /* Write the message into tmp/ and measure it. 0, or an errno value / MS_RC_FILL. */
-static int write_tmp(struct mailbox *mb, struct deliver_op *op, int (*fill)(void *ctx, int fd),
+static int write_tmp(struct mail_user *mu, struct deliver_op *op, int (*fill)(void *ctx, int fd),
                      void *ctx)
 {
     char *unique;
-    int fd = create_tmp(mb, op, &unique);
+    int fd = create_tmp(mu, op, &unique);
     if (fd < 0)
         return errno;
     errno = 0;
@@ -259,18 +259,18 @@ static int write_tmp(struct mailbox *mb, struct deliver_op *op, int (*fill)(void
 }
 
 /* Before writing anything: the quota and an earlier copy, in one read snapshot. */
-static int precheck(struct mailbox *mb, struct deliver_op *op)
+static int precheck(struct mail_user *mu, struct deliver_op *op)
 {
     if (op->quota <= 0 && !op->once)
         return 0;
     MDB_txn *txn;
-    int rc = ms_begin(mb, false, &txn);
+    int rc = ms_begin(mu, false, &txn);
     if (rc != 0)
         return rc;
     if (op->once)
-        rc = ms_once_find(mb, txn, &op->once_key, &op->uid, &op->dup_path);
+        rc = ms_once_find(mu, txn, &op->once_key, &op->uid, &op->dup_path);
     if (rc == 0 && op->quota > 0) {
-        long long used = usage_txn(mb, txn, &rc);
+        long long used = usage_txn(mu, txn, &rc);
         if (used >= op->quota)
             rc = MS_RC_OVERQUOTA;
     }
@@ -280,11 +280,11 @@ static int precheck(struct mailbox *mb, struct deliver_op *op)
 
 /* The copy found by once_find may have been written by a process that has not finished
  * its syncs: make it durable before it is reported as delivered. */
-static int sync_duplicate(struct mailbox *mb, struct deliver_op *op)
+static int sync_duplicate(struct mail_user *mu, struct deliver_op *op)
 {
     if (fsync_parent(op->dup_path) < 0)
         return errno ? errno : EIO;
-    return ms_sync(mb);
+    return ms_sync(mu);
 }
 
 static enum mailstore_result result(int rc, char **err)
@@ -295,17 +295,17 @@ static enum mailstore_result result(int rc, char **err)
     return rc == MS_RC_OVERQUOTA ? MS_OVERQUOTA : MS_TEMPFAIL;
 }
 
-static bool once_ok(const struct mailbox_once *o, char **err)
+static bool once_ok(const struct delivery_once *o, char **err)
 {
     size_t n = o->id ? strlen(o->id) : 0;
-    if (n > 0 && n <= MAILBOX_ONCE_ID_MAX)
+    if (n > 0 && n <= DELIVERY_ONCE_ID_MAX)
         return true;
     *err = xstrdup("invalid delivery identifier");
     return false;
 }
 
-enum mailstore_result mailbox_deliver_once(struct mailbox *mb, const char *folder,
-                                           long long quota, const struct mailbox_once *once,
+enum mailstore_result mailbox_deliver_once(struct mail_user *mu, const char *mailbox,
+                                           long long quota, const struct delivery_once *once,
                                            int (*fill)(void *ctx, int fd), void *ctx,
                                            uint32_t *uid, bool *duplicate, char **err)
 {
@@ -313,19 +313,19 @@ enum mailstore_result mailbox_deliver_once(struct mailbox *mb, const char *folde
         *duplicate = false;
     if (once && !once_ok(once, err))
         return MS_TEMPFAIL;
-    char *name = ms_folder_name(folder, err);
+    char *name = ms_mailbox_name(mailbox, err);
     if (!name)
         return MS_TEMPFAIL;
-    struct deliver_op op = {.folder = name, .quota = quota, .once = once, .once_key = BUF_INIT};
+    struct deliver_op op = {.mailbox = name, .quota = quota, .once = once, .once_key = BUF_INIT};
     if (once)
         ms_once_key(&op.once_key, once);
-    op.dir = ms_folder_dir(mb, name);
+    op.dir = ms_mailbox_dir(mu, name);
     op.newdir = xasprintf("%s/new", op.dir);
-    int rc = precheck(mb, &op);
+    int rc = precheck(mu, &op);
     if (rc == 0)
-        rc = write_tmp(mb, &op, fill, ctx);
+        rc = write_tmp(mu, &op, fill, ctx);
     if (rc == 0) {
-        rc = ms_write_nosync(mb, deliver_apply, deliver_undo, &op);
+        rc = ms_write_nosync(mu, deliver_apply, deliver_undo, &op);
         op.committed = rc == 0 && !op.duplicate;
         if (op.duplicate)
             rc = MS_RC_DUPLICATE;
@@ -334,8 +334,8 @@ enum mailstore_result mailbox_deliver_once(struct mailbox *mb, const char *folde
     if (rc == 0 && fsync_dir(op.newdir) < 0)
         rc = errno ? errno : EIO;
     if (rc == 0)
-        rc = ms_sync_txn(mb, op.txnid);
-    if (rc == MS_RC_DUPLICATE && (rc = sync_duplicate(mb, &op)) == 0 && duplicate)
+        rc = ms_sync_txn(mu, op.txnid);
+    if (rc == MS_RC_DUPLICATE && (rc = sync_duplicate(mu, &op)) == 0 && duplicate)
         *duplicate = true;
     if (rc == 0 || op.committed)
         *uid = op.uid; /* after a failed sync the copy is in the mailbox all the same */
@@ -353,9 +353,9 @@ enum mailstore_result mailbox_deliver_once(struct mailbox *mb, const char *folde
     return result(rc, err);
 }
 
-enum mailstore_result mailbox_deliver(struct mailbox *mb, const char *folder,
+enum mailstore_result mailbox_deliver(struct mail_user *mu, const char *mailbox,
                                       long long quota, int (*fill)(void *ctx, int fd),
                                       void *ctx, uint32_t *uid, char **err)
 {
-    return mailbox_deliver_once(mb, folder, quota, NULL, fill, ctx, uid, NULL, err);
+    return mailbox_deliver_once(mu, mailbox, quota, NULL, fill, ctx, uid, NULL, err);
 }

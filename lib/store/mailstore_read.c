@@ -1,4 +1,4 @@
-/* mailstore_read.c - the mail store API for readers (pop3d, imapd): folder info, iteration
+/* mailstore_read.c - the mail store API for readers (pop3d, imapd): mailbox info, iteration
  * in UID order, lookup by UID, opening a message file, and the Maildir flag letters and
  * file lookup shared with the writers (see mailstore.h). Changes to single messages
  * (expunge, flags) are in mailstore_update.c. */
@@ -71,49 +71,49 @@ char *ms_locate(const char *dir, const char *name, size_t namelen, uint32_t flag
     return p;
 }
 
-static int read_begin(struct mailbox *mb, const char *folder, char **name, MDB_txn **txn, char **err)
+static int read_begin(struct mail_user *mu, const char *mailbox, char **name, MDB_txn **txn, char **err)
 {
-    *name = ms_folder_name(folder, err);
+    *name = ms_mailbox_name(mailbox, err);
     if (!*name)
         return -1;
-    int rc = ms_begin(mb, false, txn);
+    int rc = ms_begin(mu, false, txn);
     if (rc != 0) {
-        *err = xasprintf("%s: %s", mailbox_path(mb), ms_strerror(rc));
+        *err = xasprintf("%s: %s", mail_user_path(mu), ms_strerror(rc));
         free(*name);
         return -1;
     }
     return 0;
 }
 
-int mailbox_folder_info(struct mailbox *mb, const char *folder, struct mailbox_folder_info *info,
+int mailbox_info(struct mail_user *mu, const char *mailbox, struct mailbox_info *info,
                         char **err)
 {
     char *name;
     MDB_txn *txn;
-    if (read_begin(mb, folder, &name, &txn, err) < 0)
+    if (read_begin(mu, mailbox, &name, &txn, err) < 0)
         return -1;
-    struct folder_rec f;
-    int rc = ms_folder_get(mb, txn, name, &f);
+    struct mailbox_rec f;
+    int rc = ms_mailbox_get(mu, txn, name, &f);
     mdb_txn_abort(txn);
     free(name);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0) {
-        *err = xasprintf("%s: %s", mailbox_path(mb), ms_strerror(rc));
+        *err = xasprintf("%s: %s", mail_user_path(mu), ms_strerror(rc));
         return -1;
     }
-    *info = (struct mailbox_folder_info){f.uidvalidity, f.uidnext, f.highestmodseq,
+    *info = (struct mailbox_info){f.uidvalidity, f.uidnext, f.highestmodseq,
                                          f.messages, f.size, f.vsize};
     return 1;
 }
 
-int mailbox_folders(struct mailbox *mb, int (*fn)(void *ctx, const char *folder), void *ctx)
+int mail_user_mailboxes(struct mail_user *mu, int (*fn)(void *ctx, const char *mailbox), void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    if (ms_begin(mb, false, &txn) != 0)
+    if (ms_begin(mu, false, &txn) != 0)
         return -1;
-    if (mdb_cursor_open(txn, mb->e->folders, &cur) != 0) {
+    if (mdb_cursor_open(txn, mu->e->mailboxes, &cur) != 0) {
         mdb_txn_abort(txn);
         return -1;
     }
@@ -132,15 +132,15 @@ int mailbox_folders(struct mailbox *mb, int (*fn)(void *ctx, const char *folder)
     return result;
 }
 
-int mailbox_iterate(struct mailbox *mb, const char *folder, uint32_t first_uid,
+int mailbox_iterate(struct mail_user *mu, const char *mailbox, uint32_t first_uid,
                     int (*fn)(void *ctx, const struct mailbox_msg *m), void *ctx, char **err)
 {
     char *name;
     MDB_txn *txn;
     MDB_cursor *cur;
-    if (read_begin(mb, folder, &name, &txn, err) < 0)
+    if (read_begin(mu, mailbox, &name, &txn, err) < 0)
         return -1;
-    int rc = mdb_cursor_open(txn, mb->e->messages, &cur), result = 0;
+    int rc = mdb_cursor_open(txn, mu->e->messages, &cur), result = 0;
     struct buf key = BUF_INIT, nm = BUF_INIT;
     ms_msg_key(&key, name, first_uid);
     MDB_val k = {key.len, key.data}, v;
@@ -157,7 +157,7 @@ int mailbox_iterate(struct mailbox *mb, const char *folder, uint32_t first_uid,
         result = fn(ctx, &m);
     }
     if (result == 0 && rc != 0 && rc != MDB_NOTFOUND) {
-        *err = xasprintf("%s: %s", mailbox_path(mb), ms_strerror(rc));
+        *err = xasprintf("%s: %s", mail_user_path(mu), ms_strerror(rc));
         result = -1;
     }
     if (cur)
@@ -169,16 +169,16 @@ int mailbox_iterate(struct mailbox *mb, const char *folder, uint32_t first_uid,
     return result;
 }
 
-int mailbox_lookup(struct mailbox *mb, const char *folder, uint32_t uid, struct mailbox_msg *m,
+int mailbox_lookup(struct mail_user *mu, const char *mailbox, uint32_t uid, struct mailbox_msg *m,
                    char **err)
 {
     char *name;
     MDB_txn *txn;
     memset(m, 0, sizeof *m);
-    if (read_begin(mb, folder, &name, &txn, err) < 0)
+    if (read_begin(mu, mailbox, &name, &txn, err) < 0)
         return -1;
     struct msg_rec r;
-    int rc = ms_msg_get(mb, txn, name, uid, &r);
+    int rc = ms_msg_get(mu, txn, name, uid, &r);
     if (rc == 0)
         *m = (struct mailbox_msg){uid, r.flags, r.modseq, r.size, r.vsize, xstrndup(r.name, r.namelen)};
     mdb_txn_abort(txn);
@@ -186,7 +186,7 @@ int mailbox_lookup(struct mailbox *mb, const char *folder, uint32_t uid, struct 
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0) {
-        *err = xasprintf("%s: %s", mailbox_path(mb), ms_strerror(rc));
+        *err = xasprintf("%s: %s", mail_user_path(mu), ms_strerror(rc));
         return -1;
     }
     return 1;
@@ -198,13 +198,13 @@ void mailbox_msg_free(struct mailbox_msg *m)
     m->name = NULL;
 }
 
-int mailbox_open_message(struct mailbox *mb, const char *folder, const struct mailbox_msg *m,
+int mailbox_open_message(struct mail_user *mu, const char *mailbox, const struct mailbox_msg *m,
                          char **err)
 {
-    char *name = ms_folder_name(folder, err);
+    char *name = ms_mailbox_name(mailbox, err);
     if (!name)
         return -1;
-    char *dir = ms_folder_dir(mb, name);
+    char *dir = ms_mailbox_dir(mu, name);
     int fd = -1;
     for (int i = 0; i < 3 && fd < 0; i++) { /* another process may be renaming it */
         char *path = ms_locate(dir, m->name, strlen(m->name), m->flags);
@@ -217,7 +217,7 @@ int mailbox_open_message(struct mailbox *mb, const char *folder, const struct ma
     }
     int e = errno;
     if (fd < 0)
-        *err = xasprintf("%s: message %s: %s", mailbox_path(mb), m->name, strerror(e));
+        *err = xasprintf("%s: message %s: %s", mail_user_path(mu), m->name, strerror(e));
     free(dir);
     free(name);
     errno = e;

@@ -1,4 +1,4 @@
-/* mailstore_sync.c - bring a folder's index in line with its Maildir (see mailstore.h).
+/* mailstore_sync.c - bring a mailbox's index in line with its Maildir (see mailstore.h).
  * Files in new/ or cur/ without an index entry (a crash between rename and commit, mail
  * copied in by hand, a restored back-up) get new UIDs in file name order, which is arrival
  * order for Maildir names; entries whose file is gone are dropped; flags changed by hand
@@ -32,7 +32,7 @@ struct sync_entry {
 };
 
 struct sync_op {
-    const char *folder;
+    const char *mailbox;
     struct sync_file *files;
     size_t nfiles;
     int changes;
@@ -101,19 +101,19 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const struct sync_entry *)a)->base, ((const struct sync_entry *)b)->base);
 }
 
-/* The index entries of the folder, copied out of the transaction. */
-static int load_entries(struct mailbox *mb, MDB_txn *txn, const char *folder,
+/* The index entries of the mailbox, copied out of the transaction. */
+static int load_entries(struct mail_user *mu, MDB_txn *txn, const char *mailbox,
                         struct sync_entry **out, size_t *n)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, mb->e->messages, &cur);
+    int rc = mdb_cursor_open(txn, mu->e->messages, &cur);
     if (rc != 0)
         return rc;
     struct buf key = BUF_INIT;
-    ms_msg_key(&key, folder, 0);
+    ms_msg_key(&key, mailbox, 0);
     MDB_val k = {key.len, key.data}, v;
     uint32_t uid;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && (uid = ms_msg_key_uid(&k, folder));
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && (uid = ms_msg_key_uid(&k, mailbox));
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         struct msg_rec r;
         if ((rc = ms_msg_decode(&v, &r)) != 0)
@@ -132,13 +132,13 @@ static int load_entries(struct mailbox *mb, MDB_txn *txn, const char *folder,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int drop_entry(struct mailbox *mb, MDB_txn *txn, struct sync_op *op, struct folder_rec *f,
+static int drop_entry(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
                       const struct sync_entry *e)
 {
     struct buf key = BUF_INIT;
-    ms_msg_key(&key, op->folder, e->uid);
+    ms_msg_key(&key, op->mailbox, e->uid);
     MDB_val k = {key.len, key.data};
-    int rc = mdb_del(txn, mb->e->messages, &k, NULL);
+    int rc = mdb_del(txn, mu->e->messages, &k, NULL);
     buf_free(&key);
     f->highestmodseq++;
     f->messages -= f->messages > 0;
@@ -148,7 +148,7 @@ static int drop_entry(struct mailbox *mb, MDB_txn *txn, struct sync_op *op, stru
     return rc;
 }
 
-static int add_file(struct mailbox *mb, MDB_txn *txn, struct sync_op *op, struct folder_rec *f,
+static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
                     const struct sync_file *sf)
 {
     int fd = open(sf->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -167,7 +167,7 @@ static int add_file(struct mailbox *mb, MDB_txn *txn, struct sync_op *op, struct
         return rc;
     struct msg_rec m = {.flags = sf->flags, .modseq = ++f->highestmodseq, .size = (uint64_t)st.st_size,
                         .vsize = (uint64_t)vsize, .name = sf->base, .namelen = strlen(sf->base)};
-    rc = ms_msg_put(mb, txn, op->folder, f->uidnext++, &m);
+    rc = ms_msg_put(mu, txn, op->mailbox, f->uidnext++, &m);
     f->messages++;
     f->size += m.size;
     f->vsize += m.vsize;
@@ -175,31 +175,31 @@ static int add_file(struct mailbox *mb, MDB_txn *txn, struct sync_op *op, struct
     return rc;
 }
 
-static int sync_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
+static int sync_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 {
     struct sync_op *op = arg;
-    struct folder_rec f;
+    struct mailbox_rec f;
     struct sync_entry *ents = NULL;
     size_t nents = 0, i = 0, j = 0;
     op->changes = 0;
-    int rc = ms_folder_get(mb, txn, op->folder, &f);
+    int rc = ms_mailbox_get(mu, txn, op->mailbox, &f);
     bool fresh = rc == MDB_NOTFOUND;
     if (fresh)
-        ms_folder_new(&f);
+        ms_mailbox_new(&f);
     else if (rc != 0)
         return rc;
-    rc = load_entries(mb, txn, op->folder, &ents, &nents);
+    rc = load_entries(mu, txn, op->mailbox, &ents, &nents);
     while (rc == 0 && (i < nents || j < op->nfiles)) {
         int c = i == nents ? 1 : j == op->nfiles ? -1 : strcmp(ents[i].base, op->files[j].base);
         if (c < 0) {
-            rc = drop_entry(mb, txn, op, &f, &ents[i++]);
+            rc = drop_entry(mu, txn, op, &f, &ents[i++]);
         } else if (c > 0) {
-            rc = add_file(mb, txn, op, &f, &op->files[j++]);
+            rc = add_file(mu, txn, op, &f, &op->files[j++]);
         } else {
             if (op->files[j].in_cur && op->files[j].flags != ents[i].rec.flags) {
                 ents[i].rec.flags = op->files[j].flags;
                 ents[i].rec.modseq = ++f.highestmodseq;
-                rc = ms_msg_put(mb, txn, op->folder, ents[i].uid, &ents[i].rec);
+                rc = ms_msg_put(mu, txn, op->mailbox, ents[i].uid, &ents[i].rec);
                 op->changes++;
             }
             i++;
@@ -209,20 +209,20 @@ static int sync_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
             j++; /* the same message in new/ and cur/: the cur/ one (sorted first) counts */
     }
     if (rc == 0 && (op->changes || fresh))
-        rc = ms_folder_put(mb, txn, op->folder, &f);
+        rc = ms_mailbox_put(mu, txn, op->mailbox, &f);
     for (size_t k = 0; k < nents; k++)
         free(ents[k].base);
     free(ents);
     return rc;
 }
 
-int mailbox_sync(struct mailbox *mb, const char *folder, char **err)
+int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err)
 {
-    char *name = ms_folder_name(folder, err);
+    char *name = ms_mailbox_name(mailbox, err);
     if (!name)
         return -1;
-    char *dir = ms_folder_dir(mb, name);
-    struct sync_op op = {.folder = name};
+    char *dir = ms_mailbox_dir(mu, name);
+    struct sync_op op = {.mailbox = name};
     int rc = 0;
     if (scan(dir, "new", &op) < 0 || scan(dir, "cur", &op) < 0)
         rc = errno;
@@ -230,7 +230,7 @@ int mailbox_sync(struct mailbox *mb, const char *folder, char **err)
         clean_tmp(dir);
         if (op.nfiles > 1)
             qsort(op.files, op.nfiles, sizeof *op.files, file_cmp);
-        rc = ms_write(mb, sync_apply, NULL, &op);
+        rc = ms_write(mu, sync_apply, NULL, &op);
     }
     if (rc != 0)
         *err = xasprintf("%s: %s", dir, rc > 0 ? strerror(rc) : ms_strerror(rc));

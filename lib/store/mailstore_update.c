@@ -15,7 +15,7 @@
 /* --- changes to one message --- */
 
 struct msg_op {
-    const char *folder;
+    const char *mailbox;
     char *dir;
     uint32_t uid, flags;
     uint64_t modseq;
@@ -32,41 +32,41 @@ static void msg_op_undo(void *arg)
     op->from = op->to = NULL;
 }
 
-/* Record the change of m (removed when del) in the folder counters and index. */
-static int update_index(struct mailbox *mb, MDB_txn *txn, struct msg_op *op, struct msg_rec *m, bool del)
+/* Record the change of m (removed when del) in the mailbox counters and index. */
+static int update_index(struct mail_user *mu, MDB_txn *txn, struct msg_op *op, struct msg_rec *m, bool del)
 {
-    struct folder_rec f;
-    int rc = ms_folder_get(mb, txn, op->folder, &f);
+    struct mailbox_rec f;
+    int rc = ms_mailbox_get(mu, txn, op->mailbox, &f);
     if (rc != 0)
         return rc == MDB_NOTFOUND ? MS_RC_CORRUPT : rc;
     op->modseq = ++f.highestmodseq;
     if (del) {
         struct buf key = BUF_INIT;
-        ms_msg_key(&key, op->folder, op->uid);
+        ms_msg_key(&key, op->mailbox, op->uid);
         MDB_val k = {key.len, key.data};
-        rc = mdb_del(txn, mb->e->messages, &k, NULL);
+        rc = mdb_del(txn, mu->e->messages, &k, NULL);
         buf_free(&key);
         f.messages -= f.messages > 0;
         f.size -= f.size >= m->size ? m->size : f.size;
         f.vsize -= f.vsize >= m->vsize ? m->vsize : f.vsize;
     } else {
         m->modseq = op->modseq;
-        rc = ms_msg_put(mb, txn, op->folder, op->uid, m);
+        rc = ms_msg_put(mu, txn, op->mailbox, op->uid, m);
     }
-    return rc ? rc : ms_folder_put(mb, txn, op->folder, &f);
+    return rc ? rc : ms_mailbox_put(mu, txn, op->mailbox, &f);
 }
 
-static int expunge_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
+static int expunge_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 {
     struct msg_op *op = arg;
     struct msg_rec m;
-    int rc = ms_msg_get(mb, txn, op->folder, op->uid, &m);
+    int rc = ms_msg_get(mu, txn, op->mailbox, op->uid, &m);
     if (rc != 0)
         return rc;
     char *path = ms_locate(op->dir, m.name, m.namelen, m.flags);
     int lerr = path ? 0 : errno == ENOENT ? 0 : errno; /* a file already gone: drop the entry */
     char *to = xasprintf("%s/tmp/%.*s.expunged", op->dir, (int)m.namelen, m.name);
-    if ((rc = update_index(mb, txn, op, &m, true)) != 0 || !path) { /* m.name is stale now */
+    if ((rc = update_index(mu, txn, op, &m, true)) != 0 || !path) { /* m.name is stale now */
         free(path);
         free(to);
         return rc ? rc : lerr;
@@ -82,30 +82,30 @@ static int expunge_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static int run_msg_op(struct mailbox *mb, struct msg_op *op, const char *folder,
-                      int (*apply)(struct mailbox *, MDB_txn *, void *), char **err)
+static int run_msg_op(struct mail_user *mu, struct msg_op *op, const char *mailbox,
+                      int (*apply)(struct mail_user *, MDB_txn *, void *), char **err)
 {
-    char *name = ms_folder_name(folder, err);
+    char *name = ms_mailbox_name(mailbox, err);
     if (!name)
         return -1;
-    op->folder = name;
-    op->dir = ms_folder_dir(mb, name);
-    int rc = ms_write(mb, apply, msg_op_undo, op);
+    op->mailbox = name;
+    op->dir = ms_mailbox_dir(mu, name);
+    int rc = ms_write(mu, apply, msg_op_undo, op);
     free(op->dir);
     free(name);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0) {
-        *err = xasprintf("%s: %s", mailbox_path(mb), rc > 0 ? strerror(rc) : ms_strerror(rc));
+        *err = xasprintf("%s: %s", mail_user_path(mu), rc > 0 ? strerror(rc) : ms_strerror(rc));
         return -1;
     }
     return 1;
 }
 
-int mailbox_expunge(struct mailbox *mb, const char *folder, uint32_t uid, char **err)
+int mailbox_expunge(struct mail_user *mu, const char *mailbox, uint32_t uid, char **err)
 {
     struct msg_op op = {.uid = uid};
-    int r = run_msg_op(mb, &op, folder, expunge_apply, err);
+    int r = run_msg_op(mu, &op, mailbox, expunge_apply, err);
     if (r == 1 && op.to)
         unlink(op.to);
     free(op.from);
@@ -113,11 +113,11 @@ int mailbox_expunge(struct mailbox *mb, const char *folder, uint32_t uid, char *
     return r;
 }
 
-static int flags_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
+static int flags_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 {
     struct msg_op *op = arg;
     struct msg_rec m;
-    int rc = ms_msg_get(mb, txn, op->folder, op->uid, &m);
+    int rc = ms_msg_get(mu, txn, op->mailbox, op->uid, &m);
     if (rc != 0)
         return rc;
     char *path = ms_locate(op->dir, m.name, m.namelen, m.flags), letters[8];
@@ -136,16 +136,16 @@ static int flags_apply(struct mailbox *mb, MDB_txn *txn, void *arg)
     char *base = xstrndup(m.name, m.namelen); /* m.name points into the page being rewritten */
     m.name = base;
     m.flags = op->flags;
-    rc = update_index(mb, txn, op, &m, false);
+    rc = update_index(mu, txn, op, &m, false);
     free(base);
     return rc;
 }
 
-int mailbox_set_flags(struct mailbox *mb, const char *folder, uint32_t uid, uint32_t flags,
+int mailbox_set_flags(struct mail_user *mu, const char *mailbox, uint32_t uid, uint32_t flags,
                       uint64_t *modseq, char **err)
 {
     struct msg_op op = {.uid = uid, .flags = flags & MS_FLAG_ALL};
-    int r = run_msg_op(mb, &op, folder, flags_apply, err);
+    int r = run_msg_op(mu, &op, mailbox, flags_apply, err);
     if (r == 1 && modseq)
         *modseq = op.modseq;
     free(op.from);

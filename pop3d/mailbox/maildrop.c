@@ -27,7 +27,7 @@ static int collect(void *ctx, const struct mailbox_msg *mm)
 
 static int lock_mailbox(struct maildrop *m, char **err)
 {
-    char *path = xasprintf("%s/%s", mailbox_path(m->mb), POP3_LOCK_NAME);
+    char *path = xasprintf("%s/%s", mail_user_path(m->mb), POP3_LOCK_NAME);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         *err = xasprintf("%s: %s", path, strerror(errno));
@@ -60,7 +60,7 @@ int maildrop_open(struct maildrop *m, struct pop3d *d, const char *user, char **
         return -2;
     }
     char *local = xstrndup(user, (size_t)(at - user));
-    m->mb = mailbox_open(d->p.mailbox_base, at + 1, local, d->p.index_name, true, err);
+    m->mb = mail_user_open(d->p.mailbox_base, at + 1, local, d->p.index_name, true, err);
     free(local);
     if (!m->mb)
         return -2;
@@ -74,8 +74,8 @@ int maildrop_open(struct maildrop *m, struct pop3d *d, const char *user, char **
         log_warn("%s: mailbox sync: %s", user, e2 ? e2 : "failed");
         free(e2);
     }
-    struct mailbox_folder_info info;
-    int fi = mailbox_folder_info(m->mb, "INBOX", &info, err);
+    struct mailbox_info info;
+    int fi = mailbox_info(m->mb, "INBOX", &info, err);
     if (fi < 0 || (fi == 1 && mailbox_iterate(m->mb, "INBOX", 1, collect, m, err) != 0)) {
         maildrop_close(m);
         return -2;
@@ -92,7 +92,7 @@ void maildrop_close(struct maildrop *m)
     m->msgs = NULL;
     m->n = 0;
     if (m->mb)
-        mailbox_close(m->mb);
+        mail_user_close(m->mb);
     m->mb = NULL;
     if (m->lock_fd >= 0)
         close(m->lock_fd); /* releases the lock */

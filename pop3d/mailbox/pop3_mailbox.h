@@ -47,7 +47,7 @@ struct drop_msg {
 };
 
 struct maildrop {
-    struct mailbox *mb;
+    struct mail_user *mb;
     int lock_fd;
     uint32_t uidvalidity;
     struct drop_msg *msgs;
