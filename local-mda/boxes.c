@@ -9,6 +9,7 @@
  * Handles unused for BOXES_IDLE_MS are closed from the skeleton's tick (between
  * connections), so an idle local-mda holds no mailbox open. */
 #include "local.h"
+#include "list.h"
 #include "mailstore.h"
 #include "mem.h"
 #include <stdlib.h>
@@ -18,87 +19,68 @@
 #define BOXES_IDLE_MS 10000
 
 struct box {
-    struct box *next;
-    char *key; /* "domain/localpart" */
-    struct mail_user *mb;
+    struct box *prev, *next; /* in struct boxes, most recently used first */
+    char *key;               /* "domain/localpart" */
+    struct mail_user *mu;
     long long used_ms;
 };
 
-static void box_free(struct box *b)
+static void box_free(struct boxes *c, struct box *b)
 {
-    mail_user_close(b->mb);
+    DLIST_REMOVE(&c->list, b);
+    c->n--;
+    mail_user_close(b->mu);
     free(b->key);
     free(b);
 }
 
-/* Unlink and return the entry for key (NULL when not cached); counts the list in *n. */
-static struct box *take(struct boxes *c, const char *key)
+static struct box *find(struct boxes *c, const char *key)
 {
-    for (struct box **pp = &c->head; *pp; pp = &(*pp)->next)
-        if (strcmp((*pp)->key, key) == 0) {
-            struct box *b = *pp;
-            *pp = b->next;
-            c->n--;
+    struct box *b;
+    DLIST_FOREACH(b, &c->list)
+        if (strcmp(b->key, key) == 0)
             return b;
-        }
     return NULL;
-}
-
-static void drop_oldest(struct boxes *c)
-{
-    struct box **pp = &c->head;
-    while (*pp && (*pp)->next)
-        pp = &(*pp)->next;
-    if (*pp) {
-        box_free(*pp);
-        *pp = NULL;
-        c->n--;
-    }
 }
 
 struct mail_user *boxes_get(struct mda *m, const char *domain, const char *localpart, char **err)
 {
     struct boxes *c = &m->boxes;
     char *key = xasprintf("%s/%s", domain, localpart);
-    struct box *b = take(c, key);
-    if (b && !mail_user_current(b->mb)) {
-        box_free(b);
+    struct box *b = find(c, key);
+    if (b && !mail_user_current(b->mu)) {
+        box_free(c, b);
         b = NULL;
     }
-    if (!b) {
-        struct mail_user *mb = mail_user_open(config_str(m->cfg, PARAM(virtual_mailbox_base)), domain,
-                                          localpart, config_str(m->cfg, PARAM(mailbox_index_name)),
-                                          true, err);
-        if (!mb) {
+    if (b) {
+        free(key);
+        DLIST_REMOVE(&c->list, b);
+    } else {
+        struct mail_user *mu = mail_user_open(config_str(m->cfg, PARAM(virtual_mailbox_base)),
+                                              domain, localpart,
+                                              config_str(m->cfg, PARAM(mailbox_index_name)),
+                                              true, err);
+        if (!mu) {
             free(key);
             return NULL;
         }
         while (c->n >= BOXES_MAX)
-            drop_oldest(c);
+            box_free(c, DLIST_LAST(&c->list)); /* the least recently used */
         b = xcalloc(1, sizeof *b);
         b->key = key;
-        b->mb = mb;
-        key = NULL;
+        b->mu = mu;
+        c->n++;
     }
-    free(key);
     b->used_ms = event_now_ms();
-    b->next = c->head; /* most recently used first */
-    c->head = b;
-    c->n++;
-    return b->mb;
+    DLIST_INSERT_HEAD(&c->list, b);
+    return b->mu;
 }
 
 void boxes_expire(struct mda *m)
 {
     long long now = event_now_ms();
-    for (struct box **pp = &m->boxes.head; *pp;) {
-        struct box *b = *pp;
-        if (now - b->used_ms >= BOXES_IDLE_MS) {
-            *pp = b->next;
-            box_free(b);
-            m->boxes.n--;
-        } else {
-            pp = &b->next;
-        }
-    }
+    struct box *b, *next;
+    DLIST_FOREACH_SAFE(b, &m->boxes.list, next)
+        if (now - b->used_ms >= BOXES_IDLE_MS)
+            box_free(&m->boxes, b);
 }

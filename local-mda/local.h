@@ -4,6 +4,7 @@
  * used mailboxes open. */
 #ifndef POSTHORN_LOCAL_H
 #define POSTHORN_LOCAL_H
+#include "list.h"
 #include "config.h"
 #include "event.h"
 #include "queue.h"
@@ -13,7 +14,7 @@
 
 struct box;
 struct boxes {
-    struct box *head; /* most recently used first */
+    DLIST_HEAD(struct box) list; /* most recently used first (boxes.c) */
     size_t n;
 };
 

@@ -265,15 +265,5 @@ static void post_init(struct server *srv)
         log_fatal("cannot open the user and alias tables: %s", err);
 }
 
-int main(int argc, char **argv)
-{
-    static const struct server_def def = {
-        .program = "local-mda",
-        .run_as = PARAM(vmail_owner),
-        .pre_init = pre_init,
-        .post_init = post_init,
-        .accept = on_accept,
-        .tick = tick,
-    };
-    return server_main(argc, argv, &def);
-}
+SERVER_MAIN(.program = "local-mda", .run_as = PARAM(vmail_owner), .pre_init = pre_init,
+            .post_init = post_init, .accept = on_accept, .tick = tick)

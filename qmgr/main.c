@@ -142,16 +142,5 @@ static void drain(struct server *srv)
         pool_cancel_queued(&q->transports[i].pool);
 }
 
-int main(int argc, char **argv)
-{
-    static const struct server_def def = {
-        .program = "qmgr",
-        .run_as = PARAM(mail_owner),
-        .post_init = post_init,
-        .accept = on_accept,
-        .busy = busy,
-        .tick = tick,
-        .drain = drain,
-    };
-    return server_main(argc, argv, &def);
-}
+SERVER_MAIN(.program = "qmgr", .run_as = PARAM(mail_owner), .post_init = post_init,
+            .accept = on_accept, .busy = busy, .tick = tick, .drain = drain)

@@ -111,16 +111,5 @@ static unsigned busy(struct server *srv)
 
 static void tick(struct server *srv) { session_tick(srv->app); }
 
-int main(int argc, char **argv)
-{
-    static const struct server_def def = {
-        .program = "smtpd",
-        .run_as = PARAM(mail_owner),
-        .pre_init = pre_init,
-        .post_init = post_init,
-        .accept = on_accept,
-        .busy = busy,
-        .tick = tick,
-    };
-    return server_main(argc, argv, &def);
-}
+SERVER_MAIN(.program = "smtpd", .run_as = PARAM(mail_owner), .pre_init = pre_init,
+            .post_init = post_init, .accept = on_accept, .busy = busy, .tick = tick)

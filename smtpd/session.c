@@ -15,22 +15,6 @@
 
 static struct session *owner(const struct sess *ss) { return ss->owner; }
 
-void session_reply(struct session *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sess_vreply(s->sess, fmt, ap);
-    va_end(ap);
-}
-
-void session_error(struct session *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sess_verror(s->sess, fmt, ap);
-    va_end(ap);
-}
-
 void session_close(struct session *s) { sess_close(s->sess); }
 void session_kill(struct session *s) { sess_kill(s->sess); }
 void session_process(struct session *s) { sess_process(s->sess); }
@@ -106,15 +90,9 @@ static void on_tls_ready(struct sess *ss)
 static void session_free(struct sess *ss);
 
 static const struct sess_ops session_ops = {
-    .step = step,
-    .paused = paused,
-    .waiting = waiting,
-    .eof = on_eof,
-    .too_many_errors = too_many_errors,
-    .timeout = on_timeout,
-    .lost = on_lost,
-    .tls_ready = on_tls_ready,
-    .finish = session_free,
+    .step = step, .paused = paused, .waiting = waiting, .eof = on_eof,
+    .too_many_errors = too_many_errors, .timeout = on_timeout, .lost = on_lost,
+    .tls_ready = on_tls_ready, .finish = session_free,
 };
 
 /* --- life cycle --- */

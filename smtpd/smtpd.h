@@ -117,9 +117,10 @@ bool smtpd_resolver_ready(struct smtpd *d);
 void session_setup(struct smtpd *d);
 void session_accept(struct smtpd *d, int fd);
 void session_process(struct session *s);
-void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A 4xx/5xx reply that counts against the soft and hard error limits. */
-void session_error(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replies go out through the session skeleton (lib/io/session.h); session_error() is a
+ * 4xx/5xx reply that counts against the soft and hard error limits. */
+#define session_reply(s, ...) sess_reply((s)->sess, __VA_ARGS__)
+#define session_error(s, ...) sess_error((s)->sess, __VA_ARGS__)
 /* Send what is queued, then close (QUIT, 421, 521). */
 void session_close(struct session *s);
 void session_reap(struct session *s);

@@ -10,7 +10,7 @@
  * processes can share a listener) and hands each to accept(). SIGTERM ends the process;
  * SIGHUP (reload) or a vanished master stop accepting and end the process once busy()
  * reports no sessions left (or after server_drain_timeout). A daemon's main is its
- * struct server_def plus one call to server_main(). */
+ * struct server_def plus one call to server_main(): SERVER_MAIN() below. */
 #ifndef POSTHORN_SERVER_H
 #define POSTHORN_SERVER_H
 #include "config.h"
@@ -48,6 +48,15 @@ struct server_def {
 };
 
 int server_main(int argc, char **argv, const struct server_def *def);
+
+/* A daemon's whole main: its struct server_def, given as designated initializers, and the
+ * one call.   SERVER_MAIN(.program = "qmgr", .run_as = PARAM(mail_owner), .accept = ...) */
+#define SERVER_MAIN(...)                                                                    \
+    int main(int argc, char **argv)                                                         \
+    {                                                                                       \
+        static const struct server_def server_def_ = {__VA_ARGS__};                         \
+        return server_main(argc, argv, &server_def_);                                       \
+    }
 /* Stop the loop now (the process then exits 0). */
 void server_exit(struct server *srv);
 

@@ -165,14 +165,8 @@ static void finish(struct sess *s)
 }
 
 static const struct sess_ops login_ops = {
-    .step = step,
-    .paused = paused,
-    .waiting = waiting,
-    .too_many_errors = too_many_errors,
-    .timeout = on_timeout,
-    .lost = on_lost,
-    .tls_ready = on_tls_ready,
-    .drained = on_drained,
+    .step = step, .paused = paused, .waiting = waiting, .too_many_errors = too_many_errors,
+    .timeout = on_timeout, .lost = on_lost, .tls_ready = on_tls_ready, .drained = on_drained,
     .finish = finish,
 };
 

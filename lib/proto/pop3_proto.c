@@ -1,5 +1,6 @@
 /* pop3_proto.c - POP3 command parser and message output filter (see pop3_proto.h). */
 #include "pop3_proto.h"
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -212,4 +213,15 @@ void pop3_filter_chunk(struct pop3_filter *f, const char *data, size_t len, stru
 void pop3_filter_end(struct pop3_filter *f, struct buf *out)
 {
     dotstuff_finish(&f->enc, out);
+}
+
+bool pop3_parse_reply(enum pop3_parse r, const char *err, char *out, size_t outsize)
+{
+    if (r == POP3_PARSE_OK)
+        return false;
+    if (r == POP3_PARSE_UNKNOWN)
+        snprintf(out, outsize, "-ERR Unknown command.");
+    else
+        snprintf(out, outsize, "-ERR %s.", err);
+    return true;
 }

@@ -35,6 +35,9 @@ enum pop3_parse {
 /* Parse one command line (without its CRLF) in place: line is modified and c->arg/arg2
  * point into it. A NUL byte inside the line (len) is a syntax error. */
 enum pop3_parse pop3_parse(char *line, size_t len, struct pop3_command *c, const char **err);
+/* The -ERR reply for a line pop3_parse() refused (r and err as it returned them), written
+ * into out; false (out untouched) when r is POP3_PARSE_OK. */
+bool pop3_parse_reply(enum pop3_parse r, const char *err, char *out, size_t outsize);
 
 /* --- serving a message --- */
 struct pop3_filter {

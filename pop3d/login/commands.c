@@ -48,12 +48,9 @@ static void command(struct login_client *c, struct buf *line)
     enum pop3_parse r = pop3_parse(line->data, line->len, &cmd, &err);
     if (log_verbose() && cmd.cmd != POP3_PASS && cmd.cmd != POP3_AUTH)
         log_debug("< %s: %s", c->rip, buf_cstr(line));
-    if (r == POP3_PARSE_UNKNOWN) {
-        login_error(c, "-ERR Unknown command.");
-        return;
-    }
-    if (r == POP3_PARSE_SYNTAX) {
-        login_error(c, "-ERR %s.", err);
+    char refusal[160];
+    if (pop3_parse_reply(r, err, refusal, sizeof refusal)) {
+        login_error(c, "%s", refusal);
         return;
     }
     switch (cmd.cmd) {

@@ -133,15 +133,9 @@ static void exec_mailbox_program(char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct server_def def = {
-        .program = "pop3-login",
-        .run_as = PARAM(mail_owner),
-        .pre_init = pre_init,
-        .post_init = post_init,
-        .accept = on_accept,
-        .busy = busy,
-        .tick = tick,
-    };
+    static const struct server_def def = {.program = "pop3-login", .run_as = PARAM(mail_owner),
+        .pre_init = pre_init, .post_init = post_init, .accept = on_accept, .busy = busy,
+        .tick = tick};
     if (old_mailbox_role(argc, argv)) {
         exec_mailbox_program(argv);
         return 1;

@@ -17,22 +17,6 @@
 
 static struct box_session *box(const struct sess *ss) { return ss->owner; }
 
-void box_reply(struct box_session *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sess_vreply(s->sess, fmt, ap);
-    va_end(ap);
-}
-
-void box_error(struct box_session *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sess_verror(s->sess, fmt, ap);
-    va_end(ap);
-}
-
 void box_close(struct box_session *s) { sess_close(s->sess); }
 void box_kill(struct box_session *s) { sess_kill(s->sess); }
 bool box_dead(const struct box_session *s) { return s->sess->dead; }
@@ -119,14 +103,8 @@ static void session_free(struct sess *ss)
 }
 
 static const struct sess_ops box_ops = {
-    .step = step,
-    .paused = sending,
-    .eof = on_eof,
-    .too_many_errors = too_many_errors,
-    .timeout = on_timeout,
-    .lost = on_lost,
-    .drained = on_drained,
-    .finish = session_free,
+    .step = step, .paused = sending, .eof = on_eof, .too_many_errors = too_many_errors,
+    .timeout = on_timeout, .lost = on_lost, .drained = on_drained, .finish = session_free,
 };
 
 void box_setup(struct pop3d *d)

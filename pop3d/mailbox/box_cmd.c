@@ -117,12 +117,9 @@ void box_command(struct box_session *s, struct buf *line)
     enum pop3_parse r = pop3_parse(line->data, line->len, &c, &err);
     if (log_verbose())
         log_debug("< %s: %s", s->user, c.cmd == POP3_PASS ? "PASS ..." : buf_cstr(line));
-    if (r == POP3_PARSE_UNKNOWN) {
-        box_error(s, "-ERR Unknown command.");
-        return;
-    }
-    if (r == POP3_PARSE_SYNTAX) {
-        box_error(s, "-ERR %s.", err);
+    char refusal[160];
+    if (pop3_parse_reply(r, err, refusal, sizeof refusal)) {
+        box_error(s, "%s", refusal);
         return;
     }
     switch (c.cmd) {

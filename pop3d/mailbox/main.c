@@ -59,16 +59,5 @@ static unsigned busy(struct server *srv)
 
 static void tick(struct server *srv) { box_tick(srv->app); }
 
-int main(int argc, char **argv)
-{
-    static const struct server_def def = {
-        .program = "pop3",
-        .run_as = PARAM(vmail_owner),
-        .pre_init = pre_init,
-        .post_init = post_init,
-        .accept = on_accept,
-        .busy = busy,
-        .tick = tick,
-    };
-    return server_main(argc, argv, &def);
-}
+SERVER_MAIN(.program = "pop3", .run_as = PARAM(vmail_owner), .pre_init = pre_init,
+            .post_init = post_init, .accept = on_accept, .busy = busy, .tick = tick)

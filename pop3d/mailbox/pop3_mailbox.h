@@ -83,8 +83,9 @@ void box_setup(struct pop3d *d);
 void box_accept(struct pop3d *d, int fd);
 void box_tick(struct pop3d *d);
 void box_process(struct box_session *s);
-void box_reply(struct box_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void box_error(struct box_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replies through the session skeleton (lib/io/session.h); box_error() counts as an error. */
+#define box_reply(s, ...) sess_reply((s)->sess, __VA_ARGS__)
+#define box_error(s, ...) sess_error((s)->sess, __VA_ARGS__)
 void box_close(struct box_session *s);
 /* The connection is unusable mid-response: end without UPDATE and without a reply. */
 void box_kill(struct box_session *s);
