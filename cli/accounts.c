@@ -1,6 +1,6 @@
 /* accounts.c - `posthorn user ...` and `posthorn domain ...`: the virtual mailbox users and
- * domains in the account database (lib/accounts.h). Addresses are lowercased; a user's
- * domain must be one of ours. Passwords are hashed with lib/password.h and never printed
+ * domains in the account database (lib/global/accounts.h). Addresses are lowercased; a user's
+ * domain must be one of ours. Passwords are hashed with lib/global/password.h and never printed
  * or logged. Mailboxes on disk are left alone when a user or domain is deleted. */
 #include "cli.h"
 #include "accounts.h"

@@ -1,6 +1,6 @@
 /* maps.c - `posthorn map build FILE...`, `posthorn map query TYPE:NAME KEY` and
  * `newaliases` (builds every lmdb: table in alias_maps). Building compiles the text source
- * into FILE.lmdb atomically (lib/map.h); problems are printed as "file:line: reason" and
+ * into FILE.lmdb atomically (lib/global/map.h); problems are printed as "file:line: reason" and
  * make the exit status 1. A query prints the value, or exits 1 when the key is absent. */
 #include "cli.h"
 #include "map.h"

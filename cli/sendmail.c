@@ -1,7 +1,7 @@
 /* sendmail.c - the sendmail(1) front end: `sendmail [-f SENDER] [-F NAME] [-t] [-i] [-oi]
  * [RCPT...]` reads a message on stdin and queues it. Callers that may write SPOOL/tmp (root,
  * or the user an unprivileged instance runs as) get the queue file written directly with
- * lib/queue.h (root drops to mail_owner first, so the file belongs to the queue's owner);
+ * lib/global/queue.h (root drops to mail_owner first, so the file belongs to the queue's owner);
  * others are refused until the public pickup service exists. Missing Date:, Message-ID:
  * and From: headers are added, a Received: header records the submitting uid, and qmgr is
  * woken. Exit statuses follow sysexits(3), as callers of sendmail expect.

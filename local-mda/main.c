@@ -1,5 +1,5 @@
 /* main.c - local-mda: delivers queued mail to virtual mailboxes (Maildir++ with an LMDB
- * index, lib/mailstore.h), expanding aliases and honouring quotas.
+ * index, lib/store/mailstore.h), expanding aliases and honouring quotas.
  *
  * Protocol (doc/ipc.md, "deliver"): on SPOOL/private/local local-mda announces
  * protocol=deliver version=1; qmgr then sends requests, each with the queue file's
@@ -59,7 +59,7 @@ static bool plain_attribute(const char *name)
 }
 
 /* Every attribute known, none twice; rcpt_0 .. rcpt_{nrcpt-1} all there and not empty,
- * orcpt_i and notify_i optional with i < nrcpt (lib/ipc.h, repeated groups). */
+ * orcpt_i and notify_i optional with i < nrcpt (lib/ipc/ipc.h, repeated groups). */
 static int check_groups(const struct attrs *a, long long nrcpt, char **err)
 {
     size_t k, n;

@@ -4,7 +4,7 @@
  * Why threads and not non-blocking sockets: a delivery request is a short blocking
  * conversation (connect, announcement, request with a descriptor, one reply) followed by
  * queue_mark_done and fdatasync of the queue file. Running each request start to finish on
- * a worker keeps that code straight-line, reuses the blocking lib/ipc.h client with its
+ * a worker keeps that code straight-line, reuses the blocking lib/ipc/ipc.h client with its
  * timeouts, and moves the fsyncs off the loop as well; the pool size is the transport's
  * concurrency limit, so the limit is enforced by construction. Threads are started on
  * demand and never touch loop-owned state: results travel in the task. */

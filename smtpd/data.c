@@ -1,4 +1,4 @@
-/* data.c - message content: DATA (decoded by lib/smtp_data.c, which documents the
+/* data.c - message content: DATA (decoded by lib/mail/smtp_data.c, which documents the
  * end-of-data and bare-LF rules that keep SMTP smuggling out) and BDAT (RFC 3030
  * length-counted chunks). */
 #include "log.h"

@@ -1,4 +1,4 @@
-/* main.c - smtpd: the inbound SMTP server (RFC 5321 ESMTP) on the lib/server.h skeleton.
+/* main.c - smtpd: the inbound SMTP server (RFC 5321 ESMTP) on the lib/global/server.h skeleton.
  * pre_init (privileged) loads the TLS key; post_init opens the recipient resolver and starts
  * the commit worker; accept() creates sessions (session.c). See doc/smtpd.md. */
 #include "log.h"

@@ -1,5 +1,5 @@
 /* recipient.c - RCPT TO policy: mail is accepted only for users and aliases of our own
- * domains (lib/resolve.h). No open relay under any address trick:
+ * domains (lib/global/resolve.h). No open relay under any address trick:
  *   - source routes were already stripped by the parser (RFC 5321 sec 4.1.2 / appendix C),
  *     so <@ours:user@other> is judged as user@other, i.e. remote;
  *   - local parts with '%', '!' or '@' (user%other@ours, other!user@ours, "a@b"@ours)

@@ -145,7 +145,7 @@ void defer_log_free(struct defer_log *d)
     memset(d, 0, sizeof *d);
 }
 
-/* Every attribute must be backoff or one of the groups rcpt_N, reason_N, dsn_N (lib/ipc.h),
+/* Every attribute must be backoff or one of the groups rcpt_N, reason_N, dsn_N (lib/ipc/ipc.h),
  * and every recipient needs all three. */
 static int defer_log_check(const struct attrs *a, struct defer_log *d, char **err)
 {

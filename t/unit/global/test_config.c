@@ -1,4 +1,4 @@
-/* test_config.c - cmocka tests of lib/config.c, lib/config_edit.c and lib/mastercf.c:
+/* test_config.c - cmocka tests of lib/global/config.c, lib/global/config_edit.c and lib/global/mastercf.c:
  * main.cf syntax (continuation lines, comments, bad lines), $name/${name} expansion with
  * its recursion bound, unknown names warned with file:line, typed values and bounds with
  * file:line, overrides, config_edit_file keeping comments; master.cf good and bad lines. */

@@ -1,5 +1,5 @@
-/* test_queue.c - queue file writer/reader (lib/queue.c) and queue directory operations
- * (lib/queue_ops.c): round trips, many recipients, large bodies, recipient marks, and
+/* test_queue.c - queue file writer/reader (lib/global/queue.c) and queue directory operations
+ * (lib/global/queue_ops.c): round trips, many recipients, large bodies, recipient marks, and
  * malformed files that the reader must reject. */
 #include <setjmp.h>
 #include <stdarg.h>
