@@ -1,6 +1,7 @@
 /* ipc.c - attribute-line IPC with optional descriptor passing (see ipc.h). */
 #include "ipc.h"
 #include "fdpass.h"
+#include "hex.h"
 #include "mem.h"
 #include "unixsock.h"
 
@@ -179,17 +180,6 @@ void ipc_encode(struct buf *out, const struct attrs *a)
     buf_putc(out, '\n');
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int decode_line(const char *line, size_t len, struct attrs *a, char **err)
 {
     const char *eq = memchr(line, '=', len);
@@ -210,7 +200,7 @@ static int decode_line(const char *line, size_t len, struct attrs *a, char **err
             return -1;
         }
         if (*p == '%') {
-            int h = p + 2 < line + len ? hexval(p[1]) : -1, l = h >= 0 ? hexval(p[2]) : -1;
+            int h = p + 2 < line + len ? hex_digit_value(p[1]) : -1, l = h >= 0 ? hex_digit_value(p[2]) : -1;
             if (h < 0 || l < 0 || (h == 0 && l == 0)) {
                 buf_free(&v);
                 *err = xstrdup("bad %-escape in IPC value");
