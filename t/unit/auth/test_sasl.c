@@ -1,11 +1,7 @@
 /* test_sasl.c - the auth layer's pure parts: SASL PLAIN messages (RFC 4616 sec 2) as the
  * POP3 and IMAP login processes receive them, login names (lowercased, default domain,
  * refusals), and the failed-login penalty table. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,12 +69,6 @@ static void test_penalty(void **state)
     login_penalty_free(p);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sasl_plain),
-        cmocka_unit_test(test_user_names),
-        cmocka_unit_test(test_penalty),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_sasl_plain),
+               cmocka_unit_test(test_user_names),
+               cmocka_unit_test(test_penalty))

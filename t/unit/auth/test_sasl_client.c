@@ -1,10 +1,6 @@
 /* test_sasl_client.c - the client side of SASL PLAIN and LOGIN (lib/auth/sasl_client),
  * checked against the server side's parser (lib/auth/sasl) and RFC 4616's example. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "sasl.h"
@@ -88,13 +84,7 @@ static void test_login(void **state)
     buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pick),
-        cmocka_unit_test(test_plain),
-        cmocka_unit_test(test_plain_refused),
-        cmocka_unit_test(test_login),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_pick),
+               cmocka_unit_test(test_plain),
+               cmocka_unit_test(test_plain_refused),
+               cmocka_unit_test(test_login))

@@ -2,11 +2,7 @@
  * main.cf syntax (continuation lines, comments, bad lines), $name/${name} expansion with
  * its recursion bound, unknown names warned with file:line, typed values and bounds with
  * file:line, overrides, config_edit_file keeping comments; master.cf good and bad lines. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,7 @@
 /* test_dsn.c - RFC 3464 reports (lib/global/dsn.c, dsn_queue.c): NOTIFY semantics, the
  * report's structure and fields, RET=HDRS and the size limit, internationalized addresses,
  * and queueing a report as a new message from the null sender. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "buf.h"
 #include "dsn.h"
@@ -275,15 +271,9 @@ static void test_queue_report(void **state)
     free(spool);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_notify),
-        cmocka_unit_test(test_failure_report),
-        cmocka_unit_test(test_headers_only),
-        cmocka_unit_test(test_success_and_delay),
-        cmocka_unit_test(test_international_and_hostile),
-        cmocka_unit_test(test_queue_report),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_notify),
+               cmocka_unit_test(test_failure_report),
+               cmocka_unit_test(test_headers_only),
+               cmocka_unit_test(test_success_and_delay),
+               cmocka_unit_test(test_international_and_hostile),
+               cmocka_unit_test(test_queue_report))

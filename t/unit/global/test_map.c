@@ -2,11 +2,7 @@
  * comments, case folding, duplicates), lookup and ordered iteration, the malformed
  * sources that must fail with "file:line: reason", atomic rebuild seen by an open
  * handle, and the errors of map_open. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>

@@ -4,11 +4,7 @@
  * tables, every old name points to an existing parameter, PARAM(name) spells the name,
  * config_enum returns choice indices, and an old name in main.cf, in a master.cf -o and in
  * `conf set` still works, with a warning that gives file:line and the new name. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,7 @@
 /* test_password.c - lib/password: new {ARGON2ID} hashes verify and are salted, wrong
  * passwords fail, known vectors from outside (the Argon2 reference test suite and
  * `openssl passwd -6`) verify, and malformed or unknown hashes give -1. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,12 +74,6 @@ static void test_malformed(void **state)
     assert_int_equal(password_verify("x", NULL), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hash_and_verify),
-        cmocka_unit_test(test_known_vectors),
-        cmocka_unit_test(test_malformed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_hash_and_verify),
+               cmocka_unit_test(test_known_vectors),
+               cmocka_unit_test(test_malformed))

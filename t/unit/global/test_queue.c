@@ -1,11 +1,7 @@
 /* test_queue.c - queue file writer/reader (lib/global/queue.c) and queue directory operations
  * (lib/global/queue_ops.c): round trips, many recipients, large bodies, recipient marks, and
  * malformed files that the reader must reject. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "buf.h"
 #include "fileio.h"
@@ -428,24 +424,18 @@ static void test_defer_log_malformed(void **state)
     rm_spool(spool);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_many_and_large),
-        cmocka_unit_test(test_good_file),
-        cmocka_unit_test(test_truncated_header),
-        cmocka_unit_test(test_record_longer_than_file),
-        cmocka_unit_test(test_missing_end),
-        cmocka_unit_test(test_data_after_end),
-        cmocka_unit_test(test_unknown_type),
-        cmocka_unit_test(test_bad_recipient),
-        cmocka_unit_test(test_missing_sender),
-        cmocka_unit_test(test_other_malformed),
-        cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_commit_failure),
-        cmocka_unit_test(test_queue_ops),
-        cmocka_unit_test(test_defer_log_malformed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_round_trip),
+               cmocka_unit_test(test_many_and_large),
+               cmocka_unit_test(test_good_file),
+               cmocka_unit_test(test_truncated_header),
+               cmocka_unit_test(test_record_longer_than_file),
+               cmocka_unit_test(test_missing_end),
+               cmocka_unit_test(test_data_after_end),
+               cmocka_unit_test(test_unknown_type),
+               cmocka_unit_test(test_bad_recipient),
+               cmocka_unit_test(test_missing_sender),
+               cmocka_unit_test(test_other_malformed),
+               cmocka_unit_test(test_ids),
+               cmocka_unit_test(test_commit_failure),
+               cmocka_unit_test(test_queue_ops),
+               cmocka_unit_test(test_defer_log_malformed))

@@ -3,11 +3,7 @@
  * seeing a writer's changes and a file that appears later, and recipient classification
  * in the documented order (aliases, users, extensions, catch-all, missing or unreadable
  * alias tables). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,7 @@
 /* test_conn.c - lib/conn on a real socketpair and event loop: line extraction (CRLF, bare LF,
  * over-long lines reported once and skipped, lines longer than the buffer), large output
  * written through EPOLLOUT with the drained callback, EOF, and conn_free inside a callback. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -194,14 +190,8 @@ static void test_write_error_reported(void **state)
     teardown(&f);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lines),
-        cmocka_unit_test(test_line_longer_than_buffer),
-        cmocka_unit_test(test_large_output_and_drained),
-        cmocka_unit_test(test_free_inside_callback_and_peer_addr),
-        cmocka_unit_test(test_write_error_reported),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_lines),
+               cmocka_unit_test(test_line_longer_than_buffer),
+               cmocka_unit_test(test_large_output_and_drained),
+               cmocka_unit_test(test_free_inside_callback_and_peer_addr),
+               cmocka_unit_test(test_write_error_reported))

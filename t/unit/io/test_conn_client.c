@@ -6,11 +6,7 @@
  * certificate made at test time: trusted with the right name, handshake refused with a
  * wrong name in verify-name mode, reported untrusted (wrong name, unknown issuer) in none
  * mode, and pipelined plaintext after the 220 discarded. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

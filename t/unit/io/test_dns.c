@@ -6,11 +6,7 @@
  * zones of libunbound, answered without asking the forwarder, hence these names.) Results must
  * come from the event loop, never from inside dns_lookup(); cancelled queries stay silent.
  * Without the unbound binary (Debian package unbound, see t/deps) every test is SKIPPED. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

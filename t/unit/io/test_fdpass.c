@@ -4,11 +4,7 @@
  * descriptors does not grow); a descriptor sent with a second message while one is held
  * counts as extra; the peer credentials of a socketpair are our own pid and uid; the trust
  * rule accepts root, ourselves and the allowed uids only. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
@@ -173,15 +169,9 @@ static void test_uid_trust_rule(void **state)
     assert_false(peercred_uid_trusted(other, allowed, 1));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_descriptor_arrives_as_the_same_file),
-        cmocka_unit_test(test_no_descriptor_is_refused),
-        cmocka_unit_test(test_two_descriptors_are_refused_and_closed),
-        cmocka_unit_test(test_second_descriptor_of_a_message_is_extra),
-        cmocka_unit_test(test_peer_credentials_are_ours),
-        cmocka_unit_test(test_uid_trust_rule),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_descriptor_arrives_as_the_same_file),
+               cmocka_unit_test(test_no_descriptor_is_refused),
+               cmocka_unit_test(test_two_descriptors_are_refused_and_closed),
+               cmocka_unit_test(test_second_descriptor_of_a_message_is_extra),
+               cmocka_unit_test(test_peer_credentials_are_ours),
+               cmocka_unit_test(test_uid_trust_rule))

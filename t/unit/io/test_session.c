@@ -4,11 +4,7 @@
  * protocol's last reply, replies held back by sess_hold and by the soft error limit, the
  * idle timeout, the output limit pausing input until the peer reads, EOF, and finish()
  * running exactly once. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -256,16 +252,10 @@ static void test_eof_closes(void **state)
     teardown(&t);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_replies_and_close),
-        cmocka_unit_test(test_error_limit_closes),
-        cmocka_unit_test(test_hold_delays_replies_in_order),
-        cmocka_unit_test(test_soft_error_limit_tarpits),
-        cmocka_unit_test(test_idle_timeout),
-        cmocka_unit_test(test_output_limit_pauses_input),
-        cmocka_unit_test(test_eof_closes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_replies_and_close),
+               cmocka_unit_test(test_error_limit_closes),
+               cmocka_unit_test(test_hold_delays_replies_in_order),
+               cmocka_unit_test(test_soft_error_limit_tarpits),
+               cmocka_unit_test(test_idle_timeout),
+               cmocka_unit_test(test_output_limit_pauses_input),
+               cmocka_unit_test(test_eof_closes))

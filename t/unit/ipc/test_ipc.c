@@ -3,11 +3,7 @@
  * names and lines, incomplete messages, the blocking connection with a passed descriptor
  * over a socketpair, the announcement check, and the indexed-group API (rcpt_0, rcpt_1 ...:
  * exact bytes, dense counts, gaps, repeats, malformed indexes, sparse optional groups). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,18 +263,12 @@ static void test_conn_with_descriptor(void **state)
     ipc_conn_close(&client);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_escapes),
-        cmocka_unit_test(test_bad_lines_refused),
-        cmocka_unit_test(test_incomplete_needs_more),
-        cmocka_unit_test(test_size_limit),
-        cmocka_unit_test(test_indexed_bytes_and_lookup),
-        cmocka_unit_test(test_name_indexed),
-        cmocka_unit_test(test_group_count_strict),
-        cmocka_unit_test(test_conn_with_descriptor),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_round_trip),
+               cmocka_unit_test(test_escapes),
+               cmocka_unit_test(test_bad_lines_refused),
+               cmocka_unit_test(test_incomplete_needs_more),
+               cmocka_unit_test(test_size_limit),
+               cmocka_unit_test(test_indexed_bytes_and_lookup),
+               cmocka_unit_test(test_name_indexed),
+               cmocka_unit_test(test_group_count_strict),
+               cmocka_unit_test(test_conn_with_descriptor))

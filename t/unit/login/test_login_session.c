@@ -4,11 +4,7 @@
  * plaintext-auth policy, STARTTLS offered only with a TLS context, the error limit, an
  * over-long line, a failed login closing the session at auth_max_failures, and the
  * pre-login timeout. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -226,14 +222,8 @@ static void test_login_timeout(void **state)
     event_loop_free(loop);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_greeting_policy_and_quit),
-        cmocka_unit_test(test_session_limit_refuses),
-        cmocka_unit_test(test_error_limit_and_long_line),
-        cmocka_unit_test(test_failed_logins_close_and_refuse),
-        cmocka_unit_test(test_login_timeout),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_greeting_policy_and_quit),
+               cmocka_unit_test(test_session_limit_refuses),
+               cmocka_unit_test(test_error_limit_and_long_line),
+               cmocka_unit_test(test_failed_logins_close_and_refuse),
+               cmocka_unit_test(test_login_timeout))

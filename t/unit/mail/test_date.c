@@ -1,10 +1,6 @@
 /* test_date.c - lib/mail/date: RFC 5322 date-time of a fixed time in UTC, in a +0130 and a
  * -0500 zone, the zone-comment form, and a buffer too small. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "date.h"
 #include <stdlib.h>
@@ -60,13 +56,7 @@ static void test_too_small(void **state)
     assert_int_equal(one[0], 'x'); /* size 0: nothing written */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utc),
-        cmocka_unit_test(test_half_hour_zone),
-        cmocka_unit_test(test_west_zone),
-        cmocka_unit_test(test_too_small),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_utc),
+               cmocka_unit_test(test_half_hour_zone),
+               cmocka_unit_test(test_west_zone),
+               cmocka_unit_test(test_too_small))

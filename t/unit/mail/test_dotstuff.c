@@ -1,11 +1,7 @@
 /* test_dotstuff.c - lib/mail/dotstuff, the encoder, against lib/mail/smtp_data, the
  * decoder: exact wire output (CRLF, doubled leading dots, terminator), independence from
  * chunking, line reports, and encode-then-decode giving the input back. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "dotstuff.h"
 #include "smtp_data.h"
@@ -97,12 +93,6 @@ static void test_round_trip(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wire_output),
-        cmocka_unit_test(test_lines),
-        cmocka_unit_test(test_round_trip),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_wire_output),
+               cmocka_unit_test(test_lines),
+               cmocka_unit_test(test_round_trip))

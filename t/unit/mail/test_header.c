@@ -2,11 +2,7 @@
  * missing, empty section, resumed search), iterating the fields of a message in memory
  * (folded lines unfolded, nameless lines, a missing end, a message without a body), and
  * the streaming scanner (any chunking gives the same fields, where it stops, bounds). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "header.h"
 #include <stdio.h>
@@ -165,14 +161,8 @@ static void test_scanner_bounds(void **state)
     assert_string_equal(c.text, "[4:Subj: a\n][1:X: 1\n 2\n]");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_section_end),
-        cmocka_unit_test(test_iterate),
-        cmocka_unit_test(test_scanner),
-        cmocka_unit_test(test_scanner_bounds),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_names),
+               cmocka_unit_test(test_section_end),
+               cmocka_unit_test(test_iterate),
+               cmocka_unit_test(test_scanner),
+               cmocka_unit_test(test_scanner_bounds))

@@ -4,11 +4,7 @@
  * CRLF and LF, Content-* fields with quotes, comments and folding, the depth, part and
  * header-line limits; and split invariance (every message fed whole, byte by byte and in
  * random chunk sizes must give the identical tree). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -666,24 +662,18 @@ static void test_split_invariance(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain),
-        cmocka_unit_test(test_header_only_and_empty),
-        cmocka_unit_test(test_mixed_attachment),
-        cmocka_unit_test(test_alternative_in_mixed),
-        cmocka_unit_test(test_rfc822_attached),
-        cmocka_unit_test(test_missing_final_boundary),
-        cmocka_unit_test(test_boundary_prefix),
-        cmocka_unit_test(test_short_parts),
-        cmocka_unit_test(test_crlf_and_lf),
-        cmocka_unit_test(test_params_quotes_comments),
-        cmocka_unit_test(test_digest_default),
-        cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_part_limit),
-        cmocka_unit_test(test_header_line_limit),
-        cmocka_unit_test(test_split_invariance),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_plain),
+               cmocka_unit_test(test_header_only_and_empty),
+               cmocka_unit_test(test_mixed_attachment),
+               cmocka_unit_test(test_alternative_in_mixed),
+               cmocka_unit_test(test_rfc822_attached),
+               cmocka_unit_test(test_missing_final_boundary),
+               cmocka_unit_test(test_boundary_prefix),
+               cmocka_unit_test(test_short_parts),
+               cmocka_unit_test(test_crlf_and_lf),
+               cmocka_unit_test(test_params_quotes_comments),
+               cmocka_unit_test(test_digest_default),
+               cmocka_unit_test(test_depth_limit),
+               cmocka_unit_test(test_part_limit),
+               cmocka_unit_test(test_header_line_limit),
+               cmocka_unit_test(test_split_invariance))

@@ -1,11 +1,7 @@
 /* test_xtext.c - lib/mail/xtext: the strict RFC 3461 grammar check (what smtpd accepts
  * in ENVID and ORCPT), the tolerant decoder for stored values, encoding, and round trips
  * through every byte value. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "xtext.h"
 #include <stdlib.h>
@@ -73,13 +69,7 @@ static void test_round_trip_every_byte(void **state)
     free(enc);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),
-        cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_encode),
-        cmocka_unit_test(test_round_trip_every_byte),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_valid),
+               cmocka_unit_test(test_decode),
+               cmocka_unit_test(test_encode),
+               cmocka_unit_test(test_round_trip_every_byte))

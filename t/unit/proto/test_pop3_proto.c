@@ -2,11 +2,7 @@
  * command parser (RFC 1939, RFC 2449, RFC 5034 arguments and limits), the refusal replies,
  * and the RETR/TOP output filter, which must give the same bytes however its input is
  * split. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,12 +143,6 @@ static void test_parse_reply(void **state)
     assert_int_equal(strlen(small), sizeof small - 1); /* cut, still terminated */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commands),
-        cmocka_unit_test(test_filter),
-        cmocka_unit_test(test_parse_reply),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_commands),
+               cmocka_unit_test(test_filter),
+               cmocka_unit_test(test_parse_reply))

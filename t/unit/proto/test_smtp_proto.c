@@ -2,11 +2,7 @@
  * (source routes, quoting, address literals, UTF-8), MAIL/RCPT parameters (xtext in ENVID
  * and ORCPT), BDAT and the relay-trick detector, with malformed input throughout. xtext
  * and UTF-8 themselves are tested in t/unit/mail/test_xtext.c and t/unit/util/test_utf8.c. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "smtp_proto.h"
@@ -350,13 +346,10 @@ static void test_helo_and_routes(void **state)
     assert_false(smtp_local_part_routes("first.last"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commands),  cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_path_length), cmocka_unit_test(test_mail),
-        cmocka_unit_test(test_rcpt),      cmocka_unit_test(test_bdat),
-        cmocka_unit_test(test_helo_and_routes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_commands),
+               cmocka_unit_test(test_paths),
+               cmocka_unit_test(test_path_length),
+               cmocka_unit_test(test_mail),
+               cmocka_unit_test(test_rcpt),
+               cmocka_unit_test(test_bdat),
+               cmocka_unit_test(test_helo_and_routes))

@@ -2,11 +2,7 @@
  * replies, enhanced status codes (present, absent, wrong class, repeated on every line),
  * code-only lines, control bytes in the text, and malformed replies (bad codes, changing
  * codes, missing separators, over-long lines, too many lines, lines after the end). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -176,15 +172,9 @@ static void test_describe(void **state)
     assert_int_equal(smtp_reply_class(&r), 2);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_replies),
-        cmocka_unit_test(test_line_bounds),
-        cmocka_unit_test(test_line_count_and_truncation),
-        cmocka_unit_test(test_not_nul_terminated),
-        cmocka_unit_test(test_status_parse),
-        cmocka_unit_test(test_describe),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_replies),
+               cmocka_unit_test(test_line_bounds),
+               cmocka_unit_test(test_line_count_and_truncation),
+               cmocka_unit_test(test_not_nul_terminated),
+               cmocka_unit_test(test_status_parse),
+               cmocka_unit_test(test_describe))

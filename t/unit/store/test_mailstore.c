@@ -4,11 +4,7 @@
  * fill() and unsafe names; exactly-once delivery (repeats, expunged or lost first copies,
  * pruning, a writer killed between rename and commit), directories removed under a
  * delivering handle, mail_user_current(). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,11 +1,7 @@
 /* test_base64.c - lib/util/base64: the RFC 4648 sec 10 test vectors both ways, binary
  * round trips, and strictness: bad padding, bad characters, white space and wrong lengths
  * are refused. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "base64.h"
 #include <string.h>
@@ -69,12 +65,6 @@ static void test_refused(void **state)
     buf_free(&d);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc4648_vectors),
-        cmocka_unit_test(test_binary_round_trip),
-        cmocka_unit_test(test_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_rfc4648_vectors),
+               cmocka_unit_test(test_binary_round_trip),
+               cmocka_unit_test(test_refused))

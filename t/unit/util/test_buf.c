@@ -4,11 +4,7 @@
  * unread bytes, data[len] is NUL and cap leaves the promised room. Also: consuming does
  * not move the bytes, a full consume or reset gives the whole allocation back, and steal
  * after a consume returns a string the caller can free. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,14 +181,8 @@ static void test_steal_after_consume(void **state)
     free(empty);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_interleavings_match_model),
-        cmocka_unit_test(test_consume_does_not_move_bytes),
-        cmocka_unit_test(test_full_consume_gives_back_allocation),
-        cmocka_unit_test(test_steady_stream_does_not_grow),
-        cmocka_unit_test(test_steal_after_consume),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_random_interleavings_match_model),
+               cmocka_unit_test(test_consume_does_not_move_bytes),
+               cmocka_unit_test(test_full_consume_gives_back_allocation),
+               cmocka_unit_test(test_steady_stream_does_not_grow),
+               cmocka_unit_test(test_steal_after_consume))

@@ -2,11 +2,7 @@
  * hold one): timers fire in due order whatever the insertion order, cancelling the first,
  * a middle and the last timer, a stale id that must not cancel the timer now using its
  * slot, a timer added from inside a timer callback, and many timers with half cancelled. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,15 +184,9 @@ static void test_many_timers_half_cancelled(void **state)
     record_free(r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_due_order_random_insertion),
-        cmocka_unit_test(test_equal_due_fire_in_creation_order),
-        cmocka_unit_test(test_cancel_head_middle_last),
-        cmocka_unit_test(test_stale_id_does_not_cancel_slot_reuser),
-        cmocka_unit_test(test_timer_added_from_callback),
-        cmocka_unit_test(test_many_timers_half_cancelled),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_due_order_random_insertion),
+               cmocka_unit_test(test_equal_due_fire_in_creation_order),
+               cmocka_unit_test(test_cancel_head_middle_last),
+               cmocka_unit_test(test_stale_id_does_not_cancel_slot_reuser),
+               cmocka_unit_test(test_timer_added_from_callback),
+               cmocka_unit_test(test_many_timers_half_cancelled))

@@ -1,10 +1,6 @@
 /* test_hex.c - lib/util/hex: digit values in either case or upper-case only, encoding,
  * and decoding that refuses odd lengths and non-digits without touching the output. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "hex.h"
 #include <string.h>
@@ -64,13 +60,7 @@ static void test_round_trip(void **state)
     buf_free(&dec);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_digits),
-        cmocka_unit_test(test_encode),
-        cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_round_trip),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_digits),
+               cmocka_unit_test(test_encode),
+               cmocka_unit_test(test_decode),
+               cmocka_unit_test(test_round_trip))

@@ -1,11 +1,7 @@
 /* test_list.c - lib/util/list.h: insertion at both ends, removal of the first, a middle,
  * the last and the only element (checking the list forwards through next and backwards
  * through prev after every change), and removing and freeing elements while iterating. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +101,6 @@ static void test_remove_while_iterating(void **state)
     assert_true(DLIST_EMPTY(&l));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_insert_both_ends),
-        cmocka_unit_test(test_remove_first_middle_last_only),
-        cmocka_unit_test(test_remove_while_iterating),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_insert_both_ends),
+               cmocka_unit_test(test_remove_first_middle_last_only),
+               cmocka_unit_test(test_remove_while_iterating))

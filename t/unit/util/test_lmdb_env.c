@@ -3,11 +3,7 @@
  * (and only once a second when throttled) and opening again shows the new content, a
  * deleted file counts as replaced, and a map grown by another process (a forked writer)
  * is adopted by lmdb_txn_begin where a plain mdb_txn_begin fails with MDB_MAP_RESIZED. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,13 +191,7 @@ static void test_map_grown_by_another_writer(void **state)
     lmdb_env_close(&le);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_and_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_missing_says_why, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replaced_file_is_noticed_and_reopened, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_map_grown_by_another_writer, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test_setup_teardown(test_open_and_read, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_open_missing_says_why, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_replaced_file_is_noticed_and_reopened, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_map_grown_by_another_writer, setup, teardown))

@@ -1,11 +1,7 @@
 /* test_utf8.c - lib/util/utf8: well-formed sequences of every length accepted; truncated
  * sequences, stray continuation bytes, overlong forms, surrogates and values past
  * U+10FFFF refused; sequence lengths; the ASCII check. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "utf8.h"
 #include <string.h>
@@ -65,12 +61,6 @@ static void test_ascii(void **state)
     assert_true(utf8_is_ascii("caf\xc3\xa9", 3));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),
-        cmocka_unit_test(test_sequence_length),
-        cmocka_unit_test(test_ascii),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_valid),
+               cmocka_unit_test(test_sequence_length),
+               cmocka_unit_test(test_ascii))

@@ -2,11 +2,7 @@
  * come back on it, in order, exactly once; cancelled jobs still come back flagged; queued
  * jobs can be dropped; many jobs over several threads; the thread count grows to the limit
  * and never past it; a batch takes every waiting job; worker_free returns every job. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -301,16 +297,10 @@ static void test_free_returns_every_job(void **state)
     assert_false(f->done_off_loop);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_jobs_come_back_on_the_loop_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancelled_job_still_comes_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drop_queued, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_jobs_many_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads_grow_to_the_limit_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_takes_every_waiting_job, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_free_returns_every_job, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test_setup_teardown(test_jobs_come_back_on_the_loop_in_order, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_cancelled_job_still_comes_back, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_drop_queued, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_many_jobs_many_threads, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_threads_grow_to_the_limit_only, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_batch_takes_every_waiting_job, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_free_returns_every_job, setup, teardown))
