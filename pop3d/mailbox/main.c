@@ -21,9 +21,8 @@ static void read_params(struct pop3_mailbox_params *p, struct config *cfg)
 
 static void pre_init(struct server *srv)
 {
-    struct pop3d *d = xcalloc(1, sizeof *d);
+    struct pop3d *d = srv->app = xcalloc(1, sizeof *d);
     d->srv = srv;
-    srv->app = d;
     read_params(&d->p, srv->cfg);
 }
 
