@@ -39,8 +39,10 @@ static int load_all(const char *confdir, struct config **cfg, struct mastercf *m
     for (size_t i = 0; i < errs.n; i++) {
         if (startup)
             fprintf(stderr, "posthorn/master: %s\n", errs.msgs[i]);
+        else if (strncmp(errs.msgs[i], "warning: ", 9) == 0)
+            log_warn("%s", errs.msgs[i] + 9); /* log_warn adds its own "warning: " */
         else
-            log_warn("%s", errs.msgs[i]);
+            log_error("%s", errs.msgs[i]);
     }
     int rc = (*cfg && errlist_errors(&errs) == 0) ? 0 : -1;
     errlist_free(&errs);
