@@ -153,7 +153,7 @@ static void on_drained(struct sess *s)
 static void finish(struct sess *s)
 {
     struct login_client *c = client(s);
-    login_auth_cancel(c->job);
+    auth_check_cancel(c->job);
     login_cancel_handoff(c);
     c->srv->proto->forget(c);
     free(c->auth_user);
@@ -214,7 +214,7 @@ static void open_session(struct login_server *srv, struct login_client *c)
         if (!p->wrapper) /* in wrapper mode nothing can be said before TLS */
             srv->proto->refuse_busy(c);
         login_close(c);
-    } else if (login_penalty_count(srv->penalty, c->rip, event_now_ms()) >= p->max_failures) {
+    } else if (auth_penalty_count(srv->penalty, c->rip, event_now_ms()) >= p->max_failures) {
         log_info("refusing %s: too many failed logins", c->rip);
         if (!p->wrapper)
             srv->proto->refuse_penalty(c);
@@ -252,7 +252,7 @@ void login_server_accept(struct login_server *srv, int fd)
 /* --- the server --- */
 
 struct login_server *login_server_new(struct event_loop *loop, const struct login_params *p,
-                                      SSL_CTX *tls, struct login_auth *auth,
+                                      SSL_CTX *tls, struct auth_check *auth,
                                       const struct login_protocol *proto)
 {
     struct login_server *srv = xcalloc(1, sizeof *srv);
@@ -261,7 +261,7 @@ struct login_server *login_server_new(struct event_loop *loop, const struct logi
     srv->tls = tls;
     srv->auth = auth;
     srv->proto = proto;
-    srv->penalty = login_penalty_new();
+    srv->penalty = auth_penalty_new();
     struct sess_list *l = &srv->sessions;
     l->loop = loop;
     l->timeout_ms = p->login_timeout_ms;
@@ -278,17 +278,17 @@ void login_server_free(struct login_server *srv)
         sess_kill(s);
         sess_reap(s);
     }
-    login_penalty_free(srv->penalty);
+    auth_penalty_free(srv->penalty);
     free(srv);
 }
 
 unsigned login_server_busy(const struct login_server *srv)
 {
-    return srv->sessions.count + login_auth_pending(srv->auth);
+    return srv->sessions.count + auth_check_pending(srv->auth);
 }
 
 void login_server_tick(struct login_server *srv)
 {
     sess_tick(&srv->sessions);
-    login_penalty_expire(srv->penalty, event_now_ms());
+    auth_penalty_expire(srv->penalty, event_now_ms());
 }

@@ -8,7 +8,7 @@
  *   - the pre-login timeout (counted from the connect), line reading against line_limit,
  *     the error limit, and STARTTLS (STLS in POP3) with the pipelining rule of RFC 2595 sec 4;
  *   - the plaintext-auth policy (login_may_auth);
- *   - the password check in the worker (lib/auth/login.h), failure delay and
+ *   - the password check in the worker (lib/auth/auth_check.h), failure delay and
  *     login_max_failures;
  *   - the handoff to the post-login process (login_handoff.h) and, for a TLS session, the
  *     TLS proxy that stays in this process after it (login_proxy.h).
@@ -27,7 +27,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "event.h"
-#include "login.h"
+#include "auth_check.h"
 #include "session.h"
 #include <openssl/ssl.h>
 #include <stdbool.h>
@@ -71,7 +71,7 @@ struct login_params {
     const char *greeting;         /* login_greeting, for the protocol's greet() */
     const char *default_domain;   /* appended to a name without '@'; "" or NULL: none */
     long long failure_delay_ms;
-    unsigned max_failures;        /* per client address (login_penalty) */
+    unsigned max_failures;        /* per client address (auth_penalty) */
     long long login_timeout_ms;
     size_t line_limit;
     unsigned error_limit;
@@ -94,7 +94,7 @@ struct login_client {
     void *proto;               /* the protocol's state */
     /* private to the skeleton */
     bool wait_auth, wait_handoff, wait_drain;
-    struct login_auth_job *job;
+    struct auth_check_job *job;
     struct handoff *handoff;
     struct login_proxy *proxy;
     char *auth_user;
@@ -104,7 +104,7 @@ struct login_client {
 
 /* tls may be NULL (no STARTTLS; wrapper mode then needs one). */
 struct login_server *login_server_new(struct event_loop *loop, const struct login_params *p,
-                                      SSL_CTX *tls, struct login_auth *auth,
+                                      SSL_CTX *tls, struct auth_check *auth,
                                       const struct login_protocol *proto);
 /* End every session at once and free the server (not the loop, TLS context or auth). */
 void login_server_free(struct login_server *srv);

@@ -1,5 +1,5 @@
 /* login_session_auth.c - the login skeleton's password check (login_session.h): the name
- * gets default_domain, the check runs in the worker (lib/auth/login.h) while the loop
+ * gets default_domain, the check runs in the worker (lib/auth/auth_check.h) while the loop
  * serves others, and a failed login is counted per client address: the protocol's failure
  * reply is held back for login_failure_delay, and the session closes once the address
  * reaches login_max_failures. Passwords are never logged. Event loop thread only. */
@@ -11,7 +11,7 @@
 static void auth_failed(struct login_client *c, const char *user)
 {
     struct login_server *srv = c->srv;
-    unsigned count = login_penalty_fail(srv->penalty, c->rip, event_now_ms());
+    unsigned count = auth_penalty_fail(srv->penalty, c->rip, event_now_ms());
     log_info("authentication failed: user=<%s>, method=%s, rip=%s, lip=%s%s, attempts=%u, session=<%s>",
              user ? user : "(invalid name)", c->method, c->rip, c->lip,
              login_tls_active(c) ? ", TLS" : "", count, c->id);
@@ -31,7 +31,7 @@ void login_fail(struct login_client *c, const char *method)
     auth_failed(c, NULL);
 }
 
-static void on_checked(void *ctx, enum login_auth_result result, const char *user,
+static void on_checked(void *ctx, enum auth_check_result result, const char *user,
                        const char *err)
 {
     struct login_client *c = ctx;
@@ -39,11 +39,11 @@ static void on_checked(void *ctx, enum login_auth_result result, const char *use
         log_warn("%s", err);
     c->job = NULL;
     c->wait_auth = false;
-    if (result == LOGIN_AUTH_OK) {
-        login_penalty_clear(c->srv->penalty, c->rip);
+    if (result == AUTH_CHECK_OK) {
+        auth_penalty_clear(c->srv->penalty, c->rip);
         c->auth_user = xstrdup(user);
         login_start_handoff(c);
-    } else if (result == LOGIN_AUTH_TEMPFAIL) {
+    } else if (result == AUTH_CHECK_TEMPFAIL) {
         c->srv->proto->auth_tempfail(c);
     } else {
         auth_failed(c, user);
@@ -56,12 +56,12 @@ void login_authenticate(struct login_client *c, const char *name, const char *pa
                         const char *method)
 {
     c->method = method;
-    char *user = login_user_name(name, c->srv->p.default_domain);
+    char *user = auth_user_name(name, c->srv->p.default_domain);
     if (!user) {
         auth_failed(c, NULL);
         return;
     }
     c->wait_auth = true;
-    c->job = login_auth_submit(c->srv->auth, user, password, on_checked, c);
+    c->job = auth_check_submit(c->srv->auth, user, password, on_checked, c);
     free(user);
 }

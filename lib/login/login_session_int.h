@@ -9,8 +9,8 @@ struct login_server {
     struct event_loop *loop;
     struct login_params p;
     SSL_CTX *tls;
-    struct login_auth *auth;
-    struct login_penalty *penalty;
+    struct auth_check *auth;
+    struct auth_penalty *penalty;
     const struct login_protocol *proto;
     struct sess_list sessions;
 };

@@ -61,7 +61,7 @@ static void post_init(struct server *srv)
 {
     struct pop3_login_process *d = srv->app;
     char *err = NULL;
-    struct login_auth *auth = login_auth_new(srv->loop, srv->cfg, &err);
+    struct auth_check *auth = auth_check_new(srv->loop, srv->cfg, &err);
     if (!auth)
         log_fatal("cannot open the account database: %s", err ? err : "?");
     d->login = login_server_new(srv->loop, &d->p, d->tls, auth, &pop3_login_protocol);

@@ -136,7 +136,7 @@ static const char *check_request(const struct attrs *req, struct buf *input)
 {
     const char *user = attrs_get(req, "user"), *svc = attrs_get(req, "service");
     const char *in = attrs_get(req, "input");
-    char *norm = user ? login_user_name(user, NULL) : NULL;
+    char *norm = user ? auth_user_name(user, NULL) : NULL;
     bool ok = norm && strcmp(norm, user) == 0 && strchr(user, '@');
     free(norm);
     if (!ok)

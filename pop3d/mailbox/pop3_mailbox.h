@@ -9,7 +9,7 @@
 #define POP3D_MAILBOX_POP3_MAILBOX_H
 #include "buf.h"
 #include "conn.h"
-#include "login.h"
+#include "auth_check.h"
 #include "login_handoff.h"
 #include "mailstore.h"
 #include "pop3_proto.h"

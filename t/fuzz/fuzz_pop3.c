@@ -4,7 +4,7 @@
  * decoded as SASL responses); the whole input is run through the filter as a message, in
  * chunks whose size comes from the first byte, with a TOP line count from the second. */
 #include "fuzz_common.h"
-#include "login.h"
+#include "auth_check.h"
 #include "pop3_proto.h"
 #include "sasl.h"
 
@@ -25,11 +25,11 @@ static void fuzz_command(const uint8_t *data, size_t size)
             if (base64_decode(args[i], strlen(args[i]), &b)) {
                 struct sasl_creds cr = {0};
                 if (sasl_plain_parse(b.data ? b.data : "", b.len, &cr))
-                    free(login_user_name(cr.authcid, "example.test"));
+                    free(auth_user_name(cr.authcid, "example.test"));
                 sasl_creds_free(&cr);
             }
             buf_free(&b);
-            free(login_user_name(args[i], ""));
+            free(auth_user_name(args[i], ""));
         }
     }
     free(line);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "login.h"
+#include "auth_check.h"
 #include "sasl.h"
 
 static void test_sasl_plain(void **state)
@@ -32,41 +32,41 @@ static void test_sasl_plain(void **state)
 
 static void test_user_names(void **state)
 {
-    char *u = login_user_name("Alice@Example.TEST", "");
+    char *u = auth_user_name("Alice@Example.TEST", "");
     assert_string_equal(u, "alice@example.test");
     free(u);
-    u = login_user_name("bob", "example.test");
+    u = auth_user_name("bob", "example.test");
     assert_string_equal(u, "bob@example.test");
     free(u);
-    u = login_user_name("bob", "");
+    u = auth_user_name("bob", "");
     assert_string_equal(u, "bob");
     free(u);
     static const char *const bad[] = {"", "a b", "a\tb", "@x", "x@", "a@b@c", "\x7f"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_null(login_user_name(bad[i], "example.test"));
+        assert_null(auth_user_name(bad[i], "example.test"));
     char long_name[400];
     memset(long_name, 'a', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = 0;
-    assert_null(login_user_name(long_name, ""));
+    assert_null(auth_user_name(long_name, ""));
 }
 
 static void test_penalty(void **state)
 {
-    struct login_penalty *p = login_penalty_new();
-    assert_int_equal(login_penalty_count(p, "192.0.2.1", 0), 0);
-    assert_int_equal(login_penalty_fail(p, "192.0.2.1", 1000), 1);
-    assert_int_equal(login_penalty_fail(p, "192.0.2.1", 2000), 2);
-    assert_int_equal(login_penalty_fail(p, "192.0.2.2", 2000), 1);
-    assert_int_equal(login_penalty_count(p, "192.0.2.1", 3000), 2);
-    login_penalty_clear(p, "192.0.2.1");
-    assert_int_equal(login_penalty_count(p, "192.0.2.1", 3000), 0);
-    assert_int_equal(login_penalty_count(p, "192.0.2.2", 3000), 1);
-    long long later = 2000 + LOGIN_PENALTY_MEMORY_MS + 1;
-    assert_int_equal(login_penalty_count(p, "192.0.2.2", later), 0);
-    assert_int_equal(login_penalty_fail(p, "192.0.2.2", later), 1); /* an old count starts over */
-    login_penalty_expire(p, later + LOGIN_PENALTY_MEMORY_MS + 1);
-    assert_int_equal(login_penalty_count(p, "192.0.2.2", later), 0);
-    login_penalty_free(p);
+    struct auth_penalty *p = auth_penalty_new();
+    assert_int_equal(auth_penalty_count(p, "192.0.2.1", 0), 0);
+    assert_int_equal(auth_penalty_fail(p, "192.0.2.1", 1000), 1);
+    assert_int_equal(auth_penalty_fail(p, "192.0.2.1", 2000), 2);
+    assert_int_equal(auth_penalty_fail(p, "192.0.2.2", 2000), 1);
+    assert_int_equal(auth_penalty_count(p, "192.0.2.1", 3000), 2);
+    auth_penalty_clear(p, "192.0.2.1");
+    assert_int_equal(auth_penalty_count(p, "192.0.2.1", 3000), 0);
+    assert_int_equal(auth_penalty_count(p, "192.0.2.2", 3000), 1);
+    long long later = 2000 + AUTH_PENALTY_MEMORY_MS + 1;
+    assert_int_equal(auth_penalty_count(p, "192.0.2.2", later), 0);
+    assert_int_equal(auth_penalty_fail(p, "192.0.2.2", later), 1); /* an old count starts over */
+    auth_penalty_expire(p, later + AUTH_PENALTY_MEMORY_MS + 1);
+    assert_int_equal(auth_penalty_count(p, "192.0.2.2", later), 0);
+    auth_penalty_free(p);
 }
 
 UNIT_TEST_MAIN(cmocka_unit_test(test_sasl_plain),

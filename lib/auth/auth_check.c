@@ -1,5 +1,5 @@
-/* login.c - password checks off the event loop and the failed-login table (see login.h). */
-#include "login.h"
+/* auth_check.c - password checks off the event loop and the failed-login table (see auth_check.h). */
+#include "auth_check.h"
 #include "accounts.h"
 #include "mem.h"
 #include "password.h"
@@ -11,10 +11,10 @@
 #define PENALTY_BUCKETS 1024
 #define PENALTY_MAX_ENTRIES 100000
 
-char *login_user_name(const char *name, const char *default_domain)
+char *auth_user_name(const char *name, const char *default_domain)
 {
     size_t len = strlen(name), ats = 0;
-    if (len == 0 || len > LOGIN_USER_MAX)
+    if (len == 0 || len > AUTH_USER_MAX)
         return NULL;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
         if (*p <= ' ' || *p == 0x7f)
@@ -26,7 +26,7 @@ char *login_user_name(const char *name, const char *default_domain)
     char *user = ats == 0 && default_domain && *default_domain
                      ? xasprintf("%s@%s", name, default_domain)
                      : xstrdup(name);
-    if (strlen(user) > LOGIN_USER_MAX) {
+    if (strlen(user) > AUTH_USER_MAX) {
         free(user);
         return NULL;
     }
@@ -38,17 +38,17 @@ char *login_user_name(const char *name, const char *default_domain)
 
 /* --- the worker (lib/util/worker.h: one thread, one job at a time) --- */
 
-struct login_auth_job {
+struct auth_check_job {
     struct worker_job wj;
     char *user;
     char *password;
-    enum login_auth_result result;
+    enum auth_check_result result;
     char *err; /* for the caller's log, or NULL */
-    login_auth_fn fn;
+    auth_check_fn fn;
     void *ctx;
 };
 
-struct login_auth {
+struct auth_check {
     struct worker *worker;
     struct accounts *accounts; /* worker thread only after start */
     char *dummy_hash;          /* worker thread only; made before the first check */
@@ -64,7 +64,7 @@ static void wipe_free(char *s)
 }
 
 /* A real hash of a random password: verifying against it always fails, at full cost. */
-static bool make_dummy_hash(struct login_auth *la)
+static bool make_dummy_hash(struct auth_check *la)
 {
     if (la->dummy_hash)
         return true;
@@ -84,11 +84,11 @@ static bool make_dummy_hash(struct login_auth *la)
     return la->dummy_hash != NULL;
 }
 
-static enum login_auth_result check(struct login_auth *la, struct login_auth_job *j)
+static enum auth_check_result check(struct auth_check *la, struct auth_check_job *j)
 {
     if (!make_dummy_hash(la)) {
         j->err = xstrdup(la->dummy_err);
-        return LOGIN_AUTH_TEMPFAIL;
+        return AUTH_CHECK_TEMPFAIL;
     }
     struct account_user u;
     char *err = NULL;
@@ -96,7 +96,7 @@ static enum login_auth_result check(struct login_auth *la, struct login_auth_job
     if (found < 0) {
         j->err = xasprintf("account database: %s", err ? err : "read error");
         free(err);
-        return LOGIN_AUTH_TEMPFAIL;
+        return AUTH_CHECK_TEMPFAIL;
     }
     bool usable = found == 1 && u.password_hash && u.password_hash[0];
     /* Always pay for one verification, so unknown users cost what known ones do. */
@@ -105,13 +105,13 @@ static enum login_auth_result check(struct login_auth *la, struct login_auth_job
         account_user_free(&u);
     if (usable && ok < 0)
         j->err = xasprintf("user %s: unusable password hash in the account database", j->user);
-    return usable && ok == 1 ? LOGIN_AUTH_OK : LOGIN_AUTH_FAIL;
+    return usable && ok == 1 ? AUTH_CHECK_OK : AUTH_CHECK_FAIL;
 }
 
 static void run_checks(struct worker_job *first, void *ctx)
 {
     for (struct worker_job *wj = first; wj; wj = wj->next) {
-        struct login_auth_job *j = WORKER_JOB_OWNER(wj, struct login_auth_job, wj);
+        struct auth_check_job *j = WORKER_JOB_OWNER(wj, struct auth_check_job, wj);
         j->result = check(ctx, j);
         wipe_free(j->password);
         j->password = NULL;
@@ -121,9 +121,9 @@ static void run_checks(struct worker_job *first, void *ctx)
 static void checked(struct worker_job *wj, void *ctx)
 {
     (void)ctx;
-    struct login_auth_job *j = WORKER_JOB_OWNER(wj, struct login_auth_job, wj);
+    struct auth_check_job *j = WORKER_JOB_OWNER(wj, struct auth_check_job, wj);
     if (!wj->ran) /* dropped at shutdown */
-        j->result = LOGIN_AUTH_TEMPFAIL;
+        j->result = AUTH_CHECK_TEMPFAIL;
     if (!wj->cancelled)
         j->fn(j->ctx, j->result, j->user, j->err);
     wipe_free(j->password);
@@ -132,12 +132,12 @@ static void checked(struct worker_job *wj, void *ctx)
     free(j);
 }
 
-struct login_auth *login_auth_new(struct event_loop *loop, struct config *cfg, char **err)
+struct auth_check *auth_check_new(struct event_loop *loop, struct config *cfg, char **err)
 {
     struct accounts *acc = accounts_open(cfg, false, err);
     if (!acc)
         return NULL;
-    struct login_auth *la = xcalloc(1, sizeof *la);
+    struct auth_check *la = xcalloc(1, sizeof *la);
     la->accounts = acc;
     struct worker_config wc = {.name = "login", .max_threads = 1, .max_batch = 1,
                                .run = run_checks, .done = checked, .ctx = la};
@@ -150,10 +150,10 @@ struct login_auth *login_auth_new(struct event_loop *loop, struct config *cfg, c
     return la;
 }
 
-struct login_auth_job *login_auth_submit(struct login_auth *la, const char *user,
-                                         const char *password, login_auth_fn fn, void *ctx)
+struct auth_check_job *auth_check_submit(struct auth_check *la, const char *user,
+                                         const char *password, auth_check_fn fn, void *ctx)
 {
-    struct login_auth_job *j = xcalloc(1, sizeof *j);
+    struct auth_check_job *j = xcalloc(1, sizeof *j);
     j->user = xstrdup(user);
     j->password = xstrdup(password);
     j->fn = fn;
@@ -164,13 +164,13 @@ struct login_auth_job *login_auth_submit(struct login_auth *la, const char *user
     return j;
 }
 
-void login_auth_cancel(struct login_auth_job *job)
+void auth_check_cancel(struct auth_check_job *job)
 {
     if (job)
         worker_cancel(&job->wj);
 }
 
-unsigned login_auth_pending(const struct login_auth *la) { return la ? worker_pending(la->worker) : 0; }
+unsigned auth_check_pending(const struct auth_check *la) { return la ? worker_pending(la->worker) : 0; }
 
 /* --- failed logins per client address --- */
 
@@ -181,7 +181,7 @@ struct penalty {
     char addr[];
 };
 
-struct login_penalty {
+struct auth_penalty {
     struct penalty *bucket[PENALTY_BUCKETS];
     size_t n;
 };
@@ -194,9 +194,9 @@ static unsigned hash(const char *s)
     return h % PENALTY_BUCKETS;
 }
 
-struct login_penalty *login_penalty_new(void) { return xcalloc(1, sizeof(struct login_penalty)); }
+struct auth_penalty *auth_penalty_new(void) { return xcalloc(1, sizeof(struct auth_penalty)); }
 
-static void drop_if(struct login_penalty *p, bool (*pred)(struct penalty *, const void *),
+static void drop_if(struct auth_penalty *p, bool (*pred)(struct penalty *, const void *),
                     const void *arg)
 {
     for (size_t i = 0; i < PENALTY_BUCKETS; i++)
@@ -216,10 +216,10 @@ static bool always(struct penalty *e, const void *arg) { return true; }
 
 static bool too_old(struct penalty *e, const void *arg)
 {
-    return *(const long long *)arg - e->last_ms > LOGIN_PENALTY_MEMORY_MS;
+    return *(const long long *)arg - e->last_ms > AUTH_PENALTY_MEMORY_MS;
 }
 
-void login_penalty_free(struct login_penalty *p)
+void auth_penalty_free(struct auth_penalty *p)
 {
     if (!p)
         return;
@@ -227,9 +227,9 @@ void login_penalty_free(struct login_penalty *p)
     free(p);
 }
 
-void login_penalty_expire(struct login_penalty *p, long long now_ms) { drop_if(p, too_old, &now_ms); }
+void auth_penalty_expire(struct auth_penalty *p, long long now_ms) { drop_if(p, too_old, &now_ms); }
 
-static struct penalty **find(struct login_penalty *p, const char *addr)
+static struct penalty **find(struct auth_penalty *p, const char *addr)
 {
     struct penalty **pp = &p->bucket[hash(addr)];
     while (*pp && strcmp((*pp)->addr, addr) != 0)
@@ -237,18 +237,18 @@ static struct penalty **find(struct login_penalty *p, const char *addr)
     return pp;
 }
 
-unsigned login_penalty_count(struct login_penalty *p, const char *addr, long long now_ms)
+unsigned auth_penalty_count(struct auth_penalty *p, const char *addr, long long now_ms)
 {
     struct penalty *e = *find(p, addr);
-    return e && now_ms - e->last_ms <= LOGIN_PENALTY_MEMORY_MS ? e->count : 0;
+    return e && now_ms - e->last_ms <= AUTH_PENALTY_MEMORY_MS ? e->count : 0;
 }
 
-unsigned login_penalty_fail(struct login_penalty *p, const char *addr, long long now_ms)
+unsigned auth_penalty_fail(struct auth_penalty *p, const char *addr, long long now_ms)
 {
     struct penalty **pp = find(p, addr);
     if (!*pp) {
         if (p->n >= PENALTY_MAX_ENTRIES)
-            login_penalty_expire(p, now_ms);
+            auth_penalty_expire(p, now_ms);
         if (p->n >= PENALTY_MAX_ENTRIES)
             return 1; /* table full of recent failures: count this one alone */
         size_t len = strlen(addr);
@@ -260,14 +260,14 @@ unsigned login_penalty_fail(struct login_penalty *p, const char *addr, long long
         pp = &p->bucket[hash(addr)];
     }
     struct penalty *e = *pp;
-    if (now_ms - e->last_ms > LOGIN_PENALTY_MEMORY_MS)
+    if (now_ms - e->last_ms > AUTH_PENALTY_MEMORY_MS)
         e->count = 0;
     e->count++;
     e->last_ms = now_ms;
     return e->count;
 }
 
-void login_penalty_clear(struct login_penalty *p, const char *addr)
+void auth_penalty_clear(struct auth_penalty *p, const char *addr)
 {
     struct penalty **pp = find(p, addr);
     if (*pp) {
