@@ -5,9 +5,10 @@
  * rename into incoming/) without syncing the directory, then fsyncs incoming/ once for the
  * whole batch; the jobs then come back to the loop, and only then does the session answer
  * 250. When a commit fails (ENOSPC, EIO) the job carries the error and the session answers
- * 451 4.3.0. After a batch with new mail the worker wakes qmgr (lib/global/trigger.h, a
- * lossy hint: qmgr also rescans incoming/). The worker touches only the jobs' writers and
- * results; sessions stay with the loop thread. */
+ * 451 4.3.0; a file already renamed into incoming/ is removed again (a failed fsync of
+ * incoming/), since the client sends it again. After a batch with new mail the worker wakes
+ * qmgr (lib/global/trigger.h, a lossy hint: qmgr also rescans incoming/). The worker
+ * touches only the jobs' writers and results; sessions stay with the loop thread. */
 #include "fileio.h"
 #include "log.h"
 #include "mem.h"
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct committer {
     struct worker *worker;
@@ -29,6 +31,16 @@ struct committer {
 static struct commit_job *job_of(struct worker_job *wj)
 {
     return WORKER_JOB_OWNER(wj, struct commit_job, wj);
+}
+
+/* A file in incoming/ whose commit failed after the rename: the client gets a 451 and sends
+ * again, so this copy must not be delivered as well (doc/queue-format.md, Writing, 5). */
+static void unqueue(struct committer *c, const char *id)
+{
+    char *path = queue_path(c->spool, QUEUE_INCOMING, id);
+    if (unlink(path) < 0 && errno != ENOENT)
+        log_warn("%s: cannot remove after the failed commit: %m", path);
+    free(path);
 }
 
 /* Worker thread: commit every file of the batch, then make incoming/ durable once. */
@@ -49,6 +61,7 @@ static void commit_batch(struct worker_job *first, void *ctx)
             if (j->rc == 0) {
                 j->rc = -1;
                 j->err = xasprintf("fsync %s: %s", c->incoming, strerror(e));
+                unqueue(c, j->id);
             }
         }
         any = false;

@@ -208,9 +208,10 @@ int queue_commit(struct queue_writer *w, bool sync_dir, char **err)
     w->tmp_path = NULL;
     int rc = 0;
     if (sync_dir && fsync_parent(final) < 0) {
-        /* The file exists but may not survive power loss: do not acknowledge; the message
-         * stays queued and is delivered, so a retrying client may produce a duplicate. */
+        /* The file may not survive power loss: not acknowledged, so it must not stay
+         * either (the caller tries again; doc/queue-format.md, Writing, step 5). */
         *err = xasprintf("fsync %s/%s: %s", w->spool, QUEUE_INCOMING, strerror(errno));
+        unlink(final);
         rc = -1;
     }
     free(final);

@@ -182,3 +182,61 @@ def test_write_ordering_survives_power_loss(instance):
     m_sync = first(r"f(data)?sync\(\d+<" + re.escape(f"{md}/tmp/{tmpname}") + ">")
     n_sync = first(r"fsync\(\d+<" + re.escape(f"{md}/new") + ">\\)", m_rename)
     assert m_sync < m_rename < n_sync, (m_sync, m_rename, n_sync)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed")
+def test_write_ordering_delivery_durable_before_sent_and_mark(instance):
+    """The second half of the chain (doc/mailstore.md, Delivery 4; doc/queue-format.md,
+    Recipient marks): local-mda fsyncs new/ after its Maildir rename and then syncs the index
+    (fdatasync/fsync/msync of posthorn-index.lmdb after its last write to it) before it
+    sends its `sent` reply to qmgr; qmgr writes the recipient's done-mark (the one-byte
+    pwrite of `D` into active/ID) only after it has read that reply."""
+    instance.add_user(ALICE)
+    trace = instance.root / "strace2.out"
+    proc = subprocess.Popen(["strace", "-ff", "-ttt", "-qq", "-y", "-s", "256", "-o", str(trace),
+                             "-e", "trace=openat,fsync,fdatasync,msync,rename,renameat,renameat2,"
+                                   "write,pwrite64,sendmsg,recvmsg",
+                             str(BIN / "master"), "-c", str(instance.etc), "-f"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        instance.wait_port(instance.ports["smtp"], timeout=30)
+        with smtplib.SMTP("127.0.0.1", instance.ports["smtp"], timeout=30) as c:
+            c.sendmail("o@remote.test", [ALICE], b"Subject: chain\r\n\r\nchained\r\n")
+        instance.wait_messages(ALICE, 1)
+        instance.wait_queue_empty()
+        instance.wait_log("removed")
+    finally:
+        instance.running = True
+        instance.stop()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    lines = strace_lines(trace)
+    spool, md = str(instance.spool), str(instance.maildir(ALICE))
+    index = re.escape(f"{md}/posthorn-index.lmdb") + ">"
+
+    def find(pattern, start=0, last_before=None):
+        """First line matching pattern at or after start; with last_before, the last one
+        before that line instead."""
+        rx = re.compile(pattern)
+        rng = range(last_before - 1, start - 1, -1) if last_before is not None else range(start, len(lines))
+        for i in rng:
+            if rx.search(lines[i]):
+                return i
+        related = [l for l in lines if re.search(r"sync|rename|sendmsg|recvmsg|pwrite", l)][:60]
+        raise AssertionError(f"no line matches {pattern} (from {start}, before {last_before}):\n"
+                             + "\n".join(related))
+
+    m_rename = find(r"rename(at2?)?\(.*" + re.escape(md) + r"/tmp/.*" + re.escape(md) + "/new/")
+    reply = find(r"sendmsg\(.*status_0=sent", m_rename)           # local-mda answers
+    n_sync = find(r"fsync\(\d+<" + re.escape(f"{md}/new") + r">\)", m_rename)
+    last_index_write = find(r"(p?write(64)?)\(\d+<" + index, m_rename, last_before=reply)
+    index_sync = find(r"(f(data)?sync\(\d+<" + index + r"|msync\()", last_index_write)
+    assert m_rename < n_sync < reply, (m_rename, n_sync, reply)
+    assert n_sync < index_sync < reply, (n_sync, index_sync, reply)
+    # qmgr: reads the reply, then rewrites R to D in active/ID.
+    got = find(r"recvmsg\(.*status_0=sent", reply)
+    mark = find(r'pwrite64\(\d+<' + re.escape(spool) + r'/active/[0-9A-F]+>, "D", 1,')
+    assert reply < got < mark, (reply, got, mark)

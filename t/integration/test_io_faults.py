@@ -1,0 +1,245 @@
+"""I/O faults and crash points, injected with t/faultinject (LD_PRELOAD, POSTHORN_FAULT).
+
+Each test starts an instance whose master passes the fault spec to every child; the spec
+names the one daemon (prog=) and the one call that fails (errno=) or kills it (action=).
+The promises come from doc/smtpd.md, doc/queue-format.md and doc/mailstore.md:
+- smtpd answers 451 4.3.0 and acknowledges nothing when the queue file's write, fsync,
+  close or rename, or the fsync of incoming/, fails: no file is left in the queue, the
+  message is never delivered, and the next message goes through;
+- local-mda answers a temporary failure when the sync after its index commit fails: the
+  message stays queued and, once the fault is gone, ends up in the mailbox exactly once;
+- a failed done-mark write in qmgr leaves the recipient pending on disk: it is retried
+  (and, exactly-once, not delivered twice), never lost;
+- a crash between queueing a DSN or a forwarded copy and marking the recipient queues it
+  at most twice, never loses it (kill -9 at the crash point)."""
+import os
+import re
+import smtplib
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, DOMAIN, POSTHORN, run
+
+ALICE, BOB = "alice@" + DOMAIN, "bob@" + DOMAIN
+SHIM = BIN.parent / "t" / "libfaultinject.so"
+
+pytestmark = pytest.mark.skipif(not SHIM.exists(), reason=f"{SHIM} not built")
+
+
+def fault_dir(inst):
+    """A directory every daemon user may create its once-files in."""
+    d = inst.root / "faults"
+    d.mkdir(exist_ok=True)
+    os.chmod(d, 0o777)
+    return d
+
+
+def start_with_fault(inst, spec):
+    env = dict(os.environ, LD_PRELOAD=str(SHIM), POSTHORN_FAULT=spec)
+    run([POSTHORN, "-c", str(inst.etc), "start"], env=env)
+    inst.running = True
+    inst.wait_port(inst.ports["smtp"])
+
+
+def wait_for(what, pred, inst, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}\nlog tail:\n{inst.log()[-4000:]}")
+
+
+def send(inst, sender, rcpts, subject):
+    """One message; returns the queue ID from the 250 reply (raises on any refusal)."""
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as c:
+        c.ehlo("client.test")
+        c.mail(sender)
+        for r in rcpts:
+            code, msg = c.rcpt(r)
+            assert code == 250, (r, code, msg)
+        code, msg = c.data(f"Subject: {subject}\r\n\r\nbody of {subject}\r\n".encode())
+        if code != 250:
+            raise smtplib.SMTPDataError(code, msg)
+    return re.search(rb"queued as ([0-9A-F]+)", msg).group(1).decode()
+
+
+def spool_files(inst, spool):
+    """Every file in the queue directories a message can be in, tmp/ included."""
+    out = []
+    for q in ("tmp", "incoming", "active", "deferred", "hold", "corrupt"):
+        d = spool / q
+        if d.is_dir():
+            out += [f"{q}/{p.name}" for p in d.iterdir()]
+    return out
+
+
+def add_aliases(inst, text):
+    path = inst.etc / "aliases"
+    path.write_text(path.read_text() + text)
+    inst.posthorn("map", "build", str(path))
+
+
+# --- smtpd: a failed commit is a 451 and nothing else -----------------------------------
+
+COMMIT_FAULTS = [  # (call, path under the spool, errno)
+    ("write", "tmp/*", "ENOSPC"),
+    ("fsync", "tmp/*", "EIO"),
+    ("close", "tmp/*", "EIO"),
+    ("renameat", "tmp/*", "EIO"),
+    ("fsync", "incoming", "EIO"),
+]
+
+
+@pytest.mark.parametrize("call,where,err", COMMIT_FAULTS, ids=[f"{c}-{w.split('/')[0]}" for c, w, _ in COMMIT_FAULTS])
+def test_smtpd_commit_failure_is_451_and_nothing_queued(instance, call, where, err):
+    instance.add_user(ALICE)
+    spool = instance.spool
+    once = fault_dir(instance) / "fired"
+    start_with_fault(instance, f"prog=smtpd,call={call},path={spool}/{where},errno={err},once={once}")
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send(instance, "s@remote.test", [ALICE], "refused")
+    assert e.value.smtp_code == 451 and b"4.3.0" in e.value.smtp_error, e.value
+    assert once.exists(), "the fault never fired"
+    # Nothing acknowledged, so nothing may stay: not in the queue, not in the mailbox.
+    assert spool_files(instance, spool) == []
+    assert instance.messages(ALICE) == []
+    # The fault is spent: the next message is accepted and is the only one delivered.
+    send(instance, "s@remote.test", [ALICE], "accepted")
+    instance.wait_messages(ALICE, 1)
+    instance.wait_queue_empty()
+    msgs = instance.messages(ALICE)
+    assert len(msgs) == 1 and b"Subject: accepted" in msgs[0], msgs
+    assert spool_files(instance, spool) == []
+
+
+# --- local-mda: a failed sync after the commit is a temporary failure --------------------
+
+def test_local_mda_tempfails_when_post_commit_sync_fails(instance):
+    instance.add_user(ALICE)
+    armed = fault_dir(instance) / "armed"
+    armed.touch()
+    newdir = instance.maildir(ALICE) / "new"
+    start_with_fault(instance, f"prog=local-mda,call=fsync,path={newdir},errno=EIO,armed={armed}")
+    qid = send(instance, "s@remote.test", [ALICE], "synced later")
+    instance.wait_log(f"{qid}: to=<{ALICE}>")
+    line = [l for l in instance.log().splitlines() if f"{qid}: to=<{ALICE}>" in l][0]
+    assert "status=deferred" in line and "Input/output error" in line, line
+    # The message stays queued (doc/mailstore.md: it is in the mailbox, not yet reported).
+    assert qid in instance.queue_files(), instance.queue_files()
+    assert len(instance.messages(ALICE)) == 1
+    # Fault gone: the retry syncs, reports the first copy, and the queue drains.
+    armed.unlink()
+    instance.posthorn("queue", "flush")
+    instance.wait_log(f"{qid}: to=<{ALICE}>, relay=local")
+    instance.wait_queue_empty()
+    sent = [l for l in instance.log().splitlines() if f"{qid}: to=<{ALICE}>" in l and "status=sent" in l]
+    assert len(sent) == 1, instance.log()[-3000:]
+    assert "(repeated request)" in instance.log()
+    assert len(instance.messages(ALICE)) == 1
+
+
+# --- qmgr: a failed done-mark leaves the recipient pending --------------------------------
+
+def queue_records(path):
+    """(type, payload) of a queue file's envelope records (doc/queue-format.md)."""
+    data, off, out = path.read_bytes(), 0, []
+    while off + 5 <= len(data):
+        t, n = chr(data[off]), int.from_bytes(data[off + 1:off + 5], "big")
+        out.append((t, data[off + 5:off + 5 + n]))
+        off += 5 + n
+        if t == "M":
+            break
+    return out
+
+
+def rcpt_states(path):
+    """{address: 'R' (pending) or 'D' (done)} from a queue file; {} while it is elsewhere."""
+    try:
+        recs = queue_records(path)
+    except FileNotFoundError:
+        return {}
+    return {p.split(b"\0")[0].decode(): t for t, p in recs if t in "RD"}
+
+
+def test_qmgr_failed_mark_write_retries_recipient(instance):
+    instance.add_user(ALICE)
+    add_aliases(instance, f"pipe@{DOMAIN}: |/bin/cat\n")  # defers (4.3.5): the file stays
+    spool = instance.spool
+    once = fault_dir(instance) / "fired"
+    start_with_fault(instance, f"prog=qmgr,call=pwrite,path={spool}/active/*,errno=EIO,once={once}")
+    qid = send(instance, "s@remote.test", [ALICE, "pipe@" + DOMAIN], "mark me")
+    instance.wait_log(f"{qid}: cannot mark <{ALICE}> done")
+    wait_for("the message deferred", lambda: (spool / "deferred" / qid).exists(), instance)
+    # On disk alice is still pending: the mark never happened, so she is retried.
+    assert rcpt_states(spool / "deferred" / qid) == {ALICE: "R", "pipe@" + DOMAIN: "R"}
+    # The retry repeats her request; local-mda recognises it: one copy, never lost, never two.
+    instance.wait_log(f"{qid}: {ALICE}: already delivered", timeout=30)
+    wait_for("alice marked done", lambda: rcpt_states(spool / "deferred" / qid).get(ALICE) == "D",
+             instance)
+    assert len(instance.messages(ALICE)) == 1
+
+
+# --- qmgr: crash between queueing a DSN / forwarded copy and the mark ---------------------
+
+CRASH_POINTS = {
+    # kill -9 at qmgr's first write of the new queue file: nothing queued yet
+    "before-queued": ("call=write,path={spool}/tmp/*,action=kill", 1),
+    # kill -9 right after the fsync of incoming/: the copy is durable, the mark is not made
+    "queued-not-marked": ("call=fsync,path={spool}/incoming,action=kill-after", 2),
+}
+
+
+def kill_spec(inst, point):
+    spec, expected = CRASH_POINTS[point]
+    once = fault_dir(inst) / "fired"
+    inst.set_conf(service_restart_delay="1s")
+    return f"prog=qmgr,{spec.format(spool=inst.spool)},once={once}", once, expected
+
+
+def wait_qmgr_killed(inst, once):
+    wait_for("the crash point reached", once.exists, inst)
+    inst.wait_log("qmgr pid")
+    assert re.search(r"/qmgr pid \d+ killed by signal 9", inst.log()), inst.log()[-3000:]
+
+
+@pytest.mark.parametrize("point", list(CRASH_POINTS))
+def test_crash_between_dsn_and_mark(instance, point):
+    instance.add_user(BOB)
+    add_aliases(instance, f"ghost@{DOMAIN}: missing@{DOMAIN}\n")  # bounces 5.1.1 at delivery
+    spec, once, expected = kill_spec(instance, point)
+    start_with_fault(instance, spec)
+    qid = send(instance, BOB, ["ghost@" + DOMAIN], "bounce me")
+    wait_qmgr_killed(instance, once)
+    # The restarted qmgr finishes the job: the original goes, the DSN(s) reach bob.
+    wait_for("the original removed", lambda: f"{qid}: removed" in instance.log(), instance)
+    instance.wait_messages(BOB, expected)
+    instance.wait_queue_empty()
+    dsns = [m for m in instance.messages(BOB) if qid.encode() in m]
+    assert len(dsns) == len(instance.messages(BOB)) == expected, instance.log()[-3000:]
+
+
+@pytest.mark.parametrize("point", list(CRASH_POINTS))
+def test_crash_between_forward_and_mark(instance, point):
+    instance.add_user(BOB)
+    add_aliases(instance, f"fwd@{DOMAIN}: {BOB}, far@remote.test\n")
+    spec, once, expected = kill_spec(instance, point)
+    start_with_fault(instance, spec)
+    qid = send(instance, "s@remote.test", ["fwd@" + DOMAIN], "forward me")
+    wait_qmgr_killed(instance, once)
+    wait_for("the original removed", lambda: f"{qid}: removed" in instance.log(), instance)
+    spool = instance.spool
+
+    def copies():  # forwarded copies wait in the queue (there is no smtp transport yet)
+        out = []
+        for q in ("incoming", "active", "deferred"):
+            for p in (spool / q).iterdir():
+                recs = queue_records(p)
+                if (b"forwarded_by=fwd@" + DOMAIN.encode()) in [v for t, v in recs if t == "A"]:
+                    out.append(p.name)
+        return out
+    wait_for(f"{expected} forwarded copies", lambda: len(copies()) >= expected, instance)
+    assert len(copies()) == expected, copies()
+    assert len(instance.messages(BOB)) == 1  # the local target: exactly once
