@@ -63,10 +63,24 @@ class PortReservation:
         self._fds = []
 
 
+def lock_dir():
+    """PORT_LOCK_DIR, shared by every user running tests (sticky, world-writable)."""
+    try:
+        PORT_LOCK_DIR.mkdir()
+        os.chmod(PORT_LOCK_DIR, 0o1777)  # mkdir's mode is cut by the umask
+    except FileExistsError:
+        pass
+    return PORT_LOCK_DIR
+
+
 def lock_port(port):
-    """The descriptor holding PORT's lock, or None when another process holds it."""
-    PORT_LOCK_DIR.mkdir(mode=0o1777, exist_ok=True)
-    fd = os.open(PORT_LOCK_DIR / str(port), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    """The descriptor holding PORT's lock, or None when another process holds it. Read-only
+    is enough for flock, so a lock file another user created works too."""
+    path = lock_dir() / str(port)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o444)
+    except PermissionError:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return fd
