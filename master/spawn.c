@@ -106,19 +106,40 @@ void master_spawn_missing(struct master *m)
         master_write_status(m);
 }
 
+/* A child's end is normal when it exited with status 0, or was ended by the very signal
+ * master itself sent it (SIGTERM when stopping, SIGHUP to a retired generation) before it
+ * could install its handler. */
+static bool normal_end(const struct master *m, const struct child *c, int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status) == 0;
+    int sig = WTERMSIG(status);
+    return (m->stopping && sig == SIGTERM) || (c->svc->retired && sig == SIGHUP);
+}
+
+/* Every abnormal end gets one line of a fixed shape, also while stopping and for a retired
+ * generation: the test harness (t/integration/conftest.py) fails a test on any such line
+ * the test did not cause. */
+static void log_abnormal_end(const struct master *m, const struct child *c, int status)
+{
+    const char *dir = config_str(m->cfg, PARAM(daemon_directory));
+    if (WIFSIGNALED(status))
+        log_warn("process %s/%s pid %d killed by signal %d", dir, c->svc->command, (int)c->pid,
+                 WTERMSIG(status));
+    else
+        log_warn("process %s/%s pid %d exit status %d", dir, c->svc->command, (int)c->pid,
+                 WEXITSTATUS(status));
+}
+
 static void child_died(struct master *m, struct child *c, int status)
 {
     struct service *s = c->svc;
     s->live--;
+    if (!normal_end(m, c, status))
+        log_abnormal_end(m, c, status);
     if (m->stopping || s->retired)
         return;
     long long now = master_now_ms();
-    if (WIFSIGNALED(status))
-        log_warn("process %s/%s pid %d killed by signal %d", config_str(m->cfg, PARAM(daemon_directory)),
-                 s->command, (int)c->pid, WTERMSIG(status));
-    else if (WEXITSTATUS(status) != 0)
-        log_warn("process %s/%s pid %d exit status %d", config_str(m->cfg, PARAM(daemon_directory)),
-                 s->command, (int)c->pid, WEXITSTATUS(status));
     if (now - c->started_ms >= HEALTHY_RUN_MS) {
         s->backoff_ms = 0;
         s->next_spawn_ms = now;

@@ -143,6 +143,28 @@ static void load_config(struct skel *sk, const char *confdir, char **overrides, 
     sk->srv.cfg = cfg;
 }
 
+#ifdef POSTHORN_TEST_HOOKS
+/* Test hook, compiled in only with the CMake option POSTHORN_TEST_HOOKS (t/run's builds):
+ * POSTHORN_TEST_ABORT=PROGRAM makes that program abort on its way out, a crash with no
+ * other visible effect; PROGRAM:overflow first reads past a heap buffer (a report under
+ * ASan). t/integration/test_harness.py shows the harness fails a test on either. */
+static void test_hook_exit(const char *program)
+{
+    const char *want = getenv("POSTHORN_TEST_ABORT");
+    size_t n = strlen(program);
+    if (!want || strncmp(want, program, n) != 0 || (want[n] != '\0' && want[n] != ':'))
+        return;
+    if (strcmp(want + n, ":overflow") == 0) {
+        char *p = xmalloc(8);
+        volatile size_t past = 8;
+        log_warn("test hook: reading past a heap buffer (%d)", p[past]);
+        free(p);
+    }
+    log_warn("test hook: aborting as POSTHORN_TEST_ABORT asks");
+    abort();
+}
+#endif
+
 int server_main(int argc, char **argv, const struct server_def *def)
 {
     static struct skel sk;
@@ -214,6 +236,9 @@ int server_main(int argc, char **argv, const struct server_def *def)
     handle_signals(&sk); /* a signal that came during start-up */
     log_debug("%s %s ready", def->program, sk.srv.service);
     event_run(sk.srv.loop);
+#ifdef POSTHORN_TEST_HOOKS
+    test_hook_exit(def->program);
+#endif
     free(overrides);
     return 0;
 }

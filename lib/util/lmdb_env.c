@@ -4,7 +4,13 @@
 #include "lmdb_env.h"
 #include "mem.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* What LMDB's lock file needs at least: its default reader table is far smaller. */
+#define LOCK_FILE_BYTES (64 * 1024)
 
 static int configure(MDB_env *env, const struct lmdb_env_options *o)
 {
@@ -32,6 +38,25 @@ static int identify(MDB_env *env, dev_t *dev, ino_t *ino)
     return 0;
 }
 
+/* LMDB writes its lock file through a shared mapping: on a full file system a page without
+ * a block behind it raises SIGBUS in mdb_env_open. Giving the pages their blocks first turns
+ * a full disk into ENOSPC (a delivery then defers, doc/mailstore.md) instead of a crash. */
+static int reserve_lock_file(const char *path, const struct lmdb_env_options *o)
+{
+    if (o->flags & MDB_NOLOCK)
+        return 0;
+    char *lock = xasprintf("%s-lock", path);
+    int fd = open(lock, O_RDWR | O_CLOEXEC | ((o->flags & MDB_RDONLY) ? 0 : O_CREAT), o->mode);
+    free(lock);
+    if (fd < 0)
+        return 0; /* LMDB says what is wrong when it opens the file itself */
+    struct stat st;
+    off_t len = fstat(fd, &st) == 0 && st.st_size > LOCK_FILE_BYTES ? st.st_size : LOCK_FILE_BYTES;
+    int rc = posix_fallocate(fd, 0, len);
+    close(fd);
+    return rc == EOPNOTSUPP || rc == EINVAL ? 0 : rc;
+}
+
 int lmdb_env_open(struct lmdb_env *le, const char *path, const struct lmdb_env_options *o,
                   char **err)
 {
@@ -40,6 +65,8 @@ int lmdb_env_open(struct lmdb_env *le, const char *path, const struct lmdb_env_o
     int rc = mdb_env_create(&env);
     if (rc == 0)
         rc = configure(env, o);
+    if (rc == 0)
+        rc = reserve_lock_file(path, o);
     if (rc == 0)
         rc = mdb_env_open(env, path, o->flags | MDB_NOSUBDIR, o->mode);
     if (rc == 0)

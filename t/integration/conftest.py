@@ -1,12 +1,20 @@
 """Shared fixtures for Posthorn's integration tests.
 
 Every test gets real daemons: `posthorn init` creates an instance in a fresh temporary
-directory on 127.0.0.1 with a port offset whose ports are free, `posthorn start` runs it, and
-the fixture stops it (and kills anything left) afterwards. Tests talk to it with real clients
-(smtplib, swaks, openssl s_client, ...). POSTHORN_BIN names the build's bin directory.
+directory on 127.0.0.1 with a port offset whose ports this process holds a lock on (and found
+free), `posthorn start` runs it, and the fixture stops it (and kills anything left)
+afterwards. Tests talk to it with real clients (smtplib, swaks, openssl s_client, ...).
+POSTHORN_BIN names the build's bin directory.
+
+Teardown fails the test when a daemon ended abnormally (master logs "process ... pid N killed
+by signal S" or "... exit status N") unless the test caused it through Instance.kill() or
+declared it with Instance.expect_deaths(); under the sanitizers (POSTHORN_SANITIZED=1) every
+ASan/UBSan report file a process wrote (log_path=ROOT/sanitizer/...) fails the test too.
 """
 import email
+import fcntl
 import os
+import re
 import random
 import shutil
 import signal
@@ -26,6 +34,10 @@ BASE_PORTS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110, "pop3s":
               "imap": 143, "imaps": 993}
 
 
+PORT_LOCK_DIR = Path(tempfile.gettempdir()) / "posthorn-test-ports"
+OFFSETS = range(10000, 31000, 10)  # every port + offset stays below the ephemeral range
+
+
 def port_free(port, host="127.0.0.1"):
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -36,14 +48,82 @@ def port_free(port, host="127.0.0.1"):
             return False
 
 
-def pick_offset():
-    """A port offset for which every standard port + offset is free on 127.0.0.1."""
-    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
-    for _ in range(200):
-        offset = rng.randrange(20000, 60000 - 1000, 10)
-        if all(port_free(p + offset) for p in BASE_PORTS.values()):
-            return offset
+class PortReservation:
+    """An exclusive flock on PORT_LOCK_DIR/PORT for each standard port + offset, held until
+    release() or the end of the process: two test processes (ctest runs files in parallel,
+    other worktrees too) can never hold one port, whatever their offsets."""
+
+    def __init__(self, offset, fds):
+        self.offset = offset
+        self._fds = fds
+
+    def release(self):
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
+
+
+def lock_dir():
+    """PORT_LOCK_DIR, shared by every user running tests (sticky, world-writable)."""
+    try:
+        PORT_LOCK_DIR.mkdir()
+        os.chmod(PORT_LOCK_DIR, 0o1777)  # mkdir's mode is cut by the umask
+    except FileExistsError:
+        pass
+    return PORT_LOCK_DIR
+
+
+def lock_port(port):
+    """The descriptor holding PORT's lock, or None when another process holds it. Read-only
+    is enough for flock, so a lock file another user created works too."""
+    path = lock_dir() / str(port)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o444)
+    except PermissionError:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def try_reserve(offset):
+    """A PortReservation for OFFSET when every port is unlocked and free, else None."""
+    fds = []
+    for port in sorted(p + offset for p in BASE_PORTS.values()):
+        fd = lock_port(port)
+        if fd is None or not port_free(port):
+            if fd is not None:
+                os.close(fd)
+            PortReservation(offset, fds).release()
+            return None
+        fds.append(fd)
+    return PortReservation(offset, fds)
+
+
+def reserve_offset(candidates=None):
+    """Lock the ports of the first usable offset of CANDIDATES (default: random ones)."""
+    if candidates is None:
+        rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+        candidates = [rng.choice(OFFSETS) for _ in range(400)]
+    for offset in candidates:
+        r = try_reserve(offset)
+        if r:
+            return r
     raise RuntimeError("no free port range found")
+
+
+_held_for_process = []
+
+
+def pick_offset():
+    """A port offset whose ports stay locked for this process's life (for instances a test
+    builds by hand; make_instance releases its lock at teardown)."""
+    r = reserve_offset()
+    _held_for_process.append(r)
+    return r.offset
 
 
 def run(args, check=True, input=None, env=None, timeout=60):
@@ -57,12 +137,15 @@ def run(args, check=True, input=None, env=None, timeout=60):
 class Instance:
     """One Posthorn instance in a temporary directory."""
 
-    def __init__(self, root: Path, offset: int):
+    def __init__(self, root: Path, offset: int, reservation=None):
         self.root = root
         self.offset = offset
+        self.reservation = reservation
         self.etc = root / "etc"
         self.ports = {k: v + offset for k, v in BASE_PORTS.items()}
         self.running = False
+        self.expected_deaths = {}  # pid -> the signal that ends it (None: any end)
+        self.saved_env = watch_sanitizers(root / "sanitizer")
 
     # --- administration -------------------------------------------------------------
     def posthorn(self, *args, check=True, input=None, timeout=60):
@@ -188,6 +271,58 @@ class Instance:
                 time.sleep(0.05)
         raise AssertionError(f"port {port} never opened\n{self.log()[-4000:]}")
 
+    # --- deaths the test causes ------------------------------------------------------
+    def kill(self, pid, sig=signal.SIGKILL):
+        """Send SIG to a daemon, declaring the death it causes (see check_deaths)."""
+        if sig not in (signal.SIGSTOP, signal.SIGCONT, 0):
+            self.expected_deaths[pid] = int(sig)
+        os.kill(pid, sig)
+
+    def expect_deaths(self, *pids, sig=None):
+        """Declare that daemons PIDS end abnormally because of the test (by SIG, or any end)."""
+        for pid in pids:
+            self.expected_deaths[pid] = sig
+
+    def unexpected_deaths(self):
+        """Master's log lines of abnormal ends the test did not declare."""
+        out = []
+        for m in DEATH_LINE.finditer(self.log()):
+            pid, sig = int(m.group("pid")), m.group("sig")
+            if pid in self.expected_deaths:
+                want = self.expected_deaths[pid]
+                if want is None or (sig is not None and int(sig) == want):
+                    continue
+            out.append(m.group(0))
+        return out
+
+    def sanitizer_reports(self):
+        d = self.root / "sanitizer"
+        if not d.is_dir():
+            return []
+        return [f"{p.name}:\n{p.read_text(errors='replace')[:3000]}" for p in sorted(d.iterdir())]
+
+    def close(self):
+        """Stop everything, remove the instance and fail when a daemon ended abnormally
+        without the test declaring it, or a sanitizer reported anything."""
+        try:
+            self.stop()
+            self.kill_all()
+            deaths, reports = self.unexpected_deaths(), self.sanitizer_reports()
+        finally:
+            restore_env(self.saved_env)
+            self.saved_env = None
+            if self.reservation:
+                self.reservation.release()
+        shutil.rmtree(self.root, ignore_errors=True)
+        problems = []
+        if deaths:
+            problems.append("daemons died without the test causing it (see master/spawn.c):\n  "
+                            + "\n  ".join(deaths))
+        if reports:
+            problems.append("sanitizer reports:\n" + "\n".join(reports))
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
     def kill_all(self):
         """Kill every process still running from this instance (by its config path)."""
         marker = str(self.etc)
@@ -206,6 +341,36 @@ class Instance:
                     pass
 
 
+# master/spawn.c logs every abnormal end of a child in one of these two shapes.
+DEATH_LINE = re.compile(r"process (?P<cmd>\S+) pid (?P<pid>\d+) "
+                        r"(?:killed by signal (?P<sig>\d+)|exit status (?P<status>\d+))")
+SANITIZED = os.environ.get("POSTHORN_SANITIZED") == "1"
+SANITIZER_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS")
+
+
+def watch_sanitizers(report_dir):
+    """Under the sanitizers, make every process started from here on (posthorn, master and
+    through it every daemon) write its ASan/UBSan reports to REPORT_DIR/{asan,ubsan}.PID
+    (daemon stderr is /dev/null). Returns the environment to restore, or None."""
+    if not SANITIZED:
+        return None
+    report_dir.mkdir(exist_ok=True)
+    os.chmod(report_dir, 0o1777)  # daemons run as mail_owner and vmail_owner
+    saved = {k: os.environ.get(k) for k in SANITIZER_VARS}
+    for var, name in zip(SANITIZER_VARS, ("asan", "ubsan")):
+        base = [o for o in (saved[var] or "").split(":") if o and not o.startswith("log_path=")]
+        os.environ[var] = ":".join(base + [f"log_path={report_dir / name}"])
+    return saved
+
+
+def restore_env(saved):
+    for k, v in (saved or {}).items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 def body_of(raw: bytes) -> bytes:
     """The message as the client sent it: drop the headers Posthorn prepends
     (Return-Path, Delivered-To, Received) from a delivered Maildir file."""
@@ -222,10 +387,16 @@ def body_of(raw: bytes) -> bytes:
 def make_instance(extra_init_args=()):
     root = Path(tempfile.mkdtemp(prefix="posthorn-test-"))
     os.chmod(root, 0o755)  # the daemons' own users must be able to reach the instance
-    offset = pick_offset()
-    run([POSTHORN, "init", str(root), "--hostname", HOSTNAME, "--domain", DOMAIN,
-         "--listen", "127.0.0.1", "--port-offset", str(offset), *extra_init_args])
-    inst = Instance(root, offset)
+    reservation = reserve_offset()
+    offset = reservation.offset
+    try:
+        run([POSTHORN, "init", str(root), "--hostname", HOSTNAME, "--domain", DOMAIN,
+             "--listen", "127.0.0.1", "--port-offset", str(offset), *extra_init_args])
+    except BaseException:
+        reservation.release()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    inst = Instance(root, offset, reservation)
     # Tests run fast: retry deferred mail quickly.
     inst.set_conf(queue_run_delay="1s", minimal_backoff_time="1s", maximal_backoff_time="2s")
     return inst
@@ -238,9 +409,7 @@ def instance():
     try:
         yield inst
     finally:
-        inst.stop()
-        inst.kill_all()
-        shutil.rmtree(inst.root, ignore_errors=True)
+        inst.close()
 
 
 @pytest.fixture
@@ -254,3 +423,12 @@ def server(instance):
 
 def parse(raw: bytes):
     return email.message_from_bytes(raw)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A file whose every test was skipped exits 77, which ctest reports as skipped (not
+    passed; t/CMakeLists.txt sets SKIP_RETURN_CODE)."""
+    stats = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats = stats.stats if stats else {}
+    if exitstatus == 0 and stats.get("skipped") and not stats.get("passed"):
+        session.exitstatus = 77

@@ -40,11 +40,12 @@ def tmpfs_instance():
         inst.add_user(ALICE)
         yield inst, mnt
     finally:
-        if inst:
-            inst.stop()
-            inst.kill_all()
-        subprocess.run(["umount", "-l", str(mnt)])
-        shutil.rmtree(mnt, ignore_errors=True)
+        try:
+            if inst:
+                inst.close()  # fails the test on a daemon death it did not declare
+        finally:
+            subprocess.run(["umount", "-l", str(mnt)])
+            shutil.rmtree(mnt, ignore_errors=True)
 
 
 def free_bytes(path):
@@ -147,7 +148,8 @@ def test_write_ordering_survives_power_loss(instance):
         with smtplib.SMTP("127.0.0.1", instance.ports["smtp"], timeout=30) as c:
             c.sendmail("o@remote.test", [ALICE], b"Subject: order\r\n\r\nordered\r\n")
         instance.wait_messages(ALICE, 1)
-        time.sleep(0.5)
+        # qmgr logs status=sent only once local-mda answered, after its fsync(new/).
+        instance.wait_log("status=sent")
     finally:
         instance.running = True
         instance.stop()  # SIGTERM to master; strace exits when its tracees are gone
