@@ -144,13 +144,15 @@ static bool scan_address_literal(struct scan *s)
     return true;
 }
 
-/* Dot-string, unquoted. Dots are not checked for position: real senders use "a..b" and
- * "a.", and refusing them buys nothing (the recipient policy decides). */
+/* Dot-string, unquoted (RFC 5321 sec 4.1.2: Atom *("." Atom)): no leading, trailing or
+ * doubled dot. */
 static bool scan_dot_string(struct scan *s, char *out, size_t outsize)
 {
     size_t o = 0;
     while (is_atext(*s->p) || *s->p == '.' || *s->p >= 0x80) {
         const unsigned char *c = s->p;
+        if (*c == '.' && (o == 0 || out[o - 1] == '.'))
+            return false;
         if (*c >= 0x80) {
             if (!take_utf8(s))
                 return false;
@@ -164,7 +166,7 @@ static bool scan_dot_string(struct scan *s, char *out, size_t outsize)
         o += n;
     }
     out[o] = 0;
-    return o > 0;
+    return o > 0 && out[o - 1] != '.';
 }
 
 /* Quoted-string: qtextSMTP (%d32-33 / %d35-91 / %d93-126 / UTF-8) and quoted pairs. */

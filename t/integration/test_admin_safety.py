@@ -75,10 +75,17 @@ def test_postmaster_always_accepted(instance):
     instance.set_conf(postmaster_recipient=ALICE)
     instance.start()
     with smtplib.SMTP("127.0.0.1", instance.ports["smtp"], timeout=30) as c:
-        c.sendmail("x@remote.test", ["postmaster@other.test", "<postmaster>".strip("<>")],
-                   b"Subject: to postmaster\r\n\r\nhello\r\n")
+        # sendmail() only raises when every recipient is refused; the refused ones it returns.
+        refused = c.sendmail("x@remote.test", ["postmaster@other.test", "postmaster"],
+                             b"Subject: to postmaster\r\n\r\nhello\r\n")
+        assert refused == {}
     msgs = instance.wait_messages(ALICE, 1)
     assert b"to postmaster" in msgs[0]
+    # Each recipient was delivered (to postmaster_recipient), none bounced.
+    for rcpt in ("postmaster@other.test", "postmaster@" + DOMAIN):
+        instance.wait_log(f"to=<{rcpt}>")
+    sent = [l for l in instance.log().splitlines() if "to=<postmaster@" in l]
+    assert len(sent) == 2 and all("status=sent" in l for l in sent), sent
 
 
 def test_master_cf_bad_port_and_override(instance):

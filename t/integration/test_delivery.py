@@ -1,5 +1,6 @@
 """End to end: a real SMTP client hands mail to smtpd, qmgr schedules it, local-mda writes it
 into the Maildir, byte-correct. Plain, 8-bit, SMTPUTF8, BDAT, pipelined and swaks."""
+import re
 import shutil
 import smtplib
 import socket
@@ -8,6 +9,7 @@ import subprocess
 import pytest
 
 from conftest import DOMAIN, body_of, parse
+from spool_check import wait_spool_clean
 
 ALICE = "alice@" + DOMAIN
 BOB = "bob@" + DOMAIN
@@ -140,12 +142,27 @@ def test_swaks_pipelined_delivery(server):
 
 
 def test_multiple_recipients_one_queue_file(server):
+    """Two recipients of one transaction share one queue file: one queue ID, activated once,
+    one copy each, and nothing left in any queue (corrupt/ and tmp/ included)."""
     msg = b"Subject: both\r\n\r\nto both\r\n"
     with smtp(server) as s:
-        s.sendmail("m@remote.test", [ALICE, BOB], msg)
+        s.ehlo()
+        assert s.mail("m@remote.test")[0] == 250
+        assert s.rcpt(ALICE)[0] == 250 and s.rcpt(BOB)[0] == 250
+        code, text = s.data(msg)
+        assert code == 250, text
+    qid = re.fullmatch(rb"2\.0\.0 Ok: queued as ([0-9A-F]{18})", text).group(1).decode()
     assert body_of(server.wait_messages(ALICE, 1)[0]) == b"Subject: both\n\nto both\n"
     assert body_of(server.wait_messages(BOB, 1)[0]) == b"Subject: both\n\nto both\n"
-    server.wait_queue_empty()
+    wait_spool_clean(server)
+    lines = server.log().splitlines()
+    active = [l for l in lines if l.endswith("(queue active)")]
+    assert len(active) == 1 and f"{qid}: from=<m@remote.test>, " in active[0], active
+    assert active[0].endswith("nrcpt=2 (queue active)"), active
+    assert sum(l.endswith(": removed") for l in lines) == 1
+    for addr in (ALICE, BOB):
+        msgs = server.messages(addr)
+        assert len(msgs) == 1 and f" id {qid}".encode() in msgs[0], msgs
 
 
 def test_plus_extension_delivers_to_user(server):

@@ -80,7 +80,8 @@ static void test_paths(void **state)
         {"<Postmaster>", true, "Postmaster", "Postmaster", "", 0, 0, 0, 0, ""},
         {"<j\xc3\xb6rg@b\xc3\xbc" "cher.example>", true, "j\xc3\xb6rg@b\xc3\xbc" "cher.example",
          "j\xc3\xb6rg", "b\xc3\xbc" "cher.example", 0, 0, 1, 0, ""},
-        {"<a..b@example.test>", true, "a..b@example.test", "a..b", "example.test", 0, 0, 0, 0, ""},
+        {"<a.b.c@example.test>", true, "a.b.c@example.test", "a.b.c", "example.test", 0, 0, 0, 0, ""},
+        {"<\"a..b\"@example.test>", true, "a..b@example.test", "a..b", "example.test", 0, 1, 0, 0, ""},
         {"<1@2.3>", true, "1@2.3", "1", "2.3", 0, 0, 0, 0, ""},
         /* malformed */
         {.in = "user@example.test", .ok = false},
@@ -90,6 +91,12 @@ static void test_paths(void **state)
         {.in = "<user@-bad.example>", .ok = false},
         {.in = "<user@bad-.example>", .ok = false},
         {.in = "<user@bad..example>", .ok = false},
+        /* RFC 5321 sec 4.1.2 Dot-string: Atom *("." Atom), unquoted */
+        {.in = "<a..b@example.test>", .ok = false},
+        {.in = "<.a@example.test>", .ok = false},
+        {.in = "<a.@example.test>", .ok = false},
+        {.in = "<.@example.test>", .ok = false},
+        {.in = "<@relay.example:a..b@example.test>", .ok = false},
         {.in = "<user@example.test.>", .ok = false},
         {.in = "<user@exa_mple.test>", .ok = false},
         {.in = "<us er@example.test>", .ok = false},
