@@ -10,6 +10,7 @@
  * killed, a connection broke), finds the copy and reports it sent without writing a
  * second one; qmgr relies on this and no longer syncs its done-marks for local mail. */
 #include "local.h"
+#include "address.h"
 #include "buf.h"
 #include "fileio.h"
 #include "header.h"
@@ -104,6 +105,15 @@ static void put_clean(struct buf *b, const char *s)
         buf_putc(b, (unsigned char)*s < ' ' || *s == 0x7f ? '?' : *s);
 }
 
+/* An envelope address as RFC 5321 writes it (lib/mail/address.h): a local part that is
+ * not a Dot-string stays quoted, so it cannot shape the header around it. */
+static void put_address(struct buf *b, const char *addr)
+{
+    char *q = address_requote(addr);
+    put_clean(b, q);
+    free(q);
+}
+
 static int copy_chunk(void *ctx, const char *data, size_t len)
 {
     struct fill *f = ctx;
@@ -119,9 +129,9 @@ static int fill(void *ctx, int fd)
     struct fill *f = ctx;
     struct buf h = BUF_INIT;
     buf_puts(&h, "Return-Path: <");
-    put_clean(&h, f->rq->sender);
+    put_address(&h, f->rq->sender);
     buf_puts(&h, ">\nDelivered-To: ");
-    put_clean(&h, f->delivered_to);
+    put_address(&h, f->delivered_to);
     buf_putc(&h, '\n');
     f->out = fd;
     int rc = write_full(fd, h.data, h.len);

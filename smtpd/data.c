@@ -52,6 +52,7 @@ bool data_input(struct session *s)
     enum smtp_data_status st =
         smtp_data_decode(&s->data, p, len, conn_eof(s->conn), &used, emit_content, s);
     conn_consume(s->conn, used);
+    sess_rate_count(s->sess, used);
     if (st == SMTP_DATA_BARE_LF) {
         session_bare_lf(s);
         return true;
@@ -150,6 +151,7 @@ bool bdat_input(struct session *s)
     if (!s->bdat_reply)
         msg_write_crlf(s, p, take);
     conn_consume(s->conn, take);
+    sess_rate_count(s->sess, take);
     s->bdat_left -= take;
     if (s->bdat_left == 0)
         bdat_chunk_done(s);

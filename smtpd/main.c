@@ -27,6 +27,9 @@ static void read_params(struct smtpd *d, struct config *cfg)
     p->hard_errors = (unsigned)config_int(cfg, PARAM(smtpd_hard_error_limit));
     p->error_sleep_ms = (long)config_int(cfg, PARAM(smtpd_error_sleep_time)) * 1000;
     p->timeout_ms = config_int(cfg, PARAM(smtpd_timeout)) * 1000;
+    p->command_time_ms = config_int(cfg, PARAM(smtpd_command_time_limit)) * 1000;
+    p->min_data_rate = (unsigned)config_int(cfg, PARAM(smtpd_min_data_rate));
+    p->data_rate_grace_ms = config_int(cfg, PARAM(smtpd_min_data_rate_grace)) * 1000;
     p->client_limit = (unsigned)config_int(cfg, PARAM(smtpd_client_connection_count_limit));
     p->process_limit = (unsigned)config_int(cfg, PARAM(smtpd_process_connection_limit));
     int lf = config_enum(cfg, PARAM(smtpd_forbid_bare_newline)); /* 0 normalize, 1 reject, 2 no */

@@ -102,6 +102,7 @@ bool msg_start(struct session *s, char **err)
     snprintf(m->id, sizeof m->id, "%s", queue_writer_id(w));
     s->txn.msg = m;
     log_info("%s: client=unknown[%s]", m->id, s->addr);
+    session_content_started(s);
     put_envelope(s, w);
     queue_begin_message(w);
     if (s->d->p.received_header)

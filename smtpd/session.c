@@ -64,6 +64,18 @@ static void on_timeout(struct sess *ss)
     session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->d->p.hostname);
 }
 
+/* smtpd_command_time_limit or smtpd_min_data_rate (lib/io/session.h, deadlines). */
+static void on_too_slow(struct sess *ss, const char *why)
+{
+    struct session *s = owner(ss);
+    log_info("timeout after %s from unknown[%s]: %s", s->last_cmd, s->addr, why);
+    if (sess_in_handshake(ss))
+        return;
+    txn_reset(s);
+    sess_release_held(ss);
+    session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->d->p.hostname);
+}
+
 static void on_lost(struct sess *ss, const char *why)
 {
     struct session *s = owner(ss);
@@ -91,7 +103,8 @@ static void session_free(struct sess *ss);
 
 static const struct sess_ops session_ops = {
     .step = step, .paused = paused, .waiting = waiting, .eof = on_eof,
-    .too_many_errors = too_many_errors, .timeout = on_timeout, .lost = on_lost,
+    .too_many_errors = too_many_errors, .timeout = on_timeout, .too_slow = on_too_slow,
+    .lost = on_lost,
     .tls_ready = on_tls_ready, .finish = session_free,
 };
 
@@ -108,6 +121,17 @@ void txn_reset(struct session *s)
     free(s->txn.rcpts);
     memset(&s->txn, 0, sizeof s->txn);
     s->mode = MODE_CMD;
+    if (sess_rate_active(s->sess)) { /* back to commands: their time limit goes on */
+        sess_rate_stop(s->sess);
+        sess_set_deadline(s->sess, s->cmd_left_ms);
+    }
+}
+
+void session_content_started(struct session *s)
+{
+    s->cmd_left_ms = sess_deadline_left(s->sess);
+    sess_set_deadline(s->sess, 0);
+    sess_rate_start(s->sess);
 }
 
 /* Runs from sess_reap(); the connection is freed after. */
@@ -136,6 +160,8 @@ void session_setup(struct smtpd *d)
     l->soft_error_limit = p->soft_errors;
     l->error_delay_ms = p->error_sleep_ms;
     l->idle_on_input = true;
+    l->min_rate = p->min_data_rate;
+    l->rate_grace_ms = p->data_rate_grace_ms;
 }
 
 void session_accept(struct smtpd *d, int fd)
@@ -162,6 +188,7 @@ void session_accept(struct smtpd *d, int fd)
     } else {
         session_reply(s, "220 %s", p->banner);
         conn_flush(s->conn);
+        sess_set_deadline(s->sess, p->command_time_ms);
     }
     session_reap(s);
 }
@@ -189,5 +216,7 @@ void session_commit_done(struct session *s, int rc, const char *id, const char *
         session_error(s, "451 4.3.0 Error: queue file write error");
     }
     txn_reset(s);
+    if (rc == 0) /* a message queued: the command time limit starts again */
+        sess_set_deadline(s->sess, s->d->p.command_time_ms);
     session_process(s);
 }

@@ -38,6 +38,9 @@ struct smtpd_params {
     unsigned soft_errors, hard_errors;
     long error_sleep_ms;
     long long timeout_ms;
+    long long command_time_ms;     /* smtpd_command_time_limit */
+    unsigned min_data_rate;        /* smtpd_min_data_rate, bytes/s; 0: none */
+    long long data_rate_grace_ms;  /* smtpd_min_data_rate_grace */
     unsigned client_limit;    /* 0: unlimited */
     unsigned process_limit;
     enum smtp_bare_lf bare_lf;
@@ -105,6 +108,7 @@ struct session {
     bool bdat_last;
     const char *bdat_reply;    /* error to send once the chunk is read, NULL when accepted */
     bool wait_commit;          /* the queue file is being committed */
+    long long cmd_left_ms;     /* command time left when the content started (0: none) */
     struct commit_job *job;
     struct buf line;
 };
@@ -131,6 +135,9 @@ void session_tick(struct smtpd *d);
 void txn_reset(struct session *s);
 const char *session_protocol(const struct session *s);
 void session_commit_done(struct session *s, int rc, const char *id, const char *err);
+/* The message content starts (msg_start): the command time limit pauses and the minimum
+ * data rate applies until the transaction ends (txn_reset). */
+void session_content_started(struct session *s);
 
 /* commands.c: read and answer one command line; false when no complete line is buffered. */
 bool command_input(struct session *s);

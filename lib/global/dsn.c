@@ -1,6 +1,7 @@
 /* dsn.c - RFC 3464 delivery status notifications: composing the report (see dsn.h).
  * Queueing it is dsn_queue.c. */
 #include "dsn.h"
+#include "address.h"
 #include "date.h"
 #include "header.h"
 #include "mem.h"
@@ -46,11 +47,14 @@ static void put_clean(struct buf *out, const char *s, size_t max)
         buf_putc(out, *p >= 32 && *p < 127 ? (char)*p : (*p == '\t' ? ' ' : '?'));
 }
 
-/* An address for a header field or report: control characters replaced, bounded. */
+/* An address for a header field or report: re-quoted as RFC 5321 writes it (a local part
+ * that is not a Dot-string stays quoted, lib/mail/address.h), control characters replaced. */
 static void put_addr(struct buf *out, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    char *q = address_requote(s);
+    for (const unsigned char *p = (const unsigned char *)q; *p; p++)
         buf_putc(out, *p < 32 || *p == 127 ? '?' : (char)*p);
+    free(q);
 }
 
 bool dsn_report_is_global(const struct dsn_report *r)

@@ -1,5 +1,6 @@
 /* queue.c - queue file writer and reader (see queue.h, doc/queue-format.md). */
 #include "queue.h"
+#include "address.h"
 #include "buf.h"
 #include "fileio.h"
 #include "mem.h"
@@ -114,7 +115,16 @@ void queue_put(struct queue_writer *w, int type, const void *data, size_t len)
         flush_out(w);
 }
 
-void queue_put_str(struct queue_writer *w, int type, const char *s) { queue_put(w, type, s, strlen(s)); }
+void queue_put_str(struct queue_writer *w, int type, const char *s)
+{
+    if (type == REC_SENDER) { /* the envelope holds canonical addresses (lib/mail/address.h) */
+        char *q = address_requote(s);
+        queue_put(w, type, q, strlen(q));
+        free(q);
+        return;
+    }
+    queue_put(w, type, s, strlen(s));
+}
 
 void queue_put_attr(struct queue_writer *w, const char *name, const char *value)
 {
@@ -127,7 +137,9 @@ void queue_put_attr(struct queue_writer *w, const char *name, const char *value)
 void queue_put_rcpt(struct queue_writer *w, const char *addr, const char *orcpt, const char *notify)
 {
     struct buf b = BUF_INIT;
-    buf_puts(&b, addr);
+    char *q = address_requote(addr);
+    buf_puts(&b, q);
+    free(q);
     buf_putc(&b, 0);
     buf_puts(&b, orcpt ? orcpt : "");
     buf_putc(&b, 0);

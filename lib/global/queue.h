@@ -49,6 +49,8 @@ struct queue_writer;
 struct queue_writer *queue_create(const char *spool, char **err);
 const char *queue_writer_id(const struct queue_writer *w);
 void queue_put(struct queue_writer *w, int type, const void *data, size_t len);
+/* A REC_SENDER string, like queue_put_rcpt's addr, is stored in the canonical address form
+ * (address_requote(), lib/mail/address.h): quoted local parts stay quoted. */
 void queue_put_str(struct queue_writer *w, int type, const char *s);
 void queue_put_attr(struct queue_writer *w, const char *name, const char *value);
 void queue_put_rcpt(struct queue_writer *w, const char *addr, const char *orcpt,

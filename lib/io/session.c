@@ -6,6 +6,7 @@
 #include "mem.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static bool paused(const struct sess *s)
 {
@@ -133,6 +134,29 @@ void sess_close(struct sess *s)
 
 void sess_kill(struct sess *s) { s->dead = true; }
 
+void sess_set_deadline(struct sess *s, long long ms)
+{
+    s->deadline = ms > 0 ? event_now_ms() + ms : 0;
+}
+
+long long sess_deadline_left(const struct sess *s)
+{
+    if (!s->deadline)
+        return 0;
+    long long left = s->deadline - event_now_ms();
+    return left > 0 ? left : 1;
+}
+
+void sess_rate_start(struct sess *s)
+{
+    s->rate_since = event_now_ms();
+    s->rate_bytes = 0;
+}
+
+void sess_rate_count(struct sess *s, size_t bytes) { s->rate_bytes += bytes; }
+void sess_rate_stop(struct sess *s) { s->rate_since = 0; }
+bool sess_rate_active(const struct sess *s) { return s->rate_since != 0; }
+
 bool sess_in_handshake(const struct sess *s) { return s->wait_tls; }
 
 static bool output_full(const struct sess *s)
@@ -207,18 +231,39 @@ struct conn *sess_detach(struct sess *s)
     return c;
 }
 
+/* Why the session must end now: "idle", a deadline or the data rate; NULL: it may go on. */
+static const char *overdue(const struct sess *s, long long now)
+{
+    const struct sess_list *l = s->list;
+    if (s->ops->waiting && s->ops->waiting(s))
+        return NULL;
+    if (now - s->last_active > l->timeout_ms)
+        return "idle";
+    if (s->deadline && now >= s->deadline)
+        return "time limit exceeded";
+    long long spent = s->rate_since ? now - s->rate_since : 0;
+    if (l->min_rate && spent > l->rate_grace_ms &&
+        s->rate_bytes * 1000 < (unsigned long long)l->min_rate * (unsigned long long)spent)
+        return "data rate too low";
+    return NULL;
+}
+
 void sess_tick(struct sess_list *l)
 {
     long long now = event_now_ms();
     struct sess *s, *next;
     DLIST_FOREACH_SAFE(s, &l->sessions, next) {
+        const char *why = NULL;
         if (!s->conn || s->dead) {
             /* detached: its new owner times it out */
         } else if (s->closing) {
             if (now - s->closing_since > SESS_CLOSE_GRACE_MS)
                 s->dead = true;
-        } else if (!(s->ops->waiting && s->ops->waiting(s)) && now - s->last_active > l->timeout_ms) {
-            s->ops->timeout(s);
+        } else if ((why = overdue(s, now)) != NULL) {
+            if (strcmp(why, "idle") == 0 || !s->ops->too_slow)
+                s->ops->timeout(s);
+            else
+                s->ops->too_slow(s, why);
             if (s->wait_tls)
                 s->dead = true; /* mid-handshake: nothing can be said in plaintext */
             else

@@ -11,6 +11,10 @@
  *   - closing: pending output is flushed, then the session is dead; a closing session that
  *     cannot flush within SESS_CLOSE_GRACE_MS is dropped;
  *   - the idle timeout (sess_list.timeout_ms since the last sess_touch());
+ *   - deadlines that input does not push back: an absolute one (sess_set_deadline(), e.g.
+ *     a total time for SMTP commands) and a minimum data rate over a measured phase
+ *     (sess_rate_start(): below sess_list.min_rate bytes/s on average once rate_grace_ms
+ *     have passed), so a client trickling one byte at a time cannot live for ever;
  *   - output back-pressure: no command is processed while more than out_limit bytes wait;
  *   - reaping: a session is freed only at the end of an entry point (a conn callback, a
  *     timer, a tick, or the daemon's own completion callbacks through sess_reap()), never
@@ -53,6 +57,9 @@ struct sess_ops {
     /* The idle timer ran out: log, and reply unless sess_in_handshake() (nothing can be said
      * then). The session closes after (or is dropped mid-handshake). */
     void (*timeout)(struct sess *s);
+    /* A deadline passed or the data rate fell below the minimum (why says which): log, and
+     * reply unless sess_in_handshake(). The session closes after. NULL: ops->timeout. */
+    void (*too_slow)(struct sess *s, const char *why);
     /* The connection failed (why); the session is dead after. */
     void (*lost)(struct sess *s, const char *why);
     /* A STARTTLS or wrapper-mode handshake finished; input is processed after. NULL: none. */
@@ -73,6 +80,8 @@ struct sess_list {
     long error_delay_ms;        /* ... this long (0: never) */
     size_t out_limit;           /* stop processing input while this much output waits; 0: no limit */
     bool idle_on_input;         /* any input restarts the idle timer; else only sess_touch() */
+    unsigned min_rate;          /* bytes/s a phase under sess_rate_start() must average; 0: none */
+    long long rate_grace_ms;    /* ... once it has lasted this long */
     DLIST_HEAD(struct sess) sessions; /* lib/util/list.h */
     unsigned count;
 };
@@ -87,6 +96,9 @@ struct sess {
     unsigned errors;
     bool closing, dead, wait_tls, holding, close_after_hold;
     long long last_active, closing_since;
+    long long deadline;         /* event_now_ms() by which the session must be done; 0: none */
+    long long rate_since;       /* start of the measured phase; 0: not measuring */
+    unsigned long long rate_bytes; /* bytes counted in it */
     unsigned long hold_timer;
     struct buf held;            /* replies kept back while holding */
 };
@@ -116,6 +128,17 @@ void sess_release_held(struct sess *s);
 void sess_process(struct sess *s);
 /* Restart the idle timer. */
 void sess_touch(struct sess *s);
+/* Cut the session (ops->too_slow) unless it is done within ms from now, whatever input
+ * arrives meanwhile; 0 removes the deadline. Not checked while ops->waiting(). */
+void sess_set_deadline(struct sess *s, long long ms);
+/* Milliseconds left before the deadline (at least 1), 0 when there is none. */
+long long sess_deadline_left(const struct sess *s);
+/* Measure the data rate from now (sess_list.min_rate, rate_grace_ms); count what the
+ * protocol consumed with sess_rate_count(); stop measuring with sess_rate_stop(). */
+void sess_rate_start(struct sess *s);
+void sess_rate_count(struct sess *s, size_t bytes);
+void sess_rate_stop(struct sess *s);
+bool sess_rate_active(const struct sess *s);
 /* Send what is pending (after the held replies), then end the session. */
 void sess_close(struct sess *s);
 /* End the session without flushing (the connection is unusable). */

@@ -1,6 +1,7 @@
 /* smtp_proto.c - SMTP command, path and ESMTP parameter parsing (see smtp_proto.h).
  * Grammar references are RFC 5321 sec 4.1.2 unless noted. */
 #include "smtp_proto.h"
+#include "address.h"
 #include "utf8.h"
 #include "xtext.h"
 #include <arpa/inet.h>
@@ -268,9 +269,12 @@ bool smtp_parse_path(const char **str, struct smtp_path *p, struct smtp_error *e
     if (p->route && !p->domain[0])
         return fail(err, 501, "5.1.3", "Bad address syntax");
     p->utf8 = s.utf8;
-    int n = p->domain[0] ? snprintf(p->addr, sizeof p->addr, "%s@%s", p->local, p->domain)
-                         : snprintf(p->addr, sizeof p->addr, "%s", p->local);
-    if (n < 0 || (size_t)n >= sizeof p->addr)
+    /* The canonical form (lib/mail/address.h): the local part stays quoted when it is not a
+     * Dot-string, so no writer can turn "x> Bcc: <v@evil"@d into header text. */
+    size_t n = address_quote_local(p->local, strlen(p->local), p->addr, sizeof p->addr);
+    if (p->domain[0] && n < sizeof p->addr)
+        n += (size_t)snprintf(p->addr + n, sizeof p->addr - n, "@%s", p->domain);
+    if (n >= sizeof p->addr)
         return fail(err, 501, "5.1.3", "Address too long");
     *str = (const char *)s.p + 1;
     return true;

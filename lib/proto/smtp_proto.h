@@ -55,8 +55,10 @@ struct smtp_path {
     bool utf8;          /* non-ASCII (valid UTF-8) somewhere in the address */
     char local[SMTP_ADDR_MAX];  /* local part, unquoted ("a b" for "\"a b\"") */
     char domain[SMTP_ADDR_MAX]; /* domain, or address literal with brackets; "" when none */
-    char addr[SMTP_ADDR_MAX];   /* local@domain (unquoted internal form), "local" without
-                                 * a domain, "" for the null path */
+    char addr[SMTP_ADDR_MAX];   /* local@domain in the canonical form of lib/mail/address.h
+                                 * (local part quoted unless a Dot-string: "a b"@d, while
+                                 * "alice"@d is alice@d), "local" without a domain, "" for
+                                 * the null path */
 };
 
 /* Parse "<...>" at *s; on success advance *s past '>' and return true. A mailbox without

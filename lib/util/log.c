@@ -1,5 +1,6 @@
 /* log.c - syslog or file logging with Postfix's line shapes (see log.h). */
 #include "log.h"
+#include "utf8.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -53,18 +54,60 @@ void log_to_stderr(bool on) { log_stderr_on = on; }
 void log_set_verbose(bool on) { log_verbose_on = on; }
 bool log_verbose(void) { return log_verbose_on; }
 
+/* How one byte (or well-formed UTF-8 sequence) of s[0..len) appears in the log: n input
+ * bytes become the returned text in esc (at most 5 bytes, not NUL-terminated) or, when
+ * the return is NULL, are copied as they are. */
+static const char *escape_one(const unsigned char *s, size_t len, size_t *n, char esc[5])
+{
+    *n = 1;
+    if (s[0] == '\\')
+        return "\\\\";
+    if (s[0] >= 0x20 && s[0] < 0x7f)
+        return NULL;
+    if (s[0] >= 0x80) {
+        size_t u = utf8_sequence_length(s, len);
+        if (u >= 2) {
+            *n = u;
+            return NULL;
+        }
+    }
+    snprintf(esc, 5, "\\x%02x", s[0]);
+    return esc;
+}
+
+size_t log_escape(const char *in, size_t inlen, char *out, size_t outsize)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    if (outsize == 0)
+        return 0;
+    for (size_t i = 0; i < inlen;) {
+        char esc[5];
+        size_t n;
+        const char *rep = escape_one(s + i, inlen - i, &n, esc);
+        size_t replen = rep ? strlen(rep) : n;
+        if (o + replen >= outsize)
+            break; /* never cut an escape or a UTF-8 sequence in two */
+        memcpy(out + o, rep ? rep : in + i, replen);
+        o += replen;
+        i += n;
+    }
+    out[o] = 0;
+    return o;
+}
+
 __attribute__((format(printf, 3, 0)))
 static void log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 {
-    char text[4096];
+    char raw[4096], text[4096];
     int saved = errno;
-    int n = vsnprintf(text, sizeof text, fmt, ap);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
     if (n < 0)
-        strcpy(text, "(bad log format)");
-    /* Never let a peer's bytes break the line structure of the log. */
-    for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
+        strcpy(raw, "(bad log format)");
+    /* Never let a peer's bytes break the line structure of the log or reach the terminal
+     * of whoever reads it: everything but printable ASCII and UTF-8 is escaped, here, once
+     * for every field of every line. */
+    log_escape(raw, strlen(raw), text, sizeof text);
     if (log_syslog_on)
         syslog(prio, "%s%s", tag, text);
     if (log_fd >= 0 || log_stderr_on) {

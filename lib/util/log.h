@@ -7,6 +7,7 @@
 #define POSTHORN_LOG_H
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define PH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -17,6 +18,13 @@ void log_to_stderr(bool on);
 void log_set_name(const char *name);
 void log_set_verbose(bool on);
 bool log_verbose(void);
+
+/* The text a log line carries for in[0..inlen): printable ASCII and well-formed UTF-8
+ * (RFC 6531 addresses) as they are, a backslash as "\\", every other byte as "\xHH" (two
+ * lower-case hex digits), so the escape is unambiguous. Writes at most outsize - 1 bytes
+ * and a NUL to out (outsize > 0), stopping before an escape or a UTF-8 sequence that does
+ * not fit; returns the length written. Every log_* function applies it to its whole line. */
+size_t log_escape(const char *in, size_t inlen, char *out, size_t outsize);
 
 void log_debug(const char *fmt, ...) PH_PRINTF(1, 2);
 void log_info(const char *fmt, ...) PH_PRINTF(1, 2);

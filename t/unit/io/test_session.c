@@ -2,8 +2,8 @@
  * line protocol ("ok" answers "+ok", "bad" is an error, "quit" says bye and closes, "big"
  * writes 64 KB): replies in order, the error limit closing the session after the
  * protocol's last reply, replies held back by sess_hold and by the soft error limit, the
- * idle timeout, the output limit pausing input until the peer reads, EOF, and finish()
- * running exactly once. */
+ * idle timeout, the deadline and the minimum data rate that input does not push back, the
+ * output limit pausing input until the peer reads, EOF, and finish() running exactly once. */
 #include "unit_test.h"
 #include <string.h>
 #include <sys/socket.h>
@@ -19,7 +19,8 @@ struct toy {
     struct sess_list list;
     struct sess *s;
     int peer;
-    unsigned steps, finished, eofs, timeouts;
+    unsigned steps, finished, eofs, timeouts, slow;
+    const char *slow_why;
     struct buf line;
     struct buf received; /* what the peer read */
 };
@@ -60,6 +61,12 @@ static void on_timeout(struct sess *s)
     toy(s)->timeouts++;
     sess_reply(s, "timeout");
 }
+static void on_too_slow(struct sess *s, const char *why)
+{
+    toy(s)->slow++;
+    toy(s)->slow_why = why;
+    sess_reply(s, "slow");
+}
 static void on_lost(struct sess *s, const char *why) {}
 static void on_drained(struct sess *s) { sess_process(s); }
 static void on_finish(struct sess *s)
@@ -74,6 +81,7 @@ static const struct sess_ops toy_ops = {
     .eof = on_eof,
     .too_many_errors = too_many,
     .timeout = on_timeout,
+    .too_slow = on_too_slow,
     .lost = on_lost,
     .drained = on_drained,
     .finish = on_finish,
@@ -221,6 +229,84 @@ static void test_idle_timeout(void **state)
     teardown(&t);
 }
 
+static void test_deadline_is_not_pushed_back_by_input(void **state)
+{
+    struct toy t;
+    setup(&t, 10);
+    t.list.idle_on_input = true;
+    t.list.timeout_ms = 1000;
+    assert_int_equal(sess_deadline_left(t.s), 0);
+    sess_set_deadline(t.s, 80);
+    long long left = sess_deadline_left(t.s);
+    assert_true(left > 0 && left <= 80);
+    long long start = now_ms();
+    while (t.slow == 0 && now_ms() - start < 1000) {
+        send_text(&t, "ok\r\n"); /* input keeps the idle timer young, not the deadline */
+        run_for(&t, 20);
+        sess_tick(&t.list);
+    }
+    assert_int_equal(t.slow, 1);
+    assert_int_equal(t.timeouts, 0);
+    assert_string_equal(t.slow_why, "time limit exceeded");
+    assert_true(now_ms() - start >= 70);
+    assert_int_equal(t.finished, 1);
+    assert_true(drain_peer(&t));
+    const char *r = buf_cstr(&t.received);
+    assert_true(strlen(r) > 7 && strcmp(r + strlen(r) - 6, "slow\r\n") == 0);
+    teardown(&t);
+}
+
+static void test_deadline_removed(void **state)
+{
+    struct toy t;
+    setup(&t, 10);
+    sess_set_deadline(t.s, 20);
+    sess_set_deadline(t.s, 0);
+    assert_int_equal(sess_deadline_left(t.s), 0);
+    usleep(40 * 1000);
+    sess_tick(&t.list);
+    assert_int_equal(t.slow, 0);
+    teardown(&t);
+}
+
+static void test_min_data_rate(void **state)
+{
+    struct toy t;
+    setup(&t, 10);
+    t.list.min_rate = 1000; /* bytes/s, i.e. 1 byte per ms */
+    t.list.rate_grace_ms = 30;
+    sess_rate_start(t.s);
+    assert_true(sess_rate_active(t.s));
+    sess_rate_count(t.s, 10000);
+    usleep(60 * 1000);
+    sess_tick(&t.list); /* 10000 bytes in ~60 ms: fast enough */
+    assert_int_equal(t.slow, 0);
+    sess_rate_start(t.s);
+    sess_rate_count(t.s, 10);
+    sess_tick(&t.list); /* within the grace period */
+    assert_int_equal(t.slow, 0);
+    usleep(60 * 1000);
+    sess_tick(&t.list); /* 10 bytes in ~60 ms: too slow */
+    assert_int_equal(t.slow, 1);
+    assert_string_equal(t.slow_why, "data rate too low");
+    teardown(&t);
+}
+
+static void test_rate_stopped_is_not_measured(void **state)
+{
+    struct toy t;
+    setup(&t, 10);
+    t.list.min_rate = 1000;
+    t.list.rate_grace_ms = 10;
+    sess_rate_start(t.s);
+    sess_rate_stop(t.s);
+    assert_false(sess_rate_active(t.s));
+    usleep(40 * 1000);
+    sess_tick(&t.list);
+    assert_int_equal(t.slow, 0);
+    teardown(&t);
+}
+
 static void test_output_limit_pauses_input(void **state)
 {
     struct toy t;
@@ -257,5 +343,9 @@ UNIT_TEST_MAIN(cmocka_unit_test(test_replies_and_close),
                cmocka_unit_test(test_hold_delays_replies_in_order),
                cmocka_unit_test(test_soft_error_limit_tarpits),
                cmocka_unit_test(test_idle_timeout),
+               cmocka_unit_test(test_deadline_is_not_pushed_back_by_input),
+               cmocka_unit_test(test_deadline_removed),
+               cmocka_unit_test(test_min_data_rate),
+               cmocka_unit_test(test_rate_stopped_is_not_measured),
                cmocka_unit_test(test_output_limit_pauses_input),
                cmocka_unit_test(test_eof_closes))
