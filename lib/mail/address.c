@@ -38,18 +38,27 @@ static size_t utf8_char(const char *s, size_t len)
     return n >= 2 ? n : 0;
 }
 
+/* RFC 5321 sec 4.1.2: Dot-string = Atom *("." Atom), so no dot first, last or twice in a
+ * row (smtpd refuses such local parts unquoted, so they are written quoted). */
 bool address_is_dot_string(const char *s, size_t len)
 {
+    bool atom_started = false;
     for (size_t i = 0; i < len;) {
         size_t u = utf8_char(s + i, len - i);
-        if (u)
+        if (u) {
             i += u;
-        else if (is_atext((unsigned char)s[i]) || s[i] == '.')
+            atom_started = true;
+        } else if (is_atext((unsigned char)s[i])) {
             i++;
-        else
+            atom_started = true;
+        } else if (s[i] == '.' && atom_started) {
+            i++;
+            atom_started = false;
+        } else {
             return false;
+        }
     }
-    return len > 0;
+    return atom_started;
 }
 
 static void put_quoted(struct out *o, const char *s, size_t len)

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Is s[0..len) a Dot-string: atext (or UTF-8) and dots, not empty? Dots are not checked
- * for position, as smtp_parse_path() accepts "a..b" and "a." unquoted (lib/proto). */
+/* Is s[0..len) a Dot-string (RFC 5321 sec 4.1.2): atoms of atext (or UTF-8, RFC 6531)
+ * joined by single dots, as smtp_parse_path() requires of an unquoted local part? */
 bool address_is_dot_string(const char *s, size_t len);
 
 /* The local part local[0..len) (unquoted content, as a parser yields it) as RFC 5321 writes

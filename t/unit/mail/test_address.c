@@ -9,8 +9,9 @@
 
 static void test_dot_string(void **state)
 {
-    static const char *const yes[] = {"alice", "a.b", "a+tag", "j\xc3\xb6rg", "a..b", "!#$%&'*+-/=?^_`{|}~"};
-    static const char *const no[] = {"", "a b", "a\"b", "a@b", "x>", "a\\b", "a\x01", "\xff", "a,b"};
+    static const char *const yes[] = {"alice", "a.b", "a+tag", "j\xc3\xb6rg", "!#$%&'*+-/=?^_`{|}~"};
+    static const char *const no[] = {"", "a b", "a\"b", "a@b", "x>", "a\\b", "a\x01", "\xff", "a,b",
+                                    "a..b", ".a", "a.", "."};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         if (!address_is_dot_string(yes[i], strlen(yes[i])))
             fail_msg("\"%s\" should be a Dot-string", yes[i]);

@@ -88,7 +88,7 @@ static void test_paths(void **state)
         {"<j\xc3\xb6rg@b\xc3\xbc" "cher.example>", true, "j\xc3\xb6rg@b\xc3\xbc" "cher.example",
          "j\xc3\xb6rg", "b\xc3\xbc" "cher.example", 0, 0, 1, 0, ""},
         {"<a.b.c@example.test>", true, "a.b.c@example.test", "a.b.c", "example.test", 0, 0, 0, 0, ""},
-        {"<\"a..b\"@example.test>", true, "a..b@example.test", "a..b", "example.test", 0, 1, 0, 0, ""},
+        {"<\"a..b\"@example.test>", true, "\"a..b\"@example.test", "a..b", "example.test", 0, 1, 0, 0, ""},
         {"<1@2.3>", true, "1@2.3", "1", "2.3", 0, 0, 0, 0, ""},
         /* malformed */
         {.in = "user@example.test", .ok = false},
