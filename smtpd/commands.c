@@ -15,7 +15,7 @@ static const char *show(const char *s) { return s ? s : ""; }
 
 void log_reject(struct session *s, const char *cmd, const char *reply, const char *to)
 {
-    const char *from = s->txn.active ? s->txn.mail.from.addr : NULL;
+    const char *from = s->txn.active ? s->txn.mail->from.addr : NULL;
     log_info("NOQUEUE: reject: %s from unknown[%s]: %s;%s%s%s%s%s%s proto=%s helo=<%s>", cmd,
              s->addr, reply, from ? " from=<" : "", show(from), from ? ">" : "",
              to ? " to=<" : "", show(to), to ? ">" : "", session_protocol(s), show(s->helo));
@@ -108,7 +108,8 @@ static void cmd_mail(struct session *s, const char *args)
         reject(s, "MAIL", NULL, "452 4.3.1 Insufficient system storage");
         return;
     }
-    s->txn.mail = m;
+    s->txn.mail = xmalloc(sizeof m);
+    *s->txn.mail = m;
     s->txn.active = true;
     session_reply(s, "250 2.1.0 Ok");
 }
@@ -129,7 +130,7 @@ static void cmd_rcpt(struct session *s, const char *args)
     }
     struct smtp_rcpt r;
     struct smtp_error e;
-    if (!smtp_parse_rcpt(args, s->txn.mail.smtputf8, &r, &e)) {
+    if (!smtp_parse_rcpt(args, s->txn.mail->smtputf8, &r, &e)) {
         s->txn.rejected++;
         session_error(s, "%d %s %s", e.code, e.status, e.text);
         return;

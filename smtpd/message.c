@@ -44,7 +44,7 @@ static const char *notify_text(unsigned n, char *out, size_t outsize)
 
 static void put_envelope(struct session *s, struct queue_writer *w)
 {
-    const struct smtp_mail *m = &s->txn.mail;
+    const struct smtp_mail *m = s->txn.mail;
     queue_put_str(w, REC_SENDER, m->from.null ? "" : m->from.addr);
     queue_put_attr(w, "client_addr", s->addr);
     queue_put_attr(w, "client_name", "unknown");
@@ -217,7 +217,7 @@ void msg_abort(struct session *s)
 static void finish_refused(struct session *s, const char *reply)
 {
     struct message *m = s->txn.msg;
-    const struct smtp_mail *ml = &s->txn.mail;
+    const struct smtp_mail *ml = s->txn.mail;
     log_info("%s: reject: END-OF-MESSAGE from unknown[%s]: %s; from=<%s> proto=%s helo=<%s>",
              m->id, s->addr, reply, ml->from.addr, session_protocol(s), s->helo ? s->helo : "");
     txn_reset(s);

@@ -119,6 +119,7 @@ void txn_reset(struct session *s)
         free(s->txn.rcpts[i].orcpt);
     }
     free(s->txn.rcpts);
+    free(s->txn.mail);
     memset(&s->txn, 0, sizeof s->txn);
     s->mode = MODE_CMD;
     if (sess_rate_active(s->sess)) { /* back to commands: their time limit goes on */
@@ -200,7 +201,7 @@ const char *session_protocol(const struct session *s)
     bool tls = conn_tls_active(s->conn);
     if (!s->esmtp)
         return tls ? "SMTPS" : "SMTP";
-    if (s->txn.mail.smtputf8)
+    if (s->txn.mail && s->txn.mail->smtputf8)
         return tls ? "UTF8SMTPS" : "UTF8SMTP"; /* RFC 6531 sec 3.7.3 */
     return tls ? "ESMTPS" : "ESMTP";
 }

@@ -79,7 +79,8 @@ struct message; /* message.c */
 /* One mail transaction: MAIL, its recipients and the content being received. */
 struct txn {
     bool active;
-    struct smtp_mail mail;
+    struct smtp_mail *mail; /* MAIL FROM and its parameters; NULL outside a transaction
+                             * (allocated per transaction: an idle session stays small) */
     struct rcpt *rcpts;
     size_t nrcpts;
     unsigned rejected;  /* RCPT commands refused in this transaction */
