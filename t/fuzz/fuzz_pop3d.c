@@ -15,6 +15,7 @@
 #undef main
 #include "base64.h"
 #include "fdpass.h"
+#include "fuzz_client.h"
 #include "fuzz_common.h"
 #include "ipc.h"
 #include <errno.h>
@@ -86,47 +87,11 @@ static void setup(void)
     make_mailbox();
 }
 
-struct client {
-    const uint8_t *out;
-    size_t out_len, sent;
-    struct buf in;
-    bool eof;
-};
-
-static void poll_done(struct event_loop *loop, void *ctx)
+/* No session and no handoff left. */
+static bool box_idle(void)
 {
     struct pop3d *d = srv.app;
-    if (d->boxes.count == 0 && d->handoffs_in == 0)
-        event_stop(loop);
-    else
-        event_timer(loop, 1, poll_done, ctx);
-}
-
-static void on_sock(struct event_loop *loop, int fd, uint32_t events, void *ctx)
-{
-    struct client *c = ctx;
-    if ((events & EPOLLOUT) && c->sent < c->out_len) {
-        ssize_t w = send(fd, c->out + c->sent, c->out_len - c->sent, MSG_NOSIGNAL);
-        if (w > 0)
-            c->sent += (size_t)w;
-        else if (errno != EAGAIN)
-            c->sent = c->out_len;
-        if (c->sent == c->out_len) {
-            shutdown(fd, SHUT_WR);
-            event_mod(loop, fd, EPOLLIN);
-        }
-    }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        char tmp[8192];
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n > 0) {
-            buf_append(&c->in, tmp, (size_t)n);
-        } else if (n == 0 || errno != EAGAIN) {
-            c->eof = true;
-            event_del(loop, fd);
-            poll_done(loop, c);
-        }
-    }
+    return d->boxes.count == 0 && d->handoffs_in == 0;
 }
 
 /* The handoff request for the client socket fd, as a login process sends it. */
@@ -220,21 +185,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = data[0] % 32;
     if (n > size - 1)
         n = size - 1;
-    int cl[2];
-    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, cl) == 0);
-    struct client c = {.out = data + 1 + n, .out_len = size - 1 - n};
-    if (c.out_len == 0)
-        shutdown(cl[0], SHUT_WR);
-    must(event_add(srv.loop, cl[0], c.out_len ? EPOLLIN | EPOLLOUT : EPOLLIN, on_sock, &c) == 0);
-    hand_over(cl[1], data + 1, n);
-    close(cl[1]); /* pop3d-mailbox has its own copy now */
+    struct fuzz_client c;
+    fuzz_client_start(&c, srv.loop, data + 1 + n, size - 1 - n, box_idle);
+    hand_over(c.peer, data + 1, n);
+    close(c.peer); /* pop3d-mailbox has its own copy now */
     event_run(srv.loop);
-    must(c.eof);
-    if (getenv("FUZZ_SHOW")) /* for checking seeds: what pop3d-mailbox answered */
-        fprintf(stderr, "%.*s", (int)c.in.len, c.in.data ? c.in.data : "");
+    fuzz_client_done(&c);
     check_output(&c.in);
-    close(cl[0]);
-    buf_free(&c.in);
+    fuzz_client_free(&c);
     if (has_word(data, size, "dele") && has_word(data, size, "quit"))
         make_mailbox();
     return 0;

@@ -12,6 +12,7 @@
 #define main smtpd_main_unused
 #include "../../smtpd/main.c"
 #undef main
+#include "fuzz_client.h"
 #include "fuzz_common.h"
 #include "queue.h"
 #include <ctype.h>
@@ -78,51 +79,11 @@ static void setup(void)
     post_init(&srv);
 }
 
-struct client {
-    int sock;
-    const uint8_t *out;
-    size_t out_len, sent;
-    struct buf in;
-    bool eof;
-};
-
-static void poll_done(struct event_loop *loop, void *ctx);
-
-static void on_sock(struct event_loop *loop, int fd, uint32_t events, void *ctx)
-{
-    struct client *c = ctx;
-    if ((events & EPOLLOUT) && c->sent < c->out_len) {
-        ssize_t w = send(fd, c->out + c->sent, c->out_len - c->sent, MSG_NOSIGNAL);
-        if (w > 0)
-            c->sent += (size_t)w;
-        else if (errno != EAGAIN)
-            c->sent = c->out_len; /* smtpd closed */
-        if (c->sent == c->out_len) {
-            shutdown(fd, SHUT_WR);
-            event_mod(loop, fd, EPOLLIN);
-        }
-    }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        char tmp[8192];
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n > 0) {
-            buf_append(&c->in, tmp, (size_t)n);
-        } else if (n == 0 || errno != EAGAIN) {
-            c->eof = true;
-            event_del(loop, fd);
-            poll_done(loop, c);
-        }
-    }
-}
-
-/* Done once the session is gone and no commit is outstanding. */
-static void poll_done(struct event_loop *loop, void *ctx)
+/* The session is gone and no commit is outstanding. */
+static bool smtpd_idle(void)
 {
     struct smtpd *d = srv.app;
-    if (d->sessions.count == 0 && committer_pending(d->committer) == 0)
-        event_stop(loop);
-    else
-        event_timer(loop, 1, poll_done, ctx);
+    return d->sessions.count == 0 && committer_pending(d->committer) == 0;
 }
 
 static bool is_code(const char *p) { return p[0] >= '2' && p[0] <= '5' && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]); }
@@ -202,22 +163,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct smtpd *d = srv.app;
     d->p.bare_lf = data[0] % 3 == 1 ? SMTP_LF_REJECT : data[0] % 3 == 2 ? SMTP_LF_ALLOW
                                                                           : SMTP_LF_NORMALIZE;
-    int sv[2];
-    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-    struct client c = {.sock = sv[0], .out = data + 1, .out_len = size - 1};
-    if (c.out_len == 0)
-        shutdown(sv[0], SHUT_WR);
-    must(event_add(srv.loop, sv[0], c.out_len ? EPOLLIN | EPOLLOUT : EPOLLIN, on_sock, &c) == 0);
-    session_accept(d, sv[1]);
+    struct fuzz_client c;
+    fuzz_client_start(&c, srv.loop, data + 1, size - 1, smtpd_idle);
+    session_accept(d, c.peer);
     event_run(srv.loop);
-    must(c.eof);
-    if (getenv("FUZZ_SHOW")) /* for checking seeds: what smtpd answered */
-        fprintf(stderr, "%.*s", (int)c.in.len, c.in.data ? c.in.data : "");
+    fuzz_client_done(&c);
     struct buf ids = BUF_INIT;
     check_replies(&c.in, &ids);
     check_spool(&ids);
-    close(sv[0]);
+    fuzz_client_free(&c);
     buf_free(&ids);
-    buf_free(&c.in);
     return 0;
 }
