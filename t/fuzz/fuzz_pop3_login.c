@@ -145,6 +145,7 @@ static void check_output(const struct buf *out)
         first = false;
         if (in_body) {
             in_body = !(len == 1 && l[0] == '.');
+            must(!status_line(l, len)); /* a status line where the body's end was due */
         } else if (status_line(l, len)) {
             after_ok = len >= 3 && !memcmp(l, "+OK", 3);
         } else {

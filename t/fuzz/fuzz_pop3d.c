@@ -160,8 +160,8 @@ static void check_output(const struct buf *out)
         if (in_body) {
             if (len == 1 && l[0] == '.')
                 in_body = false;
-            else
-                must(l[0] != '.' || (len >= 2 && l[1] == '.'));
+            else /* stuffed, and no status line where a body's end was due */
+                must((l[0] != '.' || (len >= 2 && l[1] == '.')) && !status_line(l, len));
         } else if (status_line(l, len)) {
             after_ok = l[0] == '+';
         } else {
