@@ -9,11 +9,13 @@
  * the output is complete CRLF lines, each "+OK", "-ERR" or a "+ " continuation outside a
  * multi-line body (CAPA, AUTH's list), which follows only a "+OK" and ends with "."; the
  * first line is "+OK"; a session is handed over only for alice@example.test, with
- * service pop3, a known method and a well-formed session id. */
+ * service pop3, a known method and a well-formed session id, and only after the client sent
+ * the password. */
 #define main pop3_login_main_unused
 #include "../../pop3d/login/main.c"
 #undef main
 #include "accounts.h"
+#include "base64.h"
 #include "fuzz_client.h"
 #include "fuzz_common.h"
 #include "login_handoff.h"
@@ -25,6 +27,8 @@
 
 static struct server srv;
 static unsigned handoffs; /* requests being received */
+static const uint8_t *input; /* this run's client bytes */
+static size_t input_len;
 
 static void must(bool ok)
 {
@@ -61,6 +65,28 @@ static bool id_ok(const char *id)
            strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == strlen(id);
 }
 
+/* The client sent the password: "secret" itself (PASS) or a base64 token that decodes to it
+ * (AUTH LOGIN) or ends in NUL "secret" (AUTH PLAIN). */
+static bool password_sent(void)
+{
+    if (memmem(input, input_len, "secret", 6))
+        return true;
+    for (size_t i = 0; i < input_len;) {
+        size_t n = 0;
+        while (i + n < input_len && !strchr(" \r\n", input[i + n]))
+            n++;
+        struct buf b = BUF_INIT;
+        bool hit = n && base64_decode((const char *)input + i, n, &b) &&
+                   ((b.len == 6 && !memcmp(b.data, "secret", 6)) ||
+                    (b.len >= 7 && !memcmp(b.data + b.len - 7, "\0secret", 7)));
+        buf_free(&b);
+        if (hit)
+            return true;
+        i += n + 1;
+    }
+    return false;
+}
+
 static void on_handoff(void *ctx, struct handoff_in *h, const struct attrs *req, int fd,
                        const char *err)
 {
@@ -73,6 +99,7 @@ static void on_handoff(void *ctx, struct handoff_in *h, const struct attrs *req,
     must(user && !strcmp(user, "alice@example.test") && svc && !strcmp(svc, "pop3") && method &&
          (!strcmp(method, "USER") || !strcmp(method, "PLAIN") || !strcmp(method, "LOGIN")) &&
          id_ok(attrs_get(req, "session")));
+    must(password_sent());
     handoff_in_finish(h, true, NULL);
     close(fd); /* the client sees the end of the session */
 }
@@ -162,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!srv.loop)
         setup();
+    input = data, input_len = size;
     struct fuzz_client c;
     fuzz_client_start(&c, srv.loop, data, size, login_idle);
     on_accept(&srv, c.peer);
