@@ -158,6 +158,11 @@ struct job {
 struct job *job_new(struct qmsg *msg, struct transport *tp, const char *nexthop);
 void job_add_rcpt(struct job *j, size_t index);
 void deliver_run(struct task *t);
+/* reply.c: fill j->r[] from the agent's reply a; 0, or -1 with *err (malloc'ed) when the
+ * reply is not exactly nrcpt=N and status_k, dsn_k, reason_k (forward_k with sent only)
+ * for k < N, each once, nothing else. */
+struct attrs;
+int deliver_parse_reply(struct job *j, const struct attrs *a, char **err);
 void deliver_done(struct qmgr *q, struct task *t);
 /* forward.c: queue the copies for forward_i answers (worker thread). */
 void forward_all(struct job *j);

@@ -15,7 +15,9 @@ static char **split_words(char *s, size_t *n)
 {
     char **w = NULL;
     *n = 0;
-    for (char *tok = strtok(s, " \t"); tok; tok = strtok(NULL, " \t")) {
+    /* CR is white space too: only a trailing one is stripped as a line end, and one left
+     * inside a line must not become part of a field (an argument, an -o value). */
+    for (char *tok = strtok(s, " \t\r"); tok; tok = strtok(NULL, " \t\r")) {
         w = xreallocarray(w, *n + 2, sizeof *w);
         w[(*n)++] = tok;
         w[*n] = NULL;

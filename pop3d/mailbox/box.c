@@ -119,37 +119,6 @@ void box_setup(struct pop3d *d)
 
 /* --- taking over a session --- */
 
-static bool valid_id(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n >= sizeof ((struct box_session *)0)->id)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9')))
-            return false;
-    return true;
-}
-
-/* The request's fields, checked again here: the login process is trusted to have
- * authenticated the user, not to send well-formed data. NULL or what is wrong. */
-static const char *check_request(const struct attrs *req, struct buf *input)
-{
-    const char *user = attrs_get(req, "user"), *svc = attrs_get(req, "service");
-    const char *in = attrs_get(req, "input");
-    char *norm = user ? auth_user_name(user, NULL) : NULL;
-    bool ok = norm && strcmp(norm, user) == 0 && strchr(user, '@');
-    free(norm);
-    if (!ok)
-        return "bad user name";
-    if (!svc || strcmp(svc, "pop3") != 0)
-        return "not a POP3 session";
-    if (!valid_id(attrs_get(req, "session")))
-        return "bad session id";
-    if (in && !base64_decode(in, strlen(in), input))
-        return "bad input";
-    return NULL;
-}
-
 static void start_session(struct pop3d *d, struct box_session *s, int fd, struct buf *input)
 {
     s->sess = sess_new(&d->boxes, fd, d->p.line_limit + 4096, &box_ops, s);
@@ -173,7 +142,7 @@ static void on_request(void *ctx, struct handoff_in *h, const struct attrs *req,
         return;
     }
     struct buf input = BUF_INIT;
-    const char *bad = check_request(req, &input);
+    const char *bad = box_check_request(req, &input);
     if (bad) {
         log_warn("login handoff refused: %s", bad);
         handoff_in_finish(h, false, bad);

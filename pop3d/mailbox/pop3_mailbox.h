@@ -79,6 +79,9 @@ struct box_session {
 };
 
 /* box.c */
+/* request.c: the handoff request's fields; NULL when usable (input gets the decoded
+ * pipelined input), else what is wrong. */
+const char *box_check_request(const struct attrs *req, struct buf *input);
 void box_setup(struct pop3d *d);
 void box_accept(struct pop3d *d, int fd);
 void box_tick(struct pop3d *d);

@@ -1,11 +1,13 @@
 /* fuzz_smtp_data.c - libFuzzer target: the DATA decoder. The first byte picks the bare-LF
- * mode and a chunk size; the rest is fed once whole and once in chunks, the way a socket
+ * mode, a chunk size and whether the DATA command line ended in CRLF (smtpd passes
+ * !last_bare_lf, so both cases reach the decoder); the rest is fed once whole and once in chunks, the way a socket
  * delivers it. Both runs must agree on the status, the bytes consumed and the output (split
  * invariance; the output of a rejected message is exempt); after an end of data the consumed
- * input must end in "\r\n.\r\n"; and stored content must survive being relayed
+ * input must end in "\r\n.\r\n" (or be just ".\r\n" after a DATA line ending in CRLF); and stored content must survive being relayed
  * (check_round_trip). */
 #include "buf.h"
 #include "smtp_data.h"
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +20,11 @@ struct run {
     struct buf out;
 };
 
-static void decode(const uint8_t *in, size_t n, enum smtp_bare_lf mode, size_t chunk, struct run *r)
+static void decode(const uint8_t *in, size_t n, enum smtp_bare_lf mode, bool prev_crlf,
+                   size_t chunk, struct run *r)
 {
     struct smtp_data d;
-    smtp_data_init(&d, mode, true);
+    smtp_data_init(&d, mode, prev_crlf);
     buf_init(&r->out);
     struct buf pending = BUF_INIT; /* bytes offered but not yet consumed, like a socket buffer */
     size_t fed = 0;
@@ -62,7 +65,7 @@ static void check_round_trip(const struct buf *content)
     }
     buf_puts(&wire, ".\r\n");
     struct run again;
-    decode((const uint8_t *)wire.data, wire.len, SMTP_LF_NORMALIZE, wire.len, &again);
+    decode((const uint8_t *)wire.data, wire.len, SMTP_LF_NORMALIZE, true, wire.len, &again);
     if (again.st != SMTP_DATA_END || again.used != wire.len || again.out.len != content->len ||
         (content->len && memcmp(again.out.data, content->data, content->len) != 0))
         abort();
@@ -75,10 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     enum smtp_bare_lf mode = (enum smtp_bare_lf)(data[0] % 3);
-    size_t chunk = 1 + (data[0] >> 2) % 17;
+    size_t chunk = 1 + ((data[0] >> 2) & 0x1f) % 17;
+    bool prev_crlf = !(data[0] & 0x80);
     struct run whole, split;
-    decode(data + 1, size - 1, mode, size, &whole);
-    decode(data + 1, size - 1, mode, chunk, &split);
+    decode(data + 1, size - 1, mode, prev_crlf, size, &whole);
+    decode(data + 1, size - 1, mode, prev_crlf, chunk, &split);
     if (whole.st != split.st || whole.used != split.used)
         abort();
     /* After a bare LF in reject mode the message is thrown away, so only then may the
@@ -94,6 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (whole.used < 3 || memcmp(end - 3, ".\r\n", 3) != 0)
             abort();
         if (whole.used > 3 && (whole.used < 5 || memcmp(end - 5, "\r\n", 2) != 0))
+            abort();
+        /* "." right after a DATA line that ended in a bare LF is not an end of data. */
+        if (whole.used == 3 && !prev_crlf)
             abort();
     }
     buf_free(&whole.out);
