@@ -539,12 +539,15 @@ def test_timeouts_and_dropped_tls_session(instance):
     p = login_retry(inst, tls="implicit")
     assert p.stat()[0] == 2
     assert p.dele(2).startswith(b"+OK")
-    # Idle past pop3d_idle_timeout: the session ends without UPDATE.
-    time.sleep(3.5)
+    # Idle past pop3d_idle_timeout: the session ends without UPDATE (the server closes the
+    # connection: read to EOF, past any goodbye line).
+    inst.wait_log("Disconnected: Inactivity")
+    p.sock.settimeout(30)
+    while p.file.readline():
+        pass
     with pytest.raises((poplib.error_proto, OSError, EOFError)):
         p.noop()
         p.quit()
-    inst.wait_log("Disconnected: Inactivity")
     assert len(inst.messages(ALICE)) == 2
     # No login within login_timeout.
     r = Raw(inst)

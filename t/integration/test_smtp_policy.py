@@ -5,7 +5,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 
@@ -115,7 +114,9 @@ def test_oversize_message(instance):
         # Still usable: a small one goes through.
         c.sendmail("a@remote.test", [ALICE], b"Subject: small\r\n\r\nsmall\r\n")
     msgs = instance.wait_messages(ALICE, 1)
-    time.sleep(0.5)
+    # Anything smtpd had queued was queued before its reply: once the queue is empty,
+    # every message there was is delivered, so the count is final.
+    instance.wait_queue_empty()
     assert len(instance.messages(ALICE)) == 1
     assert b"small" in msgs[0]
 
@@ -184,8 +185,8 @@ def test_smtp_smuggling_delivers_one_message(server, seq):
     assert code == 250, text
     assert cmd(s, f, b"QUIT")[0] == 221
     s.close()
-    msgs = server.wait_messages(ALICE, 1)
-    time.sleep(1.0)
+    server.wait_messages(ALICE, 1)
+    server.wait_queue_empty()  # everything queued in the session (before QUIT) is delivered
     msgs = server.messages(ALICE)
     assert len(msgs) == 1
     assert b"Subject: first" in msgs[0]
@@ -204,8 +205,9 @@ def test_bare_lf_reject_mode(instance):
     s.sendall(b"Subject: x\r\n\r\nbare\n.\nMAIL FROM:<b@remote.test>\r\n.\r\n")
     code, text = reply(f)
     assert code == 521 and b"5.5.2" in text
+    assert f.read() == b""  # the session is over: whatever it queued is queued by now
     s.close()
-    time.sleep(1.0)
+    instance.wait_queue_empty()
     assert instance.messages(ALICE) == []
     assert instance.queue_files() == []
 
