@@ -18,6 +18,7 @@
 #include "base64.h"
 #include "fuzz_client.h"
 #include "fuzz_common.h"
+#include "fuzz_daemon.h"
 #include "login_handoff.h"
 #include "unixsock.h"
 #include <argon2.h>
@@ -29,21 +30,6 @@ static struct server srv;
 static unsigned handoffs; /* requests being received */
 static const uint8_t *input; /* this run's client bytes */
 static size_t input_len;
-
-static void must(bool ok)
-{
-    if (!ok)
-        abort();
-}
-
-static void set(struct config *cfg, const char *name, const char *value)
-{
-    char a[800];
-    struct errlist errs = {0};
-    snprintf(a, sizeof a, "%s=%s", name, value);
-    must(config_override(cfg, a, "fuzz", &errs));
-    errlist_free(&errs);
-}
 
 static void add_account(struct config *cfg)
 {

@@ -17,6 +17,7 @@
 #include "fdpass.h"
 #include "fuzz_client.h"
 #include "fuzz_common.h"
+#include "fuzz_daemon.h"
 #include "ipc.h"
 #include <errno.h>
 #include <ftw.h>
@@ -25,21 +26,6 @@
 
 static struct server srv;
 static char base[700];
-
-static void must(bool ok)
-{
-    if (!ok)
-        abort();
-}
-
-static void set(struct config *cfg, const char *name, const char *value)
-{
-    char a[800];
-    struct errlist errs = {0};
-    snprintf(a, sizeof a, "%s=%s", name, value);
-    must(config_override(cfg, a, "fuzz", &errs));
-    errlist_free(&errs);
-}
 
 static const char *const messages[] = {
     "From: bob@remote.test\nSubject: one\n\nhello\n.\n..two dots\n.x\n",

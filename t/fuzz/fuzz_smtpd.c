@@ -14,6 +14,7 @@
 #undef main
 #include "fuzz_client.h"
 #include "fuzz_common.h"
+#include "fuzz_daemon.h"
 #include "queue.h"
 #include <ctype.h>
 #include <dirent.h>
@@ -24,21 +25,6 @@
 
 static struct server srv;
 static char spool[700];
-
-static void must(bool ok)
-{
-    if (!ok)
-        abort();
-}
-
-static void set(struct config *cfg, const char *name, const char *value)
-{
-    char a[800];
-    struct errlist errs = {0};
-    snprintf(a, sizeof a, "%s=%s", name, value);
-    must(config_override(cfg, a, "fuzz", &errs));
-    errlist_free(&errs);
-}
 
 static void add_account(struct config *cfg)
 {

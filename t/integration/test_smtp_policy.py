@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import DOMAIN, body_of
+from conftest import DOMAIN
+from smtp_wire import cmd, reply
 from tls_probe import assert_server_refuses
 
 ALICE = "alice@" + DOMAIN
@@ -20,22 +21,6 @@ def session(server):
     code, _ = reply(f)
     assert code == 220
     return s, f
-
-
-def reply(f):
-    lines = []
-    while True:
-        line = f.readline()
-        if not line:
-            return None, b"".join(lines)
-        lines.append(line)
-        if line[3:4] != b"-":
-            return int(line[:3]), b"".join(lines)
-
-
-def cmd(s, f, line):
-    s.sendall(line + b"\r\n")
-    return reply(f)
 
 
 # doc/smtpd.md, Policy: relay attempts (including local parts with %, ! or @ and address

@@ -2,6 +2,7 @@
  * report's structure and fields, RET=HDRS and the size limit, internationalized addresses,
  * and queueing a report as a new message from the null sender. */
 #include "unit_test.h"
+#include "spool_fixture.h"
 
 #include "buf.h"
 #include "dsn.h"
@@ -197,19 +198,6 @@ static void test_international_and_hostile(void **state)
     must_not_have(t, "\nInjected: header");
     must_have(t, "Diagnostic-Code: x-posthorn; line one??Injected: header?\n");
     free(t);
-}
-
-static char *make_spool(void)
-{
-    char tmpl[] = "/tmp/posthorn-test-dsn-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    assert_non_null(dir);
-    for (const char *const *q = queue_dirs; *q; q++) {
-        char *p = xasprintf("%s/%s", dir, *q);
-        assert_int_equal(mkdir(p, 0700), 0);
-        free(p);
-    }
-    return xstrdup(dir);
 }
 
 static int collect(void *ctx, const char *data, size_t len)

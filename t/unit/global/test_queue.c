@@ -2,6 +2,7 @@
  * (lib/global/queue_ops.c): round trips, many recipients, large bodies, recipient marks, and
  * malformed files that the reader must reject. */
 #include "unit_test.h"
+#include "spool_fixture.h"
 
 #include "buf.h"
 #include "fileio.h"
@@ -15,19 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *make_spool(void)
-{
-    char tmpl[] = "/tmp/posthorn-test-queue-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    assert_non_null(dir);
-    for (const char *const *q = queue_dirs; *q; q++) {
-        char *p = xasprintf("%s/%s", dir, *q);
-        assert_int_equal(mkdir(p, 0700), 0);
-        free(p);
-    }
-    return xstrdup(dir);
-}
 
 static void rm_spool(char *spool)
 {
