@@ -130,7 +130,8 @@ static bool client_setup(SSL *ssl, const struct tls_client_params *p, char **err
     return true;
 }
 
-SSL *tls_client_session_new(SSL_CTX *ctx, int fd, const struct tls_client_params *p, char **err)
+/* An SSL object of ctx on fd, either role; NULL with *err. */
+static SSL *session_on_fd(SSL_CTX *ctx, int fd, char **err)
 {
     ERR_clear_error();
     SSL *ssl = SSL_new(ctx);
@@ -143,6 +144,14 @@ SSL *tls_client_session_new(SSL_CTX *ctx, int fd, const struct tls_client_params
         SSL_free(ssl);
         return NULL;
     }
+    return ssl;
+}
+
+SSL *tls_client_session_new(SSL_CTX *ctx, int fd, const struct tls_client_params *p, char **err)
+{
+    SSL *ssl = session_on_fd(ctx, fd, err);
+    if (!ssl)
+        return NULL;
     if (!client_setup(ssl, p, err)) {
         SSL_free(ssl);
         return NULL;
@@ -169,18 +178,9 @@ void tls_peer_check(SSL *ssl, struct tls_peer_check *out)
 
 SSL *tls_session_new(SSL_CTX *ctx, int fd, char **err)
 {
-    ERR_clear_error();
-    SSL *ssl = SSL_new(ctx);
-    if (!ssl) {
-        *err = ssl_error("SSL_new");
-        return NULL;
-    }
-    if (SSL_set_fd(ssl, fd) != 1) {
-        *err = ssl_error("SSL_set_fd");
-        SSL_free(ssl);
-        return NULL;
-    }
-    SSL_set_accept_state(ssl);
+    SSL *ssl = session_on_fd(ctx, fd, err);
+    if (ssl)
+        SSL_set_accept_state(ssl);
     return ssl;
 }
 
