@@ -1,5 +1,5 @@
 /* worker.c - worker threads with a job queue and completions through an eventfd (see
- * worker.h). One mutex guards both lists (todo, done) and the thread counters; the loop
+ * worker.h). One mutex guards both lists (waiting, done) and the thread counters; the loop
  * thread alone touches pending and the cancelled flags. */
 #include "worker.h"
 #include "mem.h"
@@ -23,7 +23,7 @@ struct worker {
     int efd;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct job_list todo, done; /* guarded by mu */
+    struct job_list waiting, done; /* guarded by mu */
     pthread_t *threads;         /* loop thread only: cfg.max_threads slots */
     unsigned nthreads;          /* loop thread only */
     unsigned idle;              /* guarded by mu */
@@ -86,7 +86,7 @@ static void wake_loop(struct worker *w)
 static bool next_batch(struct worker *w, struct job_list *batch)
 {
     pthread_mutex_lock(&w->mu);
-    while (!w->todo.head && !w->stopping) {
+    while (!w->waiting.head && !w->stopping) {
         w->idle++;
         pthread_cond_wait(&w->cv, &w->mu);
         w->idle--;
@@ -95,7 +95,7 @@ static bool next_batch(struct worker *w, struct job_list *batch)
         pthread_mutex_unlock(&w->mu);
         return false;
     }
-    *batch = list_take(&w->todo, w->cfg.max_batch);
+    *batch = list_take(&w->waiting, w->cfg.max_batch);
     for (struct worker_job *j = batch->head; j; j = j->next)
         j->ran = true;
     pthread_mutex_unlock(&w->mu);
@@ -192,8 +192,8 @@ int worker_submit(struct worker *w, struct worker_job *job, char **err)
     job->ran = false;
     w->pending++;
     pthread_mutex_lock(&w->mu);
-    list_push(&w->todo, job);
-    bool more = w->todo.n > w->idle && w->nthreads < w->cfg.max_threads;
+    list_push(&w->waiting, job);
+    bool more = w->waiting.n > w->idle && w->nthreads < w->cfg.max_threads;
     int e = more ? spawn(w) : 0;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -213,7 +213,7 @@ void worker_cancel(struct worker_job *job)
 void worker_drop_queued(struct worker *w)
 {
     pthread_mutex_lock(&w->mu);
-    list_append(&w->done, &w->todo);
+    list_append(&w->done, &w->waiting);
     pthread_mutex_unlock(&w->mu);
     wake_loop(w);
 }
@@ -228,7 +228,7 @@ void worker_free(struct worker *w)
         return;
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
-    list_append(&w->done, &w->todo);
+    list_append(&w->done, &w->waiting);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < w->nthreads; i++)
