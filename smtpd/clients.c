@@ -1,5 +1,6 @@
-/* clients.c - how many sessions each client address has open in this process, for
- * smtpd_client_connection_count_limit. A small chained hash table keyed by address text. */
+/* clients.c - how many sessions each client address has open in this process: the count of
+ * smtpd_client_connection_count_limit while anvil is unavailable (doc/anvil.md). A small
+ * chained hash table keyed by address text. */
 #include "mem.h"
 #include "smtpd.h"
 #include <stdio.h>
@@ -40,6 +41,14 @@ unsigned clients_add(struct client_table *t, const char *addr)
     c->next = *head;
     *head = c;
     return 1;
+}
+
+unsigned clients_count(struct client_table *t, const char *addr)
+{
+    for (struct client *c = t->b[hash(addr)]; c; c = c->next)
+        if (strcmp(c->addr, addr) == 0)
+            return c->count;
+    return 0;
 }
 
 void clients_del(struct client_table *t, const char *addr)

@@ -31,6 +31,7 @@ static void read_params(struct smtpd *d, struct config *cfg)
     p->min_data_rate = (unsigned)config_int(cfg, PARAM(smtpd_min_data_rate));
     p->data_rate_grace_ms = config_int(cfg, PARAM(smtpd_min_data_rate_grace)) * 1000;
     p->client_limit = (unsigned)config_int(cfg, PARAM(smtpd_client_connection_count_limit));
+    p->rate_limit = (unsigned)config_int(cfg, PARAM(smtpd_client_connection_rate_limit));
     p->process_limit = (unsigned)config_int(cfg, PARAM(smtpd_process_connection_limit));
     int lf = config_enum(cfg, PARAM(smtpd_forbid_bare_newline)); /* 0 normalize, 1 reject, 2 no */
     p->bare_lf = lf == 1 ? SMTP_LF_REJECT
@@ -100,6 +101,8 @@ static void post_init(struct server *srv)
     struct smtpd *d = srv->app;
     smtpd_resolver_ready(d);
     d->clients = clients_new();
+    if (d->p.client_limit || d->p.rate_limit)
+        d->anvil = anvil_client_new(srv->loop, srv->cfg, srv->spool, srv->service);
     session_setup(d);
     d->committer = committer_new(srv->loop, srv->spool, commit_done, d);
 }

@@ -35,8 +35,8 @@ static bool step(struct sess *ss)
                                 : command_input(s);
 }
 
-static bool paused(const struct sess *ss) { return owner(ss)->wait_commit; }
-static bool waiting(const struct sess *ss) { return owner(ss)->wait_commit; }
+static bool paused(const struct sess *ss) { return owner(ss)->wait_commit || owner(ss)->wait_anvil; }
+static bool waiting(const struct sess *ss) { return owner(ss)->wait_commit || owner(ss)->wait_anvil; }
 
 static void on_eof(struct sess *ss)
 {
@@ -141,6 +141,9 @@ static void session_free(struct sess *ss)
     struct session *s = owner(ss);
     struct smtpd *d = s->d;
     clients_del(d->clients, s->addr);
+    anvil_cancel(s->anvil_req);
+    if (s->anvil_generation)
+        anvil_disconnect(d->anvil, s->addr, s->anvil_generation);
     if (s->job)
         s->job->owner = NULL; /* the commit goes on; its result is only logged */
     txn_reset(s);
@@ -165,6 +168,43 @@ void session_setup(struct smtpd *d)
     l->rate_grace_ms = p->data_rate_grace_ms;
 }
 
+/* Greet, or refuse a client over its connection count or rate (count and rate across every
+ * process of this service when anvil answered, else this process's count and no rate). */
+static void greet_or_refuse(struct session *s, unsigned count, unsigned rate)
+{
+    struct smtpd_params *p = &s->d->p;
+    if (p->client_limit && count > p->client_limit) {
+        log_warn("Connection concurrency limit exceeded: %u from unknown[%s] for service %s",
+                 count, s->addr, s->d->srv->service);
+        session_reply(s, "421 4.7.0 %s Error: too many connections from %s", p->hostname, s->addr);
+        session_close(s);
+    } else if (p->rate_limit && rate > p->rate_limit) {
+        log_warn("Connection rate limit exceeded: %u from unknown[%s] for service %s", rate,
+                 s->addr, s->d->srv->service);
+        session_reply(s, "421 4.7.0 %s Error: too many connections from %s", p->hostname, s->addr);
+        session_close(s);
+    } else {
+        session_reply(s, "220 %s", p->banner);
+        conn_flush(s->conn);
+        sess_set_deadline(s->sess, p->command_time_ms);
+    }
+}
+
+static void on_anvil(void *ctx, const struct anvil_reply *r)
+{
+    struct session *s = ctx;
+    s->anvil_req = NULL;
+    s->wait_anvil = false;
+    if (r->status == ANVIL_OK) {
+        s->anvil_generation = r->generation;
+        greet_or_refuse(s, r->count, r->rate);
+    } else {
+        greet_or_refuse(s, clients_count(s->d->clients, s->addr), 0);
+    }
+    session_process(s);
+    session_reap(s);
+}
+
 void session_accept(struct smtpd *d, int fd)
 {
     struct smtpd_params *p = &d->p;
@@ -182,14 +222,11 @@ void session_accept(struct smtpd *d, int fd)
                  s->addr);
         session_reply(s, "421 4.3.2 %s Service not available: too many connections", p->hostname);
         session_close(s);
-    } else if (p->client_limit && count > p->client_limit) {
-        log_warn("Connection concurrency limit exceeded: %u from unknown[%s]", count, s->addr);
-        session_reply(s, "421 4.7.0 %s Error: too many connections from %s", p->hostname, s->addr);
-        session_close(s);
+    } else if (d->anvil) {
+        s->wait_anvil = true; /* input waits for the greeting */
+        s->anvil_req = anvil_connect(d->anvil, s->addr, on_anvil, s);
     } else {
-        session_reply(s, "220 %s", p->banner);
-        conn_flush(s->conn);
-        sess_set_deadline(s->sess, p->command_time_ms);
+        greet_or_refuse(s, count, 0);
     }
     session_reap(s);
 }

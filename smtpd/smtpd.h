@@ -13,6 +13,7 @@
  * code inside never frees it under its own feet. */
 #ifndef SMTPD_SMTPD_H
 #define SMTPD_SMTPD_H
+#include "anvil_client.h"
 #include "buf.h"
 #include "conn.h"
 #include "list.h"
@@ -42,6 +43,7 @@ struct smtpd_params {
     unsigned min_data_rate;        /* smtpd_min_data_rate, bytes/s; 0: none */
     long long data_rate_grace_ms;  /* smtpd_min_data_rate_grace */
     unsigned client_limit;    /* 0: unlimited */
+    unsigned rate_limit;      /* smtpd_client_connection_rate_limit; 0: unlimited */
     unsigned process_limit;
     enum smtp_bare_lf bare_lf;
     enum tls_level tls_level;
@@ -62,7 +64,8 @@ struct smtpd {
     struct resolver *resolver;
     long long resolver_retry_ms;
     struct committer *committer;
-    struct client_table *clients;
+    struct client_table *clients; /* this process's count, used while anvil is unavailable */
+    struct anvil_client *anvil;
     struct sess_list sessions; /* lib/io/session.h */
 };
 
@@ -109,6 +112,9 @@ struct session {
     bool bdat_last;
     const char *bdat_reply;    /* error to send once the chunk is read, NULL when accepted */
     bool wait_commit;          /* the queue file is being committed */
+    bool wait_anvil;           /* asking anvil about the client before the greeting */
+    struct anvil_req *anvil_req;
+    unsigned anvil_generation; /* anvil counts this session (0: it does not) */
     long long cmd_left_ms;     /* command time left when the content started (0: none) */
     struct commit_job *job;
     struct buf line;
@@ -185,6 +191,7 @@ unsigned committer_pending(const struct committer *c);
 /* clients.c: sessions per client address in this process. */
 struct client_table *clients_new(void);
 unsigned clients_add(struct client_table *t, const char *addr); /* returns the new count */
+unsigned clients_count(struct client_table *t, const char *addr);
 void clients_del(struct client_table *t, const char *addr);
 
 #endif

@@ -184,6 +184,7 @@ struct penalty {
 struct auth_penalty {
     struct penalty *bucket[PENALTY_BUCKETS];
     size_t n;
+    long long memory_ms;
 };
 
 static unsigned hash(const char *s)
@@ -194,7 +195,12 @@ static unsigned hash(const char *s)
     return h % PENALTY_BUCKETS;
 }
 
-struct auth_penalty *auth_penalty_new(void) { return xcalloc(1, sizeof(struct auth_penalty)); }
+struct auth_penalty *auth_penalty_new(long long memory_ms)
+{
+    struct auth_penalty *p = xcalloc(1, sizeof *p);
+    p->memory_ms = memory_ms;
+    return p;
+}
 
 static void drop_if(struct auth_penalty *p, bool (*pred)(struct penalty *, const void *),
                     const void *arg)
@@ -214,9 +220,14 @@ static void drop_if(struct auth_penalty *p, bool (*pred)(struct penalty *, const
 
 static bool always(struct penalty *e, const void *arg) { return true; }
 
+struct age_limit {
+    long long now_ms, memory_ms;
+};
+
 static bool too_old(struct penalty *e, const void *arg)
 {
-    return *(const long long *)arg - e->last_ms > AUTH_PENALTY_MEMORY_MS;
+    const struct age_limit *a = arg;
+    return a->now_ms - e->last_ms > a->memory_ms;
 }
 
 void auth_penalty_free(struct auth_penalty *p)
@@ -227,7 +238,11 @@ void auth_penalty_free(struct auth_penalty *p)
     free(p);
 }
 
-void auth_penalty_expire(struct auth_penalty *p, long long now_ms) { drop_if(p, too_old, &now_ms); }
+void auth_penalty_expire(struct auth_penalty *p, long long now_ms)
+{
+    struct age_limit a = {now_ms, p->memory_ms};
+    drop_if(p, too_old, &a);
+}
 
 static struct penalty **find(struct auth_penalty *p, const char *addr)
 {
@@ -240,7 +255,7 @@ static struct penalty **find(struct auth_penalty *p, const char *addr)
 unsigned auth_penalty_count(struct auth_penalty *p, const char *addr, long long now_ms)
 {
     struct penalty *e = *find(p, addr);
-    return e && now_ms - e->last_ms <= AUTH_PENALTY_MEMORY_MS ? e->count : 0;
+    return e && now_ms - e->last_ms <= p->memory_ms ? e->count : 0;
 }
 
 unsigned auth_penalty_fail(struct auth_penalty *p, const char *addr, long long now_ms)
@@ -260,7 +275,7 @@ unsigned auth_penalty_fail(struct auth_penalty *p, const char *addr, long long n
         pp = &p->bucket[hash(addr)];
     }
     struct penalty *e = *pp;
-    if (now_ms - e->last_ms > AUTH_PENALTY_MEMORY_MS)
+    if (now_ms - e->last_ms > p->memory_ms)
         e->count = 0;
     e->count++;
     e->last_ms = now_ms;

@@ -11,10 +11,10 @@
  * what went wrong (an unreadable account database, an unusable hash) comes back with the
  * result as a text for the caller's log.
  *
- * The penalty table counts failures per client address in this process; callers delay the
- * failure reply by login_failure_delay and close the session once login_max_failures is
- * reached. A successful login from an address clears its count (as Dovecot's auth
- * penalty does); an address is forgotten AUTH_PENALTY_MEMORY_MS after its last failure. */
+ * The penalty table counts failures per client address in this process: the login limits'
+ * fallback while the anvil service (doc/anvil.md) cannot be asked, and a cheap refusal at
+ * connect time. A successful login from an address clears its count; an address is
+ * forgotten memory_ms (login_penalty_time) after its last failure. */
 #ifndef POSTHORN_AUTH_CHECK_H
 #define POSTHORN_AUTH_CHECK_H
 #include "config.h"
@@ -22,7 +22,6 @@
 #include <stdbool.h>
 
 #define AUTH_USER_MAX 320
-#define AUTH_PENALTY_MEMORY_MS (15LL * 60 * 1000)
 
 /* The address to authenticate for a login name: lowercased; a name without '@' gets
  * "@default_domain" when that is not empty. NULL when the name is empty, too long or holds
@@ -54,13 +53,13 @@ void auth_check_cancel(struct auth_check_job *job);
 unsigned auth_check_pending(const struct auth_check *la);
 
 struct auth_penalty;
-struct auth_penalty *auth_penalty_new(void);
+struct auth_penalty *auth_penalty_new(long long memory_ms);
 void auth_penalty_free(struct auth_penalty *p);
 /* Record a failure; returns the address's failure count including this one. */
 unsigned auth_penalty_fail(struct auth_penalty *p, const char *addr, long long now_ms);
 unsigned auth_penalty_count(struct auth_penalty *p, const char *addr, long long now_ms);
 void auth_penalty_clear(struct auth_penalty *p, const char *addr);
-/* Drop addresses whose last failure is older than AUTH_PENALTY_MEMORY_MS. */
+/* Drop addresses whose last failure is older than memory_ms. */
 void auth_penalty_expire(struct auth_penalty *p, long long now_ms);
 
 #endif

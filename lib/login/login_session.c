@@ -153,7 +153,7 @@ static void on_drained(struct sess *s)
 static void finish(struct sess *s)
 {
     struct login_client *c = client(s);
-    auth_check_cancel(c->job);
+    login_auth_forget(c);
     login_cancel_handoff(c);
     c->srv->proto->forget(c);
     free(c->auth_user);
@@ -261,7 +261,7 @@ struct login_server *login_server_new(struct event_loop *loop, const struct logi
     srv->tls = tls;
     srv->auth = auth;
     srv->proto = proto;
-    srv->penalty = auth_penalty_new();
+    srv->penalty = auth_penalty_new(p->penalty_time_ms);
     struct sess_list *l = &srv->sessions;
     l->loop = loop;
     l->timeout_ms = p->login_timeout_ms;
@@ -278,6 +278,7 @@ void login_server_free(struct login_server *srv)
         sess_kill(s);
         sess_reap(s);
     }
+    login_auth_free_all(srv);
     auth_penalty_free(srv->penalty);
     free(srv);
 }

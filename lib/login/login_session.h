@@ -8,8 +8,11 @@
  *   - the pre-login timeout (counted from the connect), line reading against line_limit,
  *     the error limit, and STARTTLS (STLS in POP3) with the pipelining rule of RFC 2595 sec 4;
  *   - the plaintext-auth policy (login_may_auth);
- *   - the password check in the worker (lib/auth/auth_check.h), failure delay and
- *     login_max_failures;
+ *   - the login limits: before a password is checked the anvil service (anvil_client.h)
+ *     says whether the client address may try now and after which delay, so that
+ *     login_max_failures holds across sessions and processes; without anvil the process's
+ *     own count decides and every login waits login_failure_delay (slowed, never opened);
+ *   - the password check in the worker (lib/auth/auth_check.h), and the failure delay;
  *   - the handoff to the post-login process (login_handoff.h) and, for a TLS session, the
  *     TLS proxy that stays in this process after it (login_proxy.h).
  *
@@ -27,6 +30,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "event.h"
+#include "anvil_client.h"
 #include "auth_check.h"
 #include "session.h"
 #include <openssl/ssl.h>
@@ -71,7 +75,10 @@ struct login_params {
     const char *greeting;         /* login_greeting, for the protocol's greet() */
     const char *default_domain;   /* appended to a name without '@'; "" or NULL: none */
     long long failure_delay_ms;
-    unsigned max_failures;        /* per client address (auth_penalty) */
+    long long failure_delay_limit_ms; /* login_failure_delay_limit */
+    long long penalty_time_ms;    /* login_penalty_time */
+    unsigned max_failures;        /* per client address (anvil; auth_penalty without it) */
+    struct anvil_client *anvil;   /* NULL: this process's own count only */
     long long login_timeout_ms;
     size_t line_limit;
     unsigned error_limit;
@@ -94,7 +101,7 @@ struct login_client {
     void *proto;               /* the protocol's state */
     /* private to the skeleton */
     bool wait_auth, wait_handoff, wait_drain;
-    struct auth_check_job *job;
+    struct login_attempt *attempt; /* the login being limited or checked */
     struct handoff *handoff;
     struct login_proxy *proxy;
     char *auth_user;

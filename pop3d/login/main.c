@@ -29,6 +29,8 @@ static void read_params(struct login_params *p, struct config *cfg, const char *
     p->greeting = config_str(cfg, PARAM(login_greeting));
     p->default_domain = config_str(cfg, PARAM(login_default_domain));
     p->failure_delay_ms = config_int(cfg, PARAM(login_failure_delay)) * 1000;
+    p->failure_delay_limit_ms = config_int(cfg, PARAM(login_failure_delay_limit)) * 1000;
+    p->penalty_time_ms = config_int(cfg, PARAM(login_penalty_time)) * 1000;
     p->max_failures = (unsigned)config_int(cfg, PARAM(login_max_failures));
     p->login_timeout_ms = config_int(cfg, PARAM(login_timeout)) * 1000;
     p->line_limit = (size_t)config_int(cfg, PARAM(pop3d_line_length_limit));
@@ -64,6 +66,7 @@ static void post_init(struct server *srv)
     struct auth_check *auth = auth_check_new(srv->loop, srv->cfg, &err);
     if (!auth)
         log_fatal("cannot open the account database: %s", err ? err : "?");
+    d->p.anvil = anvil_client_new(srv->loop, srv->cfg, srv->spool, "pop3");
     d->login = login_server_new(srv->loop, &d->p, d->tls, auth, &pop3_login_protocol);
 }
 

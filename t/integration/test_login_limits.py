@@ -1,8 +1,8 @@
 """pop3d's brute-force defences (doc/pop3d.md, "Failed login"): once an address reaches
 login_max_failures its connections are refused (logged with the reason), and an unknown user
 costs one verification against a dummy hash, about as long as a wrong password for a known
-user. The 15-minute memory (AUTH_PENALTY_MEMORY_MS) is a compile-time constant, so its end
-is not waited for here (t/unit/auth/test_sasl.c checks the expiry with a fake clock)."""
+user. The counts across processes, the growing delay and the end of the penalty
+(login_penalty_time) are in test_anvil.py."""
 import statistics
 import time
 

@@ -2,7 +2,8 @@
  * a real event loop (no account database: nothing reaches the password worker): the
  * greeting, the session limit and the failed-login penalty refusing at connect, the
  * plaintext-auth policy, STARTTLS offered only with a TLS context, the error limit, an
- * over-long line, a failed login closing the session at auth_max_failures, and the
+ * over-long line, a failed login closing the session at login_max_failures (this process's
+ * count: no anvil here), and the
  * pre-login timeout. */
 #include "unit_test.h"
 #include <string.h>
@@ -62,6 +63,7 @@ static struct login_params params(void)
     struct login_params p = {
         .greeting = "toy ready",
         .max_failures = 2,
+        .penalty_time_ms = 60000,
         .login_timeout_ms = 60000,
         .line_limit = 64,
         .error_limit = 3,
