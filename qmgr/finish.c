@@ -61,6 +61,7 @@ static void report_init(struct dsn_report *r, const struct qmsg *msg, enum dsn_k
     r->arrival = msg->m.arrival_sec;
     r->now = (long long)wall_now();
     r->size_limit = (size_t)q->bounce_size_limit;
+    r->notice_limit = (size_t)q->bounce_notice_limit;
 }
 
 static const char *action_of(const struct qmsg *msg, size_t i, enum dsn_kind kind)
