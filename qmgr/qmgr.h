@@ -175,6 +175,9 @@ void transports_init(struct qmgr *q);
 /* Transport for a recipient, with its next hop (malloc'ed, "" for local) or NULL with a
  * deferral reason in *why ("4.x.x text"). */
 struct transport *transport_for(struct qmgr *q, const char *addr, char **nexthop, char **why);
+/* Is the envelope sender's domain one of ours (resolve_domain_is_ours)? false when it is
+ * not or cannot be told (no resolver, a lookup error). Event loop only, like the resolver. */
+bool sender_is_ours(struct qmgr *q, const char *sender);
 
 /* listen.c */
 void listen_accept(struct qmgr *q, int fd);

@@ -47,6 +47,11 @@ static bool has_8bit(const char *s, size_t len)
     return !utf8_is_ascii(s, len);
 }
 
+bool dsn_status_hdrs_only(const char *status)
+{
+    return status && (strcmp(status, "5.4.6") == 0 || strncmp(status, "5.7.", 4) == 0);
+}
+
 /* Printable ASCII only, bounded: diagnostic text comes from other programs and peers. */
 static void put_clean(struct buf *out, const char *s, size_t max)
 {
@@ -285,7 +290,8 @@ static void put_headers(struct buf *out, const struct dsn_report *r, const char 
 void dsn_compose(struct buf *out, const struct dsn_report *r, const char *new_id,
                  const char *content, size_t len, bool complete)
 {
-    bool full = r->kind == DSN_FAILURE && !r->ret_hdrs && complete && len <= r->size_limit;
+    bool full = r->kind == DSN_FAILURE && !r->ret_hdrs && !r->hdrs_only && complete &&
+                len <= r->size_limit;
     size_t keep = returned_length(content, len, r->size_limit, full);
     bool global = dsn_report_is_global(r);
     bool content8 = has_8bit(content, keep);

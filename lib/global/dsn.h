@@ -53,6 +53,8 @@ struct dsn_report {
     const char *sender;       /* the original envelope sender: the report's recipient */
     const char *envid;        /* ENVID as received (xtext) or NULL */
     bool ret_hdrs;            /* RET=HDRS: return headers only */
+    bool hdrs_only;           /* return headers only whatever RET says (qmgr: a loop or
+                                 policy failure reported outside our domains, backscatter) */
     long long arrival;        /* Unix seconds */
     long long now;            /* Unix seconds: the report's Date */
     const struct dsn_rcpt *rcpts;
@@ -60,6 +62,12 @@ struct dsn_report {
     size_t size_limit;        /* a failed message larger than this comes back as headers only */
     size_t notice_limit;      /* the first two parts at most (bounce_notice_size_limit) */
 };
+
+/* Is a failure with this RFC 3463 status one whose report returns only the headers to a
+ * sender outside our domains? A mail loop (5.4.6: the body is whatever went round, often
+ * sent with a forged sender) or a refusal by policy (5.7.x: the content was refused, so it
+ * is not sent back to someone who perhaps never sent it). */
+bool dsn_status_hdrs_only(const char *status);
 
 /* Build the complete report message (header and body) into out. content/len is the start
  * of the original message and complete says whether it is all of it; the caller supplies at

@@ -1,6 +1,6 @@
 /* test_dsn.c - RFC 3464 reports (lib/global/dsn.c, dsn_queue.c): NOTIFY semantics, the
  * report's structure and fields, RET=HDRS and the size limit, internationalized addresses,
- * the bounded notice
+ * the backscatter rule (headers only for loops and policy failures), the bounded notice
  * (recipients that do not fit are counted, ORCPT cut, the worst-case fields within
  * DSN_NOTICE_MIN and DSN_FRAME_MAX), and queueing a report as a new message from <>. */
 #include "unit_test.h"
@@ -200,6 +200,36 @@ static void test_international_and_hostile(void **state)
     must_not_have(t, "Original-Recipient");
     must_not_have(t, "\nInjected: header");
     must_have(t, "Diagnostic-Code: x-posthorn; line one??Injected: header?\n");
+    free(t);
+}
+
+static void test_hdrs_only_statuses(void **state)
+{
+    assert_true(dsn_status_hdrs_only("5.4.6"));  /* mail loop */
+    assert_true(dsn_status_hdrs_only("5.7.1"));  /* policy */
+    assert_true(dsn_status_hdrs_only("5.7.0"));
+    assert_true(dsn_status_hdrs_only("5.7.26"));
+    assert_false(dsn_status_hdrs_only("5.1.1")); /* unknown user: the body comes back */
+    assert_false(dsn_status_hdrs_only("5.4.7")); /* expired */
+    assert_false(dsn_status_hdrs_only("5.4.60"));
+    assert_false(dsn_status_hdrs_only("4.7.1"));
+    assert_false(dsn_status_hdrs_only("4.4.6"));
+    assert_false(dsn_status_hdrs_only(""));
+    assert_false(dsn_status_hdrs_only(NULL));
+}
+
+static void test_hdrs_only_report(void **state)
+{
+    struct dsn_report r;
+    struct dsn_rcpt rc;
+    report_base(&r, &rc, DSN_FAILURE);
+    rc.status = "5.4.6";
+    r.hdrs_only = true; /* RET=FULL (or none), small and complete: still headers only */
+    char *t = compose(&r, original, true);
+    must_have(t, "Content-Type: text/rfc822-headers\n\nFrom: alice@example.test\n");
+    must_have(t, "the headers of your original message");
+    must_not_have(t, "The body line.");
+    must_not_have(t, "message/rfc822");
     free(t);
 }
 
@@ -428,6 +458,8 @@ UNIT_TEST_MAIN(cmocka_unit_test(test_notify),
                cmocka_unit_test(test_headers_only),
                cmocka_unit_test(test_success_and_delay),
                cmocka_unit_test(test_international_and_hostile),
+               cmocka_unit_test(test_hdrs_only_statuses),
+               cmocka_unit_test(test_hdrs_only_report),
                cmocka_unit_test(test_notice_limit),
                cmocka_unit_test(test_worst_case_fields),
                cmocka_unit_test(test_notice_param),
