@@ -111,6 +111,7 @@ struct qmgr {
     long long min_backoff, max_backoff, max_lifetime, bounce_lifetime, run_delay, ipc_timeout;
     const char *hostname, *origin, *notice_sender;
     long long bounce_size_limit, bounce_notice_limit;
+    bool soft_bounce;
 };
 
 /* scan.c */

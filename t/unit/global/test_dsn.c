@@ -392,6 +392,7 @@ static void test_notice_param(void **state)
     const struct param_def *p = param_find("bounce_notice_size_limit");
     assert_non_null(p);
     assert_int_equal(p->min, DSN_NOTICE_MIN);
+    assert_non_null(param_find("soft_bounce"));
 }
 
 static int collect(void *ctx, const char *data, size_t len)
