@@ -15,6 +15,10 @@
  *    fsync (as Postfix does): every result in the file is either synced (bounces, forwards,
  *    transports that are not exactly-once) or safe to repeat, so a removal that a system
  *    crash undoes only brings back a file whose repeated requests deliver nothing twice.
+ * A failure report returns the original message (up to bounce_size_limit), except that a
+ * loop or policy failure (dsn_status_hdrs_only) reported to a sender whose domain is not one
+ * of ours returns its headers only (RFC 6522 text/rfc822-headers): such mail often carries a
+ * forged sender, and its body would go to an innocent third party (backscatter).
  * Messages from the null sender never get a DSN (logged as discarded). A file that vanished
  * meanwhile (posthorn queue delete/hold) is left alone quietly. */
 #include "qmgr.h"
@@ -32,6 +36,7 @@
 struct finish {
     struct task task;
     struct qmsg *msg;
+    bool sender_foreign; /* the sender's domain is not one of ours (decided on the loop) */
     bool deferred;
     bool queued_mail;
     long long next_retry; /* Unix seconds, when deferred */
@@ -61,6 +66,7 @@ static void report_init(struct dsn_report *r, const struct qmsg *msg, enum dsn_k
     r->arrival = msg->m.arrival_sec;
     r->now = (long long)wall_now();
     r->size_limit = (size_t)q->bounce_size_limit;
+    r->notice_limit = (size_t)q->bounce_notice_limit;
 }
 
 static const char *action_of(const struct qmsg *msg, size_t i, enum dsn_kind kind)
@@ -104,6 +110,10 @@ static int send_report(struct finish *f, enum dsn_kind kind, enum rcpt_state st)
         report_init(&r, msg, kind);
         r.rcpts = v;
         r.nrcpts = n;
+        /* Backscatter: a loop or policy failure reported to a sender outside our domains
+         * (often forged) returns the headers only, for all recipients of the report. */
+        for (size_t k = 0; k < n && kind == DSN_FAILURE && f->sender_foreign; k++)
+            r.hdrs_only |= dsn_status_hdrs_only(v[k].status);
         if (dsn_queue(q->spool, &r, msg->fd, &msg->m, id, &err) == 0) {
             log_info("%s: sender %s: %s", msg->id, what[kind], id);
             f->queued_mail = true;
@@ -237,6 +247,11 @@ void finish_message(struct qmsg *msg)
     f->task.run = finish_run;
     f->task.done = finish_done;
     f->msg = msg;
+    /* The resolver belongs to the loop: ask here, and only when the answer matters. */
+    bool ask = false;
+    for (size_t i = 0; i < msg->m.nrcpts; i++)
+        ask |= msg->res[i].state == RS_BOUNCED && dsn_status_hdrs_only(msg->res[i].dsn);
+    f->sender_foreign = ask && !sender_is_ours(msg->q, msg->m.sender);
     msg->tasks_out++;
     pool_submit(&msg->q->finish_pool, &f->task);
 }

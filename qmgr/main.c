@@ -82,6 +82,8 @@ static void read_config(struct qmgr *q)
     q->origin = config_str(c, PARAM(myorigin));
     q->notice_sender = config_str(c, PARAM(bounce_notice_sender));
     q->bounce_size_limit = config_int(c, PARAM(bounce_size_limit));
+    q->bounce_notice_limit = config_int(c, PARAM(bounce_notice_size_limit));
+    q->soft_bounce = config_bool(c, PARAM(soft_bounce));
 }
 
 static void post_init(struct server *srv)

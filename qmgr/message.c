@@ -240,10 +240,23 @@ static void set_result(struct rcpt_result *res, enum rcpt_state st, const char *
     res->last_try = wall_now();
 }
 
+/* Every result of every recipient passes here, from the delivery agents (local-mda's
+ * unknown users, alias loops, mail forwarding loops, expansion limits) and from qmgr itself
+ * (dispatch.c, deliver.c): the one place that decides a bounce. With soft_bounce a
+ * permanent failure is deferred instead, as 4.Y.Z with the agent's reason (Postfix does the
+ * same), so it is retried; the lifetime still applies, as to any deferral: past it the
+ * recipient bounces 5.4.7 with the last reason. */
 void message_apply(struct qmsg *msg, size_t i, const char *status, const char *dsn,
                    const char *reason, const char *relay, const double delays[4])
 {
     struct rcpt_result *res = &msg->res[i];
+    char soft[sizeof res->dsn];
+    if (strcmp(status, "bounce") == 0 && msg->q->soft_bounce) {
+        snprintf(soft, sizeof soft, "%s", dsn);
+        soft[0] = '4';
+        dsn = soft;
+        status = "defer";
+    }
     if (strcmp(status, "sent") == 0) {
         set_result(res, RS_SENT, dsn, reason);
         msg->m.rcpts[i].done = true; /* the worker marked it and synced the file */

@@ -110,7 +110,8 @@ struct qmgr {
     /* configuration snapshot */
     long long min_backoff, max_backoff, max_lifetime, bounce_lifetime, run_delay, ipc_timeout;
     const char *hostname, *origin, *notice_sender;
-    long long bounce_size_limit;
+    long long bounce_size_limit, bounce_notice_limit;
+    bool soft_bounce;
 };
 
 /* scan.c */
@@ -175,6 +176,9 @@ void transports_init(struct qmgr *q);
 /* Transport for a recipient, with its next hop (malloc'ed, "" for local) or NULL with a
  * deferral reason in *why ("4.x.x text"). */
 struct transport *transport_for(struct qmgr *q, const char *addr, char **nexthop, char **why);
+/* Is the envelope sender's domain one of ours (resolve_domain_is_ours)? false when it is
+ * not or cannot be told (no resolver, a lookup error). Event loop only, like the resolver. */
+bool sender_is_ours(struct qmgr *q, const char *sender);
 
 /* listen.c */
 void listen_accept(struct qmgr *q, int fd);

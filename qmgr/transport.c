@@ -78,6 +78,16 @@ static bool resolver_ready(struct qmgr *q, char **why)
     return false;
 }
 
+bool sender_is_ours(struct qmgr *q, const char *sender)
+{
+    char *why = NULL;
+    if (!*sender || !resolver_ready(q, &why)) {
+        free(why);
+        return false;
+    }
+    return resolve_domain_is_ours(q->resolver, sender) == 1;
+}
+
 struct transport *transport_for(struct qmgr *q, const char *addr, char **nexthop, char **why)
 {
     *nexthop = NULL;

@@ -14,7 +14,15 @@
 #include <strings.h>
 #include <time.h>
 
-#define DIAG_MAX 500          /* longest diagnostic text copied into a report */
+/* Every field is bounded, so that one recipient group always fits in DSN_NOTICE_MIN and the
+ * report's header in DSN_FRAME_MAX (dsn.h; t/unit/global/test_dsn.c checks both). */
+#define DIAG_MAX 500           /* longest diagnostic text copied into a report */
+#define ADDR_SHOWN_MAX 1024    /* longest address written (smtpd takes < 512 bytes, forward
+                                  lists 998): longer ones are cut */
+#define ADDR_TYPE_MAX 32       /* address and diagnostic types ("rfc822", "smtp") */
+#define DNS_NAME_MAX 255       /* RFC 1035 section 2.3.4: host names in the text */
+#define LOCAL_PART_MAX 64      /* RFC 5321 section 4.5.3.1.1: bounce_notice_sender */
+#define UNLISTED_NOTE_MAX 160  /* "N more recipients are not listed" in both parts */
 
 bool dsn_notify_wants(const char *notify, enum dsn_kind kind)
 {
@@ -39,6 +47,11 @@ static bool has_8bit(const char *s, size_t len)
     return !utf8_is_ascii(s, len);
 }
 
+bool dsn_status_hdrs_only(const char *status)
+{
+    return status && (strcmp(status, "5.4.6") == 0 || strncmp(status, "5.7.", 4) == 0);
+}
+
 /* Printable ASCII only, bounded: diagnostic text comes from other programs and peers. */
 static void put_clean(struct buf *out, const char *s, size_t max)
 {
@@ -48,13 +61,28 @@ static void put_clean(struct buf *out, const char *s, size_t max)
 }
 
 /* An address for a header field or report: re-quoted as RFC 5321 writes it (a local part
- * that is not a Dot-string stays quoted, lib/mail/address.h), control characters replaced. */
-static void put_addr(struct buf *out, const char *s)
+ * that is not a Dot-string stays quoted, lib/mail/address.h), control characters replaced,
+ * at most max bytes: a longer one is cut at a character boundary and ends in "...". */
+static void put_addr_max(struct buf *out, const char *s, size_t max)
 {
     char *q = address_requote(s);
-    for (const unsigned char *p = (const unsigned char *)q; *p; p++)
-        buf_putc(out, *p < 32 || *p == 127 ? '?' : (char)*p);
+    size_t len = strlen(q);
+    bool cut = len > max;
+    if (cut) {
+        len = max - 3;
+        while (len > 0 && ((unsigned char)q[len] & 0xC0) == 0x80)
+            len--; /* not inside a UTF-8 sequence */
+    }
+    for (size_t i = 0; i < len; i++)
+        buf_putc(out, (unsigned char)q[i] < 32 || q[i] == 127 ? '?' : q[i]);
+    if (cut)
+        buf_puts(out, "...");
     free(q);
+}
+
+static void put_addr(struct buf *out, const char *s)
+{
+    put_addr_max(out, s, ADDR_SHOWN_MAX);
 }
 
 bool dsn_report_is_global(const struct dsn_report *r)
@@ -74,9 +102,10 @@ static const char *kind_subject(enum dsn_kind k)
                             : "Delivery success report";
 }
 
-static void put_human_part(struct buf *b, const struct dsn_report *r, bool full)
+/* The human-readable part up to the list of recipients. */
+static void put_human_head(struct buf *b, const struct dsn_report *r, bool full)
 {
-    buf_printf(b, "This is the mail system at host %s.\n\n", r->hostname);
+    buf_printf(b, "This is the mail system at host %.*s.\n\n", DNS_NAME_MAX, r->hostname);
     if (r->kind == DSN_FAILURE) {
         buf_puts(b, "Your message could not be delivered to the recipients listed below.\n"
                     "The failure is permanent: the mail system will not try again.\n");
@@ -89,19 +118,24 @@ static void put_human_part(struct buf *b, const struct dsn_report *r, bool full)
         buf_puts(b, "Your message was delivered to the recipients listed below, as you\n"
                     "requested with a delivery status notification (NOTIFY=SUCCESS).\n");
     }
-    buf_printf(b, "\nFor help, write to postmaster@%s and include this report.\n\n",
-               r->origin ? r->origin : r->hostname);
-    for (size_t i = 0; i < r->nrcpts; i++) {
-        buf_puts(b, "<");
-        put_addr(b, r->rcpts[i].addr);
-        buf_puts(b, ">: ");
-        put_clean(b, r->rcpts[i].diag ? r->rcpts[i].diag : r->rcpts[i].action, DIAG_MAX);
-        buf_puts(b, "\n");
-    }
+    buf_printf(b, "\nFor help, write to postmaster@%.*s and include this report.\n\n",
+               DNS_NAME_MAX, r->origin ? r->origin : r->hostname);
 }
 
-/* "Original-Recipient: rfc822;addr" from the ORCPT as received (RFC 3461 section 6.3: the
- * xtext encoding is removed). Nothing when ORCPT is absent or malformed. */
+static void put_human_rcpt(struct buf *b, const struct dsn_rcpt *rc)
+{
+    buf_puts(b, "<");
+    put_addr(b, rc->addr);
+    buf_puts(b, ">: ");
+    put_clean(b, rc->diag ? rc->diag : rc->action, DIAG_MAX);
+    buf_puts(b, "\n");
+}
+
+/* "Original-Recipient: rfc822;addr" from the ORCPT as received (RFC 3461 section 6.3 (d):
+ * present whenever ORCPT was given, the xtext encoding removed). Nothing when ORCPT is
+ * absent or malformed. RFC 3461 section 4.2 lets ORCPT be 500 characters, more than any
+ * address (RFC 5321 section 4.5.3.1.3: a path is at most 256 octets): the address is cut
+ * to DSN_ORCPT_SHOWN bytes rather than copied 500 times into one report. */
 static void put_original_recipient(struct buf *b, const char *orcpt)
 {
     const char *semi = orcpt ? strchr(orcpt, ';') : NULL;
@@ -110,10 +144,11 @@ static void put_original_recipient(struct buf *b, const char *orcpt)
     char *addr = xtext_decode(semi + 1);
     if (!addr)
         return;
+    size_t tlen = (size_t)(semi - orcpt);
     buf_puts(b, "Original-Recipient: ");
-    put_clean(b, orcpt, (size_t)(semi - orcpt));
+    put_clean(b, orcpt, tlen < ADDR_TYPE_MAX ? tlen : ADDR_TYPE_MAX);
     buf_puts(b, ";");
-    put_addr(b, addr);
+    put_addr_max(b, addr, DSN_ORCPT_SHOWN);
     buf_puts(b, "\n");
     free(addr);
 }
@@ -127,11 +162,15 @@ static void put_rcpt_fields(struct buf *b, const struct dsn_rcpt *rc, bool globa
     put_addr(b, rc->addr);
     buf_puts(b, "\n");
     put_original_recipient(b, rc->orcpt);
-    buf_printf(b, "Action: %s\nStatus: ", rc->action);
+    buf_puts(b, "Action: ");
+    put_clean(b, rc->action, 16);
+    buf_puts(b, "\nStatus: ");
     put_clean(b, rc->status, 16);
     buf_puts(b, "\n");
     if (rc->diag && *rc->diag) {
-        buf_printf(b, "Diagnostic-Code: %s; ", rc->diag_type ? rc->diag_type : "x-posthorn");
+        buf_puts(b, "Diagnostic-Code: ");
+        put_clean(b, rc->diag_type ? rc->diag_type : "x-posthorn", ADDR_TYPE_MAX);
+        buf_puts(b, "; ");
         put_clean(b, rc->diag, DIAG_MAX);
         buf_puts(b, "\n");
     }
@@ -145,13 +184,14 @@ static void put_rcpt_fields(struct buf *b, const struct dsn_rcpt *rc, bool globa
     }
 }
 
-/* RFC 3464 section 2.2 per-message fields, then section 2.3 per-recipient blocks. */
-static void put_status_part(struct buf *b, const struct dsn_report *r, bool global)
+/* RFC 3464 section 2.2 per-message fields (the per-recipient blocks follow). */
+static void put_status_head(struct buf *b, const struct dsn_report *r)
 {
     char date[MAIL_DATE_SIZE];
-    buf_printf(b, "Reporting-MTA: dns; %s\n", r->hostname);
-    buf_printf(b, "X-Posthorn-Queue-ID: %s\n", r->queue_id);
-    buf_puts(b, "X-Posthorn-Sender: rfc822; ");
+    buf_printf(b, "Reporting-MTA: dns; %.*s\n", DNS_NAME_MAX, r->hostname);
+    buf_puts(b, "X-Posthorn-Queue-ID: ");
+    put_clean(b, r->queue_id, QUEUE_ID_SIZE);
+    buf_puts(b, "\nX-Posthorn-Sender: rfc822; ");
     put_addr(b, r->sender);
     buf_puts(b, "\n");
     if (r->envid && *r->envid) {
@@ -165,8 +205,43 @@ static void put_status_part(struct buf *b, const struct dsn_report *r, bool glob
     }
     mail_date_format(date, sizeof date, (time_t)r->arrival);
     buf_printf(b, "Arrival-Date: %s\n", date);
-    for (size_t i = 0; i < r->nrcpts; i++)
-        put_rcpt_fields(b, &r->rcpts[i], global);
+}
+
+/* The notice: the human-readable part and the delivery-status part, together at most
+ * max(notice_limit, DSN_NOTICE_MIN) bytes (dsn.h). Recipients are listed in order while
+ * they fit (the first always does: its fields are bounded, see DSN_NOTICE_MIN); the rest
+ * are counted in both parts. */
+static void put_notice(struct buf *human, struct buf *status, const struct dsn_report *r,
+                       bool full, bool global)
+{
+    size_t limit = r->notice_limit > DSN_NOTICE_MIN ? r->notice_limit : DSN_NOTICE_MIN;
+    struct buf lines = BUF_INIT, blocks = BUF_INIT, h = BUF_INIT, s = BUF_INIT;
+    put_human_head(human, r, full);
+    put_status_head(status, r);
+    size_t fixed = human->len + status->len + UNLISTED_NOTE_MAX, listed = 0;
+    for (; listed < r->nrcpts; listed++) {
+        buf_reset(&h);
+        buf_reset(&s);
+        put_human_rcpt(&h, &r->rcpts[listed]);
+        put_rcpt_fields(&s, &r->rcpts[listed], global);
+        if (listed > 0 && fixed + lines.len + blocks.len + h.len + s.len > limit)
+            break;
+        buf_append(&lines, h.data, h.len);
+        buf_append(&blocks, s.data, s.len);
+    }
+    size_t unlisted = r->nrcpts - listed;
+    buf_append(human, lines.data, lines.len);
+    if (unlisted) {
+        buf_printf(human, "\n%zu more recipient%s not listed: this report is limited to %zu "
+                          "bytes.\n", unlisted, unlisted == 1 ? " is" : "s are", limit);
+        /* RFC 3464 section 2.2: an extension field among the per-message fields. */
+        buf_printf(status, "X-Posthorn-Unlisted-Recipients: %zu\n", unlisted);
+    }
+    buf_append(status, blocks.data, blocks.len);
+    buf_free(&lines);
+    buf_free(&blocks);
+    buf_free(&h);
+    buf_free(&s);
 }
 
 /* How much of content to return: all of it, or the header section (up to the empty line),
@@ -195,13 +270,14 @@ static void put_headers(struct buf *out, const struct dsn_report *r, const char 
     char date[MAIL_DATE_SIZE];
     mail_date_format(date, sizeof date, (time_t)r->now);
     buf_printf(out, "Date: %s\n", date);
-    buf_printf(out, "From: Mail Delivery System <%s@%s>\n", r->from_local,
-               r->origin ? r->origin : r->hostname);
+    buf_printf(out, "From: Mail Delivery System <%.*s@%.*s>\n", LOCAL_PART_MAX, r->from_local,
+               DNS_NAME_MAX, r->origin ? r->origin : r->hostname);
     buf_puts(out, "To: <");
     put_addr(out, r->sender);
     buf_puts(out, ">\n");
     buf_printf(out, "Subject: %s\n", kind_subject(r->kind));
-    buf_printf(out, "Message-Id: <%s.dsn@%s>\n", new_id, r->hostname);
+    buf_printf(out, "Message-Id: <%.*s.dsn@%.*s>\n", QUEUE_ID_SIZE, new_id, DNS_NAME_MAX,
+               r->hostname);
     buf_puts(out, "Auto-Submitted: auto-replied\n"); /* RFC 3834 section 5 */
     buf_puts(out, "MIME-Version: 1.0\n");
     buf_printf(out, "Content-Type: multipart/report; report-type=delivery-status;\n"
@@ -214,7 +290,8 @@ static void put_headers(struct buf *out, const struct dsn_report *r, const char 
 void dsn_compose(struct buf *out, const struct dsn_report *r, const char *new_id,
                  const char *content, size_t len, bool complete)
 {
-    bool full = r->kind == DSN_FAILURE && !r->ret_hdrs && complete && len <= r->size_limit;
+    bool full = r->kind == DSN_FAILURE && !r->ret_hdrs && !r->hdrs_only && complete &&
+                len <= r->size_limit;
     size_t keep = returned_length(content, len, r->size_limit, full);
     bool global = dsn_report_is_global(r);
     bool content8 = has_8bit(content, keep);
@@ -223,8 +300,7 @@ void dsn_compose(struct buf *out, const struct dsn_report *r, const char *new_id
     make_boundary(boundary, sizeof boundary, content, keep);
 
     struct buf human = BUF_INIT, status = BUF_INIT;
-    put_human_part(&human, r, full);
-    put_status_part(&status, r, global);
+    put_notice(&human, &status, r, full, global);
     bool eightbit = content8 || has_8bit(human.data, human.len) || has_8bit(status.data, status.len);
 
     put_headers(out, r, new_id, boundary, eightbit);

@@ -221,6 +221,15 @@ static enum rcpt_class classify(struct resolver *r, const char *addr, bool alias
     return cls;
 }
 
+int resolve_domain_is_ours(struct resolver *r, const char *addr)
+{
+    struct parts p;
+    split(r, addr, &p);
+    int rc = *p.domain ? accounts_domain_exists(r->acc, p.domain) : 0;
+    parts_free(&p);
+    return rc;
+}
+
 enum rcpt_class resolve_recipient(struct resolver *r, const char *addr, char **result,
                                   char **extension)
 {

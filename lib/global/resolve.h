@@ -37,6 +37,10 @@ enum rcpt_class resolve_recipient(struct resolver *r, const char *addr, char **r
  * own mailbox instead of looping). */
 enum rcpt_class resolve_mailbox(struct resolver *r, const char *addr, char **result,
                                 char **extension);
+/* Is addr's domain one of ours, the domains resolve_recipient() does not call RCPT_REMOTE
+ * (virtual_mailbox_domains and the account database; an address without '@' is in
+ * $myorigin)? 1 yes, 0 no, -1 the account database could not be read. */
+int resolve_domain_is_ours(struct resolver *r, const char *addr);
 struct accounts *resolver_accounts(struct resolver *r);
 
 #endif

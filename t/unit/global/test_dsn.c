@@ -1,10 +1,13 @@
 /* test_dsn.c - RFC 3464 reports (lib/global/dsn.c, dsn_queue.c): NOTIFY semantics, the
  * report's structure and fields, RET=HDRS and the size limit, internationalized addresses,
- * and queueing a report as a new message from the null sender. */
+ * the backscatter rule (headers only for loops and policy failures), the bounded notice
+ * (recipients that do not fit are counted, ORCPT cut, the worst-case fields within
+ * DSN_NOTICE_MIN and DSN_FRAME_MAX), and queueing a report as a new message from <>. */
 #include "unit_test.h"
 #include "spool_fixture.h"
 
 #include "buf.h"
+#include "config.h"
 #include "dsn.h"
 #include "mem.h"
 #include "queue.h"
@@ -200,6 +203,198 @@ static void test_international_and_hostile(void **state)
     free(t);
 }
 
+static void test_hdrs_only_statuses(void **state)
+{
+    assert_true(dsn_status_hdrs_only("5.4.6"));  /* mail loop */
+    assert_true(dsn_status_hdrs_only("5.7.1"));  /* policy */
+    assert_true(dsn_status_hdrs_only("5.7.0"));
+    assert_true(dsn_status_hdrs_only("5.7.26"));
+    assert_false(dsn_status_hdrs_only("5.1.1")); /* unknown user: the body comes back */
+    assert_false(dsn_status_hdrs_only("5.4.7")); /* expired */
+    assert_false(dsn_status_hdrs_only("5.4.60"));
+    assert_false(dsn_status_hdrs_only("4.7.1"));
+    assert_false(dsn_status_hdrs_only("4.4.6"));
+    assert_false(dsn_status_hdrs_only(""));
+    assert_false(dsn_status_hdrs_only(NULL));
+}
+
+static void test_hdrs_only_report(void **state)
+{
+    struct dsn_report r;
+    struct dsn_rcpt rc;
+    report_base(&r, &rc, DSN_FAILURE);
+    rc.status = "5.4.6";
+    r.hdrs_only = true; /* RET=FULL (or none), small and complete: still headers only */
+    char *t = compose(&r, original, true);
+    must_have(t, "Content-Type: text/rfc822-headers\n\nFrom: alice@example.test\n");
+    must_have(t, "the headers of your original message");
+    must_not_have(t, "The body line.");
+    must_not_have(t, "message/rfc822");
+    free(t);
+}
+
+/* Content of part n (1-based) of a composed report, after its MIME header; *len its length
+ * without the line end that belongs to the next delimiter. */
+static const char *part_body(const char *t, int n, size_t *len)
+{
+    const char *bp = strstr(t, "boundary=\"");
+    assert_non_null(bp);
+    bp += 10;
+    char delim[80];
+    snprintf(delim, sizeof delim, "\n--%.*s", (int)strcspn(bp, "\""), bp);
+    const char *p = t;
+    for (int i = 0; i < n; i++) {
+        p = strstr(p + 1, delim);
+        assert_non_null(p);
+    }
+    p = strstr(p, "\n\n");
+    assert_non_null(p);
+    p += 2;
+    const char *end = strstr(p, delim);
+    assert_non_null(end);
+    *len = (size_t)(end - p);
+    return p;
+}
+
+static size_t count(const char *t, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = t; (p = strstr(p, what)) != NULL; p += strlen(what))
+        n++;
+    return n;
+}
+
+/* NOTIFY=SUCCESS for 300 recipients with 500-character ORCPTs (the attack of issue 12). */
+static void test_notice_limit(void **state)
+{
+    enum { N = 300 };
+    struct dsn_rcpt *v = xcalloc(N, sizeof *v);
+    char **addrs = xcalloc(N, sizeof *addrs), **orcpts = xcalloc(N, sizeof *orcpts);
+    struct dsn_report r;
+    report_base(&r, &v[0], DSN_SUCCESS);
+    for (int i = 0; i < N; i++) {
+        addrs[i] = xasprintf("bob+%d@example.test", i);
+        char local[600];
+        memset(local, 'a', sizeof local);
+        local[500 - strlen("rfc822;@example.test")] = 0;
+        orcpts[i] = xasprintf("rfc822;%s@example.test", local);
+        assert_int_equal(strlen(orcpts[i]), 500);
+        v[i] = (struct dsn_rcpt){.addr = addrs[i], .orcpt = orcpts[i], .action = "delivered",
+                                 .status = "2.0.0", .diag = "delivered to maildir",
+                                 .last_attempt = 1700000100};
+    }
+    r.rcpts = v;
+    r.nrcpts = N;
+    r.notice_limit = 32768;
+    char *t = compose(&r, original, true);
+    size_t hl, sl, rl;
+    part_body(t, 1, &hl);
+    const char *status = part_body(t, 2, &sl);
+    part_body(t, 3, &rl);
+    assert_true(hl + sl <= r.notice_limit);
+    assert_true(strlen(t) - hl - sl - rl <= DSN_FRAME_MAX);
+    size_t listed = count(t, "\nFinal-Recipient: ");
+    assert_true(listed > 10 && listed < N);
+    char *note = xasprintf("\n%zu more recipients are not listed: this report is limited to "
+                           "32768 bytes.\n", N - listed);
+    must_have(t, note);
+    free(note);
+    note = xasprintf("X-Posthorn-Unlisted-Recipients: %zu\n\nFinal-Recipient: ", N - listed);
+    must_have(status, note);
+    free(note);
+    /* The listed ones are the first ones, in order. */
+    must_have(t, "Final-Recipient: rfc822; bob+0@example.test\n");
+    char *last = xasprintf("Final-Recipient: rfc822; bob+%zu@example.test\n", listed - 1);
+    must_have(t, last);
+    free(last);
+    /* Original-Recipient: present (RFC 3461 sec 6.3 (d)), cut to DSN_ORCPT_SHOWN bytes. */
+    const char *o = strstr(status, "Original-Recipient: rfc822;");
+    assert_non_null(o);
+    o += strlen("Original-Recipient: rfc822;");
+    assert_int_equal(strcspn(o, "\n"), DSN_ORCPT_SHOWN);
+    assert_memory_equal(o + DSN_ORCPT_SHOWN - 3, "...", 3);
+    free(t);
+    /* A limit below DSN_NOTICE_MIN counts as DSN_NOTICE_MIN. */
+    r.notice_limit = 100;
+    t = compose(&r, original, true);
+    part_body(t, 1, &hl);
+    part_body(t, 2, &sl);
+    assert_true(hl + sl <= DSN_NOTICE_MIN);
+    must_have(t, "this report is limited to 8192 bytes.");
+    free(t);
+    /* Everything fits: no note. */
+    r.nrcpts = 3;
+    r.notice_limit = 32768;
+    t = compose(&r, original, true);
+    assert_int_equal(count(t, "\nFinal-Recipient: "), 3);
+    must_not_have(t, "not listed");
+    must_not_have(t, "X-Posthorn-Unlisted-Recipients");
+    free(t);
+    for (int i = 0; i < N; i++) {
+        free(addrs[i]);
+        free(orcpts[i]);
+    }
+    free(addrs);
+    free(orcpts);
+    free(v);
+}
+
+/* The longest field of every kind: the first recipient still fits in DSN_NOTICE_MIN (so it
+ * is always listed within the limit), the header and framing in DSN_FRAME_MAX. */
+static void test_worst_case_fields(void **state)
+{
+    char *big = xmalloc(3001), *xt = xmalloc(3001);
+    memset(big, 'x', 3000);
+    big[3000] = 0;
+    char *addr = xasprintf("\"%.900s \\\" %.90s\"@%.250s", big, big, big); /* needs quoting */
+    for (size_t i = 0; i < 3000; i++)
+        xt[i] = i % 2 ? '@' : '"';
+    xt[3000] = 0;
+    char *orcpt = xasprintf("%.100s;%.400s", big, big);
+    struct dsn_rcpt rc[2] = {{.addr = addr, .orcpt = orcpt, .action = big, .status = big,
+                              .diag = xt, .diag_type = big, .last_attempt = 1700000100,
+                              .will_retry_until = 1700400000}};
+    rc[1] = rc[0];
+    struct dsn_report r;
+    struct dsn_rcpt unused;
+    report_base(&r, &unused, DSN_DELAY);
+    r.hostname = big;
+    r.origin = big;
+    r.from_local = big;
+    r.queue_id = big;
+    r.sender = addr;
+    r.envid = big;
+    r.rcpts = rc;
+    r.nrcpts = 2;
+    r.notice_limit = 0;
+    char *t = compose(&r, original, true);
+    size_t hl, sl, rl;
+    part_body(t, 1, &hl);
+    part_body(t, 2, &sl);
+    part_body(t, 3, &rl);
+    print_message("worst case: notice %zu of %d, frame %zu of %d\n", hl + sl, DSN_NOTICE_MIN,
+                  strlen(t) - hl - sl - rl, DSN_FRAME_MAX);
+    assert_true(hl + sl <= DSN_NOTICE_MIN);
+    assert_true(strlen(t) - hl - sl - rl <= DSN_FRAME_MAX);
+    assert_int_equal(count(t, "\nFinal-Recipient: "), 1);
+    must_have(t, "\n1 more recipient is not listed");
+    must_have(t, "X-Posthorn-Unlisted-Recipients: 1\n");
+    free(t);
+    free(addr);
+    free(orcpt);
+    free(big);
+    free(xt);
+}
+
+/* main.cf cannot ask for less than the notice always needs. */
+static void test_notice_param(void **state)
+{
+    const struct param_def *p = param_find("bounce_notice_size_limit");
+    assert_non_null(p);
+    assert_int_equal(p->min, DSN_NOTICE_MIN);
+    assert_non_null(param_find("soft_bounce"));
+}
+
 static int collect(void *ctx, const char *data, size_t len)
 {
     buf_append(ctx, data, len);
@@ -264,4 +459,9 @@ UNIT_TEST_MAIN(cmocka_unit_test(test_notify),
                cmocka_unit_test(test_headers_only),
                cmocka_unit_test(test_success_and_delay),
                cmocka_unit_test(test_international_and_hostile),
+               cmocka_unit_test(test_hdrs_only_statuses),
+               cmocka_unit_test(test_hdrs_only_report),
+               cmocka_unit_test(test_notice_limit),
+               cmocka_unit_test(test_worst_case_fields),
+               cmocka_unit_test(test_notice_param),
                cmocka_unit_test(test_queue_report))

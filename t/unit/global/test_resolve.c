@@ -2,7 +2,7 @@
  * virtual_mailbox_domains), users with quota and hash, list/delete, a read-only handle
  * seeing a writer's changes and a file that appears later, and recipient classification
  * in the documented order (aliases, users, extensions, catch-all, missing or unreadable
- * alias tables). */
+ * alias tables), and whether an address's domain is one of ours. */
 #include "unit_test.h"
 #include <ftw.h>
 #include <stdio.h>
@@ -172,6 +172,12 @@ static void test_resolve(void **state)
     assert_int_equal(classify(r, "someone@remote.test", NULL, NULL), RCPT_REMOTE);
     assert_int_equal(classify(r, "carol", "carol@example.test", NULL), RCPT_USER); /* $myorigin */
     assert_int_equal(classify(r, "+x@static.test", NULL, NULL), RCPT_UNKNOWN);
+    /* whose domain is ours (the backscatter rule of qmgr/finish.c asks for senders) */
+    assert_int_equal(resolve_domain_is_ours(r, "Nobody@EXAMPLE.test"), 1);
+    assert_int_equal(resolve_domain_is_ours(r, "y@static.test"), 1);  /* main.cf */
+    assert_int_equal(resolve_domain_is_ours(r, "someone@remote.test"), 0);
+    assert_int_equal(resolve_domain_is_ours(r, "carol"), 1);          /* $myorigin */
+    assert_int_equal(resolve_domain_is_ours(r, "x@"), 0);
     /* without aliases */
     char *res = NULL;
     assert_int_equal(resolve_mailbox(r, "team@example.test", &res, NULL), RCPT_UNKNOWN);
