@@ -35,6 +35,9 @@ static const struct param_def local_rows[] = {
 static const struct param_def pop3d_rows[] = {
 #include "params_pop3d.def"
 };
+static const struct param_def imapd_rows[] = {
+#include "params_imapd.def"
+};
 static const struct param_def master_rows[] = {
 #include "params_master.def"
 };
@@ -47,6 +50,7 @@ const struct param_table param_tables[] = {
     TABLE("qmgr", "the queue manager", qmgr_rows),
     TABLE("local", "local delivery (local-mda)", local_rows),
     TABLE("pop3d", "the POP3 server", pop3d_rows),
+    TABLE("imapd", "the IMAP server", imapd_rows),
     TABLE("master", "the supervisor", master_rows),
 };
 const size_t param_tables_len = sizeof param_tables / sizeof param_tables[0];

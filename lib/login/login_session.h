@@ -28,6 +28,7 @@
 #ifndef POSTHORN_LOGIN_SESSION_H
 #define POSTHORN_LOGIN_SESSION_H
 #include "buf.h"
+#include "ipc.h"
 #include "conn.h"
 #include "event.h"
 #include "anvil_client.h"
@@ -67,6 +68,9 @@ struct login_protocol {
     /* Forget the protocol's pre-login state (wipe pending names): TLS just started, or the
      * session ends. */
     void (*forget)(struct login_client *c);
+    /* Attributes of its own for the handoff request (IMAP: the login command's tag).
+     * NULL: none. */
+    void (*handoff_attrs)(struct login_client *c, struct attrs *a);
 };
 
 struct login_params {

@@ -107,6 +107,8 @@ static void build_request(struct login_client *c, bool tls, struct attrs *a)
     attrs_add(a, "lip", c->lip);
     attrs_addf(a, "lport", "%d", c->lport);
     attrs_add(a, "tls", tls ? "yes" : "no");
+    if (c->srv->proto->handoff_attrs)
+        c->srv->proto->handoff_attrs(c, a);
     size_t len;
     const char *data = conn_data(c->conn, &len);
     if (!tls && len > 0) { /* pipelined commands behind the password */

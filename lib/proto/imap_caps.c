@@ -1,0 +1,20 @@
+/* imap_caps.c - the CAPABILITY lists (see imap_caps.h). */
+#include "imap_caps.h"
+
+/* Both stages: the revisions and what works before and after login alike. */
+#define CAPS_COMMON "IMAP4rev1 IMAP4rev2 SASL-IR ID ENABLE LITERAL+"
+
+void imap_caps_prelogin(struct buf *out, bool starttls, bool may_auth)
+{
+    buf_puts(out, CAPS_COMMON);
+    if (starttls)
+        buf_puts(out, " STARTTLS");
+    buf_puts(out, may_auth ? " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED");
+}
+
+void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit)
+{
+    buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN");
+    if (appendlimit)
+        buf_printf(out, " APPENDLIMIT=%llu", appendlimit);
+}
