@@ -306,6 +306,9 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     char *pop3 = service(o->listen, 110, o->offset, 0), *pop3s = service(o->listen, 995, o->offset, 0);
     pop3[strcspn(pop3, " ")] = 0;
     pop3s[strcspn(pop3s, " ")] = 0;
+    char *imap = service(o->listen, 143, o->offset, 0), *imaps = service(o->listen, 993, o->offset, 0);
+    imap[strcspn(imap, " ")] = 0;
+    imaps[strcspn(imaps, " ")] = 0;
     printf("posthorn: created a new instance in %s\n", l->dir);
     printf("  configuration    %s/main.cf, %s/master.cf, %s/aliases\n", l->etc, l->etc, l->etc);
     printf("  TLS certificate  %s (self-signed for %s), key %s\n", l->cert, o->hostname, l->key);
@@ -317,6 +320,7 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     printf("  daemons          %s\n", l->daemon_dir);
     printf("  SMTP             %s (smtpd)\n", svc);
     printf("  POP3             %s (STLS), %s (TLS) (pop3d, then pop3d-mailbox)\n", pop3, pop3s);
+    printf("  IMAP             %s (STARTTLS), %s (TLS) (imapd, then imapd-mailbox)\n", imap, imaps);
     printf("  runs as          %s (mail_owner), %s (vmail_owner)\n", l->mail_owner, l->vmail_owner);
     printf("Next:\n");
     if (o->user)
@@ -328,6 +332,8 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     free(svc);
     free(pop3);
     free(pop3s);
+    free(imap);
+    free(imaps);
 }
 
 int cmd_init(struct cli *c, int argc, char **argv)

@@ -227,7 +227,11 @@ static void auth_tempfail(struct login_client *c)
 
 static void handoff_refused(struct login_client *c, const char *reason)
 {
-    if (reason)
+    /* The mailbox part says "[SYS/TEMP] text" (the handoff's shared wording): in IMAP that
+     * is UNAVAILABLE (RFC 5530). */
+    if (reason && strncmp(reason, "[SYS/TEMP]", 10) == 0)
+        imap_login_tagged(c, "NO [UNAVAILABLE]%s", reason + 10);
+    else if (reason)
         imap_login_tagged(c, "NO %s", reason);
     else
         imap_login_tagged(c, "NO [UNAVAILABLE] The mailbox is temporarily unavailable, try again later.");

@@ -1,0 +1,137 @@
+/* commands.c - the command table of the authenticated and selected states (RFC 9051 sec 6)
+ * and the commands small enough to live here: CAPABILITY, NOOP, CHECK, LOGOUT, ENABLE, ID.
+ * Before the tagged reply of most commands the session learns what changed in its selected
+ * mailbox (view_sync); FETCH, STORE and SEARCH by sequence number must not be followed by
+ * EXPUNGE responses (RFC 9051 sec 7.5.1). */
+#include "imap_caps.h"
+#include "imap_mailbox.h"
+#include "log.h"
+#include <string.h>
+#include <strings.h>
+
+static void cmd_capability(struct imap_session *s)
+{
+    struct buf b = BUF_INIT;
+    imap_caps_postlogin(&b, s->d->p.append_limit);
+    imap_reply(s, "* CAPABILITY %s", buf_cstr(&b));
+    buf_free(&b);
+    imap_ok(s, "CAPABILITY completed.");
+}
+
+static void cmd_logout(struct imap_session *s)
+{
+    s->end_reason = "Logged out";
+    imap_reply(s, "* BYE Logging out.");
+    imap_ok(s, "LOGOUT completed.");
+    imap_close(s);
+}
+
+/* RFC 5161; RFC 9051 sec 6.3.1: IMAP4rev2 (which implies UTF-8 names), UTF8=ACCEPT (RFC 6855). */
+static void cmd_enable(struct imap_session *s, struct imap_command *cmd)
+{
+    if (cmd->nargs == 0) {
+        imap_bad(s, "Syntax: ENABLE capability...");
+        return;
+    }
+    struct buf enabled = BUF_INIT;
+    for (size_t i = 0; i < cmd->nargs; i++) {
+        const struct imap_arg *a = &cmd->args[i];
+        if (imap_arg_atom_is(a, "IMAP4rev2") && !s->rev2) {
+            s->rev2 = s->utf8 = true;
+            buf_puts(&enabled, " IMAP4rev2");
+        } else if (imap_arg_atom_is(a, "UTF8=ACCEPT") && !s->utf8) {
+            s->utf8 = true;
+            buf_puts(&enabled, " UTF8=ACCEPT");
+        }
+    }
+    imap_reply(s, "* ENABLED%s", buf_cstr(&enabled));
+    buf_free(&enabled);
+    imap_ok(s, "ENABLE completed.");
+}
+
+static void cmd_id(struct imap_session *s, struct imap_command *cmd)
+{
+    if (cmd->nargs != 1 || (cmd->args[0].type != IMAP_ARG_NIL && cmd->args[0].type != IMAP_ARG_LIST)) {
+        imap_bad(s, "Syntax: ID (name value ...) or ID NIL.");
+        return;
+    }
+    imap_reply(s, "* ID (\"name\" \"%s\")", IMAP_IMPLEMENTATION);
+    imap_ok(s, "ID completed.");
+}
+
+static void cmd_noop(struct imap_session *s, const char *name)
+{
+    view_sync(s, true);
+    imap_ok(s, "%s completed.", name);
+}
+
+enum need { ANY, SELECTED };
+
+struct command {
+    const char *name;
+    enum need need;
+    void (*fn)(struct imap_session *s, struct imap_command *cmd);
+};
+
+static void do_capability(struct imap_session *s, struct imap_command *c) { (void)c; cmd_capability(s); }
+static void do_noop(struct imap_session *s, struct imap_command *c) { cmd_noop(s, c->name); }
+static void do_logout(struct imap_session *s, struct imap_command *c) { (void)c; cmd_logout(s); }
+static void do_select(struct imap_session *s, struct imap_command *c) { cmd_select(s, c, false); }
+static void do_examine(struct imap_session *s, struct imap_command *c) { cmd_select(s, c, true); }
+static void do_list(struct imap_session *s, struct imap_command *c) { cmd_list(s, c, false); }
+static void do_lsub(struct imap_session *s, struct imap_command *c) { cmd_list(s, c, true); }
+static void do_close(struct imap_session *s, struct imap_command *c) { cmd_close(s, c, true); }
+static void do_unselect(struct imap_session *s, struct imap_command *c) { cmd_close(s, c, false); }
+static void do_expunge(struct imap_session *s, struct imap_command *c) { cmd_expunge(s, c, false); }
+static void do_uid_expunge(struct imap_session *s, struct imap_command *c) { cmd_expunge(s, c, true); }
+static void do_fetch(struct imap_session *s, struct imap_command *c) { cmd_fetch(s, c, false); }
+static void do_uid_fetch(struct imap_session *s, struct imap_command *c) { cmd_fetch(s, c, true); }
+static void do_store(struct imap_session *s, struct imap_command *c) { cmd_store(s, c, false); }
+static void do_uid_store(struct imap_session *s, struct imap_command *c) { cmd_store(s, c, true); }
+static void do_search(struct imap_session *s, struct imap_command *c) { cmd_search(s, c, false); }
+static void do_uid_search(struct imap_session *s, struct imap_command *c) { cmd_search(s, c, true); }
+
+static const struct command commands[] = {
+    {"CAPABILITY", ANY, do_capability},
+    {"NOOP", ANY, do_noop},
+    {"CHECK", SELECTED, do_noop},
+    {"LOGOUT", ANY, do_logout},
+    {"ENABLE", ANY, cmd_enable},
+    {"ID", ANY, cmd_id},
+    {"NAMESPACE", ANY, cmd_namespace},
+    {"LIST", ANY, do_list},
+    {"LSUB", ANY, do_lsub},
+    {"STATUS", ANY, cmd_status},
+    {"SELECT", ANY, do_select},
+    {"EXAMINE", ANY, do_examine},
+    {"IDLE", ANY, cmd_idle},
+    {"CLOSE", SELECTED, do_close},
+    {"UNSELECT", SELECTED, do_unselect},
+    {"EXPUNGE", SELECTED, do_expunge},
+    {"UID EXPUNGE", SELECTED, do_uid_expunge},
+    {"FETCH", SELECTED, do_fetch},
+    {"UID FETCH", SELECTED, do_uid_fetch},
+    {"STORE", SELECTED, do_store},
+    {"UID STORE", SELECTED, do_uid_store},
+    {"SEARCH", SELECTED, do_search},
+    {"UID SEARCH", SELECTED, do_uid_search},
+};
+
+void imap_dispatch(struct imap_session *s, struct imap_command *cmd)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, cmd->name) != 0)
+            continue;
+        if (commands[i].need == SELECTED && !s->view) {
+            imap_bad(s, "No mailbox selected.");
+            return;
+        }
+        commands[i].fn(s, cmd);
+        return;
+    }
+    if (strcmp(cmd->name, "LOGIN") == 0 || strcmp(cmd->name, "AUTHENTICATE") == 0 ||
+        strcmp(cmd->name, "STARTTLS") == 0)
+        imap_bad(s, "Already logged in.");
+    else
+        imap_bad(s, "Unknown command %s.", cmd->name);
+}

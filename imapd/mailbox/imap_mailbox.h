@@ -1,0 +1,146 @@
+/* imap_mailbox.h - imapd-mailbox, the IMAP mailbox program (see doc/imapd.md): run as
+ * vmail_owner by the imap-mailbox UNIX service (SPOOL/private), it takes logged-in sessions
+ * from the login program (lib/login/login_handoff.h), answers the login command and serves
+ * the authenticated and selected states (RFC 9051 and RFC 3501) on the mail store
+ * (lib/store/mailstore.h). Event-driven: many sessions per process, each on the session
+ * skeleton of lib/io/session.h (freed only at the end of an entry point once dead); an idle
+ * session costs its own small state. Changes made by other processes (local-mda, pop3d,
+ * other IMAP sessions) reach a session through inotify on the user's index file (watch.c).
+ * Event loop thread only. */
+#ifndef IMAPD_MAILBOX_IMAP_MAILBOX_H
+#define IMAPD_MAILBOX_IMAP_MAILBOX_H
+#include "buf.h"
+#include "conn.h"
+#include "imap_parse.h"
+#include "list.h"
+#include "login_handoff.h"
+#include "mailstore.h"
+#include "server.h"
+#include "session.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HANDOFF_TIMEOUT_MS 10000
+#define IMAP_SEPARATOR '.' /* Maildir++ hierarchy separator, as Dovecot's default */
+
+struct imap_mailbox_params {
+    long long idle_timeout_ms;
+    size_t line_limit;
+    unsigned long long append_limit;
+    unsigned error_limit;
+    const char *mailbox_base;
+    const char *index_name;
+    long long quota_default;
+};
+
+struct watch;
+
+struct imapd {
+    struct server *srv;
+    struct imap_mailbox_params p;
+    uid_t mail_owner_uid;   /* who may hand over sessions */
+    struct sess_list sessions;
+    unsigned handoffs_in;
+    struct watch *watch;    /* watch.c */
+};
+
+/* The selected mailbox as this session sees it (RFC 9051 sec 2.3.1.2: message sequence
+ * numbers are positions in msgs, which change only when this session is told). */
+struct view_msg {
+    uint32_t uid;
+    uint32_t flags;   /* MS_FLAG_* */
+    uint64_t modseq;
+    uint64_t vsize;   /* RFC822.SIZE */
+    bool recent;
+};
+
+struct view {
+    char *name;          /* the store's mailbox name ("INBOX", "Sent", "A.B") */
+    bool readonly;       /* EXAMINE */
+    uint32_t uidvalidity, uidnext;
+    uint64_t highestmodseq;
+    struct view_msg *msgs;
+    size_t n, cap;
+};
+
+struct imap_session {
+    struct imapd *d;
+    struct sess *sess;
+    struct conn *conn;
+    struct imap_session *prev, *next; /* sessions watching the same user (watch.c) */
+    int watch_wd;
+    bool watched;
+    char *user;
+    char id[24];
+    struct mail_user *mu;
+    long long quota;
+    bool rev2, utf8;      /* ENABLE IMAP4rev2, UTF8=ACCEPT */
+    /* the command being assembled (literals included) */
+    struct buf cmd;
+    uint64_t literal_left; /* literal bytes still to come, + 1 while assembling */
+    bool literal_skip;     /* a refused non-synchronising literal is read and dropped */
+    char tag[IMAP_TAG_MAX + 1];
+    struct view *view;     /* NULL when no mailbox is selected */
+    bool idling;
+    bool changed;          /* the watch saw the index change since the last sync */
+    const char *end_reason;
+    unsigned long long fetched_bytes, fetches;
+    struct buf line;
+};
+
+/* session.c */
+void session_setup(struct imapd *d);
+void session_accept(struct imapd *d, int fd);
+void session_tick(struct imapd *d);
+/* request.c: the handoff request's fields; NULL when usable, else what is wrong. */
+const char *imap_check_request(const struct attrs *req, struct buf *input);
+void imap_reply(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Tagged replies for the current command; BAD counts against the error limit. */
+void imap_ok(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void imap_no(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void imap_bad(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write a string as a quoted string, or a literal when it cannot be quoted. */
+void imap_write_string(struct imap_session *s, struct buf *out, const char *str, size_t len);
+void imap_close(struct imap_session *s);
+
+/* commands.c: the dispatcher and the commands of every state. */
+void imap_dispatch(struct imap_session *s, struct imap_command *cmd);
+/* names.c: mailbox names between the wire (modified UTF-7 for rev1, UTF-8 for rev2 and
+ * UTF8=ACCEPT; RFC 9051 sec 5.1) and the store. A malloc'ed store name, or NULL when the
+ * name is not acceptable. */
+char *imap_name_in(const struct imap_session *s, const struct imap_arg *a);
+void imap_name_out(const struct imap_session *s, struct buf *out, const char *store_name);
+/* cmd_mailbox.c */
+void cmd_list(struct imap_session *s, struct imap_command *cmd, bool lsub);
+void cmd_status(struct imap_session *s, struct imap_command *cmd);
+void cmd_namespace(struct imap_session *s, struct imap_command *cmd);
+/* view.c */
+/* Open the mailbox as the selected view (sync with the Maildir first); NULL with *err. */
+struct view *view_open(struct imap_session *s, const char *name, bool readonly, char **err);
+void view_free(struct view *v);
+/* Report what changed since the last call: EXPUNGE (only when expunges are allowed: not
+ * during FETCH, STORE and SEARCH, RFC 9051 sec 7.5.1), FETCH FLAGS, EXISTS. */
+void view_sync(struct imap_session *s, bool expunges_allowed);
+/* Resolve a sequence set (uid: UIDs) to positions in the view, in ascending order. */
+size_t *view_resolve(struct imap_session *s, struct imap_seqset *set, bool uid, size_t *count);
+void imap_write_flags(struct buf *out, uint32_t flags, bool recent);
+/* cmd_select.c */
+void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly);
+void cmd_close(struct imap_session *s, struct imap_command *cmd, bool expunge);
+void cmd_expunge(struct imap_session *s, struct imap_command *cmd, bool uid);
+void cmd_store(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* fetch.c */
+void cmd_fetch(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* search.c */
+void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* idle.c */
+void cmd_idle(struct imap_session *s, struct imap_command *cmd);
+/* The line "DONE" (or anything) ends IDLE. */
+void idle_input(struct imap_session *s, struct buf *line);
+/* watch.c: inotify on the index file of each user with sessions. */
+struct watch *watch_new(struct imapd *d);
+void watch_add(struct watch *w, struct imap_session *s);
+void watch_remove(struct watch *w, struct imap_session *s);
+
+#endif

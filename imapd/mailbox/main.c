@@ -1,0 +1,55 @@
+/* main.c - imapd-mailbox, the IMAP mailbox program on the service skeleton
+ * (lib/global/server.h), run as vmail_owner by master.cf's imap-mailbox UNIX service: it serves
+ * the authenticated and selected states of sessions the login program (imapd) hands over
+ * after a successful login. See doc/imapd.md. */
+#include "imap_mailbox.h"
+#include "log.h"
+#include "mem.h"
+#include "privs.h"
+#include <stdlib.h>
+#include <unistd.h>
+
+static void read_params(struct imap_mailbox_params *p, struct config *cfg)
+{
+    p->idle_timeout_ms = config_int(cfg, PARAM(imapd_idle_timeout)) * 1000;
+    p->line_limit = (size_t)config_int(cfg, PARAM(imapd_line_length_limit));
+    p->append_limit = (unsigned long long)config_int(cfg, PARAM(imapd_append_limit));
+    p->error_limit = (unsigned)config_int(cfg, PARAM(imapd_error_limit));
+    p->mailbox_base = config_str(cfg, PARAM(virtual_mailbox_base));
+    p->index_name = config_str(cfg, PARAM(mailbox_index_name));
+    p->quota_default = config_int(cfg, PARAM(virtual_mailbox_quota));
+}
+
+static void pre_init(struct server *srv)
+{
+    struct imapd *d = srv->app = xcalloc(1, sizeof *d);
+    d->srv = srv;
+    read_params(&d->p, srv->cfg);
+}
+
+static void post_init(struct server *srv)
+{
+    struct imapd *d = srv->app;
+    gid_t gid;
+    char *err = NULL;
+    if (privs_lookup(config_str(srv->cfg, PARAM(mail_owner)), &d->mail_owner_uid, &gid, &err) < 0) {
+        log_warn("mail_owner: %s; only root and this user may hand over sessions", err);
+        free(err);
+        d->mail_owner_uid = getuid();
+    }
+    d->watch = watch_new(d);
+    session_setup(d);
+}
+
+static void on_accept(struct server *srv, int fd) { session_accept(srv->app, fd); }
+
+static unsigned busy(struct server *srv)
+{
+    struct imapd *d = srv->app;
+    return d->sessions.count + d->handoffs_in;
+}
+
+static void tick(struct server *srv) { session_tick(srv->app); }
+
+SERVER_MAIN(.program = "imap", .run_as = PARAM(vmail_owner), .pre_init = pre_init,
+            .post_init = post_init, .accept = on_accept, .busy = busy, .tick = tick)

@@ -1,0 +1,436 @@
+/* search.c - SEARCH and UID SEARCH (RFC 9051 sec 6.4.4): the search program is parsed into a
+ * tree and evaluated per message. Flags, sizes, sequence numbers and UIDs come from the view;
+ * keys on the content (HEADER, SUBJECT, FROM, TO, CC, BCC, BODY, TEXT) and on dates read the
+ * message. String matching is ASCII case-insensitive substring matching on the raw text (RFC
+ * 2047 decoding and Unicode case folding are not done yet). An IMAP4rev2 session gets ESEARCH
+ * (RFC 9051 sec 7.3.4) with RETURN options MIN, MAX, ALL and COUNT; a rev1 session gets SEARCH. */
+#include "imap_mailbox.h"
+#include "log.h"
+#include "mem.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEARCH_DEPTH_MAX 32
+
+enum key_kind {
+    K_ALL, K_FLAG_SET, K_FLAG_CLEAR, K_NEW, K_OLD, K_RECENT, K_FALSE, K_LARGER, K_SMALLER,
+    K_UID, K_SEQ, K_NOT, K_OR, K_AND, K_HEADER, K_BODY, K_TEXT, K_BEFORE, K_ON, K_SINCE,
+};
+
+struct key {
+    enum key_kind kind;
+    uint32_t flag;
+    uint64_t size;
+    struct imap_seqset set;
+    const char *field, *value; /* K_HEADER: field; all string keys: value */
+    time_t day;                /* K_BEFORE/ON/SINCE: 00:00 UTC of the date */
+    struct key *sub;           /* K_NOT, K_OR (2), K_AND (nsub) */
+    size_t nsub;
+};
+
+struct parser {
+    struct imap_session *s;
+    const struct imap_arg *a;
+    size_t n, i;
+    const char *err;
+};
+
+static void key_free(struct key *k)
+{
+    for (size_t i = 0; i < k->nsub; i++)
+        key_free(&k->sub[i]);
+    free(k->sub);
+    imap_seqset_free(&k->set);
+}
+
+static const struct imap_arg *next(struct parser *p)
+{
+    return p->i < p->n ? &p->a[p->i++] : NULL;
+}
+
+static bool parse_key(struct parser *p, struct key *k, unsigned depth);
+
+static bool parse_date(const struct imap_arg *a, time_t *day)
+{
+    struct tm tm = {0};
+    const char *end = a && imap_arg_is_astring(a) ? strptime(a->str, "%d-%b-%Y", &tm) : NULL;
+    if (!end || *end)
+        return false;
+    *day = timegm(&tm);
+    return true;
+}
+
+static bool flag_key(const char *w, struct key *k)
+{
+    static const struct {
+        const char *name;
+        uint32_t flag;
+        bool set;
+    } t[] = {
+        {"ANSWERED", MS_FLAG_REPLIED, true},   {"UNANSWERED", MS_FLAG_REPLIED, false},
+        {"DELETED", MS_FLAG_TRASHED, true},    {"UNDELETED", MS_FLAG_TRASHED, false},
+        {"DRAFT", MS_FLAG_DRAFT, true},        {"UNDRAFT", MS_FLAG_DRAFT, false},
+        {"FLAGGED", MS_FLAG_FLAGGED, true},    {"UNFLAGGED", MS_FLAG_FLAGGED, false},
+        {"SEEN", MS_FLAG_SEEN, true},          {"UNSEEN", MS_FLAG_SEEN, false},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcasecmp(w, t[i].name) == 0) {
+            k->kind = t[i].set ? K_FLAG_SET : K_FLAG_CLEAR;
+            k->flag = t[i].flag;
+            return true;
+        }
+    return false;
+}
+
+static bool string_key(struct parser *p, const char *w, struct key *k)
+{
+    static const char *const headers[] = {"FROM", "TO", "CC", "BCC", "SUBJECT", NULL};
+    for (const char *const *h = headers; *h; h++)
+        if (strcasecmp(w, *h) == 0) {
+            const struct imap_arg *v = next(p);
+            k->kind = K_HEADER;
+            k->field = *h;
+            k->value = v && imap_arg_is_astring(v) ? v->str : NULL;
+            return k->value != NULL;
+        }
+    if (strcasecmp(w, "HEADER") == 0) {
+        const struct imap_arg *f = next(p), *v = next(p);
+        if (!f || !v || !imap_arg_is_astring(f) || !imap_arg_is_astring(v))
+            return false;
+        *k = (struct key){.kind = K_HEADER, .field = f->str, .value = v->str};
+        return true;
+    }
+    if (strcasecmp(w, "BODY") == 0 || strcasecmp(w, "TEXT") == 0) {
+        const struct imap_arg *v = next(p);
+        k->kind = strcasecmp(w, "BODY") == 0 ? K_BODY : K_TEXT;
+        k->value = v && imap_arg_is_astring(v) ? v->str : NULL;
+        return k->value != NULL;
+    }
+    return false;
+}
+
+static bool keyword_key(struct parser *p, const char *w, struct key *k)
+{
+    bool set = strcasecmp(w, "KEYWORD") == 0;
+    if (!set && strcasecmp(w, "UNKEYWORD") != 0)
+        return false;
+    const struct imap_arg *v = next(p);
+    if (!v || v->type != IMAP_ARG_ATOM)
+        return false;
+    if (strcasecmp(v->str, "$Forwarded") == 0)
+        *k = (struct key){.kind = set ? K_FLAG_SET : K_FLAG_CLEAR, .flag = MS_FLAG_PASSED};
+    else /* no other keyword is kept yet: no message has it */
+        *k = (struct key){.kind = set ? K_FALSE : K_ALL};
+    return true;
+}
+
+static bool atom_key(struct parser *p, const struct imap_arg *a, struct key *k, unsigned depth)
+{
+    const char *w = a->str;
+    uint32_t n32;
+    if (flag_key(w, k) || string_key(p, w, k) || keyword_key(p, w, k))
+        return true;
+    if (strcasecmp(w, "ALL") == 0) k->kind = K_ALL;
+    else if (strcasecmp(w, "NEW") == 0) k->kind = K_NEW;
+    else if (strcasecmp(w, "OLD") == 0) k->kind = K_OLD;
+    else if (strcasecmp(w, "RECENT") == 0) k->kind = K_RECENT;
+    else if (strcasecmp(w, "LARGER") == 0 || strcasecmp(w, "SMALLER") == 0) {
+        const struct imap_arg *v = next(p);
+        if (!v || !imap_arg_number64(v, &k->size))
+            return false;
+        k->kind = strcasecmp(w, "LARGER") == 0 ? K_LARGER : K_SMALLER;
+    } else if (strcasecmp(w, "BEFORE") == 0 || strcasecmp(w, "ON") == 0 || strcasecmp(w, "SINCE") == 0) {
+        k->kind = strcasecmp(w, "BEFORE") == 0 ? K_BEFORE : strcasecmp(w, "ON") == 0 ? K_ON : K_SINCE;
+        return parse_date(next(p), &k->day);
+    } else if (strcasecmp(w, "UID") == 0) {
+        const struct imap_arg *v = next(p);
+        k->kind = K_UID;
+        return v && v->type == IMAP_ARG_ATOM && imap_seqset_parse(v->str, 100000, &k->set) &&
+               !k->set.last_result;
+    } else if (strcasecmp(w, "NOT") == 0) {
+        k->kind = K_NOT;
+        k->sub = xcalloc(1, sizeof *k->sub);
+        k->nsub = 1;
+        return parse_key(p, &k->sub[0], depth + 1);
+    } else if (strcasecmp(w, "OR") == 0) {
+        k->kind = K_OR;
+        k->sub = xcalloc(2, sizeof *k->sub);
+        k->nsub = 2;
+        return parse_key(p, &k->sub[0], depth + 1) && parse_key(p, &k->sub[1], depth + 1);
+    } else if (imap_seqset_parse(w, 100000, &k->set) && !k->set.last_result) {
+        k->kind = K_SEQ;
+    } else {
+        (void)n32;
+        return false;
+    }
+    return true;
+}
+
+/* A list of keys, all of which must match. */
+static bool parse_and(struct parser *p, struct key *k, unsigned depth)
+{
+    k->kind = K_AND;
+    while (p->i < p->n) {
+        k->sub = xreallocarray(k->sub, k->nsub + 1, sizeof *k->sub);
+        memset(&k->sub[k->nsub], 0, sizeof *k->sub);
+        if (!parse_key(p, &k->sub[k->nsub++], depth + 1))
+            return false;
+    }
+    return k->nsub > 0;
+}
+
+static bool parse_key(struct parser *p, struct key *k, unsigned depth)
+{
+    const struct imap_arg *a = next(p);
+    if (!a || depth > SEARCH_DEPTH_MAX) {
+        p->err = depth > SEARCH_DEPTH_MAX ? "Search program nested too deeply" : "Missing search key";
+        return false;
+    }
+    if (a->type == IMAP_ARG_LIST) {
+        struct parser sub = {.s = p->s, .a = a->list, .n = a->n};
+        bool ok = parse_and(&sub, k, depth);
+        if (sub.err)
+            p->err = sub.err;
+        return ok;
+    }
+    return a->type == IMAP_ARG_ATOM && atom_key(p, a, k, depth);
+}
+
+/* --- evaluation --- */
+
+struct subject {
+    struct imap_session *s;
+    size_t pos;            /* in the view */
+    struct buf text;       /* the message, loaded when a key needs it */
+    bool loaded, load_failed;
+    time_t mtime;
+};
+
+static bool contains(const char *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i + n <= len; i++)
+        if (strncasecmp(hay + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+static bool load_text(struct subject *x)
+{
+    if (x->loaded)
+        return !x->load_failed;
+    x->loaded = true;
+    struct view_msg *vm = &x->s->view->msgs[x->pos];
+    struct mailbox_msg mm;
+    char *err = NULL;
+    int fd = -1;
+    if (mailbox_lookup(x->s->mu, x->s->view->name, vm->uid, &mm, &err) == 1) {
+        fd = mailbox_open_message(x->s->mu, x->s->view->name, &mm, &err);
+        mailbox_msg_free(&mm);
+    }
+    free(err);
+    if (fd < 0) {
+        x->load_failed = true;
+        return false;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    x->mtime = st.st_mtime;
+    char tmp[65536];
+    ssize_t n;
+    while ((n = read(fd, tmp, sizeof tmp)) > 0)
+        buf_append(&x->text, tmp, (size_t)n);
+    close(fd);
+    return true;
+}
+
+static size_t header_end(const struct buf *t)
+{
+    const char *e = t->data ? memmem(t->data, t->len, "\n\n", 2) : NULL;
+    return e ? (size_t)(e - t->data) + 1 : t->len;
+}
+
+/* Any field named field whose value (unfolded lines joined) contains value. */
+static bool header_match(const struct buf *t, const char *field, const char *value)
+{
+    size_t end = header_end(t), flen = strlen(field);
+    for (size_t i = 0; i < end;) {
+        const char *line = t->data + i;
+        const char *nl = memchr(line, '\n', end - i);
+        size_t next = nl ? (size_t)(nl - t->data) + 1 : end;
+        if (next - i > flen && strncasecmp(line, field, flen) == 0 && line[flen] == ':') {
+            size_t stop = next; /* continuation lines */
+            while (stop < end && (t->data[stop] == ' ' || t->data[stop] == '\t')) {
+                const char *nl2 = memchr(t->data + stop, '\n', end - stop);
+                stop = nl2 ? (size_t)(nl2 - t->data) + 1 : end;
+            }
+            if (contains(line + flen + 1, stop - i - flen - 1, value))
+                return true;
+            next = stop;
+        }
+        i = next;
+    }
+    return false;
+}
+
+static bool eval(const struct key *k, struct subject *x)
+{
+    const struct view_msg *m = &x->s->view->msgs[x->pos];
+    switch (k->kind) {
+    case K_ALL: return true;
+    case K_FALSE: return false;
+    case K_FLAG_SET: return (m->flags & k->flag) != 0;
+    case K_FLAG_CLEAR: return (m->flags & k->flag) == 0;
+    case K_NEW: return m->recent && !(m->flags & MS_FLAG_SEEN);
+    case K_OLD: return !m->recent;
+    case K_RECENT: return m->recent;
+    case K_LARGER: return m->vsize > k->size;
+    case K_SMALLER: return m->vsize < k->size;
+    case K_UID: return imap_seqset_contains(&k->set, m->uid);
+    case K_SEQ: return imap_seqset_contains(&k->set, (uint32_t)(x->pos + 1));
+    case K_NOT: return !eval(&k->sub[0], x);
+    case K_OR: return eval(&k->sub[0], x) || eval(&k->sub[1], x);
+    case K_AND:
+        for (size_t i = 0; i < k->nsub; i++)
+            if (!eval(&k->sub[i], x))
+                return false;
+        return true;
+    case K_HEADER: return load_text(x) && header_match(&x->text, k->field, k->value);
+    case K_BODY: {
+        if (!load_text(x))
+            return false;
+        size_t h = header_end(&x->text);
+        return contains(x->text.data + h, x->text.len - h, k->value);
+    }
+    case K_TEXT: return load_text(x) && contains(x->text.data, x->text.len, k->value);
+    case K_BEFORE: return load_text(x) && x->mtime < k->day;
+    case K_ON: return load_text(x) && x->mtime >= k->day && x->mtime < k->day + 86400;
+    case K_SINCE: return load_text(x) && x->mtime >= k->day;
+    }
+    return false;
+}
+
+/* Resolve "*" in the sets of every key (sequence numbers and UIDs). */
+static void resolve(struct key *k, struct view *v)
+{
+    if (k->kind == K_UID)
+        imap_seqset_resolve(&k->set, v->n ? v->msgs[v->n - 1].uid : 0);
+    else if (k->kind == K_SEQ)
+        imap_seqset_resolve(&k->set, (uint32_t)v->n);
+    for (size_t i = 0; i < k->nsub; i++)
+        resolve(&k->sub[i], v);
+}
+
+/* --- the command --- */
+
+enum { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8 };
+
+static bool parse_return(struct parser *p, unsigned *ret)
+{
+    *ret = 0;
+    if (p->i >= p->n || !imap_arg_atom_is(&p->a[p->i], "RETURN"))
+        return true;
+    p->i++;
+    const struct imap_arg *l = next(p);
+    if (!l || l->type != IMAP_ARG_LIST)
+        return false;
+    for (size_t i = 0; i < l->n; i++) {
+        if (imap_arg_atom_is(&l->list[i], "MIN")) *ret |= RET_MIN;
+        else if (imap_arg_atom_is(&l->list[i], "MAX")) *ret |= RET_MAX;
+        else if (imap_arg_atom_is(&l->list[i], "ALL")) *ret |= RET_ALL;
+        else if (imap_arg_atom_is(&l->list[i], "COUNT")) *ret |= RET_COUNT;
+        else return false;
+    }
+    if (*ret == 0)
+        *ret = RET_ALL; /* RFC 4731 sec 3.1: RETURN () means ALL */
+    return true;
+}
+
+static bool parse_charset(struct imap_session *s, struct parser *p)
+{
+    if (p->i + 1 >= p->n || !imap_arg_atom_is(&p->a[p->i], "CHARSET"))
+        return true;
+    const struct imap_arg *c = &p->a[p->i + 1];
+    p->i += 2;
+    if (imap_arg_is_astring(c) && (strcasecmp(c->str, "UTF-8") == 0 || strcasecmp(c->str, "US-ASCII") == 0))
+        return true;
+    imap_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
+    return false;
+}
+
+static void write_set(struct buf *out, const uint32_t *v, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && v[j + 1] == v[j] + 1)
+            j++;
+        buf_printf(out, "%s%u", i ? "," : "", v[i]);
+        if (j > i)
+            buf_printf(out, ":%u", v[j]);
+        i = j + 1;
+    }
+}
+
+static void answer(struct imap_session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
+                   bool esearch)
+{
+    struct buf out = BUF_INIT;
+    if (!esearch) {
+        buf_puts(&out, "* SEARCH");
+        for (size_t i = 0; i < n; i++)
+            buf_printf(&out, " %u", hits[i]);
+    } else {
+        buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
+        if ((ret & RET_MIN) && n)
+            buf_printf(&out, " MIN %u", hits[0]);
+        if ((ret & RET_MAX) && n)
+            buf_printf(&out, " MAX %u", hits[n - 1]);
+        if ((ret & RET_ALL) && n) {
+            buf_puts(&out, " ALL ");
+            write_set(&out, hits, n);
+        }
+        if (ret & RET_COUNT)
+            buf_printf(&out, " COUNT %zu", n);
+    }
+    imap_reply(s, "%s", buf_cstr(&out));
+    buf_free(&out);
+}
+
+void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid)
+{
+    struct parser p = {.s = s, .a = cmd->args, .n = cmd->nargs};
+    unsigned ret;
+    if (!parse_return(&p, &ret)) {
+        imap_bad(s, "Syntax: SEARCH [RETURN (options)] [CHARSET name] keys.");
+        return;
+    }
+    if (!parse_charset(s, &p))
+        return;
+    struct key root = {0};
+    if (!parse_and(&p, &root, 0)) {
+        imap_bad(s, "%s.", p.err ? p.err : "Invalid search program");
+        key_free(&root);
+        return;
+    }
+    view_sync(s, uid);
+    resolve(&root, s->view);
+    uint32_t *hits = xreallocarray(NULL, s->view->n ? s->view->n : 1, sizeof *hits);
+    size_t n = 0;
+    for (size_t i = 0; i < s->view->n; i++) {
+        struct subject x = {.s = s, .pos = i};
+        if (eval(&root, &x))
+            hits[n++] = uid ? s->view->msgs[i].uid : (uint32_t)(i + 1);
+        buf_free(&x.text);
+    }
+    bool esearch = ret != 0 || s->rev2; /* RFC 9051 sec 6.4.4: rev2 answers ESEARCH */
+    answer(s, hits, n, ret ? ret : RET_ALL, uid, esearch);
+    free(hits);
+    key_free(&root);
+    imap_ok(s, "%s completed.", cmd->name);
+}

@@ -1,0 +1,183 @@
+/* view.c - the selected mailbox as one session sees it (RFC 9051 sec 2.3.1.2 and 7.5): the
+ * messages in sequence order with the flags this session was last told, and the sync that
+ * tells it what changed in the store since (other sessions, local-mda, pop3d, files copied
+ * into the Maildir): EXPUNGE for messages gone (only where the RFC allows them, since they
+ * renumber the sequence), FETCH FLAGS for changed flags, EXISTS for new messages. A sync
+ * reads the index only when its HIGHESTMODSEQ or UIDNEXT moved. */
+#include "imap_mailbox.h"
+#include "log.h"
+#include "mem.h"
+#include <stdlib.h>
+#include <string.h>
+
+void imap_write_flags(struct buf *out, uint32_t flags, bool recent)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {
+        {MS_FLAG_REPLIED, "\\Answered"}, {MS_FLAG_FLAGGED, "\\Flagged"},
+        {MS_FLAG_TRASHED, "\\Deleted"},  {MS_FLAG_SEEN, "\\Seen"},
+        {MS_FLAG_DRAFT, "\\Draft"},      {MS_FLAG_PASSED, "$Forwarded"},
+    };
+    buf_putc(out, '(');
+    bool first = true;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (flags & names[i].bit) {
+            buf_printf(out, "%s%s", first ? "" : " ", names[i].name);
+            first = false;
+        }
+    if (recent)
+        buf_printf(out, "%s\\Recent", first ? "" : " ");
+    buf_putc(out, ')');
+}
+
+static int collect(void *ctx, const struct mailbox_msg *m)
+{
+    struct view *v = ctx;
+    if (v->n == v->cap)
+        v->msgs = xreallocarray(v->msgs, v->cap = v->cap ? v->cap * 2 : 64, sizeof *v->msgs);
+    v->msgs[v->n++] = (struct view_msg){.uid = m->uid, .flags = m->flags, .modseq = m->modseq,
+                                        .vsize = m->vsize};
+    return 0;
+}
+
+struct view *view_open(struct imap_session *s, const char *name, bool readonly, char **err)
+{
+    if (mailbox_sync(s->mu, name, err) < 0)
+        return NULL;
+    struct mailbox_info info;
+    int r = mailbox_info(s->mu, name, &info, err);
+    if (r <= 0) {
+        if (r == 0)
+            *err = xstrdup("[NONEXISTENT] No such mailbox.");
+        return NULL;
+    }
+    struct view *v = xcalloc(1, sizeof *v);
+    v->name = xstrdup(name);
+    v->readonly = readonly;
+    v->uidvalidity = info.uidvalidity;
+    v->uidnext = info.uidnext;
+    v->highestmodseq = info.highestmodseq;
+    if (mailbox_iterate(s->mu, name, 1, collect, v, err) < 0) {
+        view_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void view_free(struct view *v)
+{
+    if (!v)
+        return;
+    free(v->name);
+    free(v->msgs);
+    free(v);
+}
+
+/* --- sync --- */
+
+struct sync {
+    struct imap_session *s;
+    struct view *v;
+    struct view_msg *next;    /* the new list */
+    size_t n, cap;
+    size_t pos;               /* position in v->msgs */
+    bool expunges_allowed;
+    size_t removed;           /* EXPUNGEs sent so far (they renumber what follows) */
+    size_t added;             /* new messages */
+    struct buf changed;       /* FETCH lines, sent after the EXPUNGEs */
+};
+
+static void keep(struct sync *y, struct view_msg m)
+{
+    if (y->n == y->cap)
+        y->next = xreallocarray(y->next, y->cap = y->cap ? y->cap * 2 : 64, sizeof *y->next);
+    y->next[y->n++] = m;
+}
+
+/* Messages of the view before uid that the index no longer has. */
+static void gone_before(struct sync *y, uint32_t uid)
+{
+    while (y->pos < y->v->n && y->v->msgs[y->pos].uid < uid) {
+        if (y->expunges_allowed) {
+            imap_reply(y->s, "* %zu EXPUNGE", y->pos + 1 - y->removed);
+            y->removed++;
+        } else {
+            keep(y, y->v->msgs[y->pos]); /* stays until an EXPUNGE may be sent */
+        }
+        y->pos++;
+    }
+}
+
+static int merge(void *ctx, const struct mailbox_msg *m)
+{
+    struct sync *y = ctx;
+    gone_before(y, m->uid);
+    if (y->pos < y->v->n && y->v->msgs[y->pos].uid == m->uid) {
+        struct view_msg old = y->v->msgs[y->pos++];
+        struct view_msg now = old;
+        now.flags = m->flags;
+        now.modseq = m->modseq;
+        keep(y, now);
+        if (old.flags != now.flags) {
+            buf_printf(&y->changed, "* %zu FETCH (UID %u FLAGS ", y->n, now.uid);
+            imap_write_flags(&y->changed, now.flags, now.recent);
+            buf_puts(&y->changed, ")\r\n");
+        }
+    } else if (y->pos >= y->v->n) { /* new: UIDs only grow */
+        keep(y, (struct view_msg){.uid = m->uid, .flags = m->flags, .modseq = m->modseq,
+                                  .vsize = m->vsize});
+        y->added++;
+    }
+    return 0;
+}
+
+void view_sync(struct imap_session *s, bool expunges_allowed)
+{
+    struct view *v = s->view;
+    if (!v)
+        return;
+    struct mailbox_info info;
+    char *err = NULL;
+    if (mailbox_info(s->mu, v->name, &info, &err) <= 0) {
+        free(err);
+        return; /* deleted meanwhile: the next command that needs it says so */
+    }
+    if (info.highestmodseq == v->highestmodseq && info.uidnext == v->uidnext)
+        return;
+    struct sync y = {.s = s, .v = v, .expunges_allowed = expunges_allowed};
+    if (mailbox_iterate(s->mu, v->name, 1, merge, &y, &err) < 0) {
+        log_warn("%s: %s: %s, session=<%s>", s->user, v->name, err ? err : "?", s->id);
+        free(err);
+        free(y.next);
+        buf_free(&y.changed);
+        return;
+    }
+    gone_before(&y, UINT32_MAX);
+    free(v->msgs);
+    v->msgs = y.next;
+    v->n = y.n;
+    v->cap = y.cap;
+    v->uidnext = info.uidnext;
+    v->highestmodseq = info.highestmodseq;
+    if (y.changed.len)
+        sess_reply(s->sess, "%.*s", (int)y.changed.len - 2, y.changed.data);
+    if (y.added)
+        imap_reply(s, "* %zu EXISTS", v->n);
+    buf_free(&y.changed);
+}
+
+size_t *view_resolve(struct imap_session *s, struct imap_seqset *set, bool uid, size_t *count)
+{
+    struct view *v = s->view;
+    uint32_t star = v->n == 0 ? 0 : uid ? v->msgs[v->n - 1].uid : (uint32_t)v->n;
+    imap_seqset_resolve(set, star);
+    size_t *out = xreallocarray(NULL, v->n ? v->n : 1, sizeof *out);
+    size_t n = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (imap_seqset_contains(set, uid ? v->msgs[i].uid : (uint32_t)(i + 1)))
+            out[n++] = i;
+    *count = n;
+    return out;
+}
