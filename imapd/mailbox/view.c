@@ -44,10 +44,15 @@ static int collect(void *ctx, const struct mailbox_msg *m)
 
 struct view *view_open(struct imap_session *s, const char *name, bool readonly, char **err)
 {
-    if (mailbox_sync(s->mu, name, err) < 0)
-        return NULL;
     struct mailbox_info info;
     int r = mailbox_info(s->mu, name, &info, err);
+    if (r == 0 && strcmp(name, "INBOX") != 0) {
+        *err = xstrdup("[NONEXISTENT] No such mailbox.");
+        return NULL;
+    }
+    if (r < 0 || mailbox_sync(s->mu, name, err) < 0)
+        return NULL;
+    r = mailbox_info(s->mu, name, &info, err);
     if (r <= 0) {
         if (r == 0)
             *err = xstrdup("[NONEXISTENT] No such mailbox.");

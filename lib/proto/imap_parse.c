@@ -237,11 +237,11 @@ static bool name(struct tok *t, struct imap_command *cmd)
     if (t->p >= t->end || *t->p != ' ')
         return fail(t, "Missing command");
     t->p++;
-    if (!word(t, cmd->name, 12))
+    if (!word(t, cmd->name, 17))
         return fail(t, "Missing command");
     if (strcmp(cmd->name, "UID") == 0 && t->p < t->end && *t->p == ' ') {
         t->p++;
-        char sub[12];
+        char sub[15];
         if (!word(t, sub, sizeof sub))
             return fail(t, "Missing command after UID");
         strcat(cmd->name, " ");
