@@ -15,6 +15,7 @@
  * alias_expansion_limit addresses bounces 5.3.0. */
 #include "local.h"
 #include "buf.h"
+#include "idn.h"
 #include "mem.h"
 #include <ctype.h>
 #include <stdarg.h>
@@ -99,6 +100,21 @@ static bool count_ok(struct walk *w)
     return false;
 }
 
+/* ADDR with its domain in the form domains are stored and looked up in (lib/util/idn.h:
+ * lowercase A-labels after the UTS #46 mapping), the local part as written. Delivered-To,
+ * the loop check and the exactly-once id then name a mailbox the same way whichever form
+ * of the domain the client wrote (U-labels, fullwidth letters, U+3002 for the dot, capitals:
+ * doc/smtpd.md, "Internationalized domains"). An invalid IDN stays as written (it is none
+ * of our domains anyway). */
+static char *canonical(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    char *dom = at ? idn_domain_ascii(at + 1) : NULL;
+    char *r = dom ? xasprintf("%.*s@%s", (int)(at - addr), addr, dom) : xstrdup(addr);
+    free(dom);
+    return r;
+}
+
 static void add_local(struct walk *w, const char *mailbox, const char *addr)
 {
     for (size_t i = 0; i < w->x->nlocal; i++)
@@ -108,7 +124,7 @@ static void add_local(struct walk *w, const char *mailbox, const char *addr)
         return;
     w->x->local = xreallocarray(w->x->local, w->x->nlocal + 1, sizeof *w->x->local);
     w->x->local[w->x->nlocal].mailbox = xstrdup(mailbox);
-    w->x->local[w->x->nlocal++].delivered_to = xstrdup(addr);
+    w->x->local[w->x->nlocal++].delivered_to = canonical(addr);
 }
 
 static void add_remote(struct walk *w, const char *addr)

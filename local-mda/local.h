@@ -57,7 +57,7 @@ struct request {
 /* The expansion of one recipient: local mailboxes and remote addresses, or a failure. */
 struct target {
     char *mailbox;      /* lowercased user address without extension */
-    char *delivered_to; /* the address as it reached this mailbox */
+    char *delivered_to; /* the address as it reached this mailbox, domain in A-labels */
 };
 
 struct expansion {

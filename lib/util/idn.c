@@ -14,7 +14,9 @@ char *idn_domain_ascii(const char *domain)
             ascii = false;
     if (!ascii) {
         char *out = NULL;
-        /* IDNA2008 with the UTS 46 transitional mapping (case folding, width mapping). */
+        /* IDNA2008 after the UTS #46 mapping, non-transitional (case folding, width
+         * forms, the ideographic full stops as '.', ignored code points dropped; a
+         * sharp s stays itself): doc/smtpd.md, "Internationalized domains". */
         if (idn2_to_ascii_8z(domain, &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
             return NULL;
         char *copy = xstrdup(out);

@@ -172,6 +172,12 @@ def test_plus_extension_delivers_to_user(server):
     assert b"Delivered-To: alice+lists@example.test" in raw
 
 
+def delivered_to(raw):
+    """The value of the Delivered-To line local-mda put on top, as UTF-8 text."""
+    line = next(l for l in raw.split(b"\n") if l.startswith(b"Delivered-To: "))
+    return line[len(b"Delivered-To: "):].decode()
+
+
 def test_idn_domain_in_u_labels_and_a_labels(instance):
     """RFC 6531: after SMTPUTF8 a client may write our domain in U-labels; it is the same
     domain as its A-label form, whichever form the operator used."""
@@ -187,3 +193,42 @@ def test_idn_domain_in_u_labels_and_a_labels(instance):
         s.sendmail("a@remote.test", ["hans@xn--bcher-kva.test"], b"Subject: a-label\r\n\r\ny\r\n")
     msgs = instance.wait_messages("hans@xn--bcher-kva.test", 2)
     assert sorted(parse(m)["Subject"] for m in msgs) == ["a-label", "u-label"]
+    # Delivered-To carries the domain as it is stored: A-labels, whichever form was used.
+    assert [delivered_to(m) for m in msgs] == ["hans@xn--bcher-kva.test"] * 2
+
+
+# UTS #46 maps these to "adv.test" before the lookup (doc/smtpd.md, "Internationalized
+# domains"): fullwidth letters, the ideographic full stop U+3002, the fullwidth full stop
+# U+FF0E, the halfwidth ideographic full stop U+FF61, fullwidth capitals, and a soft hyphen
+# (U+00AD), which the mapping drops.
+UTS46_FORMS = ["ａｄｖ.test", "adv\u3002test", "adv\uff0etest", "adv\uff61test", "ＡＤＶ。ＴＥＳＴ",
+               "ad\u00adv.test"]
+
+
+def test_idn_uts46_forms_of_a_local_domain_are_local(instance):
+    """RFC 6531 + UTS #46: after SMTPUTF8 a client may write our ASCII domain in forms that
+    map to it (fullwidth letters, other full stops). Each is accepted at RCPT as ours, lands
+    in the one mailbox, and Delivered-To shows the canonical ASCII form."""
+    instance.posthorn("domain", "add", "adv.test")
+    instance.add_user("alice@adv.test")
+    instance.start()
+    with smtp(instance) as s:
+        s.ehlo()
+        s.command_encoding = "utf-8"
+        for i, dom in enumerate(UTS46_FORMS):
+            assert s.mail("a@remote.test", ["SMTPUTF8"])[0] == 250
+            code, text = s.rcpt(f"alice@{dom}")
+            assert code == 250, (dom, code, text)
+            code, text = s.data(f"Subject: form {i}\r\n\r\nx\r\n".encode())
+            assert code == 250, (dom, code, text)
+        # Not a valid IDN (U+2603 is disallowed): none of our domains, so a relay attempt.
+        assert s.mail("a@remote.test", ["SMTPUTF8"])[0] == 250
+        code, text = s.rcpt("alice@adv\u2603.test")
+        assert code == 554 and b"5.7.1" in text, (code, text)
+        s.rset()
+    msgs = instance.wait_messages("alice@adv.test", len(UTS46_FORMS))
+    assert sorted(parse(m)["Subject"] for m in msgs) == [f"form {i}" for i in range(len(UTS46_FORMS))]
+    assert [delivered_to(m) for m in msgs] == ["alice@adv.test"] * len(UTS46_FORMS), msgs
+    # Nothing else was created under the mail base: no directory for a Unicode form.
+    assert sorted(p.name for p in instance.mailbase.iterdir()) == ["adv.test"], \
+        list(instance.mailbase.iterdir())

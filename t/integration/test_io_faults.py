@@ -6,14 +6,16 @@ The promises come from doc/smtpd.md, doc/queue-format.md and doc/mailstore.md:
 - smtpd answers 451 4.3.0 and acknowledges nothing when the queue file's write, fsync,
   close or rename, or the fsync of incoming/, fails: no file is left in the queue, the
   message is never delivered, and the next message goes through;
-- local-mda answers a temporary failure when the sync after its index commit fails: the
-  message stays queued and, once the fault is gone, ends up in the mailbox exactly once;
+- local-mda answers a temporary failure when a sync after its index commit fails (the
+  fsync of new/, or LMDB's fdatasync of the index itself): the message stays queued and,
+  once the fault is gone, ends up in the mailbox exactly once, with one index entry;
 - a failed done-mark write in qmgr leaves the recipient pending on disk: it is retried
   (and, exactly-once, not delivered twice), never lost;
 - a crash between queueing a DSN or a forwarded copy and marking the recipient queues it
   at most twice, never loses it (kill -9 at the crash point)."""
 import os
 import re
+import shutil
 import signal
 import smtplib
 import time
@@ -140,6 +142,89 @@ def test_local_mda_tempfails_when_post_commit_sync_fails(instance):
     assert len(sent) == 1, instance.log()[-3000:]
     assert "(repeated request)" in instance.log()
     assert len(instance.messages(ALICE)) == 1
+
+
+def mdb_records(index, db):
+    """(key, value) bytes of every record of the named database DB in the LMDB file INDEX."""
+    out = run(["mdb_dump", "-n", "-s", db, str(index)]).stdout.splitlines()
+    body = [l.strip() for l in out[out.index("HEADER=END") + 1:out.index("DATA=END")]]
+    return [(bytes.fromhex(k), bytes.fromhex(v)) for k, v in zip(body[0::2], body[1::2])]
+
+
+def index_state(inst, addr):
+    """INBOX as the index sees it: ([base names of the message records], [delivery ids])
+    (doc/mailstore.md, The index: a message value is u8 1, u32 flags, u64 modseq, u64
+    size, u64 vsize, base name; a delivered key is u64 born, delivery id)."""
+    index = inst.maildir(addr) / "posthorn-index.lmdb"
+    msgs = [v[29:].decode() for k, v in mdb_records(index, "messages") if k.startswith(b"INBOX\0")]
+    ids = [k[8:].decode() for k, v in mdb_records(index, "delivered")]
+    return msgs, ids
+
+
+def inbox_files(inst, addr):
+    """{base name: content} of the INBOX's message files (new/ and cur/)."""
+    md = inst.maildir(addr)
+    return {p.name.split(":2,")[0]: p.read_bytes()
+            for sub in ("new", "cur") if (md / sub).is_dir() for p in (md / sub).iterdir()}
+
+
+@pytest.mark.skipif(shutil.which("mdb_dump") is None, reason="mdb_dump (lmdb-utils) not installed")
+def test_local_mda_tempfails_when_index_sync_fails(instance):
+    """doc/mailstore.md, Delivery 4-5: the index commit is made durable after the writer
+    lock is released (mdb_env_sync, an fdatasync of posthorn-index.lmdb: strace shows LMDB
+    syncs the index with fdatasync, no msync, as the environment has no MDB_WRITEMAP). When
+    that sync fails, local-mda answers defer (4.3.0), not sent: the message stays queued
+    although it is already in the mailbox and the index, and the retry reports that copy
+    (exactly-once) instead of writing a second one. Nothing bounces, nothing is lost."""
+    instance.add_user(ALICE)
+    # The deferred message waits for `queue flush`, so its state in between can be read.
+    instance.set_conf(minimal_backoff_time="3600s", maximal_backoff_time="3600s")
+    faults = fault_dir(instance)
+    armed, once = faults / "armed", faults / "fired"
+    index = instance.maildir(ALICE) / "posthorn-index.lmdb"
+    # Armed, a delivery into an existing index syncs it twice in local-mda: the commit's
+    # data sync inside mdb_txn_commit (1st; failing it fails the commit instead), then the
+    # post-commit sync (2nd). Counting starts when armed; once= makes it fire one time only.
+    start_with_fault(instance, f"prog=local-mda,call=fdatasync|fsync|msync,path={index},nth=2,"
+                               f"errno=EIO,armed={armed},once={once}")
+    # First message, unarmed: creates the index (its creation syncs too, hence not armed).
+    first = send(instance, "s@remote.test", [ALICE], "first")
+    instance.wait_log(f"{first}: removed")
+    armed.touch()
+    qid = send(instance, "s@remote.test", [ALICE], "synced later")
+    instance.wait_log(f"{qid}: to=<{ALICE}>")
+    assert once.exists(), "the fault never fired"
+    pid, call, path = once.read_text().split()
+    assert call in ("fdatasync", "fsync", "msync") and path == str(index), once.read_text()
+    mine = [l for l in instance.log().splitlines() if f"{qid}: to=<{ALICE}>" in l]
+    assert len(mine) == 1 and "status=deferred" in mine[0] and "dsn=4.3.0" in mine[0] \
+        and "Input/output error" in mine[0], mine
+    # Deferred, not bounced or lost: the queue file waits in deferred/ ...
+    wait_for("the message deferred", lambda: (instance.spool / "deferred" / qid).exists(), instance)
+    # ... while the commit stands (the failing sync came after it): the copy is in the
+    # Maildir and in the index, with its delivery record.
+    files = inbox_files(instance, ALICE)
+    late = [b for b, c in files.items() if b"Subject: synced later" in c]
+    msgs, ids = index_state(instance, ALICE)
+    assert len(late) == 1 and len(files) == 2, files.keys()
+    assert sorted(msgs) == sorted(files) and msgs.count(late[0]) == 1, (msgs, files.keys())
+    assert ids.count(f"{qid}:{ALICE}".lower()) == 1, ids
+    # The retry (the fault is spent) syncs, finds the first copy and reports it: sent.
+    instance.posthorn("queue", "flush")
+    instance.wait_log(f"{qid}: removed")
+    instance.wait_queue_empty()
+    log = instance.log()
+    mine = [l for l in log.splitlines() if f"{qid}: to=<{ALICE}>" in l]
+    assert [("deferred" in l, "sent" in l) for l in mine] == [(True, False), (False, True)], mine
+    assert f"{qid}: {ALICE}: already delivered to " in log and "(repeated request)" in log
+    assert "status=bounced" not in log and "sender non-delivery notification" not in log
+    # Exactly one copy in the Maildir, exactly one index entry and one delivery record.
+    files = inbox_files(instance, ALICE)
+    late = [b for b, c in files.items() if b"Subject: synced later" in c]
+    msgs, ids = index_state(instance, ALICE)
+    assert len(late) == 1 and len(files) == 2, files.keys()
+    assert sorted(msgs) == sorted(files) and msgs.count(late[0]) == 1, (msgs, files.keys())
+    assert ids.count(f"{qid}:{ALICE}".lower()) == 1, ids
 
 
 # --- qmgr: a failed done-mark leaves the recipient pending --------------------------------
