@@ -46,8 +46,11 @@ static void encode_run(struct buf *out, const uint16_t *u, size_t n)
 
 char *imap_utf8_to_mutf7(const char *s, size_t len)
 {
-    if (!utf8_valid(s, len) || memchr(s, 0, len))
+    if (!utf8_valid(s, len))
         return NULL;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return NULL; /* no control characters in mailbox names */
     struct buf out = BUF_INIT;
     uint16_t *run = xreallocarray(NULL, (len + 1) * 2, sizeof *run);
     size_t nrun = 0;
@@ -121,8 +124,10 @@ static bool decode_run(const char **p, struct buf *out)
             high = 0;
         } else if (u >= 0xd800 && u <= 0xdbff) {
             high = u;
-        } else if ((u >= 0xdc00 && u <= 0xdfff) || (u >= 0x20 && u < 0x7f)) {
-            return false; /* a lone low surrogate; printable ASCII must not be encoded */
+        } else if ((u >= 0xdc00 && u <= 0xdfff) || u < 0x80) {
+            /* a lone low surrogate; printable ASCII must not be encoded, and a mailbox
+             * name holds no control characters */
+            return false;
         } else {
             put_utf8(out, u);
         }
@@ -137,6 +142,7 @@ static bool decode_run(const char **p, struct buf *out)
 char *imap_mutf7_to_utf8(const char *s)
 {
     struct buf out = BUF_INIT;
+    bool after_run = false;
     for (const char *p = s; *p;) {
         unsigned char c = (unsigned char)*p;
         if (c < 0x20 || c >= 0x7f)
@@ -144,13 +150,20 @@ char *imap_mutf7_to_utf8(const char *s)
         if (c != '&') {
             buf_putc(&out, (char)c);
             p++;
+            after_run = false;
         } else if (p[1] == '-') {
             buf_putc(&out, '&');
             p += 2;
+            after_run = false;
         } else {
+            /* Two runs in a row are one run written twice: not the canonical form, which
+             * the names on disk must be (one name, one spelling). */
+            if (after_run)
+                goto bad;
             p++;
             if (!decode_run(&p, &out))
                 goto bad;
+            after_run = true;
         }
     }
     if (!out.data)

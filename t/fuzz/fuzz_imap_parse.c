@@ -4,9 +4,12 @@
  * (every string NUL-terminated at len), a quoted string holds no CR or LF, a literal is never
  * longer than the input, lists nest at most IMAP_LIST_DEPTH_MAX deep, the tag holds only tag
  * characters; every atom that parses as a sequence set resolves to sorted, disjoint ranges
- * that contain each number they claim to. */
+ * that contain each number they claim to. Mailbox names: the whole input as UTF-8 converted
+ * to modified UTF-7 and back gives the input again, and the result is valid modified UTF-7;
+ * the input read as modified UTF-7, when valid, converts to UTF-8 and back to itself. */
 #include "fuzz_common.h"
 #include "imap_parse.h"
+#include "imap_utf7.h"
 
 static size_t input_size;
 
@@ -42,8 +45,33 @@ static void check_args(const struct imap_arg *v, size_t n, unsigned depth)
     }
 }
 
+static void check_names(const uint8_t *data, size_t size)
+{
+    char *m = imap_utf8_to_mutf7((const char *)data, size);
+    if (m) {
+        char *u = imap_mutf7_to_utf8(m);
+        if (!u || strlen(u) != size || memcmp(u, data, size) != 0 || !imap_mutf7_valid(m))
+            abort();
+        free(u);
+        free(m);
+    }
+    char *s = malloc(size + 1);
+    memcpy(s, data, size);
+    s[size] = 0;
+    char *u = strlen(s) == size ? imap_mutf7_to_utf8(s) : NULL;
+    if (u) {
+        char *back = imap_utf8_to_mutf7(u, strlen(u));
+        if (!back || strcmp(back, s) != 0)
+            abort();
+        free(back);
+        free(u);
+    }
+    free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_names(data, size);
     input_size = size;
     struct imap_literal lit;
     const uint8_t *nl = memchr(data, '\n', size);

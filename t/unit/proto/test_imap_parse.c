@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "imap_parse.h"
+#include "imap_utf7.h"
+#include <stdlib.h>
 
 static struct imap_command cmd;
 
@@ -151,6 +153,35 @@ static void test_numbers(void **state)
     imap_command_free(&cmd);
 }
 
-UNIT_TEST_MAIN(cmocka_unit_test(test_simple_commands), cmocka_unit_test(test_literals),
+static void test_mutf7(void **state)
+{
+    static const struct {
+        const char *utf8, *mutf7;
+    } t[] = {
+        {"Entw\xc3\xbcrfe", "Entw&APw-rfe"},        /* RFC 3501 sec 5.1.3 style */
+        {"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "&ZeVnLIqe-"},
+        {"A&B", "A&-B"},
+        {"~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+         "~peter/mail/&U,BTFw-/&ZeVnLIqe-"},        /* the RFC's example */
+        {"\xf0\x9f\x93\xa7", "&2D3c5w-"},          /* outside the BMP: a surrogate pair */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char *m = imap_utf8_to_mutf7(t[i].utf8, strlen(t[i].utf8));
+        assert_non_null(m);
+        assert_string_equal(m, t[i].mutf7);
+        char *u = imap_mutf7_to_utf8(m);
+        assert_non_null(u);
+        assert_string_equal(u, t[i].utf8);
+        free(m);
+        free(u);
+    }
+    static const char *const bad[] = {"&", "&Jjo", "&AGE-", "&Jjo-&Jjo-", "&2D0-", "a\x01", "&AAA-", "\xc3\xbc"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_null(imap_mutf7_to_utf8(bad[i]));
+    assert_null(imap_utf8_to_mutf7("a\tb", 3));
+    assert_null(imap_utf8_to_mutf7("\xc3", 1));
+}
+
+UNIT_TEST_MAIN(cmocka_unit_test(test_mutf7), cmocka_unit_test(test_simple_commands), cmocka_unit_test(test_literals),
                cmocka_unit_test(test_announcements), cmocka_unit_test(test_errors),
                cmocka_unit_test(test_seqsets), cmocka_unit_test(test_numbers))
