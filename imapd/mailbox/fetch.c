@@ -357,32 +357,72 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
     return 1;
 }
 
+struct fetch_job {
+    struct fetch f;
+    bool uid;
+    size_t *pos, n, next;
+    unsigned failed, gone;
+    char tag[IMAP_TAG_MAX + 1];
+    char name[32];
+};
+
+static void job_free(struct fetch_job *j)
+{
+    fetch_free(&j->f);
+    free(j->pos);
+    free(j);
+}
+
+bool fetch_more(struct imap_session *s)
+{
+    struct fetch_job *j = s->fetching;
+    if (!j)
+        return true;
+    while (j->next < j->n) {
+        /* Enough waiting: send it; what the socket does not take now is sent when it can,
+         * and the drained callback brings us back here. */
+        if (conn_out_pending(s->conn) >= FETCH_OUT_HIGH && !conn_flush(s->conn))
+            return false;
+        int r = fetch_one(s, &j->f, j->pos[j->next++], j->uid);
+        j->failed += r < 0;
+        j->gone += r == 0;
+    }
+    s->fetching = NULL;
+    snprintf(s->tag, sizeof s->tag, "%s", j->tag);
+    if (j->failed)
+        imap_no(s, "[SERVERBUG] %u messages could not be read.", j->failed);
+    else if (j->gone) /* RFC 9051 sec 6.4.5: expunged by another session meanwhile */
+        imap_no(s, "[EXPUNGEISSUED] Some messages were expunged meanwhile.");
+    else
+        imap_ok(s, "%s completed.", j->name);
+    job_free(j);
+    return true;
+}
+
+void fetch_abort(struct imap_session *s)
+{
+    if (s->fetching) {
+        job_free(s->fetching);
+        s->fetching = NULL;
+    }
+}
+
 void cmd_fetch(struct imap_session *s, struct imap_command *cmd, bool uid)
 {
-    struct fetch f = {0};
+    struct fetch_job *j = xcalloc(1, sizeof *j);
     struct imap_seqset set;
-    if (cmd->nargs != 2 || cmd->args[0].type != IMAP_ARG_ATOM || !parse_atts(&f, &cmd->args[1]) ||
+    if (cmd->nargs != 2 || cmd->args[0].type != IMAP_ARG_ATOM || !parse_atts(&j->f, &cmd->args[1]) ||
         !imap_seqset_parse(cmd->args[0].str, 100000, &set)) {
-        fetch_free(&f);
+        job_free(j);
         imap_bad(s, "Syntax: FETCH sequence-set (items) (or an item not supported yet).");
         return;
     }
     view_sync(s, uid);
-    size_t n;
-    size_t *pos = view_resolve(s, &set, uid, &n);
-    unsigned failed = 0, gone = 0;
-    for (size_t k = 0; k < n; k++) {
-        int r = fetch_one(s, &f, pos[k], uid);
-        failed += r < 0;
-        gone += r == 0;
-    }
-    free(pos);
+    j->uid = uid;
+    j->pos = view_resolve(s, &set, uid, &j->n);
     imap_seqset_free(&set);
-    fetch_free(&f);
-    if (failed)
-        imap_no(s, "[SERVERBUG] %u messages could not be read.", failed);
-    else if (gone) /* RFC 9051 sec 6.4.5: expunged by another session meanwhile */
-        imap_no(s, "[EXPUNGEISSUED] Some messages were expunged meanwhile.");
-    else
-        imap_ok(s, "%s completed.", cmd->name);
+    snprintf(j->tag, sizeof j->tag, "%s", s->tag);
+    snprintf(j->name, sizeof j->name, "%s", cmd->name);
+    s->fetching = j;
+    fetch_more(s);
 }

@@ -84,6 +84,7 @@ struct imap_session {
     struct view *view;     /* NULL when no mailbox is selected */
     bool idling;
     bool changed;          /* the watch saw the index change since the last sync */
+    struct fetch_job *fetching; /* a FETCH answered piece by piece (fetch.c) */
     const char *end_reason;
     unsigned long long fetched_bytes, fetches;
     struct buf line;
@@ -130,8 +131,14 @@ void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly)
 void cmd_close(struct imap_session *s, struct imap_command *cmd, bool expunge);
 void cmd_expunge(struct imap_session *s, struct imap_command *cmd, bool uid);
 void cmd_store(struct imap_session *s, struct imap_command *cmd, bool uid);
-/* fetch.c */
+/* fetch.c: a FETCH writes its responses while less than FETCH_OUT_HIGH bytes wait to be
+ * sent, then goes on when the output has drained (fetch_more), so a client that does not
+ * read holds only that much memory; no other command runs meanwhile. */
+#define FETCH_OUT_HIGH (256 * 1024)
 void cmd_fetch(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* Continue a FETCH; true when it is complete (its tagged reply sent). */
+bool fetch_more(struct imap_session *s);
+void fetch_abort(struct imap_session *s);
 /* search.c */
 void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid);
 /* idle.c */

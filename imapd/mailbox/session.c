@@ -229,7 +229,16 @@ static void on_lost(struct sess *ss, const char *why)
     log_debug("%s: %s, session=<%s>", s->user, why, s->id);
 }
 
-static void on_drained(struct sess *ss) { sess_touch(ss); }
+static void on_drained(struct sess *ss)
+{
+    struct imap_session *s = owner(ss);
+    sess_touch(ss);
+    if (s->fetching && fetch_more(s))
+        sess_process(ss);
+}
+
+/* A FETCH being answered: the next command waits for its end. */
+static bool fetching(const struct sess *ss) { return owner(ss)->fetching != NULL; }
 
 static void session_free(struct sess *ss)
 {
@@ -237,6 +246,7 @@ static void session_free(struct sess *ss)
     log_info("%s: Disconnected: %s fetches=%llu/%llu, session=<%s>", s->user, s->end_reason,
              s->fetches, s->fetched_bytes, s->id);
     watch_remove(s->d->watch, s);
+    fetch_abort(s);
     view_free(s->view);
     if (s->mu)
         mail_user_close(s->mu);
@@ -247,7 +257,7 @@ static void session_free(struct sess *ss)
 }
 
 static const struct sess_ops session_ops = {
-    .step = step, .eof = on_eof, .too_many_errors = too_many_errors, .timeout = on_timeout,
+    .step = step, .paused = fetching, .eof = on_eof, .too_many_errors = too_many_errors, .timeout = on_timeout,
     .lost = on_lost, .drained = on_drained, .finish = session_free,
 };
 

@@ -20,10 +20,15 @@ struct wentry {
 
 struct watch {
     struct imapd *d;
-    int fd;           /* -1: inotify unavailable; IDLE then relies on the tick */
+    int fd;           /* -1: inotify unavailable */
     struct wentry *v;
     size_t n;
+    unsigned long timer; /* the pending look at the sessions marked changed */
 };
+
+/* An index writer's first write comes before its commit is visible: look a moment later,
+ * once the burst of writes of one commit is over (and again for later bursts). */
+#define SETTLE_MS 20
 
 static struct wentry *find(struct watch *w, int wd)
 {
@@ -33,17 +38,30 @@ static struct wentry *find(struct watch *w, int wd)
     return NULL;
 }
 
-static void notify(struct wentry *e)
+static void look(struct event_loop *loop, void *ctx)
 {
-    struct imap_session *s, *next;
-    DLIST_FOREACH_SAFE(s, &e->sessions, next) {
-        s->changed = true;
-        if (s->idling) {
-            view_sync(s, true);
+    (void)loop;
+    struct watch *w = ctx;
+    w->timer = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        struct imap_session *s, *next;
+        DLIST_FOREACH_SAFE(s, &w->v[i].sessions, next) {
+            if (!s->changed || !s->idling)
+                continue;
             s->changed = false;
+            view_sync(s, true);
             conn_flush(s->conn);
         }
     }
+}
+
+static void notify(struct watch *w, struct wentry *e)
+{
+    struct imap_session *s;
+    DLIST_FOREACH(s, &e->sessions)
+        s->changed = true;
+    if (!w->timer)
+        w->timer = event_timer(w->d->srv->loop, SETTLE_MS, look, w);
 }
 
 static void on_events(struct event_loop *loop, int fd, uint32_t events, void *ctx)
@@ -58,7 +76,7 @@ static void on_events(struct event_loop *loop, int fd, uint32_t events, void *ct
             struct inotify_event *ev = (struct inotify_event *)p;
             struct wentry *e = find(w, ev->wd);
             if (e)
-                notify(e);
+                notify(w, e);
             p += sizeof *ev + ev->len;
         }
 }

@@ -41,8 +41,12 @@ def connect(inst):
 class Raw:
     """A raw IMAP connection, for exact bytes."""
 
-    def __init__(self, inst, tls=False):
-        s = socket.create_connection(("127.0.0.1", inst.ports["imaps" if tls else "imap"]), timeout=30)
+    def __init__(self, inst, tls=False, rcvbuf=None):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(30)
+        if rcvbuf:  # a small window makes the server's writes block early
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.connect(("127.0.0.1", inst.ports["imaps" if tls else "imap"]))
         self.sock = tls_context().wrap_socket(s) if tls else s
         self.f = self.sock.makefile("rb")
         self.greeting = self.line()
@@ -260,3 +264,31 @@ def test_login_limits_are_shared_with_pop3(instance):
     with pytest.raises((imaplib.IMAP4.error, imaplib.IMAP4.abort)):
         m.login(ALICE, "secret")
     inst.wait_log("login refused: user=<%s>, method=LOGIN" % ALICE)
+
+
+def test_large_fetch_is_streamed_while_other_sessions_are_served(imap):
+    """A FETCH bigger than the output limit goes out piece by piece: a client that reads
+    slowly gets it all, and another session is served meanwhile."""
+    body = "x" * 70 + "\r\n"
+    deliver(imap, ALICE, [message(i, body=body * 700) for i in range(40)])  # ~2 MB in all
+    slow = Raw(imap, rcvbuf=8192)
+    slow.send(f"a LOGIN {ALICE} secret\r\nb SELECT INBOX\r\n")
+    slow.until("b")
+    slow.send("c FETCH 1:* (BODY.PEEK[])\r\n")
+    time.sleep(0.5)  # not reading: the server must not block on us
+    m = connect(imap)
+    m.login(ALICE, "secret")
+    assert m.select("INBOX", readonly=True)[1] == [b"40"]
+    m.logout()
+    total = 0
+    while True:
+        line = slow.line()
+        assert line, "connection closed"
+        if line.startswith(b"c "):
+            assert line.startswith(b"c OK"), line
+            break
+        n = re.search(rb"\{(\d+)\}\r\n$", line)
+        if n:
+            total += len(slow.f.read(int(n.group(1))))
+    assert total > 40 * 700 * 72
+    slow.close()
