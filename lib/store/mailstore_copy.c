@@ -114,7 +114,8 @@ static int copy_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
         rc = ms_mailbox_put(mu, txn, op->dst, &op->df);
     if (rc == 0 && (op->move || op->dfp == &op->sf))
         rc = ms_mailbox_put(mu, txn, op->src, &op->sf);
-    op->uidvalidity = op->dfp->uidvalidity;
+    if (rc == 0)
+        op->uidvalidity = op->dfp->uidvalidity;
     return rc;
 }
 
