@@ -71,6 +71,7 @@ struct ms_env {
     pid_t pid;        /* of the process that opened it (LMDB environments do not survive fork) */
     int pending_fd;   /* INDEX-pending (mailstore_once.c), -1 until first used */
     int journal_fd;   /* INDEX-journal (mailstore_journal.c), -1 until first used */
+    size_t journal_txnid; /* of the last journal this process wrote */
     time_t readers_checked; /* last mdb_reader_check (stale slots of killed readers) */
     struct ms_env *prev, *next; /* in the registry (mailstore.c) */
 };
@@ -153,7 +154,8 @@ void ms_fileops_free(struct ms_fileops *ops);
 /* Record ops for the transaction txn in INDEX-journal and fdatasync it, before any of them
  * is done. 0 or errno. */
 int ms_journal_write(struct mail_user *mu, MDB_txn *txn, const struct ms_fileops *ops);
-/* Forget the journal (after the commit and the syncs, or after undo). */
+/* Forget the journal this process wrote last (after the commit and the syncs, or after
+ * undo), unless another writer has replaced it meanwhile. */
 void ms_journal_clear(struct mail_user *mu);
 /* At the start of a write transaction: a journal whose transaction never committed is
  * undone, one whose transaction committed is completed; then it is cleared. */

@@ -13,7 +13,10 @@
  *  - a lower ID: it committed, but its operations may not all have reached the disk
  *    before a system crash: what is missing is done again, then DELETE's trees removed.
  * Then the journal is emptied. Its writer empties it itself once its commit and the syncs
- * are done, so normally a writer finds an empty file (one pread). */
+ * are done, so normally a writer finds an empty file (one fstat). That happens after the
+ * writer lock is released, when the next writer may already have written its own journal:
+ * writing, recovering and emptying hold an flock on the file, and the writer empties it only
+ * while it still holds its own transaction's journal. */
 #include "fileio.h"
 #include "mailstore_int.h"
 #include "mem.h"
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,38 +201,62 @@ static const char *relative(const struct mail_user *mu, const char *path)
     return strncmp(path, mu->path, n) == 0 && path[n] == '/' ? path + n + 1 : NULL;
 }
 
+static int journal_lock(int fd, bool on)
+{
+    int r;
+    while ((r = flock(fd, on ? LOCK_EX : LOCK_UN)) < 0 && errno == EINTR)
+        ;
+    return r;
+}
+
+static int journal_encode(struct mail_user *mu, size_t txnid, const struct ms_fileops *ops, struct buf *b)
+{
+    buf_putc(b, JOURNAL_VERSION);
+    ms_put_le(b, txnid, 8);
+    ms_put_le(b, ops->n, 4);
+    for (size_t i = 0; i < ops->n; i++) {
+        const char *from = relative(mu, ops->v[i].from), *to = relative(mu, ops->v[i].to);
+        if (!from || !to || strlen(from) > 0xffff || strlen(to) > 0xffff)
+            return EINVAL;
+        buf_putc(b, ops->v[i].type);
+        ms_put_le(b, strlen(from), 2);
+        buf_puts(b, from);
+        ms_put_le(b, strlen(to), 2);
+        buf_puts(b, to);
+    }
+    ms_put_le(b, fnv1a((const unsigned char *)b->data, b->len), 4);
+    return 0;
+}
+
 int ms_journal_write(struct mail_user *mu, MDB_txn *txn, const struct ms_fileops *ops)
 {
     struct buf b = BUF_INIT;
-    buf_putc(&b, JOURNAL_VERSION);
-    ms_put_le(&b, mdb_txn_id(txn), 8);
-    ms_put_le(&b, ops->n, 4);
-    int rc = 0;
-    for (size_t i = 0; i < ops->n && rc == 0; i++) {
-        const char *from = relative(mu, ops->v[i].from), *to = relative(mu, ops->v[i].to);
-        if (!from || !to || strlen(from) > 0xffff || strlen(to) > 0xffff) {
-            rc = EINVAL;
-            break;
-        }
-        buf_putc(&b, ops->v[i].type);
-        ms_put_le(&b, strlen(from), 2);
-        buf_puts(&b, from);
-        ms_put_le(&b, strlen(to), 2);
-        buf_puts(&b, to);
-    }
-    ms_put_le(&b, fnv1a((const unsigned char *)b.data, b.len), 4);
+    int rc = journal_encode(mu, mdb_txn_id(txn), ops, &b);
     int fd = rc ? -1 : journal_fd(mu);
-    if (rc == 0 && (fd < 0 || pwrite(fd, b.data, b.len, 0) != (ssize_t)b.len ||
-                    ftruncate(fd, (off_t)b.len) < 0 || fdatasync(fd) < 0))
+    if (rc == 0 && (fd < 0 || journal_lock(fd, true) < 0))
         rc = errno ? errno : EIO;
+    else if (rc == 0) {
+        if (pwrite(fd, b.data, b.len, 0) != (ssize_t)b.len || ftruncate(fd, (off_t)b.len) < 0 ||
+            fdatasync(fd) < 0)
+            rc = errno ? errno : EIO;
+        (void)journal_lock(fd, false);
+    }
+    if (rc == 0)
+        mu->e->journal_txnid = mdb_txn_id(txn);
     buf_free(&b);
     return rc;
 }
 
 void ms_journal_clear(struct mail_user *mu)
 {
-    if (mu->e->journal_fd >= 0)
-        (void)ftruncate(mu->e->journal_fd, 0);
+    int fd = mu->e->journal_fd;
+    unsigned char head[9];
+    if (fd < 0 || journal_lock(fd, true) < 0)
+        return;
+    if (pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
+        ms_get_le(head + 1, 8) == mu->e->journal_txnid) /* still ours, not the next writer's */
+        (void)ftruncate(fd, 0);
+    (void)journal_lock(fd, false);
 }
 
 /* Decode the journal into ops (full paths); false when it is torn or not ours. */
@@ -267,21 +295,12 @@ static void redo(struct ms_fileops *ops)
     }
 }
 
-int ms_journal_recover(struct mail_user *mu, MDB_txn *txn)
+/* Undo or complete the operations of a journal read from the file. */
+static void recover(struct mail_user *mu, MDB_txn *txn, const unsigned char *d, size_t n)
 {
-    int fd = journal_fd(mu);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0)
-        return 0;
-    if (st.st_size > JOURNAL_MAX) {
-        ms_journal_clear(mu);
-        return 0;
-    }
-    unsigned char *d = xmalloc((size_t)st.st_size);
     struct ms_fileops ops = {0};
     size_t txnid = 0;
-    if (pread(fd, d, (size_t)st.st_size, 0) == st.st_size &&
-        journal_decode(mu, d, (size_t)st.st_size, &txnid, &ops)) {
+    if (journal_decode(mu, d, n, &txnid, &ops)) {
         if (txnid == mdb_txn_id(txn)) { /* never committed */
             for (size_t i = 0; i < ops.n; i++)
                 ops.v[i].done = true;
@@ -292,7 +311,21 @@ int ms_journal_recover(struct mail_user *mu, MDB_txn *txn)
         (void)ms_fileops_finish(&ops);
     }
     ms_fileops_free(&ops);
-    free(d);
-    ms_journal_clear(mu);
+}
+
+int ms_journal_recover(struct mail_user *mu, MDB_txn *txn)
+{
+    int fd = journal_fd(mu);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0 || journal_lock(fd, true) < 0)
+        return 0;
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= JOURNAL_MAX) {
+        unsigned char *d = xmalloc((size_t)st.st_size);
+        if (pread(fd, d, (size_t)st.st_size, 0) == st.st_size)
+            recover(mu, txn, d, (size_t)st.st_size);
+        free(d);
+    }
+    (void)ftruncate(fd, 0);
+    (void)journal_lock(fd, false);
     return 0;
 }
