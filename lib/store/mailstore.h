@@ -1,15 +1,19 @@
 /* mailstore.h - the mail store (doc/architecture.md, "Store"). Names follow IMAP: a user's
  * mail (struct mail_user) holds mailboxes (INBOX, Sent, A.B, ...), which hold messages.
  * virtual_mailbox_base/DOMAIN/LOCALPART/ is a Maildir++ (INBOX in cur/new/tmp, mailboxes
- * as .Name), with an LMDB index beside it (mailbox_index_name) holding per mailbox UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, message count
- * and total size, and per message UID -> file name, flags, MODSEQ, size and CRLF size.
- * The on-disk layout is documented in doc/mailstore.md. Delivery writes
- * tmp/NAME and fsyncs it; one LMDB write transaction assigns the UID, renames the file
- * into new/ and commits, so UIDs exist from the first moment and follow rename order; then,
- * outside the writer lock so that concurrent deliveries overlap, new/ and the index are
- * fsynced before mailbox_deliver returns MS_OK. A file found in new/ or cur/ without an
- * index entry (a crash between rename and commit) is indexed by mailbox_sync(); an entry
- * whose file did not survive a system crash is dropped by it. */
+ * as .Name, Dovecot's dovecot-keywords and subscriptions files), with an LMDB index beside
+ * it (mailbox_index_name) holding per mailbox UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
+ * counters, SPECIAL-USE and a keyword table, and per message UID -> file name, flags,
+ * keywords, MODSEQ, INTERNALDATE, size and CRLF size; also an expunge log, a per-message
+ * cache and the exactly-once delivery records. The on-disk layout is documented in
+ * doc/mailstore.md. Delivery writes tmp/NAME and fsyncs it; one LMDB write transaction
+ * assigns the UID, renames the file into new/ and commits, so UIDs exist from the first
+ * moment and follow rename order; then, outside the writer lock so that concurrent
+ * deliveries overlap, new/ and the index are fsynced before mailbox_deliver returns MS_OK.
+ * A file found in new/ or cur/ without an index entry (a crash between rename and commit)
+ * is indexed by mailbox_sync(); an entry whose file did not survive a system crash is
+ * dropped by it. The second half of this header is what imapd needs (IMAP4rev1, IMAP4rev2,
+ * CONDSTORE/QRESYNC, UIDPLUS, MOVE, SPECIAL-USE). */
 #ifndef POSTHORN_MAILSTORE_H
 #define POSTHORN_MAILSTORE_H
 #include <stdbool.h>
