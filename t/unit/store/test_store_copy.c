@@ -481,6 +481,41 @@ static void test_dovecot_folder(void **state)
     mail_user_close(mu);
 }
 
+static size_t last_txnid(struct mail_user *mu)
+{
+    MDB_envinfo info;
+    assert_int_equal(mdb_env_info(mu->e->le.env, &info), 0);
+    return info.me_last_txnid;
+}
+
+/* STORE, EXPUNGE, COPY and MOVE of many messages: one commit each. */
+static void test_batches_are_one_transaction(void **state)
+{
+    struct mail_user *mu = open_box("batch");
+    char *err = NULL;
+    enum { N = 200 };
+    static uint32_t uids[N], dst[N];
+    for (int i = 0; i < N; i++)
+        uids[i] = deliver(mu, "INBOX", "batch\n");
+    size_t t = last_txnid(mu);
+    assert_int_equal(mailbox_store_many(mu, "INBOX", uids, N, MS_STORE_ADD, MS_FLAG_SEEN, 0, 0, NULL,
+                                        NULL, &err), 0);
+    assert_int_equal(last_txnid(mu), t + 1);
+    uint32_t validity;
+    assert_int_equal(mailbox_copy(mu, "INBOX", uids, N, "Archive", 0, dst, &validity, &err), MS_OK);
+    assert_int_equal(last_txnid(mu), t + 2);
+    assert_int_equal(mailbox_move(mu, "INBOX", uids, N, "Trash", dst, &validity, &err), MS_OK);
+    assert_int_equal(last_txnid(mu), t + 3);
+    assert_int_equal(mailbox_expunge_many(mu, "Trash", dst, N, NULL, &err), N);
+    assert_int_equal(last_txnid(mu), t + 4);
+    assert_int_equal(status_of(mu, "INBOX").messages, 0);
+    assert_int_equal(status_of(mu, "Archive").messages, N);
+    assert_int_equal(status_of(mu, "Archive").unseen, 0);
+    assert_int_equal(status_of(mu, "Trash").messages, 0);
+    assert_int_equal(count_in(mu, ".Trash/cur") + count_in(mu, ".Trash/tmp"), 0);
+    mail_user_close(mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_delete_commit_survived_rename_lost),
         cmocka_unit_test(test_v1_index),
         cmocka_unit_test(test_dovecot_folder),
+        cmocka_unit_test(test_batches_are_one_transaction),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
