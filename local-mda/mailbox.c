@@ -197,7 +197,7 @@ static void write_copy(struct request *rq, const struct target *t, long long quo
     case MS_OVERQUOTA:
         outcome_set(o, "defer", "4.2.2", "mailbox full");
         break;
-    case MS_TEMPFAIL:
+    default: /* MS_TEMPFAIL: delivery has no other results */
         outcome_set(o, "defer", "4.3.0", "cannot deliver to %s: %s", t->mailbox, f.err ? f.err : err);
         log_warn("%s: %s", rq->queue_id, o->reason);
         break;

@@ -1,5 +1,6 @@
-/* mailstore.c - opening mailboxes, the per-process environment registry, index records
- * and write transactions (see mailstore.h, mailstore_int.h, doc/mailstore.md). */
+/* mailstore.c - opening a user's mail, the per-process environment registry, mailbox
+ * names and directories, unique file names and write transactions (see mailstore.h,
+ * mailstore_int.h, doc/mailstore.md). Records are in mailstore_rec.c. */
 #include "fileio.h"
 #include "mailstore_int.h"
 #include "mem.h"
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +67,14 @@ static int open_dbis(struct ms_env *e, bool create)
         rc = mdb_dbi_open(txn, "messages", f, &e->messages);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "delivered", f, &e->delivered);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "keywords", f, &e->keywords);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "expunged", f, &e->expunged);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "cache", f, &e->cache);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "meta", f, &e->meta);
     if (rc == 0) {
         rc = mdb_txn_commit(txn);
         txn = NULL;
@@ -82,7 +92,7 @@ static int env_setup(struct ms_env *e, const char *index)
         while (mapsize < 2 * (long long)st.st_size && mapsize < MS_MAX_MAPSIZE)
             mapsize *= 2;
     /* MDB_NOMETASYNC: see mailstore_int.h (writers call ms_sync before relying on a commit) */
-    const struct lmdb_env_options o = {.flags = MDB_NOMETASYNC, .mode = 0600, .maxdbs = 4,
+    const struct lmdb_env_options o = {.flags = MDB_NOMETASYNC, .mode = 0600, .maxdbs = 8,
                                        .mapsize = (size_t)mapsize, .check_readers = true};
     char *err = NULL;
     int rc = lmdb_env_open(&e->le, index, &o, &err);
@@ -120,6 +130,7 @@ static struct ms_env *env_get(const char *index, char **err)
     }
     e->refs = 1;
     e->pending_fd = -1;
+    e->journal_fd = -1;
     e->pid = getpid();
     e->counter = (unsigned)e->pid * 7919u;
     DLIST_INSERT_HEAD(&ms_envs, e);
@@ -134,7 +145,25 @@ static void env_put(struct ms_env *e)
     lmdb_env_close(&e->le);
     if (e->pending_fd >= 0)
         close(e->pending_fd);
+    if (e->journal_fd >= 0)
+        close(e->journal_fd);
     free(e);
+}
+
+/* The default mailboxes, once per user (mailstore_folders.c). Best effort: a failure here
+ * must not stop delivery, and the next open tries again. */
+static void create_defaults(struct mail_user *mu)
+{
+    MDB_txn *txn;
+    uint64_t done = 0;
+    if (ms_begin(mu, false, &txn) != 0)
+        return;
+    int rc = ms_meta_get(mu, txn, "defaults", &done);
+    mdb_txn_abort(txn);
+    char *err = NULL;
+    if (rc == MDB_NOTFOUND)
+        (void)mail_user_create_defaults(mu, &err);
+    free(err);
 }
 
 struct mail_user *mail_user_open(const char *base, const char *domain, const char *localpart,
@@ -172,6 +201,8 @@ struct mail_user *mail_user_open(const char *base, const char *domain, const cha
         return NULL;
     }
     mu->host = safe_hostname();
+    if (create)
+        create_defaults(mu);
     return mu;
 }
 
@@ -199,7 +230,8 @@ char *ms_mailbox_name(const char *mailbox, char **err)
 {
     if (strcasecmp(mailbox, "INBOX") == 0)
         return xstrdup("INBOX");
-    bool ok = *mailbox && mailbox[0] != '.' && !strstr(mailbox, "..") && strlen(mailbox) <= 200;
+    size_t n = strlen(mailbox);
+    bool ok = n > 0 && n <= 200 && mailbox[0] != '.' && mailbox[n - 1] != '.' && !strstr(mailbox, "..");
     for (const unsigned char *p = (const unsigned char *)mailbox; ok && *p; p++)
         if (*p < ' ' || *p == 0x7f || *p == '/')
             ok = false;
@@ -215,6 +247,16 @@ char *ms_mailbox_dir(const struct mail_user *mu, const char *name)
     if (strcmp(name, "INBOX") == 0)
         return xstrdup(mu->path);
     return xasprintf("%s/.%s", mu->path, name);
+}
+
+char *ms_unique_name(struct mail_user *mu, uint64_t *sec)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (sec)
+        *sec = (uint64_t)tv.tv_sec;
+    return xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
+                     (long)mu->e->pid, mu->e->counter++, mu->host);
 }
 
 int ms_make_maildir(const char *dir, bool mailbox)
@@ -243,133 +285,6 @@ int ms_make_maildir(const char *dir, bool mailbox)
         }
     }
     return 0;
-}
-
-/* --- records --- */
-
-static void put32(struct buf *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        buf_putc(b, (char)(v >> (8 * i)));
-}
-
-static void put64(struct buf *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        buf_putc(b, (char)(v >> (8 * i)));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
-
-#define FOLDER_REC_LEN (1 + 4 + 4 + 8 * 4)
-#define MSG_REC_HEAD (1 + 4 + 8 * 3)
-
-void ms_mailbox_new(struct mailbox_rec *f)
-{
-    memset(f, 0, sizeof *f);
-    f->uidvalidity = (uint32_t)time(NULL); /* RFC 3501 sec 2.3.1.1: a new value per (re)creation */
-    f->uidnext = 1;
-    f->highestmodseq = 1; /* RFC 7162 sec 3.1.1: MODSEQ values are positive */
-}
-
-int ms_mailbox_get(struct mail_user *mu, MDB_txn *txn, const char *name, struct mailbox_rec *f)
-{
-    MDB_val k = {strlen(name), (void *)name}, v;
-    int rc = mdb_get(txn, mu->e->mailboxes, &k, &v);
-    if (rc != 0)
-        return rc;
-    const unsigned char *p = v.mv_data;
-    if (v.mv_size != FOLDER_REC_LEN || p[0] != MS_REC_VERSION)
-        return MS_RC_CORRUPT;
-    f->uidvalidity = get32(p + 1);
-    f->uidnext = get32(p + 5);
-    f->highestmodseq = get64(p + 9);
-    f->messages = get64(p + 17);
-    f->size = get64(p + 25);
-    f->vsize = get64(p + 33);
-    return 0;
-}
-
-int ms_mailbox_put(struct mail_user *mu, MDB_txn *txn, const char *name, const struct mailbox_rec *f)
-{
-    struct buf b = BUF_INIT;
-    buf_putc(&b, MS_REC_VERSION);
-    put32(&b, f->uidvalidity);
-    put32(&b, f->uidnext);
-    put64(&b, f->highestmodseq);
-    put64(&b, f->messages);
-    put64(&b, f->size);
-    put64(&b, f->vsize);
-    MDB_val k = {strlen(name), (void *)name}, v = {b.len, b.data};
-    int rc = mdb_put(txn, mu->e->mailboxes, &k, &v, 0);
-    buf_free(&b);
-    return rc;
-}
-
-void ms_msg_key(struct buf *key, const char *mailbox, uint32_t uid)
-{
-    buf_reset(key);
-    buf_append(key, mailbox, strlen(mailbox) + 1); /* with its NUL */
-    for (int i = 3; i >= 0; i--)                 /* big-endian: keys sort by UID */
-        buf_putc(key, (char)(uid >> (8 * i)));
-}
-
-uint32_t ms_msg_key_uid(const MDB_val *key, const char *mailbox)
-{
-    size_t n = strlen(mailbox) + 1;
-    const unsigned char *p = key->mv_data;
-    if (key->mv_size != n + 4 || memcmp(p, mailbox, n) != 0)
-        return 0;
-    p += n;
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-int ms_msg_decode(const MDB_val *v, struct msg_rec *m)
-{
-    const unsigned char *p = v->mv_data;
-    if (v->mv_size <= MSG_REC_HEAD || p[0] != MS_REC_VERSION)
-        return MS_RC_CORRUPT;
-    m->flags = get32(p + 1);
-    m->modseq = get64(p + 5);
-    m->size = get64(p + 13);
-    m->vsize = get64(p + 21);
-    m->name = (const char *)p + MSG_REC_HEAD;
-    m->namelen = v->mv_size - MSG_REC_HEAD;
-    if (memchr(m->name, '/', m->namelen) || memchr(m->name, 0, m->namelen))
-        return MS_RC_CORRUPT;
-    return 0;
-}
-
-int ms_msg_get(struct mail_user *mu, MDB_txn *txn, const char *mailbox, uint32_t uid, struct msg_rec *m)
-{
-    struct buf key = BUF_INIT;
-    ms_msg_key(&key, mailbox, uid);
-    MDB_val k = {key.len, key.data}, v;
-    int rc = mdb_get(txn, mu->e->messages, &k, &v);
-    buf_free(&key);
-    return rc != 0 ? rc : ms_msg_decode(&v, m);
-}
-
-int ms_msg_put(struct mail_user *mu, MDB_txn *txn, const char *mailbox, uint32_t uid, const struct msg_rec *m)
-{
-    struct buf key = BUF_INIT, b = BUF_INIT;
-    ms_msg_key(&key, mailbox, uid);
-    buf_putc(&b, MS_REC_VERSION);
-    put32(&b, m->flags);
-    put64(&b, m->modseq);
-    put64(&b, m->size);
-    put64(&b, m->vsize);
-    buf_append(&b, m->name, m->namelen);
-    MDB_val k = {key.len, key.data}, v = {b.len, b.data};
-    int rc = mdb_put(txn, mu->e->messages, &k, &v, 0);
-    buf_free(&key);
-    buf_free(&b);
-    return rc;
 }
 
 /* --- transactions --- */
@@ -413,6 +328,8 @@ int ms_write_nosync(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB
         if (rc != 0)
             return rc;
         rc = ms_pending_recover(mu, txn); /* a writer killed before its commit */
+        if (rc == 0)
+            rc = ms_journal_recover(mu, txn);
         if (rc == 0)
             rc = apply(mu, txn, arg);
         if (rc == 0)
@@ -458,6 +375,41 @@ const char *ms_strerror(int rc)
     case MS_RC_CORRUPT: return "mailbox index is corrupt (run posthorn mailbox reindex)";
     case MS_RC_FILL: return "cannot write message";
     case MS_RC_DUPLICATE: return "already delivered";
-    default: return mdb_strerror(rc);
+    case MS_RC_NONEXISTENT: return "no such mailbox";
+    case MS_RC_EXISTS: return "mailbox exists already";
+    case MS_RC_INVALID: return "invalid name";
+    case MS_RC_LIMIT: return "too many keywords in this mailbox";
+    case MS_RC_CANNOT: return "not allowed";
+    default: return rc > 0 ? strerror(rc) : mdb_strerror(rc);
     }
+}
+
+enum mailstore_result ms_result(int rc, const char *what, char **err)
+{
+    if (rc == 0)
+        return MS_OK;
+    *err = xasprintf("%s: %s", what, ms_strerror(rc));
+    switch (rc) {
+    case MS_RC_OVERQUOTA: return MS_OVERQUOTA;
+    case MS_RC_NONEXISTENT: return MS_NONEXISTENT;
+    case MS_RC_EXISTS: return MS_EXISTS;
+    case MS_RC_INVALID: return MS_INVALID;
+    case MS_RC_LIMIT: return MS_LIMIT;
+    case MS_RC_CANNOT: return MS_CANNOT;
+    default: return MS_TEMPFAIL;
+    }
+}
+
+int ms_read_begin(struct mail_user *mu, const char *mailbox, char **name, MDB_txn **txn, char **err)
+{
+    *name = ms_mailbox_name(mailbox, err);
+    if (!*name)
+        return -1;
+    int rc = ms_begin(mu, false, txn);
+    if (rc != 0) {
+        *err = xasprintf("%s: %s", mail_user_path(mu), ms_strerror(rc));
+        free(*name);
+        return -1;
+    }
+    return 0;
 }

@@ -1,15 +1,19 @@
 /* mailstore.h - the mail store (doc/architecture.md, "Store"). Names follow IMAP: a user's
  * mail (struct mail_user) holds mailboxes (INBOX, Sent, A.B, ...), which hold messages.
  * virtual_mailbox_base/DOMAIN/LOCALPART/ is a Maildir++ (INBOX in cur/new/tmp, mailboxes
- * as .Name), with an LMDB index beside it (mailbox_index_name) holding per mailbox UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, message count
- * and total size, and per message UID -> file name, flags, MODSEQ, size and CRLF size.
- * The on-disk layout is documented in doc/mailstore.md. Delivery writes
- * tmp/NAME and fsyncs it; one LMDB write transaction assigns the UID, renames the file
- * into new/ and commits, so UIDs exist from the first moment and follow rename order; then,
- * outside the writer lock so that concurrent deliveries overlap, new/ and the index are
- * fsynced before mailbox_deliver returns MS_OK. A file found in new/ or cur/ without an
- * index entry (a crash between rename and commit) is indexed by mailbox_sync(); an entry
- * whose file did not survive a system crash is dropped by it. */
+ * as .Name, Dovecot's dovecot-keywords and subscriptions files), with an LMDB index beside
+ * it (mailbox_index_name) holding per mailbox UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
+ * counters, SPECIAL-USE and a keyword table, and per message UID -> file name, flags,
+ * keywords, MODSEQ, INTERNALDATE, size and CRLF size; also an expunge log, a per-message
+ * cache and the exactly-once delivery records. The on-disk layout is documented in
+ * doc/mailstore.md. Delivery writes tmp/NAME and fsyncs it; one LMDB write transaction
+ * assigns the UID, renames the file into new/ and commits, so UIDs exist from the first
+ * moment and follow rename order; then, outside the writer lock so that concurrent
+ * deliveries overlap, new/ and the index are fsynced before mailbox_deliver returns MS_OK.
+ * A file found in new/ or cur/ without an index entry (a crash between rename and commit)
+ * is indexed by mailbox_sync(); an entry whose file did not survive a system crash is
+ * dropped by it. The second half of this header is what imapd needs (IMAP4rev1, IMAP4rev2,
+ * CONDSTORE/QRESYNC, UIDPLUS, MOVE, SPECIAL-USE). */
 #ifndef POSTHORN_MAILSTORE_H
 #define POSTHORN_MAILSTORE_H
 #include <stdbool.h>
@@ -20,8 +24,13 @@ struct mail_user;
 
 enum mailstore_result {
     MS_OK = 0,
-    MS_TEMPFAIL = -1, /* I/O error, disk full: defer */
-    MS_OVERQUOTA = -2 /* temporary: defer until quota is raised or mail removed */
+    MS_TEMPFAIL = -1,    /* I/O error, disk full: defer */
+    MS_OVERQUOTA = -2,   /* temporary: defer until quota is raised or mail removed */
+    MS_NONEXISTENT = -3, /* no such mailbox (IMAP: NO [TRYCREATE] or [NONEXISTENT]) */
+    MS_EXISTS = -4,      /* the mailbox exists already (IMAP: NO [ALREADYEXISTS]) */
+    MS_INVALID = -5,     /* invalid mailbox name or keyword (IMAP: NO [CANNOT] / BAD) */
+    MS_LIMIT = -6,       /* the mailbox's keyword table is full (IMAP: NO [LIMIT]) */
+    MS_CANNOT = -7       /* not allowed: delete INBOX, rename into itself (NO [CANNOT]) */
 };
 
 /* Open (create when create is true) a user's mail: the Maildir++ root
@@ -74,7 +83,7 @@ int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err);
 /* --- additions for readers (pop3d, imapd) and maintenance ---
  * Mailbox names: "INBOX" (any case) is the Maildir root; any other name N is the Maildir++
  * mailbox directory ".N" (hierarchy separator '.'); names with '/', a leading '.', "..",
- * or control characters are refused. mailbox_deliver creates a missing mailbox.
+ * or control characters are refused. mailbox_deliver creates a missing mailbox; a name may not end in the separator.
  * A user's mail may be opened several times in one process: its handles share one LMDB
  * environment (LMDB forbids opening a file twice in one process). Not thread-safe.
  * Transactions are short; readers never block the writer. */
@@ -106,6 +115,8 @@ struct mailbox_msg {
     uint64_t size;    /* bytes as stored (LF line ends) */
     uint64_t vsize;   /* bytes with CRLF line ends: POP3 LIST/STAT, IMAP RFC822.SIZE */
     const char *name; /* Maildir base name, without ":2,FLAGS" */
+    uint64_t keywords;     /* bit i: keyword i of the mailbox's table (mailbox_keywords) */
+    uint64_t internaldate; /* Unix seconds (IMAP INTERNALDATE) */
 };
 
 /* 1 with *info filled, 0 when the mailbox has no index record yet, -1 on error. */
@@ -132,5 +143,200 @@ int mailbox_expunge(struct mail_user *mu, const char *mailbox, uint32_t uid, cha
  * new MODSEQ (*modseq, may be NULL). 1 done, 0 no such UID, -1 error. */
 int mailbox_set_flags(struct mail_user *mu, const char *mailbox, uint32_t uid, uint32_t flags,
                       uint64_t *modseq, char **err);
+
+/* ======================= IMAP: the store API of imapd =======================
+ * Every function below takes the mailbox name as described above, returns -1 or a
+ * negative enum mailstore_result on failure with *err set (malloc'ed), and leaves the
+ * index and the Maildir as they were when it fails. A change is durable (files,
+ * directories and index synced) before the function returns success. */
+
+/* --- keywords (RFC 3501 2.3.2, RFC 9051 2.3.2) ---
+ * Each mailbox has a table of up to MS_KEYWORDS_MAX keyword names; a message's keywords
+ * are a bitmask of table indices (bit i = keyword i). Names compare case-insensitively and
+ * keep the spelling first given. Keywords 0..25 also appear in cur/ file names as the
+ * letters a..z, listed in the folder's Dovecot-compatible "dovecot-keywords" file. */
+#define MS_KEYWORDS_MAX 64
+#define MS_KEYWORD_LEN_MAX 128
+/* A keyword must be an IMAP atom: 1..MS_KEYWORD_LEN_MAX printable ASCII characters,
+ * none of SP ( ) { % * " \ ] , (so no system flag "\Seen" either). */
+bool mailbox_keyword_valid(const char *name);
+/* Look names up in mailbox's table, adding those that are missing, in one write
+ * transaction; *mask gets their bits. MS_LIMIT when the table cannot take them all
+ * (nothing added then), MS_INVALID for a name that is no atom, MS_NONEXISTENT. */
+enum mailstore_result mailbox_keywords_add(struct mail_user *mu, const char *mailbox,
+                                           const char *const *names, size_t n,
+                                           uint64_t *mask, char **err);
+/* The bits of those names already in the table (unknown names are left out). 0 or -1. */
+int mailbox_keywords_lookup(struct mail_user *mu, const char *mailbox, const char *const *names,
+                            size_t n, uint64_t *mask, char **err);
+/* Call fn for each keyword of mailbox's table in index order. 0, -1 or fn's non-zero. */
+int mailbox_keywords(struct mail_user *mu, const char *mailbox,
+                     int (*fn)(void *ctx, unsigned index, const char *name), void *ctx,
+                     char **err);
+
+/* --- STORE with CONDSTORE (RFC 7162 3.1.3) --- */
+enum mailbox_store_op { MS_STORE_ADD, MS_STORE_REMOVE, MS_STORE_REPLACE };
+enum {
+    MS_STORE_NOUID = 0,     /* no such UID */
+    MS_STORE_CHANGED = 1,   /* flags changed: new MODSEQ */
+    MS_STORE_UNCHANGED = 2, /* nothing to change: no new MODSEQ (RFC 7162 3.1.3) */
+    MS_STORE_MODIFIED = 3   /* refused: MODSEQ > unchangedsince (the MODIFIED response code) */
+};
+struct mailbox_store_result {
+    uint32_t uid;
+    int result;        /* MS_STORE_* */
+    uint64_t modseq;   /* the message's MODSEQ after the call */
+    uint32_t flags;    /* its flags and keywords after the call */
+    uint64_t keywords;
+};
+/* Change one message's flags and keywords: MS_STORE_* (>= 0) or -1. unchangedsince 0 means
+ * no condition. new_modseq, result_flags and result_keywords may be NULL. */
+int mailbox_store(struct mail_user *mu, const char *mailbox, uint32_t uid, enum mailbox_store_op op,
+                  uint32_t flags, uint64_t keywords, uint64_t unchangedsince,
+                  uint64_t *new_modseq, uint32_t *result_flags, uint64_t *result_keywords,
+                  char **err);
+/* The same for n UIDs in one write transaction (each changed message gets its own MODSEQ);
+ * fn is called for every UID, in the order given, after the change is durable. 0 or -1
+ * (nothing changed). */
+int mailbox_store_many(struct mail_user *mu, const char *mailbox, const uint32_t *uids, size_t n,
+                       enum mailbox_store_op op, uint32_t flags, uint64_t keywords,
+                       uint64_t unchangedsince,
+                       void (*fn)(void *ctx, const struct mailbox_store_result *r), void *ctx,
+                       char **err);
+
+/* --- expunge and QRESYNC (RFC 7162 3.2) ---
+ * Every expunge (mailbox_expunge*, mailbox_move's sources, entries mailbox_sync drops)
+ * takes a MODSEQ and is logged as (mailbox, MODSEQ, UID). */
+/* Expunge n UIDs in one write transaction (missing UIDs are skipped). Returns the number
+ * expunged or -1; *modseq (may be NULL) is HIGHESTMODSEQ afterwards. */
+int mailbox_expunge_many(struct mail_user *mu, const char *mailbox, const uint32_t *uids, size_t n,
+                         uint64_t *modseq, char **err);
+/* UIDs expunged with MODSEQ > modseq, as ranges first..last in UID order. 1 complete,
+ * 0 when the log does not reach back to modseq (the mailbox's index predates the log):
+ * fn is not called and the caller must treat every UID below UIDNEXT that is not in the
+ * mailbox as expunged (RFC 7162 3.2.5.2 allows that); -1 error, or fn's non-zero. */
+int mailbox_expunged_since(struct mail_user *mu, const char *mailbox, uint64_t modseq,
+                           int (*fn)(void *ctx, uint32_t first, uint32_t last), void *ctx,
+                           char **err);
+/* Messages whose MODSEQ > modseq, in UID order (FETCH CHANGEDSINCE, resync). This scans
+ * the mailbox's entries (no MODSEQ index yet). 0, -1 or fn's non-zero. */
+int mailbox_changed_since(struct mail_user *mu, const char *mailbox, uint64_t modseq,
+                          int (*fn)(void *ctx, const struct mailbox_msg *m), void *ctx,
+                          char **err);
+
+/* --- \Recent (IMAP4rev1 only, RFC 3501 2.3.2) ---
+ * Each mailbox keeps its first recent UID. SELECT claims: *first_recent gets the old value
+ * and the mailbox's value moves to UIDNEXT, so the session owns UIDs >= *first_recent as
+ * \Recent (and later arrivals it is the first to see). EXAMINE reads mailbox_status. 1, 0
+ * no such mailbox, -1 error. */
+int mailbox_claim_recent(struct mail_user *mu, const char *mailbox, uint32_t *first_recent,
+                         char **err);
+
+/* --- STATUS (RFC 3501 6.3.10, RFC 9051 6.3.11) from the index alone --- */
+struct mailbox_status {
+    uint32_t uidvalidity, uidnext;
+    uint64_t highestmodseq;
+    uint64_t messages;
+    uint64_t unseen; /* messages without \Seen (a counter kept with every change) */
+    uint64_t size;   /* LF bytes */
+    uint64_t vsize;  /* CRLF bytes: STATUS SIZE (RFC 8438) */
+    uint64_t recent; /* messages with UID >= first_recent */
+    uint32_t first_recent;
+    unsigned special_use; /* MS_USE_* */
+};
+/* 1 filled, 0 no such mailbox, -1 error. */
+int mailbox_status(struct mail_user *mu, const char *mailbox, struct mailbox_status *st, char **err);
+
+/* --- APPEND (RFC 3501 6.3.11, UIDPLUS RFC 4315) ---
+ * Like mailbox_deliver (tmp/, fsync, rename inside the write transaction, new/ or cur/
+ * synced, durable commit) but the message gets flags, keywords (bits of the table; unknown
+ * bits are dropped) and internaldate (0 = now; the file's mtime is set to it, which is
+ * where Dovecot keeps INTERNALDATE of Maildir messages). A missing mailbox is not created
+ * (MS_NONEXISTENT: NO [TRYCREATE]), except INBOX. MS_OVERQUOTA as for delivery. */
+enum mailstore_result mailbox_append(struct mail_user *mu, const char *mailbox, long long quota,
+                                     int (*fill)(void *ctx, int fd), void *ctx, uint32_t flags,
+                                     uint64_t keywords, uint64_t internaldate, uint32_t *uid,
+                                     uint32_t *uidvalidity, char **err);
+
+/* --- COPY and MOVE (UIDPLUS RFC 4315 COPYUID, MOVE RFC 6851) ---
+ * Each message of src with a UID in uids[0..n) gets a new UID in dst (dst_uids[i], 0 for
+ * a UID that src does not have) keeping its flags, keywords (mapped into dst's table by
+ * name: MS_LIMIT when they do not fit) and INTERNALDATE. COPY hard-links each file under a
+ * new base name into dst/cur/; MOVE renames it there and expunges the sources, in the same
+ * write transaction. A journal makes every file step undoable, so a crash never leaves a
+ * moved message in both mailboxes or in neither (doc/mailstore.md, "Crash windows").
+ * MS_NONEXISTENT when src or dst does not exist; quota as for delivery (COPY only). */
+enum mailstore_result mailbox_copy(struct mail_user *mu, const char *src, const uint32_t *uids,
+                                   size_t n, const char *dst, long long quota, uint32_t *dst_uids,
+                                   uint32_t *dst_uidvalidity, char **err);
+enum mailstore_result mailbox_move(struct mail_user *mu, const char *src, const uint32_t *uids,
+                                   size_t n, const char *dst, uint32_t *dst_uids,
+                                   uint32_t *dst_uidvalidity, char **err);
+
+/* --- mailboxes: CREATE, DELETE, RENAME, SPECIAL-USE (RFC 6154) --- */
+enum {
+    MS_USE_ALL = 1 << 0,     /* \All */
+    MS_USE_ARCHIVE = 1 << 1, /* \Archive */
+    MS_USE_DRAFTS = 1 << 2,  /* \Drafts */
+    MS_USE_FLAGGED = 1 << 3, /* \Flagged */
+    MS_USE_JUNK = 1 << 4,    /* \Junk */
+    MS_USE_SENT = 1 << 5,    /* \Sent */
+    MS_USE_TRASH = 1 << 6,   /* \Trash */
+    MS_USE_MASK = (1 << 7) - 1
+};
+/* Create the Maildir++ folder .NAME (cur/ new/ tmp/ maildirfolder) and its index record
+ * with a new UIDVALIDITY (unique among the user's mailboxes, RFC 3501 2.3.1.1). A trailing
+ * '.' is dropped (RFC 3501 6.3.3); superiors are not created (Maildir++ needs none: imapd
+ * lists a missing parent as \Noselect). MS_EXISTS, MS_INVALID. */
+enum mailstore_result mailbox_create(struct mail_user *mu, const char *name, unsigned special_use,
+                                     char **err);
+/* Remove a mailbox: its messages, folder directory and index records. Its children stay
+ * (Maildir++ keeps them in sibling directories; RFC 3501 6.3.4 lets the parent's name
+ * live on as a \Noselect level). Subscriptions are left alone (RFC 3501 6.3.6).
+ * MS_CANNOT for INBOX, MS_NONEXISTENT. */
+enum mailstore_result mailbox_delete(struct mail_user *mu, const char *name, char **err);
+/* Rename old and every mailbox below it (old.X -> new.X, RFC 3501 6.3.5), keeping their
+ * UIDVALIDITY, UIDs and flags. Renaming INBOX creates new and moves INBOX's messages into
+ * it; INBOX stays, empty, and its inferiors are not renamed. MS_NONEXISTENT, MS_EXISTS
+ * (new or one of its would-be children exists), MS_CANNOT (new is below old), MS_INVALID. */
+enum mailstore_result mailbox_rename(struct mail_user *mu, const char *oldname, const char *newname,
+                                     char **err);
+/* Set a mailbox's SPECIAL-USE attributes (MS_USE_*). 1, 0 no such mailbox, -1. */
+int mailbox_set_special_use(struct mail_user *mu, const char *mailbox, unsigned special_use,
+                            char **err);
+/* Create INBOX and the default set Sent, Drafts, Trash, Junk, Archive (with their
+ * attributes) and subscribe them, once per user: mail_user_open(create=true) calls it.
+ * Mailboxes that exist are left alone; once done, a mailbox the user deleted is not made
+ * again. */
+enum mailstore_result mail_user_create_defaults(struct mail_user *mu, char **err);
+
+/* --- subscriptions (LSUB/LIST (SUBSCRIBED)): the Maildir++ root's "subscriptions" file
+ * in Dovecot's format (one name per line, or after a "V<TAB>2" header the hierarchy levels
+ * separated by TABs; a file's format is kept when it is rewritten) --- */
+/* Subscribe (on) or unsubscribe a name (which need not exist). MS_OK, MS_INVALID. */
+enum mailstore_result mailbox_subscribe(struct mail_user *mu, const char *name, bool on, char **err);
+/* Call fn for each subscribed name in file order. 0, -1 or fn's non-zero. */
+int mail_user_subscriptions(struct mail_user *mu, int (*fn)(void *ctx, const char *name), void *ctx,
+                            char **err);
+
+/* --- per-message cache (ENVELOPE, BODYSTRUCTURE, ...): blobs in the index, removed with
+ * the message. field is a small number chosen by the caller (MS_CACHE_*). --- */
+enum { MS_CACHE_ENVELOPE = 1, MS_CACHE_BODYSTRUCTURE = 2, MS_CACHE_BODY = 3 };
+#define MS_CACHE_FIELD_MAX 255
+#define MS_CACHE_SIZE_MAX (1024 * 1024)
+/* 1 stored, 0 no such UID, -1 error. Not synced: a cache entry lost in a system crash is
+ * computed again. */
+int mailbox_cache_put(struct mail_user *mu, const char *mailbox, uint32_t uid, unsigned field,
+                      const void *data, size_t len, char **err);
+/* 1 with *data (malloc'ed, NUL added) and *len, 0 not cached, -1 error. */
+int mailbox_cache_get(struct mail_user *mu, const char *mailbox, uint32_t uid, unsigned field,
+                      void **data, size_t *len, char **err);
+
+/* --- change notification (IDLE, NOTIFY) ---
+ * The paths to watch with inotify to learn about any change to mailbox: paths[0] the
+ * index file (IN_MODIFY: every change made through the store), paths[1] and paths[2] the
+ * folder's new/ and cur/ (IN_CREATE, IN_MOVED_TO, IN_MOVED_FROM, IN_DELETE: changes made
+ * by other programs; call mailbox_sync then). Returns 3 with malloc'ed strings, or -1. */
+int mailbox_watch_paths(struct mail_user *mu, const char *mailbox, char *paths[3], char **err);
 
 #endif

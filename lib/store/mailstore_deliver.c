@@ -1,4 +1,6 @@
-/* mailstore_deliver.c - delivery into a Maildir with its index (see mailstore.h).
+/* mailstore_deliver.c - delivery into a Maildir with its index, and IMAP APPEND, which is
+ * the same with flags, keywords and INTERNALDATE and without creating the mailbox
+ * (mailstore_append.c; see mailstore.h).
  *
  * Steps: one read snapshot for the quota check and, with exactly-once delivery, the lookup
  * of an earlier copy; write tmp/UNIQUE (O_EXCL, 0600) through fill(); fsync and close it;
@@ -28,7 +30,10 @@
  * fails the message stays (it is in the mailbox) and the result is MS_TEMPFAIL; a
  * repeated exactly-once delivery then syncs again and reports the first copy.
  * File names follow the Maildir convention "SECONDS.M<usec>P<pid>Q<n>.HOST" plus
- * Dovecot's ",S=" and ",W=" size fields. */
+ * Dovecot's ",S=" and ",W=" size fields. An APPENDed message with flags or keywords goes
+ * to cur/UNIQUE,S=..,W=..:2,LETTERS instead of new/ (the pending note, which covers
+ * exactly-once delivery, is not written for it), and its file's mtime is its
+ * INTERNALDATE, as Dovecot keeps it. */
 #include "fileio.h"
 #include "mailstore_int.h"
 #include "mem.h"
@@ -45,42 +50,18 @@
 #define MS_NAME_TRIES 20
 
 struct deliver_op {
+    struct ms_deliver_args *a;
     const char *mailbox;
-    long long quota;
-    const struct delivery_once *once;
     struct buf once_key; /* BORN (8, big-endian) + id */
-    char *dir, *newdir, *tmp_path, *new_path;
-    char *dup_path; /* MS_RC_DUPLICATE: the file of the first copy */
-    uint64_t size, vsize;
+    char *dir, *tmp_path, *unique;
+    char *target, *targetdir; /* new/NAME or cur/NAME:2,LETTERS, and its directory */
+    char *dup_path;           /* MS_RC_DUPLICATE: the file of the first copy */
+    uint64_t size, vsize, sec;
     uint32_t uid;
     size_t txnid; /* of the write transaction */
     bool renamed, committed;
     bool duplicate; /* the write transaction found an earlier copy */
 };
-
-/* Sum of the mailboxes' sizes in txn; -1 with *rc on error. */
-static long long usage_txn(struct mail_user *mu, MDB_txn *txn, int *rc)
-{
-    MDB_cursor *cur;
-    *rc = mdb_cursor_open(txn, mu->e->mailboxes, &cur);
-    if (*rc != 0)
-        return -1;
-    MDB_val k, v;
-    long long total = 0;
-    int r;
-    for (r = mdb_cursor_get(cur, &k, &v, MDB_FIRST); r == 0; r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        struct mailbox_rec f;
-        char *name = xstrndup(k.mv_data, k.mv_size);
-        r = ms_mailbox_get(mu, txn, name, &f);
-        free(name);
-        if (r != 0)
-            break;
-        total += (long long)f.size;
-    }
-    mdb_cursor_close(cur);
-    *rc = r == MDB_NOTFOUND ? 0 : r;
-    return *rc ? -1 : total;
-}
 
 long long mail_user_usage(struct mail_user *mu)
 {
@@ -88,7 +69,7 @@ long long mail_user_usage(struct mail_user *mu)
     int rc;
     if (ms_begin(mu, false, &txn) != 0)
         return -1;
-    long long u = usage_txn(mu, txn, &rc);
+    long long u = ms_usage_txn(mu, txn, &rc);
     mdb_txn_abort(txn);
     return u;
 }
@@ -119,70 +100,115 @@ long long ms_vsize_fd(int fd)
 
 /* --- the write transaction --- */
 
-static int rename_new(struct deliver_op *op)
+static int rename_target(struct deliver_op *op)
 {
-    if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->new_path, RENAME_NOREPLACE) == 0)
+    if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->target, RENAME_NOREPLACE) == 0)
         return 0;
     if (errno != ENOENT || ms_make_maildir(op->dir, strcmp(op->mailbox, "INBOX") != 0) < 0)
         return errno ? errno : EIO;
-    /* new/ had been removed: created again (a missing tmp file fails again) */
-    if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->new_path, RENAME_NOREPLACE) == 0)
+    /* new/ or cur/ had been removed: created again (a missing tmp file fails again) */
+    if (renameat2(AT_FDCWD, op->tmp_path, AT_FDCWD, op->target, RENAME_NOREPLACE) == 0)
         return 0;
     return errno ? errno : EIO;
+}
+
+/* Where the file goes: new/ for delivery, cur/ for an APPEND with flags or keywords. */
+static void set_target(struct deliver_op *op, const struct msg_rec *m)
+{
+    free(op->target);
+    free(op->targetdir);
+    char *base = xasprintf("%s,S=%llu,W=%llu", op->unique, (unsigned long long)op->size,
+                           (unsigned long long)op->vsize);
+    if (m->flags || (m->keywords & MS_LETTER_MASK))
+        op->target = ms_cur_path(op->dir, base, strlen(base), m->flags, m->keywords);
+    else
+        op->target = xasprintf("%s/new/%s", op->dir, base);
+    op->targetdir = xstrndup(op->target, (size_t)(strrchr(op->target, '/') - op->target));
+    free(base);
+}
+
+/* An earlier copy first: a delivered message is reported even when over quota now. Found
+ * here (written by a concurrent or killed writer), the transaction still commits, keeping
+ * what ms_pending_recover may have repaired in it. Then a few expired records go. */
+static int once_check(struct mail_user *mu, MDB_txn *txn, struct deliver_op *op)
+{
+    free(op->dup_path); /* from an attempt that had to grow the map */
+    op->dup_path = NULL;
+    int rc = ms_once_find(mu, txn, &op->once_key, &op->uid, &op->dup_path);
+    if (rc == MS_RC_DUPLICATE) {
+        op->duplicate = true;
+        return MS_RC_DUPLICATE;
+    }
+    return rc ? rc : ms_once_prune(mu, txn, op->a->once->keep);
+}
+
+static int quota_check(struct mail_user *mu, MDB_txn *txn, long long quota)
+{
+    int rc = 0;
+    long long used = quota > 0 ? ms_usage_txn(mu, txn, &rc) : 0;
+    return used < 0 ? rc : quota > 0 && used >= quota ? MS_RC_OVERQUOTA : 0;
+}
+
+/* The mailbox record (made for a delivery; APPEND needs it to exist) and the message's. */
+static int prepare(struct mail_user *mu, MDB_txn *txn, struct deliver_op *op, struct mailbox_rec *f,
+                   struct msg_rec *m)
+{
+    struct ms_deliver_args *a = op->a;
+    int rc = a->append ? ms_mailbox_need(mu, txn, op->mailbox, f) : ms_mailbox_get(mu, txn, op->mailbox, f);
+    if (rc == MDB_NOTFOUND)
+        rc = ms_mailbox_new(mu, txn, f);
+    if (rc != 0)
+        return rc;
+    *m = (struct msg_rec){.flags = a->flags & MS_FLAG_ALL, .size = op->size, .vsize = op->vsize,
+                          .internaldate = a->internaldate ? a->internaldate : op->sec};
+    if (a->keywords) {
+        struct ms_keywords k;
+        if ((rc = ms_keywords_load(mu, txn, op->mailbox, &k)) != 0)
+            return rc;
+        m->keywords = a->keywords & ms_keywords_mask(&k); /* unknown bits are dropped */
+        ms_keywords_free(&k);
+    }
+    return 0;
+}
+
+/* Best effort: without the note a writer killed right after the rename leaves a copy that
+ * only mailbox_sync() finds (mailstore_once.c). */
+static void note_pending(struct mail_user *mu, struct deliver_op *op, const struct mailbox_rec *f,
+                         const char *base)
+{
+    struct ms_pending note = {.txnid = op->txnid, .uidvalidity = f->uidvalidity, .uid = op->uid,
+                              .size = op->size, .vsize = op->vsize, .mailbox = op->mailbox,
+                              .name = base, .key = op->once_key.data, .keylen = op->once_key.len};
+    (void)ms_pending_note(mu, &note);
 }
 
 static int deliver_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 {
     struct deliver_op *op = arg;
-    int rc;
-    /* An earlier copy first: a delivered message is reported even when over quota now.
-     * Found here (written by a concurrent or killed writer), the transaction still
-     * commits, keeping what ms_pending_recover may have repaired in it. */
-    if (op->once) {
-        free(op->dup_path); /* from an attempt that had to grow the map */
-        op->dup_path = NULL;
-        rc = ms_once_find(mu, txn, &op->once_key, &op->uid, &op->dup_path);
-        if (rc == MS_RC_DUPLICATE) {
-            op->duplicate = true;
-            return 0;
-        }
-        if (rc != 0 || (rc = ms_once_prune(mu, txn, op->once->keep)) != 0)
-            return rc;
-    }
-    if (op->quota > 0) {
-        long long used = usage_txn(mu, txn, &rc);
-        if (used < 0)
-            return rc;
-        if (used >= op->quota)
-            return MS_RC_OVERQUOTA;
-    }
     struct mailbox_rec f;
-    rc = ms_mailbox_get(mu, txn, op->mailbox, &f);
-    if (rc == MDB_NOTFOUND)
-        ms_mailbox_new(&f);
-    else if (rc != 0)
+    struct msg_rec m;
+    int rc = op->a->once ? once_check(mu, txn, op) : 0;
+    if (rc == MS_RC_DUPLICATE)
+        return 0;
+    if (rc != 0 || (rc = quota_check(mu, txn, op->a->quota)) != 0 || (rc = prepare(mu, txn, op, &f, &m)) != 0)
         return rc;
-    const char *base = strrchr(op->new_path, '/') + 1;
-    struct msg_rec m = {.flags = 0, .size = op->size, .vsize = op->vsize, .name = base,
-                        .namelen = strlen(base)};
+    set_target(op, &m);
+    const char *base = strrchr(op->target, '/') + 1;
+    m.name = base;
+    m.namelen = strcspn(base, ":");
     op->uid = f.uidnext++;
     m.modseq = ++f.highestmodseq;
-    f.messages++;
-    f.size += op->size;
-    f.vsize += op->vsize;
+    ms_mailbox_count(&f, &m, true);
     if ((rc = ms_msg_put(mu, txn, op->mailbox, op->uid, &m)) != 0 ||
         (rc = ms_mailbox_put(mu, txn, op->mailbox, &f)) != 0 ||
-        (op->once && (rc = ms_once_put(mu, txn, op->once_key.data, op->once_key.len, op->uid,
-                                       op->mailbox)) != 0))
+        (op->a->once && (rc = ms_once_put(mu, txn, op->once_key.data, op->once_key.len, op->uid,
+                                          op->mailbox)) != 0))
         return rc;
+    op->a->uidvalidity = f.uidvalidity;
     op->txnid = mdb_txn_id(txn);
-    /* Best effort: without the note a writer killed right after the rename leaves a copy
-     * that only mailbox_sync() finds (mailstore_once.c). */
-    struct ms_pending note = {.txnid = op->txnid, .uidvalidity = f.uidvalidity, .uid = op->uid,
-                              .size = op->size, .vsize = op->vsize, .mailbox = op->mailbox,
-                              .name = base, .key = op->once_key.data, .keylen = op->once_key.len};
-    (void)ms_pending_note(mu, &note);
-    if ((rc = rename_new(op)) != 0)
+    if (!op->a->append)
+        note_pending(mu, op, &f, base);
+    if ((rc = rename_target(op)) != 0)
         return rc;
     op->renamed = true;
     return 0;
@@ -191,30 +217,28 @@ static int deliver_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 static void deliver_undo(void *arg)
 {
     struct deliver_op *op = arg;
-    if (op->renamed && rename(op->new_path, op->tmp_path) == 0) {
+    if (op->renamed && rename(op->target, op->tmp_path) == 0) {
         op->renamed = false;
-        (void)fsync_dir(op->newdir);
+        (void)fsync_dir(op->targetdir);
     }
 }
 
-/* Create tmp/UNIQUE exclusively; returns fd and sets op->tmp_path, or -1. The Maildir's
- * directories are created only when tmp/ is missing (not on every delivery). */
-static int create_tmp(struct mail_user *mu, struct deliver_op *op, char **unique)
+/* Create tmp/UNIQUE exclusively; returns fd and sets op->tmp_path and op->unique, or -1.
+ * The Maildir's directories are created only when tmp/ is missing (not on every
+ * delivery). */
+static int create_tmp(struct mail_user *mu, struct deliver_op *op)
 {
     bool made = false;
     for (int i = 0; i < MS_NAME_TRIES; i++) {
-        struct timeval tv;
-        gettimeofday(&tv, NULL);
-        *unique = xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-                            (long)mu->e->pid, mu->e->counter++, mu->host);
-        op->tmp_path = xasprintf("%s/tmp/%s", op->dir, *unique);
+        op->unique = ms_unique_name(mu, &op->sec);
+        op->tmp_path = xasprintf("%s/tmp/%s", op->dir, op->unique);
         int fd = open(op->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0)
             return fd;
         int e = errno;
         free(op->tmp_path);
-        free(*unique);
-        op->tmp_path = *unique = NULL;
+        free(op->unique);
+        op->tmp_path = op->unique = NULL;
         if (e == ENOENT && !made) {
             made = true;
             if (ms_make_maildir(op->dir, strcmp(op->mailbox, "INBOX") != 0) < 0)
@@ -230,12 +254,20 @@ static int create_tmp(struct mail_user *mu, struct deliver_op *op, char **unique
     return -1;
 }
 
+/* APPEND: INTERNALDATE is the file's mtime (as Dovecot keeps it for Maildir). */
+static int set_mtime(int fd, uint64_t t)
+{
+    if (t == 0)
+        return 0;
+    struct timespec ts[2] = {{.tv_sec = (time_t)t}, {.tv_sec = (time_t)t}};
+    return futimens(fd, ts);
+}
+
 /* Write the message into tmp/ and measure it. 0, or an errno value / MS_RC_FILL. */
 static int write_tmp(struct mail_user *mu, struct deliver_op *op, int (*fill)(void *ctx, int fd),
                      void *ctx)
 {
-    char *unique;
-    int fd = create_tmp(mu, op, &unique);
+    int fd = create_tmp(mu, op);
     if (fd < 0)
         return errno;
     errno = 0;
@@ -244,35 +276,37 @@ static int write_tmp(struct mail_user *mu, struct deliver_op *op, int (*fill)(vo
     long long vsize = -1;
     if (fill(ctx, fd) < 0)
         rc = errno ? errno : MS_RC_FILL;
-    else if (fsync(fd) < 0 || fstat(fd, &st) < 0 || (vsize = ms_vsize_fd(fd)) < 0)
+    else if (set_mtime(fd, op->a->internaldate) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0 ||
+             (vsize = ms_vsize_fd(fd)) < 0)
         rc = errno ? errno : EIO;
     if (close(fd) < 0 && rc == 0)
         rc = errno ? errno : EIO;
     if (rc == 0) {
         op->size = (uint64_t)st.st_size;
         op->vsize = (uint64_t)vsize;
-        op->new_path = xasprintf("%s/new/%s,S=%llu,W=%llu", op->dir, unique,
-                                 (unsigned long long)op->size, (unsigned long long)op->vsize);
     }
-    free(unique);
     return rc;
 }
 
-/* Before writing anything: the quota and an earlier copy, in one read snapshot. */
+/* Before writing anything: the quota, an earlier copy and (APPEND) the mailbox, in one
+ * read snapshot. */
 static int precheck(struct mail_user *mu, struct deliver_op *op)
 {
-    if (op->quota <= 0 && !op->once)
+    struct ms_deliver_args *a = op->a;
+    if (a->quota <= 0 && !a->once && !a->append)
         return 0;
     MDB_txn *txn;
     int rc = ms_begin(mu, false, &txn);
     if (rc != 0)
         return rc;
-    if (op->once)
+    if (a->once)
         rc = ms_once_find(mu, txn, &op->once_key, &op->uid, &op->dup_path);
-    if (rc == 0 && op->quota > 0) {
-        long long used = usage_txn(mu, txn, &rc);
-        if (used >= op->quota)
-            rc = MS_RC_OVERQUOTA;
+    if (rc == 0)
+        rc = quota_check(mu, txn, a->quota);
+    if (rc == 0 && a->append && strcmp(op->mailbox, "INBOX") != 0) {
+        struct mailbox_rec f;
+        rc = ms_mailbox_peek(mu, txn, op->mailbox, &f);
+        rc = rc == MDB_NOTFOUND ? MS_RC_NONEXISTENT : rc;
     }
     mdb_txn_abort(txn);
     return rc;
@@ -287,14 +321,6 @@ static int sync_duplicate(struct mail_user *mu, struct deliver_op *op)
     return ms_sync(mu);
 }
 
-static enum mailstore_result result(int rc, char **err)
-{
-    if (rc == 0)
-        return MS_OK;
-    *err = xstrdup(rc > 0 ? strerror(rc) : ms_strerror(rc));
-    return rc == MS_RC_OVERQUOTA ? MS_OVERQUOTA : MS_TEMPFAIL;
-}
-
 static bool once_ok(const struct delivery_once *o, char **err)
 {
     size_t n = o->id ? strlen(o->id) : 0;
@@ -304,53 +330,80 @@ static bool once_ok(const struct delivery_once *o, char **err)
     return false;
 }
 
+/* Write, commit, then make it durable: the target directory and the index. */
+static int run(struct mail_user *mu, struct deliver_op *op, int (*fill)(void *ctx, int fd), void *ctx)
+{
+    int rc = precheck(mu, op);
+    if (rc == 0)
+        rc = write_tmp(mu, op, fill, ctx);
+    if (rc == 0) {
+        rc = ms_write_nosync(mu, deliver_apply, deliver_undo, op);
+        op->committed = rc == 0 && !op->duplicate;
+        if (op->duplicate)
+            rc = MS_RC_DUPLICATE;
+    }
+    if (rc == 0 && fsync_dir(op->targetdir) < 0)
+        rc = errno ? errno : EIO;
+    if (rc == 0)
+        rc = ms_sync_txn(mu, op->txnid);
+    if (rc == MS_RC_DUPLICATE && (rc = sync_duplicate(mu, op)) == 0)
+        op->a->duplicate = true;
+    return rc;
+}
+
+static void cleanup(struct deliver_op *op, int rc)
+{
+    if (rc == 0 || op->committed)
+        op->a->uid = op->uid; /* after a failed sync the copy is in the mailbox all the same */
+    else if (op->renamed) /* could not be moved back: do not leave it without a UID */
+        unlink(op->target);
+    if (op->tmp_path && !op->renamed)
+        unlink(op->tmp_path);
+    free(op->tmp_path);
+    free(op->unique);
+    free(op->target);
+    free(op->targetdir);
+    free(op->dup_path);
+    free(op->dir);
+    buf_free(&op->once_key);
+}
+
+enum mailstore_result ms_deliver(struct mail_user *mu, struct ms_deliver_args *a,
+                                 int (*fill)(void *ctx, int fd), void *ctx, char **err)
+{
+    a->duplicate = false;
+    if (a->once && !once_ok(a->once, err))
+        return MS_TEMPFAIL;
+    char *name = ms_mailbox_name(a->mailbox, err);
+    if (!name)
+        return a->append ? MS_INVALID : MS_TEMPFAIL;
+    struct deliver_op op = {.a = a, .mailbox = name, .once_key = BUF_INIT};
+    if (a->once)
+        ms_once_key(&op.once_key, a->once);
+    op.dir = ms_mailbox_dir(mu, name);
+    int rc = run(mu, &op, fill, ctx);
+    cleanup(&op, rc);
+    enum mailstore_result r = ms_result(rc, name, err);
+    free(name);
+    if (r != MS_OK && !a->append) { /* delivery's messages as they always were */
+        free(*err);
+        *err = xstrdup(rc > 0 ? strerror(rc) : ms_strerror(rc));
+    }
+    return r;
+}
+
 enum mailstore_result mailbox_deliver_once(struct mail_user *mu, const char *mailbox,
                                            long long quota, const struct delivery_once *once,
                                            int (*fill)(void *ctx, int fd), void *ctx,
                                            uint32_t *uid, bool *duplicate, char **err)
 {
+    struct ms_deliver_args a = {.mailbox = mailbox, .quota = quota, .once = once};
+    enum mailstore_result r = ms_deliver(mu, &a, fill, ctx, err);
+    if (r == MS_OK || a.uid)
+        *uid = a.uid;
     if (duplicate)
-        *duplicate = false;
-    if (once && !once_ok(once, err))
-        return MS_TEMPFAIL;
-    char *name = ms_mailbox_name(mailbox, err);
-    if (!name)
-        return MS_TEMPFAIL;
-    struct deliver_op op = {.mailbox = name, .quota = quota, .once = once, .once_key = BUF_INIT};
-    if (once)
-        ms_once_key(&op.once_key, once);
-    op.dir = ms_mailbox_dir(mu, name);
-    op.newdir = xasprintf("%s/new", op.dir);
-    int rc = precheck(mu, &op);
-    if (rc == 0)
-        rc = write_tmp(mu, &op, fill, ctx);
-    if (rc == 0) {
-        rc = ms_write_nosync(mu, deliver_apply, deliver_undo, &op);
-        op.committed = rc == 0 && !op.duplicate;
-        if (op.duplicate)
-            rc = MS_RC_DUPLICATE;
-    }
-    /* Durable before it is reported: new/ (holding the rename) and the index. */
-    if (rc == 0 && fsync_dir(op.newdir) < 0)
-        rc = errno ? errno : EIO;
-    if (rc == 0)
-        rc = ms_sync_txn(mu, op.txnid);
-    if (rc == MS_RC_DUPLICATE && (rc = sync_duplicate(mu, &op)) == 0 && duplicate)
-        *duplicate = true;
-    if (rc == 0 || op.committed)
-        *uid = op.uid; /* after a failed sync the copy is in the mailbox all the same */
-    else if (op.renamed) /* could not be moved back: do not leave it without a UID */
-        unlink(op.new_path);
-    if (op.tmp_path && !op.renamed)
-        unlink(op.tmp_path);
-    free(op.tmp_path);
-    free(op.new_path);
-    free(op.dup_path);
-    free(op.newdir);
-    free(op.dir);
-    buf_free(&op.once_key);
-    free(name);
-    return result(rc, err);
+        *duplicate = a.duplicate;
+    return r;
 }
 
 enum mailstore_result mailbox_deliver(struct mail_user *mu, const char *mailbox,

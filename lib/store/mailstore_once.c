@@ -58,7 +58,7 @@ int ms_once_find(struct mail_user *mu, MDB_txn *txn, const struct buf *key, uint
     rc = ms_msg_get(mu, txn, mailbox, u, &m);
     if (rc == 0) {
         char *dir = ms_mailbox_dir(mu, mailbox);
-        *path = ms_locate(dir, m.name, m.namelen, m.flags);
+        *path = ms_locate(dir, m.name, m.namelen, m.flags, m.keywords);
         rc = *path ? MS_RC_DUPLICATE : errno == ENOENT ? 0 : errno ? errno : EIO;
         free(dir);
     } else if (rc == MDB_NOTFOUND) {
@@ -199,11 +199,14 @@ static int pending_apply(struct mail_user *mu, MDB_txn *txn, const struct ms_pen
 {
     struct mailbox_rec f;
     int rc = ms_mailbox_get(mu, txn, p->mailbox, &f);
-    if (rc == MDB_NOTFOUND)
-        ms_mailbox_new(&f); /* the dead transaction would have created it */
-    else if (rc != 0)
+    if (rc == MDB_NOTFOUND) { /* the dead transaction would have created it */
+        if ((rc = ms_mailbox_new(mu, txn, &f)) != 0)
+            return rc;
+        f.uidvalidity = p->uidvalidity;
+    } else if (rc != 0) {
         return rc;
-    else if (f.uidvalidity != p->uidvalidity || f.uidnext != p->uid)
+    }
+    if (f.uidvalidity != p->uidvalidity || f.uidnext != p->uid)
         return 0; /* not the state the note was written in */
     char *dir = ms_mailbox_dir(mu, p->mailbox);
     char *path = xasprintf("%s/new/%s", dir, p->name);
@@ -213,11 +216,10 @@ static int pending_apply(struct mail_user *mu, MDB_txn *txn, const struct ms_pen
     if (!there)
         return 0; /* the rename never happened (or the file moved on: sync handles it) */
     struct msg_rec m = {.flags = 0, .modseq = ++f.highestmodseq, .size = p->size,
-                        .vsize = p->vsize, .name = p->name, .namelen = strlen(p->name)};
+                        .vsize = p->vsize, .name = p->name, .namelen = strlen(p->name),
+                        .internaldate = ms_name_time(p->name, strlen(p->name))};
     uint32_t uid = f.uidnext++;
-    f.messages++;
-    f.size += p->size;
-    f.vsize += p->vsize;
+    ms_mailbox_count(&f, &m, true);
     if ((rc = ms_msg_put(mu, txn, p->mailbox, uid, &m)) == 0 &&
         (rc = ms_mailbox_put(mu, txn, p->mailbox, &f)) == 0 && p->keylen)
         rc = ms_once_put(mu, txn, p->key, p->keylen, uid, p->mailbox);

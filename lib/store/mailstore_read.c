@@ -1,7 +1,6 @@
-/* mailstore_read.c - the mail store API for readers (pop3d, imapd): mailbox info, iteration
- * in UID order, lookup by UID, opening a message file, and the Maildir flag letters and
- * file lookup shared with the writers (see mailstore.h). Changes to single messages
- * (expunge, flags) are in mailstore_update.c. */
+/* mailstore_read.c - the mail store API for readers (pop3d, imapd): mailbox info, the
+ * list of mailboxes, iteration in UID order, lookup by UID and opening a message file
+ * (see mailstore.h). Each call is one read-only snapshot; readers never block writers. */
 #include "mailstore_int.h"
 #include "mem.h"
 #include <dirent.h>
@@ -13,87 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char flag_letters[] = "DFPRST"; /* bit i of the flags is letter i (sorted) */
-
-const char *ms_flags_str(uint32_t flags, char *out)
-{
-    size_t n = 0;
-    for (int i = 0; flag_letters[i]; i++)
-        if (flags & (1u << i))
-            out[n++] = flag_letters[i];
-    out[n] = 0;
-    return out;
-}
-
-uint32_t ms_flags_parse(const char *letters)
-{
-    uint32_t f = 0;
-    for (; *letters; letters++) {
-        const char *p = strchr(flag_letters, *letters);
-        if (p && *letters)
-            f |= 1u << (p - flag_letters);
-    }
-    return f;
-}
-
-static bool is_file(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-char *ms_locate(const char *dir, const char *name, size_t namelen, uint32_t flags)
-{
-    char letters[8];
-    char *p = xasprintf("%s/new/%.*s", dir, (int)namelen, name);
-    if (is_file(p))
-        return p;
-    free(p);
-    p = xasprintf("%s/cur/%.*s:2,%s", dir, (int)namelen, name, ms_flags_str(flags, letters));
-    if (is_file(p))
-        return p;
-    free(p);
-    char *cur = xasprintf("%s/cur", dir);
-    DIR *d = opendir(cur);
-    struct dirent *de;
-    p = NULL;
-    while (d && (de = readdir(d)) != NULL)
-        if (strncmp(de->d_name, name, namelen) == 0 &&
-            (de->d_name[namelen] == ':' || de->d_name[namelen] == 0)) {
-            p = xasprintf("%s/%s", cur, de->d_name);
-            break;
-        }
-    if (d)
-        closedir(d);
-    free(cur);
-    if (!p)
-        errno = ENOENT;
-    return p;
-}
-
-static int read_begin(struct mail_user *mu, const char *mailbox, char **name, MDB_txn **txn, char **err)
-{
-    *name = ms_mailbox_name(mailbox, err);
-    if (!*name)
-        return -1;
-    int rc = ms_begin(mu, false, txn);
-    if (rc != 0) {
-        *err = xasprintf("%s: %s", mail_user_path(mu), ms_strerror(rc));
-        free(*name);
-        return -1;
-    }
-    return 0;
-}
-
 int mailbox_info(struct mail_user *mu, const char *mailbox, struct mailbox_info *info,
                         char **err)
 {
     char *name;
     MDB_txn *txn;
-    if (read_begin(mu, mailbox, &name, &txn, err) < 0)
+    if (ms_read_begin(mu, mailbox, &name, &txn, err) < 0)
         return -1;
     struct mailbox_rec f;
-    int rc = ms_mailbox_get(mu, txn, name, &f);
+    int rc = ms_mailbox_peek(mu, txn, name, &f);
     mdb_txn_abort(txn);
     free(name);
     if (rc == MDB_NOTFOUND)
@@ -103,7 +30,7 @@ int mailbox_info(struct mail_user *mu, const char *mailbox, struct mailbox_info 
         return -1;
     }
     *info = (struct mailbox_info){f.uidvalidity, f.uidnext, f.highestmodseq,
-                                         f.messages, f.size, f.vsize};
+                                  f.messages, f.size, f.vsize};
     return 1;
 }
 
@@ -132,41 +59,50 @@ int mail_user_mailboxes(struct mail_user *mu, int (*fn)(void *ctx, const char *m
     return result;
 }
 
+struct iterate_ctx {
+    int (*fn)(void *ctx, const struct mailbox_msg *m);
+    void *ctx;
+    struct buf name;
+    int result; /* fn's non-zero return, which stops the walk */
+};
+
+static void to_msg(struct mailbox_msg *out, uint32_t uid, const struct msg_rec *r, const char *name)
+{
+    *out = (struct mailbox_msg){.uid = uid, .flags = r->flags, .modseq = r->modseq,
+                                .size = r->size, .vsize = r->vsize, .name = name,
+                                .keywords = r->keywords, .internaldate = r->internaldate};
+}
+
+static int iterate_one(void *arg, uint32_t uid, const struct msg_rec *r)
+{
+    struct iterate_ctx *it = arg;
+    buf_reset(&it->name);
+    buf_append(&it->name, r->name, r->namelen);
+    struct mailbox_msg m;
+    to_msg(&m, uid, r, buf_cstr(&it->name));
+    it->result = it->fn(it->ctx, &m);
+    return it->result != 0;
+}
+
 int mailbox_iterate(struct mail_user *mu, const char *mailbox, uint32_t first_uid,
                     int (*fn)(void *ctx, const struct mailbox_msg *m), void *ctx, char **err)
 {
     char *name;
     MDB_txn *txn;
-    MDB_cursor *cur;
-    if (read_begin(mu, mailbox, &name, &txn, err) < 0)
+    if (ms_read_begin(mu, mailbox, &name, &txn, err) < 0)
         return -1;
-    int rc = mdb_cursor_open(txn, mu->e->messages, &cur), result = 0;
-    struct buf key = BUF_INIT, nm = BUF_INIT;
-    ms_msg_key(&key, name, first_uid);
-    MDB_val k = {key.len, key.data}, v;
-    uint32_t uid;
-    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         rc == 0 && result == 0 && (uid = ms_msg_key_uid(&k, name)) != 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        struct msg_rec r;
-        if ((rc = ms_msg_decode(&v, &r)) != 0)
-            break;
-        buf_reset(&nm);
-        buf_append(&nm, r.name, r.namelen);
-        struct mailbox_msg m = {uid, r.flags, r.modseq, r.size, r.vsize, buf_cstr(&nm)};
-        result = fn(ctx, &m);
-    }
-    if (result == 0 && rc != 0 && rc != MDB_NOTFOUND) {
-        *err = xasprintf("%s: %s", mail_user_path(mu), ms_strerror(rc));
-        result = -1;
-    }
-    if (cur)
-        mdb_cursor_close(cur);
+    struct iterate_ctx it = {fn, ctx, BUF_INIT, 0};
+    int rc = ms_msg_each(mu, txn, name, first_uid, iterate_one, &it);
     mdb_txn_abort(txn);
-    buf_free(&key);
-    buf_free(&nm);
+    buf_free(&it.name);
     free(name);
-    return result;
+    if (it.result != 0)
+        return it.result;
+    if (rc != 0) {
+        *err = xasprintf("%s: %s", mail_user_path(mu), ms_strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 int mailbox_lookup(struct mail_user *mu, const char *mailbox, uint32_t uid, struct mailbox_msg *m,
@@ -175,12 +111,12 @@ int mailbox_lookup(struct mail_user *mu, const char *mailbox, uint32_t uid, stru
     char *name;
     MDB_txn *txn;
     memset(m, 0, sizeof *m);
-    if (read_begin(mu, mailbox, &name, &txn, err) < 0)
+    if (ms_read_begin(mu, mailbox, &name, &txn, err) < 0)
         return -1;
     struct msg_rec r;
     int rc = ms_msg_get(mu, txn, name, uid, &r);
     if (rc == 0)
-        *m = (struct mailbox_msg){uid, r.flags, r.modseq, r.size, r.vsize, xstrndup(r.name, r.namelen)};
+        to_msg(m, uid, &r, xstrndup(r.name, r.namelen));
     mdb_txn_abort(txn);
     free(name);
     if (rc == MDB_NOTFOUND)
@@ -207,7 +143,7 @@ int mailbox_open_message(struct mail_user *mu, const char *mailbox, const struct
     char *dir = ms_mailbox_dir(mu, name);
     int fd = -1;
     for (int i = 0; i < 3 && fd < 0; i++) { /* another process may be renaming it */
-        char *path = ms_locate(dir, m->name, strlen(m->name), m->flags);
+        char *path = ms_locate(dir, m->name, strlen(m->name), m->flags, m->keywords);
         if (!path)
             break;
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -1,9 +1,15 @@
 /* mailstore_sync.c - bring a mailbox's index in line with its Maildir (see mailstore.h).
  * Files in new/ or cur/ without an index entry (a crash between rename and commit, mail
  * copied in by hand, a restored back-up) get new UIDs in file name order, which is arrival
- * order for Maildir names; entries whose file is gone are dropped; flags changed by hand
- * in cur/ names are taken over. Every change gets its own MODSEQ. tmp/ files older than
- * 36 hours are removed, as the Maildir convention says. */
+ * order for Maildir names, with the flags and keywords of their names and their mtime as
+ * INTERNALDATE; entries whose file is gone are dropped (and logged as expunged for
+ * QRESYNC); flags and keyword letters changed by hand in cur/ names are taken over. Every
+ * change gets its own MODSEQ and keeps the counters (messages, sizes, unseen) right.
+ * Keyword letters are read with the folder's dovecot-keywords file: names another program
+ * added there are adopted into the index's table first, and the file is then rewritten
+ * from the table (mailstore_keywords.c). tmp/ files older than 36 hours are removed, as
+ * the Maildir convention says. Like every write transaction, a sync first completes or
+ * undoes what a crashed writer left in the journal (mailstore_journal.c). */
 #include "mailstore_int.h"
 #include "mem.h"
 #include <dirent.h>
@@ -23,6 +29,7 @@ struct sync_file {
     char *path;
     bool in_cur;
     uint32_t flags;
+    uint32_t az; /* keyword letters a..z */
 };
 
 struct sync_entry {
@@ -33,9 +40,11 @@ struct sync_entry {
 
 struct sync_op {
     const char *mailbox;
+    char *dir;
     struct sync_file *files;
     size_t nfiles;
     int changes;
+    int letter[MS_LETTER_KEYWORDS]; /* keyword index of each letter a..z, -1 for none */
 };
 
 static int scan(const char *dir, const char *sub, struct sync_op *op)
@@ -64,7 +73,9 @@ static int scan(const char *dir, const char *sub, struct sync_op *op)
         f->base = colon ? xstrndup(de->d_name, (size_t)(colon - de->d_name)) : xstrdup(de->d_name);
         f->path = file;
         f->in_cur = strcmp(sub, "cur") == 0;
-        f->flags = colon && strncmp(colon, ":2,", 3) == 0 ? ms_flags_parse(colon + 3) : 0;
+        f->flags = f->az = 0;
+        if (colon && strncmp(colon, ":2,", 3) == 0)
+            ms_letters_parse(colon + 3, &f->flags, &f->az);
     }
     closedir(d);
     free(path);
@@ -101,51 +112,52 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const struct sync_entry *)a)->base, ((const struct sync_entry *)b)->base);
 }
 
-/* The index entries of the mailbox, copied out of the transaction. */
+struct entries {
+    struct sync_entry *v;
+    size_t n;
+};
+
+static int add_entry(void *ctx, uint32_t uid, const struct msg_rec *r)
+{
+    struct entries *es = ctx;
+    es->v = xreallocarray(es->v, es->n + 1, sizeof *es->v);
+    struct sync_entry *e = &es->v[es->n++];
+    e->uid = uid;
+    e->rec = *r;
+    e->base = xstrndup(r->name, r->namelen);
+    e->rec.name = e->base;
+    return 0;
+}
+
+/* The index entries of the mailbox, copied out of the transaction, sorted by name. */
 static int load_entries(struct mail_user *mu, MDB_txn *txn, const char *mailbox,
                         struct sync_entry **out, size_t *n)
 {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, mu->e->messages, &cur);
-    if (rc != 0)
-        return rc;
-    struct buf key = BUF_INIT;
-    ms_msg_key(&key, mailbox, 0);
-    MDB_val k = {key.len, key.data}, v;
-    uint32_t uid;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && (uid = ms_msg_key_uid(&k, mailbox));
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        struct msg_rec r;
-        if ((rc = ms_msg_decode(&v, &r)) != 0)
-            break;
-        *out = xreallocarray(*out, *n + 1, sizeof **out);
-        struct sync_entry *e = &(*out)[(*n)++];
-        e->uid = uid;
-        e->rec = r;
-        e->base = xstrndup(r.name, r.namelen);
-        e->rec.name = e->base;
-    }
-    mdb_cursor_close(cur);
-    buf_free(&key);
+    struct entries es = {NULL, 0};
+    int rc = ms_msg_each(mu, txn, mailbox, 1, add_entry, &es);
+    *out = es.v;
+    *n = es.n;
     if (*n > 1)
         qsort(*out, *n, sizeof **out, entry_cmp);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc;
 }
 
 static int drop_entry(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
                       const struct sync_entry *e)
 {
-    struct buf key = BUF_INIT;
-    ms_msg_key(&key, op->mailbox, e->uid);
-    MDB_val k = {key.len, key.data};
-    int rc = mdb_del(txn, mu->e->messages, &k, NULL);
-    buf_free(&key);
-    f->highestmodseq++;
-    f->messages -= f->messages > 0;
-    f->size -= f->size >= e->rec.size ? e->rec.size : f->size;
-    f->vsize -= f->vsize >= e->rec.vsize ? e->rec.vsize : f->vsize;
+    ms_mailbox_count(f, &e->rec, false);
     op->changes++;
-    return rc;
+    int rc = ms_msg_del(mu, txn, op->mailbox, e->uid);
+    return rc ? rc : ms_log_expunge(mu, txn, op->mailbox, ++f->highestmodseq, e->uid);
+}
+
+static uint64_t letters_keywords(const struct sync_op *op, uint32_t az)
+{
+    uint64_t kw = 0;
+    for (int i = 0; i < MS_LETTER_KEYWORDS; i++)
+        if ((az & (1u << i)) && op->letter[i] >= 0)
+            kw |= UINT64_C(1) << op->letter[i];
+    return kw;
 }
 
 static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
@@ -166,12 +178,54 @@ static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, stru
     if (rc != 0)
         return rc;
     struct msg_rec m = {.flags = sf->flags, .modseq = ++f->highestmodseq, .size = (uint64_t)st.st_size,
-                        .vsize = (uint64_t)vsize, .name = sf->base, .namelen = strlen(sf->base)};
+                        .vsize = (uint64_t)vsize, .keywords = letters_keywords(op, sf->az),
+                        .internaldate = (uint64_t)st.st_mtime, .name = sf->base,
+                        .namelen = strlen(sf->base)};
     rc = ms_msg_put(mu, txn, op->mailbox, f->uidnext++, &m);
-    f->messages++;
-    f->size += m.size;
-    f->vsize += m.vsize;
+    ms_mailbox_count(f, &m, true);
     op->changes++;
+    return rc;
+}
+
+/* Letters changed by another program in a cur/ name: taken over (keywords 26.. stay). */
+static int retag(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
+                 struct sync_entry *e, const struct sync_file *sf)
+{
+    uint64_t kw = (e->rec.keywords & ~MS_LETTER_MASK) | letters_keywords(op, sf->az);
+    if (!sf->in_cur || (sf->flags == e->rec.flags && kw == e->rec.keywords))
+        return 0;
+    ms_mailbox_count(f, &e->rec, false);
+    e->rec.flags = sf->flags;
+    e->rec.keywords = kw;
+    e->rec.modseq = ++f->highestmodseq;
+    ms_mailbox_count(f, &e->rec, true);
+    op->changes++;
+    return ms_msg_put(mu, txn, op->mailbox, e->uid, &e->rec);
+}
+
+/* Adopt the names of the folder's dovecot-keywords file (another program's keywords),
+ * note which keyword each letter stands for, and write the file from the table. */
+static int reconcile_keywords(struct mail_user *mu, MDB_txn *txn, struct sync_op *op)
+{
+    struct ms_keywords k, file;
+    int rc = ms_keywords_load(mu, txn, op->mailbox, &k);
+    if (rc != 0)
+        return rc;
+    rc = ms_keywords_read_file(op->dir, &file);
+    for (int i = 0; rc == 0 && i < MS_LETTER_KEYWORDS; i++) {
+        int j = file.name[i] ? ms_keyword_find(&k, file.name[i]) : k.name[i] ? i : -1;
+        unsigned idx;
+        if (j < 0 && file.name[i]) {
+            rc = ms_keyword_put(mu, txn, op->mailbox, &k, file.name[i], k.name[i] ? -1 : i, &idx);
+            j = rc == 0 ? (int)idx : -1;
+            rc = rc == MS_RC_LIMIT ? 0 : rc; /* a table that is full: the letter is dropped */
+        }
+        op->letter[i] = j;
+    }
+    if (rc == 0)
+        rc = ms_keywords_write_file(op->dir, &k);
+    ms_keywords_free(&k);
+    ms_keywords_free(&file);
     return rc;
 }
 
@@ -185,30 +239,23 @@ static int sync_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
     int rc = ms_mailbox_get(mu, txn, op->mailbox, &f);
     bool fresh = rc == MDB_NOTFOUND;
     if (fresh)
-        ms_mailbox_new(&f);
-    else if (rc != 0)
-        return rc;
-    rc = load_entries(mu, txn, op->mailbox, &ents, &nents);
+        rc = ms_mailbox_new(mu, txn, &f);
+    if (rc == 0)
+        rc = reconcile_keywords(mu, txn, op);
+    if (rc == 0)
+        rc = load_entries(mu, txn, op->mailbox, &ents, &nents);
     while (rc == 0 && (i < nents || j < op->nfiles)) {
         int c = i == nents ? 1 : j == op->nfiles ? -1 : strcmp(ents[i].base, op->files[j].base);
-        if (c < 0) {
+        if (c < 0)
             rc = drop_entry(mu, txn, op, &f, &ents[i++]);
-        } else if (c > 0) {
+        else if (c > 0)
             rc = add_file(mu, txn, op, &f, &op->files[j++]);
-        } else {
-            if (op->files[j].in_cur && op->files[j].flags != ents[i].rec.flags) {
-                ents[i].rec.flags = op->files[j].flags;
-                ents[i].rec.modseq = ++f.highestmodseq;
-                rc = ms_msg_put(mu, txn, op->mailbox, ents[i].uid, &ents[i].rec);
-                op->changes++;
-            }
-            i++;
-            j++;
-        }
+        else
+            rc = retag(mu, txn, op, &f, &ents[i++], &op->files[j++]);
         while (j > 0 && j < op->nfiles && strcmp(op->files[j].base, op->files[j - 1].base) == 0)
             j++; /* the same message in new/ and cur/: the cur/ one (sorted first) counts */
     }
-    if (rc == 0 && (op->changes || fresh))
+    if (rc == 0 && (op->changes || fresh || f.v1))
         rc = ms_mailbox_put(mu, txn, op->mailbox, &f);
     for (size_t k = 0; k < nents; k++)
         free(ents[k].base);
@@ -222,7 +269,7 @@ int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err)
     if (!name)
         return -1;
     char *dir = ms_mailbox_dir(mu, name);
-    struct sync_op op = {.mailbox = name};
+    struct sync_op op = {.mailbox = name, .dir = dir};
     int rc = 0;
     if (scan(dir, "new", &op) < 0 || scan(dir, "cur", &op) < 0)
         rc = errno;

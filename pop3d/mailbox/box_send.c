@@ -23,7 +23,7 @@ void box_send_abort(struct box_session *s)
 void box_send_start(struct box_session *s, size_t i, long long top_lines)
 {
     const struct drop_msg *dm = &s->drop.msgs[i];
-    struct mailbox_msg m = {dm->uid, dm->flags, 0, 0, dm->vsize, dm->name};
+    struct mailbox_msg m = {.uid = dm->uid, .flags = dm->flags, .vsize = dm->vsize, .name = dm->name};
     char *err = NULL;
     int fd = mailbox_open_message(s->drop.mb, "INBOX", &m, &err);
     if (fd < 0) {
