@@ -153,10 +153,13 @@ def mdb_records(index, db):
 
 def index_state(inst, addr):
     """INBOX as the index sees it: ([base names of the message records], [delivery ids])
-    (doc/mailstore.md, The index: a message value is u8 1, u32 flags, u64 modseq, u64
-    size, u64 vsize, base name; a delivered key is u64 born, delivery id)."""
+    (doc/mailstore.md, The index: a message value is u8 version, u32 flags, u64 modseq, u64
+    size, u64 vsize, in version 2 also u64 keywords and u64 INTERNALDATE, then the base name;
+    a delivered key is u64 born, delivery id)."""
     index = inst.maildir(addr) / "posthorn-index.lmdb"
-    msgs = [v[29:].decode() for k, v in mdb_records(index, "messages") if k.startswith(b"INBOX\0")]
+    name_at = {1: 29, 2: 45}
+    msgs = [v[name_at[v[0]]:].decode() for k, v in mdb_records(index, "messages")
+            if k.startswith(b"INBOX\0")]
     ids = [k[8:].decode() for k, v in mdb_records(index, "delivered")]
     return msgs, ids
 
