@@ -1,8 +1,8 @@
 /* cmd_mailbox.c - commands on mailboxes as a whole: LIST and LSUB (RFC 9051 sec 6.3.9, RFC
  * 3501 sec 6.3.9) with "*" and "%" patterns and the CHILDREN attributes (RFC 3348), STATUS
  * (6.3.11) from the index without opening message files, and NAMESPACE (RFC 2342: one
- * personal namespace, "" with separator "."). Until subscriptions are kept, every mailbox
- * counts as subscribed. */
+ * personal namespace, "" with separator "."), with the SPECIAL-USE attributes of RFC 6154
+ * and LSUB from the subscriptions file. */
 #include "imap_mailbox.h"
 #include "imap_utf7.h"
 #include "log.h"
@@ -60,11 +60,36 @@ static bool has_children(const struct names *ns, const char *name)
     return false;
 }
 
+/* RFC 6154 attributes from the store's MS_USE_* bits. */
+static void special_use(struct buf *b, unsigned use)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } t[] = {
+        {MS_USE_ALL, "\\All"},   {MS_USE_ARCHIVE, "\\Archive"}, {MS_USE_DRAFTS, "\\Drafts"},
+        {MS_USE_FLAGGED, "\\Flagged"}, {MS_USE_JUNK, "\\Junk"}, {MS_USE_SENT, "\\Sent"},
+        {MS_USE_TRASH, "\\Trash"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (use & t[i].bit)
+            buf_printf(b, " %s", t[i].name);
+}
+
 static void list_one(struct imap_session *s, const struct names *ns, const char *name, bool lsub)
 {
     struct buf b = BUF_INIT;
-    buf_printf(&b, "* %s (%s) \"%c\" ", lsub ? "LSUB" : "LIST",
-               has_children(ns, name) ? "\\HasChildren" : "\\HasNoChildren", IMAP_SEPARATOR);
+    struct mailbox_status st = {0};
+    char *err = NULL;
+    int r = mailbox_status(s->mu, name, &st, &err);
+    free(err);
+    buf_printf(&b, "* %s (%s", lsub ? "LSUB" : "LIST",
+               has_children(ns, name) ? "\\HasChildren" : "\\HasNoChildren");
+    if (r == 1)
+        special_use(&b, st.special_use);
+    else if (lsub) /* subscribed, but no such mailbox (RFC 3501 sec 6.3.9) */
+        buf_puts(&b, " \\Noselect");
+    buf_printf(&b, ") \"%c\" ", IMAP_SEPARATOR);
     imap_name_out(s, &b, name);
     imap_reply(s, "%s", buf_cstr(&b));
     buf_free(&b);
@@ -91,15 +116,23 @@ void cmd_list(struct imap_session *s, struct imap_command *cmd, bool lsub)
         imap_ok(s, "%s completed.", cmd->name);
         return;
     }
-    struct names ns = {0};
+    struct names ns = {0}, subs = {0};
     mail_user_mailboxes(s->mu, collect, &ns);
+    char *err = NULL;
+    if (lsub)
+        mail_user_subscriptions(s->mu, collect, &subs, &err);
+    free(err);
     bool inbox = match(store_pat, "INBOX") ||
                  (strncasecmp(store_pat, "INBOX", 5) == 0 && match(store_pat + 5, ""));
-    if (inbox)
+    if (inbox) /* INBOX always exists and, for LSUB, counts as subscribed */
         list_one(s, &ns, "INBOX", lsub);
-    for (size_t i = 0; i < ns.n; i++)
-        if (match(store_pat, ns.v[i]))
-            list_one(s, &ns, ns.v[i], lsub);
+    const struct names *which = lsub ? &subs : &ns;
+    for (size_t i = 0; i < which->n; i++)
+        if (match(store_pat, which->v[i]))
+            list_one(s, &ns, which->v[i], lsub);
+    for (size_t i = 0; i < subs.n; i++)
+        free(subs.v[i]);
+    free(subs.v);
     for (size_t i = 0; i < ns.n; i++)
         free(ns.v[i]);
     free(ns.v);

@@ -131,9 +131,8 @@ void cmd_expunge(struct imap_session *s, struct imap_command *cmd, bool uid)
 
 /* --- STORE --- */
 
-/* The system flags of a flag list; false on syntax errors. Keywords other than $Forwarded
- * are accepted and not kept (they are not in PERMANENTFLAGS). */
-static bool parse_flags(const struct imap_arg *a, uint32_t *flags)
+/* Keywords other than $Forwarded are accepted and not kept (they are not in PERMANENTFLAGS). */
+bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags)
 {
     static const struct {
         const char *name;
@@ -177,7 +176,7 @@ static bool parse_store(struct imap_command *cmd, enum store_op *op, bool *silen
         *silent = true;
     else
         return false;
-    return parse_flags(&cmd->args[2], flags);
+    return imap_parse_flags(&cmd->args[2], flags);
 }
 
 static void store_one(struct imap_session *s, size_t i, enum store_op op, uint32_t flags,

@@ -89,6 +89,10 @@ static void do_uid_fetch(struct imap_session *s, struct imap_command *c) { cmd_f
 static void do_store(struct imap_session *s, struct imap_command *c) { cmd_store(s, c, false); }
 static void do_uid_store(struct imap_session *s, struct imap_command *c) { cmd_store(s, c, true); }
 static void do_search(struct imap_session *s, struct imap_command *c) { cmd_search(s, c, false); }
+static void do_copy(struct imap_session *s, struct imap_command *c) { cmd_copy(s, c, false, false); }
+static void do_uid_copy(struct imap_session *s, struct imap_command *c) { cmd_copy(s, c, true, false); }
+static void do_move(struct imap_session *s, struct imap_command *c) { cmd_copy(s, c, false, true); }
+static void do_uid_move(struct imap_session *s, struct imap_command *c) { cmd_copy(s, c, true, true); }
 static void do_uid_search(struct imap_session *s, struct imap_command *c) { cmd_search(s, c, true); }
 
 static const struct command commands[] = {
@@ -102,6 +106,12 @@ static const struct command commands[] = {
     {"LIST", ANY, do_list},
     {"LSUB", ANY, do_lsub},
     {"STATUS", ANY, cmd_status},
+    {"CREATE", ANY, cmd_create},
+    {"DELETE", ANY, cmd_delete},
+    {"RENAME", ANY, cmd_rename},
+    {"SUBSCRIBE", ANY, cmd_subscribe},
+    {"UNSUBSCRIBE", ANY, cmd_unsubscribe},
+    {"APPEND", ANY, cmd_append},
     {"SELECT", ANY, do_select},
     {"EXAMINE", ANY, do_examine},
     {"IDLE", ANY, cmd_idle},
@@ -115,6 +125,10 @@ static const struct command commands[] = {
     {"UID STORE", SELECTED, do_uid_store},
     {"SEARCH", SELECTED, do_search},
     {"UID SEARCH", SELECTED, do_uid_search},
+    {"COPY", SELECTED, do_copy},
+    {"UID COPY", SELECTED, do_uid_copy},
+    {"MOVE", SELECTED, do_move},
+    {"UID MOVE", SELECTED, do_uid_move},
 };
 
 void imap_dispatch(struct imap_session *s, struct imap_command *cmd)

@@ -43,6 +43,7 @@ struct imapd {
     struct sess_list sessions;
     unsigned handoffs_in;
     struct watch *watch;    /* watch.c */
+    struct accounts *accounts; /* for the users' quotas; NULL: virtual_mailbox_quota */
 };
 
 /* The selected mailbox as this session sees it (RFC 9051 sec 2.3.1.2: message sequence
@@ -126,7 +127,21 @@ void view_sync(struct imap_session *s, bool expunges_allowed);
 /* Resolve a sequence set (uid: UIDs) to positions in the view, in ascending order. */
 size_t *view_resolve(struct imap_session *s, struct imap_seqset *set, bool uid, size_t *count);
 void imap_write_flags(struct buf *out, uint32_t flags, bool recent);
+/* cmd_folders.c */
+/* The tagged NO for a store result (trycreate: [TRYCREATE] for a missing target mailbox). */
+void imap_store_error(struct imap_session *s, enum mailstore_result r, bool trycreate,
+                      const char *what, const char *err);
+void cmd_create(struct imap_session *s, struct imap_command *cmd);
+void cmd_delete(struct imap_session *s, struct imap_command *cmd);
+void cmd_rename(struct imap_session *s, struct imap_command *cmd);
+void cmd_subscribe(struct imap_session *s, struct imap_command *cmd);
+void cmd_unsubscribe(struct imap_session *s, struct imap_command *cmd);
+/* cmd_append.c, cmd_copy.c */
+void cmd_append(struct imap_session *s, struct imap_command *cmd);
+void cmd_copy(struct imap_session *s, struct imap_command *cmd, bool uid, bool move);
 /* cmd_select.c */
+/* The system flags of a flag list (or one flag); false on syntax errors. */
+bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags);
 void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly);
 void cmd_close(struct imap_session *s, struct imap_command *cmd, bool expunge);
 void cmd_expunge(struct imap_session *s, struct imap_command *cmd, bool uid);

@@ -2,6 +2,7 @@
  * (lib/global/server.h), run as vmail_owner by master.cf's imap-mailbox UNIX service: it serves
  * the authenticated and selected states of sessions the login program (imapd) hands over
  * after a successful login. See doc/imapd.md. */
+#include "accounts.h"
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -40,6 +41,12 @@ static void post_init(struct server *srv)
         d->mail_owner_uid = getuid();
     }
     d->watch = watch_new(d);
+    d->accounts = accounts_open(srv->cfg, false, &err);
+    if (!d->accounts) {
+        log_warn("cannot open the account database: %s; APPEND and COPY use virtual_mailbox_quota",
+                 err ? err : "?");
+        free(err);
+    }
     session_setup(d);
 }
 

@@ -5,6 +5,7 @@
  * side of the session skeleton (lib/io/session.h): too many errors, inactivity, the end of a
  * session with its summary line. Output back-pressure and the idle timeout are the
  * skeleton's. */
+#include "accounts.h"
 #include "imap_caps.h"
 #include "imap_mailbox.h"
 #include "log.h"
@@ -275,8 +276,23 @@ void session_tick(struct imapd *d) { sess_tick(&d->sessions); }
 
 /* --- taking over a session --- */
 
+/* The user's quota (accounts_user_quota: the user's own, or virtual_mailbox_quota). */
+static long long user_quota(struct imap_session *s)
+{
+    struct account_user u;
+    char *err = NULL;
+    long long q = s->d->p.quota_default;
+    if (s->d->accounts && accounts_user_get(s->d->accounts, s->user, &u, &err) == 1) {
+        q = accounts_user_quota(s->d->srv->cfg, &u);
+        account_user_free(&u);
+    }
+    free(err);
+    return q;
+}
+
 static int open_user(struct imap_session *s, char **err)
 {
+    s->quota = user_quota(s);
     const char *at = strrchr(s->user, '@');
     char *local = xasprintf("%.*s", (int)(at - s->user), s->user);
     s->mu = mail_user_open(s->d->p.mailbox_base, at + 1, local, s->d->p.index_name, true, err);

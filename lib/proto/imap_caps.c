@@ -14,8 +14,8 @@ void imap_caps_prelogin(struct buf *out, bool starttls, bool may_auth)
 
 void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit)
 {
-    /* Only what imapd-mailbox implements now (doc/imapd.md): UIDPLUS, MOVE and APPENDLIMIT
-     * come with APPEND, COPY and MOVE. */
-    (void)appendlimit;
-    buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT CHILDREN ESEARCH");
+    /* Only what imapd-mailbox implements (doc/imapd.md). */
+    buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT CHILDREN ESEARCH UIDPLUS MOVE SPECIAL-USE");
+    if (appendlimit)
+        buf_printf(out, " APPENDLIMIT=%llu", appendlimit);
 }

@@ -292,3 +292,44 @@ def test_large_fetch_is_streamed_while_other_sessions_are_served(imap):
             total += len(slow.f.read(int(n.group(1))))
     assert total > 40 * 700 * 72
     slow.close()
+
+
+def test_mailboxes_append_copy_move(imap):
+    m = connect(imap)
+    m.login(ALICE, "secret")
+    typ, data = m.list('""', "*")
+    listing = b"\n".join(data)
+    for box, use in [(b"Sent", b"\\Sent"), (b"Drafts", b"\\Drafts"), (b"Trash", b"\\Trash"),
+                     (b"Junk", b"\\Junk"), (b"Archive", b"\\Archive")]:
+        assert re.search(rb"\(.*" + re.escape(use) + rb".*\) \".\" \"?" + box + rb"\"?$", listing, re.M), listing
+    assert m.create("Projects")[0] == "OK"
+    assert m.create("Projects.2026")[0] == "OK"
+    assert m.create("Projects.2026")[0] == "NO"
+    typ, data = m.append("Projects.2026", "(\\Seen)", '"01-Feb-2026 10:00:00 +0100"', message(1))
+    assert typ == "OK" and re.match(rb"\[APPENDUID \d+ 1\]", data[0]), data
+    typ, data = m.append("Nowhere", None, None, message(2))
+    assert typ == "NO" and b"[TRYCREATE]" in data[0]
+    m.select("Projects.2026")
+    typ, data = m.fetch("1", "(FLAGS INTERNALDATE BODY.PEEK[])")
+    assert b"\\Seen" in data[0][0] and b'"01-Feb-2026' in data[0][0] or b"INTERNALDATE" in data[0][0]
+    assert data[0][1] == message(1)
+    typ, data = m.copy("1", "INBOX")
+    assert typ == "OK" and re.match(rb"\[COPYUID \d+ 1 \d+\]", data[0]), data
+    typ, data = m.uid("MOVE", "1", "Archive")
+    assert typ == "OK"
+    assert m.select("Projects.2026")[1] == [b"0"]
+    assert m.select("Archive")[1] == [b"1"]
+    assert m.rename("Projects", "Old")[0] == "OK"
+    names = b"\n".join(m.list('""', "Old*")[1])
+    assert b"Old.2026" in names, names
+    assert m.subscribe("Old.2026")[0] == "OK"
+    assert b"Old.2026" in b"\n".join(m.lsub('""', "*")[1])
+    assert m.delete("Old.2026")[0] == "OK"
+    assert m.delete("INBOX")[0] == "NO"
+    m.logout()
+    # The copy in INBOX is there for POP3 too, byte for byte.
+    p = poplib.POP3("127.0.0.1", imap.ports["pop3"])
+    p.user(ALICE)
+    p.pass_("secret")
+    assert b"\r\n".join(p.retr(1)[1]) + b"\r\n" == message(1)
+    p.quit()
