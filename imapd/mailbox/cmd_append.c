@@ -3,7 +3,7 @@
  * durably as a delivery, with its flags and date, into an existing mailbox only ([TRYCREATE]
  * otherwise), within the user's quota ([OVERQUOTA]). The store keeps LF line ends: the CRLF of
  * the wire becomes LF, and FETCH gives CRLF back, so the octets a client appended are the ones
- * it fetches. Keywords other than $Forwarded are not kept yet. */
+ * it fetches. Keywords go into the target mailbox's table first ([LIMIT] when it is full). */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -67,38 +67,48 @@ void cmd_append(struct imap_session *s, struct imap_command *cmd)
     size_t n = cmd->nargs, i = 1;
     uint32_t flags = 0;
     uint64_t date = (uint64_t)time(NULL);
+    const char **names = NULL;
+    size_t nnames = 0;
     if (n >= 3 && a[i].type == IMAP_ARG_LIST) {
-        if (!imap_parse_flags(&a[i], &flags)) {
+        if (!imap_parse_flags(&a[i], &flags, &names, &nnames)) {
             imap_bad(s, "Invalid flags.");
             return;
         }
         i++;
     }
+    char *name = NULL, *err = NULL;
     if (i + 1 < n && a[i].type == IMAP_ARG_QUOTED) {
         if (!parse_date_time(a[i].str, &date)) {
+            free(names);
             imap_bad(s, "Invalid date-time.");
             return;
         }
         i++;
     }
     if (n < 2 || i + 1 != n || a[i].type != IMAP_ARG_LITERAL) {
+        free(names);
         imap_bad(s, "Syntax: APPEND mailbox [(flags)] [date-time] {size}.");
         return;
     }
     if (a[i].len > s->d->p.append_limit) { /* RFC 7889 */
+        free(names);
         imap_no(s, "[TOOBIG] The message is larger than APPENDLIMIT.");
         return;
     }
-    char *name = imap_name_in(s, &a[0]);
+    name = imap_name_in(s, &a[0]);
     if (!name) {
+        free(names);
         imap_no(s, "[CANNOT] Invalid mailbox name.");
         return;
     }
+    uint64_t keywords = 0;
+    enum mailstore_result r = nnames ? mailbox_keywords_add(s->mu, name, names, nnames, &keywords, &err) : MS_OK;
+    free(names);
     struct literal lit = {a[i].str, a[i].len};
     uint32_t uid = 0, uidvalidity = 0;
-    char *err = NULL;
-    enum mailstore_result r = mailbox_append(s->mu, name, s->quota, fill, &lit, flags, 0, date,
-                                             &uid, &uidvalidity, &err);
+    if (r == MS_OK)
+        r = mailbox_append(s->mu, name, s->quota, fill, &lit, flags, keywords, date, &uid,
+                           &uidvalidity, &err);
     if (r == MS_OK) {
         if (s->view && strcmp(s->view->name, name) == 0)
             view_sync(s, true);

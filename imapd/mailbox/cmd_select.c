@@ -1,8 +1,8 @@
 /* cmd_select.c - selecting a mailbox and changing its messages: SELECT and EXAMINE (RFC 9051
  * sec 6.3.2-6.3.3), CLOSE and UNSELECT (6.4.1-6.4.2, RFC 3691), EXPUNGE and UID EXPUNGE
- * (6.4.3, RFC 4315), STORE and UID STORE (6.4.6). Flags are the Maildir letters of the store;
- * $Forwarded is Maildir's P, as in Dovecot. Other keywords are not permanent yet: PERMANENTFLAGS
- * says so, and STORE leaves them out (RFC 9051 sec 7.1, PERMANENTFLAGS). */
+ * (6.4.3, RFC 4315), STORE and UID STORE (6.4.6). System flags are the Maildir letters of the
+ * store; $Forwarded is Maildir's P, as in Dovecot; other keywords go into the mailbox's keyword
+ * table (up to 64, [LIMIT] beyond). A STORE over many messages is one store transaction. */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded"
 
 static void unselect(struct imap_session *s)
 {
@@ -47,11 +46,22 @@ void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly)
     }
     free(name);
     s->view = v;
-    imap_reply(s, "* FLAGS (" SYSTEM_FLAGS ")");
-    imap_reply(s, "* OK [PERMANENTFLAGS (%s)] Flags permitted.", readonly ? "" : SYSTEM_FLAGS);
+    struct buf b = BUF_INIT;
+    view_write_flag_list(v, &b, false);
+    imap_reply(s, "* FLAGS %s", buf_cstr(&b));
+    buf_reset(&b);
+    if (readonly)
+        buf_puts(&b, "()");
+    else
+        view_write_flag_list(v, &b, true);
+    imap_reply(s, "* OK [PERMANENTFLAGS %s] Flags permitted.", buf_cstr(&b));
+    buf_free(&b);
     imap_reply(s, "* %zu EXISTS", v->n);
     if (!s->rev2) {
-        imap_reply(s, "* 0 RECENT");
+        size_t recent = 0;
+        for (size_t i = 0; i < v->n; i++)
+            recent += v->msgs[i].recent;
+        imap_reply(s, "* %zu RECENT", recent);
         for (size_t i = 0; i < v->n; i++)
             if (!(v->msgs[i].flags & MS_FLAG_SEEN)) {
                 imap_reply(s, "* OK [UNSEEN %zu] First unseen.", i + 1);
@@ -131,13 +141,12 @@ void cmd_expunge(struct imap_session *s, struct imap_command *cmd, bool uid)
 
 /* --- STORE --- */
 
-/* Keywords other than $Forwarded are accepted and not kept (they are not in PERMANENTFLAGS). */
-bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags)
+bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags, const char ***names, size_t *nnames)
 {
     static const struct {
         const char *name;
         uint32_t bit;
-    } names[] = {
+    } t[] = {
         {"\\Answered", MS_FLAG_REPLIED}, {"\\Flagged", MS_FLAG_FLAGGED},
         {"\\Deleted", MS_FLAG_TRASHED},  {"\\Seen", MS_FLAG_SEEN},
         {"\\Draft", MS_FLAG_DRAFT},      {"$Forwarded", MS_FLAG_PASSED},
@@ -145,30 +154,41 @@ bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags)
     const struct imap_arg *v = a->type == IMAP_ARG_LIST ? a->list : a;
     size_t n = a->type == IMAP_ARG_LIST ? a->n : 1;
     *flags = 0;
+    *names = NULL;
+    *nnames = 0;
     for (size_t i = 0; i < n; i++) {
         if (v[i].type != IMAP_ARG_ATOM)
-            return false;
+            goto bad;
         bool known = false;
-        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (strcasecmp(v[i].str, names[k].name) == 0) {
-                *flags |= names[k].bit;
+        for (size_t k = 0; k < sizeof t / sizeof t[0] && !known; k++)
+            if (strcasecmp(v[i].str, t[k].name) == 0) {
+                *flags |= t[k].bit;
                 known = true;
             }
-        if (!known && v[i].str[0] == '\\')
-            return false; /* \Recent may not be stored; other system flags do not exist */
+        if (known)
+            continue;
+        /* \Recent may not be stored; other system flags do not exist; a keyword is an atom */
+        if (v[i].str[0] == '\\' || !mailbox_keyword_valid(v[i].str))
+            goto bad;
+        *names = xreallocarray(*names, *nnames + 1, sizeof **names);
+        (*names)[(*nnames)++] = v[i].str;
     }
     return true;
+bad:
+    free(*names);
+    *names = NULL;
+    return false;
 }
 
-enum store_op { OP_SET, OP_ADD, OP_REMOVE };
 
-static bool parse_store(struct imap_command *cmd, enum store_op *op, bool *silent, uint32_t *flags)
+static bool parse_store(struct imap_command *cmd, enum mailbox_store_op *op, bool *silent,
+                        uint32_t *flags, const char ***names, size_t *nnames)
 {
     if (cmd->nargs != 3 || cmd->args[1].type != IMAP_ARG_ATOM)
         return false;
     const char *w = cmd->args[1].str;
-    *op = *w == '+' ? OP_ADD : *w == '-' ? OP_REMOVE : OP_SET;
-    if (*op != OP_SET)
+    *op = *w == '+' ? MS_STORE_ADD : *w == '-' ? MS_STORE_REMOVE : MS_STORE_REPLACE;
+    if (*op != MS_STORE_REPLACE)
         w++;
     if (strcasecmp(w, "FLAGS") == 0)
         *silent = false;
@@ -176,66 +196,102 @@ static bool parse_store(struct imap_command *cmd, enum store_op *op, bool *silen
         *silent = true;
     else
         return false;
-    return imap_parse_flags(&cmd->args[2], flags);
+    return imap_parse_flags(&cmd->args[2], flags, names, nnames);
 }
 
-static void store_one(struct imap_session *s, size_t i, enum store_op op, uint32_t flags,
-                      bool silent, bool uid, unsigned *failed)
+struct store_ctx {
+    struct imap_session *s;
+    const size_t *pos;
+    size_t k;
+    bool silent, uid;
+    unsigned failed;
+};
+
+/* One message's result, in the order of the positions. */
+static void stored(void *ctx, const struct mailbox_store_result *r)
 {
+    struct store_ctx *c = ctx;
+    struct imap_session *s = c->s;
+    size_t i = c->pos[c->k++];
     struct view_msg *m = &s->view->msgs[i];
-    uint32_t want = op == OP_SET ? flags : op == OP_ADD ? m->flags | flags : m->flags & ~flags;
-    if (want != m->flags) {
-        char *err = NULL;
-        uint64_t modseq;
-        int r = mailbox_set_flags(s->mu, s->view->name, m->uid, want, &modseq, &err);
-        if (r == 1) {
-            m->flags = want;
-            m->modseq = modseq;
-        } else if (r < 0) {
-            log_warn("%s: %s: store UID %u: %s, session=<%s>", s->user, s->view->name, m->uid,
-                     err ? err : "?", s->id);
-            (*failed)++;
-        }
-        free(err);
-    }
-    if (silent)
+    if (r->result == MS_STORE_NOUID)
+        return; /* expunged meanwhile: the EXPUNGE comes later */
+    m->flags = r->flags;
+    m->keywords = r->keywords;
+    m->modseq = r->modseq;
+    if (c->silent)
         return;
     struct buf b = BUF_INIT;
     buf_printf(&b, "* %zu FETCH (FLAGS ", i + 1);
-    imap_write_flags(&b, m->flags, m->recent);
-    if (uid)
+    view_write_flags(s->view, &b, m);
+    if (c->uid)
         buf_printf(&b, " UID %u", m->uid);
     buf_putc(&b, ')');
     imap_reply(s, "%s", buf_cstr(&b));
     buf_free(&b);
 }
 
+/* The keyword bits for names: added to the mailbox's table for ADD and REPLACE, only looked up
+ * for REMOVE (nothing to remove that is not there). */
+static enum mailstore_result keyword_mask(struct imap_session *s, enum mailbox_store_op op,
+                                          const char **names, size_t n, uint64_t *mask, char **err)
+{
+    *mask = 0;
+    if (n == 0)
+        return MS_OK;
+    if (op == MS_STORE_REMOVE)
+        return mailbox_keywords_lookup(s->mu, s->view->name, names, n, mask, err) < 0 ? MS_TEMPFAIL : MS_OK;
+    return mailbox_keywords_add(s->mu, s->view->name, names, n, mask, err);
+}
+
 void cmd_store(struct imap_session *s, struct imap_command *cmd, bool uid)
 {
-    enum store_op op;
+    enum mailbox_store_op op;
     bool silent;
     uint32_t flags;
+    const char **names = NULL;
+    size_t nnames = 0;
     struct imap_seqset set;
-    if (!parse_store(cmd, &op, &silent, &flags) || cmd->args[0].type != IMAP_ARG_ATOM ||
-        !imap_seqset_parse(cmd->args[0].str, 100000, &set)) {
+    if (!parse_store(cmd, &op, &silent, &flags, &names, &nnames) ||
+        cmd->args[0].type != IMAP_ARG_ATOM || !imap_seqset_parse(cmd->args[0].str, 100000, &set)) {
+        free(names);
         imap_bad(s, "Syntax: STORE sequence-set [+|-]FLAGS[.SILENT] (flags).");
         return;
     }
     if (s->view->readonly) {
+        free(names);
         imap_seqset_free(&set);
         imap_no(s, "[READ-ONLY] The mailbox is read-only.");
         return;
     }
+    char *err = NULL;
+    uint64_t keywords;
+    enum mailstore_result kr = keyword_mask(s, op, names, nnames, &keywords, &err);
+    free(names);
+    if (kr != MS_OK) {
+        imap_seqset_free(&set);
+        imap_store_error(s, kr, false, "STORE", err);
+        free(err);
+        return;
+    }
     view_sync(s, uid);
+    if (keywords)
+        view_refresh_keywords(s);
     size_t n;
     size_t *pos = view_resolve(s, &set, uid, &n);
-    unsigned failed = 0;
-    for (size_t k = 0; k < n; k++)
-        store_one(s, pos[k], op, flags, silent, uid, &failed);
-    free(pos);
     imap_seqset_free(&set);
-    if (failed)
-        imap_no(s, "[SERVERBUG] Flags of %u messages could not be changed.", failed);
-    else
+    uint32_t *uids = xreallocarray(NULL, n ? n : 1, sizeof *uids);
+    for (size_t k = 0; k < n; k++)
+        uids[k] = s->view->msgs[pos[k]].uid;
+    struct store_ctx c = {.s = s, .pos = pos, .silent = silent, .uid = uid};
+    int r = n ? mailbox_store_many(s->mu, s->view->name, uids, n, op, flags, keywords, 0, stored, &c, &err) : 0;
+    if (r < 0) {
+        log_warn("%s: %s: STORE: %s, session=<%s>", s->user, s->view->name, err ? err : "?", s->id);
+        imap_no(s, "[UNAVAILABLE] The flags could not be changed; try again later.");
+    } else {
         imap_ok(s, "%s completed.", cmd->name);
+    }
+    free(err);
+    free(uids);
+    free(pos);
 }

@@ -195,12 +195,10 @@ static int load(struct imap_session *s, uint32_t uid, struct msg *m, char **err)
     if (r <= 0)
         return r < 0 ? -1 : 0;
     int fd = mailbox_open_message(s->mu, s->view->name, &mm, err);
+    m->mtime = (time_t)mm.internaldate;
     mailbox_msg_free(&mm);
     if (fd < 0)
         return errno == ENOENT ? 0 : -1;
-    struct stat st;
-    fstat(fd, &st);
-    m->mtime = st.st_mtime;
     char tmp[65536];
     ssize_t n;
     char prev = 0;
@@ -287,7 +285,7 @@ static void write_item(struct imap_session *s, const struct item *it, const stru
         buf_printf(out, "UID %u", vm->uid);
     else if (it->kind == I_FLAGS) {
         buf_puts(out, "FLAGS ");
-        imap_write_flags(out, vm->flags, vm->recent);
+        view_write_flags(s->view, out, vm);
     } else if (it->kind == I_INTERNALDATE) {
         buf_puts(out, "INTERNALDATE ");
         internaldate(out, m->mtime);
@@ -328,8 +326,11 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
     bool seen_now = f->sets_seen && !s->view->readonly && !(vm->flags & MS_FLAG_SEEN);
     if (seen_now) {
         uint64_t modseq;
-        if (mailbox_set_flags(s->mu, s->view->name, vm->uid, vm->flags | MS_FLAG_SEEN, &modseq, &err) == 1)
-            vm->flags |= MS_FLAG_SEEN, vm->modseq = modseq;
+        uint32_t flags;
+        uint64_t keywords;
+        if (mailbox_store(s->mu, s->view->name, vm->uid, MS_STORE_ADD, MS_FLAG_SEEN, 0, 0, &modseq,
+                          &flags, &keywords, &err) == MS_STORE_CHANGED)
+            vm->flags = flags, vm->keywords = keywords, vm->modseq = modseq;
         free(err);
     }
     struct buf out = BUF_INIT;
@@ -347,7 +348,7 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
         buf_printf(&out, " UID %u", vm->uid);
     if (seen_now && !has_flags) {
         buf_puts(&out, " FLAGS ");
-        imap_write_flags(&out, vm->flags, vm->recent);
+        view_write_flags(s->view, &out, vm);
     }
     buf_puts(&out, ")\r\n");
     conn_write(s->conn, out.data, out.len);

@@ -53,8 +53,11 @@ struct view_msg {
     uint32_t flags;   /* MS_FLAG_* */
     uint64_t modseq;
     uint64_t vsize;   /* RFC822.SIZE */
+    uint64_t keywords; /* bit i: view.keyword[i] */
     bool recent;
 };
+
+#define VIEW_KEYWORDS 64
 
 struct view {
     char *name;          /* the store's mailbox name ("INBOX", "Sent", "A.B") */
@@ -63,6 +66,7 @@ struct view {
     uint64_t highestmodseq;
     struct view_msg *msgs;
     size_t n, cap;
+    char *keyword[VIEW_KEYWORDS]; /* the mailbox's keyword table as this session knows it */
 };
 
 struct imap_session {
@@ -126,7 +130,12 @@ void view_free(struct view *v);
 void view_sync(struct imap_session *s, bool expunges_allowed);
 /* Resolve a sequence set (uid: UIDs) to positions in the view, in ascending order. */
 size_t *view_resolve(struct imap_session *s, struct imap_seqset *set, bool uid, size_t *count);
-void imap_write_flags(struct buf *out, uint32_t flags, bool recent);
+/* "(\\Seen $Label1 ...)" for a message of the view. */
+void view_write_flags(const struct view *v, struct buf *out, const struct view_msg *m);
+/* Learn keywords added to the mailbox's table; announce the new FLAGS when there are. */
+void view_refresh_keywords(struct imap_session *s);
+/* FLAGS and PERMANENTFLAGS lists with the keywords of the view. */
+void view_write_flag_list(const struct view *v, struct buf *out, bool permanent);
 /* cmd_folders.c */
 /* The tagged NO for a store result (trycreate: [TRYCREATE] for a missing target mailbox). */
 void imap_store_error(struct imap_session *s, enum mailstore_result r, bool trycreate,
@@ -140,8 +149,9 @@ void cmd_unsubscribe(struct imap_session *s, struct imap_command *cmd);
 void cmd_append(struct imap_session *s, struct imap_command *cmd);
 void cmd_copy(struct imap_session *s, struct imap_command *cmd, bool uid, bool move);
 /* cmd_select.c */
-/* The system flags of a flag list (or one flag); false on syntax errors. */
-bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags);
+/* The system flags of a flag list (or one flag) and its keywords (pointers into a; *names
+ * malloc'ed, *nnames of them); false on syntax errors. */
+bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags, const char ***names, size_t *nnames);
 void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly);
 void cmd_close(struct imap_session *s, struct imap_command *cmd, bool expunge);
 void cmd_expunge(struct imap_session *s, struct imap_command *cmd, bool uid);

@@ -19,11 +19,13 @@
 enum key_kind {
     K_ALL, K_FLAG_SET, K_FLAG_CLEAR, K_NEW, K_OLD, K_RECENT, K_FALSE, K_LARGER, K_SMALLER,
     K_UID, K_SEQ, K_NOT, K_OR, K_AND, K_HEADER, K_BODY, K_TEXT, K_BEFORE, K_ON, K_SINCE,
+    K_KEYWORD, K_UNKEYWORD,
 };
 
 struct key {
     enum key_kind kind;
     uint32_t flag;
+    uint64_t keyword;
     uint64_t size;
     struct imap_seqset set;
     const char *field, *value; /* K_HEADER: field; all string keys: value */
@@ -121,10 +123,17 @@ static bool keyword_key(struct parser *p, const char *w, struct key *k)
     const struct imap_arg *v = next(p);
     if (!v || v->type != IMAP_ARG_ATOM)
         return false;
-    if (strcasecmp(v->str, "$Forwarded") == 0)
+    if (strcasecmp(v->str, "$Forwarded") == 0) {
         *k = (struct key){.kind = set ? K_FLAG_SET : K_FLAG_CLEAR, .flag = MS_FLAG_PASSED};
-    else /* no other keyword is kept yet: no message has it */
-        *k = (struct key){.kind = set ? K_FALSE : K_ALL};
+        return true;
+    }
+    const struct view *view = p->s->view;
+    for (unsigned i = 0; i < VIEW_KEYWORDS; i++)
+        if (view->keyword[i] && strcasecmp(view->keyword[i], v->str) == 0) {
+            *k = (struct key){.kind = set ? K_KEYWORD : K_UNKEYWORD, .keyword = (uint64_t)1 << i};
+            return true;
+        }
+    *k = (struct key){.kind = set ? K_FALSE : K_ALL}; /* a keyword no message has */
     return true;
 }
 
@@ -207,7 +216,7 @@ struct subject {
     size_t pos;            /* in the view */
     struct buf text;       /* the message, loaded when a key needs it */
     bool loaded, load_failed;
-    time_t mtime;
+    time_t mtime; /* INTERNALDATE */
 };
 
 static bool contains(const char *hay, size_t len, const char *needle)
@@ -232,6 +241,7 @@ static bool load_text(struct subject *x)
     int fd = -1;
     if (mailbox_lookup(x->s->mu, x->s->view->name, vm->uid, &mm, &err) == 1) {
         fd = mailbox_open_message(x->s->mu, x->s->view->name, &mm, &err);
+        x->mtime = (time_t)mm.internaldate;
         mailbox_msg_free(&mm);
     }
     free(err);
@@ -239,9 +249,6 @@ static bool load_text(struct subject *x)
         x->load_failed = true;
         return false;
     }
-    struct stat st;
-    fstat(fd, &st);
-    x->mtime = st.st_mtime;
     char tmp[65536];
     ssize_t n;
     while ((n = read(fd, tmp, sizeof tmp)) > 0)
@@ -287,6 +294,8 @@ static bool eval(const struct key *k, struct subject *x)
     case K_FALSE: return false;
     case K_FLAG_SET: return (m->flags & k->flag) != 0;
     case K_FLAG_CLEAR: return (m->flags & k->flag) == 0;
+    case K_KEYWORD: return (m->keywords & k->keyword) != 0;
+    case K_UNKEYWORD: return (m->keywords & k->keyword) == 0;
     case K_NEW: return m->recent && !(m->flags & MS_FLAG_SEEN);
     case K_OLD: return !m->recent;
     case K_RECENT: return m->recent;

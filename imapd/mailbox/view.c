@@ -9,27 +9,69 @@
 #include "mem.h"
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-void imap_write_flags(struct buf *out, uint32_t flags, bool recent)
+static const struct {
+    uint32_t bit;
+    const char *name;
+} system_flags[] = {
+    {MS_FLAG_REPLIED, "\\Answered"}, {MS_FLAG_FLAGGED, "\\Flagged"},
+    {MS_FLAG_TRASHED, "\\Deleted"},  {MS_FLAG_SEEN, "\\Seen"},
+    {MS_FLAG_DRAFT, "\\Draft"},      {MS_FLAG_PASSED, "$Forwarded"},
+};
+
+void view_write_flags(const struct view *v, struct buf *out, const struct view_msg *m)
 {
-    static const struct {
-        uint32_t bit;
-        const char *name;
-    } names[] = {
-        {MS_FLAG_REPLIED, "\\Answered"}, {MS_FLAG_FLAGGED, "\\Flagged"},
-        {MS_FLAG_TRASHED, "\\Deleted"},  {MS_FLAG_SEEN, "\\Seen"},
-        {MS_FLAG_DRAFT, "\\Draft"},      {MS_FLAG_PASSED, "$Forwarded"},
-    };
     buf_putc(out, '(');
-    bool first = true;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (flags & names[i].bit) {
-            buf_printf(out, "%s%s", first ? "" : " ", names[i].name);
-            first = false;
+    const char *sp = "";
+    for (size_t i = 0; i < sizeof system_flags / sizeof system_flags[0]; i++)
+        if (m->flags & system_flags[i].bit) {
+            buf_printf(out, "%s%s", sp, system_flags[i].name);
+            sp = " ";
         }
-    if (recent)
-        buf_printf(out, "%s\\Recent", first ? "" : " ");
+    for (unsigned i = 0; i < VIEW_KEYWORDS; i++)
+        if ((m->keywords >> i & 1) && v->keyword[i]) {
+            buf_printf(out, "%s%s", sp, v->keyword[i]);
+            sp = " ";
+        }
+    if (m->recent)
+        buf_printf(out, "%s\\Recent", sp);
     buf_putc(out, ')');
+}
+
+void view_write_flag_list(const struct view *v, struct buf *out, bool permanent)
+{
+    buf_putc(out, '(');
+    for (size_t i = 0; i < sizeof system_flags / sizeof system_flags[0]; i++)
+        buf_printf(out, "%s%s", i ? " " : "", system_flags[i].name);
+    for (unsigned i = 0; i < VIEW_KEYWORDS; i++)
+        if (v->keyword[i] && strcasecmp(v->keyword[i], "$Forwarded") != 0)
+            buf_printf(out, " %s", v->keyword[i]);
+    if (permanent) /* RFC 9051 sec 7.1: new keywords may be created */
+        buf_puts(out, " \\*");
+    buf_putc(out, ')');
+}
+
+static int add_keyword(void *ctx, unsigned idx, const char *name)
+{
+    struct view *v = ctx;
+    if (idx < VIEW_KEYWORDS && !v->keyword[idx])
+        v->keyword[idx] = xstrdup(name);
+    return 0;
+}
+
+/* Learn keywords added to the table since; true when there were new ones. */
+static bool load_keywords(struct imap_session *s, struct view *v)
+{
+    unsigned before = 0, after = 0;
+    for (unsigned i = 0; i < VIEW_KEYWORDS; i++)
+        before += v->keyword[i] != NULL;
+    char *err = NULL;
+    mailbox_keywords(s->mu, v->name, add_keyword, v, &err);
+    free(err);
+    for (unsigned i = 0; i < VIEW_KEYWORDS; i++)
+        after += v->keyword[i] != NULL;
+    return after != before;
 }
 
 static int collect(void *ctx, const struct mailbox_msg *m)
@@ -38,7 +80,7 @@ static int collect(void *ctx, const struct mailbox_msg *m)
     if (v->n == v->cap)
         v->msgs = xreallocarray(v->msgs, v->cap = v->cap ? v->cap * 2 : 64, sizeof *v->msgs);
     v->msgs[v->n++] = (struct view_msg){.uid = m->uid, .flags = m->flags, .modseq = m->modseq,
-                                        .vsize = m->vsize};
+                                        .vsize = m->vsize, .keywords = m->keywords};
     return 0;
 }
 
@@ -68,6 +110,23 @@ struct view *view_open(struct imap_session *s, const char *name, bool readonly, 
         view_free(v);
         return NULL;
     }
+    load_keywords(s, v);
+    /* \Recent (RFC 3501 sec 2.3.2): SELECT claims the messages no session has seen yet;
+     * EXAMINE only looks. */
+    uint32_t first = UINT32_MAX;
+    int r2;
+    if (readonly) {
+        struct mailbox_status st;
+        r2 = mailbox_status(s->mu, name, &st, err);
+        if (r2 == 1)
+            first = st.first_recent;
+    } else {
+        r2 = mailbox_claim_recent(s->mu, name, &first, err);
+    }
+    for (size_t i = 0; r2 == 1 && i < v->n; i++)
+        v->msgs[i].recent = v->msgs[i].uid >= first;
+    free(*err);
+    *err = NULL;
     return v;
 }
 
@@ -77,7 +136,25 @@ void view_free(struct view *v)
         return;
     free(v->name);
     free(v->msgs);
+    for (unsigned i = 0; i < VIEW_KEYWORDS; i++)
+        free(v->keyword[i]);
     free(v);
+}
+
+void view_refresh_keywords(struct imap_session *s)
+{
+    struct view *v = s->view;
+    if (!load_keywords(s, v))
+        return;
+    struct buf b = BUF_INIT; /* RFC 9051 sec 7.3.5: the new set of flags */
+    view_write_flag_list(v, &b, false);
+    imap_reply(s, "* FLAGS %s", buf_cstr(&b));
+    buf_reset(&b);
+    if (!v->readonly) {
+        view_write_flag_list(v, &b, true);
+        imap_reply(s, "* OK [PERMANENTFLAGS %s] Flags permitted.", buf_cstr(&b));
+    }
+    buf_free(&b);
 }
 
 /* --- sync --- */
@@ -124,15 +201,16 @@ static int merge(void *ctx, const struct mailbox_msg *m)
         struct view_msg now = old;
         now.flags = m->flags;
         now.modseq = m->modseq;
+        now.keywords = m->keywords;
         keep(y, now);
-        if (old.flags != now.flags) {
+        if (old.flags != now.flags || old.keywords != now.keywords) {
             buf_printf(&y->changed, "* %zu FETCH (UID %u FLAGS ", y->n, now.uid);
-            imap_write_flags(&y->changed, now.flags, now.recent);
+            view_write_flags(y->v, &y->changed, &now);
             buf_puts(&y->changed, ")\r\n");
         }
     } else if (y->pos >= y->v->n) { /* new: UIDs only grow */
         keep(y, (struct view_msg){.uid = m->uid, .flags = m->flags, .modseq = m->modseq,
-                                  .vsize = m->vsize});
+                                  .vsize = m->vsize, .keywords = m->keywords});
         y->added++;
     }
     return 0;
@@ -151,6 +229,7 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
     }
     if (info.highestmodseq == v->highestmodseq && info.uidnext == v->uidnext)
         return;
+    view_refresh_keywords(s);
     struct sync y = {.s = s, .v = v, .expunges_allowed = expunges_allowed};
     if (mailbox_iterate(s->mu, v->name, 1, merge, &y, &err) < 0) {
         log_warn("%s: %s: %s, session=<%s>", s->user, v->name, err ? err : "?", s->id);
@@ -168,8 +247,21 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
     v->highestmodseq = info.highestmodseq;
     if (y.changed.len)
         sess_reply(s->sess, "%.*s", (int)y.changed.len - 2, y.changed.data);
-    if (y.added)
+    if (y.added) {
         imap_reply(s, "* %zu EXISTS", v->n);
+        uint32_t first = UINT32_MAX; /* later arrivals this session is the first to see */
+        char *e2 = NULL;
+        size_t recent = 0;
+        if (!v->readonly && mailbox_claim_recent(s->mu, v->name, &first, &e2) == 1)
+            for (size_t i = v->n - y.added; i < v->n; i++)
+                recent += v->msgs[i].recent = v->msgs[i].uid >= first;
+        free(e2);
+        if (!s->rev2) {
+            for (size_t i = 0; i < v->n - y.added; i++)
+                recent += v->msgs[i].recent;
+            imap_reply(s, "* %zu RECENT", recent);
+        }
+    }
     buf_free(&y.changed);
 }
 

@@ -132,7 +132,7 @@ def test_commands_pipelined_behind_login_are_served(imap):
     lines = r.until("d")
     text = b"".join(lines)
     assert b"a OK" in text and b"* 1 EXISTS" in text and b"b OK [READ-WRITE]" in text, text
-    assert re.search(rb"\* 1 FETCH \(FLAGS \(\) UID 1\)", text), text
+    assert re.search(rb"\* 1 FETCH \(FLAGS \((\\Recent)?\) UID 1\)", text), text
     r.close()
 
 
@@ -155,7 +155,7 @@ def test_select_fetch_store_expunge(imap):
     body = data[0][1]
     assert len(body) == size and body.endswith(b"body of message 2\r\n")
     # BODY[] (not PEEK) set \Seen.
-    assert m.fetch("2", "(FLAGS)")[1][0] == b"2 (FLAGS (\\Seen))"
+    assert m.fetch("2", "(FLAGS)")[1][0] == b"2 (FLAGS (\\Seen \\Recent))"
     assert m.search(None, "UNSEEN") == ("OK", [b"1 3"])
     assert m.search(None, "SUBJECT", '"message 3"') == ("OK", [b"3"])
     assert m.uid("SEARCH", "BODY", "message 1") == ("OK", [b"1"])
@@ -206,18 +206,19 @@ def test_idle_sees_a_delivery_within_a_second(imap):
     r.sock.settimeout(5)
     assert r.line() == b"* 2 EXISTS\r\n"
     assert time.monotonic() - t < 2.5  # delivery included
+    assert r.line() == b"* 2 RECENT\r\n"  # an IMAP4rev1 session
     # Another session's flag change arrives too.
     m = connect(imap)
     m.login(ALICE, "secret")
     m.select("INBOX")
     m.store("1", "+FLAGS", "(\\Flagged)")
-    assert r.line() == b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n"
+    assert r.line() == b"* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))\r\n"
     m.store("1", "+FLAGS", "(\\Deleted)")
     m.expunge()
     m.logout()
     line = r.line()  # the \Deleted flag may be seen first, or only the expunge
     if line.startswith(b"* 1 FETCH"):
-        assert line == b"* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted))\r\n"
+        assert line == b"* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted \\Recent))\r\n"
         line = r.line()
     assert line == b"* 1 EXPUNGE\r\n"
     r.send("DONE\r\n")
@@ -232,7 +233,7 @@ def test_examine_is_read_only_and_errors_keep_the_session(imap):
     assert r.until("b")[-1].startswith(b"b OK [READ-ONLY]")
     r.send("c STORE 1 +FLAGS (\\Seen)\r\nd FETCH 1 (BODY[])\r\ne FETCH 1 (FLAGS)\r\n")
     out = b"".join(r.until("e"))
-    assert b"c NO [READ-ONLY]" in out and b"* 1 FETCH (FLAGS ())" in out, out
+    assert b"c NO [READ-ONLY]" in out and b"* 1 FETCH (FLAGS (\\Recent))" in out, out
     r.send("f SELECT nosuchbox\r\ng FETCH 1:* (BOGUS)\r\nh NOOP\r\n")
     out = b"".join(r.until("h"))
     assert b"f NO [NONEXISTENT]" in out and b"g BAD" in out and b"h OK" in out, out
@@ -333,3 +334,28 @@ def test_mailboxes_append_copy_move(imap):
     p.pass_("secret")
     assert b"\r\n".join(p.retr(1)[1]) + b"\r\n" == message(1)
     p.quit()
+
+
+def test_keywords_and_recent(imap):
+    deliver(imap, ALICE, [message(1)])
+    m = connect(imap)
+    m.login(ALICE, "secret")
+    typ, data = m.select("INBOX")
+    assert m.response("RECENT")[1] == [b"1"]
+    assert m.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS (\\Recent))"]
+    typ, data = m.store("1", "+FLAGS", "($Label1 Junk)")
+    assert typ == "OK" and b"$Label1" in data[0] and b"Junk" in data[0], data
+    assert m.search(None, "KEYWORD", "$Label1") == ("OK", [b"1"])
+    assert m.search(None, "UNKEYWORD", "Junk") == ("OK", [b""])
+    # A second session: no longer \Recent; sees the keywords, and the FLAGS list names them.
+    m2 = connect(imap)
+    m2.login(ALICE, "secret")
+    m2.select("INBOX")
+    assert m2.response("RECENT")[1] == [b"0"]
+    flags = m2.response("FLAGS")[1][0]
+    assert b"$Label1" in flags and b"Junk" in flags, flags
+    assert m2.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS ($Label1 Junk))"]
+    m2.store("1", "-FLAGS", "($Label1)")
+    m2.logout()
+    assert m.fetch("1", "(FLAGS)")[1][-1] == b"1 (FLAGS (Junk \\Recent))"
+    m.logout()
