@@ -44,11 +44,14 @@ static char *one_name(struct imap_session *s, struct imap_command *cmd)
 
 void cmd_create(struct imap_session *s, struct imap_command *cmd)
 {
+    /* RFC 9051 sec 6.3.4: a trailing separator says the name is meant to hold others; the
+     * mailbox is created under the name without it. */
+    struct imap_arg *a = cmd->nargs == 1 ? &cmd->args[0] : NULL;
+    if (a && imap_arg_is_astring(a) && a->len > 1 && a->str[a->len - 1] == IMAP_SEPARATOR)
+        ((char *)a->str)[--a->len] = 0;
     char *name = one_name(s, cmd);
     if (!name)
         return;
-    /* RFC 9051 sec 6.3.4: a trailing separator only says a hierarchy is intended; it is
-     * removed by imap_name_in's refusal of empty levels, so refuse "a." as CANNOT. */
     char *err = NULL;
     enum mailstore_result r = strcmp(name, "INBOX") == 0 ? MS_EXISTS : mailbox_create(s->mu, name, 0, &err);
     if (r == MS_OK)

@@ -95,6 +95,42 @@ static void list_one(struct imap_session *s, const struct names *ns, const char 
     buf_free(&b);
 }
 
+static bool listed(const struct names *ns, const char *name, size_t len)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (strlen(ns->v[i]) == len && strncmp(ns->v[i], name, len) == 0)
+            return true;
+    return false;
+}
+
+/* RFC 3501 sec 6.3.9: with "%", a subscribed mailbox below the level the pattern reaches
+ * shows its parent at that level, \Noselect unless the parent is subscribed itself. */
+static void lsub_parents(struct imap_session *s, const struct names *ns, const struct names *subs,
+                         const char *pat)
+{
+    struct names done = {0};
+    for (size_t i = 0; i < subs->n; i++) {
+        const char *n = subs->v[i];
+        for (const char *sep = strchr(n, IMAP_SEPARATOR); sep; sep = strchr(sep + 1, IMAP_SEPARATOR)) {
+            char *parent = xasprintf("%.*s", (int)(sep - n), n);
+            if (match(pat, parent) && !listed(subs, parent, strlen(parent)) &&
+                !listed(&done, parent, strlen(parent))) {
+                struct buf b = BUF_INIT;
+                buf_printf(&b, "* LSUB (\\Noselect) \"%c\" ", IMAP_SEPARATOR);
+                imap_name_out(s, &b, parent);
+                imap_reply(s, "%s", buf_cstr(&b));
+                buf_free(&b);
+                collect(&done, parent);
+            }
+            free(parent);
+        }
+    }
+    (void)ns;
+    for (size_t i = 0; i < done.n; i++)
+        free(done.v[i]);
+    free(done.v);
+}
+
 void cmd_list(struct imap_session *s, struct imap_command *cmd, bool lsub)
 {
     if (cmd->nargs != 2 || !imap_arg_is_astring(&cmd->args[0]) || !imap_arg_is_astring(&cmd->args[1])) {
@@ -130,6 +166,8 @@ void cmd_list(struct imap_session *s, struct imap_command *cmd, bool lsub)
     for (size_t i = 0; i < which->n; i++)
         if (match(store_pat, which->v[i]))
             list_one(s, &ns, which->v[i], lsub);
+    if (lsub)
+        lsub_parents(s, &ns, &subs, store_pat);
     for (size_t i = 0; i < subs.n; i++)
         free(subs.v[i]);
     free(subs.v);
@@ -143,13 +181,12 @@ void cmd_list(struct imap_session *s, struct imap_command *cmd, bool lsub)
 /* --- STATUS --- */
 
 struct counts {
-    uint64_t unseen, deleted;
+    uint64_t deleted;
 };
 
 static int count(void *ctx, const struct mailbox_msg *m)
 {
     struct counts *c = ctx;
-    c->unseen += !(m->flags & MS_FLAG_SEEN);
     c->deleted += (m->flags & MS_FLAG_TRASHED) != 0;
     return 0;
 }
@@ -174,6 +211,10 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
         return;
     }
     struct counts c = {0};
+    struct mailbox_status st = {0};
+    mailbox_status(s->mu, name, &st, &err);
+    free(err);
+    err = NULL;
     struct buf b = BUF_INIT;
     buf_puts(&b, "* STATUS ");
     imap_name_out(s, &b, name);
@@ -182,8 +223,7 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
     bool counted = false;
     for (size_t i = 0; i < cmd->args[1].n; i++) {
         const struct imap_arg *a = &items[i];
-        bool needs_scan = imap_arg_atom_is(a, "UNSEEN") || imap_arg_atom_is(a, "DELETED");
-        if (needs_scan && !counted) {
+        if (imap_arg_atom_is(a, "DELETED") && !counted) {
             mailbox_iterate(s->mu, name, 1, count, &c, &err);
             counted = true;
         }
@@ -191,9 +231,9 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
         if (imap_arg_atom_is(a, "MESSAGES")) buf_printf(&b, "%sMESSAGES %llu", sp, (unsigned long long)info.messages);
         else if (imap_arg_atom_is(a, "UIDNEXT")) buf_printf(&b, "%sUIDNEXT %u", sp, info.uidnext);
         else if (imap_arg_atom_is(a, "UIDVALIDITY")) buf_printf(&b, "%sUIDVALIDITY %u", sp, info.uidvalidity);
-        else if (imap_arg_atom_is(a, "UNSEEN")) buf_printf(&b, "%sUNSEEN %llu", sp, (unsigned long long)c.unseen);
+        else if (imap_arg_atom_is(a, "UNSEEN")) buf_printf(&b, "%sUNSEEN %llu", sp, (unsigned long long)st.unseen);
         else if (imap_arg_atom_is(a, "DELETED")) buf_printf(&b, "%sDELETED %llu", sp, (unsigned long long)c.deleted);
-        else if (imap_arg_atom_is(a, "RECENT")) buf_printf(&b, "%sRECENT 0", sp);
+        else if (imap_arg_atom_is(a, "RECENT")) buf_printf(&b, "%sRECENT %llu", sp, (unsigned long long)st.recent);
         else if (imap_arg_atom_is(a, "SIZE")) buf_printf(&b, "%sSIZE %llu", sp, (unsigned long long)info.vsize);
         else {
             free(err);

@@ -157,8 +157,8 @@ bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags, const char ***n
     *names = NULL;
     *nnames = 0;
     for (size_t i = 0; i < n; i++) {
-        if (v[i].type != IMAP_ARG_ATOM)
-            goto bad;
+        if (v[i].type != IMAP_ARG_ATOM && v[i].type != IMAP_ARG_NIL)
+            goto bad; /* NIL here is the keyword "NIL", an atom like any other */
         bool known = false;
         for (size_t k = 0; k < sizeof t / sizeof t[0] && !known; k++)
             if (strcasecmp(v[i].str, t[k].name) == 0) {
@@ -204,7 +204,9 @@ struct store_ctx {
     const size_t *pos;
     size_t k;
     bool silent, uid;
-    unsigned failed;
+    enum mailbox_store_op op;
+    uint32_t flags;
+    uint64_t keywords;
 };
 
 /* One message's result, in the order of the positions. */
@@ -214,11 +216,20 @@ static void stored(void *ctx, const struct mailbox_store_result *r)
     struct imap_session *s = c->s;
     size_t i = c->pos[c->k++];
     struct view_msg *m = &s->view->msgs[i];
-    if (r->result == MS_STORE_NOUID)
-        return; /* expunged meanwhile: the EXPUNGE comes later */
-    m->flags = r->flags;
-    m->keywords = r->keywords;
-    m->modseq = r->modseq;
+    if (r->result == MS_STORE_NOUID) {
+        /* Expunged by another session meanwhile: this session still sees it until its
+         * EXPUNGE, so the change is answered on the view alone (and goes nowhere). */
+        uint32_t f = c->op == MS_STORE_ADD ? m->flags | c->flags
+                   : c->op == MS_STORE_REMOVE ? m->flags & ~c->flags : c->flags;
+        uint64_t k = c->op == MS_STORE_ADD ? m->keywords | c->keywords
+                   : c->op == MS_STORE_REMOVE ? m->keywords & ~c->keywords : c->keywords;
+        m->flags = f;
+        m->keywords = k;
+    } else {
+        m->flags = r->flags;
+        m->keywords = r->keywords;
+        m->modseq = r->modseq;
+    }
     if (c->silent)
         return;
     struct buf b = BUF_INIT;
@@ -283,7 +294,8 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd, bool uid)
     uint32_t *uids = xreallocarray(NULL, n ? n : 1, sizeof *uids);
     for (size_t k = 0; k < n; k++)
         uids[k] = s->view->msgs[pos[k]].uid;
-    struct store_ctx c = {.s = s, .pos = pos, .silent = silent, .uid = uid};
+    struct store_ctx c = {.s = s, .pos = pos, .silent = silent, .uid = uid, .op = op,
+                          .flags = flags, .keywords = keywords};
     int r = n ? mailbox_store_many(s->mu, s->view->name, uids, n, op, flags, keywords, 0, stored, &c, &err) : 0;
     if (r < 0) {
         log_warn("%s: %s: STORE: %s, session=<%s>", s->user, s->view->name, err ? err : "?", s->id);

@@ -185,7 +185,6 @@ static bool parse_atts(struct fetch *f, const struct imap_arg *a)
 struct msg {
     struct buf crlf;
     size_t body;
-    time_t mtime;
 };
 
 static int load(struct imap_session *s, uint32_t uid, struct msg *m, char **err)
@@ -195,7 +194,6 @@ static int load(struct imap_session *s, uint32_t uid, struct msg *m, char **err)
     if (r <= 0)
         return r < 0 ? -1 : 0;
     int fd = mailbox_open_message(s->mu, s->view->name, &mm, err);
-    m->mtime = (time_t)mm.internaldate;
     mailbox_msg_free(&mm);
     if (fd < 0)
         return errno == ENOENT ? 0 : -1;
@@ -288,9 +286,9 @@ static void write_item(struct imap_session *s, const struct item *it, const stru
         view_write_flags(s->view, out, vm);
     } else if (it->kind == I_INTERNALDATE) {
         buf_puts(out, "INTERNALDATE ");
-        internaldate(out, m->mtime);
+        internaldate(out, (time_t)vm->internaldate);
     } else if (it->kind == I_SIZE) {
-        buf_printf(out, "RFC822.SIZE %zu", m->crlf.len);
+        buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)vm->vsize);
     } else {
         struct buf data = BUF_INIT;
         section(m, it, &data);
@@ -314,7 +312,9 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
     struct view_msg *vm = &s->view->msgs[i];
     struct msg m = {0};
     char *err = NULL;
-    int r = load(s, vm->uid, &m, &err); /* also for RFC822.SIZE and INTERNALDATE */
+    /* Flags, UID, size and date come from the view: a message another session expunged
+     * meanwhile still answers them (RFC 9051 sec 7.5.1); only body items read the file. */
+    int r = f->body ? load(s, vm->uid, &m, &err) : 1;
     if (r <= 0) {
         if (r < 0)
             log_warn("%s: %s: FETCH UID %u: %s, session=<%s>", s->user, s->view->name, vm->uid,

@@ -54,6 +54,7 @@ struct view_msg {
     uint64_t modseq;
     uint64_t vsize;   /* RFC822.SIZE */
     uint64_t keywords; /* bit i: view.keyword[i] */
+    uint64_t internaldate;
     bool recent;
 };
 
@@ -66,6 +67,7 @@ struct view {
     uint64_t highestmodseq;
     struct view_msg *msgs;
     size_t n, cap;
+    bool expunges_pending; /* expunged messages kept until an EXPUNGE may be sent */
     char *keyword[VIEW_KEYWORDS]; /* the mailbox's keyword table as this session knows it */
 };
 

@@ -4,6 +4,7 @@
  * message. String matching is ASCII case-insensitive substring matching on the raw text (RFC
  * 2047 decoding and Unicode case folding are not done yet). An IMAP4rev2 session gets ESEARCH
  * (RFC 9051 sec 7.3.4) with RETURN options MIN, MAX, ALL and COUNT; a rev1 session gets SEARCH. */
+#include "date.h"
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -19,7 +20,7 @@
 enum key_kind {
     K_ALL, K_FLAG_SET, K_FLAG_CLEAR, K_NEW, K_OLD, K_RECENT, K_FALSE, K_LARGER, K_SMALLER,
     K_UID, K_SEQ, K_NOT, K_OR, K_AND, K_HEADER, K_BODY, K_TEXT, K_BEFORE, K_ON, K_SINCE,
-    K_KEYWORD, K_UNKEYWORD,
+    K_KEYWORD, K_UNKEYWORD, K_SENTBEFORE, K_SENTON, K_SENTSINCE,
 };
 
 struct key {
@@ -155,6 +156,12 @@ static bool atom_key(struct parser *p, const struct imap_arg *a, struct key *k, 
     } else if (strcasecmp(w, "BEFORE") == 0 || strcasecmp(w, "ON") == 0 || strcasecmp(w, "SINCE") == 0) {
         k->kind = strcasecmp(w, "BEFORE") == 0 ? K_BEFORE : strcasecmp(w, "ON") == 0 ? K_ON : K_SINCE;
         return parse_date(next(p), &k->day);
+    } else if (strcasecmp(w, "SENTBEFORE") == 0 || strcasecmp(w, "SENTON") == 0 ||
+               strcasecmp(w, "SENTSINCE") == 0) {
+        k->kind = strcasecmp(w, "SENTBEFORE") == 0 ? K_SENTBEFORE
+                : strcasecmp(w, "SENTON") == 0     ? K_SENTON
+                                                   : K_SENTSINCE;
+        return parse_date(next(p), &k->day);
     } else if (strcasecmp(w, "UID") == 0) {
         const struct imap_arg *v = next(p);
         k->kind = K_UID;
@@ -216,7 +223,6 @@ struct subject {
     size_t pos;            /* in the view */
     struct buf text;       /* the message, loaded when a key needs it */
     bool loaded, load_failed;
-    time_t mtime; /* INTERNALDATE */
 };
 
 static bool contains(const char *hay, size_t len, const char *needle)
@@ -241,7 +247,6 @@ static bool load_text(struct subject *x)
     int fd = -1;
     if (mailbox_lookup(x->s->mu, x->s->view->name, vm->uid, &mm, &err) == 1) {
         fd = mailbox_open_message(x->s->mu, x->s->view->name, &mm, &err);
-        x->mtime = (time_t)mm.internaldate;
         mailbox_msg_free(&mm);
     }
     free(err);
@@ -263,6 +268,46 @@ static size_t header_end(const struct buf *t)
     return e ? (size_t)(e - t->data) + 1 : t->len;
 }
 
+/* An address field's text without comments and without the white space around '@', so
+ * "<user (c)@ (c) domain.org>" matches "user@domain.org" (RFC 5322 sec 3.4.1 CFWS). */
+static void address_text(const char *s, size_t len, struct buf *out)
+{
+    int depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '(' ) depth++;
+        else if (c == ')' && depth > 0) depth--;
+        else if (depth == 0 && c != '\r' && c != '\n')
+            buf_putc(out, c == '\t' ? ' ' : c);
+    }
+    size_t w = 0; /* drop spaces next to '@' */
+    for (size_t i = 0; i < out->len; i++) {
+        bool next_at = i + 1 < out->len && out->data[i + 1] == '@';
+        bool prev_at = w > 0 && out->data[w - 1] == '@';
+        if (out->data[i] == ' ' && (next_at || prev_at))
+            continue;
+        out->data[w++] = out->data[i];
+    }
+    buf_truncate(out, w);
+}
+
+static bool value_match(const char *field, const char *v, size_t len, const char *needle)
+{
+    if (contains(v, len, needle))
+        return true;
+    static const char *const addr_fields[] = {"From", "To", "Cc", "Bcc", "Sender", "Reply-To", NULL};
+    bool addr = false;
+    for (const char *const *f = addr_fields; *f && !addr; f++)
+        addr = strcasecmp(*f, field) == 0;
+    if (!addr)
+        return false;
+    struct buf b = BUF_INIT;
+    address_text(v, len, &b);
+    bool hit = contains(b.data ? b.data : "", b.len, needle);
+    buf_free(&b);
+    return hit;
+}
+
 /* Any field named field whose value (unfolded lines joined) contains value. */
 static bool header_match(const struct buf *t, const char *field, const char *value)
 {
@@ -277,13 +322,53 @@ static bool header_match(const struct buf *t, const char *field, const char *val
                 const char *nl2 = memchr(t->data + stop, '\n', end - stop);
                 stop = nl2 ? (size_t)(nl2 - t->data) + 1 : end;
             }
-            if (contains(line + flen + 1, stop - i - flen - 1, value))
+            if (value_match(field, line + flen + 1, stop - i - flen - 1, value))
                 return true;
             next = stop;
         }
         i = next;
     }
     return false;
+}
+
+/* The day of the Date: field as written (RFC 9051 sec 6.4.4: "disregarding time and
+ * timezone"), 00:00 UTC of it; -1 without a usable Date:. */
+static time_t sent_day(struct subject *x)
+{
+    if (!load_text(x))
+        return -1;
+    size_t end = header_end(&x->text);
+    const char *d = x->text.data;
+    for (size_t i = 0; i < end;) {
+        const char *nl = memchr(d + i, '\n', end - i);
+        size_t next = nl ? (size_t)(nl - d) + 1 : end;
+        if (next - i > 5 && strncasecmp(d + i, "Date:", 5) == 0) {
+            size_t stop = next;
+            while (stop < end && (d[stop] == ' ' || d[stop] == '\t')) {
+                const char *nl2 = memchr(d + stop, '\n', end - stop);
+                stop = nl2 ? (size_t)(nl2 - d) + 1 : end;
+            }
+            struct tm tm;
+            int zone;
+            if (!mail_date_parse(d + i + 5, stop - i - 5, &tm, &zone))
+                return -1;
+            tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+            return timegm(&tm);
+        }
+        i = next;
+    }
+    return -1;
+}
+
+/* The day of INTERNALDATE as FETCH shows it (local time), 00:00 UTC of it: BEFORE, ON and
+ * SINCE disregard time and timezone (RFC 9051 sec 6.4.4). */
+static time_t internal_day(const struct view_msg *m)
+{
+    time_t t = (time_t)m->internaldate;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    return timegm(&tm);
 }
 
 static bool eval(const struct key *k, struct subject *x)
@@ -318,9 +403,15 @@ static bool eval(const struct key *k, struct subject *x)
         return contains(x->text.data + h, x->text.len - h, k->value);
     }
     case K_TEXT: return load_text(x) && contains(x->text.data, x->text.len, k->value);
-    case K_BEFORE: return load_text(x) && x->mtime < k->day;
-    case K_ON: return load_text(x) && x->mtime >= k->day && x->mtime < k->day + 86400;
-    case K_SINCE: return load_text(x) && x->mtime >= k->day;
+    case K_BEFORE: return internal_day(m) < k->day;
+    case K_ON: return internal_day(m) == k->day;
+    case K_SINCE: return internal_day(m) >= k->day;
+    case K_SENTBEFORE: {
+        time_t d = sent_day(x);
+        return d >= 0 && d < k->day;
+    }
+    case K_SENTON: return sent_day(x) == k->day;
+    case K_SENTSINCE: return sent_day(x) >= k->day;
     }
     return false;
 }

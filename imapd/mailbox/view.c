@@ -80,7 +80,8 @@ static int collect(void *ctx, const struct mailbox_msg *m)
     if (v->n == v->cap)
         v->msgs = xreallocarray(v->msgs, v->cap = v->cap ? v->cap * 2 : 64, sizeof *v->msgs);
     v->msgs[v->n++] = (struct view_msg){.uid = m->uid, .flags = m->flags, .modseq = m->modseq,
-                                        .vsize = m->vsize, .keywords = m->keywords};
+                                        .vsize = m->vsize, .keywords = m->keywords,
+                                        .internaldate = m->internaldate};
     return 0;
 }
 
@@ -168,6 +169,7 @@ struct sync {
     bool expunges_allowed;
     size_t removed;           /* EXPUNGEs sent so far (they renumber what follows) */
     size_t added;             /* new messages */
+    bool kept;                /* expunged ones kept in the view */
     struct buf changed;       /* FETCH lines, sent after the EXPUNGEs */
 };
 
@@ -187,6 +189,7 @@ static void gone_before(struct sync *y, uint32_t uid)
             y->removed++;
         } else {
             keep(y, y->v->msgs[y->pos]); /* stays until an EXPUNGE may be sent */
+            y->kept = true;
         }
         y->pos++;
     }
@@ -210,7 +213,8 @@ static int merge(void *ctx, const struct mailbox_msg *m)
         }
     } else if (y->pos >= y->v->n) { /* new: UIDs only grow */
         keep(y, (struct view_msg){.uid = m->uid, .flags = m->flags, .modseq = m->modseq,
-                                  .vsize = m->vsize, .keywords = m->keywords});
+                                  .vsize = m->vsize, .keywords = m->keywords,
+                                  .internaldate = m->internaldate});
         y->added++;
     }
     return 0;
@@ -227,7 +231,8 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
         free(err);
         return; /* deleted meanwhile: the next command that needs it says so */
     }
-    if (info.highestmodseq == v->highestmodseq && info.uidnext == v->uidnext)
+    if (info.highestmodseq == v->highestmodseq && info.uidnext == v->uidnext &&
+        !(v->expunges_pending && expunges_allowed))
         return;
     view_refresh_keywords(s);
     struct sync y = {.s = s, .v = v, .expunges_allowed = expunges_allowed};
@@ -245,6 +250,7 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
     v->cap = y.cap;
     v->uidnext = info.uidnext;
     v->highestmodseq = info.highestmodseq;
+    v->expunges_pending = y.kept;
     if (y.changed.len)
         sess_reply(s->sess, "%.*s", (int)y.changed.len - 2, y.changed.data);
     if (y.added) {

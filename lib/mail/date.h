@@ -5,6 +5,7 @@
  * Posthorn's programs never change. */
 #ifndef POSTHORN_DATE_H
 #define POSTHORN_DATE_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -18,5 +19,11 @@ size_t mail_date_format(char *out, size_t size, time_t t);
 /* The same followed by the zone's abbreviation as a comment, "... +0100 (CET)": the form of
  * smtpd's Received: time stamp (RFC 5322 sec 3.3 allows a comment after the zone). */
 size_t mail_date_format_zone_comment(char *out, size_t size, time_t t);
+
+/* Parse an RFC 5322 sec 3.3 date-time (with the obsolete forms of sec 4.3: two-digit years,
+ * zone names, comments, folding): *tm gets the date and time as written (in its own zone) and
+ * *zone_min its offset east of UTC in minutes (0 for an unknown zone). False when s holds no
+ * date. */
+bool mail_date_parse(const char *s, size_t len, struct tm *tm, int *zone_min);
 
 #endif

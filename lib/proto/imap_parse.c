@@ -119,12 +119,15 @@ static bool atom(struct tok *t, struct imap_arg *a)
     while (t->p < t->end) {
         unsigned char c = (unsigned char)*t->p;
         if (c == '[') {
-            while (++t->p < t->end && *t->p != ']')
-                if ((unsigned char)*t->p < ' ' || *t->p == 0x7f)
-                    return fail(t, "Missing ]");
-            if (t->p++ >= t->end)
-                return fail(t, "Missing ]");
-            continue;
+            /* A section: up to its ']' whatever is between (but a line end). A '[' without a
+             * ']' on the line is an ordinary atom character (a mailbox name may hold one). */
+            const char *q = t->p + 1;
+            while (q < t->end && *q != ']' && (unsigned char)*q >= ' ' && *q != 0x7f)
+                q++;
+            if (q < t->end && *q == ']') {
+                t->p = q + 1;
+                continue;
+            }
         }
         if (c == ' ' || c == '(' || c == ')' || c == '\r' || c == '\n')
             break;
@@ -334,7 +337,7 @@ bool imap_arg_number64(const struct imap_arg *a, uint64_t *out)
 
 static bool seq_number(const char **p, uint32_t *out)
 {
-    if (**p == '*') {
+    if (**p == '*') { /* IMAP_SEQ_STAR is 0, which no number can be */
         (*p)++;
         *out = IMAP_SEQ_STAR;
         return true;
@@ -343,7 +346,7 @@ static bool seq_number(const char **p, uint32_t *out)
     while (isdigit((unsigned char)**p))
         (*p)++;
     uint64_t v;
-    if (!digits(s, (size_t)(*p - s), UINT32_MAX - 1, &v) || v == 0)
+    if (!digits(s, (size_t)(*p - s), UINT32_MAX, &v) || v == 0)
         return false;
     *out = (uint32_t)v;
     return true;
@@ -367,7 +370,7 @@ bool imap_seqset_parse(const char *s, size_t max_ranges, struct imap_seqset *set
             if (!seq_number(&p, &r.hi))
                 goto bad;
         }
-        if (r.lo > r.hi) {
+        if (r.lo > r.hi && r.hi != IMAP_SEQ_STAR) {
             uint32_t x = r.lo;
             r.lo = r.hi;
             r.hi = x;

@@ -82,9 +82,9 @@ bool imap_arg_number(const struct imap_arg *a, uint32_t *out, bool nz);
 bool imap_arg_number64(const struct imap_arg *a, uint64_t *out);
 
 /* --- sequence sets (RFC 9051 sec 9 "sequence-set") --- */
-#define IMAP_SEQ_STAR UINT32_MAX
+#define IMAP_SEQ_STAR 0 /* no sequence number or UID is 0 */
 struct imap_range {
-    uint32_t lo, hi; /* lo <= hi; IMAP_SEQ_STAR stands for "*" */
+    uint32_t lo, hi; /* as parsed lo <= hi unless one is IMAP_SEQ_STAR ("*"); resolved: lo <= hi */
 };
 struct imap_seqset {
     struct imap_range *r;
