@@ -90,7 +90,8 @@ static void skip_cfws(struct parser *p, bool *skipped)
                     a++;
                 while (b > a && is_space(p->comment.data[b - 1]))
                     b--;
-                memmove(p->comment.data + mark, p->comment.data + a, b - a);
+                if (b > a)
+                    memmove(p->comment.data + mark, p->comment.data + a, b - a);
                 buf_truncate(&p->comment, mark + (b - a));
                 p->have_comment = p->comment.len > 0;
             }

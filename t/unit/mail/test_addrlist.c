@@ -77,6 +77,8 @@ static void test_mailboxes(void **state)
     check("<boss@nil.test>", "[-|-|boss|nil.test]");
     check("  =?utf-8?q?J=C3=B6rg?=   <j@x.test> ", "[=?utf-8?q?J=C3=B6rg?=|-|j|x.test]");
     check("a@b.test (Alice Example)", "[Alice Example|-|a|b.test]");
+    check("a@b.test (   ) ()", "[-|-|a|b.test]");
+    check("a@b.test ( ) (Second)", "[Second|-|a|b.test]");
     check("<a@b.test> (Alice)", "[Alice|-|a|b.test]");
     check("\"\" <a@b.test>", "[-|-|a|b.test]");
     check("\"a b\"@example.test", "[-|-|a b|example.test]");
