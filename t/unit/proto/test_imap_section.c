@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "imap_struct.h"
+#include "mem.h"
 
 static const char mixed_msg[] =
     "From: a@x.test\n"
@@ -189,6 +190,40 @@ static void test_header_fields(void **state)
     body_is("Subject: only\nX: y", "HEADER", "Subject: only\r\nX: y");
     body_is("Subject: only\nX: y", "TEXT", "");
     body_is("Subject : obsolete\n\n", "HEADER.FIELDS (SUBJECT)", "Subject : obsolete\r\n\r\n");
+    /* names that are prefixes of each other */
+    const char *p = "X: 1\nX-A: 2\nReceived-SPF: 3\nReceived: 4\nXY: 5\n\n";
+    body_is(p, "HEADER.FIELDS (x-a received xy)", "X-A: 2\r\nReceived: 4\r\nXY: 5\r\n\r\n");
+    body_is(p, "HEADER.FIELDS.NOT (X RECEIVED-spf)", "X-A: 2\r\nReceived: 4\r\nXY: 5\r\n\r\n");
+    body_is(p, "HEADER.FIELDS (RECEIVED-SPF-X RECEIVE X-)", "\r\n");
+}
+
+/* 5000 names against 5000 fields. */
+static void test_many_fields(void **state)
+{
+    struct buf msg = BUF_INIT, want = BUF_INIT;
+    char **names = calloc(5000, sizeof *names);
+    for (int i = 0; i < 5000; i++) {
+        buf_printf(&msg, "X-Field-%d: value %d\n", i, i);
+        names[i] = xasprintf("x-field-%d", 4999 - i * 2);
+    }
+    buf_puts(&msg, "\nbody\n");
+    for (int i = 1; i < 5000; i += 2)
+        buf_printf(&want, "X-Field-%d: value %d\r\n", i, i);
+    buf_puts(&want, "\r\n");
+    struct imap_message *m = imap_message_new(msg.data, msg.len);
+    struct imap_section s = { NULL, 0, IMAP_SECTION_HEADER_FIELDS, (const char *const *)names,
+                              2500 };
+    struct buf out = BUF_INIT;
+    assert_int_equal(imap_section_fetch(m, &s, IMAP_SECTION_BODY, 0, UINT64_MAX, &out, NULL),
+                     IMAP_SECTION_OK);
+    assert_string_equal(out.data, want.data);
+    imap_message_free(m);
+    for (int i = 0; i < 5000; i++)
+        free(names[i]);
+    free(names);
+    buf_free(&msg);
+    buf_free(&want);
+    buf_free(&out);
 }
 
 static void test_part_one(void **state)
@@ -410,6 +445,7 @@ static void test_large(void **state)
 
 UNIT_TEST_MAIN(cmocka_unit_test(test_sections),
                cmocka_unit_test(test_header_fields),
+               cmocka_unit_test(test_many_fields),
                cmocka_unit_test(test_part_one),
                cmocka_unit_test(test_missing_and_invalid),
                cmocka_unit_test(test_crlf_form),
