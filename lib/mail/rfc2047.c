@@ -132,12 +132,13 @@ void rfc2047_decode(const char *value, size_t len, struct buf *out)
     size_t plain_from = 0, i = 0;
     bool after_word = false;
     while (i + 1 < len) {
-        const char *eq = memmem(value + i, len - i, "=?", 2);
+        /* memchr, not memmem: sanitizers check memmem's whole haystack on every call */
+        const char *eq = memchr(value + i, '=', len - i - 1);
         if (!eq)
             break;
         i = (size_t)(eq - value);
         struct word w;
-        if (!parse_word(value, i, len, &w)) {
+        if (value[i + 1] != '?' || !parse_word(value, i, len, &w)) {
             i++;
             continue;
         }

@@ -128,7 +128,8 @@ static void test_streaming(void **state)
     buf_free(&out);
 }
 
-/* 4 MB of "=?" false starts and of unterminated words: linear, well under a second. */
+/* 4 MB of "=?" false starts and of unterminated words: linear (a fraction of a second; sanitizers
+ * make it slower). */
 static void test_linear(void **state)
 {
     struct buf in = BUF_INIT, out = BUF_INIT;
@@ -140,7 +141,7 @@ static void test_linear(void **state)
     rfc2047_decode(in.data, in.len, &out);
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     assert_int_equal(out.len, in.len);
-    assert_true(secs < 2.0);
+    assert_true(secs < 10.0); /* quadratic would take hours */
     buf_free(&in);
     buf_free(&out);
 }

@@ -297,7 +297,7 @@ static void test_large(void **state)
     imap_bodystructure(m, 0, &out);
     assert_int_equal(imap_message_size(m), msg.len + lines + 3 * 3 + 3);
     imap_message_free(m);
-    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0);
+    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 20.0); /* quadratic: hours */
     /* each part: 2^19 lines of 33 CRLF octets, less the last CRLF (the delimiter's) */
     assert_non_null(strstr(out.data, "\"7bit\" 17301502 524288 NIL"));
     buf_free(&out);

@@ -147,12 +147,12 @@ static void test_long_header(void **state)
     buf_puts(&msg, "\n\nbody\n");
     clock_t t0 = clock();
     char *got = envelope_n(msg.data, msg.len, 0);
-    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0);
+    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 10.0); /* quadratic: hours */
     assert_true(strncmp(got, "(NIL \"abcdef abcdef", 19) == 0);
     assert_non_null(strstr(got, "(NIL NIL \"u99999\" \"x.test\")) NIL NIL NIL NIL)"));
     size_t hosts = 0;
-    for (const char *p = got; (p = strstr(p, "\"x.test\")")) != NULL; p++)
-        hosts++;
+    for (const char *p = got; *p; p++) /* not strstr: quadratic under ASan */
+        hosts += strncmp(p, "\"x.test\")", 9) == 0;
     assert_int_equal(hosts, 100000);
     const char *subject_end = strstr(got, "\" NIL NIL NIL ((NIL NIL \"u0\"");
     assert_non_null(subject_end);

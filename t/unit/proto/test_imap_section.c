@@ -438,7 +438,7 @@ static void test_large(void **state)
     assert_int_equal(total, text_size);
     imap_section_close(r);
     imap_message_free(m);
-    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0);
+    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 20.0); /* quadratic: hours */
     buf_free(&out);
     buf_free(&msg);
 }
