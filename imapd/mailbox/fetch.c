@@ -1,10 +1,12 @@
 /* fetch.c - FETCH and UID FETCH (RFC 9051 sec 6.4.5): the macros ALL, FAST and FULL, UID,
- * FLAGS, INTERNALDATE, RFC822.SIZE, RFC822, RFC822.HEADER, RFC822.TEXT and BODY[section]<partial>
- * (with .PEEK) for the sections "", HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT and TEXT of the
- * message. Messages are stored with LF line ends and served with CRLF, so every size and
- * offset here counts CRLF (RFC822.SIZE is the index's CRLF size). A body fetch without .PEEK
- * sets \Seen (RFC 9051 sec 6.4.5) in a read-write mailbox. */
+ * FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY, RFC822, RFC822.HEADER,
+ * RFC822.TEXT, BODY[section]<partial> with .PEEK for every section of RFC 9051 (part numbers,
+ * HEADER, HEADER.FIELDS[.NOT], TEXT, MIME), and BINARY[section], BINARY.PEEK and BINARY.SIZE
+ * (RFC 3516). The message structure comes from lib/proto/imap_struct.h, which serves the stored
+ * LF form as CRLF, so every size and offset counts CRLF (RFC822.SIZE is the index's CRLF size).
+ * A body fetch without .PEEK sets \Seen (RFC 9051 sec 6.4.5) in a read-write mailbox. */
 #include "imap_mailbox.h"
+#include "imap_struct.h"
 #include "log.h"
 #include "mem.h"
 #include <ctype.h>
@@ -16,18 +18,19 @@
 #include <time.h>
 #include <unistd.h>
 
-enum item_kind { I_UID, I_FLAGS, I_INTERNALDATE, I_SIZE, I_BODY };
-enum section_kind { S_ALL, S_HEADER, S_FIELDS, S_FIELDS_NOT, S_TEXT };
+enum item_kind { I_UID, I_FLAGS, I_INTERNALDATE, I_SIZE, I_ENVELOPE, I_BODYSTRUCTURE, I_BODY_SHORT,
+                 I_SECTION, I_BINARY_SIZE };
 
 struct item {
     enum item_kind kind;
-    enum section_kind section;
+    enum imap_section_mode mode; /* BODY[...] or BINARY[...] */
     bool peek;
     bool partial;
     uint64_t start, len;
-    char *fields;        /* S_FIELDS*: the field names, upper-cased, each followed by NUL */
-    size_t nfields;
-    const char *label;   /* how the response names it, e.g. "RFC822" or "BODY[HEADER]" */
+    uint32_t part[32];
+    struct imap_section sec;     /* kind, n_part, n_fields (pointers set when used) */
+    char **fields;
+    const char *label;           /* how the response names it: "RFC822", "BODY[1.MIME]" */
     char *own_label;
 };
 
@@ -44,70 +47,112 @@ static void add(struct fetch *f, struct item it)
     f->items[f->n++] = it;
 }
 
+static void item_free(struct item *it)
+{
+    for (size_t k = 0; k < it->sec.n_fields; k++)
+        free(it->fields[k]);
+    free(it->fields);
+    free(it->own_label);
+}
+
 static void fetch_free(struct fetch *f)
 {
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->items[i].fields);
-        free(f->items[i].own_label);
-    }
+    for (size_t i = 0; i < f->n; i++)
+        item_free(&f->items[i]);
     free(f->items);
 }
 
-/* "HEADER.FIELDS (A B)" and friends, between the brackets. */
-static bool parse_section(const char *sec, size_t len, struct item *it)
+/* "(A B)" of HEADER.FIELDS: names as atoms or strings (RFC 9051 sec 9 header-list). */
+static bool parse_fields(const char *p, const char *end, struct item *it)
 {
-    if (len == 0) {
-        it->section = S_ALL;
-        return true;
-    }
-    if (len == 6 && strncasecmp(sec, "HEADER", 6) == 0) {
-        it->section = S_HEADER;
-        return true;
-    }
-    if (len == 4 && strncasecmp(sec, "TEXT", 4) == 0) {
-        it->section = S_TEXT;
-        return true;
-    }
-    size_t kw;
-    if (len > 18 && strncasecmp(sec, "HEADER.FIELDS.NOT ", 18) == 0)
-        it->section = S_FIELDS_NOT, kw = 18;
-    else if (len > 14 && strncasecmp(sec, "HEADER.FIELDS ", 14) == 0)
-        it->section = S_FIELDS, kw = 14;
-    else
+    if (p >= end || *p != '(' || end[-1] != ')')
         return false;
-    if (sec[kw] != '(' || sec[len - 1] != ')')
-        return false;
-    it->fields = xmalloc(len + 1);
-    size_t o = 0;
-    for (size_t i = kw + 1; i < len - 1;) {
-        while (i < len - 1 && sec[i] == ' ')
-            i++;
-        size_t st = i;
-        while (i < len - 1 && sec[i] != ' ' && sec[i] != '"')
-            it->fields[o++] = (char)toupper((unsigned char)sec[i++]);
-        if (i < len - 1 && sec[i] == '"')
-            return false; /* quoted field names are not supported */
-        if (i > st)
-            it->fields[o++] = 0, it->nfields++;
+    for (p++, end--; p < end;) {
+        while (p < end && *p == ' ')
+            p++;
+        const char *st = p;
+        if (p < end && *p == '"') {
+            st = ++p;
+            while (p < end && *p != '"')
+                p++;
+            if (p >= end)
+                return false;
+        } else {
+            while (p < end && *p != ' ')
+                p++;
+        }
+        if (p > st) {
+            it->fields = xreallocarray(it->fields, it->sec.n_fields + 1, sizeof *it->fields);
+            it->fields[it->sec.n_fields++] = xasprintf("%.*s", (int)(p - st), st);
+        }
+        if (p < end && *p == '"')
+            p++;
     }
-    return it->nfields > 0;
+    return it->sec.n_fields > 0;
 }
 
-/* BODY[...]<a.b> or BODY.PEEK[...]<a.b>. */
-static bool parse_body(const char *w, struct item *it)
+/* The section text between the brackets: part numbers, then HEADER, HEADER.FIELDS[.NOT] (..),
+ * TEXT or MIME (RFC 9051 sec 9 "section-spec"). */
+static bool parse_section(const char *sec, size_t len, struct item *it)
+{
+    const char *p = sec, *end = sec + len;
+    while (p < end && *p >= '0' && *p <= '9') {
+        uint64_t v = 0;
+        while (p < end && *p >= '0' && *p <= '9' && v < UINT32_MAX)
+            v = v * 10 + (uint64_t)(*p++ - '0');
+        if (v == 0 || v > UINT32_MAX || it->sec.n_part == sizeof it->part / sizeof it->part[0])
+            return false;
+        it->part[it->sec.n_part++] = (uint32_t)v;
+        if (p < end && *p == '.')
+            p++;
+        else
+            break;
+    }
+    size_t rest = (size_t)(end - p);
+    it->sec.kind = IMAP_SECTION_ALL;
+    if (rest == 0)
+        return p == sec || p[-1] != '.';
+    if (rest == 6 && strncasecmp(p, "HEADER", 6) == 0)
+        it->sec.kind = IMAP_SECTION_HEADER;
+    else if (rest == 4 && strncasecmp(p, "TEXT", 4) == 0)
+        it->sec.kind = IMAP_SECTION_TEXT;
+    else if (rest == 4 && strncasecmp(p, "MIME", 4) == 0 && it->sec.n_part > 0)
+        it->sec.kind = IMAP_SECTION_MIME;
+    else if (rest > 18 && strncasecmp(p, "HEADER.FIELDS.NOT ", 18) == 0) {
+        it->sec.kind = IMAP_SECTION_HEADER_FIELDS_NOT;
+        return parse_fields(p + 18, end, it);
+    } else if (rest > 14 && strncasecmp(p, "HEADER.FIELDS ", 14) == 0) {
+        it->sec.kind = IMAP_SECTION_HEADER_FIELDS;
+        return parse_fields(p + 14, end, it);
+    } else
+        return false;
+    return true;
+}
+
+/* BODY[...]<a.b>, BODY.PEEK[...]<a.b>, BINARY[...]<a.b>, BINARY.PEEK[...], BINARY.SIZE[...]. */
+static bool parse_section_item(const char *w, struct item *it)
 {
     const char *open = strchr(w, '['), *close = strrchr(w, ']');
     if (!open || !close || close < open)
         return false;
     size_t head = (size_t)(open - w);
+    const char *name = "BODY";
     if (head == 9 && strncasecmp(w, "BODY.PEEK", 9) == 0)
         it->peek = true;
+    else if (head == 6 && strncasecmp(w, "BINARY", 6) == 0)
+        it->mode = IMAP_SECTION_BINARY, name = "BINARY";
+    else if (head == 11 && strncasecmp(w, "BINARY.PEEK", 11) == 0)
+        it->mode = IMAP_SECTION_BINARY, it->peek = true, name = "BINARY";
+    else if (head == 11 && strncasecmp(w, "BINARY.SIZE", 11) == 0)
+        it->mode = IMAP_SECTION_BINARY, it->peek = true, it->kind = I_BINARY_SIZE, name = "BINARY.SIZE";
     else if (!(head == 4 && strncasecmp(w, "BODY", 4) == 0))
         return false;
     if (!parse_section(open + 1, (size_t)(close - open - 1), it))
         return false;
+    if (it->mode == IMAP_SECTION_BINARY && it->sec.kind != IMAP_SECTION_ALL)
+        return false; /* RFC 3516 sec 4.2: part numbers only */
     const char *p = close + 1;
-    if (*p == '<') {
+    if (*p == '<' && it->kind != I_BINARY_SIZE) {
         char *end;
         errno = 0;
         it->start = strtoull(p + 1, &end, 10);
@@ -121,7 +166,7 @@ static bool parse_body(const char *w, struct item *it)
         return false;
     }
     /* The response names it without .PEEK and with only the start of a partial. */
-    it->own_label = xasprintf("BODY[%.*s]", (int)(close - open - 1), open + 1);
+    it->own_label = xasprintf("%s[%.*s]", name, (int)(close - open - 1), open + 1);
     it->label = it->own_label;
     return true;
 }
@@ -131,7 +176,7 @@ static bool parse_att(struct fetch *f, const struct imap_arg *a)
     if (a->type != IMAP_ARG_ATOM)
         return false;
     const char *w = a->str;
-    struct item it = {0};
+    struct item it = {.kind = I_SECTION};
     if (strcasecmp(w, "UID") == 0)
         it.kind = I_UID;
     else if (strcasecmp(w, "FLAGS") == 0)
@@ -140,25 +185,28 @@ static bool parse_att(struct fetch *f, const struct imap_arg *a)
         it.kind = I_INTERNALDATE;
     else if (strcasecmp(w, "RFC822.SIZE") == 0)
         it.kind = I_SIZE;
+    else if (strcasecmp(w, "ENVELOPE") == 0)
+        it.kind = I_ENVELOPE;
+    else if (strcasecmp(w, "BODYSTRUCTURE") == 0)
+        it.kind = I_BODYSTRUCTURE;
+    else if (strcasecmp(w, "BODY") == 0)
+        it.kind = I_BODY_SHORT;
     else if (strcasecmp(w, "RFC822") == 0)
-        it = (struct item){.kind = I_BODY, .section = S_ALL, .label = "RFC822"};
+        it.label = "RFC822";
     else if (strcasecmp(w, "RFC822.HEADER") == 0)
-        it = (struct item){.kind = I_BODY, .section = S_HEADER, .peek = true, .label = "RFC822.HEADER"};
+        it.sec.kind = IMAP_SECTION_HEADER, it.peek = true, it.label = "RFC822.HEADER";
     else if (strcasecmp(w, "RFC822.TEXT") == 0)
-        it = (struct item){.kind = I_BODY, .section = S_TEXT, .label = "RFC822.TEXT"};
-    else if (strncasecmp(w, "BODY", 4) == 0 && strchr(w, '[')) {
-        it.kind = I_BODY;
-        if (!parse_body(w, &it)) {
-            free(it.fields);
-            free(it.own_label);
+        it.sec.kind = IMAP_SECTION_TEXT, it.label = "RFC822.TEXT";
+    else if ((strncasecmp(w, "BODY", 4) == 0 || strncasecmp(w, "BINARY", 6) == 0) && strchr(w, '[')) {
+        if (!parse_section_item(w, &it)) {
+            item_free(&it);
             return false;
         }
     } else
         return false;
-    if (it.kind == I_BODY) {
-        f->body = true;
-        f->sets_seen |= !it.peek;
-    }
+    bool needs_message = it.kind >= I_ENVELOPE;
+    f->body |= needs_message;
+    f->sets_seen |= (it.kind == I_SECTION) && !it.peek;
     add(f, it);
     return true;
 }
@@ -166,10 +214,16 @@ static bool parse_att(struct fetch *f, const struct imap_arg *a)
 static bool parse_atts(struct fetch *f, const struct imap_arg *a)
 {
     static const char *const fast[] = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", NULL};
-    if (imap_arg_atom_is(a, "ALL") || imap_arg_atom_is(a, "FAST") || imap_arg_atom_is(a, "FULL")) {
-        for (const char *const *p = fast; *p; p++)
+    static const char *const all[] = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", NULL};
+    static const char *const full[] = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", NULL};
+    const char *const *macro = imap_arg_atom_is(a, "FAST") ? fast
+                             : imap_arg_atom_is(a, "ALL")  ? all
+                             : imap_arg_atom_is(a, "FULL") ? full
+                                                           : NULL;
+    if (macro) {
+        for (const char *const *p = macro; *p; p++)
             parse_att(f, &(struct imap_arg){.type = IMAP_ARG_ATOM, .str = *p, .len = strlen(*p)});
-        return true; /* ENVELOPE and BODY of ALL and FULL: not yet */
+        return true;
     }
     if (a->type != IMAP_ARG_LIST)
         return parse_att(f, a);
@@ -181,10 +235,10 @@ static bool parse_atts(struct fetch *f, const struct imap_arg *a)
 
 /* --- the message --- */
 
-/* The message with CRLF line ends, and where its body starts. */
+/* The message as stored (LF line ends); imap_struct.h serves it in CRLF form. */
 struct msg {
-    struct buf crlf;
-    size_t body;
+    struct buf raw;
+    struct imap_message *im;
 };
 
 static int load(struct imap_session *s, uint32_t uid, struct msg *m, char **err)
@@ -199,72 +253,22 @@ static int load(struct imap_session *s, uint32_t uid, struct msg *m, char **err)
         return errno == ENOENT ? 0 : -1;
     char tmp[65536];
     ssize_t n;
-    char prev = 0;
-    m->body = SIZE_MAX;
     while ((n = read(fd, tmp, sizeof tmp)) > 0)
-        for (ssize_t i = 0; i < n; i++) {
-            if (tmp[i] == '\n' && prev != '\r')
-                buf_putc(&m->crlf, '\r');
-            buf_putc(&m->crlf, tmp[i]);
-            prev = tmp[i];
-            if (m->body == SIZE_MAX && m->crlf.len >= 4 &&
-                memcmp(m->crlf.data + m->crlf.len - 4, "\r\n\r\n", 4) == 0)
-                m->body = m->crlf.len;
-        }
+        buf_append(&m->raw, tmp, (size_t)n);
     close(fd);
     if (n < 0) {
         *err = xasprintf("read: %s", strerror(errno));
         return -1;
     }
-    if (m->body == SIZE_MAX)
-        m->body = m->crlf.len;
+    m->im = imap_message_new(m->raw.data ? m->raw.data : "", m->raw.len);
     return 1;
 }
 
-static bool field_wanted(const struct item *it, const char *line, size_t len)
+static void msg_free(struct msg *m)
 {
-    const char *colon = memchr(line, ':', len);
-    if (!colon)
-        return it->section == S_FIELDS_NOT;
-    size_t nlen = (size_t)(colon - line);
-    while (nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'))
-        nlen--;
-    bool listed = false;
-    const char *f = it->fields;
-    for (size_t k = 0; k < it->nfields && !listed; k++, f += strlen(f) + 1)
-        listed = strlen(f) == nlen && strncasecmp(f, line, nlen) == 0;
-    return it->section == S_FIELDS ? listed : !listed;
-}
-
-/* The header fields named (or not named) by it, each with its continuation lines, then the
- * empty line (RFC 9051 sec 6.4.5: HEADER.FIELDS includes the blank line). */
-static void header_fields(const struct msg *m, const struct item *it, struct buf *out)
-{
-    const char *h = m->crlf.data ? m->crlf.data : "";
-    size_t end = m->body >= 2 ? m->body - 2 : 0, i = 0;
-    bool keep = false;
-    while (i < end) {
-        const char *nl = memchr(h + i, '\n', end - i);
-        size_t next = nl ? (size_t)(nl - h) + 1 : end;
-        if (h[i] != ' ' && h[i] != '\t')
-            keep = field_wanted(it, h + i, next - i);
-        if (keep)
-            buf_append(out, h + i, next - i);
-        i = next;
-    }
-    buf_puts(out, "\r\n");
-}
-
-static void section(const struct msg *m, const struct item *it, struct buf *out)
-{
-    const char *d = m->crlf.data ? m->crlf.data : "";
-    switch (it->section) {
-    case S_ALL: buf_append(out, d, m->crlf.len); break;
-    case S_HEADER: buf_append(out, d, m->body); break;
-    case S_TEXT: buf_append(out, d + m->body, m->crlf.len - m->body); break;
-    case S_FIELDS:
-    case S_FIELDS_NOT: header_fields(m, it, out); break;
-    }
+    if (m->im)
+        imap_message_free(m->im);
+    buf_free(&m->raw);
 }
 
 static void internaldate(struct buf *out, time_t t)
@@ -276,34 +280,79 @@ static void internaldate(struct buf *out, time_t t)
     buf_printf(out, "\"%s\"", date);
 }
 
-static void write_item(struct imap_session *s, const struct item *it, const struct view_msg *vm,
-                       const struct msg *m, struct buf *out)
+static unsigned fmt_flags(const struct imap_session *s)
 {
-    if (it->kind == I_UID)
-        buf_printf(out, "UID %u", vm->uid);
-    else if (it->kind == I_FLAGS) {
+    return (s->utf8 ? IMAP_FMT_UTF8 : 0) | (s->rev2 ? IMAP_FMT_MESSAGE_GLOBAL : 0);
+}
+
+/* A section item; false with *cte set when BINARY meets an unknown transfer encoding. */
+static bool write_section(struct imap_session *s, const struct item *it, const struct msg *m,
+                          struct buf *out, bool *cte)
+{
+    struct buf data = BUF_INIT;
+    uint64_t size = 0;
+    struct imap_section sec = it->sec; /* its pointers into the item, which may have moved */
+    sec.part = it->part;
+    sec.fields = (const char *const *)it->fields;
+    enum imap_section_status st = imap_section_fetch(m->im, &sec, it->mode,
+                                                     it->partial ? it->start : 0,
+                                                     it->partial ? it->len : UINT64_MAX, &data, &size);
+    if (st == IMAP_SECTION_UNKNOWN_CTE) {
+        *cte = true;
+        buf_free(&data);
+        return false;
+    }
+    if (it->kind == I_BINARY_SIZE) {
+        buf_printf(out, "%s %llu", it->label, (unsigned long long)(st == IMAP_SECTION_OK ? size : 0));
+        buf_free(&data);
+        return true;
+    }
+    if (it->partial)
+        buf_printf(out, "%s<%llu> ", it->label, (unsigned long long)it->start);
+    else
+        buf_printf(out, "%s ", it->label);
+    if (st != IMAP_SECTION_OK) { /* no such part: NIL, as Dovecot answers */
+        buf_puts(out, "NIL");
+    } else {
+        bool nul = it->mode == IMAP_SECTION_BINARY && memchr(data.data ? data.data : "", 0, data.len);
+        buf_printf(out, "%s{%zu}\r\n", nul ? "~" : "", data.len); /* RFC 3516: literal8 */
+        buf_append(out, data.data ? data.data : "", data.len);
+        s->fetched_bytes += data.len;
+    }
+    buf_free(&data);
+    return true;
+}
+
+static bool write_item(struct imap_session *s, const struct item *it, const struct view_msg *vm,
+                       const struct msg *m, struct buf *out, bool *cte)
+{
+    switch (it->kind) {
+    case I_UID: buf_printf(out, "UID %u", vm->uid); break;
+    case I_FLAGS:
         buf_puts(out, "FLAGS ");
         view_write_flags(s->view, out, vm);
-    } else if (it->kind == I_INTERNALDATE) {
+        break;
+    case I_INTERNALDATE:
         buf_puts(out, "INTERNALDATE ");
         internaldate(out, (time_t)vm->internaldate);
-    } else if (it->kind == I_SIZE) {
-        buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)vm->vsize);
-    } else {
-        struct buf data = BUF_INIT;
-        section(m, it, &data);
-        size_t from = it->partial ? (it->start < data.len ? (size_t)it->start : data.len) : 0;
-        size_t len = data.len - from;
-        if (it->partial && it->len < len)
-            len = (size_t)it->len;
-        if (it->partial)
-            buf_printf(out, "%s<%llu> {%zu}\r\n", it->label, (unsigned long long)it->start, len);
-        else
-            buf_printf(out, "%s {%zu}\r\n", it->label, len);
-        buf_append(out, data.data ? data.data + from : "", len);
-        s->fetched_bytes += len;
-        buf_free(&data);
+        break;
+    case I_SIZE: buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)vm->vsize); break;
+    case I_ENVELOPE:
+        buf_puts(out, "ENVELOPE ");
+        imap_envelope(m->im, fmt_flags(s), out);
+        break;
+    case I_BODYSTRUCTURE:
+        buf_puts(out, "BODYSTRUCTURE ");
+        imap_bodystructure(m->im, fmt_flags(s), out);
+        break;
+    case I_BODY_SHORT:
+        buf_puts(out, "BODY ");
+        imap_body(m->im, fmt_flags(s), out);
+        break;
+    case I_SECTION:
+    case I_BINARY_SIZE: return write_section(s, it, m, out, cte);
     }
+    return true;
 }
 
 /* One message's FETCH response. */
@@ -320,7 +369,7 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
             log_warn("%s: %s: FETCH UID %u: %s, session=<%s>", s->user, s->view->name, vm->uid,
                      err ? err : "?", s->id);
         free(err);
-        buf_free(&m.crlf);
+        msg_free(&m);
         return r;
     }
     bool seen_now = f->sets_seen && !s->view->readonly && !(vm->flags & MS_FLAG_SEEN);
@@ -335,12 +384,12 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
     }
     struct buf out = BUF_INIT;
     buf_printf(&out, "* %zu FETCH (", i + 1);
-    bool first = true, has_uid = false, has_flags = false;
-    for (size_t k = 0; k < f->n; k++) {
+    bool first = true, has_uid = false, has_flags = false, cte = false;
+    for (size_t k = 0; k < f->n && !cte; k++) {
         if (!first)
             buf_putc(&out, ' ');
         first = false;
-        write_item(s, &f->items[k], vm, &m, &out);
+        write_item(s, &f->items[k], vm, &m, &out, &cte);
         has_uid |= f->items[k].kind == I_UID;
         has_flags |= f->items[k].kind == I_FLAGS;
     }
@@ -351,18 +400,19 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
         view_write_flags(s->view, &out, vm);
     }
     buf_puts(&out, ")\r\n");
-    conn_write(s->conn, out.data, out.len);
+    if (!cte) /* RFC 3516 sec 4.1: NO [UNKNOWN-CTE], and no response for this message */
+        conn_write(s->conn, out.data, out.len);
     buf_free(&out);
-    buf_free(&m.crlf);
+    msg_free(&m);
     s->fetches++;
-    return 1;
+    return cte ? -2 : 1;
 }
 
 struct fetch_job {
     struct fetch f;
     bool uid;
     size_t *pos, n, next;
-    unsigned failed, gone;
+    unsigned failed, gone, cte;
     char tag[IMAP_TAG_MAX + 1];
     char name[32];
 };
@@ -385,13 +435,16 @@ bool fetch_more(struct imap_session *s)
         if (conn_out_pending(s->conn) >= FETCH_OUT_HIGH && !conn_flush(s->conn))
             return false;
         int r = fetch_one(s, &j->f, j->pos[j->next++], j->uid);
-        j->failed += r < 0;
+        j->failed += r == -1;
+        j->cte += r == -2;
         j->gone += r == 0;
     }
     s->fetching = NULL;
     snprintf(s->tag, sizeof s->tag, "%s", j->tag);
     if (j->failed)
         imap_no(s, "[SERVERBUG] %u messages could not be read.", j->failed);
+    else if (j->cte)
+        imap_no(s, "[UNKNOWN-CTE] A part has a transfer encoding BINARY cannot undo.");
     else if (j->gone) /* RFC 9051 sec 6.4.5: expunged by another session meanwhile */
         imap_no(s, "[EXPUNGEISSUED] Some messages were expunged meanwhile.");
     else
