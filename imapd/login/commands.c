@@ -112,14 +112,20 @@ static void execute(struct login_client *c)
     wipe(&st->cmd);
 }
 
-/* The tag at the start of the command being assembled, for a refusal before it is whole. */
+/* The tag at the start of the command being assembled, for a refusal before it is whole:
+ * read by imap_tokenize's rules, as execute() would (only the first word is given to it, so
+ * no argument is copied), and "*" when it is not a valid tag. */
 static void pending_tag(struct imap_login *st)
 {
-    size_t n = strcspn(st->cmd.data ? st->cmd.data : "", " \r\n");
-    snprintf(st->tag, sizeof st->tag, "%.*s", (int)(n < IMAP_TAG_MAX ? n : IMAP_TAG_MAX),
-             st->cmd.data ? st->cmd.data : "");
-    if (!st->tag[0])
-        snprintf(st->tag, sizeof st->tag, "*");
+    const char *d = st->cmd.data ? st->cmd.data : "";
+    size_t n = 0;
+    while (n < st->cmd.len && d[n] != ' ' && d[n] != '\r' && d[n] != '\n')
+        n++;
+    struct imap_command cmd;
+    const char *err;
+    imap_tokenize(d, n, &cmd, &err);
+    snprintf(st->tag, sizeof st->tag, "%s", cmd.tag[0] ? cmd.tag : "*");
+    imap_command_free(&cmd);
 }
 
 /* The rest of a line after any literal bytes: the command ends here or a literal follows. */
@@ -156,14 +162,16 @@ static void on_line(struct login_client *c, struct buf *line)
         imap_auth_line(c, buf_cstr(line));
         return;
     }
+    /* The line end as the client sent it: literal octets are counted exactly. */
+    size_t eol = c->line_bare ? 1 : 2;
     buf_append(&st->cmd, line->data ? line->data : "", line->len);
-    buf_append(&st->cmd, "\r\n", 2);
+    buf_append(&st->cmd, c->line_bare ? "\n" : "\r\n", eol);
     const char *tail = line->data ? line->data : "";
     size_t len = line->len;
     if (st->literal_left > 0) { /* literal bytes come first (literal_left - 1 of them) */
         uint64_t want = st->literal_left - 1;
-        if (want >= len + 2) { /* the whole line and its CRLF belong to the literal */
-            st->literal_left -= len + 2; /* 1: complete; the next line goes on after it */
+        if (want >= len + eol) { /* the whole line and its line end belong to the literal */
+            st->literal_left -= len + eol; /* 1: complete; the next line goes on after it */
             return;
         }
         size_t skip = want < len ? (size_t)want : len;
@@ -177,9 +185,10 @@ static void on_line(struct login_client *c, struct buf *line)
 static void line_too_long(struct login_client *c, size_t limit)
 {
     struct imap_login *st = state(c);
-    if (st->state != L_CMD)
+    if (st->state != L_CMD) /* a SASL line: the AUTHENTICATE (st->tag) ends with this BAD */
         imap_auth_abort(c);
-    pending_tag(st);
+    else
+        pending_tag(st);
     wipe(&st->cmd);
     st->literal_left = 0;
     login_error(c, "%s BAD Line too long (at most %zu bytes).", st->tag, limit);

@@ -88,10 +88,12 @@ static bool step(struct sess *s)
     enum conn_line r = conn_read_line(c->conn, limit, &c->line, &bare);
     if (r == CONN_LINE_NONE)
         return false;
-    if (r == CONN_LINE_TOO_LONG)
+    if (r == CONN_LINE_TOO_LONG) {
         proto->line_too_long(c, limit);
-    else
+    } else {
+        c->line_bare = bare;
         proto->line(c, &c->line);
+    }
     if (c->line.data)
         explicit_bzero(c->line.data, c->line.len);
     return true;

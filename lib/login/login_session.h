@@ -102,6 +102,7 @@ struct login_client {
     int rport, lport;
     char id[24];               /* session id, logged by both processes */
     const char *method;        /* the login method being checked: "USER", "PLAIN", ... */
+    bool line_bare;            /* the line given to proto->line ended in a bare LF, not CRLF */
     void *proto;               /* the protocol's state */
     /* private to the skeleton */
     bool wait_auth, wait_handoff, wait_drain;

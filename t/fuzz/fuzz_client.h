@@ -1,8 +1,8 @@
 /* fuzz_client.h - the client side of the session targets (fuzz_smtpd, fuzz_pop3d,
- * fuzz_pop3_login): one end of a non-blocking socket pair on the daemon's private event
- * loop. It sends the input (as fast as the daemon reads it), half-closes, collects every
- * byte the daemon writes, and stops the loop once the daemon closed its end and the
- * target's idle() says nothing of the daemon's is still running. */
+ * fuzz_pop3_login, fuzz_imap_login): one end of a non-blocking socket pair on the daemon's
+ * private event loop. It sends the input (as fast as the daemon reads it), half-closes,
+ * collects every byte the daemon writes, and stops the loop once the daemon closed its end
+ * and the target's idle() says nothing of the daemon's is still running. */
 #ifndef POSTHORN_FUZZ_CLIENT_H
 #define POSTHORN_FUZZ_CLIENT_H
 #include "buf.h"

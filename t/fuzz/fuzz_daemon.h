@@ -1,5 +1,5 @@
 /* fuzz_daemon.h - what the targets that run a daemon's own session code (fuzz_smtpd,
- * fuzz_pop3d, fuzz_pop3_login) share for their set-up: abort on a failed step (a set-up
+ * fuzz_pop3d, fuzz_pop3_login, fuzz_imap_login) share for their set-up: abort on a failed step (a set-up
  * failure is a bug of the target, never a finding) and main.cf parameters set in code. */
 #ifndef POSTHORN_FUZZ_DAEMON_H
 #define POSTHORN_FUZZ_DAEMON_H
