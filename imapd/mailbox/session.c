@@ -99,14 +99,19 @@ static void run_command(struct imap_session *s)
     buf_reset(&s->cmd);
 }
 
-/* The tag of the command being assembled, for a refusal before it is whole. */
+/* The tag of the command being assembled, for a refusal before it is whole: read by the
+ * tokenizer's rules from the first word only, "*" when it is no valid tag. */
 static void pending_tag(struct imap_session *s)
 {
     const char *d = s->cmd.data ? s->cmd.data : "";
-    size_t n = strcspn(d, " \r\n");
-    snprintf(s->tag, sizeof s->tag, "%.*s", (int)(n < IMAP_TAG_MAX ? n : IMAP_TAG_MAX), d);
-    if (!s->tag[0])
-        snprintf(s->tag, sizeof s->tag, "*");
+    size_t n = 0;
+    while (n < s->cmd.len && d[n] != ' ' && d[n] != '\r' && d[n] != '\n')
+        n++;
+    struct imap_command cmd;
+    const char *err;
+    imap_tokenize(d, n, &cmd, &err);
+    snprintf(s->tag, sizeof s->tag, "%s", cmd.tag[0] ? cmd.tag : "*");
+    imap_command_free(&cmd);
 }
 
 /* The biggest literal this command may carry: APPEND's message, else the line limit. */
