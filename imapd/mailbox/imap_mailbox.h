@@ -26,6 +26,7 @@
 
 struct imap_mailbox_params {
     long long idle_timeout_ms;
+    long long keepalive_ms;   /* imapd_idle_keepalive */
     size_t line_limit;
     unsigned long long append_limit;
     unsigned error_limit;
@@ -90,6 +91,7 @@ struct imap_session {
     char tag[IMAP_TAG_MAX + 1];
     struct view *view;     /* NULL when no mailbox is selected */
     bool idling;
+    long long idle_said_ms;   /* the last line sent during IDLE */
     bool changed;          /* the watch saw the index change since the last sync */
     struct fetch_job *fetching; /* a FETCH answered piece by piece (fetch.c) */
     const char *end_reason;
@@ -172,6 +174,8 @@ void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid);
 void cmd_idle(struct imap_session *s, struct imap_command *cmd);
 /* The line "DONE" (or anything) ends IDLE. */
 void idle_input(struct imap_session *s, struct buf *line);
+/* Once a second: the keepalive line of a quiet IDLE session. */
+void idle_keepalive(struct imap_session *s);
 /* watch.c: inotify on the index file of each user with sessions. */
 struct watch *watch_new(struct imapd *d);
 void watch_add(struct watch *w, struct imap_session *s);

@@ -13,6 +13,7 @@
 static void read_params(struct imap_mailbox_params *p, struct config *cfg)
 {
     p->idle_timeout_ms = config_int(cfg, PARAM(imapd_idle_timeout)) * 1000;
+    p->keepalive_ms = config_int(cfg, PARAM(imapd_idle_keepalive)) * 1000;
     p->line_limit = (size_t)config_int(cfg, PARAM(imapd_line_length_limit));
     p->append_limit = (unsigned long long)config_int(cfg, PARAM(imapd_append_limit));
     if (p->append_limit == 0)

@@ -1,10 +1,14 @@
 /* search.c - SEARCH and UID SEARCH (RFC 9051 sec 6.4.4): the search program is parsed into a
  * tree and evaluated per message. Flags, sizes, sequence numbers and UIDs come from the view;
  * keys on the content (HEADER, SUBJECT, FROM, TO, CC, BCC, BODY, TEXT) and on dates read the
- * message. String matching is ASCII case-insensitive substring matching on the raw text (RFC
- * 2047 decoding and Unicode case folding are not done yet). An IMAP4rev2 session gets ESEARCH
+ * message. Strings match case-insensitively (simple Unicode case folding) in the decoded text:
+ * RFC 2047 words in header fields, transfer encodings and charsets in text bodies
+ * (lib/mail/mail_text.h). An IMAP4rev2 session gets ESEARCH
  * (RFC 9051 sec 7.3.4) with RETURN options MIN, MAX, ALL and COUNT; a rev1 session gets SEARCH. */
 #include "date.h"
+#include "imap_struct.h"
+#include "mail_text.h"
+#include "text_match.h"
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -308,10 +312,13 @@ static bool value_match(const char *field, const char *v, size_t len, const char
     return hit;
 }
 
-/* Any field named field whose value (unfolded lines joined) contains value. */
+/* Any field named field whose value contains value: decoded (RFC 2047) and case-folded
+ * (lib/mail/mail_text.h), or, for an address field, its text without comments. */
 static bool header_match(const struct buf *t, const char *field, const char *value)
 {
     size_t end = header_end(t), flen = strlen(field);
+    if (mail_header_contains(t->data, end, field, value, strlen(value)))
+        return true;
     for (size_t i = 0; i < end;) {
         const char *line = t->data + i;
         const char *nl = memchr(line, '\n', end - i);
@@ -360,6 +367,35 @@ static time_t sent_day(struct subject *x)
     return -1;
 }
 
+struct walk {
+    struct text_match tm;
+    bool found;
+};
+
+static bool on_chunk(void *ctx, const struct mail_text_chunk *c)
+{
+    struct walk *w = ctx;
+    if (c->start)
+        text_match_restart(&w->tm);
+    w->found = text_match_feed(&w->tm, c->data, c->len);
+    return !w->found;
+}
+
+/* BODY and TEXT: the text parts' bodies (and for TEXT every header) decoded to UTF-8 from
+ * their transfer encoding and charset, matched case-insensitively (lib/mail/mail_text.h). */
+static bool text_search(struct subject *x, unsigned what, const char *needle)
+{
+    struct imap_message *im = imap_message_new(x->text.data ? x->text.data : "", x->text.len);
+    size_t n;
+    const struct mime_part *parts = imap_message_parts(im, &n);
+    struct walk w = {0};
+    text_match_init(&w.tm, needle, strlen(needle));
+    mail_text_walk(x->text.data ? x->text.data : "", x->text.len, parts, n, what, on_chunk, &w);
+    text_match_free(&w.tm);
+    imap_message_free(im);
+    return w.found;
+}
+
 /* The day of INTERNALDATE as FETCH shows it (local time), 00:00 UTC of it: BEFORE, ON and
  * SINCE disregard time and timezone (RFC 9051 sec 6.4.4). */
 static time_t internal_day(const struct view_msg *m)
@@ -396,13 +432,8 @@ static bool eval(const struct key *k, struct subject *x)
                 return false;
         return true;
     case K_HEADER: return load_text(x) && header_match(&x->text, k->field, k->value);
-    case K_BODY: {
-        if (!load_text(x))
-            return false;
-        size_t h = header_end(&x->text);
-        return contains(x->text.data + h, x->text.len - h, k->value);
-    }
-    case K_TEXT: return load_text(x) && contains(x->text.data, x->text.len, k->value);
+    case K_BODY: return load_text(x) && text_search(x, MAIL_TEXT_BODIES, k->value);
+    case K_TEXT: return load_text(x) && text_search(x, MAIL_TEXT_HEADERS | MAIL_TEXT_BODIES, k->value);
     case K_BEFORE: return internal_day(m) < k->day;
     case K_ON: return internal_day(m) == k->day;
     case K_SINCE: return internal_day(m) >= k->day;

@@ -277,7 +277,14 @@ void session_setup(struct imapd *d)
     l->out_limit = PROCESS_OUT_HIGH;
 }
 
-void session_tick(struct imapd *d) { sess_tick(&d->sessions); }
+void session_tick(struct imapd *d)
+{
+    struct sess *ss;
+    DLIST_FOREACH(ss, &d->sessions.sessions)
+        if (ss->owner && !ss->dead && ss->conn)
+            idle_keepalive(owner(ss));
+    sess_tick(&d->sessions);
+}
 
 /* --- taking over a session --- */
 

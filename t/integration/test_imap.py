@@ -359,3 +359,23 @@ def test_keywords_and_recent(imap):
     m2.logout()
     assert m.fetch("1", "(FLAGS)")[1][-1] == b"1 (FLAGS (Junk \\Recent))"
     m.logout()
+
+
+def test_search_decodes_headers_and_bodies(imap):
+    """SEARCH matches the decoded text: RFC 2047 words, base64 bodies in Latin-1, case folded."""
+    deliver(imap, ALICE, [
+        b"From: =?UTF-8?Q?J=C3=BCrgen?= <j@remote.test>\r\nSubject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + __import__("base64").encodebytes("Schöne Grüße".encode("latin-1")),
+        message(2)])
+    m = connect(imap)
+    m.login(ALICE, "secret")
+    m.select("INBOX")
+    m.literal = "KÖLN".encode()
+    assert m.search("UTF-8", "SUBJECT") == ("OK", [b"1"])
+    m.literal = "jürgen".encode()
+    assert m.search("UTF-8", "FROM") == ("OK", [b"1"])
+    m.literal = "SCHÖNE".encode()
+    assert m.search("UTF-8", "BODY") == ("OK", [b"1"])
+    assert m.search(None, "TEXT", '"body of message 2"') == ("OK", [b"2"])
+    m.logout()
