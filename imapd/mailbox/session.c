@@ -29,6 +29,8 @@ void imap_reply(struct imap_session *s, const char *fmt, ...)
 }
 
 static void tagged(struct imap_session *s, bool error, const char *status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void tagged(struct imap_session *s, bool error, const char *status, const char *fmt, va_list ap)
 {
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
