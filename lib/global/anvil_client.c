@@ -327,14 +327,21 @@ struct anvil_req *anvil_login(struct anvil_client *ac, const char *addr, const c
     return request(ac, &a, fn, ctx);
 }
 
-void anvil_login_done(struct anvil_client *ac, const char *addr, const char *user,
-                      enum anvil_login_result result, unsigned generation)
+struct anvil_req *anvil_login_done(struct anvil_client *ac, const char *addr, const char *user,
+                                   enum anvil_login_result result, unsigned generation,
+                                   anvil_fn fn, void *ctx)
 {
     /* A failure is worth reporting even when the reservation was made on a connection
      * anvil has since forgotten: it still counts, just without releasing anything. */
     bool reserved = generation != 0 && generation == ac->generation && ac->fd >= 0;
-    if (!reserved && result != ANVIL_LOGIN_FAILED)
-        return;
+    if (!reserved && result != ANVIL_LOGIN_FAILED) { /* nothing to tell: answer from a timer */
+        struct anvil_req *r = xcalloc(1, sizeof *r);
+        r->ac = ac;
+        r->fn = fn;
+        r->ctx = ctx;
+        fail_later(ac, r);
+        return r;
+    }
     struct attrs a = {0};
     attrs_add(&a, "request", "login_done");
     attrs_add(&a, "addr", addr);
@@ -344,7 +351,7 @@ void anvil_login_done(struct anvil_client *ac, const char *addr, const char *use
                             : result == ANVIL_LOGIN_FAILED ? "failed"
                                                            : "not_checked");
     attrs_add(&a, "reserved", reserved ? "yes" : "no");
-    request(ac, &a, NULL, NULL);
+    return request(ac, &a, fn, ctx);
 }
 
 void anvil_cancel(struct anvil_req *req)

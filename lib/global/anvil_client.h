@@ -68,9 +68,11 @@ struct anvil_req *anvil_login(struct anvil_client *ac, const char *addr, const c
 enum anvil_login_result { ANVIL_LOGIN_OK, ANVIL_LOGIN_FAILED, ANVIL_LOGIN_NOT_CHECKED };
 /* The check reserved by a reply of that generation is over (or never started: NOT_CHECKED).
  * A failure is counted for the address, the account and the pair; a success forgets the
- * failures of this pair only. Fire and forget. */
-void anvil_login_done(struct anvil_client *ac, const char *addr, const char *user,
-                      enum anvil_login_result result, unsigned generation);
+ * failures of this pair only. fn (may be NULL: fire and forget) runs once anvil has recorded
+ * it, or with ANVIL_UNAVAILABLE when it could not be told. */
+struct anvil_req *anvil_login_done(struct anvil_client *ac, const char *addr, const char *user,
+                                   enum anvil_login_result result, unsigned generation,
+                                   anvil_fn fn, void *ctx);
 
 /* The caller no longer wants the answer (its session went away); fn is not called. */
 void anvil_cancel(struct anvil_req *req);

@@ -32,6 +32,7 @@ struct login_attempt {
     unsigned long timer;      /* waiting before asking again or checking */
     struct auth_check_job *job;
     unsigned generation;      /* of anvil's reservation; 0: none */
+    char *authenticated;      /* the user, while anvil records the success */
     unsigned failures;        /* the address's failures when the attempt was allowed */
 };
 
@@ -51,6 +52,7 @@ static void attempt_free(struct login_attempt *a)
     DLIST_REMOVE(&a->srv->attempts, a);
     wipe_password(a);
     free(a->user);
+    free(a->authenticated);
     free(a);
 }
 
@@ -68,7 +70,7 @@ static void count_failure(struct login_attempt *a, const char *user)
 {
     struct login_server *srv = a->srv;
     if (srv->p.anvil)
-        anvil_login_done(srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_FAILED, a->generation);
+        anvil_login_done(srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_FAILED, a->generation, NULL, NULL);
     a->generation = 0;
     unsigned local = auth_penalty_fail(srv->penalty, a->rip, event_now_ms());
     unsigned count = local > a->failures + 1 ? local : a->failures + 1;
@@ -102,6 +104,8 @@ static void refuse(struct login_attempt *a, const char *why)
     resume(c);
 }
 
+static void on_success_recorded(void *ctx, const struct anvil_reply *r);
+
 static void on_checked(void *ctx, enum auth_check_result result, const char *user,
                        const char *err)
 {
@@ -112,20 +116,43 @@ static void on_checked(void *ctx, enum auth_check_result result, const char *use
     if (err)
         log_warn("%s", err);
     if (result == AUTH_CHECK_OK) {
-        if (srv->p.anvil)
-            anvil_login_done(srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_OK, a->generation);
         auth_penalty_clear(srv->penalty, a->rip);
+        if (srv->p.anvil) {
+            /* The session goes on once anvil has forgotten this pair's failures, so that a
+             * login the client makes next (from any process) is judged without them. */
+            a->authenticated = xstrdup(user);
+            a->req = anvil_login_done(srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_OK,
+                                      a->generation, on_success_recorded, a);
+            a->generation = 0;
+            return;
+        }
         if (c) {
             c->auth_user = xstrdup(user);
             login_start_handoff(c);
         }
     } else if (result == AUTH_CHECK_TEMPFAIL) {
         if (srv->p.anvil)
-            anvil_login_done(srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_NOT_CHECKED, a->generation);
+            anvil_login_done(srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_NOT_CHECKED, a->generation,
+                             NULL, NULL);
         if (c)
             srv->proto->auth_tempfail(c);
     } else {
         count_failure(a, user);
+    }
+    attempt_free(a);
+    resume(c);
+}
+
+static void on_success_recorded(void *ctx, const struct anvil_reply *r)
+{
+    (void)r; /* recorded or not, the login succeeded */
+    struct login_attempt *a = ctx;
+    struct login_client *c = a->c;
+    a->req = NULL;
+    if (c) {
+        c->auth_user = a->authenticated;
+        a->authenticated = NULL;
+        login_start_handoff(c);
     }
     attempt_free(a);
     resume(c);
@@ -260,7 +287,8 @@ void login_auth_forget(struct login_client *c)
     if (a->timer)
         event_timer_cancel(a->srv->loop, a->timer);
     if (a->generation && a->srv->p.anvil)
-        anvil_login_done(a->srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_NOT_CHECKED, a->generation);
+        anvil_login_done(a->srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_NOT_CHECKED, a->generation,
+                         NULL, NULL);
     attempt_free(a);
 }
 
