@@ -9,7 +9,22 @@
  * added there are adopted into the index's table first, and the file is then rewritten
  * from the table (mailstore_keywords.c). tmp/ files older than 36 hours are removed, as
  * the Maildir convention says. Like every write transaction, a sync first completes or
- * undoes what a crashed writer left in the journal (mailstore_journal.c). */
+ * undoes what a crashed writer left in the journal (mailstore_journal.c).
+ *
+ * new/ and cur/ are read before the write transaction, so that a large mailbox does not
+ * hold the writer lock (and every delivery to the user) for its directory scan. The list
+ * can therefore be older than the index the transaction sees: between the scan and the
+ * lock, another process may have committed an APPEND, COPY or MOVE (entry and file, but
+ * the file was not there when we looked), a STORE (the file renamed to new letters), or
+ * readdir() may have missed a file renamed while it ran; and the transaction's own
+ * journal recovery can put files back. Taking such a difference for a change by another
+ * program would drop a live message (logged as expunged, indexed again under a new UID
+ * by the next sync) or put old flags back. So a difference is confirmed under the writer
+ * lock (every store writer renames and links message files inside its write
+ * transaction) before it is acted on (doc/mailstore.md, "Sync"): an entry is dropped
+ * only when its file is not there now, and letters are taken over only from a name that
+ * still exists. Only differences are looked at again, so a sync that finds none holds
+ * the lock no longer than before. */
 #include "mailstore_int.h"
 #include "mem.h"
 #include <dirent.h>
@@ -92,7 +107,12 @@ static void clean_tmp(const char *dir)
         struct stat st;
         if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
-        if (S_ISREG(st.st_mode) && st.st_mtime < limit)
+        /* ctime, not mtime: APPEND sets the mtime of its tmp/ file to the INTERNALDATE,
+         * which may be years ago, before the rename into new/ or cur/ (and expunge parks
+         * files here under their old mtime); ctime is the time of the last change of any
+         * kind, which no one can set back. With mtime, a sync run during another
+         * process's APPEND deleted the file under it and the APPEND failed. */
+        if (S_ISREG(st.st_mode) && st.st_ctime < limit)
             (void)unlinkat(dirfd(d), de->d_name, 0);
     }
     if (d)
@@ -145,6 +165,16 @@ static int load_entries(struct mail_user *mu, MDB_txn *txn, const char *mailbox,
 static int drop_entry(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
                       const struct sync_entry *e)
 {
+    /* Not in the scan, but the scan is older than this transaction (top of the file): the
+     * file may have arrived or been renamed since. It is gone only if it is not there now,
+     * under the writer lock. */
+    char *now = ms_locate(op->dir, e->base, strlen(e->base), e->rec.flags, e->rec.keywords);
+    if (now) {
+        free(now);
+        return 0;
+    }
+    if (errno != ENOENT)
+        return errno ? errno : EIO;
     ms_mailbox_count(f, &e->rec, false);
     op->changes++;
     int rc = ms_msg_del(mu, txn, op->mailbox, e->uid);
@@ -194,6 +224,11 @@ static int retag(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct 
     uint64_t kw = (e->rec.keywords & ~MS_LETTER_MASK) | letters_keywords(op, sf->az);
     if (!sf->in_cur || (sf->flags == e->rec.flags && kw == e->rec.keywords))
         return 0;
+    /* A name that is gone was renamed after the scan, by a STORE that has committed (the
+     * entry has its letters) or by a program the next sync will see: nothing to take. */
+    struct stat st;
+    if (lstat(sf->path, &st) < 0)
+        return errno == ENOENT ? 0 : errno;
     ms_mailbox_count(f, &e->rec, false);
     e->rec.flags = sf->flags;
     e->rec.keywords = kw;

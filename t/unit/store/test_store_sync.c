@@ -1,0 +1,176 @@
+/* test_store_sync.c - mailbox_sync against writers that run at the same time: what it reads
+ * before its write transaction (the new/ and cur/ listing, tmp/ ages) must not be taken for
+ * changes by another program when a store writer changed the mailbox in between.
+ *
+ * imapd runs mailbox_sync at every SELECT, in whichever imapd-mailbox process serves the
+ * session, while sessions in other processes APPEND, STORE, COPY, MOVE and EXPUNGE. Under
+ * imaptest's stress mode this dropped an APPENDed message as expunged (indexed again under
+ * a new UID by the next sync), dropped messages a STORE was renaming or put their old
+ * letters back, and failed APPENDs with ENOENT (a sync deleted the file from tmp/). The
+ * interleavings are staged by hand in one process, deterministically:
+ *  - between the directory scan and the transaction: a journal of a committed transaction
+ *    whose renames are not on disk yet, which the sync's own transaction completes (as
+ *    every write transaction does) after the scan: the file appears under the writer lock,
+ *    as the file of an APPEND or MOVE committed by another process meanwhile would;
+ *  - during an APPEND: the sync runs from the APPEND's fill(), while the file is in tmp/
+ *    with the INTERNALDATE as its mtime (as another process's SELECT can). */
+#include "store_test.h"
+#include "mailstore_int.h" /* the journal, to stage a change after the sync's scan */
+#include "mem.h"
+#include <sys/stat.h>
+#include <time.h>
+
+/* Record in INDEX-journal a rename made by a transaction that has committed: the journal
+ * carries the ID of the last commit, so the next write transaction completes it. */
+static void journal_committed_rename(struct mail_user *mu, const char *from, const char *to)
+{
+    MDB_txn *txn;
+    assert_int_equal(ms_begin(mu, false, &txn), 0); /* a snapshot: the last committed ID */
+    struct ms_fileops ops = {0};
+    ms_fileops_add(&ops, MS_OP_RENAME, xstrdup(from), xstrdup(to));
+    assert_int_equal(ms_journal_write(mu, txn, &ops), 0);
+    mdb_txn_abort(txn);
+    ms_fileops_free(&ops);
+}
+
+static int count_range(void *ctx, uint32_t first, uint32_t last)
+{
+    *(uint32_t *)ctx += last - first + 1;
+    return 0;
+}
+
+static uint32_t expunged(struct mail_user *mu, const char *mailbox)
+{
+    uint32_t n = 0;
+    char *err = NULL;
+    if (mailbox_expunged_since(mu, mailbox, 0, count_range, &n, &err) < 0)
+        fail_msg("expunged_since: %s", err);
+    return n;
+}
+
+/* A message whose file arrives after the sync's scan, under an entry committed before the
+ * sync's transaction (a MOVE into INBOX whose rename the sync's journal recovery does): the
+ * sync keeps the message under its UID. It used to drop the entry as expunged, and the
+ * next sync indexed the file again under a new UID. */
+static void test_file_arriving_after_scan(void **state)
+{
+    struct mail_user *mu = open_box("arrive");
+    char *err = NULL;
+    uint32_t src = append(mu, "Trash", "Subject: moved\n\nbody\n", 0, 0, 0), dst = 0, uidvalidity;
+    char from[1400], to[1400];
+    snprintf(from, sizeof from, "%s/%s", mail_user_path(mu), file_of(mu, "Trash", src));
+    assert_int_equal(mailbox_move(mu, "Trash", &src, 1, "INBOX", &dst, &uidvalidity, &err), MS_OK);
+    snprintf(to, sizeof to, "%s/%s", mail_user_path(mu), file_of(mu, "INBOX", dst));
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 0);
+    char before[64];
+    snprintf(before, sizeof before, "%s", listing(mu, "INBOX"));
+
+    /* The MOVE has committed, its rename is not done yet: the scan will not see the file. */
+    assert_int_equal(rename(to, from), 0);
+    journal_committed_rename(mu, from, to);
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 0);
+    assert_string_equal(listing(mu, "INBOX"), before);
+    assert_int_equal(access(to, F_OK), 0);
+    assert_int_equal(expunged(mu, "INBOX"), 0);
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 0); /* no second copy to index */
+    assert_string_equal(listing(mu, "INBOX"), before);
+    assert_int_equal(status_of(mu, "INBOX").messages, 1);
+    assert_int_equal(status_of(mu, "Trash").messages, 0);
+
+    /* A file that is gone for good is still dropped (and logged). */
+    assert_int_equal(unlink(to), 0);
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 1);
+    assert_string_equal(listing(mu, "INBOX"), "");
+    assert_int_equal(expunged(mu, "INBOX"), 1);
+    mail_user_close(mu);
+}
+
+/* Letters a STORE set after the sync's scan (the file renamed to them, the entry committed
+ * with them): the sync does not read the old letters of the name it listed back into the
+ * index. It used to, and the message lost the flags the STORE had just reported. */
+static void test_letters_changed_after_scan(void **state)
+{
+    struct mail_user *mu = open_box("letters");
+    char *err = NULL;
+    uint32_t uid = append(mu, "INBOX", "Subject: flags\n\nbody\n", MS_FLAG_FLAGGED, 0, 0);
+    assert_int_equal(mailbox_store(mu, "INBOX", uid, MS_STORE_ADD, MS_FLAG_SEEN, 0, 0, NULL, NULL,
+                                   NULL, &err), MS_STORE_CHANGED);
+    char now[1400], old[1400];
+    snprintf(now, sizeof now, "%s/%s", mail_user_path(mu), file_of(mu, "INBOX", uid));
+    assert_non_null(strstr(now, ":2,FS"));
+    snprintf(old, sizeof old, "%.*s:2,F", (int)(strstr(now, ":2,") - now), now);
+    char want[64];
+    snprintf(want, sizeof want, "%u:%u:0;", uid, MS_FLAG_FLAGGED | MS_FLAG_SEEN);
+    assert_string_equal(listing(mu, "INBOX"), want);
+
+    /* The scan lists the name before the STORE's rename, which happens before the sync's
+     * transaction. */
+    assert_int_equal(rename(now, old), 0);
+    journal_committed_rename(mu, old, now);
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 0);
+    assert_string_equal(listing(mu, "INBOX"), want);
+    assert_int_equal(access(now, F_OK), 0);
+
+    /* Letters another program changes are still taken over. */
+    assert_int_equal(rename(now, old), 0);
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 1);
+    snprintf(want, sizeof want, "%u:%u:0;", uid, MS_FLAG_FLAGGED);
+    assert_string_equal(listing(mu, "INBOX"), want);
+    mail_user_close(mu);
+}
+
+/* APPEND with an INTERNALDATE in the past, and a sync (another session's SELECT) while the
+ * message is in tmp/ with that date as its mtime: the file is not taken for a 36-hour-old
+ * leftover. It used to be deleted, and the APPEND failed (No such file or directory). */
+#define OLD_DATE 1203699983 /* 22-Feb-2008, as the From_ lines of imaptest's mboxes */
+
+struct racing_fill {
+    struct mail_user *mu;
+    int syncs;
+};
+
+static int fill_then_sync(void *ctx, int fd)
+{
+    struct racing_fill *rf = ctx;
+    const char *text = "Subject: old\n\nbody\n";
+    struct timespec ts[2] = {{.tv_sec = OLD_DATE}, {.tv_sec = OLD_DATE}};
+    char *err = NULL;
+    if (write_full(fd, text, strlen(text)) < 0 || futimens(fd, ts) < 0) /* as APPEND does */
+        return -1;
+    if (mailbox_sync(rf->mu, "INBOX", &err) < 0)
+        fail_msg("sync: %s", err);
+    rf->syncs++;
+    return 0;
+}
+
+static void test_append_survives_sync(void **state)
+{
+    struct mail_user *mu = open_box("old");
+    struct racing_fill rf = {mu, 0};
+    uint32_t uid = 0, uidvalidity = 0;
+    char *err = NULL;
+    enum mailstore_result r = mailbox_append(mu, "INBOX", 0, fill_then_sync, &rf, 0, 0, OLD_DATE,
+                                             &uid, &uidvalidity, &err);
+    if (r != MS_OK)
+        fail_msg("append: %d %s", r, err ? err : "");
+    assert_int_equal(rf.syncs, 1);
+    assert_int_equal(uid, 1);
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", mail_user_path(mu), file_of(mu, "INBOX", uid));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mtime, OLD_DATE);
+    assert_int_equal(count_in(mu, "tmp"), 0);
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 0);
+    mail_user_close(mu);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_file_arriving_after_scan),
+        cmocka_unit_test(test_letters_changed_after_scan),
+        cmocka_unit_test(test_append_survives_sync),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
