@@ -184,6 +184,8 @@ def test_without_anvil_logins_are_slowed_not_opened(instance):
     from test_login_limits import one_login_process
     without_anvil(instance)
     one_login_process(instance)
+    out = instance.posthorn("check", check=False)
+    assert "no anvil service" in out.stdout + out.stderr, out  # the operator is told
     inst = start(instance, login_max_failures="2", login_failure_delay="1s")
     s = Pop(inst)
     t = time.monotonic()
