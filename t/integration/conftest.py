@@ -271,6 +271,28 @@ class Instance:
                 time.sleep(0.05)
         raise AssertionError(f"port {port} never opened\n{self.log()[-4000:]}")
 
+    def wait_configured(self, timeout=30):
+        """Every daemon master started has read its configuration: it has opened the log
+        file, which the service skeleton does right after loading main.cf (a test that breaks
+        main.cf must not catch a process still starting, which would read the broken file)."""
+        logfile = os.path.realpath(self.conf("maillog_file"))
+        deadline = time.time() + timeout
+        while True:
+            waiting = []
+            for pids in self.status_pids().values():
+                for pid in pids:
+                    try:
+                        fds = os.listdir(f"/proc/{pid}/fd")
+                        if not any(os.path.realpath(f"/proc/{pid}/fd/{fd}") == logfile for fd in fds):
+                            waiting.append(pid)
+                    except OSError:
+                        pass  # gone or not ours to look at
+            if not waiting:
+                return
+            if time.time() > deadline:
+                raise AssertionError(f"daemons {waiting} never opened {logfile}")
+            time.sleep(0.05)
+
     # --- deaths the test causes ------------------------------------------------------
     def kill(self, pid, sig=signal.SIGKILL):
         """Send SIG to a daemon, declaring the death it causes (see check_deaths)."""
