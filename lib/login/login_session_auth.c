@@ -32,7 +32,8 @@ struct login_attempt {
     unsigned long timer;      /* waiting before asking again or checking */
     struct auth_check_job *job;
     unsigned generation;      /* of anvil's reservation; 0: none */
-    char *authenticated;      /* the user, while anvil records the success */
+    char *authenticated;      /* the user, while anvil records the result */
+    bool failure_reported;    /* anvil was told of the failure already */
     unsigned failures;        /* the address's failures when the attempt was allowed */
 };
 
@@ -69,7 +70,7 @@ static void resume(struct login_client *c)
 static void count_failure(struct login_attempt *a, const char *user)
 {
     struct login_server *srv = a->srv;
-    if (srv->p.anvil)
+    if (srv->p.anvil && !a->failure_reported)
         anvil_login_done(srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_FAILED, a->generation, NULL, NULL);
     a->generation = 0;
     unsigned local = auth_penalty_fail(srv->penalty, a->rip, event_now_ms());
@@ -105,6 +106,7 @@ static void refuse(struct login_attempt *a, const char *why)
 }
 
 static void on_success_recorded(void *ctx, const struct anvil_reply *r);
+static void on_failure_recorded(void *ctx, const struct anvil_reply *r);
 
 static void on_checked(void *ctx, enum auth_check_result result, const char *user,
                        const char *err)
@@ -136,9 +138,30 @@ static void on_checked(void *ctx, enum auth_check_result result, const char *use
                              NULL, NULL);
         if (c)
             srv->proto->auth_tempfail(c);
+    } else if (srv->p.anvil) {
+        /* The failure is answered once anvil has it, so that the client's next login, in
+         * whatever process, is judged with it (a success right after would otherwise be
+         * forgiven before the failure arrives). */
+        a->authenticated = xstrdup(user);
+        a->req = anvil_login_done(srv->p.anvil, a->rip, a->user, ANVIL_LOGIN_FAILED,
+                                  a->generation, on_failure_recorded, a);
+        a->generation = 0;
+        a->failure_reported = true;
+        return;
     } else {
         count_failure(a, user);
     }
+    attempt_free(a);
+    resume(c);
+}
+
+static void on_failure_recorded(void *ctx, const struct anvil_reply *r)
+{
+    (void)r;
+    struct login_attempt *a = ctx;
+    struct login_client *c = a->c;
+    a->req = NULL;
+    count_failure(a, a->authenticated);
     attempt_free(a);
     resume(c);
 }
