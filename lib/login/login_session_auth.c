@@ -306,6 +306,8 @@ void login_auth_forget(struct login_client *c)
     a->c = NULL;
     if (a->job)
         return; /* on_checked counts the result and frees the attempt */
+    if (a->req && a->failure_reported)
+        count_failure(a, a->authenticated); /* logged and counted here, without a reply */
     anvil_cancel(a->req);
     if (a->timer)
         event_timer_cancel(a->srv->loop, a->timer);
