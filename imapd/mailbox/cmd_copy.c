@@ -9,20 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A UID set as the response code writes it: ascending, ranges joined. */
-static void write_uids(struct buf *out, const uint32_t *v, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j + 1 < n && v[j + 1] == v[j] + 1)
-            j++;
-        buf_printf(out, "%s%u", i ? "," : "", v[i]);
-        if (j > i)
-            buf_printf(out, ":%u", v[j]);
-        i = j + 1;
-    }
-}
-
 void cmd_copy(struct imap_session *s, struct imap_command *cmd, bool uid, bool move)
 {
     struct imap_seqset set;
@@ -62,9 +48,9 @@ void cmd_copy(struct imap_session *s, struct imap_command *cmd, bool uid, bool m
     if (r == MS_OK) {
         struct buf code = BUF_INIT;
         buf_printf(&code, "[COPYUID %u ", uidvalidity);
-        write_uids(&code, src, n);
+        imap_seqset_write(&code, src, n);
         buf_putc(&code, ' ');
-        write_uids(&code, got, n);
+        imap_seqset_write(&code, got, n);
         buf_putc(&code, ']');
         if (move) {
             imap_reply(s, "* OK %s Moved.", buf_cstr(&code));

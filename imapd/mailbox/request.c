@@ -8,17 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool valid_id(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n >= sizeof ((struct imap_session *)0)->id)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9')))
-            return false;
-    return true;
-}
-
 /* RFC 9051 sec 9: tag = 1*<any ASTRING-CHAR except "+">. */
 static bool valid_tag(const char *tag)
 {
@@ -44,7 +33,7 @@ const char *imap_check_request(const struct attrs *req, struct buf *input)
         return "bad user name";
     if (!svc || strcmp(svc, "imap") != 0)
         return "not an IMAP session";
-    if (!valid_id(attrs_get(req, "session")))
+    if (!handoff_session_id_valid(attrs_get(req, "session")))
         return "bad session id";
     if (!valid_tag(attrs_get(req, "tag")))
         return "bad tag";

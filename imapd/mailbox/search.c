@@ -495,19 +495,6 @@ static bool parse_charset(struct imap_session *s, struct parser *p)
     return false;
 }
 
-static void write_set(struct buf *out, const uint32_t *v, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j + 1 < n && v[j + 1] == v[j] + 1)
-            j++;
-        buf_printf(out, "%s%u", i ? "," : "", v[i]);
-        if (j > i)
-            buf_printf(out, ":%u", v[j]);
-        i = j + 1;
-    }
-}
-
 static void answer(struct imap_session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
                    bool esearch)
 {
@@ -524,7 +511,7 @@ static void answer(struct imap_session *s, const uint32_t *hits, size_t n, unsig
             buf_printf(&out, " MAX %u", hits[n - 1]);
         if ((ret & RET_ALL) && n) {
             buf_puts(&out, " ALL ");
-            write_set(&out, hits, n);
+            imap_seqset_write(&out, hits, n);
         }
         if (ret & RET_COUNT)
             buf_printf(&out, " COUNT %zu", n);

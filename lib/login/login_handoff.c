@@ -390,3 +390,14 @@ struct handoff_in *handoff_in_start(struct event_loop *loop, int fd, uid_t allow
     h->timer = event_timer(loop, timeout_ms, on_in_timeout, h);
     return h;
 }
+
+bool handoff_session_id_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > 23)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9')))
+            return false;
+    return true;
+}

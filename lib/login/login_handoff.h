@@ -23,6 +23,9 @@
 
 #define HANDOFF_PROTOCOL "login"
 
+/* A handoff's session id: 1 to 23 ASCII letters and digits (what the login skeleton makes). */
+bool handoff_session_id_valid(const char *id);
+
 /* "DEV:INO" of an open descriptor into out (at least 48 bytes); false on fstat failure. */
 bool handoff_fd_id(int fd, char *out, size_t outsize);
 

@@ -458,3 +458,16 @@ bool imap_quotable(const char *s, size_t len, bool utf8)
     }
     return true;
 }
+
+void imap_seqset_write(struct buf *out, const uint32_t *v, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && v[j + 1] == v[j] + 1)
+            j++;
+        buf_printf(out, "%s%u", i ? "," : "", v[i]);
+        if (j > i)
+            buf_printf(out, ":%u", v[j]);
+        i = j + 1;
+    }
+}

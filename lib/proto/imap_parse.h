@@ -13,6 +13,7 @@
  * overread). */
 #ifndef POSTHORN_IMAP_PARSE_H
 #define POSTHORN_IMAP_PARSE_H
+#include "buf.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +100,8 @@ void imap_seqset_free(struct imap_seqset *set);
  * merge overlapping ranges. */
 void imap_seqset_resolve(struct imap_seqset *set, uint32_t star);
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t v);
+/* Append n ascending numbers as a sequence set, runs joined ("1:3,7"): ESEARCH ALL, COPYUID. */
+void imap_seqset_write(struct buf *out, const uint32_t *v, size_t n);
 
 /* --- quoting for replies --- */
 /* True when s (len bytes) can go out as a quoted string (no CR, LF, NUL; 8-bit only when

@@ -6,17 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool valid_id(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n >= sizeof ((struct box_session *)0)->id)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9')))
-            return false;
-    return true;
-}
-
 /* The request's fields, checked again here: the login process is trusted to have
  * authenticated the user, not to send well-formed data. NULL or what is wrong. */
 const char *box_check_request(const struct attrs *req, struct buf *input)
@@ -30,7 +19,7 @@ const char *box_check_request(const struct attrs *req, struct buf *input)
         return "bad user name";
     if (!svc || strcmp(svc, "pop3") != 0)
         return "not a POP3 session";
-    if (!valid_id(attrs_get(req, "session")))
+    if (!handoff_session_id_valid(attrs_get(req, "session")))
         return "bad session id";
     if (in && !base64_decode(in, strlen(in), input))
         return "bad input";
