@@ -70,6 +70,8 @@ struct view {
     size_t n, cap;
     bool expunges_pending; /* expunged messages kept until an EXPUNGE may be sent */
     char *keyword[VIEW_KEYWORDS]; /* the mailbox's keyword table as this session knows it */
+    struct watch *watch;  /* the watches on the folder's new/ and cur/ (watch.c) */
+    int dir_wd[2];
 };
 
 struct imap_session {
@@ -180,5 +182,9 @@ void idle_keepalive(struct imap_session *s);
 struct watch *watch_new(struct imapd *d);
 void watch_add(struct watch *w, struct imap_session *s);
 void watch_remove(struct watch *w, struct imap_session *s);
+/* Watch the selected folder's new/ and cur/ for files other programs put there; undone by
+ * watch_unselect (view_free calls it). */
+void watch_select(struct watch *w, struct imap_session *s, struct view *v);
+void watch_unselect(struct view *v);
 
 #endif

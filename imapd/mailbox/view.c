@@ -128,6 +128,7 @@ struct view *view_open(struct imap_session *s, const char *name, bool readonly, 
         v->msgs[i].recent = v->msgs[i].uid >= first;
     free(*err);
     *err = NULL;
+    watch_select(s->d->watch, s, v);
     return v;
 }
 
@@ -135,6 +136,7 @@ void view_free(struct view *v)
 {
     if (!v)
         return;
+    watch_unselect(v);
     free(v->name);
     free(v->msgs);
     for (unsigned i = 0; i < VIEW_KEYWORDS; i++)

@@ -2,7 +2,15 @@
  * inotify descriptor per imapd-mailbox process, one watch per user with sessions here, on the
  * user's index file (every writer - local-mda, pop3d, another IMAP session - commits there).
  * An IDLE session is told at once (view_sync); the others learn it at their next command,
- * where view_sync looks at the index anyway. Event loop thread only. */
+ * where view_sync looks at the index anyway. Event loop thread only.
+ *
+ * Files put into a selected folder's new/ or cur/ by another program (a copy by hand, a
+ * restored back-up, another MDA) change no index: the folder's new/ and cur/ are watched
+ * too, while some session here has it selected. Every store writer renames files inside
+ * its write transaction and then commits, so its directory events are followed by an
+ * index event; directory events with no index event since are another program's, and
+ * mailbox_sync takes them into the index DIR_SETTLE_MS later (whose commit then reaches
+ * the sessions as any change does). */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -14,8 +22,13 @@
 
 struct wentry {
     int wd;
-    unsigned users;   /* sessions on it */
-    DLIST_HEAD(struct imap_session) sessions;
+    unsigned users;   /* sessions on it (dir: views on the folder) */
+    DLIST_HEAD(struct imap_session) sessions; /* index entries: the user's sessions */
+    long long index_ms; /* index: the last event */
+    bool is_dir;      /* a folder's new/ or cur/ */
+    int index_wd;     /* dir: the watch of its user's index */
+    char *mailbox;    /* dir: the store's mailbox name */
+    long long dirty_ms; /* dir: the first event not looked at yet (0: none) */
 };
 
 struct watch {
@@ -24,11 +37,14 @@ struct watch {
     struct wentry *v;
     size_t n;
     unsigned long timer; /* the pending look at the sessions marked changed */
+    unsigned long dir_timer; /* the pending look at directories changed */
 };
 
 /* An index writer's first write comes before its commit is visible: look a moment later,
  * once the burst of writes of one commit is over (and again for later bursts). */
 #define SETTLE_MS 20
+/* How long a directory change waits for the index event of a store writer. */
+#define DIR_SETTLE_MS 300
 
 static struct wentry *find(struct watch *w, int wd)
 {
@@ -36,6 +52,27 @@ static struct wentry *find(struct watch *w, int wd)
         if (w->v[i].wd == wd)
             return &w->v[i];
     return NULL;
+}
+
+static struct wentry *entry(struct watch *w, int wd)
+{
+    struct wentry *e = find(w, wd);
+    if (!e) {
+        w->v = xreallocarray(w->v, w->n + 1, sizeof *w->v);
+        e = &w->v[w->n++];
+        memset(e, 0, sizeof *e);
+        e->wd = wd;
+    }
+    return e;
+}
+
+static void drop(struct watch *w, struct wentry *e)
+{
+    if (--e->users > 0)
+        return;
+    inotify_rm_watch(w->fd, e->wd);
+    free(e->mailbox);
+    *e = w->v[--w->n];
 }
 
 static void look(struct event_loop *loop, void *ctx)
@@ -65,9 +102,49 @@ static void notify(struct watch *w, struct wentry *e)
         w->timer = event_timer(w->d->srv->loop, SETTLE_MS, look, w);
 }
 
+/* A session of this process with the folder selected (its mail_user does the sync). */
+static struct imap_session *selector(struct watch *w, const struct wentry *dir)
+{
+    struct wentry *index = find(w, dir->index_wd);
+    struct imap_session *s;
+    if (index)
+        DLIST_FOREACH(s, &index->sessions)
+            if (s->view && strcmp(s->view->name, dir->mailbox) == 0)
+                return s;
+    return NULL;
+}
+
+static void look_dirs(struct event_loop *loop, void *ctx)
+{
+    struct watch *w = ctx;
+    long long now = event_now_ms(), wait = 0;
+    w->dir_timer = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        struct wentry *e = &w->v[i];
+        if (!e->is_dir || !e->dirty_ms)
+            continue;
+        if (now - e->dirty_ms < DIR_SETTLE_MS) {
+            wait = DIR_SETTLE_MS - (now - e->dirty_ms);
+            continue;
+        }
+        const struct wentry *index = find(w, e->index_wd);
+        long long since = e->dirty_ms;
+        e->dirty_ms = 0;
+        if (index && index->index_ms >= since)
+            continue; /* a store writer's own change, already in the index */
+        struct imap_session *s = selector(w, e);
+        char *err = NULL;
+        if (s && mailbox_sync(s->mu, e->mailbox, &err) < 0)
+            log_warn("%s: sync of %s after a change by another program: %s", s->user,
+                     e->mailbox, err ? err : "?");
+        free(err);
+    }
+    if (wait)
+        w->dir_timer = event_timer(loop, wait, look_dirs, w);
+}
+
 static void on_events(struct event_loop *loop, int fd, uint32_t events, void *ctx)
 {
-    (void)loop;
     (void)events;
     struct watch *w = ctx;
     char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -76,9 +153,18 @@ static void on_events(struct event_loop *loop, int fd, uint32_t events, void *ct
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
             struct wentry *e = find(w, ev->wd);
-            if (e)
-                notify(w, e);
             p += sizeof *ev + ev->len;
+            if (!e || (ev->mask & IN_IGNORED))
+                continue;
+            if (!e->is_dir) {
+                e->index_ms = event_now_ms();
+                notify(w, e);
+                continue;
+            }
+            if (!e->dirty_ms)
+                e->dirty_ms = event_now_ms();
+            if (!w->dir_timer)
+                w->dir_timer = event_timer(loop, DIR_SETTLE_MS, look_dirs, w);
         }
 }
 
@@ -108,17 +194,51 @@ void watch_add(struct watch *w, struct imap_session *s)
         return;
     }
     free(path);
-    struct wentry *e = find(w, wd);
-    if (!e) {
-        w->v = xreallocarray(w->v, w->n + 1, sizeof *w->v);
-        e = &w->v[w->n++];
-        memset(e, 0, sizeof *e);
-        e->wd = wd;
-    }
+    struct wentry *e = entry(w, wd);
     DLIST_INSERT_TAIL(&e->sessions, s);
     e->users++;
     s->watch_wd = wd;
     s->watched = true;
+}
+
+void watch_select(struct watch *w, struct imap_session *s, struct view *v)
+{
+    v->dir_wd[0] = v->dir_wd[1] = -1;
+    v->watch = w;
+    char *paths[3], *err = NULL;
+    if (w->fd < 0 || !s->watched || mailbox_watch_paths(s->mu, v->name, paths, &err) < 0) {
+        free(err);
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        int wd = inotify_add_watch(w->fd, paths[i + 1], IN_CLOSE_WRITE | IN_MOVED_TO |
+                                   IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR);
+        if (wd < 0) {
+            log_warn("%s: inotify_add_watch %s: %m, session=<%s>", s->user, paths[i + 1], s->id);
+            continue;
+        }
+        struct wentry *e = entry(w, wd);
+        if (!e->users) {
+            e->is_dir = true;
+            e->index_wd = s->watch_wd;
+            e->mailbox = xstrdup(v->name);
+        }
+        e->users++;
+        v->dir_wd[i] = wd;
+    }
+    for (int i = 0; i < 3; i++)
+        free(paths[i]);
+}
+
+void watch_unselect(struct view *v)
+{
+    struct watch *w = v->watch;
+    for (int i = 0; w && i < 2; i++) {
+        struct wentry *e = v->dir_wd[i] >= 0 ? find(w, v->dir_wd[i]) : NULL;
+        if (e)
+            drop(w, e);
+        v->dir_wd[i] = -1;
+    }
 }
 
 void watch_remove(struct watch *w, struct imap_session *s)
@@ -128,8 +248,5 @@ void watch_remove(struct watch *w, struct imap_session *s)
         return;
     DLIST_REMOVE(&e->sessions, s);
     s->watched = false;
-    if (--e->users > 0)
-        return;
-    inotify_rm_watch(w->fd, e->wd);
-    *e = w->v[--w->n];
+    drop(w, e);
 }

@@ -1,0 +1,86 @@
+"""The Maildir stays a Maildir that other programs may touch (doc/imapd.md, doc/mailstore.md):
+a message file copied into new/ by hand, one removed by hand, and flag letters changed by hand
+in a cur/ name reach a session in IDLE within about a second, as EXISTS, EXPUNGE and FETCH
+FLAGS, with no command from the client."""
+import os
+import re
+import time
+
+from test_imap import Raw, message, start
+from test_pop3 import ALICE, deliver
+
+
+def idle(inst):
+    r = Raw(inst, tls=True)
+    r.send(f"a LOGIN {ALICE} secret\r\n")
+    r.until("a")
+    r.send("b SELECT INBOX\r\n")
+    r.until("b")
+    r.send("c IDLE\r\n")
+    assert r.line().startswith(b"+ ")
+    return r
+
+
+def wait_line(r, pattern, timeout=2.5):
+    """The first line matching pattern that arrives within timeout (IDLE, no command)."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        r.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            line = r.line()
+        except TimeoutError:  # the file object is unusable after this: the test ends
+            break
+        if not line:
+            break
+        seen.append(line)
+        if re.search(pattern, line):
+            return line
+    raise AssertionError(f"no {pattern!r} within {timeout}s; got {seen}")
+
+
+def test_files_changed_by_hand_reach_an_idle_session(instance, tmp_path):
+    inst = start(instance)
+    deliver(inst, ALICE, [message(1)])
+    r = idle(inst)
+    new = inst.maildir(ALICE) / "new"
+    cur = inst.maildir(ALICE) / "cur"
+
+    # cp into new/: the file is written in place (IN_CLOSE_WRITE), as a person would do it.
+    start_t = time.monotonic()
+    (new / "1700000000.M1P1.backup").write_bytes(message(2).replace(b"\r\n", b"\n"))
+    wait_line(r, rb"^\* 2 EXISTS")
+    took = time.monotonic() - start_t
+
+    # Flag letters changed by hand on the delivered message.
+    files = [p for p in list(new.iterdir()) + list(cur.iterdir()) if b"m1@remote" in p.read_bytes()]
+    assert len(files) == 1
+    base = files[0].name.split(":2,")[0]
+    os.rename(files[0], cur / f"{base}:2,FS")
+    wait_line(r, rb"^\* 1 FETCH \(.*FLAGS \((\\Flagged \\Seen|\\Seen \\Flagged)")
+
+    # rm by hand.
+    (cur / f"{base}:2,FS").unlink()
+    wait_line(r, rb"^\* 1 EXPUNGE")
+    r.sock.settimeout(30)
+    r.send("DONE\r\n")
+    assert r.until("c")[-1].startswith(b"c OK")
+    r.send("d FETCH 1 (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])\r\n")
+    assert b"<m2@remote.test>" in b"".join(r.until("d"))
+    r.close()
+    print(f"\nhand-copied file seen in IDLE after {took:.2f}s")
+    assert took < 2.5
+
+
+def test_a_store_writer_does_not_cause_a_resync(instance):
+    """Deliveries reach IDLE through the index alone: no sync is logged for them."""
+    inst = start(instance)
+    r = idle(inst)
+    deliver(inst, ALICE, [message(3)])
+    wait_line(r, rb"^\* 1 EXISTS")
+    time.sleep(0.6)  # past the directory settle time
+    r.send("DONE\r\n")
+    r.sock.settimeout(30)
+    assert r.until("c")[-1].startswith(b"c OK")
+    r.close()
+    assert "after a change by another program" not in inst.log()
