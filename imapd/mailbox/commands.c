@@ -12,7 +12,7 @@
 static void cmd_capability(struct imap_session *s)
 {
     struct buf b = BUF_INIT;
-    imap_caps_postlogin(&b, s->d->p.append_limit);
+    imap_caps_postlogin(&b, s->d->p.append_limit, s->d->p.compress_level > 0);
     imap_reply(s, "* CAPABILITY %s", buf_cstr(&b));
     buf_free(&b);
     imap_ok(s, "CAPABILITY completed.");
@@ -95,7 +95,33 @@ static void do_move(struct imap_session *s, struct imap_command *c) { cmd_copy(s
 static void do_uid_move(struct imap_session *s, struct imap_command *c) { cmd_copy(s, c, true, true); }
 static void do_uid_search(struct imap_session *s, struct imap_command *c) { cmd_search(s, c, true); }
 
+/* COMPRESS DEFLATE (RFC 4978 sec 3): the OK goes out uncompressed, everything after it in
+ * both directions is raw DEFLATE. */
+static void do_compress(struct imap_session *s, struct imap_command *c)
+{
+    if (c->nargs != 1 || !imap_arg_atom_is(&c->args[0], "DEFLATE") || s->d->p.compress_level <= 0) {
+        imap_bad(s, "Unknown compression mechanism.");
+        return;
+    }
+    if (conn_compressed(s->conn)) {
+        imap_no(s, "[COMPRESSIONACTIVE] DEFLATE is already active.");
+        return;
+    }
+    if (s->sess->holding) { /* the OK would be held back past the switch (lib/io/session.h) */
+        imap_no(s, "[UNAVAILABLE] Not while replies are delayed.");
+        return;
+    }
+    imap_ok(s, "DEFLATE active.");
+    /* mem_level 5: 16 KiB of deflate state besides the window (zstream.h). */
+    if (!conn_compress_start(s->conn, s->d->p.compress_level, s->d->p.compress_window_bits, 5)) {
+        log_warn("%s: COMPRESS: out of memory, session=<%s>", s->user, s->id);
+        s->end_reason = "COMPRESS failed";
+        imap_close(s);
+    }
+}
+
 static const struct command commands[] = {
+    {"COMPRESS", ANY, do_compress},
     {"CAPABILITY", ANY, do_capability},
     {"NOOP", ANY, do_noop},
     {"CHECK", SELECTED, do_noop},

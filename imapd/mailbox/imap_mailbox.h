@@ -29,6 +29,8 @@ struct imap_mailbox_params {
     long long keepalive_ms;   /* imapd_idle_keepalive */
     size_t line_limit;
     unsigned long long append_limit;
+    int compress_level;       /* imapd_compress_level; 0: COMPRESS not offered */
+    int compress_window_bits;
     unsigned error_limit;
     const char *mailbox_base;
     const char *index_name;

@@ -233,7 +233,8 @@ static void on_lost(struct sess *ss, const char *why)
 {
     struct imap_session *s = owner(ss);
     if (!ss->closing)
-        s->end_reason = "Connection closed";
+        s->end_reason = strncmp(why, "COMPRESS:", 9) == 0 ? "COMPRESS: invalid DEFLATE data"
+                                                          : "Connection closed";
     log_debug("%s: %s, session=<%s>", s->user, why, s->id);
 }
 
@@ -324,7 +325,7 @@ static void start_session(struct imapd *d, struct imap_session *s, int fd, struc
         conn_unread(s->conn, input->data, input->len);
     watch_add(d->watch, s);
     struct buf caps = BUF_INIT;
-    imap_caps_postlogin(&caps, d->p.append_limit);
+    imap_caps_postlogin(&caps, d->p.append_limit, d->p.compress_level > 0);
     snprintf(s->tag, sizeof s->tag, "%s", tag);
     imap_ok(s, "[CAPABILITY %s] Logged in", buf_cstr(&caps));
     buf_free(&caps);

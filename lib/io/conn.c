@@ -2,6 +2,7 @@
 #include "conn.h"
 #include "mem.h"
 #include "tls.h"
+#include "zstream.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -45,6 +46,10 @@ struct conn {
     char *fail_reason;
     char addr[INET6_ADDRSTRLEN];
     int port;
+    /* COMPRESS (conn_compress_start): zin holds received bytes not yet inflated into in,
+     * zout the compressed bytes not yet written; out then holds what is still to compress. */
+    struct zstream *z;
+    struct buf zin, zout;
 };
 
 static void on_event(struct event_loop *loop, int fd, uint32_t events, void *ctx);
@@ -103,6 +108,9 @@ static void destroy(struct conn *c)
     close(c->fd);
     buf_free(&c->in);
     buf_free(&c->out);
+    zstream_free(c->z);
+    buf_free(&c->zin);
+    buf_free(&c->zout);
     free(c->fail_reason);
     free(c);
 }
@@ -130,7 +138,7 @@ int conn_fd(const struct conn *c) { return c->fd; }
 bool conn_eof(const struct conn *c) { return c->eof; }
 bool conn_tls_active(const struct conn *c) { return c->state == C_TLS; }
 SSL *conn_ssl(const struct conn *c) { return c->state == C_TLS ? c->ssl : NULL; }
-size_t conn_out_pending(const struct conn *c) { return c->out.len; }
+size_t conn_out_pending(const struct conn *c) { return c->out.len + c->zout.len; }
 
 static void fail(struct conn *c, char *reason)
 {
@@ -144,8 +152,9 @@ static void fail(struct conn *c, char *reason)
 
 static bool want_read(const struct conn *c)
 {
-    return c->reading && !c->eof && !c->failed && c->in.len < c->in_limit &&
-           c->out.len < OUT_HIGH && (c->state == C_PLAIN || c->state == C_TLS);
+    /* Compressed input still waiting for room in `in` is read first. */
+    return c->reading && !c->eof && !c->failed && c->in.len < c->in_limit && c->zin.len == 0 &&
+           conn_out_pending(c) < OUT_HIGH && (c->state == C_PLAIN || c->state == C_TLS);
 }
 
 static void update_mask(struct conn *c)
@@ -164,7 +173,7 @@ static void update_mask(struct conn *c)
     } else {
         if (want_read(c) || c->write_wants_read)
             m |= EPOLLIN;
-        if (c->out.len > 0 || c->read_wants_write)
+        if (conn_out_pending(c) > 0 || c->read_wants_write)
             m |= EPOLLOUT;
     }
     if (m != c->mask && event_mod(c->loop, c->fd, m) == 0)
@@ -191,11 +200,23 @@ static void release_if_idle(struct buf *b)
         buf_free(b);
 }
 
+/* Inflate compressed input into `in` as far as it has room. true if anything was added. */
+static bool inflate_some(struct conn *c)
+{
+    if (!c->z || c->zin.len == 0 || c->in.len >= c->in_limit || c->failed)
+        return false;
+    long n = zstream_inflate(c->z, &c->zin, &c->in, c->in_limit - c->in.len);
+    if (n < 0)
+        fail(c, xstrdup("COMPRESS: invalid DEFLATE data from the client"));
+    release_if_idle(&c->zin);
+    return n > 0;
+}
+
 /* Read what is available into the input buffer. Returns true if anything changed. */
 static bool read_some(struct conn *c)
 {
     char tmp[READ_CHUNK];
-    bool changed = false;
+    bool changed = inflate_some(c);
     for (int i = 0; i < READS_PER_EVENT && want_read(c); i++) {
         size_t room = c->in_limit - c->in.len, n = 0;
         if (room > sizeof tmp)
@@ -227,7 +248,11 @@ static bool read_some(struct conn *c)
             }
             n = (size_t)r;
         }
-        buf_append(&c->in, tmp, n);
+        if (c->z) {
+            buf_append(&c->zin, tmp, n);
+            inflate_some(c);
+        } else
+            buf_append(&c->in, tmp, n);
         changed = true;
     }
     return changed;
@@ -240,14 +265,22 @@ static void start_handshake(struct conn *c)
     kick(c);
 }
 
-/* Write pending output. */
+/* Write pending output (compressed first when COMPRESS is active: each flush ends a batch
+ * of replies, so the peer can decode all of it, RFC 4978 sec 4). */
 static void flush_now(struct conn *c)
 {
-    while (c->out.len > 0 && !c->failed) {
-        size_t len = c->out.len < WRITE_CHUNK ? c->out.len : WRITE_CHUNK, n = 0;
+    if (c->z && c->out.len > 0 && !c->failed) {
+        if (!zstream_deflate(c->z, c->out.data, c->out.len, &c->zout))
+            fail(c, xstrdup("COMPRESS: deflate failed"));
+        buf_reset(&c->out);
+        release_if_idle(&c->out);
+    }
+    struct buf *wire = c->z ? &c->zout : &c->out;
+    while (wire->len > 0 && !c->failed) {
+        size_t len = wire->len < WRITE_CHUNK ? wire->len : WRITE_CHUNK, n = 0;
         if (c->ssl && c->state == C_TLS) {
             char *err = NULL;
-            enum tls_io io = tls_write(c->ssl, c->out.data, len, &n, &err);
+            enum tls_io io = tls_write(c->ssl, wire->data, len, &n, &err);
             if (io == TLS_IO_WANT_READ)
                 c->write_wants_read = true;
             if (io == TLS_IO_EOF)
@@ -257,7 +290,7 @@ static void flush_now(struct conn *c)
             if (io != TLS_IO_OK)
                 break;
         } else {
-            ssize_t w = send(c->fd, c->out.data, len, MSG_NOSIGNAL);
+            ssize_t w = send(c->fd, wire->data, len, MSG_NOSIGNAL);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -268,9 +301,9 @@ static void flush_now(struct conn *c)
             }
             n = (size_t)w;
         }
-        buf_consume(&c->out, n);
+        buf_consume(wire, n);
     }
-    release_if_idle(&c->out);
+    release_if_idle(wire);
     if (c->out.len == 0 && c->state == C_TLS_PENDING && !c->failed)
         start_handshake(c);
 }
@@ -304,7 +337,7 @@ static void deliver_input(struct conn *c)
         if (!read_some(c) || c->failed)
             return;
         c->ops->input(c, c->ctx);
-        if (c->dead || !c->ssl || SSL_pending(c->ssl) == 0)
+        if (c->dead || ((!c->ssl || SSL_pending(c->ssl) == 0) && c->zin.len == 0))
             return;
     }
 }
@@ -334,10 +367,10 @@ static void handle(struct conn *c, uint32_t events)
         return;
     }
     if ((events & EPOLLOUT) || (c->write_wants_read && (events & EPOLLIN))) {
-        bool had = c->out.len > 0;
+        bool had = conn_out_pending(c) > 0;
         c->write_wants_read = false;
         flush_now(c);
-        if (had && c->out.len == 0 && !c->failed && c->ops->drained)
+        if (had && conn_out_pending(c) == 0 && !c->failed && c->ops->drained)
             c->ops->drained(c, c->ctx);
     }
     if (!c->dead && !c->failed &&
@@ -379,6 +412,8 @@ void conn_consume(struct conn *c, size_t n)
 {
     buf_consume(&c->in, n);
     release_if_idle(&c->in);
+    if (c->zin.len > 0)
+        kick(c); /* compressed input waits for the room just made */
     update_mask(c);
 }
 
@@ -458,8 +493,30 @@ bool conn_flush(struct conn *c)
     if (c->failed)
         kick(c);
     update_mask(c);
-    return c->out.len == 0;
+    return conn_out_pending(c) == 0;
 }
+
+/* --- COMPRESS --- */
+
+bool conn_compress_start(struct conn *c, int level, int window_bits, int mem_level)
+{
+    if (c->z || c->state == C_HANDSHAKE || c->state == C_TLS_PENDING)
+        return false;
+    c->z = zstream_new(level, window_bits, mem_level);
+    if (!c->z)
+        return false;
+    /* What is queued now (the reply that starts compression) goes out as it is; what the
+     * client sent after its command is already compressed. */
+    buf_append(&c->zout, c->out.data ? c->out.data : "", c->out.len);
+    buf_reset(&c->out);
+    buf_append(&c->zin, c->in.data ? c->in.data : "", c->in.len);
+    buf_reset(&c->in);
+    if (c->zin.len)
+        kick(c);
+    return true;
+}
+
+bool conn_compressed(const struct conn *c) { return c->z != NULL; }
 
 /* --- TLS --- */
 

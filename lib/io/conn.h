@@ -96,6 +96,14 @@ long conn_starttls_client(struct conn *c, SSL_CTX *ctx, const struct tls_client_
                           char **err);
 SSL *conn_ssl(const struct conn *c);
 
+/* --- COMPRESS=DEFLATE (RFC 4978) ---
+ * From now on both directions are raw DEFLATE streams (lib/io/zstream.h): output already
+ * queued (the reply that started compression) is sent as it is, input already buffered
+ * (sent after the command) is inflated. level, window_bits and mem_level tune our deflater.
+ * false when already active, during a TLS handshake, or when zlib has no memory. */
+bool conn_compress_start(struct conn *c, int level, int window_bits, int mem_level);
+bool conn_compressed(const struct conn *c);
+
 /* --- client side: connecting --- */
 struct conn_connect;
 

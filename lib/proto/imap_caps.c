@@ -12,10 +12,12 @@ void imap_caps_prelogin(struct buf *out, bool starttls, bool may_auth)
     buf_puts(out, may_auth ? " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED");
 }
 
-void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit)
+void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit, bool compress)
 {
     /* Only what imapd-mailbox implements (doc/imapd.md). */
     buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT CHILDREN ESEARCH UIDPLUS MOVE SPECIAL-USE");
     if (appendlimit)
         buf_printf(out, " APPENDLIMIT=%llu", appendlimit);
+    if (compress)
+        buf_puts(out, " COMPRESS=DEFLATE");
 }

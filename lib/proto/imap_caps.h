@@ -11,7 +11,8 @@
 /* Before login: STARTTLS when it can be offered; AUTH=... or LOGINDISABLED by the
  * plaintext policy (RFC 9051 sec 6.2.3). Appends the words, space-separated. */
 void imap_caps_prelogin(struct buf *out, bool starttls, bool may_auth);
-/* After login: everything the mailbox part implements; appendlimit 0 leaves APPENDLIMIT out. */
-void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit);
+/* After login: everything the mailbox part implements; appendlimit 0 leaves APPENDLIMIT out,
+ * compress adds COMPRESS=DEFLATE. */
+void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit, bool compress);
 
 #endif
