@@ -122,6 +122,9 @@ static void do_compress(struct imap_session *s, struct imap_command *c)
 
 static const struct command commands[] = {
     {"COMPRESS", ANY, do_compress},
+    {"GETQUOTA", ANY, cmd_quota},
+    {"GETQUOTAROOT", ANY, cmd_quota},
+    {"SETQUOTA", ANY, cmd_quota},
     {"CAPABILITY", ANY, do_capability},
     {"NOOP", ANY, do_noop},
     {"CHECK", SELECTED, do_noop},

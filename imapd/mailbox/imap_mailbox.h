@@ -125,6 +125,8 @@ void imap_dispatch(struct imap_session *s, struct imap_command *cmd);
  * name is not acceptable. */
 char *imap_name_in(const struct imap_session *s, const struct imap_arg *a);
 void imap_name_out(const struct imap_session *s, struct buf *out, const char *store_name);
+/* cmd_quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208). */
+void cmd_quota(struct imap_session *s, struct imap_command *cmd);
 /* cmd_mailbox.c */
 void cmd_list(struct imap_session *s, struct imap_command *cmd, bool lsub);
 void cmd_status(struct imap_session *s, struct imap_command *cmd);

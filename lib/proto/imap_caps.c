@@ -15,7 +15,8 @@ void imap_caps_prelogin(struct buf *out, bool starttls, bool may_auth)
 void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit, bool compress)
 {
     /* Only what imapd-mailbox implements (doc/imapd.md). */
-    buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT CHILDREN ESEARCH UIDPLUS MOVE SPECIAL-USE");
+    buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT CHILDREN ESEARCH UIDPLUS MOVE SPECIAL-USE"
+                              " QUOTA QUOTA=RES-STORAGE");
     if (appendlimit)
         buf_printf(out, " APPENDLIMIT=%llu", appendlimit);
     if (compress)
