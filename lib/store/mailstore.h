@@ -328,6 +328,17 @@ enum { MS_CACHE_ENVELOPE = 1, MS_CACHE_BODYSTRUCTURE = 2, MS_CACHE_BODY = 3 };
  * computed again. */
 int mailbox_cache_put(struct mail_user *mu, const char *mailbox, uint32_t uid, unsigned field,
                       const void *data, size_t len, char **err);
+/* The same for n entries in one write transaction (a FETCH of many messages stores what it
+ * computed at once). Entries of UIDs that no longer exist are skipped. 1 when any was
+ * stored, 0 when none of the UIDs exists, -1 on error. */
+struct mailbox_cache_entry {
+    uint32_t uid;
+    unsigned field;
+    const void *data;
+    size_t len;
+};
+int mailbox_cache_put_many(struct mail_user *mu, const char *mailbox,
+                           const struct mailbox_cache_entry *e, size_t n, char **err);
 /* 1 with *data (malloc'ed, NUL added) and *len, 0 not cached, -1 error. */
 int mailbox_cache_get(struct mail_user *mu, const char *mailbox, uint32_t uid, unsigned field,
                       void **data, size_t *len, char **err);

@@ -11,11 +11,9 @@
 
 struct cache_op {
     const char *mailbox;
-    uint32_t uid;
-    unsigned field;
-    const void *data;
-    size_t len;
-    bool found;
+    const struct mailbox_cache_entry *e;
+    size_t n;
+    size_t found;
 };
 
 static void cache_key(struct buf *key, const char *mailbox, uint32_t uid, unsigned field)
@@ -24,18 +22,18 @@ static void cache_key(struct buf *key, const char *mailbox, uint32_t uid, unsign
     buf_putc(key, (char)field);
 }
 
-static int put_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
+static int put_one(struct mail_user *mu, MDB_txn *txn, const char *mailbox,
+                   const struct mailbox_cache_entry *e, size_t *found)
 {
-    struct cache_op *op = arg;
     struct msg_rec m;
-    int rc = ms_msg_get(mu, txn, op->mailbox, op->uid, &m);
-    op->found = rc == 0;
+    int rc = ms_msg_get(mu, txn, mailbox, e->uid, &m);
     if (rc != 0)
         return rc == MDB_NOTFOUND ? 0 : rc;
+    ++*found;
     struct buf key = BUF_INIT, val = BUF_INIT;
-    cache_key(&key, op->mailbox, op->uid, op->field);
+    cache_key(&key, mailbox, e->uid, e->field);
     buf_putc(&val, MS_REC_VERSION);
-    buf_append(&val, op->data, op->len);
+    buf_append(&val, e->data, e->len);
     MDB_val k = {key.len, key.data}, v = {val.len, val.data};
     rc = mdb_put(txn, mu->e->cache, &k, &v, 0);
     buf_free(&key);
@@ -43,22 +41,39 @@ static int put_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
     return rc;
 }
 
-int mailbox_cache_put(struct mail_user *mu, const char *mailbox, uint32_t uid, unsigned field,
-                      const void *data, size_t len, char **err)
+static int put_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 {
-    if (field > MS_CACHE_FIELD_MAX || len > MS_CACHE_SIZE_MAX) {
-        *err = xasprintf("cache field %u of %zu bytes refused", field, len);
-        return -1;
-    }
+    struct cache_op *op = arg;
+    int rc = 0;
+    for (size_t i = 0; i < op->n && rc == 0; i++)
+        rc = put_one(mu, txn, op->mailbox, &op->e[i], &op->found);
+    return rc;
+}
+
+int mailbox_cache_put_many(struct mail_user *mu, const char *mailbox,
+                           const struct mailbox_cache_entry *e, size_t n, char **err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (e[i].field > MS_CACHE_FIELD_MAX || e[i].len > MS_CACHE_SIZE_MAX) {
+            *err = xasprintf("cache field %u of %zu bytes refused", e[i].field, e[i].len);
+            return -1;
+        }
     char *name = ms_mailbox_name(mailbox, err);
     if (!name)
         return -1;
-    struct cache_op op = {name, uid, field, data, len, false};
-    int rc = ms_write_nosync(mu, put_apply, NULL, &op);
+    struct cache_op op = {name, e, n, 0};
+    int rc = n ? ms_write_nosync(mu, put_apply, NULL, &op) : 0;
     if (rc != 0)
         *err = xasprintf("%s: %s", name, ms_strerror(rc));
     free(name);
-    return rc ? -1 : op.found;
+    return rc ? -1 : (int)(op.found > 0);
+}
+
+int mailbox_cache_put(struct mail_user *mu, const char *mailbox, uint32_t uid, unsigned field,
+                      const void *data, size_t len, char **err)
+{
+    struct mailbox_cache_entry e = {uid, field, data, len};
+    return mailbox_cache_put_many(mu, mailbox, &e, 1, err);
 }
 
 int mailbox_cache_get(struct mail_user *mu, const char *mailbox, uint32_t uid, unsigned field,

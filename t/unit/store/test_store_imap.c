@@ -358,6 +358,19 @@ static void test_cache_and_watch(void **state)
     assert_int_equal(mailbox_cache_put(mu, "INBOX", 1, 256, "x", 1, &err), -1);
     free(err);
     err = NULL;
+    /* Several in one transaction; a UID that does not exist is skipped. */
+    deliver(mu, "INBOX", "n\n");
+    const struct mailbox_cache_entry many[] = {{1, MS_CACHE_BODY, "b1", 2}, {9, MS_CACHE_BODY, "b9", 2},
+                                               {2, MS_CACHE_BODY, "b2", 2}};
+    assert_int_equal(mailbox_cache_put_many(mu, "INBOX", many, 3, &err), 1);
+    assert_int_equal(mailbox_cache_get(mu, "INBOX", 2, MS_CACHE_BODY, &data, &len, &err), 1);
+    assert_string_equal(data, "b2");
+    free(data);
+    assert_int_equal(mailbox_cache_get(mu, "INBOX", 1, MS_CACHE_BODY, &data, &len, &err), 1);
+    assert_string_equal(data, "b1");
+    free(data);
+    assert_int_equal(mailbox_cache_get(mu, "INBOX", 9, MS_CACHE_BODY, &data, &len, &err), 0);
+    assert_int_equal(mailbox_cache_put_many(mu, "INBOX", many + 1, 1, &err), 0);
     char *paths[3];
     assert_int_equal(mailbox_watch_paths(mu, "Sent", paths, &err), 3);
     char want[1024];
