@@ -291,3 +291,23 @@ def test_held_back_expunge_lowers_highestmodseq(imap):
     lines = c.ok("NOOP")
     assert "* VANISHED 1" in lines and int(code(lines, "HIGHESTMODSEQ")) >= m
     c.ok("LOGOUT")
+
+
+def test_idle_tells_a_qresync_client_vanished_and_highestmodseq(imap):
+    c = Client(imap)
+    c.append(2)
+    c.ok("ENABLE QRESYNC")
+    h0 = int(code(c.ok("SELECT INBOX"), "HIGHESTMODSEQ"))
+    c.send("i1 IDLE\r\n")
+    assert c.line().startswith(b"+ ")
+    other = Client(imap)
+    other.ok("SELECT INBOX")
+    other.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other.ok("EXPUNGE")
+    seen = []
+    while not any("HIGHESTMODSEQ" in l for l in seen):
+        seen.append(c.line().decode().rstrip("\r\n"))
+    assert "* VANISHED 2" in seen and int(code(seen, "HIGHESTMODSEQ")) > h0
+    c.send("DONE\r\n")
+    assert c.until("i1")[-1].startswith(b"i1 OK")
+    c.ok("LOGOUT")
