@@ -235,6 +235,10 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
         else if (imap_arg_atom_is(a, "DELETED")) buf_printf(&b, "%sDELETED %llu", sp, (unsigned long long)c.deleted);
         else if (imap_arg_atom_is(a, "RECENT")) buf_printf(&b, "%sRECENT %llu", sp, (unsigned long long)st.recent);
         else if (imap_arg_atom_is(a, "SIZE")) buf_printf(&b, "%sSIZE %llu", sp, (unsigned long long)info.vsize);
+        else if (imap_arg_atom_is(a, "HIGHESTMODSEQ")) { /* RFC 7162 sec 3.1.6, enables CONDSTORE */
+            buf_printf(&b, "%sHIGHESTMODSEQ %llu", sp, (unsigned long long)info.highestmodseq);
+            condstore_enable(s);
+        }
         else {
             free(err);
             free(name);

@@ -26,7 +26,8 @@ static void cmd_logout(struct imap_session *s)
     imap_close(s);
 }
 
-/* RFC 5161; RFC 9051 sec 6.3.1: IMAP4rev2 (which implies UTF-8 names), UTF8=ACCEPT (RFC 6855). */
+/* RFC 5161; RFC 9051 sec 6.3.1: IMAP4rev2 (which implies UTF-8 names), UTF8=ACCEPT (RFC 6855),
+ * CONDSTORE and QRESYNC (RFC 7162 sec 3.1, 3.2.3: QRESYNC implies CONDSTORE). */
 static void cmd_enable(struct imap_session *s, struct imap_command *cmd)
 {
     if (cmd->nargs == 0) {
@@ -42,6 +43,13 @@ static void cmd_enable(struct imap_session *s, struct imap_command *cmd)
         } else if (imap_arg_atom_is(a, "UTF8=ACCEPT") && !s->utf8) {
             s->utf8 = true;
             buf_puts(&enabled, " UTF8=ACCEPT");
+        } else if (imap_arg_atom_is(a, "CONDSTORE") && !s->condstore) {
+            condstore_enable(s);
+            buf_puts(&enabled, " CONDSTORE");
+        } else if (imap_arg_atom_is(a, "QRESYNC") && !s->qresync) {
+            s->qresync = true;
+            condstore_enable(s);
+            buf_puts(&enabled, " QRESYNC");
         }
     }
     imap_reply(s, "* ENABLED%s", buf_cstr(&enabled));

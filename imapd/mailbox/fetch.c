@@ -4,7 +4,10 @@
  * HEADER, HEADER.FIELDS[.NOT], TEXT, MIME), and BINARY[section], BINARY.PEEK and BINARY.SIZE
  * (RFC 3516). The message structure comes from lib/proto/imap_struct.h, which serves the stored
  * LF form as CRLF, so every size and offset counts CRLF (RFC822.SIZE is the index's CRLF size).
- * A body fetch without .PEEK sets \Seen (RFC 9051 sec 6.4.5) in a read-write mailbox. */
+ * A body fetch without .PEEK sets \Seen (RFC 9051 sec 6.4.5) in a read-write mailbox.
+ * CONDSTORE (RFC 7162 sec 3.1.4): the MODSEQ item, the CHANGEDSINCE modifier (only messages
+ * with a higher MODSEQ, MODSEQ implied) and, for UID FETCH with QRESYNC on, VANISHED (the
+ * UIDs of the set expunged since, as VANISHED (EARLIER), before the FETCHes, sec 3.2.6). */
 #include "imap_mailbox.h"
 #include "imap_struct.h"
 #include "log.h"
@@ -18,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum item_kind { I_UID, I_FLAGS, I_INTERNALDATE, I_SIZE, I_ENVELOPE, I_BODYSTRUCTURE, I_BODY_SHORT,
-                 I_SECTION, I_BINARY_SIZE };
+enum item_kind { I_UID, I_FLAGS, I_MODSEQ, I_INTERNALDATE, I_SIZE, I_ENVELOPE, I_BODYSTRUCTURE,
+                 I_BODY_SHORT, I_SECTION, I_BINARY_SIZE };
 
 struct item {
     enum item_kind kind;
@@ -39,6 +42,7 @@ struct fetch {
     size_t n;
     bool body;          /* some item needs the message */
     bool sets_seen;
+    bool modseq;        /* MODSEQ asked for (a CONDSTORE enabling command) */
 };
 
 static void add(struct fetch *f, struct item it)
@@ -181,6 +185,8 @@ static bool parse_att(struct fetch *f, const struct imap_arg *a)
         it.kind = I_UID;
     else if (strcasecmp(w, "FLAGS") == 0)
         it.kind = I_FLAGS;
+    else if (strcasecmp(w, "MODSEQ") == 0)
+        it.kind = I_MODSEQ, f->modseq = true;
     else if (strcasecmp(w, "INTERNALDATE") == 0)
         it.kind = I_INTERNALDATE;
     else if (strcasecmp(w, "RFC822.SIZE") == 0)
@@ -332,6 +338,7 @@ static bool write_item(struct imap_session *s, const struct item *it, const stru
         buf_puts(out, "FLAGS ");
         view_write_flags(s->view, out, vm);
         break;
+    case I_MODSEQ: condstore_write_modseq(s, out, vm->modseq); break;
     case I_INTERNALDATE:
         buf_puts(out, "INTERNALDATE ");
         internaldate(out, (time_t)vm->internaldate);
@@ -393,11 +400,17 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
         has_uid |= f->items[k].kind == I_UID;
         has_flags |= f->items[k].kind == I_FLAGS;
     }
-    if (uid && !has_uid) /* RFC 9051 sec 6.4.9: UID FETCH responses include the UID */
+    /* RFC 9051 sec 6.4.9: UID FETCH responses include the UID; RFC 7162 sec 3.1: so does one
+     * that set \Seen with CONDSTORE on, and its MODSEQ */
+    if ((uid || (seen_now && s->condstore)) && !has_uid)
         buf_printf(&out, " UID %u", vm->uid);
     if (seen_now && !has_flags) {
         buf_puts(&out, " FLAGS ");
         view_write_flags(s->view, &out, vm);
+    }
+    if (seen_now && s->condstore && !f->modseq) {
+        buf_putc(&out, ' ');
+        condstore_write_modseq(s, &out, vm->modseq);
     }
     buf_puts(&out, ")\r\n");
     if (!cte) /* RFC 3516 sec 4.1: NO [UNKNOWN-CTE], and no response for this message */
@@ -414,7 +427,7 @@ struct fetch_job {
     size_t *pos, n, next;
     unsigned failed, gone, cte;
     char tag[IMAP_TAG_MAX + 1];
-    char name[32];
+    char done[64];      /* the text of the tagged OK */
 };
 
 static void job_free(struct fetch_job *j)
@@ -451,7 +464,7 @@ bool fetch_more(struct imap_session *s)
     else if (j->gone)
         imap_no(s, "[EXPUNGEISSUED] Some of the requested messages no longer exist.");
     else
-        imap_ok(s, "%s completed.", j->name);
+        imap_ok(s, "%s", j->done);
     job_free(j);
     return true;
 }
@@ -464,22 +477,103 @@ void fetch_abort(struct imap_session *s)
     }
 }
 
+static void fetch_start(struct imap_session *s, struct fetch_job *j)
+{
+    snprintf(j->tag, sizeof j->tag, "%s", s->tag);
+    s->fetching = j;
+    fetch_more(s);
+}
+
+/* FETCH's modifiers (RFC 4466 fetch-modifiers): CHANGEDSINCE n (RFC 7162 sec 3.1.4.1) and, for
+ * UID FETCH with QRESYNC on and CHANGEDSINCE, VANISHED (sec 3.2.6). NULL or the BAD text. */
+static const char *parse_modifiers(struct imap_session *s, const struct imap_arg *l, bool uid,
+                                   bool *changedsince, uint64_t *since, bool *vanished)
+{
+    if (l->type != IMAP_ARG_LIST || l->n == 0)
+        return "Invalid FETCH modifiers";
+    for (size_t i = 0; i < l->n; i++) {
+        const struct imap_arg *a = &l->list[i];
+        if (imap_arg_atom_is(a, "CHANGEDSINCE") && !*changedsince) {
+            if (i + 1 == l->n || !imap_arg_number64(&l->list[++i], since))
+                return "CHANGEDSINCE needs a mod-sequence";
+            *changedsince = true;
+        } else if (imap_arg_atom_is(a, "VANISHED") && !*vanished) {
+            if (!uid)
+                return "VANISHED is only allowed with UID FETCH";
+            if (!s->qresync)
+                return "QRESYNC is not enabled (ENABLE QRESYNC first)";
+            *vanished = true;
+        } else {
+            return "Unknown or repeated FETCH modifier";
+        }
+    }
+    return *vanished && !*changedsince ? "VANISHED needs CHANGEDSINCE" : NULL;
+}
+
+/* Keep the positions of messages with a MODSEQ above since. */
+static void changed_only(const struct view *v, struct fetch_job *j, uint64_t since)
+{
+    size_t w = 0;
+    for (size_t k = 0; k < j->n; k++)
+        if (v->msgs[j->pos[k]].modseq > since)
+            j->pos[w++] = j->pos[k];
+    j->n = w;
+}
+
+/* VANISHED (EARLIER) for the UID set as the client wrote it, "*" reaching to the end of
+ * the UID space: a client that asks 1:* wants every expunge (sec 3.2.6). */
+static int vanished_of_set(struct imap_session *s, const char *atom, uint64_t since)
+{
+    struct imap_seqset set;
+    if (!imap_seqset_parse(atom, 100000, &set))
+        return 0;
+    imap_seqset_resolve(&set, UINT32_MAX);
+    int r = qresync_vanished_earlier(s, &set, since, 0);
+    imap_seqset_free(&set);
+    return r;
+}
+
 void cmd_fetch(struct imap_session *s, struct imap_command *cmd, bool uid)
 {
     struct fetch_job *j = xcalloc(1, sizeof *j);
     struct imap_seqset set;
-    if (cmd->nargs != 2 || cmd->args[0].type != IMAP_ARG_ATOM || !parse_atts(&j->f, &cmd->args[1]) ||
-        !imap_seqset_parse(cmd->args[0].str, 100000, &set)) {
+    bool changedsince = false, vanished = false;
+    uint64_t since = 0;
+    const char *merr = cmd->nargs == 3 ? parse_modifiers(s, &cmd->args[2], uid, &changedsince, &since, &vanished) : NULL;
+    if (cmd->nargs < 2 || cmd->nargs > 3 || merr || cmd->args[0].type != IMAP_ARG_ATOM ||
+        !parse_atts(&j->f, &cmd->args[1]) || !imap_seqset_parse(cmd->args[0].str, 100000, &set)) {
         job_free(j);
-        imap_bad(s, "Syntax: FETCH sequence-set (items) (or an item not supported yet).");
+        imap_bad(s, "%s.", merr ? merr : "Syntax: FETCH sequence-set (items) [(CHANGEDSINCE modseq [VANISHED])]");
         return;
     }
+    if (changedsince && !j->f.modseq) /* RFC 7162 sec 3.1.4.1: CHANGEDSINCE implies MODSEQ */
+        parse_att(&j->f, &(struct imap_arg){.type = IMAP_ARG_ATOM, .str = "MODSEQ", .len = 6});
+    if (j->f.modseq) /* sec 3.1: a CONDSTORE enabling command */
+        condstore_enable(s);
     view_sync(s, uid);
     j->uid = uid;
     j->pos = view_resolve(s, &set, uid, &j->n);
     imap_seqset_free(&set);
-    snprintf(j->tag, sizeof j->tag, "%s", s->tag);
-    snprintf(j->name, sizeof j->name, "%s", cmd->name);
-    s->fetching = j;
-    fetch_more(s);
+    if (changedsince)
+        changed_only(s->view, j, since);
+    if (vanished && vanished_of_set(s, cmd->args[0].str, since) < 0) {
+        job_free(j);
+        imap_no(s, "[UNAVAILABLE] The expunged messages cannot be listed; try again later.");
+        return;
+    }
+    snprintf(j->done, sizeof j->done, "%s completed.", cmd->name);
+    fetch_start(s, j);
+}
+
+void fetch_resync(struct imap_session *s, size_t *pos, size_t n, const char *ok_text)
+{
+    struct fetch_job *j = xcalloc(1, sizeof *j);
+    static const char *const items[] = {"UID", "FLAGS", "MODSEQ"};
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
+        parse_att(&j->f, &(struct imap_arg){.type = IMAP_ARG_ATOM, .str = items[i], .len = strlen(items[i])});
+    j->uid = true;
+    j->pos = pos;
+    j->n = n;
+    snprintf(j->done, sizeof j->done, "%s", ok_text);
+    fetch_start(s, j);
 }

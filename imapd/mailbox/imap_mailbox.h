@@ -71,6 +71,10 @@ struct view {
     struct view_msg *msgs;
     size_t n, cap;
     bool expunges_pending; /* expunged messages kept until an EXPUNGE may be sent */
+    /* CONDSTORE/QRESYNC (condstore.c): HIGHESTMODSEQ as of the last sync that held no
+     * expunge back, and the highest MODSEQ this session was told since (FETCH MODSEQ or a
+     * HIGHESTMODSEQ response code) */
+    uint64_t full_modseq, told_modseq;
     char *keyword[VIEW_KEYWORDS]; /* the mailbox's keyword table as this session knows it */
     struct watch *watch;  /* the watches on the folder's new/ and cur/ (watch.c) */
     int dir_wd[2];
@@ -88,6 +92,7 @@ struct imap_session {
     struct mail_user *mu;
     long long quota;
     bool rev2, utf8;      /* ENABLE IMAP4rev2, UTF8=ACCEPT */
+    bool condstore, qresync; /* RFC 7162: enabled (QRESYNC implies CONDSTORE) */
     /* the command being assembled (literals included) */
     struct buf cmd;
     uint64_t literal_left; /* literal bytes still to come, + 1 while assembling */
@@ -165,7 +170,6 @@ bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags, const char ***n
 void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly);
 void cmd_close(struct imap_session *s, struct imap_command *cmd, bool expunge);
 void cmd_expunge(struct imap_session *s, struct imap_command *cmd, bool uid);
-void cmd_store(struct imap_session *s, struct imap_command *cmd, bool uid);
 /* fetch.c: a FETCH writes its responses while less than FETCH_OUT_HIGH bytes wait to be
  * sent, then goes on when the output has drained (fetch_more), so a client that does not
  * read holds only that much memory; no other command runs meanwhile. */
@@ -174,8 +178,45 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd, bool uid);
 /* Continue a FETCH; true when it is complete (its tagged reply sent). */
 bool fetch_more(struct imap_session *s);
 void fetch_abort(struct imap_session *s);
+/* Answer SELECT QRESYNC's changed messages (UID FLAGS MODSEQ at positions pos, taken
+ * over) like a FETCH, then the tagged OK with ok_text. */
+void fetch_resync(struct imap_session *s, size_t *pos, size_t n, const char *ok_text);
 /* search.c */
 void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* cmd_store.c */
+void cmd_store(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* condstore.c: CONDSTORE and QRESYNC (RFC 7162) state of a session */
+/* Turn CONDSTORE on (a CONDSTORE enabling command, sec 3.1); with a mailbox selected, its
+ * HIGHESTMODSEQ is announced. */
+void condstore_enable(struct imap_session *s);
+/* "MODSEQ (n)" of a FETCH response, remembered as told. */
+void condstore_write_modseq(struct imap_session *s, struct buf *out, uint64_t modseq);
+/* Before a tagged reply with QRESYNC on: the HIGHESTMODSEQ the client must keep when the
+ * command's VANISHED/EXISTS moved it, or a lower one while expunges are held back. */
+void condstore_report(struct imap_session *s);
+/* qresync.c */
+/* Parsed SELECT/EXAMINE parameters (RFC 4466 select-params: CONDSTORE, QRESYNC). */
+struct select_params {
+    bool condstore, qresync;
+    uint32_t uidvalidity;
+    uint64_t modseq;
+    struct imap_seqset known;            /* known-uids, resolved ('*' = 4294967295) */
+    struct imap_seqset match_seq, match_uid; /* seq-match-data, empty without */
+};
+/* No parameters; select_params_free() frees what parsing added. */
+void select_params_init(struct select_params *p);
+/* NULL, or the text of the BAD for a parameter list that is wrong. */
+const char *select_params_parse(struct imap_session *s, const struct imap_arg *list,
+                                struct select_params *p);
+void select_params_free(struct select_params *p);
+/* After SELECT/EXAMINE's untagged responses: the QRESYNC resync (VANISHED (EARLIER), then
+ * FETCH of what changed), and the tagged OK with ok_text. */
+void qresync_select(struct imap_session *s, const struct select_params *p, const char *ok_text);
+/* "* VANISHED (EARLIER) ..." of the UIDs in uids (resolved) expunged with a MODSEQ above
+ * modseq; when the expunge log does not reach back that far, every UID of uids above floor
+ * and below the view's UIDNEXT that the view does not have. -1 when the index cannot be read. */
+int qresync_vanished_earlier(struct imap_session *s, const struct imap_seqset *uids, uint64_t modseq,
+                             uint32_t floor);
 /* idle.c */
 void cmd_idle(struct imap_session *s, struct imap_command *cmd);
 /* The line "DONE" (or anything) ends IDLE. */

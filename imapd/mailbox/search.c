@@ -4,7 +4,10 @@
  * message. Strings match case-insensitively (simple Unicode case folding) in the decoded text:
  * RFC 2047 words in header fields, transfer encodings and charsets in text bodies
  * (lib/mail/mail_text.h). An IMAP4rev2 session gets ESEARCH
- * (RFC 9051 sec 7.3.4) with RETURN options MIN, MAX, ALL and COUNT; a rev1 session gets SEARCH. */
+ * (RFC 9051 sec 7.3.4) with RETURN options MIN, MAX, ALL and COUNT; a rev1 session gets SEARCH.
+ * MODSEQ (RFC 7162 sec 3.1.5) matches messages whose MODSEQ is at least the value (the store
+ * keeps one MODSEQ per message, so the optional entry name and type change nothing), and a
+ * search that used it reports the highest MODSEQ of what it returns. */
 #include "date.h"
 #include "imap_struct.h"
 #include "mail_text.h"
@@ -24,14 +27,14 @@
 enum key_kind {
     K_ALL, K_FLAG_SET, K_FLAG_CLEAR, K_NEW, K_OLD, K_RECENT, K_FALSE, K_LARGER, K_SMALLER,
     K_UID, K_SEQ, K_NOT, K_OR, K_AND, K_HEADER, K_BODY, K_TEXT, K_BEFORE, K_ON, K_SINCE,
-    K_KEYWORD, K_UNKEYWORD, K_SENTBEFORE, K_SENTON, K_SENTSINCE,
+    K_KEYWORD, K_UNKEYWORD, K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_MODSEQ,
 };
 
 struct key {
     enum key_kind kind;
     uint32_t flag;
     uint64_t keyword;
-    uint64_t size;
+    uint64_t size;             /* K_LARGER, K_SMALLER; K_MODSEQ: the mod-sequence */
     struct imap_seqset set;
     const char *field, *value; /* K_HEADER: field; all string keys: value */
     time_t day;                /* K_BEFORE/ON/SINCE: 00:00 UTC of the date */
@@ -44,6 +47,7 @@ struct parser {
     const struct imap_arg *a;
     size_t n, i;
     const char *err;
+    bool modseq;               /* the program uses MODSEQ */
 };
 
 static void key_free(struct key *k)
@@ -142,6 +146,23 @@ static bool keyword_key(struct parser *p, const char *w, struct key *k)
     return true;
 }
 
+/* MODSEQ ["/flags/<flag>" priv|shared|all] mod-sequence-valzer (RFC 7162 sec 7 search-modsequence) */
+static bool modseq_key(struct parser *p, struct key *k)
+{
+    const struct imap_arg *v = next(p);
+    if (v && imap_arg_is_string(v)) {
+        const struct imap_arg *type = next(p);
+        if (strncasecmp(v->str, "/flags/", 7) != 0 || v->len == 7 || !type ||
+            !(imap_arg_atom_is(type, "priv") || imap_arg_atom_is(type, "shared") ||
+              imap_arg_atom_is(type, "all")))
+            return false;
+        v = next(p);
+    }
+    k->kind = K_MODSEQ;
+    p->modseq = true;
+    return v && imap_arg_number64(v, &k->size);
+}
+
 static bool atom_key(struct parser *p, const struct imap_arg *a, struct key *k, unsigned depth)
 {
     const char *w = a->str;
@@ -152,6 +173,7 @@ static bool atom_key(struct parser *p, const struct imap_arg *a, struct key *k, 
     else if (strcasecmp(w, "NEW") == 0) k->kind = K_NEW;
     else if (strcasecmp(w, "OLD") == 0) k->kind = K_OLD;
     else if (strcasecmp(w, "RECENT") == 0) k->kind = K_RECENT;
+    else if (strcasecmp(w, "MODSEQ") == 0) return modseq_key(p, k);
     else if (strcasecmp(w, "LARGER") == 0 || strcasecmp(w, "SMALLER") == 0) {
         const struct imap_arg *v = next(p);
         if (!v || !imap_arg_number64(v, &k->size))
@@ -215,6 +237,7 @@ static bool parse_key(struct parser *p, struct key *k, unsigned depth)
         bool ok = parse_and(&sub, k, depth);
         if (sub.err)
             p->err = sub.err;
+        p->modseq |= sub.modseq;
         return ok;
     }
     return a->type == IMAP_ARG_ATOM && atom_key(p, a, k, depth);
@@ -443,6 +466,7 @@ static bool eval(const struct key *k, struct subject *x)
     }
     case K_SENTON: return sent_day(x) == k->day;
     case K_SENTSINCE: return sent_day(x) >= k->day;
+    case K_MODSEQ: return m->modseq >= k->size;
     }
     return false;
 }
@@ -495,14 +519,33 @@ static bool parse_charset(struct imap_session *s, struct parser *p)
     return false;
 }
 
+/* The MODSEQs a search with the MODSEQ key reports (RFC 7162 sec 3.1.5). */
+struct hit_modseqs {
+    bool wanted;
+    uint64_t all, first, last; /* highest of every hit; of the first; of the last */
+};
+
+/* ESEARCH's MODSEQ: of the messages returned, which are only the first and last when MIN
+ * or MAX come without ALL or COUNT (RFC 4731 sec 3.2 with RFC 7162 sec 3.1.5). */
+static uint64_t esearch_modseq(const struct hit_modseqs *m, unsigned ret)
+{
+    if (ret & (RET_ALL | RET_COUNT))
+        return m->all;
+    uint64_t a = (ret & RET_MIN) ? m->first : 0, b = (ret & RET_MAX) ? m->last : 0;
+    return a > b ? a : b;
+}
+
 static void answer(struct imap_session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
-                   bool esearch)
+                   bool esearch, const struct hit_modseqs *mod)
 {
     struct buf out = BUF_INIT;
+    bool modseq = mod->wanted && n > 0; /* no MODSEQ without a result */
     if (!esearch) {
         buf_puts(&out, "* SEARCH");
         for (size_t i = 0; i < n; i++)
             buf_printf(&out, " %u", hits[i]);
+        if (modseq)
+            buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)mod->all);
     } else {
         buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
         if ((ret & RET_MIN) && n)
@@ -515,6 +558,8 @@ static void answer(struct imap_session *s, const uint32_t *hits, size_t n, unsig
         }
         if (ret & RET_COUNT)
             buf_printf(&out, " COUNT %zu", n);
+        if (modseq)
+            buf_printf(&out, " MODSEQ %llu", (unsigned long long)esearch_modseq(mod, ret));
     }
     imap_reply(s, "%s", buf_cstr(&out));
     buf_free(&out);
@@ -536,18 +581,26 @@ void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid)
         key_free(&root);
         return;
     }
+    if (p.modseq) /* RFC 7162 sec 3.1: a CONDSTORE enabling command */
+        condstore_enable(s);
     view_sync(s, uid);
     resolve(&root, s->view);
     uint32_t *hits = xreallocarray(NULL, s->view->n ? s->view->n : 1, sizeof *hits);
     size_t n = 0;
+    struct hit_modseqs mod = {.wanted = p.modseq};
     for (size_t i = 0; i < s->view->n; i++) {
         struct subject x = {.s = s, .pos = i};
-        if (eval(&root, &x))
+        if (eval(&root, &x)) {
+            uint64_t m = s->view->msgs[i].modseq;
             hits[n++] = uid ? s->view->msgs[i].uid : (uint32_t)(i + 1);
+            mod.all = m > mod.all ? m : mod.all;
+            mod.first = n == 1 ? m : mod.first;
+            mod.last = m;
+        }
         buf_free(&x.text);
     }
     bool esearch = ret != 0 || s->rev2; /* RFC 9051 sec 6.4.4: rev2 answers ESEARCH */
-    answer(s, hits, n, ret ? ret : RET_ALL, uid, esearch);
+    answer(s, hits, n, ret ? ret : RET_ALL, uid, esearch, &mod);
     free(hits);
     key_free(&root);
     imap_ok(s, "%s completed.", cmd->name);

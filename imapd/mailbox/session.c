@@ -34,6 +34,7 @@ static void tagged(struct imap_session *s, bool error, const char *status, const
 {
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
+    condstore_report(s); /* QRESYNC: the HIGHESTMODSEQ to keep, before the command ends */
     if (error)
         sess_error(s->sess, "%s %s %s", s->tag, status, text);
     else

@@ -3,7 +3,9 @@
  * tells it what changed in the store since (other sessions, local-mda, pop3d, files copied
  * into the Maildir): EXPUNGE for messages gone (only where the RFC allows them, since they
  * renumber the sequence), FETCH FLAGS for changed flags, EXISTS for new messages. A sync
- * reads the index only when its HIGHESTMODSEQ or UIDNEXT moved. */
+ * reads the index only when its HIGHESTMODSEQ or UIDNEXT moved. With QRESYNC on, one
+ * VANISHED replaces the EXPUNGEs (RFC 7162 sec 3.2.10); with CONDSTORE on, the FETCHes carry
+ * MODSEQ and come for a new MODSEQ even when the flags ended up as they were (sec 3.1). */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -106,7 +108,7 @@ struct view *view_open(struct imap_session *s, const char *name, bool readonly, 
     v->readonly = readonly;
     v->uidvalidity = info.uidvalidity;
     v->uidnext = info.uidnext;
-    v->highestmodseq = info.highestmodseq;
+    v->highestmodseq = v->full_modseq = v->told_modseq = info.highestmodseq;
     if (mailbox_iterate(s->mu, name, 1, collect, v, err) < 0) {
         view_free(v);
         return NULL;
@@ -170,6 +172,7 @@ struct sync {
     size_t pos;               /* position in v->msgs */
     bool expunges_allowed;
     size_t removed;           /* EXPUNGEs sent so far (they renumber what follows) */
+    uint32_t *vanished;       /* QRESYNC: UIDs gone, for one VANISHED */
     size_t added;             /* new messages */
     bool kept;                /* expunged ones kept in the view */
     struct buf changed;       /* FETCH lines, sent after the EXPUNGEs */
@@ -186,7 +189,9 @@ static void keep(struct sync *y, struct view_msg m)
 static void gone_before(struct sync *y, uint32_t uid)
 {
     while (y->pos < y->v->n && y->v->msgs[y->pos].uid < uid) {
-        if (y->expunges_allowed) {
+        if (y->expunges_allowed && y->s->qresync) {
+            y->vanished[y->removed++] = y->v->msgs[y->pos].uid;
+        } else if (y->expunges_allowed) {
             imap_reply(y->s, "* %zu EXPUNGE", y->pos + 1 - y->removed);
             y->removed++;
         } else {
@@ -208,9 +213,15 @@ static int merge(void *ctx, const struct mailbox_msg *m)
         now.modseq = m->modseq;
         now.keywords = m->keywords;
         keep(y, now);
-        if (old.flags != now.flags || old.keywords != now.keywords) {
+        bool condstore = y->s->condstore;
+        if (old.flags != now.flags || old.keywords != now.keywords ||
+            (condstore && old.modseq != now.modseq)) {
             buf_printf(&y->changed, "* %zu FETCH (UID %u FLAGS ", y->n, now.uid);
             view_write_flags(y->v, &y->changed, &now);
+            if (condstore) {
+                buf_putc(&y->changed, ' ');
+                condstore_write_modseq(y->s, &y->changed, now.modseq);
+            }
             buf_puts(&y->changed, ")\r\n");
         }
     } else if (y->pos >= y->v->n) { /* new: UIDs only grow */
@@ -238,14 +249,24 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
         return;
     view_refresh_keywords(s);
     struct sync y = {.s = s, .v = v, .expunges_allowed = expunges_allowed};
+    if (s->qresync)
+        y.vanished = xreallocarray(NULL, v->n ? v->n : 1, sizeof *y.vanished);
     if (mailbox_iterate(s->mu, v->name, 1, merge, &y, &err) < 0) {
         log_warn("%s: %s: %s, session=<%s>", s->user, v->name, err ? err : "?", s->id);
         free(err);
         free(y.next);
+        free(y.vanished);
         buf_free(&y.changed);
         return;
     }
     gone_before(&y, UINT32_MAX);
+    if (y.vanished && y.removed) { /* UIDs, so before the FETCHes or after: either is right */
+        struct buf b = BUF_INIT;
+        imap_seqset_write(&b, y.vanished, y.removed);
+        imap_reply(s, "* VANISHED %s", buf_cstr(&b));
+        buf_free(&b);
+    }
+    free(y.vanished);
     free(v->msgs);
     v->msgs = y.next;
     v->n = y.n;
@@ -253,6 +274,8 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
     v->uidnext = info.uidnext;
     v->highestmodseq = info.highestmodseq;
     v->expunges_pending = y.kept;
+    if (!y.kept) /* the client knows everything up to here */
+        v->full_modseq = info.highestmodseq;
     if (y.changed.len)
         sess_reply(s->sess, "%.*s", (int)y.changed.len - 2, y.changed.data);
     if (y.added) {

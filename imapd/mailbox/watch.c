@@ -87,6 +87,7 @@ static void look(struct event_loop *loop, void *ctx)
                 continue;
             s->changed = false;
             view_sync(s, true);
+            condstore_report(s); /* QRESYNC: the HIGHESTMODSEQ after VANISHED or EXISTS */
             s->idle_said_ms = event_now_ms();
             conn_flush(s->conn);
         }

@@ -17,6 +17,7 @@ void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit, bool c
     /* Only what imapd-mailbox implements (doc/imapd.md). */
     buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT CHILDREN ESEARCH UIDPLUS MOVE SPECIAL-USE"
                               " QUOTA QUOTA=RES-STORAGE");
+    buf_puts(out, " CONDSTORE QRESYNC");
     if (appendlimit)
         buf_printf(out, " APPENDLIMIT=%llu", appendlimit);
     if (compress)

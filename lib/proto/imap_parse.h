@@ -103,6 +103,21 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t v);
 /* Append n ascending numbers as a sequence set, runs joined ("1:3,7"): ESEARCH ALL, COPYUID. */
 void imap_seqset_write(struct buf *out, const uint32_t *v, size_t n);
 
+/* --- resolved sets as values (lib/proto/imap_seqset.c; CONDSTORE/QRESYNC, RFC 7162) ---
+ * A resolved set: sorted, disjoint, non-adjacent ranges without "*". */
+/* Add lo..hi (lo <= hi) after the set's last range, merging with it when they touch or
+ * overlap; ranges must be added in ascending order. */
+void imap_seqset_add(struct imap_seqset *set, uint32_t lo, uint32_t hi);
+/* *out (empty on entry) = a and b; a minus b. */
+void imap_seqset_intersect(const struct imap_seqset *a, const struct imap_seqset *b,
+                           struct imap_seqset *out);
+void imap_seqset_subtract(const struct imap_seqset *a, const struct imap_seqset *b,
+                          struct imap_seqset *out);
+/* How many numbers a resolved set holds. */
+uint64_t imap_seqset_count(const struct imap_seqset *set);
+/* Write a resolved set ("1:3,7"); nothing for an empty one. */
+void imap_seqset_write_set(struct buf *out, const struct imap_seqset *set);
+
 /* --- quoting for replies --- */
 /* True when s (len bytes) can go out as a quoted string (no CR, LF, NUL; 8-bit only when
  * utf8 is allowed, RFC 9051 / RFC 6855). */
