@@ -40,7 +40,8 @@ struct item {
 struct fetch {
     struct item *items;
     size_t n;
-    bool body;          /* some item needs the message */
+    bool body;          /* some item needs the message file */
+    bool structure;     /* ENVELOPE, BODYSTRUCTURE or BODY: from the cache, else the file */
     bool sets_seen;
     bool modseq;        /* MODSEQ asked for (a CONDSTORE enabling command) */
 };
@@ -210,8 +211,8 @@ static bool parse_att(struct fetch *f, const struct imap_arg *a)
         }
     } else
         return false;
-    bool needs_message = it.kind >= I_ENVELOPE;
-    f->body |= needs_message;
+    f->body |= it.kind >= I_SECTION;
+    f->structure |= it.kind == I_ENVELOPE || it.kind == I_BODYSTRUCTURE || it.kind == I_BODY_SHORT;
     f->sets_seen |= (it.kind == I_SECTION) && !it.peek;
     add(f, it);
     return true;
@@ -329,8 +330,117 @@ static bool write_section(struct imap_session *s, const struct item *it, const s
     return true;
 }
 
+/* --- the structure cache: ENVELOPE, BODYSTRUCTURE and BODY are kept in the index the first
+ * time they are computed (lib/store's per-message cache), so a second FETCH of them reads
+ * no file. The cached text depends on the session's format flags (UTF-8, message/global),
+ * which are part of the field number. Entries computed during a FETCH are stored in one
+ * write transaction per CACHE_BATCH messages. --- */
+
+#define CACHE_BATCH 64
+
+enum { CACHED_ENVELOPE, CACHED_BODYSTRUCTURE, CACHED_BODY, CACHED_N };
+
+struct cache_batch {
+    struct mailbox_cache_entry e[CACHE_BATCH * CACHED_N];
+    struct buf data[CACHE_BATCH * CACHED_N];
+    size_t n;
+};
+
+/* What one message's structure items are: cached text, or computed now. */
+struct structure {
+    char *text[CACHED_N];
+    size_t len[CACHED_N];
+};
+
+static int cached_kind(enum item_kind k)
+{
+    return k == I_ENVELOPE ? CACHED_ENVELOPE : k == I_BODYSTRUCTURE ? CACHED_BODYSTRUCTURE
+         : k == I_BODY_SHORT ? CACHED_BODY : -1;
+}
+
+static unsigned cache_field(const struct imap_session *s, int kind)
+{
+    static const unsigned base[CACHED_N] = {MS_CACHE_ENVELOPE, MS_CACHE_BODYSTRUCTURE, MS_CACHE_BODY};
+    return base[kind] | fmt_flags(s) << 4;
+}
+
+/* Look the asked structure items up; true when all of them were cached. */
+static bool structure_lookup(struct imap_session *s, const struct fetch *f, uint32_t uid,
+                             struct structure *st)
+{
+    bool all = true;
+    for (size_t k = 0; k < f->n; k++) {
+        int kind = cached_kind(f->items[k].kind);
+        if (kind < 0 || st->text[kind])
+            continue;
+        char *err = NULL;
+        void *data = NULL;
+        if (mailbox_cache_get(s->mu, s->view->name, uid, cache_field(s, kind), &data,
+                              &st->len[kind], &err) == 1)
+            st->text[kind] = data;
+        else
+            all = false;
+        free(err);
+    }
+    return all;
+}
+
+static void structure_free(struct structure *st)
+{
+    for (int k = 0; k < CACHED_N; k++)
+        free(st->text[k]);
+}
+
+static void cache_flush(struct imap_session *s, struct cache_batch *b)
+{
+    char *err = NULL;
+    if (b->n && mailbox_cache_put_many(s->mu, s->view->name, b->e, b->n, &err) < 0)
+        log_warn("%s: %s: storing the FETCH cache: %s, session=<%s>", s->user, s->view->name,
+                 err ? err : "?", s->id);
+    free(err);
+    for (size_t i = 0; i < b->n; i++)
+        buf_free(&b->data[i]);
+    b->n = 0;
+}
+
+/* Computed text of a structure item: written and kept for the cache. */
+static void cache_add(struct imap_session *s, struct cache_batch *b, uint32_t uid, int kind,
+                      const char *text, size_t len)
+{
+    if (!b)
+        return;
+    if (b->n == CACHE_BATCH * CACHED_N)
+        cache_flush(s, b);
+    struct buf *d = &b->data[b->n];
+    buf_append(d, text, len);
+    b->e[b->n] = (struct mailbox_cache_entry){uid, cache_field(s, kind), d->data, d->len};
+    b->n++;
+}
+
+static void write_structure(struct imap_session *s, const struct item *it, const struct msg *m,
+                            struct structure *st, struct cache_batch *b, uint32_t uid, struct buf *out)
+{
+    static const char *const name[CACHED_N] = {"ENVELOPE ", "BODYSTRUCTURE ", "BODY "};
+    int kind = cached_kind(it->kind);
+    buf_puts(out, name[kind]);
+    if (!st->text[kind]) {
+        struct buf t = BUF_INIT;
+        if (kind == CACHED_ENVELOPE)
+            imap_envelope(m->im, fmt_flags(s), &t);
+        else if (kind == CACHED_BODYSTRUCTURE)
+            imap_bodystructure(m->im, fmt_flags(s), &t);
+        else
+            imap_body(m->im, fmt_flags(s), &t);
+        cache_add(s, b, uid, kind, t.data ? t.data : "", t.len);
+        st->len[kind] = t.len;
+        st->text[kind] = buf_steal(&t);
+    }
+    buf_append(out, st->text[kind], st->len[kind]);
+}
+
 static bool write_item(struct imap_session *s, const struct item *it, const struct view_msg *vm,
-                       const struct msg *m, struct buf *out, bool *cte)
+                       const struct msg *m, struct structure *st, struct cache_batch *b,
+                       struct buf *out, bool *cte)
 {
     switch (it->kind) {
     case I_UID: buf_printf(out, "UID %u", vm->uid); break;
@@ -345,17 +455,8 @@ static bool write_item(struct imap_session *s, const struct item *it, const stru
         break;
     case I_SIZE: buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)vm->vsize); break;
     case I_ENVELOPE:
-        buf_puts(out, "ENVELOPE ");
-        imap_envelope(m->im, fmt_flags(s), out);
-        break;
     case I_BODYSTRUCTURE:
-        buf_puts(out, "BODYSTRUCTURE ");
-        imap_bodystructure(m->im, fmt_flags(s), out);
-        break;
-    case I_BODY_SHORT:
-        buf_puts(out, "BODY ");
-        imap_body(m->im, fmt_flags(s), out);
-        break;
+    case I_BODY_SHORT: write_structure(s, it, m, st, b, vm->uid, out); break;
     case I_SECTION:
     case I_BINARY_SIZE: return write_section(s, it, m, out, cte);
     }
@@ -363,20 +464,25 @@ static bool write_item(struct imap_session *s, const struct item *it, const stru
 }
 
 /* One message's FETCH response. */
-static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bool uid)
+static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bool uid,
+                     struct cache_batch *b)
 {
     struct view_msg *vm = &s->view->msgs[i];
     struct msg m = {0};
+    struct structure st = {0};
     char *err = NULL;
     /* Flags, UID, size and date come from the view: a message another session expunged
-     * meanwhile still answers them (RFC 9051 sec 7.5.1); only body items read the file. */
-    int r = f->body ? load(s, vm->uid, &m, &err) : 1;
+     * meanwhile still answers them (RFC 9051 sec 7.5.1); only body items, and structure
+     * items not cached yet, read the file. */
+    bool need_file = f->body || (f->structure && (!structure_lookup(s, f, vm->uid, &st)));
+    int r = need_file ? load(s, vm->uid, &m, &err) : 1;
     if (r <= 0) {
         if (r < 0)
             log_warn("%s: %s: FETCH UID %u: %s, session=<%s>", s->user, s->view->name, vm->uid,
                      err ? err : "?", s->id);
         free(err);
         msg_free(&m);
+        structure_free(&st);
         return r;
     }
     bool seen_now = f->sets_seen && !s->view->readonly && !(vm->flags & MS_FLAG_SEEN);
@@ -396,7 +502,7 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
         if (!first)
             buf_putc(&out, ' ');
         first = false;
-        write_item(s, &f->items[k], vm, &m, &out, &cte);
+        write_item(s, &f->items[k], vm, &m, &st, b, &out, &cte);
         has_uid |= f->items[k].kind == I_UID;
         has_flags |= f->items[k].kind == I_FLAGS;
     }
@@ -417,6 +523,7 @@ static int fetch_one(struct imap_session *s, const struct fetch *f, size_t i, bo
         conn_write(s->conn, out.data, out.len);
     buf_free(&out);
     msg_free(&m);
+    structure_free(&st);
     s->fetches++;
     return cte ? -2 : 1;
 }
@@ -428,12 +535,17 @@ struct fetch_job {
     unsigned failed, gone, cte;
     char tag[IMAP_TAG_MAX + 1];
     char done[64];      /* the text of the tagged OK */
+    struct cache_batch *cache; /* structure items computed, not stored yet (NULL: none asked) */
 };
 
 static void job_free(struct fetch_job *j)
 {
     fetch_free(&j->f);
     free(j->pos);
+    if (j->cache)
+        for (size_t i = 0; i < j->cache->n; i++)
+            buf_free(&j->cache->data[i]);
+    free(j->cache);
     free(j);
 }
 
@@ -447,12 +559,16 @@ bool fetch_more(struct imap_session *s)
          * and the drained callback brings us back here. */
         if (conn_out_pending(s->conn) >= FETCH_OUT_HIGH && !conn_flush(s->conn))
             return false;
-        int r = fetch_one(s, &j->f, j->pos[j->next++], j->uid);
+        if (j->f.structure && !j->cache)
+            j->cache = xcalloc(1, sizeof *j->cache);
+        int r = fetch_one(s, &j->f, j->pos[j->next++], j->uid, j->cache);
         j->failed += r == -1;
         j->cte += r == -2;
         j->gone += r == 0;
     }
     s->fetching = NULL;
+    if (j->cache)
+        cache_flush(s, j->cache);
     snprintf(s->tag, sizeof s->tag, "%s", j->tag);
     if (j->failed)
         imap_no(s, "[SERVERBUG] %u messages could not be read.", j->failed);

@@ -84,3 +84,28 @@ def test_a_store_writer_does_not_cause_a_resync(instance):
     assert r.until("c")[-1].startswith(b"c OK")
     r.close()
     assert "after a change by another program" not in inst.log()
+
+
+def test_structure_is_cached_in_the_index(instance):
+    """ENVELOPE, BODYSTRUCTURE and BODY are computed once and then read from the index: with
+    the file emptied behind the server's back, a second FETCH still answers them as before,
+    while BODY[] shows that the file really is empty."""
+    inst = start(instance)
+    deliver(inst, ALICE, [message(5, "cached body")])
+    r = Raw(inst, tls=True)
+    r.send(f"a LOGIN {ALICE} secret\r\nb SELECT INBOX\r\n")
+    r.until("b")
+    items = "(ENVELOPE BODYSTRUCTURE BODY)"
+    r.send(f"c FETCH 1 {items}\r\n")
+    first = r.until("c")
+    assert first[-1].startswith(b"c OK") and b'"message 5"' in first[0], first
+    files = [p for sub in ("new", "cur") for p in (inst.maildir(ALICE) / sub).iterdir()]
+    assert len(files) == 1
+    os.truncate(files[0], 0)
+    r.send(f"d FETCH 1 {items}\r\n")
+    second = r.until("d")
+    assert second[0].replace(b"* 1 FETCH", b"") == first[0].replace(b"* 1 FETCH", b""), second
+    r.send("e FETCH 1 (BODY.PEEK[TEXT])\r\n")
+    text = b"".join(r.until("e"))
+    assert b"cached body" not in text and (b"BODY[TEXT] {0}" in text or b'BODY[TEXT] ""' in text), text
+    r.close()
