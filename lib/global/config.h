@@ -127,5 +127,8 @@ bool config_parse_bool(const char *s, bool *out);
  * order of other lines; lines setting an old name of NAME are replaced too. Written
  * atomically (temp, fsync, rename). Returns NULL or an error. */
 char *config_edit_file(const char *file, const char *name, const char *value);
+/* postconf -#: turn the definition of name in file (and its continuation lines) into
+ * comments. NULL on success (also when name is not set), else a malloc'ed message. */
+char *config_comment_out(const char *file, const char *name);
 
 #endif

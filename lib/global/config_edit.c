@@ -1,5 +1,6 @@
-/* config_edit.c - `posthorn conf set`: rewrite one parameter in main.cf, keeping comments
- * (a line setting one of its old names is rewritten to the new name). */
+/* config_edit.c - `posthorn conf set` / `-e`: rewrite one parameter in main.cf, keeping
+ * comments (a line setting one of its old names is rewritten to the new name); `conf -#`:
+ * comment a parameter out. */
 #include "config.h"
 #include "buf.h"
 #include "fileio.h"
@@ -32,10 +33,10 @@ static bool defines_param(const char *line, size_t len, const char *name)
     return false;
 }
 
-char *config_edit_file(const char *file, const char *name, const char *value)
+/* Rewrite file with name's definition replaced by "name = value", or (value NULL) commented
+ * out. */
+static char *rewrite(const char *file, const char *name, const char *value)
 {
-    if (strchr(value, '\n') || strchr(name, '\n'))
-        return xstrdup("a value may not contain a newline");
     struct buf in = BUF_INIT, out = BUF_INIT;
     if (read_file(file, 16 * 1024 * 1024, &in) < 0 && errno != ENOENT) {
         char *err = xasprintf("%s: %s", file, strerror(errno));
@@ -50,10 +51,18 @@ char *config_edit_file(const char *file, const char *name, const char *value)
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         bool cont = len > 0 && (p[0] == ' ' || p[0] == '\t');
         if (skipping && cont) {
-            /* drop continuation lines of the value being replaced */
+            if (!value) { /* commented out with the line they continue */
+                buf_putc(&out, '#');
+                buf_append(&out, p, len);
+                buf_putc(&out, '\n');
+            } /* else dropped with the value being replaced */
         } else if (defines_param(p, len, name)) {
             skipping = true;
-            if (!replaced)
+            if (!value) {
+                buf_putc(&out, '#');
+                buf_append(&out, p, len);
+                buf_putc(&out, '\n');
+            } else if (!replaced)
                 buf_printf(&out, "%s = %s\n", name, value);
             replaced = true;
         } else {
@@ -63,6 +72,11 @@ char *config_edit_file(const char *file, const char *name, const char *value)
         }
         p += len + (nl ? 1 : 0);
     }
+    if (!replaced && !value) { /* nothing to comment out: leave the file alone */
+        buf_free(&in);
+        buf_free(&out);
+        return NULL;
+    }
     if (!replaced)
         buf_printf(&out, "%s = %s\n", name, value);
     char *err = NULL;
@@ -71,4 +85,16 @@ char *config_edit_file(const char *file, const char *name, const char *value)
     buf_free(&in);
     buf_free(&out);
     return err;
+}
+
+char *config_edit_file(const char *file, const char *name, const char *value)
+{
+    if (strchr(value, '\n') || strchr(name, '\n'))
+        return xstrdup("a value may not contain a newline");
+    return rewrite(file, name, value);
+}
+
+char *config_comment_out(const char *file, const char *name)
+{
+    return rewrite(file, name, NULL);
 }

@@ -188,6 +188,8 @@ static void parse_entry(struct mastercf *m, char *line, const char *path, int li
     for (size_t i = 0; i < e.nargs; i++)
         e.args[i] = xstrdup(w[8 + i]);
     e.where = xstrdup(where);
+    for (int i = 0; i < 5; i++)
+        e.columns[i] = xstrdup(w[2 + i]);
     m->v = xreallocarray(m->v, m->n + 1, sizeof *m->v);
     m->v[m->n++] = e;
 out:
@@ -251,6 +253,8 @@ void mastercf_free(struct mastercf *m)
             free(e->args[j]);
         free(e->args);
         free(e->where);
+        for (int j = 0; j < 5; j++)
+            free(e->columns[j]);
     }
     free(m->v);
     memset(m, 0, sizeof *m);

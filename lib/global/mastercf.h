@@ -21,6 +21,7 @@ struct mastercf_entry {
     char **args;     /* NULL-terminated: everything after the command ("-o", "k=v", ...) */
     size_t nargs;
     char *where;     /* "master.cf:12" */
+    char *columns[5]; /* private unpriv chroot wakeup maxproc as written ("n", "-", "2") */
 };
 
 struct mastercf {

@@ -152,7 +152,7 @@ class Instance:
         return run([POSTHORN, "-c", str(self.etc), *args], check=check, input=input, timeout=timeout)
 
     def conf(self, name):
-        out = self.posthorn("conf", name).stdout.strip()
+        out = self.posthorn("conf", "-x", name).stdout.strip()
         assert out.startswith(name + " = "), out
         return out[len(name) + 3:]
 
