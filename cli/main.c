@@ -14,8 +14,9 @@ static const char usage_text[] =
     "usage: posthorn [-c CONFDIR] [-v] COMMAND [ARGS]\n"
     "  init DIR [--hostname H] [--domain D] [--listen ADDR] [--port-offset N] [--user ADDR]\n"
     "  start | stop | reload | status | check\n"
-    "  conf [-n | -d] [NAME...]        conf set NAME=VALUE...\n"
-    "       (-v conf -d: every parameter with its type, bounds and description)\n"
+    "  conf [-n | -d] [-h] [-x] [NAME...]   conf -e|set NAME=VALUE...   conf -# NAME...\n"
+    "       | conf -M [SERVICE[/TYPE]...] | conf -m   (postconf's flags; -v conf -d: every\n"
+    "       parameter with its type, bounds and description)\n"
     "  user add ADDR [--password-stdin] [--quota SIZE] | del ADDR | passwd ADDR [--password-stdin]\n"
     "       | quota ADDR SIZE | list [--json]\n"
     "  domain add DOMAIN | del DOMAIN [--force] | list [--json]\n"
@@ -103,6 +104,10 @@ int main(int argc, char **argv)
         c.confdir = abs; /* lives as long as the process */
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
+    if (sub_argc >= 2 && strcmp(sub_argv[1], "--help") == 0) { /* posthorn user --help */
+        fputs(usage_text, stdout);
+        return 0;
+    }
     optind = 0; /* each command parses its own options (0 re-initialises GNU getopt) */
     return cmd->fn(&c, sub_argc, sub_argv);
 }

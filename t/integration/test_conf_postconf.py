@@ -59,3 +59,9 @@ def test_master_columns_match_postfix_postconf(instance, tmp_path):
     assert theirs.returncode == 0, theirs.stderr
     ours = conf(instance, "-M").stdout
     assert ours.splitlines() == theirs.stdout.splitlines()
+
+
+def test_help_of_a_subcommand(instance):
+    for sub in ("user", "queue", "conf", "domain"):
+        p = instance.posthorn(sub, "--help", check=False)
+        assert p.returncode == 0 and p.stdout.startswith("usage: posthorn"), (sub, p.stderr)
