@@ -33,6 +33,8 @@ struct imap_mailbox_params {
     const char *mailbox_base;
     const char *index_name;
     long long quota_default;
+    size_t sort_header_limit; /* imapd_sort_header_limit */
+    size_t sort_key_limit;    /* imapd_sort_key_limit */
 };
 
 struct watch;
@@ -70,6 +72,8 @@ struct view {
     size_t n, cap;
     bool expunges_pending; /* expunged messages kept until an EXPUNGE may be sent */
     char *keyword[VIEW_KEYWORDS]; /* the mailbox's keyword table as this session knows it */
+    uint32_t *saved;     /* SEARCHRES "$" (RFC 5182): UIDs, ascending; gone with the view */
+    size_t nsaved;
 };
 
 struct imap_session {
@@ -94,6 +98,7 @@ struct imap_session {
     long long idle_said_ms;   /* the last line sent during IDLE */
     bool changed;          /* the watch saw the index change since the last sync */
     struct fetch_job *fetching; /* a FETCH answered piece by piece (fetch.c) */
+    struct scan_job *scanning;  /* a SORT or THREAD reading the mailbox a slice at a time (scan.c) */
     const char *end_reason;
     unsigned long long fetched_bytes, fetches;
     struct buf line;
@@ -132,8 +137,12 @@ void view_free(struct view *v);
 /* Report what changed since the last call: EXPUNGE (only when expunges are allowed: not
  * during FETCH, STORE and SEARCH, RFC 9051 sec 7.5.1), FETCH FLAGS, EXISTS. */
 void view_sync(struct imap_session *s, bool expunges_allowed);
-/* Resolve a sequence set (uid: UIDs) to positions in the view, in ascending order. */
+/* Resolve a sequence set (uid: UIDs) to positions in the view, in ascending order; "$" is
+ * the saved result's messages that are still in the view. */
 size_t *view_resolve(struct imap_session *s, struct imap_seqset *set, bool uid, size_t *count);
+/* SEARCHRES: keep uids[0..n) (any order) as "$"; the saved UIDs as a resolved UID set. */
+void view_save_result(struct view *v, const uint32_t *uids, size_t n);
+void view_saved_set(const struct view *v, struct imap_seqset *set);
 /* "(\\Seen $Label1 ...)" for a message of the view. */
 void view_write_flags(const struct view *v, struct buf *out, const struct view_msg *m);
 /* Learn keywords added to the mailbox's table; announce the new FLAGS when there are. */
@@ -168,8 +177,13 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd, bool uid);
 /* Continue a FETCH; true when it is complete (its tagged reply sent). */
 bool fetch_more(struct imap_session *s);
 void fetch_abort(struct imap_session *s);
-/* search.c */
+/* search.c (and search.h) */
 void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* sort.c, thread.c (RFC 5256, RFC 5267 ESORT) on scan.c's job */
+void cmd_sort(struct imap_session *s, struct imap_command *cmd, bool uid);
+void cmd_thread(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* Forget a SORT or THREAD under way (the session ends). */
+void scan_abort(struct imap_session *s);
 /* idle.c */
 void cmd_idle(struct imap_session *s, struct imap_command *cmd);
 /* The line "DONE" (or anything) ends IDLE. */
