@@ -88,7 +88,8 @@ static bool read_header(struct imap_session *s, uint32_t uid, size_t limit, stru
         }
     }
     close(fd);
-    buf_truncate(out, end ? end : out->len < limit ? out->len : limit);
+    size_t keep = end ? end : out->len;
+    buf_truncate(out, keep < limit ? keep : limit);
     return n >= 0;
 }
 
