@@ -126,9 +126,15 @@ void imap_dispatch(struct imap_session *s, struct imap_command *cmd);
  * name is not acceptable. */
 char *imap_name_in(const struct imap_session *s, const struct imap_arg *a);
 void imap_name_out(const struct imap_session *s, struct buf *out, const char *store_name);
-/* cmd_mailbox.c */
+/* cmd_list.c: LIST (LIST-EXTENDED, LIST-STATUS) and LSUB */
 void cmd_list(struct imap_session *s, struct imap_command *cmd, bool lsub);
+/* cmd_mailbox.c */
 void cmd_status(struct imap_session *s, struct imap_command *cmd);
+/* STATUS items[0..n) (checked with status_items_valid) of a mailbox: "* STATUS name (...)"
+ * appended to out; 1, 0 no such mailbox, -1 error (logged). */
+bool status_items_valid(const struct imap_arg *items, size_t n);
+int status_items(struct imap_session *s, const char *name, const struct imap_arg *items, size_t n,
+                 struct buf *out);
 void cmd_namespace(struct imap_session *s, struct imap_command *cmd);
 /* view.c */
 /* Open the mailbox as the selected view (sync with the Maildir first); NULL with *err. */

@@ -17,6 +17,7 @@ void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit)
     /* Only what imapd-mailbox implements (doc/imapd.md). */
     buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT CHILDREN ESEARCH UIDPLUS MOVE SPECIAL-USE");
     buf_puts(out, " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES SEARCHRES");
+    buf_puts(out, " LIST-EXTENDED LIST-STATUS STATUS=SIZE MULTIAPPEND");
     if (appendlimit)
         buf_printf(out, " APPENDLIMIT=%llu", appendlimit);
 }
