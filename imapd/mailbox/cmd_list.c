@@ -223,7 +223,7 @@ static void list_entry(struct imap_session *s, const struct list_req *r, const s
     }
     bool sel = selected(r, e);
     if (!sel && !childinfo) {
-        if (r->sel || e->exists || !children || hidden_child)
+        if ((r->sel & ~SEL_REMOTE) || e->exists || !children || hidden_child)
             return; /* only a missing level above unmatched mailboxes is shown */
     }
     list_one(s, r, e, children, childinfo);
