@@ -4,6 +4,7 @@
 #include "log.h"
 #include "mem.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

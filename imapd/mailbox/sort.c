@@ -10,6 +10,7 @@
 #include "mem.h"
 #include "scan.h"
 #include "search.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
