@@ -1,9 +1,12 @@
-/* cmd_append.c - APPEND (RFC 9051 sec 6.3.12) with UIDPLUS's APPENDUID (RFC 4315): the
- * message literal is written through the store (lib/store/mailstore.h, mailbox_append) as
- * durably as a delivery, with its flags and date, into an existing mailbox only ([TRYCREATE]
- * otherwise), within the user's quota ([OVERQUOTA]). The store keeps LF line ends: the CRLF of
- * the wire becomes LF, and FETCH gives CRLF back, so the octets a client appended are the ones
- * it fetches. Keywords go into the target mailbox's table first ([LIMIT] when it is full). */
+/* cmd_append.c - APPEND (RFC 9051 sec 6.3.12) with UIDPLUS's APPENDUID (RFC 4315) and
+ * MULTIAPPEND (RFC 3502: several messages, each with its own flags and date, appended all
+ * or none, APPENDUID with the set of their UIDs): the message literals are written through
+ * the store (lib/store/mailstore.h, mailbox_append_many) as durably as a delivery, into an
+ * existing mailbox only ([TRYCREATE] otherwise), within the user's quota ([OVERQUOTA]). The
+ * store keeps LF line ends: the CRLF of the wire becomes LF, and FETCH gives CRLF back, so
+ * the octets a client appended are the ones it fetches. Keywords go into the target
+ * mailbox's table first ([LIMIT] when it is full). The whole command, every literal in it,
+ * is bounded by APPENDLIMIT plus imapd_line_length_limit (session.c). */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -61,61 +64,96 @@ static bool parse_date_time(const char *s, uint64_t *out)
     return true;
 }
 
+struct message {
+    uint32_t flags;
+    const char **names; /* keywords */
+    size_t nnames;
+    uint64_t date;
+    struct literal lit;
+};
+
+/* One message: [flags] [date-time] literal, from a[*i]; 1, 0 syntax error (BAD), -1 answered. */
+static int parse_message(struct imap_session *s, const struct imap_arg *a, size_t n, size_t *i,
+                         struct message *m)
+{
+    m->date = (uint64_t)time(NULL);
+    if (*i + 1 < n && a[*i].type == IMAP_ARG_LIST) {
+        if (!imap_parse_flags(&a[*i], &m->flags, &m->names, &m->nnames))
+            return 0;
+        ++*i;
+    }
+    if (*i + 1 < n && a[*i].type == IMAP_ARG_QUOTED) {
+        if (!parse_date_time(a[*i].str, &m->date))
+            return 0;
+        ++*i;
+    }
+    if (*i >= n || a[*i].type != IMAP_ARG_LITERAL)
+        return 0;
+    if (a[*i].len > s->d->p.append_limit) { /* RFC 7889 */
+        imap_no(s, "[TOOBIG] The message is larger than APPENDLIMIT.");
+        return -1;
+    }
+    m->lit = (struct literal){a[*i].str, a[*i].len};
+    ++*i;
+    return 1;
+}
+
+/* Keywords into the table, then the messages. */
+static enum mailstore_result store(struct imap_session *s, const char *name, struct message *msgs,
+                                   size_t n, uint32_t *uids, uint32_t *uidvalidity, char **err)
+{
+    struct mailbox_append_msg *am = xcalloc(n, sizeof *am);
+    enum mailstore_result r = MS_OK;
+    for (size_t k = 0; k < n && r == MS_OK; k++) {
+        uint64_t keywords = 0;
+        if (msgs[k].nnames)
+            r = mailbox_keywords_add(s->mu, name, msgs[k].names, msgs[k].nnames, &keywords, err);
+        am[k] = (struct mailbox_append_msg){.fill = fill, .ctx = &msgs[k].lit, .flags = msgs[k].flags,
+                                           .keywords = keywords, .internaldate = msgs[k].date};
+    }
+    if (r == MS_OK)
+        r = mailbox_append_many(s->mu, name, s->quota, am, n, uidvalidity, err);
+    for (size_t k = 0; k < n; k++)
+        uids[k] = am[k].uid;
+    free(am);
+    return r;
+}
+
 void cmd_append(struct imap_session *s, struct imap_command *cmd)
 {
     const struct imap_arg *a = cmd->args;
-    size_t n = cmd->nargs, i = 1;
-    uint32_t flags = 0;
-    uint64_t date = (uint64_t)time(NULL);
-    const char **names = NULL;
-    size_t nnames = 0;
-    if (n >= 3 && a[i].type == IMAP_ARG_LIST) {
-        if (!imap_parse_flags(&a[i], &flags, &names, &nnames)) {
-            imap_bad(s, "Invalid flags.");
-            return;
-        }
-        i++;
+    size_t n = cmd->nargs, i = 1, count = 0;
+    struct message *msgs = NULL;
+    int ok = n >= 2 ? 1 : 0;
+    while (ok == 1 && i < n) { /* RFC 3502 sec 6.3.11: one or more messages */
+        msgs = xreallocarray(msgs, count + 1, sizeof *msgs);
+        memset(&msgs[count], 0, sizeof *msgs);
+        ok = parse_message(s, a, n, &i, &msgs[count++]);
     }
-    char *name = NULL, *err = NULL;
-    if (i + 1 < n && a[i].type == IMAP_ARG_QUOTED) {
-        if (!parse_date_time(a[i].str, &date)) {
-            free(names);
-            imap_bad(s, "Invalid date-time.");
-            return;
-        }
-        i++;
-    }
-    if (n < 2 || i + 1 != n || a[i].type != IMAP_ARG_LITERAL) {
-        free(names);
-        imap_bad(s, "Syntax: APPEND mailbox [(flags)] [date-time] {size}.");
-        return;
-    }
-    if (a[i].len > s->d->p.append_limit) { /* RFC 7889 */
-        free(names);
-        imap_no(s, "[TOOBIG] The message is larger than APPENDLIMIT.");
-        return;
-    }
-    name = imap_name_in(s, &a[0]);
-    if (!name) {
-        free(names);
+    char *name = ok == 1 ? imap_name_in(s, &a[0]) : NULL;
+    if (ok == 0)
+        imap_bad(s, "Syntax: APPEND mailbox [(flags)] [date-time] {size} [[(flags)] [date-time] {size} ...].");
+    else if (ok == 1 && !name)
         imap_no(s, "[CANNOT] Invalid mailbox name.");
-        return;
+    if (name) {
+        char *err = NULL;
+        uint32_t uidvalidity = 0, *uids = xcalloc(count, sizeof *uids);
+        enum mailstore_result r = store(s, name, msgs, count, uids, &uidvalidity, &err);
+        if (r == MS_OK) {
+            if (s->view && strcmp(s->view->name, name) == 0)
+                view_sync(s, true);
+            struct buf set = BUF_INIT;
+            imap_seqset_write(&set, uids, count); /* consecutive: one transaction */
+            imap_ok(s, "[APPENDUID %u %s] APPEND completed.", uidvalidity, buf_cstr(&set));
+            buf_free(&set);
+        } else {
+            imap_store_error(s, r, true, "APPEND", err);
+        }
+        free(err);
+        free(uids);
     }
-    uint64_t keywords = 0;
-    enum mailstore_result r = nnames ? mailbox_keywords_add(s->mu, name, names, nnames, &keywords, &err) : MS_OK;
-    free(names);
-    struct literal lit = {a[i].str, a[i].len};
-    uint32_t uid = 0, uidvalidity = 0;
-    if (r == MS_OK)
-        r = mailbox_append(s->mu, name, s->quota, fill, &lit, flags, keywords, date, &uid,
-                           &uidvalidity, &err);
-    if (r == MS_OK) {
-        if (s->view && strcmp(s->view->name, name) == 0)
-            view_sync(s, true);
-        imap_ok(s, "[APPENDUID %u %u] APPEND completed.", uidvalidity, uid);
-    } else {
-        imap_store_error(s, r, true, "APPEND", err);
-    }
-    free(err);
+    for (size_t k = 0; k < count; k++)
+        free(msgs[k].names);
+    free(msgs);
     free(name);
 }

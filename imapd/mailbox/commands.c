@@ -102,6 +102,10 @@ static void do_uid_copy(struct imap_session *s, struct imap_command *c) { cmd_co
 static void do_move(struct imap_session *s, struct imap_command *c) { cmd_copy(s, c, false, true); }
 static void do_uid_move(struct imap_session *s, struct imap_command *c) { cmd_copy(s, c, true, true); }
 static void do_uid_search(struct imap_session *s, struct imap_command *c) { cmd_search(s, c, true); }
+static void do_sort(struct imap_session *s, struct imap_command *c) { cmd_sort(s, c, false); }
+static void do_uid_sort(struct imap_session *s, struct imap_command *c) { cmd_sort(s, c, true); }
+static void do_thread(struct imap_session *s, struct imap_command *c) { cmd_thread(s, c, false); }
+static void do_uid_thread(struct imap_session *s, struct imap_command *c) { cmd_thread(s, c, true); }
 
 /* COMPRESS DEFLATE (RFC 4978 sec 3): the OK goes out uncompressed, everything after it in
  * both directions is raw DEFLATE. */
@@ -162,6 +166,10 @@ static const struct command commands[] = {
     {"UID STORE", SELECTED, do_uid_store},
     {"SEARCH", SELECTED, do_search},
     {"UID SEARCH", SELECTED, do_uid_search},
+    {"SORT", SELECTED, do_sort},
+    {"UID SORT", SELECTED, do_uid_sort},
+    {"THREAD", SELECTED, do_thread},
+    {"UID THREAD", SELECTED, do_uid_thread},
     {"COPY", SELECTED, do_copy},
     {"UID COPY", SELECTED, do_uid_copy},
     {"MOVE", SELECTED, do_move},

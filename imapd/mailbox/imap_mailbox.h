@@ -35,6 +35,8 @@ struct imap_mailbox_params {
     const char *mailbox_base;
     const char *index_name;
     long long quota_default;
+    size_t sort_header_limit; /* imapd_sort_header_limit */
+    size_t sort_key_limit;    /* imapd_sort_key_limit */
 };
 
 struct watch;
@@ -78,6 +80,8 @@ struct view {
     char *keyword[VIEW_KEYWORDS]; /* the mailbox's keyword table as this session knows it */
     struct watch *watch;  /* the watches on the folder's new/ and cur/ (watch.c) */
     int dir_wd[2];
+    uint32_t *saved;     /* SEARCHRES "$" (RFC 5182): UIDs, ascending; gone with the view */
+    size_t nsaved;
 };
 
 struct imap_session {
@@ -103,6 +107,7 @@ struct imap_session {
     long long idle_said_ms;   /* the last line sent during IDLE */
     bool changed;          /* the watch saw the index change since the last sync */
     struct fetch_job *fetching; /* a FETCH answered piece by piece (fetch.c) */
+    struct scan_job *scanning;  /* a SORT or THREAD reading the mailbox a slice at a time (scan.c) */
     const char *end_reason;
     unsigned long long fetched_bytes, fetches;
     struct buf line;
@@ -132,9 +137,15 @@ char *imap_name_in(const struct imap_session *s, const struct imap_arg *a);
 void imap_name_out(const struct imap_session *s, struct buf *out, const char *store_name);
 /* cmd_quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208). */
 void cmd_quota(struct imap_session *s, struct imap_command *cmd);
-/* cmd_mailbox.c */
+/* cmd_list.c: LIST (LIST-EXTENDED, LIST-STATUS) and LSUB */
 void cmd_list(struct imap_session *s, struct imap_command *cmd, bool lsub);
+/* cmd_mailbox.c */
 void cmd_status(struct imap_session *s, struct imap_command *cmd);
+/* STATUS items[0..n) (checked with status_items_valid) of a mailbox: "* STATUS name (...)"
+ * appended to out; 1, 0 no such mailbox, -1 error (logged). */
+bool status_items_valid(const struct imap_arg *items, size_t n);
+int status_items(struct imap_session *s, const char *name, const struct imap_arg *items, size_t n,
+                 struct buf *out);
 void cmd_namespace(struct imap_session *s, struct imap_command *cmd);
 /* view.c */
 /* Open the mailbox as the selected view (sync with the Maildir first); NULL with *err. */
@@ -143,8 +154,12 @@ void view_free(struct view *v);
 /* Report what changed since the last call: EXPUNGE (only when expunges are allowed: not
  * during FETCH, STORE and SEARCH, RFC 9051 sec 7.5.1), FETCH FLAGS, EXISTS. */
 void view_sync(struct imap_session *s, bool expunges_allowed);
-/* Resolve a sequence set (uid: UIDs) to positions in the view, in ascending order. */
+/* Resolve a sequence set (uid: UIDs) to positions in the view, in ascending order; "$" is
+ * the saved result's messages that are still in the view. */
 size_t *view_resolve(struct imap_session *s, struct imap_seqset *set, bool uid, size_t *count);
+/* SEARCHRES: keep uids[0..n) (any order) as "$"; the saved UIDs as a resolved UID set. */
+void view_save_result(struct view *v, const uint32_t *uids, size_t n);
+void view_saved_set(const struct view *v, struct imap_seqset *set);
 /* "(\\Seen $Label1 ...)" for a message of the view. */
 void view_write_flags(const struct view *v, struct buf *out, const struct view_msg *m);
 /* Learn keywords added to the mailbox's table; announce the new FLAGS when there are. */
@@ -181,8 +196,6 @@ void fetch_abort(struct imap_session *s);
 /* Answer SELECT QRESYNC's changed messages (UID FLAGS MODSEQ at positions pos, taken
  * over) like a FETCH, then the tagged OK with ok_text. */
 void fetch_resync(struct imap_session *s, size_t *pos, size_t n, const char *ok_text);
-/* search.c */
-void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid);
 /* cmd_store.c */
 void cmd_store(struct imap_session *s, struct imap_command *cmd, bool uid);
 /* condstore.c: CONDSTORE and QRESYNC (RFC 7162) state of a session */
@@ -217,6 +230,13 @@ void qresync_select(struct imap_session *s, const struct select_params *p, const
  * and below the view's UIDNEXT that the view does not have. -1 when the index cannot be read. */
 int qresync_vanished_earlier(struct imap_session *s, const struct imap_seqset *uids, uint64_t modseq,
                              uint32_t floor);
+/* search.c (and search.h) */
+void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* sort.c, thread.c (RFC 5256, RFC 5267 ESORT) on scan.c's job */
+void cmd_sort(struct imap_session *s, struct imap_command *cmd, bool uid);
+void cmd_thread(struct imap_session *s, struct imap_command *cmd, bool uid);
+/* Forget a SORT or THREAD under way (the session ends). */
+void scan_abort(struct imap_session *s);
 /* idle.c */
 void cmd_idle(struct imap_session *s, struct imap_command *cmd);
 /* The line "DONE" (or anything) ends IDLE. */

@@ -24,6 +24,8 @@ static void read_params(struct imap_mailbox_params *p, struct config *cfg)
     p->mailbox_base = config_str(cfg, PARAM(virtual_mailbox_base));
     p->index_name = config_str(cfg, PARAM(mailbox_index_name));
     p->quota_default = config_int(cfg, PARAM(virtual_mailbox_quota));
+    p->sort_header_limit = (size_t)config_int(cfg, PARAM(imapd_sort_header_limit));
+    p->sort_key_limit = (size_t)config_int(cfg, PARAM(imapd_sort_key_limit));
 }
 
 static void pre_init(struct server *srv)

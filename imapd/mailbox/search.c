@@ -5,6 +5,8 @@
  * RFC 2047 words in header fields, transfer encodings and charsets in text bodies
  * (lib/mail/mail_text.h). An IMAP4rev2 session gets ESEARCH
  * (RFC 9051 sec 7.3.4) with RETURN options MIN, MAX, ALL and COUNT; a rev1 session gets SEARCH.
+ * RETURN (SAVE) keeps the result as "$" for later commands (SEARCHRES, RFC 5182; view.c).
+ * The program is also SORT's and THREAD's (search.h, scan.c).
  * MODSEQ (RFC 7162 sec 3.1.5) matches messages whose MODSEQ is at least the value (the store
  * keeps one MODSEQ per message, so the optional entry name and type change nothing), and a
  * search that used it reports the highest MODSEQ of what it returns. */
@@ -14,6 +16,7 @@
 #include "text_match.h"
 #include "imap_mailbox.h"
 #include "log.h"
+#include "search.h"
 #include "mem.h"
 #include <stdlib.h>
 #include <string.h>
@@ -191,8 +194,7 @@ static bool atom_key(struct parser *p, const struct imap_arg *a, struct key *k, 
     } else if (strcasecmp(w, "UID") == 0) {
         const struct imap_arg *v = next(p);
         k->kind = K_UID;
-        return v && v->type == IMAP_ARG_ATOM && imap_seqset_parse(v->str, 100000, &k->set) &&
-               !k->set.last_result;
+        return v && v->type == IMAP_ARG_ATOM && imap_seqset_parse(v->str, 100000, &k->set);
     } else if (strcasecmp(w, "NOT") == 0) {
         k->kind = K_NOT;
         k->sub = xcalloc(1, sizeof *k->sub);
@@ -203,7 +205,7 @@ static bool atom_key(struct parser *p, const struct imap_arg *a, struct key *k, 
         k->sub = xcalloc(2, sizeof *k->sub);
         k->nsub = 2;
         return parse_key(p, &k->sub[0], depth + 1) && parse_key(p, &k->sub[1], depth + 1);
-    } else if (imap_seqset_parse(w, 100000, &k->set) && !k->set.last_result) {
+    } else if (imap_seqset_parse(w, 100000, &k->set)) { /* "$": RFC 5182 */
         k->kind = K_SEQ;
     } else {
         (void)n32;
@@ -248,8 +250,7 @@ static bool parse_key(struct parser *p, struct key *k, unsigned depth)
 struct subject {
     struct imap_session *s;
     size_t pos;            /* in the view */
-    struct buf text;       /* the message, loaded when a key needs it */
-    bool loaded, load_failed;
+    struct search_text *t; /* the message, loaded when a key needs it */
 };
 
 static bool contains(const char *hay, size_t len, const char *needle)
@@ -265,9 +266,9 @@ static bool contains(const char *hay, size_t len, const char *needle)
 
 static bool load_text(struct subject *x)
 {
-    if (x->loaded)
-        return !x->load_failed;
-    x->loaded = true;
+    if (x->t->loaded)
+        return !x->t->failed;
+    x->t->loaded = true;
     struct view_msg *vm = &x->s->view->msgs[x->pos];
     struct mailbox_msg mm;
     char *err = NULL;
@@ -278,13 +279,13 @@ static bool load_text(struct subject *x)
     }
     free(err);
     if (fd < 0) {
-        x->load_failed = true;
+        x->t->failed = true;
         return false;
     }
     char tmp[65536];
     ssize_t n;
     while ((n = read(fd, tmp, sizeof tmp)) > 0)
-        buf_append(&x->text, tmp, (size_t)n);
+        buf_append(&x->t->text, tmp, (size_t)n);
     close(fd);
     return true;
 }
@@ -367,8 +368,8 @@ static time_t sent_day(struct subject *x)
 {
     if (!load_text(x))
         return -1;
-    size_t end = header_end(&x->text);
-    const char *d = x->text.data;
+    size_t end = header_end(&x->t->text);
+    const char *d = x->t->text.data;
     for (size_t i = 0; i < end;) {
         const char *nl = memchr(d + i, '\n', end - i);
         size_t next = nl ? (size_t)(nl - d) + 1 : end;
@@ -408,12 +409,13 @@ static bool on_chunk(void *ctx, const struct mail_text_chunk *c)
  * their transfer encoding and charset, matched case-insensitively (lib/mail/mail_text.h). */
 static bool text_search(struct subject *x, unsigned what, const char *needle)
 {
-    struct imap_message *im = imap_message_new(x->text.data ? x->text.data : "", x->text.len);
+    const struct buf *t = &x->t->text;
+    struct imap_message *im = imap_message_new(t->data ? t->data : "", t->len);
     size_t n;
     const struct mime_part *parts = imap_message_parts(im, &n);
     struct walk w = {0};
     text_match_init(&w.tm, needle, strlen(needle));
-    mail_text_walk(x->text.data ? x->text.data : "", x->text.len, parts, n, what, on_chunk, &w);
+    mail_text_walk(t->data ? t->data : "", t->len, parts, n, what, on_chunk, &w);
     text_match_free(&w.tm);
     imap_message_free(im);
     return w.found;
@@ -454,7 +456,7 @@ static bool eval(const struct key *k, struct subject *x)
             if (!eval(&k->sub[i], x))
                 return false;
         return true;
-    case K_HEADER: return load_text(x) && header_match(&x->text, k->field, k->value);
+    case K_HEADER: return load_text(x) && header_match(&x->t->text, k->field, k->value);
     case K_BODY: return load_text(x) && text_search(x, MAIL_TEXT_BODIES, k->value);
     case K_TEXT: return load_text(x) && text_search(x, MAIL_TEXT_HEADERS | MAIL_TEXT_BODIES, k->value);
     case K_BEFORE: return internal_day(m) < k->day;
@@ -471,10 +473,15 @@ static bool eval(const struct key *k, struct subject *x)
     return false;
 }
 
-/* Resolve "*" in the sets of every key (sequence numbers and UIDs). */
+/* Resolve "*" in the sets of every key (sequence numbers and UIDs); "$" becomes the UIDs
+ * of the saved result (RFC 5182 sec 2.1: the same messages whether SEARCH or UID SEARCH
+ * saved it and whether "$" stands where a sequence set or a UID set goes). */
 static void resolve(struct key *k, struct view *v)
 {
-    if (k->kind == K_UID)
+    if ((k->kind == K_UID || k->kind == K_SEQ) && k->set.last_result) {
+        view_saved_set(v, &k->set);
+        k->kind = K_UID;
+    } else if (k->kind == K_UID)
         imap_seqset_resolve(&k->set, v->n ? v->msgs[v->n - 1].uid : 0);
     else if (k->kind == K_SEQ)
         imap_seqset_resolve(&k->set, (uint32_t)v->n);
@@ -482,41 +489,117 @@ static void resolve(struct key *k, struct view *v)
         resolve(&k->sub[i], v);
 }
 
+/* --- the program as SORT and THREAD use it (search.h) --- */
+
+struct search_program {
+    struct key root;
+    bool modseq; /* the program uses MODSEQ */
+};
+
+bool search_uses_modseq(const struct search_program *prog) { return prog->modseq; }
+
+struct search_program *search_parse(struct imap_session *s, const struct imap_arg *a, size_t n,
+                                    const char **err)
+{
+    struct parser p = {.s = s, .a = a, .n = n};
+    struct search_program *prog = xcalloc(1, sizeof *prog);
+    if (!parse_and(&p, &prog->root, 0)) {
+        *err = p.err ? p.err : "Invalid search program";
+        search_free(prog);
+        return NULL;
+    }
+    if (p.modseq) /* RFC 7162 sec 3.1: a CONDSTORE enabling command */
+        condstore_enable(s);
+    prog->modseq = p.modseq;
+    return prog;
+}
+
+void search_resolve(struct search_program *prog, struct imap_session *s) { resolve(&prog->root, s->view); }
+
+bool search_match(struct search_program *prog, struct imap_session *s, size_t pos, struct search_text *t)
+{
+    struct subject x = {.s = s, .pos = pos, .t = t};
+    return eval(&prog->root, &x);
+}
+
+void search_free(struct search_program *prog)
+{
+    if (!prog)
+        return;
+    key_free(&prog->root);
+    free(prog);
+}
+
 /* --- the command --- */
 
-enum { RET_MIN = 1, RET_MAX = 2, RET_ALL = 4, RET_COUNT = 8 };
-
-static bool parse_return(struct parser *p, unsigned *ret)
+bool search_parse_return(const struct imap_arg *l, unsigned *ret)
 {
     *ret = 0;
-    if (p->i >= p->n || !imap_arg_atom_is(&p->a[p->i], "RETURN"))
-        return true;
-    p->i++;
-    const struct imap_arg *l = next(p);
     if (!l || l->type != IMAP_ARG_LIST)
         return false;
     for (size_t i = 0; i < l->n; i++) {
-        if (imap_arg_atom_is(&l->list[i], "MIN")) *ret |= RET_MIN;
-        else if (imap_arg_atom_is(&l->list[i], "MAX")) *ret |= RET_MAX;
-        else if (imap_arg_atom_is(&l->list[i], "ALL")) *ret |= RET_ALL;
-        else if (imap_arg_atom_is(&l->list[i], "COUNT")) *ret |= RET_COUNT;
+        if (imap_arg_atom_is(&l->list[i], "MIN")) *ret |= SEARCH_RET_MIN;
+        else if (imap_arg_atom_is(&l->list[i], "MAX")) *ret |= SEARCH_RET_MAX;
+        else if (imap_arg_atom_is(&l->list[i], "ALL")) *ret |= SEARCH_RET_ALL;
+        else if (imap_arg_atom_is(&l->list[i], "COUNT")) *ret |= SEARCH_RET_COUNT;
+        else if (imap_arg_atom_is(&l->list[i], "SAVE")) *ret |= SEARCH_RET_SAVE;
         else return false;
     }
     if (*ret == 0)
-        *ret = RET_ALL; /* RFC 4731 sec 3.1: RETURN () means ALL */
+        *ret = SEARCH_RET_ALL; /* RFC 4731 sec 3.1: RETURN () means ALL */
     return true;
 }
 
-static bool parse_charset(struct imap_session *s, struct parser *p)
+bool search_return_saves(const struct imap_arg *l)
 {
-    if (p->i + 1 >= p->n || !imap_arg_atom_is(&p->a[p->i], "CHARSET"))
-        return true;
-    const struct imap_arg *c = &p->a[p->i + 1];
-    p->i += 2;
+    for (size_t i = 0; l && l->type == IMAP_ARG_LIST && i < l->n; i++)
+        if (imap_arg_atom_is(&l->list[i], "SAVE"))
+            return true;
+    return false;
+}
+
+bool search_charset_ok(struct imap_session *s, const struct imap_arg *c)
+{
     if (imap_arg_is_astring(c) && (strcasecmp(c->str, "UTF-8") == 0 || strcasecmp(c->str, "US-ASCII") == 0))
         return true;
     imap_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
     return false;
+}
+
+void search_answer(struct imap_session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
+                   uint64_t modseq)
+{
+    struct buf out = BUF_INIT;
+    buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
+    if ((ret & SEARCH_RET_MIN) && n)
+        buf_printf(&out, " MIN %u", hits[0]);
+    if ((ret & SEARCH_RET_MAX) && n)
+        buf_printf(&out, " MAX %u", hits[n - 1]);
+    if ((ret & SEARCH_RET_ALL) && n) {
+        buf_puts(&out, " ALL ");
+        imap_seqset_write(&out, hits, n);
+    }
+    if (ret & SEARCH_RET_COUNT)
+        buf_printf(&out, " COUNT %zu", n);
+    if (modseq && n) /* RFC 7162 sec 3.1.5: no MODSEQ without a result */
+        buf_printf(&out, " MODSEQ %llu", (unsigned long long)modseq);
+    imap_reply(s, "%s", buf_cstr(&out));
+    buf_free(&out);
+}
+
+/* RFC 5182 sec 2.4: with MIN and/or MAX alone, only those messages are saved; with ALL or
+ * COUNT (or SAVE alone) every message of the result. pos[0..n) in the result's order. */
+void search_save(struct imap_session *s, const size_t *pos, size_t n, unsigned ret)
+{
+    struct view *v = s->view;
+    uint32_t *uids = xreallocarray(NULL, n ? n : 1, sizeof *uids);
+    size_t k = 0;
+    bool some = (ret & (SEARCH_RET_MIN | SEARCH_RET_MAX)) && !(ret & (SEARCH_RET_ALL | SEARCH_RET_COUNT));
+    for (size_t i = 0; i < n; i++)
+        if (!some || (i == 0 && (ret & SEARCH_RET_MIN)) || (i == n - 1 && (ret & SEARCH_RET_MAX)))
+            uids[k++] = v->msgs[pos[i]].uid;
+    view_save_result(v, uids, k);
+    free(uids);
 }
 
 /* The MODSEQs a search with the MODSEQ key reports (RFC 7162 sec 3.1.5). */
@@ -526,82 +609,103 @@ struct hit_modseqs {
 };
 
 /* ESEARCH's MODSEQ: of the messages returned, which are only the first and last when MIN
- * or MAX come without ALL or COUNT (RFC 4731 sec 3.2 with RFC 7162 sec 3.1.5). */
+ * or MAX come without ALL or COUNT (RFC 4731 sec 3.2 with RFC 7162 sec 3.1.5); 0: none. */
 static uint64_t esearch_modseq(const struct hit_modseqs *m, unsigned ret)
 {
-    if (ret & (RET_ALL | RET_COUNT))
+    if (!m->wanted)
+        return 0;
+    if (ret & (SEARCH_RET_ALL | SEARCH_RET_COUNT))
         return m->all;
-    uint64_t a = (ret & RET_MIN) ? m->first : 0, b = (ret & RET_MAX) ? m->last : 0;
+    uint64_t a = (ret & SEARCH_RET_MIN) ? m->first : 0, b = (ret & SEARCH_RET_MAX) ? m->last : 0;
     return a > b ? a : b;
 }
 
 static void answer(struct imap_session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
-                   bool esearch, const struct hit_modseqs *mod)
+                   const struct hit_modseqs *mod)
 {
-    struct buf out = BUF_INIT;
-    bool modseq = mod->wanted && n > 0; /* no MODSEQ without a result */
-    if (!esearch) {
+    if (ret == SEARCH_RET_SAVE)
+        return; /* RFC 5182 sec 2.1: SAVE alone gives no ESEARCH response */
+    if (ret == 0 && !s->rev2) {
+        struct buf out = BUF_INIT; /* RFC 9051 sec 6.4.4: rev2 answers ESEARCH */
         buf_puts(&out, "* SEARCH");
         for (size_t i = 0; i < n; i++)
             buf_printf(&out, " %u", hits[i]);
-        if (modseq)
+        if (mod->wanted && n > 0)
             buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)mod->all);
-    } else {
-        buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
-        if ((ret & RET_MIN) && n)
-            buf_printf(&out, " MIN %u", hits[0]);
-        if ((ret & RET_MAX) && n)
-            buf_printf(&out, " MAX %u", hits[n - 1]);
-        if ((ret & RET_ALL) && n) {
-            buf_puts(&out, " ALL ");
-            imap_seqset_write(&out, hits, n);
-        }
-        if (ret & RET_COUNT)
-            buf_printf(&out, " COUNT %zu", n);
-        if (modseq)
-            buf_printf(&out, " MODSEQ %llu", (unsigned long long)esearch_modseq(mod, ret));
+        imap_reply(s, "%s", buf_cstr(&out));
+        buf_free(&out);
+        return;
     }
-    imap_reply(s, "%s", buf_cstr(&out));
-    buf_free(&out);
+    ret = ret ? ret : SEARCH_RET_ALL;
+    search_answer(s, hits, n, ret, uid, esearch_modseq(mod, ret));
 }
 
-void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid)
+static bool parse_charset(struct imap_session *s, struct parser *p)
+{
+    if (p->i + 1 >= p->n || !imap_arg_atom_is(&p->a[p->i], "CHARSET"))
+        return true;
+    p->i += 2;
+    return search_charset_ok(s, &p->a[p->i - 1]);
+}
+
+static bool run(struct imap_session *s, struct imap_command *cmd, bool uid, unsigned *ret)
 {
     struct parser p = {.s = s, .a = cmd->args, .n = cmd->nargs};
-    unsigned ret;
-    if (!parse_return(&p, &ret)) {
-        imap_bad(s, "Syntax: SEARCH [RETURN (options)] [CHARSET name] keys.");
-        return;
+    *ret = 0;
+    if (p.n > 0 && imap_arg_atom_is(&p.a[0], "RETURN")) {
+        p.i = 2;
+        if (!search_parse_return(p.n > 1 ? &p.a[1] : NULL, ret)) {
+            imap_bad(s, "Syntax: SEARCH [RETURN (options)] [CHARSET name] keys.");
+            return false;
+        }
     }
     if (!parse_charset(s, &p))
-        return;
+        return false;
     struct key root = {0};
     if (!parse_and(&p, &root, 0)) {
         imap_bad(s, "%s.", p.err ? p.err : "Invalid search program");
         key_free(&root);
-        return;
+        return false;
     }
     if (p.modseq) /* RFC 7162 sec 3.1: a CONDSTORE enabling command */
         condstore_enable(s);
     view_sync(s, uid);
     resolve(&root, s->view);
     uint32_t *hits = xreallocarray(NULL, s->view->n ? s->view->n : 1, sizeof *hits);
+    size_t *pos = xreallocarray(NULL, s->view->n ? s->view->n : 1, sizeof *pos);
     size_t n = 0;
     struct hit_modseqs mod = {.wanted = p.modseq};
     for (size_t i = 0; i < s->view->n; i++) {
-        struct subject x = {.s = s, .pos = i};
+        struct search_text t = {.text = BUF_INIT};
+        struct subject x = {.s = s, .pos = i, .t = &t};
         if (eval(&root, &x)) {
             uint64_t m = s->view->msgs[i].modseq;
+            pos[n] = i;
             hits[n++] = uid ? s->view->msgs[i].uid : (uint32_t)(i + 1);
             mod.all = m > mod.all ? m : mod.all;
             mod.first = n == 1 ? m : mod.first;
             mod.last = m;
         }
-        buf_free(&x.text);
+        buf_free(&t.text);
     }
-    bool esearch = ret != 0 || s->rev2; /* RFC 9051 sec 6.4.4: rev2 answers ESEARCH */
-    answer(s, hits, n, ret ? ret : RET_ALL, uid, esearch, &mod);
+    answer(s, hits, n, *ret, uid, &mod);
+    if (*ret & SEARCH_RET_SAVE)
+        search_save(s, pos, n, *ret);
     free(hits);
+    free(pos);
     key_free(&root);
-    imap_ok(s, "%s completed.", cmd->name);
+    return true;
+}
+
+void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid)
+{
+    unsigned ret;
+    if (run(s, cmd, uid, &ret)) {
+        imap_ok(s, "%s completed%s.", cmd->name, ret & SEARCH_RET_SAVE ? ", result saved" : "");
+        return;
+    }
+    /* RFC 5182 sec 2.1: a SEARCH that was to save and failed leaves "$" empty */
+    if (s->view && cmd->nargs > 1 && imap_arg_atom_is(&cmd->args[0], "RETURN") &&
+        search_return_saves(&cmd->args[1]))
+        view_save_result(s->view, NULL, 0);
 }

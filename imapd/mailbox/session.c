@@ -247,8 +247,8 @@ static void on_drained(struct sess *ss)
         sess_process(ss);
 }
 
-/* A FETCH being answered: the next command waits for its end. */
-static bool fetching(const struct sess *ss) { return owner(ss)->fetching != NULL; }
+/* A FETCH being answered, a SORT or THREAD reading: the next command waits for its end. */
+static bool fetching(const struct sess *ss) { return owner(ss)->fetching || owner(ss)->scanning; }
 
 static void session_free(struct sess *ss)
 {
@@ -257,6 +257,7 @@ static void session_free(struct sess *ss)
              s->fetches, s->fetched_bytes, s->id);
     watch_remove(s->d->watch, s);
     fetch_abort(s);
+    scan_abort(s);
     view_free(s->view);
     if (s->mu)
         mail_user_close(s->mu);

@@ -141,6 +141,7 @@ void view_free(struct view *v)
     watch_unselect(v);
     free(v->name);
     free(v->msgs);
+    free(v->saved);
     for (unsigned i = 0; i < VIEW_KEYWORDS; i++)
         free(v->keyword[i]);
     free(v);
@@ -296,9 +297,55 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
     buf_free(&y.changed);
 }
 
+/* --- SEARCHRES (RFC 5182) --- */
+
+static int uid_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void view_save_result(struct view *v, const uint32_t *uids, size_t n)
+{
+    free(v->saved);
+    v->saved = NULL;
+    v->nsaved = n;
+    if (n) {
+        v->saved = xreallocarray(NULL, n, sizeof *v->saved);
+        memcpy(v->saved, uids, n * sizeof *uids);
+        qsort(v->saved, n, sizeof *v->saved, uid_cmp);
+    }
+}
+
+void view_saved_set(const struct view *v, struct imap_seqset *set)
+{
+    imap_seqset_free(set);
+    set->last_result = false;
+    set->r = xreallocarray(NULL, v->nsaved ? v->nsaved : 1, sizeof *set->r);
+    for (size_t i = 0; i < v->nsaved; i++) {
+        if (set->n && set->r[set->n - 1].hi + 1 == v->saved[i])
+            set->r[set->n - 1].hi = v->saved[i];
+        else
+            set->r[set->n++] = (struct imap_range){v->saved[i], v->saved[i]};
+    }
+}
+
+/* The saved result's messages still in the view (expunged ones are left out, sec 2.1). */
+static size_t *resolve_saved(const struct view *v, size_t *count)
+{
+    size_t *out = xreallocarray(NULL, v->n ? v->n : 1, sizeof *out), n = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (v->nsaved && bsearch(&v->msgs[i].uid, v->saved, v->nsaved, sizeof *v->saved, uid_cmp))
+            out[n++] = i;
+    *count = n;
+    return out;
+}
+
 size_t *view_resolve(struct imap_session *s, struct imap_seqset *set, bool uid, size_t *count)
 {
     struct view *v = s->view;
+    if (set->last_result)
+        return resolve_saved(v, count);
     uint32_t star = v->n == 0 ? 0 : uid ? v->msgs[v->n - 1].uid : (uint32_t)v->n;
     imap_seqset_resolve(set, star);
     size_t *out = xreallocarray(NULL, v->n ? v->n : 1, sizeof *out);

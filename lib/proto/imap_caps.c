@@ -18,6 +18,8 @@ void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit, bool c
     buf_puts(out, CAPS_COMMON " IDLE NAMESPACE UNSELECT CHILDREN ESEARCH UIDPLUS MOVE SPECIAL-USE"
                               " QUOTA QUOTA=RES-STORAGE");
     buf_puts(out, " CONDSTORE QRESYNC");
+    buf_puts(out, " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES SEARCHRES");
+    buf_puts(out, " LIST-EXTENDED LIST-STATUS STATUS=SIZE MULTIAPPEND");
     if (appendlimit)
         buf_printf(out, " APPENDLIMIT=%llu", appendlimit);
     if (compress)

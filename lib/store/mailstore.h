@@ -257,6 +257,23 @@ enum mailstore_result mailbox_append(struct mail_user *mu, const char *mailbox, 
                                      int (*fill)(void *ctx, int fd), void *ctx, uint32_t flags,
                                      uint64_t keywords, uint64_t internaldate, uint32_t *uid,
                                      uint32_t *uidvalidity, char **err);
+/* MULTIAPPEND (RFC 3502): msgs[0..n) (n > 0) appended as mailbox_append does, all in one
+ * write transaction, so either all of them are in the mailbox or none: the files are
+ * written first, then one transaction gives them consecutive UIDs (msgs[i].uid) and renames
+ * them into place (renamed back when it fails). The quota is checked for each message in
+ * turn, counting the ones before it. A system crash during the commit can leave some of
+ * the renamed files for mailbox_sync to index, as for a single APPEND. */
+struct mailbox_append_msg {
+    int (*fill)(void *ctx, int fd);
+    void *ctx;
+    uint32_t flags;
+    uint64_t keywords;
+    uint64_t internaldate; /* 0 = now */
+    uint32_t uid;          /* result */
+};
+enum mailstore_result mailbox_append_many(struct mail_user *mu, const char *mailbox, long long quota,
+                                          struct mailbox_append_msg *msgs, size_t n,
+                                          uint32_t *uidvalidity, char **err);
 
 /* --- COPY and MOVE (UIDPLUS RFC 4315 COPYUID, MOVE RFC 6851) ---
  * Each message of src with a UID in uids[0..n) gets a new UID in dst (dst_uids[i], 0 for

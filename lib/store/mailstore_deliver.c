@@ -392,6 +392,91 @@ enum mailstore_result ms_deliver(struct mail_user *mu, struct ms_deliver_args *a
     return r;
 }
 
+/* --- several APPENDs in one transaction (MULTIAPPEND) --- */
+
+struct many_op {
+    struct deliver_op *ops;
+    size_t n;
+};
+
+static int many_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
+{
+    struct many_op *m = arg;
+    for (size_t i = 0; i < m->n; i++) {
+        int rc = deliver_apply(mu, txn, &m->ops[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void many_undo(void *arg)
+{
+    struct many_op *m = arg;
+    for (size_t i = 0; i < m->n; i++)
+        deliver_undo(&m->ops[i]);
+}
+
+/* Each directory the files went to, synced once. */
+static int sync_target_dirs(const struct many_op *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        bool done = false;
+        for (size_t k = 0; k < i && !done; k++)
+            done = strcmp(m->ops[k].targetdir, m->ops[i].targetdir) == 0;
+        if (!done && fsync_dir(m->ops[i].targetdir) < 0)
+            return errno ? errno : EIO;
+    }
+    return 0;
+}
+
+static int run_many(struct mail_user *mu, struct many_op *m, struct mailbox_append_msg *msgs)
+{
+    int rc = precheck(mu, &m->ops[0]);
+    for (size_t i = 0; rc == 0 && i < m->n; i++)
+        rc = write_tmp(mu, &m->ops[i], msgs[i].fill, msgs[i].ctx);
+    if (rc == 0) {
+        rc = ms_write_nosync(mu, many_apply, many_undo, m);
+        for (size_t i = 0; i < m->n; i++)
+            m->ops[i].committed = rc == 0;
+    }
+    if (rc == 0)
+        rc = sync_target_dirs(m);
+    if (rc == 0)
+        rc = ms_sync_txn(mu, m->ops[m->n - 1].txnid);
+    return rc;
+}
+
+enum mailstore_result mailbox_append_many(struct mail_user *mu, const char *mailbox, long long quota,
+                                          struct mailbox_append_msg *msgs, size_t n,
+                                          uint32_t *uidvalidity, char **err)
+{
+    char *name = ms_mailbox_name(mailbox, err);
+    if (!name)
+        return MS_INVALID;
+    struct ms_deliver_args *args = xcalloc(n, sizeof *args);
+    struct many_op m = {.ops = xcalloc(n, sizeof *m.ops), .n = n};
+    for (size_t i = 0; i < n; i++) {
+        args[i] = (struct ms_deliver_args){.mailbox = mailbox, .quota = quota, .append = true,
+                                           .flags = msgs[i].flags, .keywords = msgs[i].keywords,
+                                           .internaldate = msgs[i].internaldate};
+        m.ops[i] = (struct deliver_op){.a = &args[i], .mailbox = name, .once_key = BUF_INIT,
+                                       .dir = ms_mailbox_dir(mu, name)};
+    }
+    int rc = n ? run_many(mu, &m, msgs) : 0;
+    for (size_t i = 0; i < n; i++) {
+        cleanup(&m.ops[i], rc);
+        msgs[i].uid = args[i].uid;
+    }
+    if (rc == 0 && n && uidvalidity)
+        *uidvalidity = args[0].uidvalidity;
+    enum mailstore_result r = ms_result(rc, name, err);
+    free(m.ops);
+    free(args);
+    free(name);
+    return r;
+}
+
 enum mailstore_result mailbox_deliver_once(struct mail_user *mu, const char *mailbox,
                                            long long quota, const struct delivery_once *once,
                                            int (*fill)(void *ctx, int fd), void *ctx,
