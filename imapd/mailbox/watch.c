@@ -6,11 +6,12 @@
  *
  * Files put into a selected folder's new/ or cur/ by another program (a copy by hand, a
  * restored back-up, another MDA) change no index: the folder's new/ and cur/ are watched
- * too, while some session here has it selected. Every store writer renames files inside
- * its write transaction and then commits, so its directory events are followed by an
- * index event; directory events with no index event since are another program's, and
- * mailbox_sync takes them into the index DIR_SETTLE_MS later (whose commit then reaches
- * the sessions as any change does). */
+ * too, while some session here has it selected. DIR_SETTLE_MS after a directory event (a
+ * store writer renames its files inside its write transaction and has committed by then),
+ * the folder's files are compared with its index without the writer lock
+ * (mailbox_sync_needed), and only when they differ does mailbox_sync take the change in;
+ * its commit then reaches the sessions as any change does. The directory events of the
+ * store's own writers thus cost a directory read, never a write. */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -24,7 +25,6 @@ struct wentry {
     int wd;
     unsigned users;   /* sessions on it (dir: views on the folder) */
     DLIST_HEAD(struct imap_session) sessions; /* index entries: the user's sessions */
-    long long index_ms; /* index: the last event */
     bool is_dir;      /* a folder's new/ or cur/ */
     int index_wd;     /* dir: the watch of its user's index */
     char *mailbox;    /* dir: the store's mailbox name */
@@ -128,14 +128,14 @@ static void look_dirs(struct event_loop *loop, void *ctx)
             wait = DIR_SETTLE_MS - (now - e->dirty_ms);
             continue;
         }
-        const struct wentry *index = find(w, e->index_wd);
-        long long since = e->dirty_ms;
         e->dirty_ms = 0;
-        if (index && index->index_ms >= since)
-            continue; /* a store writer's own change, already in the index */
         struct imap_session *s = selector(w, e);
         char *err = NULL;
-        if (s && mailbox_sync(s->mu, e->mailbox, &err) < 0)
+        int r = s ? mailbox_sync_needed(s->mu, e->mailbox, &err) : 0;
+        if (r > 0 && (r = mailbox_sync(s->mu, e->mailbox, &err)) > 0)
+            log_info("%s: %s: %d changes made by another program taken into the index",
+                     s->user, e->mailbox, r);
+        if (r < 0)
             log_warn("%s: sync of %s after a change by another program: %s", s->user,
                      e->mailbox, err ? err : "?");
         free(err);
@@ -158,7 +158,6 @@ static void on_events(struct event_loop *loop, int fd, uint32_t events, void *ct
             if (!e || (ev->mask & IN_IGNORED))
                 continue;
             if (!e->is_dir) {
-                e->index_ms = event_now_ms();
                 notify(w, e);
                 continue;
             }

@@ -79,6 +79,10 @@ long long mail_user_usage(struct mail_user *mu);
  * file is gone. Returns number of changes or -1. Also takes flag changes made by hand to
  * cur/ names into the index and removes tmp/ files older than 36 hours. */
 int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err);
+/* Would mailbox_sync change anything? A look at new/ and cur/ against the index without the
+ * writer lock (cheap when nothing differs: no lock, no write). 1 yes (or maybe: a writer
+ * between its rename and its commit also differs), 0 no, -1 error with *err. */
+int mailbox_sync_needed(struct mail_user *mu, const char *mailbox, char **err);
 
 /* --- additions for readers (pop3d, imapd) and maintenance ---
  * Mailbox names: "INBOX" (any case) is the Maildir root; any other name N is the Maildir++

@@ -77,8 +77,9 @@ static int scan(const char *dir, const char *sub, struct sync_op *op)
         if (de->d_name[0] == '.')
             continue;
         char *file = xasprintf("%s/%s", path, de->d_name);
-        struct stat st;
-        if (lstat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+        struct stat st; /* d_type spares a stat per file where the file system gives it */
+        if (de->d_type != DT_REG &&
+            (de->d_type != DT_UNKNOWN || lstat(file, &st) < 0 || !S_ISREG(st.st_mode))) {
             free(file);
             continue;
         }
@@ -324,4 +325,61 @@ int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err)
     free(dir);
     free(name);
     return rc ? -1 : op.changes;
+}
+
+/* Does the scan (sorted) differ from the entries (sorted): a file without an entry, an entry
+ * without a file, or other letters in a cur/ name? */
+static bool differs(const struct sync_op *op, const struct sync_entry *ents, size_t nents)
+{
+    size_t i = 0, j = 0;
+    while (i < nents || j < op->nfiles) {
+        int c = i == nents ? 1 : j == op->nfiles ? -1 : strcmp(ents[i].base, op->files[j].base);
+        if (c != 0)
+            return true;
+        const struct sync_file *sf = &op->files[j];
+        if (sf->in_cur && (sf->flags != ents[i].rec.flags ||
+                           sf->az != (uint32_t)(ents[i].rec.keywords & MS_LETTER_MASK)))
+            return true; /* maybe: a letter may stand for another keyword (dovecot-keywords) */
+        i++;
+        j++;
+        while (j > 0 && j < op->nfiles && strcmp(op->files[j].base, op->files[j - 1].base) == 0)
+            j++;
+    }
+    return false;
+}
+
+int mailbox_sync_needed(struct mail_user *mu, const char *mailbox, char **err)
+{
+    char *name = NULL;
+    MDB_txn *txn;
+    if (ms_read_begin(mu, mailbox, &name, &txn, err) < 0)
+        return -1;
+    char *dir = ms_mailbox_dir(mu, name);
+    struct sync_op op = {.mailbox = name, .dir = dir};
+    struct sync_entry *ents = NULL;
+    size_t nents = 0;
+    int r = -1;
+    if (scan(dir, "new", &op) < 0 || scan(dir, "cur", &op) < 0)
+        *err = xasprintf("%s: %s", dir, strerror(errno));
+    else {
+        if (op.nfiles > 1)
+            qsort(op.files, op.nfiles, sizeof *op.files, file_cmp);
+        int rc = load_entries(mu, txn, name, &ents, &nents);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            *err = xasprintf("%s: %s", name, ms_strerror(rc));
+        else
+            r = differs(&op, ents, nents);
+    }
+    mdb_txn_abort(txn);
+    for (size_t k = 0; k < nents; k++)
+        free(ents[k].base);
+    free(ents);
+    for (size_t i = 0; i < op.nfiles; i++) {
+        free(op.files[i].base);
+        free(op.files[i].path);
+    }
+    free(op.files);
+    free(dir);
+    free(name);
+    return r;
 }

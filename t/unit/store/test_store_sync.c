@@ -88,6 +88,39 @@ static void test_file_arriving_after_scan(void **state)
 /* Letters a STORE set after the sync's scan (the file renamed to them, the entry committed
  * with them): the sync does not read the old letters of the name it listed back into the
  * index. It used to, and the message lost the flags the STORE had just reported. */
+/* mailbox_sync_needed: no difference after the store's own writes; a file put in by hand,
+ * letters renamed by hand and a file removed by hand each differ, until a sync. */
+static void test_sync_needed(void **state)
+{
+    (void)state;
+    struct mail_user *mu = open_box("needed");
+    char *err = NULL;
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 0);
+    uint32_t uid = append(mu, "INBOX", "Subject: a\n\nbody\n", 0, 0, 0);
+    deliver(mu, "INBOX", "Subject: b\n\nbody\n");
+    assert_int_equal(mailbox_store(mu, "INBOX", uid, MS_STORE_ADD, MS_FLAG_SEEN, 0, 0, NULL, NULL,
+                                   NULL, &err), MS_STORE_CHANGED);
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 0);
+    char path[1400], renamed[1400];
+    snprintf(path, sizeof path, "%s/new/1700000000.M1P1.byhand", mail_user_path(mu));
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("Subject: by hand\n\nbody\n", f);
+    fclose(f);
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 1);
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 1);
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 0);
+    snprintf(path, sizeof path, "%s/%s", mail_user_path(mu), file_of(mu, "INBOX", uid));
+    snprintf(renamed, sizeof renamed, "%.*s:2,FS", (int)(strstr(path, ":2,") - path), path);
+    assert_int_equal(rename(path, renamed), 0);
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 1);
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 1);
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 0);
+    assert_int_equal(unlink(renamed), 0);
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 1);
+    mail_user_close(mu);
+}
+
 static void test_letters_changed_after_scan(void **state)
 {
     struct mail_user *mu = open_box("letters");
@@ -170,6 +203,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_arriving_after_scan),
         cmocka_unit_test(test_letters_changed_after_scan),
+        cmocka_unit_test(test_sync_needed),
         cmocka_unit_test(test_append_survives_sync),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
