@@ -17,34 +17,86 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A message literal: in the command (data, len) or in a spool file (spool.c). */
 struct literal {
     const char *data;
     size_t len;
+    const struct spool *spool;
 };
 
-/* Write the message with CRLF turned into LF; 0 or -1. */
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Copy a chunk with CRLF turned into LF; *cr: the previous chunk ended in a CR not yet
+ * written (it is dropped when this chunk starts with LF). */
+static int write_lf(int fd, const char *p, size_t len, bool *cr, bool last)
+{
+    char out[65536 + 1];
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (*cr && p[i] != '\n')
+            out[o++] = '\r';
+        *cr = p[i] == '\r';
+        if (!*cr)
+            out[o++] = p[i];
+        if (o >= sizeof out - 1) {
+            if (write_all(fd, out, o) < 0)
+                return -1;
+            o = 0;
+        }
+    }
+    if (last && *cr)
+        out[o++] = '\r', *cr = false;
+    return write_all(fd, out, o);
+}
+
+/* Write the message with CRLF turned into LF, a chunk at a time; 0 or -1. */
 static int fill(void *ctx, int fd)
 {
     const struct literal *l = ctx;
-    struct buf out = BUF_INIT;
-    for (size_t i = 0; i < l->len; i++) {
-        if (l->data[i] == '\r' && i + 1 < l->len && l->data[i + 1] == '\n')
-            continue;
-        buf_putc(&out, l->data[i]);
+    bool cr = false;
+    if (!l->spool)
+        return write_lf(fd, l->data, l->len, &cr, true);
+    if (l->spool->error) {
+        errno = l->spool->error;
+        return -1;
     }
-    size_t off = 0;
-    while (off < out.len) {
-        ssize_t n = write(fd, out.data + off, out.len - off);
+    char chunk[65536];
+    uint64_t off = 0;
+    while (off < l->spool->size) {
+        size_t want = l->spool->size - off < sizeof chunk ? (size_t)(l->spool->size - off) : sizeof chunk;
+        ssize_t n = pread(l->spool->fd, chunk, want, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0) {
-            buf_free(&out);
+        if (n <= 0)
             return -1;
-        }
-        off += (size_t)n;
+        off += (uint64_t)n;
+        if (write_lf(fd, chunk, (size_t)n, &cr, off == l->spool->size) < 0)
+            return -1;
     }
-    buf_free(&out);
     return 0;
+}
+
+/* How many literals the command has before argument a[upto] (in the order they arrived:
+ * depth first through lists), which is the ordinal spool_find knows a literal by. */
+static unsigned literals_before(const struct imap_arg *a, size_t upto)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < upto; i++)
+        n += a[i].type == IMAP_ARG_LITERAL ? 1
+           : a[i].type == IMAP_ARG_LIST    ? literals_before(a[i].list, a[i].n) : 0;
+    return n;
 }
 
 /* RFC 9051 sec 9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (day may be " d"). */
@@ -89,11 +141,12 @@ static int parse_message(struct imap_session *s, const struct imap_arg *a, size_
     }
     if (*i >= n || a[*i].type != IMAP_ARG_LITERAL)
         return 0;
-    if (a[*i].len > s->d->p.append_limit) { /* RFC 7889 */
+    const struct spool *sp = a[*i].len == 0 ? spool_find(s, literals_before(a, *i)) : NULL;
+    if ((sp ? sp->size : a[*i].len) > s->d->p.append_limit) { /* RFC 7889 */
         imap_no(s, "[TOOBIG] The message is larger than APPENDLIMIT.");
         return -1;
     }
-    m->lit = (struct literal){a[*i].str, a[*i].len};
+    m->lit = (struct literal){a[*i].str, a[*i].len, sp};
     ++*i;
     return 1;
 }

@@ -29,6 +29,7 @@ struct imap_mailbox_params {
     long long keepalive_ms;   /* imapd_idle_keepalive */
     size_t line_limit;
     unsigned long long append_limit;
+    unsigned long long literal_memory_limit; /* bigger APPEND literals go to a file */
     int compress_level;       /* imapd_compress_level; 0: COMPRESS not offered */
     int compress_window_bits;
     unsigned error_limit;
@@ -84,6 +85,14 @@ struct view {
     size_t nsaved;
 };
 
+/* An APPEND literal kept in a temporary file (spool.c). */
+struct spool {
+    unsigned ordinal; /* which literal of the command, 0 the first */
+    int fd;
+    uint64_t size;
+    int error;        /* errno of a failed write, 0 */
+};
+
 struct imap_session {
     struct imapd *d;
     struct sess *sess;
@@ -101,6 +110,11 @@ struct imap_session {
     struct buf cmd;
     uint64_t literal_left; /* literal bytes still to come, + 1 while assembling */
     bool literal_skip;     /* a refused non-synchronising literal is read and dropped */
+    unsigned literals;     /* literals of the command so far */
+    struct spool *spools;  /* the command's literals in files (spool.c) */
+    size_t nspools;
+    bool spooling;         /* the literal arriving goes to the last spool */
+    uint64_t spooled_bytes;
     char tag[IMAP_TAG_MAX + 1];
     struct view *view;     /* NULL when no mailbox is selected */
     bool idling;
@@ -135,6 +149,12 @@ void imap_dispatch(struct imap_session *s, struct imap_command *cmd);
  * name is not acceptable. */
 char *imap_name_in(const struct imap_session *s, const struct imap_arg *a);
 void imap_name_out(const struct imap_session *s, struct buf *out, const char *store_name);
+/* spool.c: big APPEND literals in files. spool_begin: the literal `ordinal` of the command
+ * now arriving goes to a new file (false: none could be made, keep it in memory). */
+bool spool_begin(struct imap_session *s, unsigned ordinal);
+void spool_write(struct imap_session *s, const char *data, size_t n);
+const struct spool *spool_find(const struct imap_session *s, unsigned ordinal);
+void spool_reset(struct imap_session *s);
 /* cmd_quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208). */
 void cmd_quota(struct imap_session *s, struct imap_command *cmd);
 /* cmd_list.c: LIST (LIST-EXTENDED, LIST-STATUS) and LSUB */

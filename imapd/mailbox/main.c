@@ -18,6 +18,7 @@ static void read_params(struct imap_mailbox_params *p, struct config *cfg)
     p->append_limit = (unsigned long long)config_int(cfg, PARAM(imapd_append_limit));
     if (p->append_limit == 0)
         p->append_limit = (unsigned long long)config_int(cfg, PARAM(message_size_limit));
+    p->literal_memory_limit = (unsigned long long)config_int(cfg, PARAM(imapd_literal_memory_limit));
     p->compress_level = (int)config_int(cfg, PARAM(imapd_compress_level));
     p->compress_window_bits = (int)config_int(cfg, PARAM(imapd_compress_window_bits));
     p->error_limit = (unsigned)config_int(cfg, PARAM(imapd_error_limit));

@@ -85,6 +85,13 @@ void imap_close(struct imap_session *s) { sess_close(s->sess); }
 
 /* --- commands and their literals --- */
 
+/* Forget the command being assembled: its buffer and its spooled literals. */
+static void command_reset(struct imap_session *s)
+{
+    buf_reset(&s->cmd);
+    spool_reset(s);
+}
+
 static void run_command(struct imap_session *s)
 {
     struct imap_command cmd;
@@ -99,7 +106,7 @@ static void run_command(struct imap_session *s)
         imap_bad(s, "%s.", err);
     }
     imap_command_free(&cmd);
-    buf_reset(&s->cmd);
+    command_reset(s);
 }
 
 /* The tag of the command being assembled, for a refusal before it is whole: read by the
@@ -136,14 +143,22 @@ static void line_end(struct imap_session *s, const char *line, size_t len)
         return;
     }
     uint64_t limit = literal_limit(s);
-    if (r > 0 && lit.size <= limit && s->cmd.len + lit.size <= limit) {
+    if (r > 0 && lit.size <= limit && s->cmd.len + s->spooled_bytes + lit.size <= limit) {
         s->literal_left = lit.size + 1;
+        /* A big APPEND literal: into a file, announced as {0} in the buffer (spool.c). */
+        if (lit.size > s->d->p.literal_memory_limit && limit > s->d->p.line_limit &&
+            spool_begin(s, s->literals)) {
+            char *brace = memrchr(s->cmd.data, '{', s->cmd.len);
+            buf_truncate(&s->cmd, (size_t)(brace - s->cmd.data));
+            buf_puts(&s->cmd, "{0}\r\n");
+        }
+        s->literals++;
         if (!lit.nonsync)
             imap_reply(s, "+ OK");
         return;
     }
     pending_tag(s);
-    buf_reset(&s->cmd);
+    command_reset(s);
     if (r > 0 && lit.nonsync) { /* RFC 7888 sec 4: read it and drop it, then refuse */
         s->literal_skip = true;
         s->literal_left = lit.size + 1;
@@ -164,10 +179,14 @@ static bool literal_bytes(struct imap_session *s)
     size_t n = avail < want ? avail : (size_t)want;
     if (n == 0 && want > 0)
         return false;
-    if (!s->literal_skip)
+    if (s->spooling)
+        spool_write(s, data, n);
+    else if (!s->literal_skip)
         buf_append(&s->cmd, data, n);
     conn_consume(s->conn, n);
     s->literal_left -= n;
+    if (s->literal_left == 1)
+        s->spooling = false;
     if (s->literal_left == 1 && s->literal_skip) {
         s->literal_skip = false;
         imap_no(s, "[TOOBIG] Literal too big.");
@@ -191,7 +210,7 @@ static bool step(struct sess *ss)
             pending_tag(s);
         else
             snprintf(s->tag, sizeof s->tag, "*");
-        buf_reset(&s->cmd);
+        command_reset(s);
         s->literal_left = 0;
         imap_bad(s, "Line too long (at most %zu bytes).", limit);
         return true;
@@ -258,6 +277,7 @@ static void session_free(struct sess *ss)
     watch_remove(s->d->watch, s);
     fetch_abort(s);
     scan_abort(s);
+    spool_reset(s);
     view_free(s->view);
     if (s->mu)
         mail_user_close(s->mu);
