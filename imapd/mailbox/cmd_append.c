@@ -139,14 +139,22 @@ static int parse_message(struct imap_session *s, const struct imap_arg *a, size_
             return 0;
         ++*i;
     }
-    if (*i >= n || a[*i].type != IMAP_ARG_LITERAL)
+    const struct imap_arg *lit = *i < n ? &a[*i] : NULL;
+    unsigned ordinal = literals_before(a, *i);
+    /* RFC 6855 sec 4: append-data =/ "UTF8" SP "(" literal8 ")", a message/global */
+    if (lit && imap_arg_atom_is(lit, "UTF8") && *i + 1 < n && a[*i + 1].type == IMAP_ARG_LIST &&
+        a[*i + 1].n == 1 && a[*i + 1].list[0].type == IMAP_ARG_LITERAL && a[*i + 1].list[0].literal8) {
+        lit = &a[*i + 1].list[0];
+        ordinal = literals_before(a, *i + 1);
+        ++*i;
+    } else if (!lit || lit->type != IMAP_ARG_LITERAL)
         return 0;
-    const struct spool *sp = a[*i].len == 0 ? spool_find(s, literals_before(a, *i)) : NULL;
-    if ((sp ? sp->size : a[*i].len) > s->d->p.append_limit) { /* RFC 7889 */
+    const struct spool *sp = lit->len == 0 ? spool_find(s, ordinal) : NULL;
+    if ((sp ? sp->size : lit->len) > s->d->p.append_limit) { /* RFC 7889 */
         imap_no(s, "[TOOBIG] The message is larger than APPENDLIMIT.");
         return -1;
     }
-    m->lit = (struct literal){a[*i].str, a[*i].len, sp};
+    m->lit = (struct literal){lit->str, lit->len, sp};
     ++*i;
     return 1;
 }

@@ -40,8 +40,8 @@ static void cmd_enable(struct imap_session *s, struct imap_command *cmd)
         if (imap_arg_atom_is(a, "IMAP4rev2") && !s->rev2) {
             s->rev2 = s->utf8 = true;
             buf_puts(&enabled, " IMAP4rev2");
-        } else if (imap_arg_atom_is(a, "UTF8=ACCEPT") && !s->utf8) {
-            s->utf8 = true;
+        } else if (imap_arg_atom_is(a, "UTF8=ACCEPT") && !s->utf8_accept) {
+            s->utf8 = s->utf8_accept = true;
             buf_puts(&enabled, " UTF8=ACCEPT");
         } else if (imap_arg_atom_is(a, "CONDSTORE") && !s->condstore) {
             condstore_enable(s);

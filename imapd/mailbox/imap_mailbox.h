@@ -105,6 +105,7 @@ struct imap_session {
     struct mail_user *mu;
     long long quota;
     bool rev2, utf8;      /* ENABLE IMAP4rev2, UTF8=ACCEPT */
+    bool utf8_accept;     /* ENABLE UTF8=ACCEPT itself: SEARCH takes no CHARSET (RFC 6855 sec 3) */
     bool condstore, qresync; /* RFC 7162: enabled (QRESYNC implies CONDSTORE) */
     /* the command being assembled (literals included) */
     struct buf cmd;

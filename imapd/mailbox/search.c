@@ -560,6 +560,12 @@ bool search_return_saves(const struct imap_arg *l)
 
 bool search_charset_ok(struct imap_session *s, const struct imap_arg *c)
 {
+    /* RFC 6855 sec 3 with erratum 4029: after ENABLE UTF8=ACCEPT the mandatory charset of
+     * SORT and THREAD must be UTF-8 */
+    if (s->utf8_accept && !(imap_arg_is_astring(c) && strcasecmp(c->str, "UTF-8") == 0)) {
+        imap_bad(s, "Only UTF-8 after ENABLE UTF8=ACCEPT.");
+        return false;
+    }
     if (imap_arg_is_astring(c) && (strcasecmp(c->str, "UTF-8") == 0 || strcasecmp(c->str, "US-ASCII") == 0))
         return true;
     imap_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
@@ -644,6 +650,10 @@ static bool parse_charset(struct imap_session *s, struct parser *p)
 {
     if (p->i + 1 >= p->n || !imap_arg_atom_is(&p->a[p->i], "CHARSET"))
         return true;
+    if (s->utf8_accept) { /* RFC 6855 sec 3: no CHARSET once UTF8=ACCEPT is enabled */
+        imap_bad(s, "No CHARSET after ENABLE UTF8=ACCEPT.");
+        return false;
+    }
     p->i += 2;
     return search_charset_ok(s, &p->a[p->i - 1]);
 }
