@@ -15,6 +15,7 @@
 #include "mail_text.h"
 #include "text_match.h"
 #include "imap_mailbox.h"
+#include "scan.h"
 #include "log.h"
 #include "search.h"
 #include "mem.h"
@@ -39,7 +40,8 @@ struct key {
     uint64_t keyword;
     uint64_t size;             /* K_LARGER, K_SMALLER; K_MODSEQ: the mod-sequence */
     struct imap_seqset set;
-    const char *field, *value; /* K_HEADER: field; all string keys: value */
+    char *field, *value;       /* K_HEADER: field; all string keys: value. Copies: a SEARCH,
+                                * SORT or THREAD runs in slices after its command is freed */
     time_t day;                /* K_BEFORE/ON/SINCE: 00:00 UTC of the date */
     struct key *sub;           /* K_NOT, K_OR (2), K_AND (nsub) */
     size_t nsub;
@@ -58,6 +60,8 @@ static void key_free(struct key *k)
     for (size_t i = 0; i < k->nsub; i++)
         key_free(&k->sub[i]);
     free(k->sub);
+    free(k->field);
+    free(k->value);
     imap_seqset_free(&k->set);
 }
 
@@ -107,21 +111,21 @@ static bool string_key(struct parser *p, const char *w, struct key *k)
         if (strcasecmp(w, *h) == 0) {
             const struct imap_arg *v = next(p);
             k->kind = K_HEADER;
-            k->field = *h;
-            k->value = v && imap_arg_is_astring(v) ? v->str : NULL;
+            k->field = xstrdup(*h);
+            k->value = v && imap_arg_is_astring(v) ? xstrdup(v->str) : NULL;
             return k->value != NULL;
         }
     if (strcasecmp(w, "HEADER") == 0) {
         const struct imap_arg *f = next(p), *v = next(p);
         if (!f || !v || !imap_arg_is_astring(f) || !imap_arg_is_astring(v))
             return false;
-        *k = (struct key){.kind = K_HEADER, .field = f->str, .value = v->str};
+        *k = (struct key){.kind = K_HEADER, .field = xstrdup(f->str), .value = xstrdup(v->str)};
         return true;
     }
     if (strcasecmp(w, "BODY") == 0 || strcasecmp(w, "TEXT") == 0) {
         const struct imap_arg *v = next(p);
         k->kind = strcasecmp(w, "BODY") == 0 ? K_BODY : K_TEXT;
-        k->value = v && imap_arg_is_astring(v) ? v->str : NULL;
+        k->value = v && imap_arg_is_astring(v) ? xstrdup(v->str) : NULL;
         return k->value != NULL;
     }
     return false;
@@ -658,62 +662,71 @@ static bool parse_charset(struct imap_session *s, struct parser *p)
     return search_charset_ok(s, &p->a[p->i - 1]);
 }
 
-static bool run(struct imap_session *s, struct imap_command *cmd, bool uid, unsigned *ret)
+/* A SEARCH being run over the mailbox a slice at a time (scan.h): big mailboxes and body
+ * keys do not hold up the process's other sessions. */
+struct search_cmd {
+    bool uid;
+    bool modseq;       /* the program uses MODSEQ */
+    unsigned ret;
+    char name[32];
+};
+
+static void searched(struct imap_session *s, struct scan_msg *msgs, size_t n, void *arg)
+{
+    struct search_cmd *c = arg;
+    uint32_t *hits = xreallocarray(NULL, n ? n : 1, sizeof *hits);
+    size_t *pos = xreallocarray(NULL, n ? n : 1, sizeof *pos);
+    struct hit_modseqs mod = {.wanted = c->modseq};
+    for (size_t k = 0; k < n; k++) {
+        size_t i = msgs[k].pos;
+        uint64_t m = s->view->msgs[i].modseq;
+        pos[k] = i;
+        hits[k] = c->uid ? s->view->msgs[i].uid : (uint32_t)(i + 1);
+        mod.all = m > mod.all ? m : mod.all;
+        mod.first = k == 0 ? m : mod.first;
+        mod.last = m;
+    }
+    answer(s, hits, n, c->ret, c->uid, &mod);
+    if (c->ret & SEARCH_RET_SAVE)
+        search_save(s, pos, n, c->ret);
+    free(hits);
+    free(pos);
+    imap_ok(s, "%s completed%s.", c->name, c->ret & SEARCH_RET_SAVE ? ", result saved" : "");
+}
+
+/* Parse RETURN, CHARSET and the keys, then start the scan; false when refused (answered). */
+static bool start_search(struct imap_session *s, struct imap_command *cmd, bool uid)
 {
     struct parser p = {.s = s, .a = cmd->args, .n = cmd->nargs};
-    *ret = 0;
+    unsigned ret = 0;
     if (p.n > 0 && imap_arg_atom_is(&p.a[0], "RETURN")) {
         p.i = 2;
-        if (!search_parse_return(p.n > 1 ? &p.a[1] : NULL, ret)) {
+        if (!search_parse_return(p.n > 1 ? &p.a[1] : NULL, &ret)) {
             imap_bad(s, "Syntax: SEARCH [RETURN (options)] [CHARSET name] keys.");
             return false;
         }
     }
     if (!parse_charset(s, &p))
         return false;
-    struct key root = {0};
-    if (!parse_and(&p, &root, 0)) {
-        imap_bad(s, "%s.", p.err ? p.err : "Invalid search program");
-        key_free(&root);
+    const char *err = NULL;
+    struct search_program *prog = search_parse(s, p.a + p.i, p.n - p.i, &err);
+    if (!prog) {
+        imap_bad(s, "%s.", err);
         return false;
     }
-    if (p.modseq) /* RFC 7162 sec 3.1: a CONDSTORE enabling command */
-        condstore_enable(s);
     view_sync(s, uid);
-    resolve(&root, s->view);
-    uint32_t *hits = xreallocarray(NULL, s->view->n ? s->view->n : 1, sizeof *hits);
-    size_t *pos = xreallocarray(NULL, s->view->n ? s->view->n : 1, sizeof *pos);
-    size_t n = 0;
-    struct hit_modseqs mod = {.wanted = p.modseq};
-    for (size_t i = 0; i < s->view->n; i++) {
-        struct search_text t = {.text = BUF_INIT};
-        struct subject x = {.s = s, .pos = i, .t = &t};
-        if (eval(&root, &x)) {
-            uint64_t m = s->view->msgs[i].modseq;
-            pos[n] = i;
-            hits[n++] = uid ? s->view->msgs[i].uid : (uint32_t)(i + 1);
-            mod.all = m > mod.all ? m : mod.all;
-            mod.first = n == 1 ? m : mod.first;
-            mod.last = m;
-        }
-        buf_free(&t.text);
-    }
-    answer(s, hits, n, *ret, uid, &mod);
-    if (*ret & SEARCH_RET_SAVE)
-        search_save(s, pos, n, *ret);
-    free(hits);
-    free(pos);
-    key_free(&root);
+    search_resolve(prog, s);
+    struct search_cmd *c = xcalloc(1, sizeof *c);
+    *c = (struct search_cmd){.uid = uid, .modseq = prog->modseq, .ret = ret};
+    snprintf(c->name, sizeof c->name, "%s", cmd->name);
+    scan_start(s, prog, 0, searched, free, c);
     return true;
 }
 
 void cmd_search(struct imap_session *s, struct imap_command *cmd, bool uid)
 {
-    unsigned ret;
-    if (run(s, cmd, uid, &ret)) {
-        imap_ok(s, "%s completed%s.", cmd->name, ret & SEARCH_RET_SAVE ? ", result saved" : "");
+    if (start_search(s, cmd, uid))
         return;
-    }
     /* RFC 5182 sec 2.1: a SEARCH that was to save and failed leaves "$" empty */
     if (s->view && cmd->nargs > 1 && imap_arg_atom_is(&cmd->args[0], "RETURN") &&
         search_return_saves(&cmd->args[1]))

@@ -193,3 +193,27 @@ def test_big_mailbox_in_slices_keeps_command_order(imap):
     thread = [l for l in lines if l.startswith(b"* THREAD")][0]
     assert thread.count(b"(") == n and thread.startswith(b"* THREAD (1)(29)(57)"), thread[:40]
     s.close()
+
+
+def test_big_search_in_slices_keeps_command_order(imap):
+    """SEARCH runs over the mailbox in slices too (search.c on scan.c): a body search of a
+    mailbox bigger than one slice answers right, and pipelined commands keep their order."""
+    n = 400
+    s = Session(imap)
+    s.ok("CREATE Big")
+    batch = b""
+    for i in range(n):
+        word = "needle" if i % 50 == 7 else "hay"
+        data = msg(f"subject {i}", body=(word + " ") * 2000).encode()
+        batch += b"a%d APPEND Big {%d+}\r\n%s\r\n" % (i, len(data), data)
+    s.send(batch)
+    s.until(f"a{n - 1}")
+    s.ok("SELECT Big")
+    s.send("x SEARCH BODY needle\r\ny NOOP\r\nz UID SEARCH RETURN (COUNT) TEXT needle\r\n")
+    lines = s.until("z")
+    tags = [l.split(b" ")[0] for l in lines if not l.startswith(b"*")]
+    assert tags == [b"x", b"y", b"z"], tags
+    found = [l for l in lines if l.startswith(b"* SEARCH")][0]
+    assert numbers(found[9:]) == [i + 1 for i in range(n) if i % 50 == 7]
+    assert any(b"COUNT 8" in l for l in lines if l.startswith(b"* ESEARCH")), lines
+    s.close()
