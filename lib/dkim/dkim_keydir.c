@@ -2,6 +2,7 @@
  * dkim_keydir.h). */
 #include "dkim_keydir.h"
 #include "fileio.h"
+#include "idn.h"
 #include "mem.h"
 #include <dirent.h>
 #include <errno.h>
@@ -27,31 +28,8 @@ bool dkim_key_state_from_name(const char *name, enum dkim_key_state *st)
     return false;
 }
 
-/* Lowercase LDH labels (RFC 1035 sec 2.3.1, digits first allowed: RFC 1123) joined by
- * dots, at most max characters. */
-static bool ldh_name(const char *s, size_t max)
-{
-    size_t len = strlen(s), label = 0;
-    if (len == 0 || len > max)
-        return false;
-    for (size_t i = 0; i <= len; i++) {
-        char c = s[i];
-        if (c == '.' || c == 0) {
-            if (label == 0 || label > 63 || s[i - 1] == '-')
-                return false;
-            label = 0;
-            continue;
-        }
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && label > 0);
-        if (!ok)
-            return false;
-        label++;
-    }
-    return true;
-}
-
-bool dkim_selector_valid(const char *s) { return ldh_name(s, DKIM_SELECTOR_MAX); }
-bool dkim_domain_valid(const char *d) { return ldh_name(d, 253); }
+bool dkim_selector_valid(const char *s) { return idn_ldh_name(s, DKIM_SELECTOR_MAX); }
+bool dkim_domain_valid(const char *d) { return idn_ldh_name(d, 253); }
 
 char *dkim_keyfile_path(const char *dir, const char *domain, const char *selector,
                         enum dkim_key_state st)
