@@ -407,3 +407,21 @@ def test_dns_records_without_addresses_or_keys(instance, tmp_path):
     assert f"gone._domainkey.{DOMAIN}." not in txt_records(out)
     assert f"; gone._domainkey.{DOMAIN}. IN TXT" in out and "retired" in out
     assert "127.0.0.1 (master.cf) is not a public address" in out
+
+
+def test_check_finds_exposed_keys_and_a_missing_signer(instance):
+    keygen(instance, DOMAIN, "--selector", "k1")
+    instance.posthorn("check")
+    key = instance.etc / "dkim" / DOMAIN / "k1.active.key"
+    os.chmod(key, 0o644)
+    p = instance.posthorn("check", check=False)
+    assert p.returncode == 1 and f"{key}: mode 0644, expected 0600" in p.stderr, p.stderr
+    os.chmod(key, 0o600)
+    mastercf = instance.etc / "master.cf"
+    text = mastercf.read_text()
+    mastercf.write_text(re.sub(r"(?m)^dkim\s.*$", "", text))
+    p = instance.posthorn("check", check=False)
+    assert p.returncode == 1 and "no dkim-signer service in master.cf" in p.stderr, p.stderr
+    instance.set_conf(dkim_failure_policy="unsigned")  # then it is only a warning
+    p = instance.posthorn("check", check=False)
+    assert p.returncode == 0 and "no dkim-signer service in master.cf" in p.stderr, p.stderr
