@@ -21,27 +21,12 @@
 #include "ipc_server.h"
 #include "log.h"
 #include "mem.h"
-#include "peercred.h"
-#include "privs.h"
 #include "queue.h"
 #include "server.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static bool peer_ok(const struct signer *sg, int fd)
-{
-    struct peercred cred;
-    if (peercred_get(fd, &cred) < 0) {
-        log_warn("SO_PEERCRED: %m");
-        return false;
-    }
-    if (peercred_uid_trusted(cred.uid, &sg->mail_owner_uid, sg->have_mail_owner ? 1 : 0))
-        return true;
-    log_warn("refusing a connection from uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
-    return false;
-}
 
 /* request=sign, queue_id and nothing else, with a regular file attached. */
 static int on_request(void *ctx, const struct attrs *req, int qfd, struct attrs *reply, char **err)
@@ -63,7 +48,7 @@ static int on_request(void *ctx, const struct attrs *req, int qfd, struct attrs 
 static void on_accept(struct server *srv, int fd)
 {
     struct signer *sg = srv->app;
-    if (!peer_ok(sg, fd)) {
+    if (!ipc_peers_ok(&sg->peers, fd)) {
         close(fd);
         return;
     }
@@ -74,15 +59,8 @@ static void on_accept(struct server *srv, int fd)
 static void pre_init(struct server *srv)
 {
     struct signer *sg = xcalloc(1, sizeof *sg);
-    uid_t uid;
-    gid_t gid;
-    char *err = NULL;
     sg->cfg = srv->cfg;
-    if (privs_lookup(config_str(srv->cfg, PARAM(mail_owner)), &uid, &gid, &err) == 0) {
-        sg->mail_owner_uid = uid;
-        sg->have_mail_owner = true;
-    }
-    free(err);
+    ipc_peers_init(&sg->peers, srv->cfg);
     srv->app = sg;
 }
 

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "dkim_key.h"
 #include "ipc.h"
+#include "ipc_server.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -14,8 +15,7 @@ struct keycache;
 
 struct signer {
     struct config *cfg;
-    uid_t mail_owner_uid; /* the only non-root peer besides ourselves */
-    bool have_mail_owner;
+    struct ipc_peers peers;          /* root, ourselves and mail_owner */
     char **sign_headers, **oversign; /* dkim_sign_headers, dkim_oversign_headers */
     size_t nsign, nover;
     size_t header_limit;             /* dkim_header_size_limit */

@@ -21,8 +21,6 @@
 #include "ipc_server.h"
 #include "log.h"
 #include "mem.h"
-#include "peercred.h"
-#include "privs.h"
 #include "server.h"
 #include <errno.h>
 #include <stdio.h>
@@ -33,19 +31,6 @@
 #include <unistd.h>
 
 #define MAX_RCPT 100000
-
-static bool peer_ok(const struct mda *m, int fd)
-{
-    struct peercred cred;
-    if (peercred_get(fd, &cred) < 0) {
-        log_warn("SO_PEERCRED: %m");
-        return false;
-    }
-    if (peercred_uid_trusted(cred.uid, &m->mail_owner_uid, m->have_mail_owner ? 1 : 0))
-        return true;
-    log_warn("refusing a delivery connection from uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
-    return false;
-}
 
 static bool plain_attribute(const char *name)
 {
@@ -186,7 +171,8 @@ static void tick(struct server *srv)
 
 static void on_accept(struct server *srv, int fd)
 {
-    if (!peer_ok(srv->app, fd)) {
+    struct mda *m = srv->app;
+    if (!ipc_peers_ok(&m->peers, fd)) {
         close(fd);
         return;
     }
@@ -196,15 +182,8 @@ static void on_accept(struct server *srv, int fd)
 static void pre_init(struct server *srv)
 {
     struct mda *m = xcalloc(1, sizeof *m);
-    uid_t uid;
-    gid_t gid;
-    char *err = NULL;
     m->cfg = srv->cfg;
-    if (privs_lookup(config_str(srv->cfg, PARAM(mail_owner)), &uid, &gid, &err) == 0) {
-        m->mail_owner_uid = uid;
-        m->have_mail_owner = true;
-    }
-    free(err);
+    ipc_peers_init(&m->peers, srv->cfg);
     srv->app = m;
 }
 

@@ -3,12 +3,35 @@
 #include "ipc_server.h"
 #include "log.h"
 #include "mem.h"
+#include "peercred.h"
+#include "privs.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+void ipc_peers_init(struct ipc_peers *p, struct config *cfg)
+{
+    gid_t gid;
+    char *err = NULL;
+    p->have_mail_owner = privs_lookup(config_str(cfg, PARAM(mail_owner)), &p->mail_owner, &gid, &err) == 0;
+    free(err);
+}
+
+bool ipc_peers_ok(const struct ipc_peers *p, int fd)
+{
+    struct peercred cred;
+    if (peercred_get(fd, &cred) < 0) {
+        log_warn("SO_PEERCRED: %m");
+        return false;
+    }
+    if (peercred_uid_trusted(cred.uid, &p->mail_owner, p->have_mail_owner ? 1 : 0))
+        return true;
+    log_warn("refusing a connection from uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
+    return false;
+}
 
 /* Wait for the next request. False on idle timeout, hang-up or a signal: SIGTERM and
  * SIGHUP interrupt the wait, and returning to the event loop lets the skeleton act on them. */
