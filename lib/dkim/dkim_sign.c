@@ -78,11 +78,25 @@ static void parse_header(struct dkim_signer *s)
         s->domain = NULL;
 }
 
+/* The header section is over the limit: nothing will be signed, nothing more is kept. */
+static void too_large(struct dkim_signer *s)
+{
+    s->too_large = true;
+    s->why = "the header section is larger than dkim_header_size_limit";
+    s->phase = BODY; /* the rest is not looked at */
+    buf_free(&s->header);
+}
+
 static void header_feed(struct dkim_signer *s, const char *data, size_t len)
 {
     buf_append(&s->header, data, len);
     size_t end;
-    if (header_section_end_resume(s->header.data, s->header.len, s->searched, &end)) {
+    bool found = header_section_end_resume(s->header.data, s->header.len, s->searched, &end);
+    if ((found ? end : s->header.len) > s->o->header_limit) {
+        too_large(s);
+        return;
+    }
+    if (found) {
         size_t body_start = end + 1; /* after the empty line */
         s->phase = BODY;
         dkim_body_feed(&s->body, s->header.data + body_start, s->header.len - body_start);
@@ -92,12 +106,6 @@ static void header_feed(struct dkim_signer *s, const char *data, size_t len)
         return;
     }
     s->searched = s->header.len;
-    if (s->header.len > s->o->header_limit) {
-        s->too_large = true;
-        s->why = "the header section is larger than dkim_header_size_limit";
-        s->phase = BODY; /* the rest is not looked at */
-        buf_free(&s->header);
-    }
 }
 
 void dkim_signer_feed(struct dkim_signer *s, const char *data, size_t len)
