@@ -48,7 +48,7 @@ static int on_request(void *ctx, const struct attrs *req, int qfd, struct attrs 
 static void on_accept(struct server *srv, int fd)
 {
     struct signer *sg = srv->app;
-    if (!ipc_peers_ok(&sg->peers, fd)) {
+    if (!ipc_peers_ok(&sg->peers, fd, "signing")) {
         close(fd);
         return;
     }

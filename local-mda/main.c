@@ -172,7 +172,7 @@ static void tick(struct server *srv)
 static void on_accept(struct server *srv, int fd)
 {
     struct mda *m = srv->app;
-    if (!ipc_peers_ok(&m->peers, fd)) {
+    if (!ipc_peers_ok(&m->peers, fd, "delivery")) {
         close(fd);
         return;
     }

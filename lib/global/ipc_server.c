@@ -20,7 +20,7 @@ void ipc_peers_init(struct ipc_peers *p, struct config *cfg)
     free(err);
 }
 
-bool ipc_peers_ok(const struct ipc_peers *p, int fd)
+bool ipc_peers_ok(const struct ipc_peers *p, int fd, const char *what)
 {
     struct peercred cred;
     if (peercred_get(fd, &cred) < 0) {
@@ -29,7 +29,7 @@ bool ipc_peers_ok(const struct ipc_peers *p, int fd)
     }
     if (peercred_uid_trusted(cred.uid, &p->mail_owner, p->have_mail_owner ? 1 : 0))
         return true;
-    log_warn("refusing a connection from uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
+    log_warn("refusing a %s connection from uid %u (pid %d)", what, (unsigned)cred.uid, (int)cred.pid);
     return false;
 }
 

@@ -27,8 +27,9 @@ struct ipc_peers {
 };
 /* Resolve mail_owner; call before dropping privileges (pre_init). */
 void ipc_peers_init(struct ipc_peers *p, struct config *cfg);
-/* Is the peer of fd one of them (SO_PEERCRED)? A refusal is logged. */
-bool ipc_peers_ok(const struct ipc_peers *p, int fd);
+/* Is the peer of fd one of them (SO_PEERCRED)? A refusal is logged as "refusing a WHAT
+ * connection from uid N (pid N)". */
+bool ipc_peers_ok(const struct ipc_peers *p, int fd, const char *what);
 
 /* Serve connection fd (it is made blocking, and closed at the end). */
 void ipc_server_serve(int fd, const char *protocol, int timeout_ms, const char *what,

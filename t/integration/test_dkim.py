@@ -13,9 +13,11 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 
 import dkim
@@ -332,6 +334,46 @@ def test_rotation_adds_a_selector_then_retires_the_old_one(instance):
     assert states == {"old": "retired", "new": "active"}
     instance.posthorn("dkim", "delete", DOMAIN, "old")
     assert [k["selector"] for k in json.loads(instance.posthorn("dkim", "list", "--json").stdout)] == ["new"]
+
+
+PEER_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+s.sendall(b"request=sign\nqueue_id=00000000000000BEEF\n\n")
+out = b""
+while True:
+    try:
+        c = s.recv(4096)
+    except ConnectionResetError:  # closed with our request unread
+        break
+    if not c:
+        break
+    out += c
+sys.stdout.write(repr(out))
+"""
+
+
+def test_the_signer_refuses_a_wrong_peer(signing):
+    """SO_PEERCRED: only root, mail_owner and dkim_owner may ask for signatures. private/ is
+    0700 and would stop another user first, so the socket is reached through a hard link in
+    a directory anyone may search; the check under test is the signer's."""
+    inst, _ = signing
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("needs root and runuser to connect as another user")
+    side = inst.root / "side"
+    side.mkdir()
+    os.chmod(side, 0o755)
+    os.link(inst.spool / "private" / "dkim", side / "dkim")
+    p = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", PEER_CLIENT,
+                        str(side / "dkim")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "b''", p.stdout  # not even the greeting
+    nobody = pwd.getpwnam("nobody").pw_uid
+    inst.wait_log(f"refusing a signing connection from uid {nobody}")
+    sendmail(inst, MESSAGES["empty body"], "-i", BOB)  # still signing for the others
+    assert len(signatures(inst.wait_messages(BOB, 1)[0])) == 2
 
 
 # --- posthorn dns records ------------------------------------------------------------------
