@@ -470,3 +470,25 @@ def test_check_finds_exposed_keys_and_a_missing_signer(instance):
     instance.set_conf(dkim_failure_policy="unsigned")  # then it is only a warning
     p = instance.posthorn("check", check=False)
     assert p.returncode == 0 and "no dkim-signer service in master.cf" in p.stderr, p.stderr
+
+
+def test_signer_key_cache_smaller_than_the_domains(instance):
+    """dkim_key_cache_size 1 with three domains taking turns: each message still gets its own
+    domain's signature (keys are evicted and loaded again), and a domain without keys stays
+    unsigned in between."""
+    instance.add_user(BOB)
+    instance.set_conf(dkim_key_cache_size="1")
+    records = {}
+    for d in ("example.test", "one.test", "two.test"):
+        records.update(keygen(instance, d, "--type", "ed25519", "--selector", "s"))
+    instance.start()
+    time.sleep(2.5)  # let the key directory's stamp settle, so the cache is really used
+    order = ["one.test", "two.test", "none.test", "example.test", "one.test", "one.test", "two.test"]
+    for n, d in enumerate(order, 1):
+        sendmail(instance, f"From: x@{d}\nSubject: {n}\n\nhi\n".encode(), "-i", BOB)
+        raw = instance.wait_messages(BOB, n)[-1]
+        sigs = signatures(raw)
+        if d == "none.test":
+            assert sigs == []
+        else:
+            assert [s["d"] for s in sigs] == [d] and verify_all(raw, records) == [True], (n, d)
