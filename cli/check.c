@@ -1,7 +1,7 @@
 /* check.c - `posthorn check`: validate an instance before it runs. main.cf (syntax, names,
  * values), master.cf, the daemons in daemon_directory, compiled maps (a source newer than
  * its .lmdb is a warning), directories with their owners and modes, the account database,
- * and the TLS certificate and key (check_tls.c). Every problem is one line,
+ * the TLS certificate and key (check_tls.c) and the DKIM keys (check_dkim.c). Every problem is one line,
  * "file:line: reason" or "path: reason"; exit 1 when there are errors (warnings are fine).
  * start and reload run the same checks. */
 #include "cli.h"
@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 void check_tls(struct cli *c, struct errlist *errs); /* check_tls.c */
+void check_dkim(struct cli *c, const struct mastercf *m, struct errlist *errs); /* check_dkim.c */
 
 /* Each service's "-o name=value" must be a known parameter with a valid value. */
 static void check_overrides(struct cli *c, const struct mastercf *m, struct errlist *errs)
@@ -86,6 +87,7 @@ static void check_master_cf(struct cli *c, struct errlist *errs)
     if (m.n == 0 && errlist_errors(errs) == 0)
         errlist_warn(errs, "%s: no services are defined", path);
     check_anvil(&m, path, errs);
+    check_dkim(c, &m, errs);
     trust_check_instance(cfg, &m, errs);
     check_overrides(c, &m, errs);
     mastercf_free(&m);

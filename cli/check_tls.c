@@ -13,7 +13,7 @@
 
 void check_tls(struct cli *c, struct errlist *errs);
 
-static X509 *load_cert(const char *path, struct errlist *errs)
+X509 *cli_load_cert(const char *path, struct errlist *errs)
 {
     FILE *f = fopen(path, "re");
     if (!f) {
@@ -64,7 +64,7 @@ void check_tls(struct cli *c, struct errlist *errs)
         free(where);
         return;
     }
-    X509 *x = load_cert(cert_path, errs);
+    X509 *x = cli_load_cert(cert_path, errs);
     EVP_PKEY *k = load_key(key_path, errs);
     if (x && k && X509_check_private_key(x, k) != 1)
         errlist_add(errs, "%s: private key does not match the certificate %s", key_path, cert_path);

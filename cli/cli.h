@@ -44,6 +44,11 @@ int cli_move(const char *from, const char *to);
 /* Unlink and fsync the directory; ENOENT counts as success. */
 int cli_remove(const char *path);
 
+/* check_tls.c: the first PEM certificate of path (an X509 *, freed with X509_free), or
+ * NULL with the reason added to errs. */
+struct x509_st;
+struct x509_st *cli_load_cert(const char *path, struct errlist *errs);
+
 /* control.c: the pid of the running master, 0 when none runs, -1 on error (printed). */
 pid_t master_pid(struct cli *c);
 
@@ -87,6 +92,8 @@ int cmd_newaliases(struct cli *c, int argc, char **argv);
 int cmd_queue(struct cli *c, int argc, char **argv);
 int cmd_mailq(struct cli *c, int argc, char **argv);
 int cmd_sendmail(struct cli *c, int argc, char **argv);
+int cmd_dkim(struct cli *c, int argc, char **argv);
+int cmd_dns(struct cli *c, int argc, char **argv);
 
 /* queue_list.c: `queue list` and `queue show` (called by cmd_queue in queue_admin.c). */
 int queue_read_cmd(struct cli *c, int argc, char **argv);

@@ -6,8 +6,9 @@
  *   DIR/data   data_directory: the account database with domain D (and user ADDR)
  *   DIR/mail   virtual_mailbox_base
  *   DIR/log    posthorn.log (maillog_file)
- * As root the instance runs as the system users posthorn (mail_owner) and vmail
- * (vmail_owner), created when missing; otherwise everything runs as the invoking user. */
+ * As root the instance runs as the system users posthorn (mail_owner), vmail
+ * (vmail_owner) and posthorn-dkim (dkim_owner), created when missing; otherwise everything
+ * runs as the invoking user. */
 #include "cli.h"
 #include "init.h"
 #include "accounts.h"
@@ -38,7 +39,7 @@ struct init_opts {
 
 struct layout {
     char *dir, *etc, *tls, *cert, *key, *spool, *data, *mail, *logdir, *logfile, *daemon_dir;
-    char *mail_owner, *vmail_owner;
+    char *mail_owner, *vmail_owner, *dkim_owner;
     struct init_owner own_self, own_mail, own_vmail, own_shared; /* shared: mail_owner, vmail's group */
 };
 
@@ -118,7 +119,7 @@ static int write_templates(const struct init_opts *o, const struct layout *l, ch
         "DATE", date, "INSTANCE", l->dir, "MYHOSTNAME", o->hostname, "MYDOMAIN", o->domain,
         "QUEUE_DIRECTORY", l->spool, "DATA_DIRECTORY", l->data, "VIRTUAL_MAILBOX_BASE", l->mail,
         "DAEMON_DIRECTORY", l->daemon_dir, "MAILLOG_FILE", l->logfile,
-        "MAIL_OWNER", l->mail_owner, "VMAIL_OWNER", l->vmail_owner,
+        "MAIL_OWNER", l->mail_owner, "VMAIL_OWNER", l->vmail_owner, "DKIM_OWNER", l->dkim_owner,
         "TLS_CERT_FILE", l->cert, "TLS_KEY_FILE", l->key,
         "SMTP_SERVICE", svc[0], "SUBMISSION_SERVICE", svc[1], "SMTPS_SERVICE", svc[2],
         "POP3_SERVICE", svc[3], "POP3S_SERVICE", svc[4], "IMAP_SERVICE", svc[5],
@@ -189,11 +190,14 @@ static int setup_users(struct layout *l, char **err)
         }
         l->mail_owner = xstrdup(pw->pw_name);
         l->vmail_owner = xstrdup(pw->pw_name);
+        l->dkim_owner = xstrdup(pw->pw_name);
         return 0; /* every init_owner stays {apply = false} */
     }
     l->mail_owner = xstrdup("posthorn");
     l->vmail_owner = xstrdup("vmail");
+    l->dkim_owner = xstrdup("posthorn-dkim"); /* the default of dkim_owner */
     if (init_system_user(l->mail_owner, err) < 0 || init_system_user(l->vmail_owner, err) < 0 ||
+        init_system_user(l->dkim_owner, err) < 0 ||
         owner_of(l->mail_owner, &l->own_mail, err) < 0 || owner_of(l->vmail_owner, &l->own_vmail, err) < 0)
         return -1;
     l->own_shared = (struct init_owner){true, l->own_mail.uid, l->own_vmail.gid};
@@ -321,7 +325,8 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     printf("  SMTP             %s (smtpd)\n", svc);
     printf("  POP3             %s (STLS), %s (TLS) (pop3d, then pop3d-mailbox)\n", pop3, pop3s);
     printf("  IMAP             %s (STARTTLS), %s (TLS) (imapd, then imapd-mailbox)\n", imap, imaps);
-    printf("  runs as          %s (mail_owner), %s (vmail_owner)\n", l->mail_owner, l->vmail_owner);
+    printf("  runs as          %s (mail_owner), %s (vmail_owner), %s (dkim_owner)\n",
+           l->mail_owner, l->vmail_owner, l->dkim_owner);
     printf("Next:\n");
     if (o->user)
         printf("  posthorn -c %s user passwd %s\n", l->etc, o->user);

@@ -23,6 +23,9 @@ static const char usage_text[] =
     "  map build FILE | query TYPE:NAME KEY        newaliases\n"
     "  queue list [--json] | show ID | flush | delete ID|ALL [--queue NAME]\n"
     "        | hold ID|ALL | release ID|ALL | requeue ID|ALL\n"
+    "  dkim keygen DOMAIN [--selector S] [--type rsa|ed25519] [--bits N] [--pending]\n"
+    "       | list [DOMAIN] [--json] | activate|retire|delete DOMAIN SELECTOR\n"
+    "  dns records DOMAIN [--ip ADDR]... [--dmarc-policy P] [--mta-sts-mode M] [--json]\n"
     "  mailq          sendmail [-f SENDER] [-t] [-i] RCPT...\n"
     "CONFDIR defaults to $POSTHORN_CONFIG, else /etc/posthorn.\n";
 
@@ -49,6 +52,7 @@ static const struct command commands[] = {
     {"conf", cmd_conf},       {"user", cmd_user},     {"domain", cmd_domain},
     {"map", cmd_map},         {"newaliases", cmd_newaliases},
     {"queue", cmd_queue},     {"mailq", cmd_mailq},   {"sendmail", cmd_sendmail},
+    {"dkim", cmd_dkim},       {"dns", cmd_dns},
 };
 
 static const struct command *find_command(const char *name)

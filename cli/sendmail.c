@@ -1,7 +1,8 @@
 /* sendmail.c - the sendmail(1) front end: `sendmail [-f SENDER] [-F NAME] [-t] [-i] [-oi]
  * [RCPT...]` reads a message on stdin and queues it. Callers that may write SPOOL/tmp (root,
  * or the user an unprivileged instance runs as) get the queue file written directly with
- * lib/global/queue.h (root drops to mail_owner first, so the file belongs to the queue's owner);
+ * lib/global/queue.h (root drops to mail_owner first, so the file belongs to the queue's owner)
+ * and signed with DKIM by the dkim-signer service before it is committed (doc/dkim.md);
  * others are refused until the public pickup service exists. Missing Date:, Message-ID:
  * and From: headers are added, a Received: header records the submitting uid, and qmgr is
  * woken. Exit statuses follow sysexits(3), as callers of sendmail expect.
@@ -9,6 +10,7 @@
 #include "cli.h"
 #include "sendmail.h"
 #include "date.h"
+#include "dkim_client.h"
 #include "log.h"
 #include "mem.h"
 #include "privs.h"
@@ -200,15 +202,24 @@ static int enqueue(struct cli *c, uid_t uid, const char *sender, char **rcpts, s
     queue_write_body(w, m->headers.data ? m->headers.data : "", m->headers.len);
     queue_write_body(w, bottom.data ? bottom.data : "", bottom.len);
     queue_write_body(w, m->body.data ? m->body.data : "", m->body.len);
-    size_t size = queue_body_size(w);
     buf_free(&top);
     buf_free(&bottom);
+    cli_log_open(c, "sendmail");
+    /* Signed (doc/dkim.md) before it is queued: the signer reads the file being written. */
+    struct dkim_client dc;
+    dkim_client_init(&dc, cfg, cli_spool(c));
+    if (dkim_sign_writer(&dc, w, &err) < 0) {
+        fprintf(stderr, "sendmail: cannot queue the message: %s\n", err);
+        free(err);
+        queue_abort(w);
+        return EX_TEMPFAIL;
+    }
+    size_t size = queue_body_size(w);
     if (queue_commit(w, true, &err) < 0) {
         fprintf(stderr, "sendmail: cannot queue the message: %s\n", err);
         free(err);
         return EX_TEMPFAIL;
     }
-    cli_log_open(c, "sendmail");
     log_info("%s: uid=%ld from=<%s>, size=%zu, nrcpt=%zu", id, (long)uid, sender, size, n);
     cli_wake_qmgr(c);
     return EX_OK;

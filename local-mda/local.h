@@ -6,6 +6,7 @@
 #define POSTHORN_LOCAL_H
 #include "list.h"
 #include "config.h"
+#include "ipc_server.h"
 #include "event.h"
 #include "queue.h"
 #include "resolve.h"
@@ -21,8 +22,7 @@ struct boxes {
 struct mda {
     struct config *cfg;
     struct resolver *res;
-    uid_t mail_owner_uid; /* the only non-root peer besides ourselves (qmgr) */
-    bool have_mail_owner;
+    struct ipc_peers peers; /* root, ourselves and mail_owner (qmgr) */
     long long once_keep; /* seconds exactly-once delivery records are kept */
     struct boxes boxes;
 };

@@ -18,14 +18,11 @@
  * characters replaced. */
 #include "local.h"
 #include "ipc.h"
+#include "ipc_server.h"
 #include "log.h"
 #include "mem.h"
-#include "peercred.h"
-#include "privs.h"
 #include "server.h"
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,19 +31,6 @@
 #include <unistd.h>
 
 #define MAX_RCPT 100000
-
-static bool peer_ok(const struct mda *m, int fd)
-{
-    struct peercred cred;
-    if (peercred_get(fd, &cred) < 0) {
-        log_warn("SO_PEERCRED: %m");
-        return false;
-    }
-    if (peercred_uid_trusted(cred.uid, &m->mail_owner_uid, m->have_mail_owner ? 1 : 0))
-        return true;
-    log_warn("refusing a delivery connection from uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
-    return false;
-}
 
 static bool plain_attribute(const char *name)
 {
@@ -168,54 +152,15 @@ static int handle_request(struct mda *m, const struct attrs *a, int qfd, struct 
     return 0;
 }
 
-/* Wait for the next request. False on idle timeout, hang-up or a signal: SIGTERM and
- * SIGHUP interrupt the wait, and returning to the event loop lets the skeleton act on them. */
-static bool wait_request(int fd, int timeout_ms)
+static int on_request(void *ctx, const struct attrs *req, int qfd, struct attrs *rep, char **err)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    return poll(&p, 1, timeout_ms) > 0;
+    return handle_request(ctx, req, qfd, rep, err);
 }
 
 static void serve(struct server *srv, int fd)
 {
-    struct mda *m = srv->app;
-    struct ipc_conn c;
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-        log_warn("fcntl: %m");
-        close(fd);
-        return;
-    }
-    ipc_conn_init(&c, fd, (int)(config_int(srv->cfg, PARAM(local_idle_timeout)) * 1000));
-    if (ipc_announce(&c, "deliver") < 0) {
-        ipc_conn_close(&c);
-        return;
-    }
-    for (;;) {
-        struct attrs req = {0}, rep = {0};
-        char *err = NULL;
-        if (c.in.len == 0 && !wait_request(fd, c.timeout_ms))
-            break;
-        int r = ipc_recv(&c, &req, &err);
-        int qfd = c.passed_fd;
-        c.passed_fd = -1;
-        if (r > 0 && handle_request(m, &req, qfd, &rep, &err) < 0)
-            r = -1;
-        if (r > 0 && ipc_send(&c, &rep, -1) < 0) {
-            err = xasprintf("sending the reply: %s", strerror(errno));
-            r = -1;
-        }
-        if (r < 0 && (!err || !strstr(err, strerror(ETIMEDOUT))))
-            log_warn("delivery request: %s", err ? err : "protocol error");
-        if (qfd >= 0)
-            close(qfd);
-        free(err);
-        attrs_free(&req);
-        attrs_free(&rep);
-        if (r <= 0)
-            break;
-    }
-    ipc_conn_close(&c);
+    ipc_server_serve(fd, "deliver", (int)(config_int(srv->cfg, PARAM(local_idle_timeout)) * 1000),
+                     "delivery request", on_request, srv->app);
 }
 
 static void tick(struct server *srv)
@@ -226,7 +171,8 @@ static void tick(struct server *srv)
 
 static void on_accept(struct server *srv, int fd)
 {
-    if (!peer_ok(srv->app, fd)) {
+    struct mda *m = srv->app;
+    if (!ipc_peers_ok(&m->peers, fd, "delivery")) {
         close(fd);
         return;
     }
@@ -236,15 +182,8 @@ static void on_accept(struct server *srv, int fd)
 static void pre_init(struct server *srv)
 {
     struct mda *m = xcalloc(1, sizeof *m);
-    uid_t uid;
-    gid_t gid;
-    char *err = NULL;
     m->cfg = srv->cfg;
-    if (privs_lookup(config_str(srv->cfg, PARAM(mail_owner)), &uid, &gid, &err) == 0) {
-        m->mail_owner_uid = uid;
-        m->have_mail_owner = true;
-    }
-    free(err);
+    ipc_peers_init(&m->peers, srv->cfg);
     srv->app = m;
 }
 

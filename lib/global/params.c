@@ -38,6 +38,9 @@ static const struct param_def pop3d_rows[] = {
 static const struct param_def imapd_rows[] = {
 #include "params_imapd.def"
 };
+static const struct param_def dkim_rows[] = {
+#include "params_dkim.def"
+};
 static const struct param_def master_rows[] = {
 #include "params_master.def"
 };
@@ -51,6 +54,7 @@ const struct param_table param_tables[] = {
     TABLE("local", "local delivery (local-mda)", local_rows),
     TABLE("pop3d", "the POP3 server", pop3d_rows),
     TABLE("imapd", "the IMAP server", imapd_rows),
+    TABLE("dkim", "DKIM signing (dkim-signer and its clients)", dkim_rows),
     TABLE("master", "the supervisor", master_rows),
 };
 const size_t param_tables_len = sizeof param_tables / sizeof param_tables[0];

@@ -28,9 +28,14 @@ struct queue_writer {
     int error;        /* first errno of a failed write, 0 when fine */
     struct buf out;   /* pending bytes not yet written */
     struct buf chunk; /* body bytes not yet framed into a REC_BODY record */
+    struct buf prepend; /* REC_PREPEND records, written at commit */
+    off_t written;    /* bytes already in the file */
     size_t body_size;
     bool in_message;
 };
+
+/* Where the version record's one-byte payload is: it is the first record. */
+#define VERSION_PAYLOAD_OFFSET QUEUE_REC_HEADER
 
 bool queue_id_valid(const char *id)
 {
@@ -101,16 +106,22 @@ static void flush_out(struct queue_writer *w)
         return;
     if (!w->error && write_full(w->fd, w->out.data, w->out.len) < 0)
         w->error = errno;
+    w->written += (off_t)w->out.len;
     buf_reset(&w->out);
 }
 
-void queue_put(struct queue_writer *w, int type, const void *data, size_t len)
+static void frame(struct buf *out, int type, const void *data, size_t len)
 {
     unsigned char hdr[QUEUE_REC_HEADER] = {(unsigned char)type, (unsigned char)(len >> 24),
                                            (unsigned char)(len >> 16), (unsigned char)(len >> 8),
                                            (unsigned char)len};
-    buf_append(&w->out, hdr, sizeof hdr);
-    buf_append(&w->out, data, len);
+    buf_append(out, hdr, sizeof hdr);
+    buf_append(out, data, len);
+}
+
+void queue_put(struct queue_writer *w, int type, const void *data, size_t len)
+{
+    frame(&w->out, type, data, len);
     if (w->out.len >= WRITE_BATCH)
         flush_out(w);
 }
@@ -171,12 +182,59 @@ void queue_write_body(struct queue_writer *w, const void *data, size_t len)
     }
 }
 
+/* The pending content chunk becomes a REC_BODY record. */
+static void frame_chunk(struct queue_writer *w)
+{
+    if (w->chunk.len) {
+        queue_put(w, REC_BODY, w->chunk.data, w->chunk.len);
+        buf_reset(&w->chunk);
+    }
+}
+
+int queue_writer_reader(struct queue_writer *w, char **err)
+{
+    frame_chunk(w);
+    flush_out(w);
+    if (w->error) {
+        *err = xasprintf("write queue file %s: %s", w->id, strerror(w->error));
+        return -1;
+    }
+    int fd = open(w->tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        *err = xasprintf("open queue file %s for reading: %s", w->id, strerror(errno));
+    return fd;
+}
+
+void queue_prepend(struct queue_writer *w, const char *text, size_t len)
+{
+    if (len > QUEUE_ENVELOPE_MAX) {
+        if (!w->error)
+            w->error = EMSGSIZE;
+        return;
+    }
+    frame(&w->prepend, REC_PREPEND, text, len);
+    w->body_size += len;
+}
+
+/* A file with REC_PREPEND records says version 2 (doc/queue-format.md, "Versions"). The
+ * version record is the first one: still in the output buffer, or already in the file. */
+static void set_version_2(struct queue_writer *w)
+{
+    if (w->written == 0) {
+        w->out.data[VERSION_PAYLOAD_OFFSET] = '2';
+        return;
+    }
+    if (!w->error && pwrite(w->fd, "2", 1, VERSION_PAYLOAD_OFFSET) != 1)
+        w->error = errno ? errno : EIO;
+}
+
 static void writer_free(struct queue_writer *w)
 {
     if (w->fd >= 0)
         close(w->fd);
     buf_free(&w->out);
     buf_free(&w->chunk);
+    buf_free(&w->prepend);
     free(w->tmp_path);
     free(w->spool);
     free(w);
@@ -191,9 +249,10 @@ void queue_abort(struct queue_writer *w)
 
 int queue_commit(struct queue_writer *w, bool sync_dir, char **err)
 {
-    if (w->chunk.len) {
-        queue_put(w, REC_BODY, w->chunk.data, w->chunk.len);
-        buf_reset(&w->chunk);
+    frame_chunk(w);
+    if (w->prepend.len) {
+        set_version_2(w);
+        buf_append(&w->out, w->prepend.data, w->prepend.len);
     }
     queue_put(w, REC_END, "", 0);
     flush_out(w);
@@ -288,8 +347,11 @@ static int envelope_record(struct queue_msg *m, int type, char *data, size_t len
         return rd_err(err, m->id, "NUL byte in record", off);
     switch (type) {
     case REC_VERSION:
-        if (strcmp(data, "1") != 0)
+        if (m->version != 0)
+            return rd_err(err, m->id, "second version record", off);
+        if (strcmp(data, "1") != 0 && strcmp(data, "2") != 0)
             return rd_err(err, m->id, "unsupported version", off);
+        m->version = data[0] - '0';
         return 0;
     case REC_TIME: {
         char *dot;
@@ -321,7 +383,52 @@ static int envelope_record(struct queue_msg *m, int type, char *data, size_t len
     }
 }
 
-int queue_read(int fd, const char *id, struct queue_msg *m, char **err)
+/* Where a reader is in the file: V and the envelope, then the content (REC_BODY records),
+ * then REC_PREPEND records (version 2), then END. */
+enum read_state { ENVELOPE, CONTENT, PREPEND, ENDED };
+
+/* One record after REC_MESSAGE. A draft (a file being written) holds content only. */
+static int content_record(struct queue_msg *m, enum read_state *state, int type, size_t len,
+                          off_t off, bool draft, char **err)
+{
+    if (type == REC_BODY && *state == CONTENT) {
+        if (len > QUEUE_CHUNK)
+            return rd_err(err, m->id, "content record too long", off);
+        m->body_size += len;
+        m->body_end = off + QUEUE_REC_HEADER + (off_t)len;
+        return 0;
+    }
+    if (type == REC_PREPEND && m->version >= 2 && !draft) {
+        if (len > QUEUE_ENVELOPE_MAX)
+            return rd_err(err, m->id, "prepended header record too long", off);
+        if (*state == CONTENT)
+            m->prepend_offset = off;
+        *state = PREPEND;
+        m->body_size += len;
+        return 0;
+    }
+    if (type == REC_END && !draft) {
+        *state = ENDED;
+        return 0;
+    }
+    return rd_err(err, m->id, draft ? "unexpected record in a file being written"
+                                    : "unexpected record in message content", off);
+}
+
+/* An envelope record: read its payload and check it. */
+static int envelope_at(int fd, struct queue_msg *m, int type, size_t len, off_t off,
+                       char **data, char **err)
+{
+    if (len > QUEUE_ENVELOPE_MAX)
+        return rd_err(err, m->id, "envelope record too long", off);
+    *data = xrealloc(*data, len + 1);
+    if (pread(fd, *data, len, off + QUEUE_REC_HEADER) != (ssize_t)len)
+        return rd_err(err, m->id, "short read", off);
+    (*data)[len] = 0;
+    return envelope_record(m, type, *data, len, off, err);
+}
+
+static int read_file_records(int fd, const char *id, struct queue_msg *m, bool draft, char **err)
 {
     memset(m, 0, sizeof *m);
     snprintf(m->id, sizeof m->id, "%s", id);
@@ -330,7 +437,7 @@ int queue_read(int fd, const char *id, struct queue_msg *m, char **err)
         return rd_err(err, id, strerror(errno), 0);
     m->file_size = st.st_size;
     off_t off = 0;
-    bool in_body = false, ended = false, versioned = false;
+    enum read_state state = ENVELOPE;
     char *data = NULL;
     int rc = -1;
     while (off < st.st_size) {
@@ -341,53 +448,30 @@ int queue_read(int fd, const char *id, struct queue_msg *m, char **err)
         }
         size_t len = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
         off_t payload = off + QUEUE_REC_HEADER;
-        if ((off_t)len > st.st_size - payload) {
-            rd_err(err, id, "record longer than file", off);
-            goto out;
-        }
         int type = h[0];
-        if (ended) {
+        if ((off_t)len > st.st_size - payload)
+            rd_err(err, id, "record longer than file", off);
+        else if (state == ENDED)
             rd_err(err, id, "data after END record", off);
-            goto out;
-        }
-        if (!versioned && type != REC_VERSION) {
+        else if (m->version == 0 && type != REC_VERSION)
             rd_err(err, id, "missing version record", off);
-            goto out;
-        }
-        versioned = true;
-        if (in_body) {
-            if (type == REC_BODY)
-                m->body_size += len;
-            else if (type == REC_END)
-                ended = true;
-            else {
-                rd_err(err, id, "unexpected record in message content", off);
-                goto out;
-            }
+        else if (state != ENVELOPE) {
+            if (content_record(m, &state, type, len, off, draft, err) == 0)
+                goto next;
         } else if (type == REC_MESSAGE) {
-            in_body = true;
-            m->body_offset = payload + (off_t)len;
-        } else if (type == REC_END || type == REC_BODY) {
+            state = CONTENT;
+            m->body_offset = m->body_end = payload + (off_t)len;
+            goto next;
+        } else if (type == REC_END || type == REC_BODY || type == REC_PREPEND)
             rd_err(err, id, "content record before message start", off);
-            goto out;
-        } else {
-            if (len > 1024 * 1024) {
-                rd_err(err, id, "envelope record too long", off);
-                goto out;
-            }
-            data = xrealloc(data, len + 1);
-            if (pread(fd, data, len, payload) != (ssize_t)len) {
-                rd_err(err, id, "short read", off);
-                goto out;
-            }
-            data[len] = 0;
-            if (envelope_record(m, type, data, len, off, err) < 0)
-                goto out;
-        }
+        else if (envelope_at(fd, m, type, len, off, &data, err) == 0)
+            goto next;
+        goto out;
+    next:
         off = payload + (off_t)len;
     }
-    if (!ended)
-        rd_err(err, id, "missing END record", off);
+    if (draft ? state != CONTENT : state != ENDED)
+        rd_err(err, id, draft ? "no message content" : "missing END record", off);
     else if (m->sender == NULL)
         rd_err(err, id, "missing sender record", off);
     else
@@ -397,6 +481,16 @@ out:
     if (rc < 0)
         queue_msg_free(m);
     return rc;
+}
+
+int queue_read(int fd, const char *id, struct queue_msg *m, char **err)
+{
+    return read_file_records(fd, id, m, false, err);
+}
+
+int queue_read_draft(int fd, const char *id, struct queue_msg *m, char **err)
+{
+    return read_file_records(fd, id, m, true, err);
 }
 
 const char *queue_msg_attr(const struct queue_msg *m, const char *name)
@@ -415,25 +509,28 @@ size_t queue_msg_pending(const struct queue_msg *m)
     return n;
 }
 
-int queue_read_body(int fd, const struct queue_msg *m,
-                    int (*fn)(void *ctx, const char *data, size_t len), void *ctx, char **err)
+/* Hand fn the payloads of the records of one type from off on: up to end, or when end is
+ * 0 up to the first record of another type. */
+static int stream_records(int fd, const struct queue_msg *m, off_t off, off_t end, int type,
+                          size_t max, int (*fn)(void *ctx, const char *data, size_t len),
+                          void *ctx, char **err)
 {
-    char *chunk = xmalloc(QUEUE_CHUNK);
-    off_t off = m->body_offset;
+    char *chunk = NULL;
     int rc = 0;
-    for (;;) {
+    while (end == 0 || off < end) {
         unsigned char h[QUEUE_REC_HEADER];
         if (pread(fd, h, sizeof h, off) != sizeof h) {
             rc = rd_err(err, m->id, "truncated content", off);
             break;
         }
         size_t len = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
-        if (h[0] == REC_END)
+        if (h[0] != type && end == 0)
             break;
-        if (h[0] != REC_BODY || len > QUEUE_CHUNK) {
+        if (h[0] != type || len > max) {
             rc = rd_err(err, m->id, "bad content record", off);
             break;
         }
+        chunk = xrealloc(chunk, len + 1);
         if (pread(fd, chunk, len, off + QUEUE_REC_HEADER) != (ssize_t)len) {
             rc = rd_err(err, m->id, "short content read", off);
             break;
@@ -447,6 +544,15 @@ int queue_read_body(int fd, const struct queue_msg *m,
     }
     free(chunk);
     return rc;
+}
+
+int queue_read_body(int fd, const struct queue_msg *m,
+                    int (*fn)(void *ctx, const char *data, size_t len), void *ctx, char **err)
+{
+    if (m->prepend_offset && stream_records(fd, m, m->prepend_offset, 0, REC_PREPEND,
+                                            QUEUE_ENVELOPE_MAX, fn, ctx, err) < 0)
+        return -1;
+    return stream_records(fd, m, m->body_offset, m->body_end, REC_BODY, QUEUE_CHUNK, fn, ctx, err);
 }
 
 int queue_mark_done(int fd, struct queue_rcpt *r)

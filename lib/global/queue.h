@@ -3,7 +3,12 @@
  * QUEUE_TMP with O_EXCL, stream records into it, then queue_commit() writes the END record,
  * flushes, fsyncs, closes (checked), renames into incoming/ without replacing anything and
  * fsyncs the directory: only then may a receiver answer 250. Readers check every record and
- * fail closed on anything short, unknown or missing END. */
+ * fail closed on anything short, unknown or missing END.
+ *
+ * Header fields that must come before the content but are only known once it is written
+ * (DKIM signatures, doc/dkim.md) are REC_PREPEND records after the content; the reader
+ * hands them out first, so every consumer sees them in front of the message. A file with
+ * such records says version 2, one without stays version 1. */
 #ifndef POSTHORN_QUEUE_H
 #define POSTHORN_QUEUE_H
 #include <stdbool.h>
@@ -31,10 +36,12 @@ enum {
     REC_DONE = 'D',     /* recipient finished (R rewritten in place) */
     REC_MESSAGE = 'M',  /* start of message content (empty) */
     REC_BODY = 'B',     /* a chunk of message content, at most QUEUE_CHUNK bytes */
+    REC_PREPEND = 'H',  /* header field(s) delivered before the content (version 2) */
     REC_END = 'E',      /* required last record (empty) */
 };
 #define QUEUE_CHUNK 65536
 #define QUEUE_REC_HEADER 5 /* type byte + 4-byte big-endian length */
+#define QUEUE_ENVELOPE_MAX (1024 * 1024) /* longest envelope or REC_PREPEND record */
 
 /* Spool subdirectories created by posthorn init and checked by posthorn check. */
 extern const char *const queue_dirs[];
@@ -58,8 +65,17 @@ void queue_put_rcpt(struct queue_writer *w, const char *addr, const char *orcpt,
 /* Message content: call queue_begin_message once, then queue_write_body any number of times. */
 void queue_begin_message(struct queue_writer *w);
 void queue_write_body(struct queue_writer *w, const void *data, size_t len);
-/* Bytes of content written so far. */
+/* Bytes of content written so far (REC_PREPEND fields included). */
 size_t queue_body_size(const struct queue_writer *w);
+/* Flush everything written so far (the content as REC_BODY records) and open the file
+ * being written once more, read-only, for a reader such as the DKIM signer (which reads it
+ * with queue_read_draft()). The caller closes the descriptor. -1 with *err. */
+int queue_writer_reader(struct queue_writer *w, char **err);
+/* After the content: header field(s) text[0..len) (LF line ends, folded lines included,
+ * ending in LF) that readers deliver before the content, in the order of the calls.
+ * Written as a REC_PREPEND record at commit; the file becomes version 2. At most
+ * QUEUE_ENVELOPE_MAX bytes per call (longer is a write failure). */
+void queue_prepend(struct queue_writer *w, const char *text, size_t len);
 /* True once any write failed (e.g. ENOSPC); the reason is kept for queue_commit. */
 bool queue_failed(const struct queue_writer *w);
 /* Durably move the file to incoming/. Returns 0, or -1 with *err set (the writer is then
@@ -84,6 +100,7 @@ struct queue_attr {
 
 struct queue_msg {
     char id[QUEUE_ID_SIZE];
+    int version;       /* 1, or 2 when REC_PREPEND records may be present */
     char *sender;
     long long arrival_sec;
     long arrival_usec;
@@ -92,15 +109,21 @@ struct queue_msg {
     struct queue_rcpt *rcpts;
     size_t nrcpts;
     off_t body_offset; /* offset of the first record after REC_MESSAGE */
-    size_t body_size;  /* total content bytes */
+    off_t body_end;    /* offset just after the last REC_BODY record */
+    off_t prepend_offset; /* offset of the first REC_PREPEND record, 0 when none */
+    size_t body_size;  /* total content bytes, REC_PREPEND fields included */
     off_t file_size;
 };
 
 /* Parse and check the whole file open at fd (from offset 0). Returns 0, or -1 with *err. */
 int queue_read(int fd, const char *id, struct queue_msg *m, char **err);
+/* The same for a file still being written (queue_writer_reader()): everything up to and
+ * including the content so far, which must end the file: no END, no REC_PREPEND. */
+int queue_read_draft(int fd, const char *id, struct queue_msg *m, char **err);
 const char *queue_msg_attr(const struct queue_msg *m, const char *name);
 size_t queue_msg_pending(const struct queue_msg *m);
-/* Stream the content to fn(ctx, data, len); fn returns 0 to go on, -1 to stop. */
+/* Stream the content to fn(ctx, data, len), REC_PREPEND fields first; fn returns 0 to go
+ * on, -1 to stop. */
 int queue_read_body(int fd, const struct queue_msg *m,
                     int (*fn)(void *ctx, const char *data, size_t len), void *ctx, char **err);
 /* Mark a recipient record done in place (does not fsync; the caller fdatasyncs once). */

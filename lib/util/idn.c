@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <idn2.h>
 #include <stdlib.h>
+#include <string.h>
 
 char *idn_domain_ascii(const char *domain)
 {
@@ -29,4 +30,25 @@ char *idn_domain_ascii(const char *domain)
     for (char *p = copy; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     return copy;
+}
+
+bool idn_ldh_name(const char *s, size_t max)
+{
+    size_t len = strlen(s), label = 0;
+    if (len == 0 || len > max)
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        char c = s[i];
+        if (c == '.' || c == 0) {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && label > 0);
+        if (!ok)
+            return false;
+        label++;
+    }
+    return true;
 }

@@ -287,8 +287,11 @@ static void test_other_malformed(void **state)
     rec_s(&b, 'M', "");
     rec_s(&b, 'E', "");
     expect_reject(&b, "missing version");
-    rec_s(&b, 'V', "2");
+    rec_s(&b, 'V', "3");
     expect_reject(&b, "unsupported version");
+    rec_s(&b, 'V', "1");
+    rec_s(&b, 'V', "1");
+    expect_reject(&b, "second version");
     rec_s(&b, 'V', "1");
     rec_s(&b, 'S', "a@b.test");
     rec_s(&b, 'B', "body before M");
@@ -309,6 +312,114 @@ static void test_other_malformed(void **state)
     rec_s(&b, 'A', "no-equals-sign");
     expect_reject(&b, "without '='");
     expect_reject(&b, "missing END"); /* an empty file */
+}
+
+/* A version 2 file: content, then REC_PREPEND records, then END. */
+static void prepend_file(struct buf *b, const char *version)
+{
+    rec_s(b, 'V', version);
+    rec_s(b, 'S', "a@b.test");
+    rec_s(b, 'M', "");
+    rec_s(b, 'B', "Subject: x\n\nbody\n");
+    rec_s(b, 'H', "DKIM-Signature: one\n");
+    rec_s(b, 'H', "DKIM-Signature: two\n");
+    rec_s(b, 'E', "");
+}
+
+static void test_prepend_records(void **state)
+{
+    struct buf b = BUF_INIT;
+    char *err = NULL;
+    prepend_file(&b, "2");
+    assert_int_equal(read_bytes(&b, &err), 0);
+    buf_free(&b);
+    prepend_file(&b, "1"); /* version 1 has no such records */
+    expect_reject(&b, "unexpected record in message content");
+    rec_s(&b, 'V', "2");
+    rec_s(&b, 'S', "a@b.test");
+    rec_s(&b, 'M', "");
+    rec_s(&b, 'H', "X: y\n");
+    rec_s(&b, 'B', "content after a prepended field");
+    rec_s(&b, 'E', "");
+    expect_reject(&b, "unexpected record in message content");
+    rec_s(&b, 'V', "2");
+    rec_s(&b, 'S', "a@b.test");
+    rec_s(&b, 'H', "X: y\n");
+    expect_reject(&b, "before message start");
+}
+
+/* The DKIM path: write, read the unfinished file through a second descriptor, add a
+ * field to prepend, commit; every reader then sees the field first. Twice: a small body
+ * (the version record still buffered at commit) and one past the writer's batch (the
+ * version record already in the file). */
+static void prepend_round_trip(size_t len)
+{
+    char *spool = make_spool();
+    char *err = NULL;
+    struct queue_writer *w = queue_create(spool, &err);
+    char id[QUEUE_ID_SIZE];
+    snprintf(id, sizeof id, "%s", queue_writer_id(w));
+    queue_put_str(w, REC_SENDER, "alice@example.test");
+    queue_put_rcpt(w, "bob@example.test", "", "");
+    queue_begin_message(w);
+    char *body = xmalloc(len);
+    for (size_t i = 0; i < len; i++)
+        body[i] = (char)('a' + i % 26);
+    memcpy(body, "Subject: s\n\n", 13);
+    queue_write_body(w, body, len);
+    int rfd = queue_writer_reader(w, &err);
+    assert_true(rfd >= 0);
+    struct queue_msg m;
+    struct buf got = BUF_INIT;
+    assert_int_equal(queue_read_draft(rfd, id, &m, &err), 0);
+    assert_int_equal(m.body_size, len);
+    assert_int_equal(queue_read_body(rfd, &m, collect, &got, &err), 0);
+    assert_int_equal(got.len, len);
+    assert_memory_equal(got.data, body, len);
+    queue_msg_free(&m);
+    buf_reset(&got);
+    assert_int_equal(queue_read(rfd, id, &m, &err), -1); /* not finished: no END */
+    free(err);
+    err = NULL;
+    const char *sig = "DKIM-Signature: v=1; a=ed25519-sha256;\n\tb=abc\n";
+    queue_prepend(w, sig, strlen(sig));
+    assert_int_equal(queue_body_size(w), len + strlen(sig));
+    assert_int_equal(queue_commit(w, true, &err), 0);
+    close(rfd);
+    int fd = open_queued(spool, QUEUE_INCOMING, id);
+    assert_int_equal(queue_read(fd, id, &m, &err), 0);
+    assert_int_equal(m.version, 2);
+    assert_int_equal(m.body_size, len + strlen(sig));
+    assert_int_equal(queue_read_body(fd, &m, collect, &got, &err), 0);
+    assert_int_equal(got.len, len + strlen(sig));
+    assert_memory_equal(got.data, sig, strlen(sig));
+    assert_memory_equal(got.data + strlen(sig), body, len);
+    assert_int_equal(queue_read_draft(fd, id, &(struct queue_msg){0}, &err), -1);
+    free(err);
+    queue_msg_free(&m);
+    buf_free(&got);
+    free(body);
+    close(fd);
+    rm_spool(spool);
+}
+
+static void test_prepend_small(void **state) { prepend_round_trip(100); }
+static void test_prepend_large(void **state) { prepend_round_trip(5 * QUEUE_CHUNK + 7); }
+
+/* A file without prepended fields stays version 1. */
+static void test_version_1_kept(void **state)
+{
+    char *spool = make_spool();
+    const char *id = write_msg(spool, "x\n", 2, 1);
+    int fd = open_queued(spool, QUEUE_INCOMING, id);
+    struct queue_msg m;
+    char *err = NULL;
+    assert_int_equal(queue_read(fd, id, &m, &err), 0);
+    assert_int_equal(m.version, 1);
+    assert_int_equal(m.prepend_offset, 0);
+    queue_msg_free(&m);
+    close(fd);
+    rm_spool(spool);
 }
 
 static void test_ids(void **state)
@@ -423,6 +534,10 @@ UNIT_TEST_MAIN(cmocka_unit_test(test_round_trip),
                cmocka_unit_test(test_bad_recipient),
                cmocka_unit_test(test_missing_sender),
                cmocka_unit_test(test_other_malformed),
+               cmocka_unit_test(test_prepend_records),
+               cmocka_unit_test(test_prepend_small),
+               cmocka_unit_test(test_prepend_large),
+               cmocka_unit_test(test_version_1_kept),
                cmocka_unit_test(test_ids),
                cmocka_unit_test(test_commit_failure),
                cmocka_unit_test(test_queue_ops),
