@@ -1,6 +1,6 @@
 /* fuzz_smtpd.c - libFuzzer target: the smtpd session state machine, bytes in, replies and
  * queue files out. smtpd's own sources run unchanged (main.c is included here with its main()
- * renamed, so its pre_init/post_init/commit_done are the real ones) on a private event loop
+ * renamed, so its pre_init and the engine it starts are the real ones) on a private event loop
  * with a temporary spool and account database (user alice@example.test); the client is the
  * other end of a socket pair. The first byte picks smtpd_forbid_bare_newline; the rest is what
  * the client sends, then it half-closes. Invariants: no crash or leak; the output is complete
@@ -62,7 +62,7 @@ static void setup(void)
     srv = (struct server){.cfg = cfg, .loop = event_loop_new(), .program = "smtpd",
                           .service = "fuzz", .transport = "inet", .spool = spool, .listen_fd = -1};
     pre_init(&srv);
-    post_init(&srv);
+    smtpd_post_init(&srv);
 }
 
 /* The session is gone and no commit is outstanding. */

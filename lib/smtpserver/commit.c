@@ -7,8 +7,10 @@
  * 250. When a commit fails (ENOSPC, EIO) the job carries the error and the session answers
  * 451 4.3.0; a file already renamed into incoming/ is removed again (a failed fsync of
  * incoming/), since the client sends it again. After a batch with new mail the worker wakes
- * qmgr (lib/global/trigger.h, a lossy hint: qmgr also rescans incoming/). The worker
- * touches only the jobs' writers and results; sessions stay with the loop thread. */
+ * qmgr (lib/global/trigger.h, a lossy hint: qmgr also rescans incoming/). A job marked hold
+ * goes into hold/ instead (fsynced the same way; qmgr leaves it until an operator releases
+ * it). The worker touches only the jobs' writers and results; sessions stay with the loop
+ * thread. */
 #include "fileio.h"
 #include "log.h"
 #include "mem.h"
@@ -23,7 +25,7 @@
 struct committer {
     struct worker *worker;
     char *spool;
-    char *incoming;
+    char *incoming, *hold;
     void (*cb)(struct commit_job *j, void *ctx);
     void *ctx;
 };
@@ -33,39 +35,55 @@ static struct commit_job *job_of(struct worker_job *wj)
     return WORKER_JOB_OWNER(wj, struct commit_job, wj);
 }
 
+static const char *queue_of(const struct commit_job *j) { return j->hold ? QUEUE_HOLD : QUEUE_INCOMING; }
+
 /* A file in incoming/ whose commit failed after the rename: the client gets a 451 and sends
  * again, so this copy must not be delivered as well (doc/queue-format.md, Writing, 5). */
-static void unqueue(struct committer *c, const char *id)
+static void unqueue(struct committer *c, const struct commit_job *j)
 {
-    char *path = queue_path(c->spool, QUEUE_INCOMING, id);
+    char *path = queue_path(c->spool, queue_of(j), j->id);
     if (unlink(path) < 0 && errno != ENOENT)
         log_warn("%s: cannot remove after the failed commit: %m", path);
     free(path);
 }
 
-/* Worker thread: commit every file of the batch, then make incoming/ durable once. */
+/* Make dir durable, or fail every job of the batch committed into it. */
+static void sync_dir(struct committer *c, struct worker_job *first, bool hold)
+{
+    const char *dir = hold ? c->hold : c->incoming;
+    if (fsync_dir(dir) == 0)
+        return;
+    int e = errno;
+    for (struct worker_job *wj = first; wj; wj = wj->next) {
+        struct commit_job *j = job_of(wj);
+        if (j->rc == 0 && j->hold == hold) {
+            j->rc = -1;
+            j->err = xasprintf("fsync %s: %s", dir, strerror(e));
+            unqueue(c, j);
+        }
+    }
+}
+
+/* Worker thread: commit every file of the batch, then make incoming/ (and hold/) durable
+ * once. */
 static void commit_batch(struct worker_job *first, void *ctx)
 {
     struct committer *c = ctx;
-    bool any = false;
+    bool incoming = false, held = false;
     for (struct worker_job *wj = first; wj; wj = wj->next) {
         struct commit_job *j = job_of(wj);
-        j->rc = queue_commit(j->w, false, &j->err);
-        j->w = NULL; /* freed by queue_commit in every case */
-        any |= j->rc == 0;
+        j->rc = queue_commit_to(j->w, queue_of(j), false, &j->err);
+        j->w = NULL; /* freed by queue_commit_to in every case */
+        if (j->rc == 0)
+            *(j->hold ? &held : &incoming) = true;
     }
-    if (any && fsync_dir(c->incoming) < 0) {
-        int e = errno;
-        for (struct worker_job *wj = first; wj; wj = wj->next) {
-            struct commit_job *j = job_of(wj);
-            if (j->rc == 0) {
-                j->rc = -1;
-                j->err = xasprintf("fsync %s: %s", c->incoming, strerror(e));
-                unqueue(c, j->id);
-            }
-        }
-        any = false;
-    }
+    if (held)
+        sync_dir(c, first, true);
+    if (incoming)
+        sync_dir(c, first, false);
+    bool any = false;
+    for (struct worker_job *wj = first; wj; wj = wj->next)
+        any |= job_of(wj)->rc == 0 && !job_of(wj)->hold;
     if (any && trigger_qmgr(c->spool) < 0) {
         /* lossy by design: qmgr rescans incoming/ every queue_run_delay */
     }
@@ -85,6 +103,7 @@ struct committer *committer_new(struct event_loop *loop, const char *spool,
     c->ctx = ctx;
     c->spool = xstrdup(spool);
     c->incoming = xasprintf("%s/%s", spool, QUEUE_INCOMING);
+    c->hold = xasprintf("%s/%s", spool, QUEUE_HOLD);
     struct worker_config wc = {.name = "commit", .max_threads = 1, .max_batch = 0,
                                .run = commit_batch, .done = committed, .ctx = c};
     char *err = NULL;

@@ -1,7 +1,8 @@
 /* commands.c - SMTP commands other than DATA/BDAT: reading a command line, sequencing
  * (503 5.5.1), syntax (501 5.5.4, 502 5.5.2), EHLO and its extensions, MAIL with the size
  * and disk-space checks, RCPT with the recipient policy (recipient.c), STARTTLS, and the
- * small ones (RSET, NOOP, QUIT, VRFY, HELP). */
+ * small ones (RSET, NOOP, QUIT, VRFY, HELP). A role (smtpd.h) adds its EHLO lines, AUTH,
+ * and its say on MAIL and RCPT, possibly after a wait. */
 #include "log.h"
 #include "mem.h"
 #include "smtpd.h"
@@ -22,10 +23,15 @@ void log_reject(struct session *s, const char *cmd, const char *reply, const cha
 }
 
 /* A policy refusal: logged Postfix-style and counted as an error. */
-static void reject(struct session *s, const char *cmd, const char *to, const char *reply)
+void session_reject(struct session *s, const char *cmd, const char *to, const char *reply)
 {
     log_reject(s, cmd, reply, to);
     session_error(s, "%s", reply);
+}
+
+static void reject(struct session *s, const char *cmd, const char *to, const char *reply)
+{
+    session_reject(s, cmd, to, reply);
 }
 
 static bool need_tls(struct session *s, const char *cmd)
@@ -60,6 +66,8 @@ static void greet(struct session *s, const char *args, bool esmtp)
         session_reply(s, "250-STARTTLS");
     session_reply(s, "250-SMTPUTF8");
     session_reply(s, "250-CHUNKING");
+    if (d->hooks->ehlo)
+        d->hooks->ehlo(s);
     session_reply(s, "250 DSN");
 }
 
@@ -110,8 +118,25 @@ static void cmd_mail(struct session *s, const char *args)
     }
     s->txn.mail = xmalloc(sizeof m);
     *s->txn.mail = m;
-    s->txn.active = true;
-    session_reply(s, "250 2.1.0 Ok");
+    enum smtpd_verdict v = d->hooks->mail ? d->hooks->mail(s) : SMTPD_ACCEPT;
+    if (v == SMTPD_WAIT)
+        s->wait_role = true;
+    else
+        session_mail_decided(s, v == SMTPD_ACCEPT ? NULL : "");
+}
+
+/* refusal "": the role has replied already. */
+static void mail_decided(struct session *s, const char *refusal)
+{
+    if (!refusal) {
+        s->txn.active = true;
+        session_reply(s, "250 2.1.0 Ok");
+        return;
+    }
+    if (*refusal)
+        reject(s, "MAIL", NULL, refusal);
+    free(s->txn.mail);
+    s->txn.mail = NULL;
 }
 
 static bool duplicate(const struct session *s, const char *addr)
@@ -120,6 +145,17 @@ static bool duplicate(const struct session *s, const char *addr)
         if (strcasecmp(s->txn.rcpts[i].addr, addr) == 0)
             return true;
     return false;
+}
+
+static void add_rcpt(struct session *s, char *stored, const char *orcpt, unsigned notify)
+{
+    if (duplicate(s, stored)) {
+        free(stored); /* one copy is enough; the first RCPT's DSN parameters apply */
+    } else {
+        s->txn.rcpts = xreallocarray(s->txn.rcpts, s->txn.nrcpts + 1, sizeof *s->txn.rcpts);
+        s->txn.rcpts[s->txn.nrcpts++] = (struct rcpt){stored, xstrdup(orcpt), notify};
+    }
+    session_reply(s, "250 2.1.5 Ok");
 }
 
 static void cmd_rcpt(struct session *s, const char *args)
@@ -150,13 +186,45 @@ static void cmd_rcpt(struct session *s, const char *args)
         return;
     }
     buf_free(&reply);
-    if (duplicate(s, stored)) {
-        free(stored); /* one copy is enough; the first RCPT's DSN parameters apply */
+    const struct smtpd_hooks *h = s->d->hooks;
+    enum smtpd_verdict v = h->rcpt && !duplicate(s, stored) ? h->rcpt(s, stored) : SMTPD_ACCEPT;
+    if (v == SMTPD_ACCEPT) {
+        add_rcpt(s, stored, r.orcpt, r.notify);
+    } else if (v == SMTPD_REFUSED) {
+        s->txn.rejected++;
+        free(stored);
     } else {
-        s->txn.rcpts = xreallocarray(s->txn.rcpts, s->txn.nrcpts + 1, sizeof *s->txn.rcpts);
-        s->txn.rcpts[s->txn.nrcpts++] = (struct rcpt){stored, xstrdup(r.orcpt), r.notify};
+        s->txn.pending = (struct rcpt){stored, xstrdup(r.orcpt), r.notify};
+        s->wait_role = true;
     }
-    session_reply(s, "250 2.1.5 Ok");
+}
+
+void session_mail_decided(struct session *s, const char *refusal)
+{
+    bool waited = s->wait_role;
+    s->wait_role = false;
+    mail_decided(s, refusal);
+    if (waited) {
+        session_process(s);
+        session_reap(s);
+    }
+}
+
+void session_rcpt_decided(struct session *s, const char *refusal)
+{
+    struct rcpt p = s->txn.pending;
+    s->txn.pending = (struct rcpt){0};
+    s->wait_role = false;
+    if (!refusal) {
+        add_rcpt(s, p.addr, p.orcpt, p.notify);
+    } else {
+        s->txn.rejected++;
+        reject(s, "RCPT", p.addr, refusal);
+        free(p.addr);
+    }
+    free(p.orcpt);
+    session_process(s);
+    session_reap(s);
 }
 
 static void cmd_rset(struct session *s, const char *args)
@@ -231,7 +299,10 @@ static void cmd_not_here(struct session *s, const char *args)
 
 static void cmd_auth(struct session *s, const char *args)
 {
-    session_error(s, "503 5.5.1 Error: authentication not enabled");
+    if (s->d->hooks->auth)
+        s->d->hooks->auth(s, args);
+    else
+        session_error(s, "503 5.5.1 Error: authentication not enabled");
 }
 
 static const struct {
@@ -269,6 +340,16 @@ static void dispatch(struct session *s, const char *line)
         session_error(s, "502 5.5.2 Error: command not recognized");
 }
 
+/* AUTH lines and the role's lines (a SASL exchange) carry credentials: never logged, and
+ * wiped after use. */
+static bool secret_line(const char *line) { return strncasecmp(line, "AUTH", 4) == 0 && (!line[4] || line[4] == ' '); }
+
+static void wipe_line(struct session *s)
+{
+    if (s->line.data)
+        explicit_bzero(s->line.data, s->line.len);
+}
+
 bool command_input(struct session *s)
 {
     bool bare = false;
@@ -286,13 +367,21 @@ bool command_input(struct session *s)
         session_bare_lf(s);
         return true;
     }
-    if (log_verbose())
-        log_debug("< unknown[%s]: %s", s->addr, buf_cstr(&s->line));
-    if (strlen(buf_cstr(&s->line)) != s->line.len) {
-        s->last_cmd = "UNKNOWN";
-        session_error(s, "500 5.5.2 Error: NUL character in command");
+    const char *line = buf_cstr(&s->line);
+    if (s->d->hooks->line && s->d->hooks->line(s, line, s->line.len)) {
+        wipe_line(s);
         return true;
     }
-    dispatch(s, buf_cstr(&s->line));
+    bool secret = secret_line(line);
+    if (log_verbose())
+        log_debug("< unknown[%s]: %s", s->addr, secret ? "AUTH (not shown)" : line);
+    if (strlen(line) != s->line.len) {
+        s->last_cmd = "UNKNOWN";
+        session_error(s, "500 5.5.2 Error: NUL character in command");
+    } else {
+        dispatch(s, line);
+    }
+    if (secret)
+        wipe_line(s);
     return true;
 }

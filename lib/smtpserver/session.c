@@ -16,6 +16,13 @@
 static struct session *owner(const struct sess *ss) { return ss->owner; }
 
 void session_close(struct session *s) { sess_close(s->sess); }
+
+void session_resume(struct session *s)
+{
+    s->wait_role = false;
+    sess_process(s->sess);
+    sess_reap(s->sess);
+}
 void session_kill(struct session *s) { sess_kill(s->sess); }
 void session_process(struct session *s) { sess_process(s->sess); }
 void session_reap(struct session *s) { sess_reap(s->sess); }
@@ -35,8 +42,13 @@ static bool step(struct sess *ss)
                                 : command_input(s);
 }
 
-static bool paused(const struct sess *ss) { return owner(ss)->wait_commit || owner(ss)->wait_anvil; }
-static bool waiting(const struct sess *ss) { return owner(ss)->wait_commit || owner(ss)->wait_anvil; }
+static bool waiting(const struct sess *ss)
+{
+    const struct session *s = owner(ss);
+    return s->wait_commit || s->wait_anvil || s->wait_role;
+}
+
+static bool paused(const struct sess *ss) { return waiting(ss); }
 
 static void on_eof(struct sess *ss)
 {
@@ -85,6 +97,8 @@ static void on_lost(struct sess *ss, const char *why)
         log_debug("connection from unknown[%s]: %s", s->addr, why);
 }
 
+static void open_session(struct session *s);
+
 static void on_tls_ready(struct sess *ss)
 {
     struct session *s = owner(ss);
@@ -96,7 +110,11 @@ static void on_tls_ready(struct sess *ss)
     s->helo = NULL;
     s->esmtp = false;
     txn_reset(s);
+    if (s->d->hooks->tls_started)
+        s->d->hooks->tls_started(s);
     sess_touch(ss);
+    if (!s->opened) /* wrapper mode: the session opens inside TLS (RFC 8314 sec 3.3) */
+        open_session(s);
 }
 
 static void session_free(struct sess *ss);
@@ -118,6 +136,8 @@ void txn_reset(struct session *s)
         free(s->txn.rcpts[i].addr);
         free(s->txn.rcpts[i].orcpt);
     }
+    free(s->txn.pending.addr);
+    free(s->txn.pending.orcpt);
     free(s->txn.rcpts);
     free(s->txn.mail);
     memset(&s->txn, 0, sizeof s->txn);
@@ -140,6 +160,8 @@ static void session_free(struct sess *ss)
 {
     struct session *s = owner(ss);
     struct smtpd *d = s->d;
+    if (d->hooks->session_end)
+        d->hooks->session_end(s);
     clients_del(d->clients, s->addr);
     anvil_cancel(s->anvil_req);
     if (s->anvil_generation)
@@ -150,6 +172,9 @@ static void session_free(struct sess *ss)
     log_info("disconnect from unknown[%s] commands=%u errors=%u", s->addr, s->commands,
              ss->errors);
     free(s->helo);
+    free(s->auth_user);
+    if (s->line.data) /* it may have held a SASL response */
+        explicit_bzero(s->line.data, s->line.len);
     buf_free(&s->line);
     free(s);
 }
@@ -205,6 +230,27 @@ static void on_anvil(void *ctx, const struct anvil_reply *r)
     session_reap(s);
 }
 
+/* The process limit, then the client's connection count and rate (asking anvil when it
+ * counts for us), then the greeting. In wrapper mode this runs once TLS is up: nothing can
+ * be said before it. */
+static void open_session(struct session *s)
+{
+    struct smtpd *d = s->d;
+    struct smtpd_params *p = &d->p;
+    s->opened = true;
+    if (d->sessions.count > p->process_limit) {
+        log_warn("process connection limit %u reached: refusing unknown[%s]", p->process_limit,
+                 s->addr);
+        session_reply(s, "421 4.3.2 %s Service not available: too many connections", p->hostname);
+        session_close(s);
+    } else if (d->anvil) {
+        s->wait_anvil = true; /* input waits for the greeting */
+        s->anvil_req = anvil_connect(d->anvil, s->addr, on_anvil, s);
+    } else {
+        greet_or_refuse(s, clients_count(d->clients, s->addr), 0);
+    }
+}
+
 void session_accept(struct smtpd *d, int fd)
 {
     struct smtpd_params *p = &d->p;
@@ -215,32 +261,34 @@ void session_accept(struct smtpd *d, int fd)
     snprintf(s->addr, sizeof s->addr, "%s", conn_peer_addr(s->conn));
     sess_set_tag(s->sess, "unknown[%s]", s->addr);
     s->last_cmd = "CONNECT";
-    unsigned count = clients_add(d->clients, s->addr);
+    clients_add(d->clients, s->addr);
+    if (d->hooks->session_start)
+        d->hooks->session_start(s);
     log_info("connect from unknown[%s]", s->addr);
-    if (d->sessions.count > p->process_limit) {
-        log_warn("process connection limit %u reached: refusing unknown[%s]", p->process_limit,
-                 s->addr);
-        session_reply(s, "421 4.3.2 %s Service not available: too many connections", p->hostname);
-        session_close(s);
-    } else if (d->anvil) {
-        s->wait_anvil = true; /* input waits for the greeting */
-        s->anvil_req = anvil_connect(d->anvil, s->addr, on_anvil, s);
+    if (p->wrapper) {
+        char *err = NULL;
+        if (session_starttls(s, d->tls, &err) < 0) {
+            log_warn("TLS for unknown[%s]: %s", s->addr, err);
+            free(err);
+            session_kill(s);
+        }
     } else {
-        greet_or_refuse(s, count, 0);
+        open_session(s);
     }
     session_reap(s);
 }
 
 void session_tick(struct smtpd *d) { sess_tick(&d->sessions); }
 
+/* RFC 3848 (with RFC 6531 sec 3.7.3): "S" for TLS, "A" once authenticated. */
 const char *session_protocol(const struct session *s)
 {
-    bool tls = conn_tls_active(s->conn);
+    bool tls = conn_tls_active(s->conn), a = s->auth_user != NULL;
     if (!s->esmtp)
         return tls ? "SMTPS" : "SMTP";
     if (s->txn.mail && s->txn.mail->smtputf8)
-        return tls ? "UTF8SMTPS" : "UTF8SMTP"; /* RFC 6531 sec 3.7.3 */
-    return tls ? "ESMTPS" : "ESMTP";
+        return tls ? (a ? "UTF8SMTPSA" : "UTF8SMTPS") : (a ? "UTF8SMTPA" : "UTF8SMTP");
+    return tls ? (a ? "ESMTPSA" : "ESMTPS") : (a ? "ESMTPA" : "ESMTP");
 }
 
 void session_commit_done(struct session *s, int rc, const char *id, const char *err)

@@ -5,7 +5,9 @@
  *   - local parts with '%', '!' or '@' (user%other@ours, other!user@ours, "a@b"@ours)
  *     are relay attempts whatever the domain: another MTA might route on them;
  *   - address literals ([192.0.2.1]) are never our domains;
- *   - <postmaster> without a domain is accepted as RFC 5321 sec 4.5.1 requires. */
+ *   - <postmaster> without a domain is accepted as RFC 5321 sec 4.5.1 requires.
+ * A role may let a session relay (submission, once authenticated): then a remote address
+ * is accepted too; the address tricks above are still refused. */
 #include "log.h"
 #include "mem.h"
 #include "resolve.h"
@@ -20,14 +22,22 @@ static void refuse(struct buf *reply, const char *code, const char *addr, const 
     buf_printf(reply, "%s <%s>: %s", code, addr, text);
 }
 
-static enum rcpt_class classify(struct session *s, const char *addr)
+enum rcpt_class recipient_classify(struct session *s, const char *addr, char **result)
 {
+    *result = NULL;
     if (!smtpd_resolver_ready(s->d))
         return RCPT_TEMPFAIL;
-    char *result = NULL, *ext = NULL;
-    enum rcpt_class c = resolve_recipient(s->d->resolver, addr, &result, &ext);
-    free(result);
+    char *ext = NULL;
+    enum rcpt_class c = resolve_recipient(s->d->resolver, addr, result, &ext);
     free(ext);
+    return c;
+}
+
+static enum rcpt_class classify(struct session *s, const char *addr)
+{
+    char *result = NULL;
+    enum rcpt_class c = recipient_classify(s, addr, &result);
+    free(result);
     return c;
 }
 
@@ -88,6 +98,10 @@ bool recipient_check(struct session *s, const struct smtp_path *p, char **stored
                "Recipient address rejected: User unknown in virtual mailbox table");
         break;
     case RCPT_REMOTE:
+        if (s->d->hooks->relay && s->d->hooks->relay(s)) {
+            *stored = addr;
+            return true;
+        }
         refuse(reply, "554 5.7.1", p->addr, "Relay access denied");
         break;
     default:
