@@ -128,7 +128,7 @@ void table_expire(struct table *t, long long now_ms, long long idle_ms)
     for (size_t i = 0; i < t->nbuckets; i++)
         for (struct entry **pp = &t->bucket[i]; *pp;) {
             struct entry *e = *pp;
-            if (e->count == 0 && now_ms - e->touched_ms > idle_ms) {
+            if (e->count == 0 && now_ms - e->touched_ms > idle_ms && now_ms > e->keep_until) {
                 *pp = e->next;
                 entry_free(e);
                 t->n--;
