@@ -91,19 +91,17 @@ static void put_received(struct session *s, struct message *m)
     struct buf b = BUF_INIT;
     char date[MAIL_DATE_SIZE];
     mail_date_format_zone_comment(date, sizeof date, time(NULL));
-    if (s->d->p.received_hide_client)
-        buf_puts(&b, "Received:");
-    else
-        buf_printf(&b, "Received: from %.255s (unknown [%s])", s->helo ? s->helo : "unknown", s->addr);
+    buf_puts(&b, "Received: "); /* then the clauses, one per line, folded with a tab */
+    if (!s->d->p.received_hide_client)
+        buf_printf(&b, "from %.255s (unknown [%s])\n\t", s->helo ? s->helo : "unknown", s->addr);
     if (s->auth_user)
-        buf_printf(&b, "\n\t(Authenticated sender: %s)", s->auth_user);
-    buf_puts(&b, "\n");
+        buf_printf(&b, "(Authenticated sender: %s)\n\t", s->auth_user);
     if (conn_tls_active(s->conn)) {
         char desc[256];
         tls_describe(conn_ssl(s->conn), desc, sizeof desc);
-        buf_printf(&b, "\t(using %s)\n", desc);
+        buf_printf(&b, "(using %s)\n\t", desc);
     }
-    buf_printf(&b, "\tby %s (Posthorn) with %s id %s", s->d->p.hostname, session_protocol(s), m->id);
+    buf_printf(&b, "by %s (Posthorn) with %s id %s", s->d->p.hostname, session_protocol(s), m->id);
     if (s->txn.nrcpts == 1) /* naming one of several recipients would leak the others */
         buf_printf(&b, "\n\tfor <%s>", s->txn.rcpts[0].addr);
     buf_printf(&b, "; %s\n", date);
