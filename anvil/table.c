@@ -2,6 +2,7 @@
  * per-holder counts so that a closed client connection releases what it held (see anvil.h). */
 #include "anvil.h"
 #include "mem.h"
+#include "strhash.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +43,7 @@ void table_free(struct table *t)
     free(t);
 }
 
-static size_t hash(const char *s, size_t nbuckets)
-{
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h & (nbuckets - 1);
-}
+static size_t hash(const char *s, size_t nbuckets) { return str_hash(s) & (nbuckets - 1); }
 
 struct entry *table_get(struct table *t, const char *kind, const char *a, const char *b,
                         bool create)

@@ -8,6 +8,7 @@
  * submission_hold_time. */
 #include "log.h"
 #include "mem.h"
+#include "strhash.h"
 #include "submission.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +31,7 @@ struct local_counts {
 
 struct local_counts *local_counts_new(void) { return xcalloc(1, sizeof(struct local_counts)); }
 
-static unsigned hash(const char *s)
-{
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % LOCAL_BUCKETS;
-}
+static unsigned hash(const char *s) { return str_hash(s) % LOCAL_BUCKETS; }
 
 /* The user's counter, created when missing; NULL when the table is full. */
 static struct local_count *local_get(struct local_counts *lc, const char *user)

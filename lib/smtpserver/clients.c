@@ -3,6 +3,7 @@
  * chained hash table keyed by address text. */
 #include "mem.h"
 #include "smtpd.h"
+#include "strhash.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,7 @@ struct client_table {
 
 struct client_table *clients_new(void) { return xcalloc(1, sizeof(struct client_table)); }
 
-static unsigned hash(const char *s)
-{
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % BUCKETS;
-}
+static unsigned hash(const char *s) { return str_hash(s) % BUCKETS; }
 
 unsigned clients_add(struct client_table *t, const char *addr)
 {

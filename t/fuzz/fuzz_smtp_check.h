@@ -1,5 +1,5 @@
-/* fuzz_smtp_check.h - the invariants of the targets that run the SMTP server engine
- * (fuzz_smtpd, fuzz_submission): the output is complete CRLF lines, each a well-formed SMTP
+/* fuzz_smtp_check.h - what the targets that run the SMTP server engine (fuzz_smtpd,
+ * fuzz_submission) share: their spool and main.cf settings, and their invariants: the output is complete CRLF lines, each a well-formed SMTP
  * reply (3 digits from 2xx to 5xx, '-' or ' ', text without CR, LF or NUL), the lines of a
  * multi-line reply sharing one code, the first reply 220 (or 421); a "250 2.0.0 Ok: queued as
  * ID" names a complete queue file with recipients in incoming/ or hold/ (which the target's
@@ -16,7 +16,36 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* SPOOL (dir/spool) with its queue directories and private/, and the configuration both
+ * targets start from: our domain example.test, the account database in dir, no TLS, no
+ * tarpit timers (fuzzing wants speed), limits an input can reach. */
+static inline struct config *fuzz_smtp_setup(const char *dir, char *spool, size_t size)
+{
+    must((size_t)snprintf(spool, size, "%s/spool", dir) < size);
+    must(mkdir(spool, 0700) == 0);
+    char p[800];
+    for (size_t i = 0; queue_dirs[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", spool, queue_dirs[i]);
+        must(mkdir(p, 0700) == 0);
+    }
+    snprintf(p, sizeof p, "%s/private", spool);
+    must(mkdir(p, 0700) == 0);
+    struct config *cfg = config_defaults(dir);
+    snprintf(p, sizeof p, "%s/accounts.lmdb", dir);
+    set(cfg, "queue_directory", spool);
+    set(cfg, "account_database", p);
+    set(cfg, "myhostname", "mx.example.test");
+    set(cfg, "myorigin", "example.test");
+    set(cfg, "mydomain", "example.test");
+    set(cfg, "smtpd_tls_security_level", "none");
+    set(cfg, "smtpd_error_sleep_time", "0");
+    set(cfg, "message_size_limit", "20000");
+    set(cfg, "smtpd_recipient_limit", "5");
+    return cfg;
+}
 
 static inline bool smtp_reply_code(const char *p)
 {

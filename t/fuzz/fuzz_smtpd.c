@@ -12,6 +12,7 @@
 #include "fuzz_client.h"
 #include "fuzz_common.h"
 #include "fuzz_daemon.h"
+#include "fuzz_login_account.h"
 #include "fuzz_smtp_check.h"
 #include "queue.h"
 #include <errno.h>
@@ -21,39 +22,10 @@
 static struct server srv;
 static char spool[700];
 
-static void add_account(struct config *cfg)
-{
-    char *err = NULL;
-    struct accounts *a = accounts_open(cfg, true, &err);
-    struct account_user u = {"alice@example.test", "", -1};
-    must(a && accounts_domain_add(a, "example.test", &err) == 0 &&
-         accounts_user_put(a, &u, &err) == 0);
-    accounts_close(a);
-}
-
 static void setup(void)
 {
-    const char *dir = fuzz_dir();
-    snprintf(spool, sizeof spool, "%s/spool", dir);
-    must(mkdir(spool, 0700) == 0);
-    for (size_t i = 0; queue_dirs[i]; i++) {
-        char p[800];
-        snprintf(p, sizeof p, "%s/%s", spool, queue_dirs[i]);
-        must(mkdir(p, 0700) == 0);
-    }
-    struct config *cfg = config_defaults(dir);
-    char db[700];
-    snprintf(db, sizeof db, "%s/accounts.lmdb", dir);
-    set(cfg, "queue_directory", spool);
-    set(cfg, "account_database", db);
-    set(cfg, "myhostname", "mx.example.test");
-    set(cfg, "myorigin", "example.test");
-    set(cfg, "mydomain", "example.test");
-    set(cfg, "smtpd_tls_security_level", "none");
-    set(cfg, "smtpd_error_sleep_time", "0"); /* no tarpit timers: fuzzing wants speed */
-    set(cfg, "message_size_limit", "20000"); /* reachable within an input */
-    set(cfg, "smtpd_recipient_limit", "5");
-    add_account(cfg);
+    struct config *cfg = fuzz_smtp_setup(fuzz_dir(), spool, sizeof spool);
+    fuzz_add_alice(cfg);
     srv = (struct server){.cfg = cfg, .loop = event_loop_new(), .program = "smtpd",
                           .service = "fuzz", .transport = "inet", .spool = spool, .listen_fd = -1};
     pre_init(&srv);

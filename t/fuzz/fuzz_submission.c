@@ -18,7 +18,6 @@
 #include "fuzz_daemon.h"
 #include "fuzz_login_account.h"
 #include "fuzz_smtp_check.h"
-#include <sys/stat.h>
 
 static struct server srv;
 static struct smtpd_hooks hooks;
@@ -35,28 +34,7 @@ static void session_start_loopback(struct session *s)
 
 static void setup(void)
 {
-    const char *dir = fuzz_dir();
-    snprintf(spool, sizeof spool, "%s/spool", dir);
-    must(mkdir(spool, 0700) == 0);
-    for (size_t i = 0; queue_dirs[i]; i++) {
-        char p[800];
-        snprintf(p, sizeof p, "%s/%s", spool, queue_dirs[i]);
-        must(mkdir(p, 0700) == 0);
-    }
-    char p[800];
-    snprintf(p, sizeof p, "%s/private", spool);
-    must(mkdir(p, 0700) == 0);
-    struct config *cfg = config_defaults(dir);
-    snprintf(p, sizeof p, "%s/accounts.lmdb", dir);
-    set(cfg, "queue_directory", spool);
-    set(cfg, "account_database", p);
-    set(cfg, "myhostname", "mx.example.test");
-    set(cfg, "myorigin", "example.test");
-    set(cfg, "mydomain", "example.test");
-    set(cfg, "smtpd_tls_security_level", "none");
-    set(cfg, "smtpd_error_sleep_time", "0");
-    set(cfg, "message_size_limit", "20000");
-    set(cfg, "smtpd_recipient_limit", "5");
+    struct config *cfg = fuzz_smtp_setup(fuzz_dir(), spool, sizeof spool);
     set(cfg, "submission_plaintext_auth_loopback", "yes");
     set(cfg, "login_failure_delay", "0");
     set(cfg, "login_max_failures", "100000");

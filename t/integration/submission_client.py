@@ -6,7 +6,7 @@ import re
 import socket
 import ssl
 
-from conftest import DOMAIN
+from conftest import DOMAIN, close_quietly
 
 ALICE = f"alice@{DOMAIN}"
 BOB = f"bob@{DOMAIN}"
@@ -86,11 +86,7 @@ class Smtp:
         return self.cmd(f"AUTH PLAIN {plain(user, password)}")
 
     def close(self):
-        try:
-            self.f.close()
-            self.sock.close()
-        except OSError:
-            pass
+        close_quietly(self.f, self.sock)
 
 
 def logged_in(inst, implicit=False, user=ALICE, password=PASSWORD):
