@@ -25,10 +25,18 @@ void headers_reset(struct header_check *hc)
 }
 
 /* Every mailbox of the field must be the user's; a field without one names nobody the user
- * owns either. Sets *bad and remembers the first address. */
+ * owns either, and one the scanner could not keep whole (longer than its bound, or cut by the
+ * end of the message) cannot be shown to be the user's. Sets *bad and remembers the first
+ * address. */
 static void check_owned(struct session *s, const struct header_field *f, bool *bad)
 {
     struct header_check *hc = &ss_of(s)->hc;
+    if (f->truncated) { /* too long for the scanner, or cut by the end of the message */
+        *bad = true;
+        if (!hc->bad_addr)
+            hc->bad_addr = xstrdup("");
+        return;
+    }
     struct buf value = BUF_INIT;
     struct addrlist l;
     header_field_value(f, &value);
@@ -84,8 +92,12 @@ static const char *refused(struct session *s, const char *field)
     static char reply[512];
     if (hc->tempfail)
         return "451 4.3.0 Error: temporary lookup failure";
-    snprintf(reply, sizeof reply, "553 5.7.1 <%.300s>: header %s address rejected: not owned by user %.100s",
-             hc->bad_addr, field, s->auth_user);
+    if (hc->bad_addr[0])
+        snprintf(reply, sizeof reply, "553 5.7.1 <%.300s>: header %s address rejected: not owned "
+                 "by user %.100s", hc->bad_addr, field, s->auth_user);
+    else /* no address, or a field that cannot be read whole */
+        snprintf(reply, sizeof reply, "553 5.7.1 header %s address rejected: not owned by user "
+                 "%.100s", field, s->auth_user);
     log_info("%s: header %s <%s> not owned by sasl_username=%s", msg_queue_id(s), field,
              hc->bad_addr, s->auth_user);
     return reply;

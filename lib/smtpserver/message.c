@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#define HDR_MAX 4096 /* header bytes kept for the Message-ID scan */
+#define HDR_MAX 4096 /* bytes of one header field kept for the Message-ID and the role */
 
 struct message {
     struct queue_writer *w; /* NULL once dropped (too big, refused) */
@@ -28,7 +28,7 @@ struct message {
     bool too_big;
     bool cr_pending;        /* BDAT: the last chunk ended in CR */
     bool in_headers;
-    struct header_scanner headers; /* finds the Message-ID field, bounded by HDR_MAX */
+    struct header_scanner headers; /* the fields, each bounded by HDR_MAX */
     char *msgid;
     /* the role's headers_end (smtpd.h) */
     bool keep_back;         /* keep the current header line back until it is complete */
@@ -376,8 +376,9 @@ void msg_finish(struct session *s)
         finish_refused(s, m->refusal);
         return;
     }
-    /* The queue file is complete here, before its commit. DKIM signing (doc/submission.md)
-     * belongs at this spot: the finished file goes to the signer, and the commit below
+    /* DKIM SIGNING GOES HERE (doc/submission.md, "DKIM"): the content is complete and the
+     * file not yet committed; for mail of an authenticated user (s->auth_user) the finished
+     * queue file is to be handed to the signer service at this spot, and the commit below
      * waits for the signed file. */
     /* A failed write (ENOSPC, EIO) surfaces in queue_commit with its reason: 451 then. */
     struct commit_job *j = xcalloc(1, sizeof *j);

@@ -199,3 +199,24 @@ def test_received_can_hide_the_client(instance):
     rcv = received_of(raw)
     assert "127.0.0.1" not in rcv and "client.example" not in rcv, rcv
     assert f"(Authenticated sender: {ALICE})" in rcv and "with ESMTPSA" in rcv, rcv
+
+
+def test_smtpd_rules_hold(instance):
+    """SIZE, SMTPUTF8, DSN parameters and the smuggling-safe end of data, as on port 25."""
+    sub = start_submission(instance, message_size_limit="100000")
+    s = logged_in(sub)
+    code, lines = s.cmd(f"MAIL FROM:<{ALICE}> SIZE=200000")
+    assert code == 552 and lines[0].startswith("552 5.3.4"), lines
+    assert s.cmd(f"MAIL FROM:<{ALICE}> SMTPUTF8 RET=HDRS ENVID=x+2By")[0] == 250
+    assert s.cmd(f"RCPT TO:<{BOB}> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.test")[0] == 250
+    assert s.cmd("DATA")[0] == 354
+    # A fake end of data with bare LFs stays inside the message (doc/smtpd.md, Protocol).
+    s.sock.sendall(f"From: <{ALICE}>\r\nSubject: smuggle\r\n\r\nbefore\n.\nMAIL FROM:<{ALICE}>\n"
+                   "after\r\n.\r\n".encode())
+    code, lines = s.reply()
+    assert code == 250 and "queued as" in lines[0], lines
+    raw = delivered(sub, BOB)
+    assert b"before\n" in raw and b"\nMAIL FROM:" in raw and b"after\n" in raw, raw
+    qid = lines[0].split()[-1]
+    log = sub.log()
+    assert f"{qid}: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username={ALICE}" in log

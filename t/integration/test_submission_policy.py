@@ -256,3 +256,19 @@ def test_no_relay_without_auth(sub):
     code, _ = c.rcpt(REMOTE)
     assert code == 554
     c.quit()
+
+
+def test_header_from_cannot_hide(sub):
+    """A From too long to keep whole, or cut by the end of a BDAT message, is refused: what
+    cannot be read whole cannot be shown to be the user's."""
+    s = logged_in(sub)
+    pad = ", ".join(f"<{ALICE}>" for _ in range(300))  # ~6 KB, past the scanner's 4 KB
+    send(s, ALICE, [BOB], msg(from_hdr=f"{ALICE}>, {pad}, <{BOB}"), expect=553)
+    assert s.cmd(f"MAIL FROM:<{ALICE}>")[0] == 250
+    assert s.cmd(f"RCPT TO:<{BOB}>")[0] == 250
+    tail = f"Subject: x\r\nFrom: <{BOB}>".encode()  # no line end: the message ends here
+    s.sock.sendall(f"BDAT {len(tail)} LAST\r\n".encode() + tail)
+    code, lines = s.reply()
+    assert code == 553 and lines[0].startswith("553 5.7.1"), lines
+    time.sleep(1)
+    assert sub.messages(BOB) == [] and sub.queue_files() == []
