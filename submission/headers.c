@@ -45,11 +45,15 @@ static void check_owned(struct session *s, const struct header_field *f, bool *b
     size_t mailboxes = 0;
     for (size_t i = 0; i < l.n && !*bad; i++) {
         const struct addrlist_entry *e = &l.v[i];
-        if (e->kind != ADDRLIST_MAILBOX || e->domain.len == 0)
+        if (e->kind != ADDRLIST_MAILBOX)
             continue;
         mailboxes++;
-        char *addr = xasprintf("%s@%s", addrlist_str(&l, e->local), addrlist_str(&l, e->domain));
-        enum owner o = sender_owner(s, s->auth_user, addr);
+        char *addr = e->domain.len ? xasprintf("%s@%s", addrlist_str(&l, e->local),
+                                               addrlist_str(&l, e->domain))
+                                   : xstrdup(addrlist_str(&l, e->local));
+        /* a mailbox without a domain ("bob", "<>", a bare phrase) is nobody's */
+        enum owner o = e->domain.len == 0 || e->local.len == 0 ? OWNER_NO
+                                                               : sender_owner(s, s->auth_user, addr);
         if (o != OWNER_YES) {
             *bad = true;
             hc->tempfail |= o == OWNER_TEMPFAIL;

@@ -109,6 +109,8 @@ def test_foreign_header_from_is_refused_after_data(sub):
     lines = send(s, ALICE, [BOB], msg(from_hdr=BOB), expect=553)
     assert lines[0].startswith("553 5.7.1") and BOB in lines[0], lines
     lines = send(s, ALICE, [BOB], msg(from_hdr=f"{ALICE}>, <{CAROL}"), expect=553)
+    send(s, ALICE, [BOB], msg(from_hdr=f"{ALICE}>, bob, <{ALICE}"), expect=553)  # no domain
+    send(s, ALICE, [BOB], b"From: Alice Liddell\r\n\r\nbody\r\n", expect=553)  # no address
     # The session goes on; nothing of the refused messages was queued or delivered.
     send(s, ALICE, [BOB], msg())
     msgs = sub.wait_messages(BOB, 1)
