@@ -3,8 +3,9 @@
  * anvil is one small process (master.cf maxproc 1) that every smtpd and login process asks
  * before serving a client: how many connections an address has open with a service across
  * all its processes, how many it opened in the last anvil_rate_time_unit, and whether a login
- * from it may be checked (and after which delay). It keeps counts in memory only; a restart
- * forgets them, as the limits are about minutes, not history.
+ * from it may be checked (and after which delay); submission asks it how many messages and
+ * recipients a user has sent (lib/global/send_limit.h). It keeps counts in memory only; a
+ * restart forgets them, as the limits are about minutes and hours, not history.
  *
  * Counts that a process holds (open connections, logins being checked) are recorded per
  * client connection ("holder"), so that a process that dies or closes its connection
@@ -13,6 +14,7 @@
 #define ANVIL_ANVIL_H
 #include "ipc.h"
 #include "list.h"
+#include "send_limit.h"
 #include "server.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,6 +36,8 @@ struct entry {
     unsigned rate;        /* connections counted in it */
     struct holder *holders;
     unsigned nholders;
+    struct send_count send; /* "send" entries: a user's messages and recipients */
+    long long keep_until; /* kept at least until then, used or not */
     char key[];
 };
 
@@ -49,7 +53,8 @@ void entry_hold(struct entry *e, unsigned client);
 bool entry_release(struct entry *e, unsigned client);
 /* Everything client held is released (its connection closed). */
 void table_drop_client(struct table *t, unsigned client);
-/* Remove entries that hold nothing and have not changed for idle_ms. */
+/* Remove entries that hold nothing, have not changed for idle_ms and are past their
+ * keep_until. */
 void table_expire(struct table *t, long long now_ms, long long idle_ms);
 size_t table_size(const struct table *t);
 

@@ -10,7 +10,11 @@
  * without failures, else login_failure_delay doubled per failure of the address or of the
  * account (whichever has more), capped at login_failure_delay_limit. A success forgets the
  * failures of that address and account pair only, so it does not clear what the same
- * address did against other accounts. */
+ * address did against other accounts.
+ *
+ * Sending (submission): per authenticated user, the messages and recipients of the current
+ * time unit against the limits the request carries (lib/global/send_limit.h); past a hard
+ * limit the user's mail is held for the hold time (submission logs the alert). */
 #include "anvil.h"
 #include "event.h"
 #include "log.h"
@@ -187,6 +191,50 @@ static int do_login_done(struct anvil *av, unsigned client, const struct attrs *
     return 0;
 }
 
+static bool get_count(const struct attrs *a, const char *name, unsigned *out)
+{
+    long long v;
+    if (!get_num(a, name, 1000000000, &v))
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+static int do_send(struct anvil *av, const struct attrs *a, struct attrs *reply)
+{
+    static const char *const names[] = {"request", "user", "messages", "recipients", "unit",
+                                        "max_messages", "max_recipients", "hard_messages",
+                                        "hard_recipients", "hold", NULL};
+    struct send_limits lim;
+    unsigned messages, recipients;
+    if (!attrs_only(a, names, names) || !get_count(a, "messages", &messages) ||
+        !get_count(a, "recipients", &recipients) ||
+        !get_num(a, "unit", 366LL * 86400000, &lim.unit_ms) || lim.unit_ms == 0 ||
+        !get_count(a, "max_messages", &lim.max_messages) ||
+        !get_count(a, "max_recipients", &lim.max_recipients) ||
+        !get_count(a, "hard_messages", &lim.hard_messages) ||
+        !get_count(a, "hard_recipients", &lim.hard_recipients) ||
+        !get_num(a, "hold", 366LL * 86400000, &lim.hold_ms))
+        return -1;
+    const char *user = attrs_get(a, "user");
+    struct entry *e = table_get(av->table, "send", user, NULL, true);
+    if (!e) {
+        attrs_add(reply, "status", "full");
+        return 0;
+    }
+    long long now = event_now_ms();
+    struct send_verdict v;
+    send_count_add(&e->send, now, &lim, messages, recipients, &v);
+    touch(e, now);
+    e->keep_until = send_count_keep_until(&e->send, &lim);
+    attrs_add(reply, "status", v.ok ? "ok" : "refuse");
+    attrs_addf(reply, "messages", "%u", v.messages);
+    attrs_addf(reply, "recipients", "%u", v.recipients);
+    attrs_add(reply, "held", v.held ? "yes" : "no");
+    attrs_add(reply, "tripped", v.tripped ? "yes" : "no");
+    return 0;
+}
+
 int anvil_request(struct anvil *av, unsigned client, const struct attrs *req, struct attrs *reply)
 {
     const char *r = attrs_get(req, "request");
@@ -200,5 +248,7 @@ int anvil_request(struct anvil *av, unsigned client, const struct attrs *req, st
         return do_login(av, client, req, reply);
     if (strcmp(r, "login_done") == 0)
         return do_login_done(av, client, req, reply);
+    if (strcmp(r, "send") == 0)
+        return do_send(av, req, reply);
     return -1;
 }

@@ -2,6 +2,7 @@
  * per-holder counts so that a closed client connection releases what it held (see anvil.h). */
 #include "anvil.h"
 #include "mem.h"
+#include "strhash.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +43,7 @@ void table_free(struct table *t)
     free(t);
 }
 
-static size_t hash(const char *s, size_t nbuckets)
-{
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h & (nbuckets - 1);
-}
+static size_t hash(const char *s, size_t nbuckets) { return str_hash(s) & (nbuckets - 1); }
 
 struct entry *table_get(struct table *t, const char *kind, const char *a, const char *b,
                         bool create)
@@ -128,7 +123,7 @@ void table_expire(struct table *t, long long now_ms, long long idle_ms)
     for (size_t i = 0; i < t->nbuckets; i++)
         for (struct entry **pp = &t->bucket[i]; *pp;) {
             struct entry *e = *pp;
-            if (e->count == 0 && now_ms - e->touched_ms > idle_ms) {
+            if (e->count == 0 && now_ms - e->touched_ms > idle_ms && now_ms > e->keep_until) {
                 *pp = e->next;
                 entry_free(e);
                 t->n--;

@@ -49,7 +49,8 @@ static void check_overrides(struct cli *c, const struct mastercf *m, struct errl
     }
 }
 
-/* Services that log users in, or smtpd with its per-client limits, without the anvil service
+/* Services that log users in (and count what they send), or smtpd with its per-client
+ * limits, without the anvil service
  * (an instance made before it existed): their limits then hold per process only and every
  * login waits login_failure_delay (doc/anvil.md, "When anvil is gone"). */
 static void check_anvil(const struct mastercf *m, const char *path, struct errlist *errs)
@@ -58,10 +59,11 @@ static void check_anvil(const struct mastercf *m, const char *path, struct errli
     for (size_t i = 0; i < m->n; i++) {
         const char *cmd = m->v[i].command;
         anvil |= strcmp(cmd, "anvil") == 0 && strcmp(m->v[i].service, "anvil") == 0;
-        users |= strcmp(cmd, "pop3d") == 0 || strcmp(cmd, "imapd") == 0 || strcmp(cmd, "smtpd") == 0;
+        users |= strcmp(cmd, "pop3d") == 0 || strcmp(cmd, "imapd") == 0 || strcmp(cmd, "smtpd") == 0 ||
+                 strcmp(cmd, "submission") == 0;
     }
     if (users && !anvil)
-        errlist_warn(errs, "%s: no anvil service: login and connection limits hold per process only, "
+        errlist_warn(errs, "%s: no anvil service: login, connection and sending limits hold per process only, "
                      "and every login waits login_failure_delay; add \"anvil unix - - n - 1 anvil\" "
                      "(doc/anvil.md)", path);
 }

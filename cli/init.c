@@ -313,6 +313,9 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     char *imap = service(o->listen, 143, o->offset, 0), *imaps = service(o->listen, 993, o->offset, 0);
     imap[strcspn(imap, " ")] = 0;
     imaps[strcspn(imaps, " ")] = 0;
+    char *sub = service(o->listen, 587, o->offset, 0), *subs = service(o->listen, 465, o->offset, 0);
+    sub[strcspn(sub, " ")] = 0;
+    subs[strcspn(subs, " ")] = 0;
     printf("posthorn: created a new instance in %s\n", l->dir);
     printf("  configuration    %s/main.cf, %s/master.cf, %s/aliases\n", l->etc, l->etc, l->etc);
     printf("  TLS certificate  %s (self-signed for %s), key %s\n", l->cert, o->hostname, l->key);
@@ -323,6 +326,7 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     printf("  log              %s\n", l->logfile);
     printf("  daemons          %s\n", l->daemon_dir);
     printf("  SMTP             %s (smtpd)\n", svc);
+    printf("  submission       %s (STARTTLS), %s (TLS) (submission)\n", sub, subs);
     printf("  POP3             %s (STLS), %s (TLS) (pop3d, then pop3d-mailbox)\n", pop3, pop3s);
     printf("  IMAP             %s (STARTTLS), %s (TLS) (imapd, then imapd-mailbox)\n", imap, imaps);
     printf("  runs as          %s (mail_owner), %s (vmail_owner), %s (dkim_owner)\n",
@@ -339,6 +343,8 @@ static void print_summary(const struct init_opts *o, const struct layout *l)
     free(pop3s);
     free(imap);
     free(imaps);
+    free(sub);
+    free(subs);
 }
 
 int cmd_init(struct cli *c, int argc, char **argv)

@@ -21,7 +21,7 @@ static const char usage_text[] =
     "       | quota ADDR SIZE | list [--json]\n"
     "  domain add DOMAIN | del DOMAIN [--force] | list [--json]\n"
     "  map build FILE | query TYPE:NAME KEY        newaliases\n"
-    "  queue list [--json] | show ID | flush | delete ID|ALL [--queue NAME]\n"
+    "  queue list [--held] [--json] | show ID | flush | delete ID|ALL [--queue NAME]\n"
     "        | hold ID|ALL | release ID|ALL | requeue ID|ALL\n"
     "  dkim keygen DOMAIN [--selector S] [--type rsa|ed25519] [--bits N] [--pending]\n"
     "       | list [DOMAIN] [--json] | activate|retire|delete DOMAIN SELECTOR\n"

@@ -1,4 +1,5 @@
-/* queue_list.c - reading the queue: `posthorn queue list [--json]`, the `mailq` front end
+/* queue_list.c - reading the queue: `posthorn queue list [--held] [--json]` (--held: only
+ * the mail in hold/, which qmgr leaves alone until `posthorn queue release`), the `mailq` front end
  * (Postfix's output shape) and `posthorn queue show ID` (envelope, defer state, message).
  * Files are opened without following symlinks; a file that moves or vanishes during the
  * scan (qmgr at work) is skipped, one that does not parse is reported. */
@@ -176,11 +177,12 @@ static void print_json(const struct listing *l)
     printf("%s]\n", l->n ? "\n" : "");
 }
 
-static int list(struct cli *c, bool json)
+static int list(struct cli *c, bool json, bool held_only)
 {
+    static const char *const held[] = {QUEUE_HOLD, NULL};
     struct listing l = {0};
     int rc = 0;
-    for (const char *const *q = listed; *q && rc == 0; q++)
+    for (const char *const *q = held_only ? held : listed; *q && rc == 0; q++)
         if (scan_queue(c, *q, &l) < 0)
             rc = 1;
     if (rc) {
@@ -191,7 +193,7 @@ static int list(struct cli *c, bool json)
     if (json) {
         print_json(&l);
     } else if (l.n == 0) {
-        printf("Mail queue is empty\n");
+        printf(held_only ? "No mail is on hold\n" : "Mail queue is empty\n");
     } else {
         unsigned long long total = 0;
         /* Postfix's headings, widened to our 18-character queue IDs so the columns line up. */
@@ -209,7 +211,7 @@ static int list(struct cli *c, bool json)
 
 int cmd_mailq(struct cli *c, int argc, char **argv)
 {
-    return list(c, argc > 1 && strcmp(argv[1], "--json") == 0);
+    return list(c, argc > 1 && strcmp(argv[1], "--json") == 0, false);
 }
 
 static int put_body(void *ctx, const char *data, size_t len)
@@ -282,10 +284,16 @@ static int show(struct cli *c, const char *id)
 int queue_read_cmd(struct cli *c, int argc, char **argv)
 {
     if (strcmp(argv[1], "list") == 0) {
-        bool json = argc == 3 && strcmp(argv[2], "--json") == 0;
-        if (argc > 3 || (argc == 3 && !json))
-            cli_usage("queue list [--json]");
-        return list(c, json);
+        bool json = false, held = false;
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--json") == 0 && !json)
+                json = true;
+            else if (strcmp(argv[i], "--held") == 0 && !held)
+                held = true;
+            else
+                cli_usage("queue list [--held] [--json]");
+        }
+        return list(c, json, held);
     }
     if (argc != 3)
         cli_usage("queue show ID");

@@ -40,7 +40,7 @@ static void header_field(void *ctx, const struct header_field *f)
 static bool header_line(struct hdr_state *h, struct sm_message *m, const char *line, size_t len)
 {
     if (!header_line_continues(line, len)) {
-        struct header_field f = {line, len, header_name_length(line, len)};
+        struct header_field f = {line, len, header_name_length(line, len), false};
         h->in_bcc = header_field_is(&f, "Bcc");
     }
     h->kept_any |= !h->in_bcc;

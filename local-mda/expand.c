@@ -151,37 +151,36 @@ static void add_unknown(struct walk *w, const char *addr)
 
 static void walk_address(struct walk *w, const char *addr);
 
-/* A target of an alias: "<a@b>", "a@b" or "local" (qualified with the alias's domain). */
-static void walk_target(struct walk *w, const char *alias, const char *tok)
+struct alias_step {
+    struct walk *w;
+    const char *alias;
+};
+
+/* A target of an alias (lib/global/resolve.h, resolve_alias_targets). */
+static int walk_target(void *ctx, const char *t, bool supported)
 {
-    size_t len = strlen(tok);
-    char *t = len >= 2 && tok[0] == '<' && tok[len - 1] == '>' ? xstrndup(tok + 1, len - 2) : xstrdup(tok);
-    if (t[0] == '|' || t[0] == '/' || strncasecmp(t, ":include:", 9) == 0 || !*t ||
-        strpbrk(t, "\"\\<>()[];")) {
-        fail(w, "defer", "4.3.5", "unsupported target \"%s\" in alias %s", t, alias);
-    } else {
-        if (!strchr(t, '@')) {
-            char *q = xasprintf("%s%s", t, strrchr(alias, '@'));
-            free(t);
-            t = q;
-        }
-        char *lt = lowered(t);
-        if (strcmp(lt, w->stack[w->depth - 1]) == 0) { /* lists itself: its own mailbox */
-            char *mailbox = NULL;
-            enum rcpt_class c = resolve_mailbox(w->rq->mda->res, t, &mailbox, NULL);
-            if (c == RCPT_USER)
-                add_local(w, mailbox, t);
-            else if (c == RCPT_TEMPFAIL)
-                fail(w, "defer", "4.3.0", "cannot look up %s: table unavailable", t);
-            else
-                fail(w, "bounce", "5.1.1", "unknown user: %s", t);
-            free(mailbox);
-        } else {
-            walk_address(w, t);
-        }
-        free(lt);
+    struct alias_step *st = ctx;
+    struct walk *w = st->w;
+    if (!supported) {
+        fail(w, "defer", "4.3.5", "unsupported target \"%s\" in alias %s", t, st->alias);
+        return 1;
     }
-    free(t);
+    char *lt = lowered(t);
+    if (strcmp(lt, w->stack[w->depth - 1]) == 0) { /* lists itself: its own mailbox */
+        char *mailbox = NULL;
+        enum rcpt_class c = resolve_mailbox(w->rq->mda->res, t, &mailbox, NULL);
+        if (c == RCPT_USER)
+            add_local(w, mailbox, t);
+        else if (c == RCPT_TEMPFAIL)
+            fail(w, "defer", "4.3.0", "cannot look up %s: table unavailable", t);
+        else
+            fail(w, "bounce", "5.1.1", "unknown user: %s", t);
+        free(mailbox);
+    } else {
+        walk_address(w, t);
+    }
+    free(lt);
+    return w->x->failed ? 1 : 0;
 }
 
 static void walk_alias(struct walk *w, const char *addr, const char *value)
@@ -200,14 +199,11 @@ static void walk_alias(struct walk *w, const char *addr, const char *value)
     }
     w->stack = xreallocarray(w->stack, w->depth + 1, sizeof *w->stack);
     w->stack[w->depth++] = key;
-    char *copy = xstrdup(value), *save = NULL;
+    struct alias_step st = {w, addr};
     size_t ntok = 0;
-    for (char *tok = strtok_r(copy, ", \t\r\n", &save); tok && !w->x->failed;
-         tok = strtok_r(NULL, ", \t\r\n", &save), ntok++)
-        walk_target(w, addr, tok);
+    resolve_alias_targets(addr, value, walk_target, &st, &ntok);
     if (ntok == 0)
         fail(w, "defer", "4.3.5", "alias %s has no targets", addr);
-    free(copy);
     free(w->stack[--w->depth]);
 }
 

@@ -158,7 +158,7 @@ static void line_end(struct login_client *c, const char *tail, size_t len)
 static void on_line(struct login_client *c, struct buf *line)
 {
     struct imap_login *st = state(c);
-    if (st->state != L_CMD) {
+    if (sasl_exchange_active(&st->sasl)) {
         imap_auth_line(c, buf_cstr(line));
         return;
     }
@@ -185,7 +185,7 @@ static void on_line(struct login_client *c, struct buf *line)
 static void line_too_long(struct login_client *c, size_t limit)
 {
     struct imap_login *st = state(c);
-    if (st->state != L_CMD) /* a SASL line: the AUTHENTICATE (st->tag) ends with this BAD */
+    if (sasl_exchange_active(&st->sasl)) /* a SASL line: the AUTHENTICATE (st->tag) ends with this BAD */
         imap_auth_abort(c);
     else
         pending_tag(st);

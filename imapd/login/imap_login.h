@@ -9,18 +9,16 @@
 #include "buf.h"
 #include "imap_parse.h"
 #include "login_session.h"
+#include "sasl.h"
 #include <stdbool.h>
 #include <stdint.h>
 
-enum imap_login_state { L_CMD, L_AUTH_PLAIN, L_AUTH_LOGIN_USER, L_AUTH_LOGIN_PASS };
-
 /* The IMAP state of one login session (login_client.proto). */
 struct imap_login {
-    enum imap_login_state state;
+    struct sasl_exchange sasl; /* an AUTHENTICATE exchange (lib/auth/sasl.h) */
     struct buf cmd;          /* the command being assembled, literals included */
     uint64_t literal_left;   /* bytes of a literal still to come */
     char tag[IMAP_TAG_MAX + 1]; /* of the LOGIN or AUTHENTICATE being checked */
-    char *user;              /* AUTHENTICATE LOGIN's name, until the password comes */
 };
 
 /* commands.c */
@@ -29,7 +27,7 @@ void imap_login_tagged(struct login_client *c, const char *fmt, ...) __attribute
 /* auth.c: LOGIN and AUTHENTICATE (RFC 9051 sec 6.2.2 and 6.2.3, RFC 4959). */
 void imap_cmd_login(struct login_client *c, const struct imap_command *cmd);
 void imap_cmd_authenticate(struct login_client *c, const struct imap_command *cmd);
-/* A SASL continuation line (states L_AUTH_*). */
+/* A SASL continuation line (while an AUTHENTICATE exchange is active). */
 void imap_auth_line(struct login_client *c, const char *line);
 /* Forget a half-done AUTHENTICATE (wipes the name). */
 void imap_auth_abort(struct login_client *c);

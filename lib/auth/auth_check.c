@@ -3,6 +3,7 @@
 #include "accounts.h"
 #include "mem.h"
 #include "password.h"
+#include "strhash.h"
 #include "worker.h"
 #include <bsd/stdlib.h>
 #include <stdlib.h>
@@ -187,13 +188,7 @@ struct auth_penalty {
     long long memory_ms;
 };
 
-static unsigned hash(const char *s)
-{
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % PENALTY_BUCKETS;
-}
+static unsigned hash(const char *s) { return str_hash(s) % PENALTY_BUCKETS; }
 
 struct auth_penalty *auth_penalty_new(long long memory_ms)
 {

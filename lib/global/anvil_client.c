@@ -212,6 +212,10 @@ static int handle(struct anvil_client *ac, const struct attrs *a)
     reply.rate = get_uint(a, "rate");
     reply.failures = get_uint(a, "failures");
     reply.delay_ms = (long)get_uint(a, "delay");
+    reply.messages = get_uint(a, "messages");
+    reply.recipients = get_uint(a, "recipients");
+    reply.held = attrs_get(a, "held") && strcmp(attrs_get(a, "held"), "yes") == 0;
+    reply.tripped = attrs_get(a, "tripped") && strcmp(attrs_get(a, "tripped"), "yes") == 0;
     if (r->fn)
         r->fn(r->ctx, &reply);
     free(r);
@@ -351,6 +355,24 @@ struct anvil_req *anvil_login_done(struct anvil_client *ac, const char *addr, co
                             : result == ANVIL_LOGIN_FAILED ? "failed"
                                                            : "not_checked");
     attrs_add(&a, "reserved", reserved ? "yes" : "no");
+    return request(ac, &a, fn, ctx);
+}
+
+struct anvil_req *anvil_send(struct anvil_client *ac, const char *user, unsigned messages,
+                             unsigned recipients, const struct send_limits *lim, anvil_fn fn,
+                             void *ctx)
+{
+    struct attrs a = {0};
+    attrs_add(&a, "request", "send");
+    attrs_add(&a, "user", user);
+    attrs_addf(&a, "messages", "%u", messages);
+    attrs_addf(&a, "recipients", "%u", recipients);
+    attrs_addf(&a, "unit", "%lld", lim->unit_ms);
+    attrs_addf(&a, "max_messages", "%u", lim->max_messages);
+    attrs_addf(&a, "max_recipients", "%u", lim->max_recipients);
+    attrs_addf(&a, "hard_messages", "%u", lim->hard_messages);
+    attrs_addf(&a, "hard_recipients", "%u", lim->hard_recipients);
+    attrs_addf(&a, "hold", "%lld", lim->hold_ms);
     return request(ac, &a, fn, ctx);
 }
 

@@ -1,7 +1,8 @@
 /* anvil_client.h - asking the anvil service (SPOOL/private/anvil, doc/anvil.md) about a client
  * address before serving it: how many connections it has open with this service across every
  * process, how many it opened in the last anvil_rate_time_unit, and whether a login from it may
- * be checked now (and after which delay).
+ * be checked now (and after which delay); and, for submission, whether an authenticated user
+ * may send one more message or recipient (lib/global/send_limit.h).
  *
  * One client per process, one persistent non-blocking connection, requests answered in order.
  * Replies come back through callbacks on the event loop, never from inside the call that
@@ -18,13 +19,15 @@
 #define POSTHORN_ANVIL_CLIENT_H
 #include "config.h"
 #include "event.h"
+#include "send_limit.h"
 #include <stdbool.h>
 
 #define ANVIL_SOCKET "private/anvil"
 
 enum anvil_status {
     ANVIL_OK,
-    ANVIL_REFUSE,     /* a login: the address has reached max_failures; do not check */
+    ANVIL_REFUSE,     /* a login: the address has reached max_failures; do not check.
+                       * send: over the user's limit (not counted as sent) */
     ANVIL_WAIT,       /* a login: all of the address's attempts are being checked; ask
                        * again after delay_ms (nothing was reserved) */
     ANVIL_UNAVAILABLE /* no answer: use the process's own limits */
@@ -36,6 +39,9 @@ struct anvil_reply {
     unsigned rate;        /* connect: connections in the current rate time unit */
     unsigned failures;    /* login: failed logins of the address within login_penalty_time */
     long delay_ms;        /* login: wait this long before checking the password */
+    unsigned messages, recipients; /* send: the user's in the current unit */
+    bool held, tripped;   /* send: the user's mail is held; this request went past a hard
+                           * limit (send_limit.h) */
     unsigned generation;  /* of the anvil connection that counted it (0 when unavailable) */
 };
 
@@ -73,6 +79,12 @@ enum anvil_login_result { ANVIL_LOGIN_OK, ANVIL_LOGIN_FAILED, ANVIL_LOGIN_NOT_CH
 struct anvil_req *anvil_login_done(struct anvil_client *ac, const char *addr, const char *user,
                                    enum anvil_login_result result, unsigned generation,
                                    anvil_fn fn, void *ctx);
+
+/* An authenticated user is about to send messages (MAIL: 1) or recipients (RCPT: 1) under
+ * lim: ANVIL_OK (counted), ANVIL_REFUSE (over a limit), with held and tripped. */
+struct anvil_req *anvil_send(struct anvil_client *ac, const char *user, unsigned messages,
+                             unsigned recipients, const struct send_limits *lim, anvil_fn fn,
+                             void *ctx);
 
 /* The caller no longer wants the answer (its session went away); fn is not called. */
 void anvil_cancel(struct anvil_req *req);

@@ -26,6 +26,9 @@ static const struct param_def core_rows[] = {
 static const struct param_def smtpd_rows[] = {
 #include "params_smtpd.def"
 };
+static const struct param_def submission_rows[] = {
+#include "params_submission.def"
+};
 static const struct param_def qmgr_rows[] = {
 #include "params_qmgr.def"
 };
@@ -49,7 +52,8 @@ static const struct param_def master_rows[] = {
 
 const struct param_table param_tables[] = {
     TABLE("core", "instance layout, identities, shared limits, logging, login processes", core_rows),
-    TABLE("smtpd", "the SMTP server", smtpd_rows),
+    TABLE("smtpd", "the SMTP server (smtpd and submission)", smtpd_rows),
+    TABLE("submission", "message submission (587, 465)", submission_rows),
     TABLE("qmgr", "the queue manager", qmgr_rows),
     TABLE("local", "local delivery (local-mda)", local_rows),
     TABLE("pop3d", "the POP3 server", pop3d_rows),

@@ -249,6 +249,11 @@ void queue_abort(struct queue_writer *w)
 
 int queue_commit(struct queue_writer *w, bool sync_dir, char **err)
 {
+    return queue_commit_to(w, QUEUE_INCOMING, sync_dir, err);
+}
+
+int queue_commit_to(struct queue_writer *w, const char *queue, bool sync_dir, char **err)
+{
     frame_chunk(w);
     if (w->prepend.len) {
         set_version_2(w);
@@ -266,7 +271,7 @@ int queue_commit(struct queue_writer *w, bool sync_dir, char **err)
         queue_abort(w);
         return -1;
     }
-    char *final = queue_path(w->spool, QUEUE_INCOMING, w->id);
+    char *final = queue_path(w->spool, queue, w->id);
     /* Never replace an existing queue file: RENAME_NOREPLACE fails on a (vanishingly rare)
      * ID collision instead of silently losing the other message. */
     if (renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
@@ -281,7 +286,7 @@ int queue_commit(struct queue_writer *w, bool sync_dir, char **err)
     if (sync_dir && fsync_parent(final) < 0) {
         /* The file may not survive power loss: not acknowledged, so it must not stay
          * either (the caller tries again; doc/queue-format.md, Writing, step 5). */
-        *err = xasprintf("fsync %s/%s: %s", w->spool, QUEUE_INCOMING, strerror(errno));
+        *err = xasprintf("fsync %s/%s: %s", w->spool, queue, strerror(errno));
         unlink(final);
         rc = -1;
     }

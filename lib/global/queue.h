@@ -82,6 +82,8 @@ bool queue_failed(const struct queue_writer *w);
  * freed and the temp file removed). With sync_dir false the caller must fsync_dir() the
  * incoming directory itself before acknowledging (used to batch concurrent commits). */
 int queue_commit(struct queue_writer *w, bool sync_dir, char **err);
+/* The same into queue (QUEUE_INCOMING, or QUEUE_HOLD for mail an operator must release). */
+int queue_commit_to(struct queue_writer *w, const char *queue, bool sync_dir, char **err);
 void queue_abort(struct queue_writer *w);
 
 /* --- reading --- */

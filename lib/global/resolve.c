@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct alias_map {
@@ -240,4 +241,39 @@ enum rcpt_class resolve_mailbox(struct resolver *r, const char *addr, char **res
                                 char **extension)
 {
     return classify(r, addr, false, result, extension);
+}
+
+/* One token of an alias value: "<a@b>", "a@b" or "local". */
+static int alias_target(const char *alias, const char *tok,
+                        int (*fn)(void *ctx, const char *target, bool supported), void *ctx)
+{
+    size_t len = strlen(tok);
+    char *t = len >= 2 && tok[0] == '<' && tok[len - 1] == '>' ? xstrndup(tok + 1, len - 2) : xstrdup(tok);
+    bool supported = !(t[0] == '|' || t[0] == '/' || strncasecmp(t, ":include:", 9) == 0 ||
+                       !*t || strpbrk(t, "\"\\<>()[];"));
+    if (supported && !strchr(t, '@')) {
+        const char *at = strrchr(alias, '@');
+        char *q = xasprintf("%s%s", t, at ? at : "");
+        free(t);
+        t = q;
+    }
+    int r = fn(ctx, t, supported);
+    free(t);
+    return r;
+}
+
+int resolve_alias_targets(const char *alias, const char *value,
+                          int (*fn)(void *ctx, const char *target, bool supported), void *ctx,
+                          size_t *count)
+{
+    char *copy = xstrdup(value), *save = NULL;
+    size_t n = 0;
+    int r = 0;
+    for (char *tok = strtok_r(copy, ", \t\r\n", &save); tok && r == 0;
+         tok = strtok_r(NULL, ", \t\r\n", &save), n++)
+        r = alias_target(alias, tok, fn, ctx);
+    free(copy);
+    if (count)
+        *count = n;
+    return r;
 }

@@ -43,4 +43,14 @@ enum rcpt_class resolve_mailbox(struct resolver *r, const char *addr, char **res
 int resolve_domain_is_ours(struct resolver *r, const char *addr);
 struct accounts *resolver_accounts(struct resolver *r);
 
+/* The targets of alias's value (an RCPT_ALIAS result): addresses separated by commas and/or
+ * white space, optionally in angle brackets; a target without '@' gets alias's domain.
+ * fn(ctx, target, supported) for each: supported is false for what is not an address here
+ * (pipes, files, :include:, quotes, brackets, parentheses; target is then the token as
+ * written, brackets removed). Stops when fn returns non-zero and returns that; 0 after the
+ * last target, *count (may be NULL) is the number of targets seen. */
+int resolve_alias_targets(const char *alias, const char *value,
+                          int (*fn)(void *ctx, const char *target, bool supported), void *ctx,
+                          size_t *count);
+
 #endif

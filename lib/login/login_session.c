@@ -216,7 +216,7 @@ static void open_session(struct login_server *srv, struct login_client *c)
         if (!p->wrapper) /* in wrapper mode nothing can be said before TLS */
             srv->proto->refuse_busy(c);
         login_close(c);
-    } else if (auth_penalty_count(srv->penalty, c->rip, event_now_ms()) >= p->max_failures) {
+    } else if (auth_guard_penalized(srv->guard, c->rip)) {
         log_info("refusing %s: too many failed logins", c->rip);
         if (!p->wrapper)
             srv->proto->refuse_penalty(c);
@@ -263,7 +263,13 @@ struct login_server *login_server_new(struct event_loop *loop, const struct logi
     srv->tls = tls;
     srv->auth = auth;
     srv->proto = proto;
-    srv->penalty = auth_penalty_new(p->penalty_time_ms);
+    struct auth_limits lim = {.loop = loop, .check = auth, .anvil = p->anvil,
+                              .default_domain = p->default_domain,
+                              .max_failures = p->max_failures,
+                              .failure_delay_ms = p->failure_delay_ms,
+                              .failure_delay_limit_ms = p->failure_delay_limit_ms,
+                              .penalty_time_ms = p->penalty_time_ms};
+    srv->guard = auth_guard_new(&lim);
     struct sess_list *l = &srv->sessions;
     l->loop = loop;
     l->timeout_ms = p->login_timeout_ms;
@@ -280,18 +286,17 @@ void login_server_free(struct login_server *srv)
         sess_kill(s);
         sess_reap(s);
     }
-    login_auth_free_all(srv);
-    auth_penalty_free(srv->penalty);
+    auth_guard_free(srv->guard);
     free(srv);
 }
 
 unsigned login_server_busy(const struct login_server *srv)
 {
-    return srv->sessions.count + auth_check_pending(srv->auth);
+    return srv->sessions.count + auth_guard_pending(srv->guard);
 }
 
 void login_server_tick(struct login_server *srv)
 {
     sess_tick(&srv->sessions);
-    auth_penalty_expire(srv->penalty, event_now_ms());
+    auth_guard_tick(srv->guard);
 }

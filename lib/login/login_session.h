@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "event.h"
 #include "anvil_client.h"
+#include "auth_attempt.h"
 #include "auth_check.h"
 #include "session.h"
 #include <openssl/ssl.h>
@@ -106,7 +107,7 @@ struct login_client {
     void *proto;               /* the protocol's state */
     /* private to the skeleton */
     bool wait_auth, wait_handoff, wait_drain;
-    struct login_attempt *attempt; /* the login being limited or checked */
+    struct auth_attempt *attempt; /* the login being limited or checked */
     struct handoff *handoff;
     struct login_proxy *proxy;
     char *auth_user;

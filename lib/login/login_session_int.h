@@ -10,8 +10,7 @@ struct login_server {
     struct login_params p;
     SSL_CTX *tls;
     struct auth_check *auth;
-    struct auth_penalty *penalty;
-    DLIST_HEAD(struct login_attempt) attempts;
+    struct auth_guard *guard;  /* the login limits (lib/auth/auth_attempt.h) */
     const struct login_protocol *proto;
     struct sess_list sessions;
 };
@@ -23,8 +22,6 @@ void login_client_reap(struct login_client *c);
 /* The session ends: a check under way still finishes and counts (closing the connection
  * right after a wrong password must not make it free), anything else is dropped. */
 void login_auth_forget(struct login_client *c);
-/* The server ends: drop every attempt. */
-void login_auth_free_all(struct login_server *srv);
 /* login_session_handoff.c: hand the authenticated session over (auth_user, method set). */
 void login_start_handoff(struct login_client *c);
 /* Stop a handoff in progress and end the TLS proxy, if any (the session ends). */

@@ -96,6 +96,7 @@ void header_scanner_init(struct header_scanner *s, size_t max)
     s->max = max;
     buf_init(&s->line);
     buf_init(&s->field);
+    s->cut = s->line_cut = false;
     s->done = false;
 }
 
@@ -103,10 +104,11 @@ static void field_complete(struct header_scanner *s, header_field_fn fn, void *c
 {
     if (s->field.len == 0)
         return;
-    struct header_field f = {s->field.data, s->field.len, 0};
+    struct header_field f = {s->field.data, s->field.len, 0, s->cut};
     f.name_len = header_name_length(f.text, f.len);
     fn(ctx, &f);
     buf_reset(&s->field);
+    s->cut = false;
 }
 
 /* One complete line (s->line, without its LF). */
@@ -121,12 +123,16 @@ static void scanner_line(struct header_scanner *s, header_field_fn fn, void *ctx
     } else {
         if (!continues)
             field_complete(s, fn, ctx);
+        s->cut |= s->line_cut;
         if (s->field.len + n + 1 <= s->max) {
             buf_append(&s->field, l, n);
             buf_putc(&s->field, '\n');
+        } else {
+            s->cut = true;
         }
     }
     buf_reset(&s->line);
+    s->line_cut = false;
 }
 
 size_t header_scanner_feed(struct header_scanner *s, const char *data, size_t len,
@@ -139,6 +145,7 @@ size_t header_scanner_feed(struct header_scanner *s, const char *data, size_t le
         size_t keep = s->max > 0 ? s->max - 1 : 0; /* a kept line and its LF fit a field */
         size_t room = keep > s->line.len ? keep - s->line.len : 0;
         buf_append(&s->line, data + i, run < room ? run : room);
+        s->line_cut |= run > room;
         i += run;
         if (!nl)
             break;
@@ -150,6 +157,10 @@ size_t header_scanner_feed(struct header_scanner *s, const char *data, size_t le
 
 void header_scanner_finish(struct header_scanner *s, header_field_fn fn, void *ctx)
 {
+    if (!s->done && s->line.len > 0) { /* the message ended inside this line */
+        s->line_cut = true;
+        scanner_line(s, fn, ctx);
+    }
     if (!s->done)
         field_complete(s, fn, ctx);
     s->done = true;

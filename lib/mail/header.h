@@ -24,6 +24,8 @@ struct header_field {
     const char *text; /* the first line and its continuation lines, each ending in LF */
     size_t len;
     size_t name_len;  /* length of the name before ':'; 0: the first line is not "name:" */
+    bool truncated;   /* scanner only: a line was cut or left out to stay within max, or the
+                       * message ended inside the field's last line */
 };
 
 /* Length of the field name that starts line[0..len) ("name:"), 0 when none does. */
@@ -68,6 +70,8 @@ struct header_scanner {
                          max - 1 bytes, a continuation line that does not fit is left out */
     struct buf line;  /* the line being read, without its LF */
     struct buf field; /* the field being collected, LF line ends */
+    bool line_cut;    /* the line being read was cut to max - 1 bytes */
+    bool cut;         /* a line of the field being collected was cut or left out */
     bool done;        /* the header section has ended */
 };
 
@@ -77,7 +81,8 @@ void header_scanner_init(struct header_scanner *s, size_t max);
  * or the first body line, is counted as consumed). fn sees each field once it is complete. */
 size_t header_scanner_feed(struct header_scanner *s, const char *data, size_t len,
                            header_field_fn fn, void *ctx);
-/* The message ended: hand out the last field (an incomplete last line is dropped). */
+/* The message ended: hand out the last field. An incomplete last line counts as a line of
+ * it (or of a field of its own), and that field comes out truncated. */
 void header_scanner_finish(struct header_scanner *s, header_field_fn fn, void *ctx);
 bool header_scanner_done(const struct header_scanner *s);
 /* Release the buffers; the scanner can be initialised again. */

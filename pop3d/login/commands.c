@@ -74,7 +74,7 @@ static void command(struct login_client *c, struct buf *line)
 
 static void on_line(struct login_client *c, struct buf *line)
 {
-    if (state(c)->state != L_CMD)
+    if (sasl_exchange_active(&state(c)->sasl))
         pop3_auth_line(c, buf_cstr(line));
     else
         command(c, line);
@@ -82,7 +82,7 @@ static void on_line(struct login_client *c, struct buf *line)
 
 static void line_too_long(struct login_client *c, size_t limit)
 {
-    if (state(c)->state != L_CMD)
+    if (sasl_exchange_active(&state(c)->sasl))
         pop3_auth_abort(c);
     login_error(c, "-ERR Line too long (at most %zu bytes).", limit);
 }

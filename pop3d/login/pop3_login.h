@@ -8,16 +8,15 @@
 #define POP3D_LOGIN_POP3_LOGIN_H
 #include "buf.h"
 #include "login_session.h"
+#include "sasl.h"
 #include <stdbool.h>
 
 #define POP3_IMPLEMENTATION "Posthorn"
 
-enum pop3_login_state { L_CMD, L_AUTH_PLAIN, L_AUTH_LOGIN_USER, L_AUTH_LOGIN_PASS };
-
 /* The POP3 state of one login session (login_client.proto). */
 struct pop3_login {
-    enum pop3_login_state state;
-    char *user; /* from USER or AUTH LOGIN, until the password comes */
+    struct sasl_exchange sasl; /* an AUTH exchange (lib/auth/sasl.h) */
+    char *user; /* from USER, until PASS comes */
 };
 
 /* commands.c */
@@ -26,7 +25,7 @@ extern const struct login_protocol pop3_login_protocol;
 void pop3_cmd_user(struct login_client *c, const char *name);
 void pop3_cmd_pass(struct login_client *c, const char *password);
 void pop3_cmd_auth(struct login_client *c, const char *mech, const char *initial);
-/* A SASL continuation line (states L_AUTH_*). */
+/* A SASL continuation line (while an AUTH exchange is active). */
 void pop3_auth_line(struct login_client *c, const char *line);
 /* Forget a half-done USER or AUTH exchange (wipes the name). */
 void pop3_auth_abort(struct login_client *c);

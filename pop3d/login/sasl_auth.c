@@ -21,17 +21,10 @@ static bool plaintext_refused(struct login_client *c)
     return true;
 }
 
-static void wipe_buf(struct buf *b)
-{
-    if (b->data)
-        explicit_bzero(b->data, b->len);
-    buf_free(b);
-}
-
 void pop3_auth_abort(struct login_client *c)
 {
     struct pop3_login *st = state(c);
-    st->state = L_CMD;
+    sasl_exchange_reset(&st->sasl);
     if (st->user) {
         explicit_bzero(st->user, strlen(st->user));
         free(st->user);
@@ -48,81 +41,36 @@ void pop3_cmd_user(struct login_client *c, const char *name)
     login_reply(c, "+OK");
 }
 
-/* Check the pending user name with password; the name is wiped and freed. */
-static void check_pending_user(struct login_client *c, const char *password, const char *method)
-{
-    struct pop3_login *st = state(c);
-    char *user = st->user;
-    st->user = NULL;
-    st->state = L_CMD;
-    login_authenticate(c, user, password, method);
-    explicit_bzero(user, strlen(user));
-    free(user);
-}
-
 void pop3_cmd_pass(struct login_client *c, const char *password)
 {
     if (plaintext_refused(c))
         return;
-    if (!state(c)->user) {
+    struct pop3_login *st = state(c);
+    if (!st->user) {
         login_error(c, "-ERR No user name given: send USER first.");
         return;
     }
-    check_pending_user(c, password, "USER");
+    char *user = st->user;
+    st->user = NULL;
+    login_authenticate(c, user, password, "USER");
+    explicit_bzero(user, strlen(user));
+    free(user);
 }
 
-/* RFC 4616: [authzid] NUL authcid NUL passwd. */
-static void plain_response(struct login_client *c, const char *b64)
+/* Where the SASL exchange stands, in POP3's words (RFC 5034 sec 4). */
+static void sasl_answer(struct login_client *c, enum sasl_status r, struct sasl_creds *cr,
+                        const char *challenge)
 {
-    struct buf msg = BUF_INIT;
-    struct sasl_creds cr = {0};
-    state(c)->state = L_CMD;
-    if (!base64_decode(b64, strlen(b64), &msg)) {
-        login_error(c, "-ERR Invalid base64 data.");
-    } else if (!sasl_plain_parse(msg.data ? msg.data : "", msg.len, &cr)) {
-        login_fail(c, "PLAIN");
-    } else if (cr.authzid && strcasecmp(cr.authzid, cr.authcid) != 0) {
-        login_fail(c, "PLAIN"); /* acting as another user is not supported */
-    } else {
-        login_authenticate(c, cr.authcid, cr.passwd, "PLAIN");
+    const char *mech = state(c)->sasl.mech;
+    switch (r) {
+    case SASL_CHALLENGE: login_reply(c, "+ %s", challenge); break;
+    case SASL_DONE: login_authenticate(c, cr->authcid, cr->passwd, mech); break;
+    case SASL_BAD_BASE64: login_error(c, "-ERR Invalid base64 data."); break;
+    case SASL_MALFORMED: login_fail(c, mech); break;
+    case SASL_CANCELLED: login_error(c, "-ERR Authentication cancelled."); break;
+    case SASL_UNSUPPORTED: login_error(c, "-ERR Unsupported authentication mechanism."); break;
     }
-    sasl_creds_free(&cr);
-    wipe_buf(&msg);
-}
-
-/* One base64 field of AUTH LOGIN, or NULL (after the -ERR) when invalid. */
-static char *login_field(struct login_client *c, const char *b64)
-{
-    struct buf b = BUF_INIT;
-    if (!base64_decode(b64, strlen(b64), &b) || b.len == 0 || memchr(b.data, 0, b.len)) {
-        wipe_buf(&b);
-        pop3_auth_abort(c);
-        login_error(c, "-ERR Invalid base64 data.");
-        return NULL;
-    }
-    char *v = xstrdup(buf_cstr(&b));
-    wipe_buf(&b);
-    return v;
-}
-
-static void login_user_step(struct login_client *c, const char *b64)
-{
-    char *user = login_field(c, b64);
-    if (!user)
-        return;
-    state(c)->user = user;
-    state(c)->state = L_AUTH_LOGIN_PASS;
-    login_reply(c, "+ %s", SASL_LOGIN_PASS_PROMPT);
-}
-
-static void login_pass_step(struct login_client *c, const char *b64)
-{
-    char *pw = login_field(c, b64);
-    if (!pw)
-        return;
-    check_pending_user(c, pw, "LOGIN");
-    explicit_bzero(pw, strlen(pw));
-    free(pw);
+    sasl_creds_free(cr);
 }
 
 static void auth_mechanisms(struct login_client *c)
@@ -142,38 +90,16 @@ void pop3_cmd_auth(struct login_client *c, const char *mech, const char *initial
     if (plaintext_refused(c))
         return;
     pop3_auth_abort(c);
-    /* RFC 5034 sec 4: "=" is an empty initial response. */
-    const char *response = initial && strcmp(initial, "=") == 0 ? "" : initial;
-    if (strcasecmp(mech, "PLAIN") == 0) {
-        if (response) {
-            plain_response(c, response);
-        } else {
-            state(c)->state = L_AUTH_PLAIN;
-            login_reply(c, "+ ");
-        }
-    } else if (strcasecmp(mech, "LOGIN") == 0) {
-        if (response) {
-            login_user_step(c, response);
-        } else {
-            state(c)->state = L_AUTH_LOGIN_USER;
-            login_reply(c, "+ %s", SASL_LOGIN_USER_PROMPT);
-        }
-    } else {
-        login_error(c, "-ERR Unsupported authentication mechanism.");
-    }
+    struct sasl_creds cr = {0};
+    const char *challenge = NULL;
+    enum sasl_status r = sasl_exchange_start(&state(c)->sasl, mech, initial, &cr, &challenge);
+    sasl_answer(c, r, &cr, challenge);
 }
 
 void pop3_auth_line(struct login_client *c, const char *line)
 {
-    if (strcmp(line, "*") == 0) { /* RFC 5034 sec 4: the client cancels */
-        pop3_auth_abort(c);
-        login_error(c, "-ERR Authentication cancelled.");
-        return;
-    }
-    switch (state(c)->state) {
-    case L_AUTH_PLAIN: plain_response(c, line); break;
-    case L_AUTH_LOGIN_USER: login_user_step(c, line); break;
-    case L_AUTH_LOGIN_PASS: login_pass_step(c, line); break;
-    case L_CMD: break;
-    }
+    struct sasl_creds cr = {0};
+    const char *challenge = NULL;
+    enum sasl_status r = sasl_exchange_step(&state(c)->sasl, line, &cr, &challenge);
+    sasl_answer(c, r, &cr, challenge);
 }

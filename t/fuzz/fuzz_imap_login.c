@@ -23,9 +23,9 @@
 #include "fuzz_client.h"
 #include "fuzz_common.h"
 #include "fuzz_daemon.h"
+#include "fuzz_login_account.h"
 #include "login_handoff.h"
 #include "unixsock.h"
-#include <argon2.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,26 +34,6 @@ static struct server srv;
 static unsigned handoffs; /* requests being received */
 static const uint8_t *input; /* this run's client bytes */
 static size_t input_len;
-
-static void add_account(struct config *cfg)
-{
-    static const uint8_t salt[16] = "posthorn-fuzzing";
-    char enc[200] = "{ARGON2ID}";
-    must(argon2id_hash_encoded(1, 8, 1, "secret", 6, salt, sizeof salt, 32, enc + 10,
-                               sizeof enc - 10) == ARGON2_OK);
-    char *err = NULL;
-    struct accounts *a = accounts_open(cfg, true, &err);
-    struct account_user u = {"alice@example.test", enc, -1};
-    must(a && accounts_domain_add(a, "example.test", &err) == 0 &&
-         accounts_user_put(a, &u, &err) == 0);
-    accounts_close(a);
-}
-
-static bool id_ok(const char *id)
-{
-    return id && *id && strlen(id) < 24 &&
-           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == strlen(id);
-}
 
 /* RFC 9051 tag: 1*<any ASTRING-CHAR except "+">, which leaves the visible ASCII characters
  * but ( ) { % * " \ +; at most IMAP_TAG_MAX of them here. */
@@ -80,35 +60,7 @@ static bool client_tag(const char *t, size_t len)
     return false;
 }
 
-static bool b64_char(uint8_t ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           ch == '+' || ch == '/' || ch == '=';
-}
-
-/* The client sent the password: "secret" itself (LOGIN: atom, quoted or literal; no escape
- * can make those bytes) or a base64 token that decodes to it (AUTHENTICATE LOGIN) or ends in
- * NUL "secret" (AUTHENTICATE PLAIN). The login decodes an atom or a whole continuation line
- * (up to a NUL), so its token is a maximal run of base64 characters in the input. */
-static bool password_sent(void)
-{
-    if (memmem(input, input_len, "secret", 6))
-        return true;
-    for (size_t i = 0; i < input_len;) {
-        size_t n = 0;
-        while (i + n < input_len && b64_char(input[i + n]))
-            n++;
-        struct buf b = BUF_INIT;
-        bool hit = n && base64_decode((const char *)input + i, n, &b) &&
-                   ((b.len == 6 && !memcmp(b.data, "secret", 6)) ||
-                    (b.len >= 7 && !memcmp(b.data + b.len - 7, "\0secret", 7)));
-        buf_free(&b);
-        if (hit)
-            return true;
-        i += n + 1;
-    }
-    return false;
-}
+static bool password_sent(void) { return fuzz_password_sent(input, input_len); }
 
 /* The commands pipelined behind the login are bytes the client sent. */
 static bool input_ok(const char *b64)
@@ -134,7 +86,7 @@ static void on_handoff(void *ctx, struct handoff_in *h, const struct attrs *req,
     const char *tls = attrs_get(req, "tls");
     must(user && !strcmp(user, "alice@example.test") && svc && !strcmp(svc, "imap") && method &&
          (!strcmp(method, "LOGIN") || !strcmp(method, "PLAIN")) &&
-         id_ok(attrs_get(req, "session")) && tls && !strcmp(tls, "no"));
+         fuzz_session_id_ok(attrs_get(req, "session")) && tls && !strcmp(tls, "no"));
     must(tag && tag_ok(tag, strlen(tag)) && client_tag(tag, strlen(tag)));
     must(input_ok(attrs_get(req, "input")));
     must(password_sent());
@@ -175,7 +127,7 @@ static void setup(void)
     set(cfg, "login_failure_delay", "0");
     set(cfg, "login_max_failures", "100000");
     set(cfg, "imapd_line_length_limit", "1024");
-    add_account(cfg);
+    fuzz_add_alice(cfg);
     srv = (struct server){.cfg = cfg, .loop = event_loop_new(), .program = "imap-login",
                           .service = "fuzz", .transport = "inet", .spool = dir, .listen_fd = -1};
     pre_init(&srv);

@@ -19,9 +19,9 @@
 #include "fuzz_client.h"
 #include "fuzz_common.h"
 #include "fuzz_daemon.h"
+#include "fuzz_login_account.h"
 #include "login_handoff.h"
 #include "unixsock.h"
-#include <argon2.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,47 +31,7 @@ static unsigned handoffs; /* requests being received */
 static const uint8_t *input; /* this run's client bytes */
 static size_t input_len;
 
-static void add_account(struct config *cfg)
-{
-    static const uint8_t salt[16] = "posthorn-fuzzing";
-    char enc[200] = "{ARGON2ID}";
-    must(argon2id_hash_encoded(1, 8, 1, "secret", 6, salt, sizeof salt, 32, enc + 10,
-                               sizeof enc - 10) == ARGON2_OK);
-    char *err = NULL;
-    struct accounts *a = accounts_open(cfg, true, &err);
-    struct account_user u = {"alice@example.test", enc, -1};
-    must(a && accounts_domain_add(a, "example.test", &err) == 0 &&
-         accounts_user_put(a, &u, &err) == 0);
-    accounts_close(a);
-}
-
-static bool id_ok(const char *id)
-{
-    return id && *id && strlen(id) < 24 &&
-           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == strlen(id);
-}
-
-/* The client sent the password: "secret" itself (PASS) or a base64 token that decodes to it
- * (AUTH LOGIN) or ends in NUL "secret" (AUTH PLAIN). */
-static bool password_sent(void)
-{
-    if (memmem(input, input_len, "secret", 6))
-        return true;
-    for (size_t i = 0; i < input_len;) {
-        size_t n = 0;
-        while (i + n < input_len && !strchr(" \r\n", input[i + n]))
-            n++;
-        struct buf b = BUF_INIT;
-        bool hit = n && base64_decode((const char *)input + i, n, &b) &&
-                   ((b.len == 6 && !memcmp(b.data, "secret", 6)) ||
-                    (b.len >= 7 && !memcmp(b.data + b.len - 7, "\0secret", 7)));
-        buf_free(&b);
-        if (hit)
-            return true;
-        i += n + 1;
-    }
-    return false;
-}
+static bool password_sent(void) { return fuzz_password_sent(input, input_len); }
 
 static void on_handoff(void *ctx, struct handoff_in *h, const struct attrs *req, int fd,
                        const char *err)
@@ -84,7 +44,7 @@ static void on_handoff(void *ctx, struct handoff_in *h, const struct attrs *req,
     const char *method = attrs_get(req, "method");
     must(user && !strcmp(user, "alice@example.test") && svc && !strcmp(svc, "pop3") && method &&
          (!strcmp(method, "USER") || !strcmp(method, "PLAIN") || !strcmp(method, "LOGIN")) &&
-         id_ok(attrs_get(req, "session")));
+         fuzz_session_id_ok(attrs_get(req, "session")));
     must(password_sent());
     handoff_in_finish(h, true, NULL);
     close(fd); /* the client sees the end of the session */
@@ -122,7 +82,7 @@ static void setup(void)
     set(cfg, "login_allow_plaintext_auth", "yes");
     set(cfg, "login_failure_delay", "0");
     set(cfg, "login_max_failures", "100000");
-    add_account(cfg);
+    fuzz_add_alice(cfg);
     srv = (struct server){.cfg = cfg, .loop = event_loop_new(), .program = "pop3-login",
                           .service = "fuzz", .transport = "inet", .spool = dir, .listen_fd = -1};
     pre_init(&srv);

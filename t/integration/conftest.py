@@ -393,6 +393,15 @@ def restore_env(saved):
             os.environ[k] = v
 
 
+def close_quietly(*things):
+    """Close each file or socket, ignoring the errors of a connection already gone."""
+    for t in things:
+        try:
+            t.close()
+        except OSError:
+            pass
+
+
 def body_of(raw: bytes) -> bytes:
     """The message as the client sent it: drop the headers Posthorn prepends
     (Return-Path, Delivered-To, Received) from a delivered Maildir file."""

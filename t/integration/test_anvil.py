@@ -362,3 +362,73 @@ def test_smtpd_connection_rate(instance):
     ok = [g for g in greetings if g.startswith(b"220 ")]
     assert len(ok) == 2 and SMTP_REFUSAL.match(greetings[-1]), greetings
     instance.wait_log("Connection rate limit exceeded: 4 from unknown[127.0.0.1]")
+
+
+# --- submission's AUTH (doc/submission.md): the same limits, counted with POP3's and IMAP's ---
+
+SUB_FAILED = re.compile(r"submission\[(\d+)\]: authentication failed: user=<([^>]*)>, method=PLAIN")
+SUB_REFUSED = re.compile(r"submission\[(\d+)\]: login refused: user=<([^>]*)>, method=PLAIN")
+
+
+def start_submission_limits(instance, **conf):
+    from submission_client import start_submission
+    return start_submission(instance, **conf)
+
+
+def submission_session(inst, implicit):
+    from submission_client import Smtp
+    s = Smtp(inst, implicit=implicit)
+    s.ehlo()
+    if not implicit:
+        s.starttls()
+        s.ehlo()
+    return s
+
+
+def test_parallel_guessing_against_submission_auth(instance):
+    """30 sessions opened first on 587 (STARTTLS) and 465 (TLS), two submission services with
+    their own processes, then 29 wrong passwords at once and the right one last: at most
+    login_max_failures are checked, the rest and the right one are refused, and the log says
+    why."""
+    from submission_client import plain
+    inst = start_submission_limits(instance, login_max_failures="5")
+    sessions = [submission_session(inst, implicit=i % 2 == 1) for i in range(30)]
+    for s in sessions[:29]:
+        s.send(f"AUTH PLAIN {plain(ALICE, 'wrong')}")
+    replies = [s.reply() for s in sessions[:29]]
+    last = sessions[29].cmd(f"AUTH PLAIN {plain(ALICE, 'secret')}")
+    failed = [r for r in replies if r[0] == 535 and r[1][0].startswith("535 5.7.8")]
+    refused = [r for r in replies if r[0] == 421 and "too many failed logins" in r[1][0]]
+    assert len(failed) + len(refused) == 29, replies
+    assert len(failed) == 5, replies
+    assert last[0] == 421 and "too many failed logins from 127.0.0.1" in last[1][0], last
+    assert len(SUB_FAILED.findall(inst.log())) == 5, inst.log()[-4000:]
+    inst.wait_log(f"login refused: user=<{ALICE}>, method=PLAIN, rip=127.0.0.1, "
+                  "too many failed logins from this address")
+    # Both services' processes took part: the count is not per process.
+    pids = {m[0] for m in SUB_FAILED.findall(inst.log()) + SUB_REFUSED.findall(inst.log())}
+    assert len(pids) >= 2, inst.log()[-3000:]
+    for s in sessions:
+        s.close()
+
+
+def test_submission_refused_until_the_penalty_passes(instance):
+    inst = start_submission_limits(instance, login_max_failures="2", login_penalty_time="3s")
+    for i in range(2):
+        s = submission_session(inst, implicit=i == 1)
+        assert s.auth_plain(ALICE, "wrong")[0] == 535
+        s.close()
+    t0 = time.monotonic()
+    s = submission_session(inst, implicit=True)
+    code, lines = s.auth_plain(ALICE, "secret")
+    assert code == 421 and "too many failed logins" in lines[0], lines
+    s.close()
+    assert len(SUB_FAILED.findall(inst.log())) == 2  # a refusal checks nothing
+    # POP3 from the same address is refused too: one count for every service.
+    p = Pop(inst, tls=True, refused_ok=True)
+    assert p.greeting == REFUSAL or p.login(ALICE, "secret") == REFUSAL
+    p.close()
+    time.sleep(max(0.0, 3.5 - (time.monotonic() - t0)))
+    s = submission_session(inst, implicit=False)
+    assert s.auth_plain(ALICE, "secret")[0] == 235, inst.log()[-3000:]
+    s.cmd("QUIT")

@@ -205,11 +205,38 @@ static void test_resolve(void **state)
     config_free(cfg);
 }
 
+static int collect(void *ctx, const char *target, bool supported)
+{
+    struct buf *b = ctx;
+    buf_printf(b, "%s%s;", supported ? "" : "!", target);
+    return strcmp(target, "stop@x.test") == 0;
+}
+
+/* The targets of an alias value, as local-mda expands them and submission's sender policy
+ * follows them. */
+static void test_alias_targets(void **state)
+{
+    struct buf b = BUF_INIT;
+    size_t n = 0;
+    assert_int_equal(resolve_alias_targets("a@x.test", "b@y.test, <c@z.test>\tlocal,,  |cmd /f",
+                                           collect, &b, &n), 0);
+    assert_string_equal(buf_cstr(&b), "b@y.test;c@z.test;local@x.test;!|cmd;!/f;");
+    assert_int_equal(n, 5);
+    buf_reset(&b);
+    assert_int_equal(resolve_alias_targets("a@x.test", "stop, after", collect, &b, &n), 1);
+    assert_string_equal(buf_cstr(&b), "stop@x.test;");
+    buf_reset(&b);
+    assert_int_equal(resolve_alias_targets("a@x.test", " , ", collect, &b, &n), 0);
+    assert_int_equal(n, 0);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accounts),
         cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_alias_targets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,7 +21,7 @@ static void test_names(void **state)
     assert_true(header_line_continues("\tx", 2));
     assert_false(header_line_continues("x", 1));
     assert_false(header_line_continues("", 0));
-    struct header_field f = {"message-ID: <a@b>\n", 18, 10};
+    struct header_field f = {"message-ID: <a@b>\n", 18, 10, false};
     assert_true(header_field_is(&f, "Message-Id"));
     assert_false(header_field_is(&f, "Message"));
     assert_false(header_field_is(&f, "Message-Id2"));
@@ -100,8 +100,8 @@ static void collect(void *ctx, const struct header_field *f)
 {
     struct collected *c = ctx;
     c->n++;
-    snprintf(c->text + strlen(c->text), sizeof c->text - strlen(c->text), "[%zu:%.*s]",
-             f->name_len, (int)f->len, f->text);
+    snprintf(c->text + strlen(c->text), sizeof c->text - strlen(c->text), "[%zu%s:%.*s]",
+             f->name_len, f->truncated ? "!" : "", (int)f->len, f->text);
 }
 
 /* Feed msg in chunks of step bytes; returns the header section's length. */
@@ -146,19 +146,26 @@ static void test_scanner(void **state)
     assert_int_equal(n, 13);
     assert_string_equal(c.text, "[1:A: 1\n folded\n]");
 
-    /* An incomplete last line is dropped; a leading continuation has no name. */
+    /* An incomplete last line comes out truncated (whatever it holds is seen: a From
+     * there must not escape a check); a leading continuation has no name. */
     scan(" orphan\nA: 1\nB: 2", 64, 4096, &c, &done);
-    assert_string_equal(c.text, "[0: orphan\n][1:A: 1\n]");
+    assert_string_equal(c.text, "[0: orphan\n][1:A: 1\n][1!:B: 2\n]");
+    scan("A: 1\n two", 3, 4096, &c, &done);
+    assert_string_equal(c.text, "[1!:A: 1\n two\n]");
 }
 
 static void test_scanner_bounds(void **state)
 {
     struct collected c;
     bool done;
-    /* max 8: a long line is cut to 7 bytes, a continuation that does not fit is left out. */
-    scan("Subj: abcdefgh\nX: 1\n 2\n 345678\n\n", 4, 8, &c, &done);
+    /* max 8: a long line is cut to 7 bytes, a continuation that does not fit is left out;
+     * both fields say so, the next one does not. */
+    scan("Subj: abcdefgh\nX: 1\n 2\n 345678\nY: 1\n\n", 4, 8, &c, &done);
     assert_true(done);
-    assert_string_equal(c.text, "[4:Subj: a\n][1:X: 1\n 2\n]");
+    assert_string_equal(c.text, "[4!:Subj: a\n][1!:X: 1\n 2\n][1:Y: 1\n]");
+    /* a cut line that starts a field marks that field, not the one before */
+    scan("A: 1\nB: 234567890\n\n", 3, 8, &c, &done);
+    assert_string_equal(c.text, "[1:A: 1\n][1!:B: 2345\n]");
 }
 
 UNIT_TEST_MAIN(cmocka_unit_test(test_names),

@@ -1,0 +1,394 @@
+/* message.c - the queue file of the message being received. Created when the content
+ * starts (DATA/BDAT): sender, attributes (A records: client_addr, client_name, helo,
+ * protocol, and when given envid, ret, smtputf8, body, tls, sasl_method, sasl_username),
+ * recipients, then the content: a Received: header (RFC 5321 sec 4.4) followed by the
+ * client's bytes, streamed as they arrive so memory stays bounded. Oversized content is
+ * dropped (file removed at once) and answered with 552 after the end; the Message-ID header
+ * is picked up for the log. With a role's headers_end hook (smtpd.h) the line being read
+ * while the header section streams in is kept back, so that fields the role adds go in
+ * before the line that ends the section. */
+#include "date.h"
+#include "header.h"
+#include "log.h"
+#include "mem.h"
+#include "smtpd.h"
+#include "tls.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HDR_MAX 4096 /* bytes of one header field kept for the Message-ID and the role */
+
+struct message {
+    struct queue_writer *w; /* NULL once dropped (too big, refused) */
+    char id[QUEUE_ID_SIZE];
+    long long size;         /* content bytes as stored, without our Received: */
+    bool too_big;
+    bool cr_pending;        /* BDAT: the last chunk ended in CR */
+    bool in_headers;
+    struct header_scanner headers; /* the fields, each bounded by HDR_MAX */
+    char *msgid;
+    /* the role's headers_end (smtpd.h) */
+    bool keep_back;         /* keep the current header line back until it is complete */
+    struct buf line;        /* that line: the bytes after the last LF written */
+    bool line_lost;         /* it grew past smtpd_header_line_limit: its start is written */
+    char *refusal;          /* headers_end refused the message */
+};
+
+static const char *notify_text(unsigned n, char *out, size_t outsize)
+{
+    out[0] = 0;
+    if (n & SMTP_NOTIFY_NEVER)
+        return "NEVER";
+    snprintf(out, outsize, "%s%s%s%s%s", n & SMTP_NOTIFY_SUCCESS ? "SUCCESS" : "",
+             (n & SMTP_NOTIFY_SUCCESS) && (n & (SMTP_NOTIFY_DELAY | SMTP_NOTIFY_FAILURE)) ? "," : "",
+             n & SMTP_NOTIFY_DELAY ? "DELAY" : "",
+             (n & SMTP_NOTIFY_DELAY) && (n & SMTP_NOTIFY_FAILURE) ? "," : "",
+             n & SMTP_NOTIFY_FAILURE ? "FAILURE" : "");
+    return out;
+}
+
+static void put_envelope(struct session *s, struct queue_writer *w)
+{
+    const struct smtp_mail *m = s->txn.mail;
+    queue_put_str(w, REC_SENDER, m->from.null ? "" : m->from.addr);
+    queue_put_attr(w, "client_addr", s->addr);
+    queue_put_attr(w, "client_name", "unknown");
+    queue_put_attr(w, "helo", s->helo ? s->helo : "");
+    queue_put_attr(w, "protocol", session_protocol(s));
+    if (m->envid[0])
+        queue_put_attr(w, "envid", m->envid);
+    if (m->ret != SMTP_RET_NONE)
+        queue_put_attr(w, "ret", m->ret == SMTP_RET_FULL ? "FULL" : "HDRS");
+    if (m->smtputf8)
+        queue_put_attr(w, "smtputf8", "yes");
+    if (m->body != SMTP_BODY_NONE)
+        queue_put_attr(w, "body", m->body == SMTP_BODY_8BITMIME ? "8BITMIME" : "7BIT");
+    if (conn_tls_active(s->conn)) {
+        char desc[256];
+        tls_describe(conn_ssl(s->conn), desc, sizeof desc);
+        queue_put_attr(w, "tls", desc);
+    }
+    if (s->auth_user) {
+        queue_put_attr(w, "sasl_method", s->auth_method);
+        queue_put_attr(w, "sasl_username", s->auth_user);
+    }
+    for (size_t i = 0; i < s->txn.nrcpts; i++) {
+        char nt[64];
+        const struct rcpt *r = &s->txn.rcpts[i];
+        queue_put_rcpt(w, r->addr, r->orcpt, notify_text(r->notify, nt, sizeof nt));
+    }
+}
+
+/* RFC 5321 sec 4.4 time stamp line, folded with tabs, LF line ends like all content. An
+ * authenticated client is named in a comment (RFC 6409 sec 8 leaves the form open; this is
+ * Postfix's); with received_hide_client the from clause, its HELO name and address, is left
+ * out (RFC 5322 sec 3.6.7 makes every clause optional). */
+static void put_received(struct session *s, struct message *m)
+{
+    struct buf b = BUF_INIT;
+    char date[MAIL_DATE_SIZE];
+    mail_date_format_zone_comment(date, sizeof date, time(NULL));
+    buf_puts(&b, "Received: "); /* then the clauses, one per line, folded with a tab */
+    if (!s->d->p.received_hide_client)
+        buf_printf(&b, "from %.255s (unknown [%s])\n\t", s->helo ? s->helo : "unknown", s->addr);
+    if (s->auth_user)
+        buf_printf(&b, "(Authenticated sender: %s)\n\t", s->auth_user);
+    if (conn_tls_active(s->conn)) {
+        char desc[256];
+        tls_describe(conn_ssl(s->conn), desc, sizeof desc);
+        buf_printf(&b, "(using %s)\n\t", desc);
+    }
+    buf_printf(&b, "by %s (Posthorn) with %s id %s", s->d->p.hostname, session_protocol(s), m->id);
+    if (s->txn.nrcpts == 1) /* naming one of several recipients would leak the others */
+        buf_printf(&b, "\n\tfor <%s>", s->txn.rcpts[0].addr);
+    buf_printf(&b, "; %s\n", date);
+    queue_write_body(m->w, b.data, b.len);
+    buf_free(&b);
+}
+
+bool msg_start(struct session *s, char **err)
+{
+    struct queue_writer *w = queue_create(s->d->srv->spool, err);
+    if (!w)
+        return false;
+    struct message *m = xcalloc(1, sizeof *m);
+    m->w = w;
+    m->in_headers = true;
+    m->keep_back = s->d->hooks->headers_end != NULL;
+    header_scanner_init(&m->headers, HDR_MAX);
+    snprintf(m->id, sizeof m->id, "%s", queue_writer_id(w));
+    s->txn.msg = m;
+    if (s->auth_user) /* Postfix's shape */
+        log_info("%s: client=unknown[%s], sasl_method=%s, sasl_username=%s", m->id, s->addr,
+                 s->auth_method, s->auth_user);
+    else
+        log_info("%s: client=unknown[%s]", m->id, s->addr);
+    session_content_started(s);
+    put_envelope(s, w);
+    queue_begin_message(w);
+    if (s->d->p.received_header)
+        put_received(s, m);
+    return true;
+}
+
+/* --- header fields: the Message-ID for the log, and the role's hooks --- */
+
+static void header_field(void *ctx, const struct header_field *f)
+{
+    struct session *s = ctx;
+    struct message *m = s->txn.msg;
+    if (s->d->hooks->header)
+        s->d->hooks->header(s, f);
+    if (m->msgid || !header_field_is(f, "Message-ID"))
+        return;
+    struct buf value = BUF_INIT;
+    header_field_value(f, &value);
+    const char *v = buf_cstr(&value);
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n > 0 && isspace((unsigned char)v[n - 1]))
+        n--;
+    m->msgid = xstrndup(v, n);
+    buf_free(&value);
+}
+
+static void refuse(struct message *m, const char *reply)
+{
+    m->refusal = xstrdup(reply);
+    if (m->w)
+        queue_abort(m->w);
+    m->w = NULL;
+}
+
+/* The header section has ended: fields the role adds come back in add. */
+static void headers_done(struct session *s, struct buf *add)
+{
+    struct message *m = s->txn.msg;
+    header_scanner_finish(&m->headers, header_field, s);
+    header_scanner_free(&m->headers);
+    m->in_headers = false;
+    log_info("%s: message-id=%s", m->id, m->msgid ? m->msgid : "<>");
+    if (!m->keep_back)
+        return;
+    const char *refusal = s->d->hooks->headers_end(s, add);
+    if (refusal)
+        refuse(m, refusal);
+}
+
+/* --- content --- */
+
+/* Content bytes into the queue file, within message_size_limit. */
+static void store(struct session *s, const char *data, size_t len)
+{
+    struct message *m = s->txn.msg;
+    if (m->too_big || len == 0)
+        return;
+    if (m->size + (long long)len > s->d->p.size_limit) {
+        /* Keep reading to the end of the data, but store nothing more. */
+        m->too_big = true;
+        if (m->w)
+            queue_abort(m->w);
+        m->w = NULL;
+        return;
+    }
+    m->size += (long long)len;
+    if (m->w)
+        queue_write_body(m->w, data, len);
+}
+
+/* Fields the role adds (not counted in the size, like our Received:). */
+static void store_added(struct session *s, const struct buf *add)
+{
+    struct message *m = s->txn.msg;
+    if (add->len == 0 || !m->w)
+        return;
+    if (m->line_lost) {
+        log_warn("%s: a header line longer than smtpd_header_line_limit: fields not added", m->id);
+        return;
+    }
+    queue_write_body(m->w, add->data, add->len);
+}
+
+/* Within the header section: complete lines are written, the line being read waits. */
+static void keep_back(struct session *s, const char *data, size_t len)
+{
+    struct message *m = s->txn.msg;
+    const char *lf = memrchr(data, '\n', len);
+    if (!lf) {
+        buf_append(&m->line, data, len);
+        if (m->line.len > s->d->p.header_line_limit) {
+            store(s, m->line.data, m->line.len);
+            buf_reset(&m->line);
+            m->line_lost = true;
+        }
+        return;
+    }
+    size_t n = (size_t)(lf - data) + 1;
+    store(s, m->line.data, m->line.len);
+    store(s, data, n);
+    buf_reset(&m->line);
+    buf_append(&m->line, lf + 1, len - n);
+    m->line_lost = false;
+}
+
+/* The header section ended at data[used - 1] (the LF of the line that ended it). */
+static void end_kept_back(struct session *s, const char *data, size_t len, size_t used)
+{
+    struct message *m = s->txn.msg;
+    struct buf add = BUF_INIT;
+    const char *lf = used > 1 ? memrchr(data, '\n', used - 1) : NULL;
+    size_t start = 0; /* where the ending line starts in data, when it starts there */
+    if (lf) {         /* the kept-back line and the lines before the ending one go first */
+        start = (size_t)(lf - data) + 1;
+        store(s, m->line.data, m->line.len);
+        store(s, data, start);
+        buf_reset(&m->line);
+        m->line_lost = false;
+    }
+    headers_done(s, &add);
+    store_added(s, &add);
+    buf_free(&add);
+    store(s, m->line.data, m->line.len);
+    buf_free(&m->line);
+    store(s, data + start, len - start);
+}
+
+void msg_write(struct session *s, const char *data, size_t len)
+{
+    struct message *m = s->txn.msg;
+    if (!m || len == 0)
+        return;
+    if (!m->in_headers) {
+        store(s, data, len);
+        return;
+    }
+    size_t used = header_scanner_feed(&m->headers, data, len, header_field, s);
+    bool done = header_scanner_done(&m->headers);
+    if (!m->keep_back) {
+        if (done)
+            headers_done(s, NULL);
+        store(s, data, len);
+    } else if (done) {
+        end_kept_back(s, data, len, used);
+    } else {
+        keep_back(s, data, len);
+    }
+}
+
+void msg_write_crlf(struct session *s, const char *data, size_t len)
+{
+    struct message *m = s->txn.msg;
+    size_t i = 0;
+    if (!m || len == 0)
+        return;
+    if (m->cr_pending) {
+        m->cr_pending = false;
+        bool lf = data[0] == '\n';
+        msg_write(s, lf ? "\n" : "\r", 1);
+        i = lf ? 1 : 0;
+    }
+    while (i < len) {
+        const char *cr = memchr(data + i, '\r', len - i);
+        size_t k = cr ? (size_t)(cr - (data + i)) : len - i;
+        msg_write(s, data + i, k);
+        i += k;
+        if (!cr)
+            break;
+        if (i + 1 == len) {
+            m->cr_pending = true; /* the next chunk may start with LF */
+            break;
+        }
+        bool lf = data[i + 1] == '\n';
+        msg_write(s, lf ? "\n" : "\r", 1);
+        i += lf ? 2 : 1;
+    }
+}
+
+long long msg_size(const struct session *s) { return s->txn.msg ? s->txn.msg->size : 0; }
+const char *msg_queue_id(const struct session *s) { return s->txn.msg ? s->txn.msg->id : ""; }
+
+static void message_free(struct session *s)
+{
+    struct message *m = s->txn.msg;
+    if (m->w)
+        queue_abort(m->w);
+    header_scanner_free(&m->headers);
+    buf_free(&m->line);
+    free(m->msgid);
+    free(m->refusal);
+    free(m);
+    s->txn.msg = NULL;
+}
+
+void msg_abort(struct session *s)
+{
+    if (s->txn.msg)
+        message_free(s);
+}
+
+static void finish_refused(struct session *s, const char *why)
+{
+    struct message *m = s->txn.msg;
+    const struct smtp_mail *ml = s->txn.mail;
+    char *reply = xstrdup(why); /* why may live in the message, which txn_reset frees */
+    log_info("%s: reject: END-OF-MESSAGE from unknown[%s]: %s; from=<%s> proto=%s helo=<%s>",
+             m->id, s->addr, reply, ml->from.addr, session_protocol(s), s->helo ? s->helo : "");
+    txn_reset(s);
+    session_error(s, "%s", reply);
+    free(reply);
+}
+
+/* The message ended inside its header section: what the role adds goes in before an
+ * incomplete last line, else at the end. */
+static void end_in_headers(struct session *s)
+{
+    struct message *m = s->txn.msg;
+    struct buf add = BUF_INIT;
+    headers_done(s, &add);
+    if (m->keep_back) {
+        store_added(s, &add);
+        store(s, m->line.data, m->line.len);
+        buf_reset(&m->line);
+    }
+    buf_free(&add);
+}
+
+void msg_finish(struct session *s)
+{
+    struct message *m = s->txn.msg;
+    if (!m)
+        return;
+    if (m->cr_pending) {
+        m->cr_pending = false;
+        msg_write(s, "\r", 1);
+    }
+    if (m->in_headers)
+        end_in_headers(s);
+    if (m->too_big) {
+        finish_refused(s, "552 5.3.4 Message size exceeds fixed limit");
+        return;
+    }
+    if (m->refusal) {
+        finish_refused(s, m->refusal);
+        return;
+    }
+    /* DKIM SIGNING GOES HERE (doc/submission.md, "DKIM"): the content is complete and the
+     * file not yet committed; for mail of an authenticated user (s->auth_user) the finished
+     * queue file is to be handed to the signer service at this spot, and the commit below
+     * waits for the signed file. */
+    /* A failed write (ENOSPC, EIO) surfaces in queue_commit with its reason: 451 then. */
+    struct commit_job *j = xcalloc(1, sizeof *j);
+    j->w = m->w;
+    m->w = NULL;
+    memcpy(j->id, m->id, sizeof j->id);
+    j->hold = s->d->hooks->hold && s->d->hooks->hold(s);
+    j->owner = s;
+    s->job = j;
+    s->wait_commit = true;
+    message_free(s);
+    committer_submit(s->d->committer, j);
+}
