@@ -32,6 +32,7 @@ static void pre_init(struct server *srv)
     sub->d->role = sub;
     sub->d->p.received_hide_client = config_bool(srv->cfg, PARAM(submission_received_hide_client));
     read_params(sub, srv->cfg);
+    dkim_client_init(&sub->dkim, srv->cfg, srv->spool);
 }
 
 static void post_init(struct server *srv)

@@ -79,8 +79,15 @@ static bool hold(struct session *s)
     return true;
 }
 
+/* Mail of an authenticated user is signed before it is queued (doc/dkim.md). */
+static const struct dkim_client *signer(struct session *s)
+{
+    return s->auth_user ? &sub_of(s)->dkim : NULL;
+}
+
 const struct smtpd_hooks submission_hooks = {
     .session_start = session_start, .session_end = session_end, .tls_started = tls_started,
     .ehlo = auth_ehlo, .line = auth_line, .auth = auth_command, .mail = mail, .relay = relay,
     .rcpt = rcpt, .header = headers_field, .headers_end = headers_end, .hold = hold,
+    .signer = signer,
 };

@@ -13,6 +13,7 @@
 #ifndef SUBMISSION_SUBMISSION_H
 #define SUBMISSION_SUBMISSION_H
 #include "auth_attempt.h"
+#include "dkim_client.h"
 #include "map.h"
 #include "sasl.h"
 #include "send_limit.h"
@@ -35,6 +36,7 @@ struct submission {
     long long alias_depth, alias_count; /* alias_recursion_limit, alias_expansion_limit */
     struct send_limits lim;
     struct local_counts *local;     /* the counts while anvil cannot be asked */
+    struct dkim_client dkim;        /* the signer of authenticated users' mail */
 };
 
 /* What the header section showed (headers.c). */

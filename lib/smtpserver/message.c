@@ -12,12 +12,16 @@
 #include "log.h"
 #include "mem.h"
 #include "smtpd.h"
+#include "dkim_client.h"
 #include "tls.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+static void commit(struct session *s);
+static void signed_cb(void *ctx, int rc, const char *err);
 
 #define HDR_MAX 4096 /* bytes of one header field kept for the Message-ID and the role */
 
@@ -376,10 +380,39 @@ void msg_finish(struct session *s)
         finish_refused(s, m->refusal);
         return;
     }
-    /* DKIM SIGNING GOES HERE (doc/submission.md, "DKIM"): the content is complete and the
-     * file not yet committed; for mail of an authenticated user (s->auth_user) the finished
-     * queue file is to be handed to the signer service at this spot, and the commit below
-     * waits for the signed file. */
+    /* Signed before it is committed, when the role asks for it (submission: mail of an
+     * authenticated user; doc/dkim.md): the session waits as for the commit. */
+    const struct dkim_client *dc = s->d->hooks->signer ? s->d->hooks->signer(s) : NULL;
+    if (dc) {
+        s->wait_commit = true;
+        s->sign_req = dkim_sign_writer_start(dc, s->d->srv->loop, m->w, signed_cb, s);
+        return;
+    }
+    commit(s);
+}
+
+/* The signer answered: commit, or refuse with 451 (dkim_failure_policy = tempfail). */
+static void signed_cb(void *ctx, int rc, const char *err)
+{
+    struct session *s = ctx;
+    s->sign_req = NULL;
+    if (rc == 0) {
+        commit(s);
+        return;
+    }
+    log_warn("%s: not queued: %s", s->txn.msg->id, err ? err : "DKIM signing failed");
+    message_free(s); /* aborts the queue file */
+    s->wait_commit = false;
+    session_error(s, "451 4.7.0 Message could not be signed, try again later");
+    txn_reset(s);
+    session_process(s);
+    session_reap(s);
+}
+
+/* Hand the complete queue file to the committer; the 250 follows when it is durable. */
+static void commit(struct session *s)
+{
+    struct message *m = s->txn.msg;
     /* A failed write (ENOSPC, EIO) surfaces in queue_commit with its reason: 451 then. */
     struct commit_job *j = xcalloc(1, sizeof *j);
     j->w = m->w;

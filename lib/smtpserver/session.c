@@ -3,6 +3,7 @@
  * logged on a lost connection, a timeout or too many errors (the soft limit delays replies,
  * the hard one closes), the reset after STARTTLS, and the end of the session. See smtpd.h
  * for the lifetime rule. */
+#include "dkim_client.h"
 #include "log.h"
 #include "mem.h"
 #include "smtpd.h"
@@ -168,6 +169,8 @@ static void session_free(struct sess *ss)
         anvil_disconnect(d->anvil, s->addr, s->anvil_generation);
     if (s->job)
         s->job->owner = NULL; /* the commit goes on; its result is only logged */
+    if (s->sign_req) /* the queue file is aborted with the transaction below */
+        dkim_sign_cancel(s->sign_req);
     txn_reset(s);
     log_info("disconnect from unknown[%s] commands=%u errors=%u", s->addr, s->commands,
              ss->errors);

@@ -102,6 +102,9 @@ struct smtpd_hooks {
     const char *(*headers_end)(struct session *s, struct buf *add);
     /* The message is complete: true to commit it into hold/ instead of incoming/. */
     bool (*hold)(struct session *s);
+    /* The message is complete: the DKIM signer to have it signed by before it is committed
+     * (lib/global/dkim_client.h), or NULL not to sign it. NULL hook: never. */
+    const struct dkim_client *(*signer)(struct session *s);
 };
 
 struct smtpd {
@@ -172,6 +175,7 @@ struct session {
     unsigned anvil_generation; /* anvil counts this session (0: it does not) */
     long long cmd_left_ms;     /* command time left when the content started (0: none) */
     struct commit_job *job;
+    struct dkim_sign_req *sign_req; /* the signer is signing the message (message.c) */
     struct buf line;
 };
 

@@ -492,3 +492,54 @@ def test_signer_key_cache_smaller_than_the_domains(instance):
             assert sigs == []
         else:
             assert [s["d"] for s in sigs] == [d] and verify_all(raw, records) == [True], (n, d)
+
+
+# --- submission -----------------------------------------------------------------------------
+
+def submit(inst, message: bytes, implicit=True):
+    import smtplib
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if implicit:
+        c = smtplib.SMTP_SSL("127.0.0.1", inst.ports["smtps"], context=ctx, timeout=60)
+    else:
+        c = smtplib.SMTP("127.0.0.1", inst.ports["submission"], timeout=60)
+        c.starttls(context=ctx)
+    with c:
+        c.login(ALICE, "secret")
+        c.sendmail(ALICE, [BOB], message)
+
+
+def test_submitted_mail_is_signed_and_verifies(signing):
+    """Mail of a user logged in on 465 or 587 is signed by the signer before it is queued
+    (lib/smtpserver's signer hook), and dkimpy verifies both signatures."""
+    inst, records = signing
+    inst.wait_port(inst.ports["smtps"])
+    for n, implicit in enumerate((True, False), 1):
+        submit(inst, MESSAGES["folded headers"].replace(b"\n", b"\r\n").replace(b"\r\r", b"\r"),
+               implicit=implicit)
+        raw = inst.wait_messages(BOB, n)[-1]
+        sigs = signatures(raw)
+        assert sorted(s["a"] for s in sigs) == ["ed25519-sha256", "rsa-sha256"], raw[:1500]
+        assert verify_all(raw, records) == [True, True], raw[:3000]
+
+
+def test_submission_with_the_signer_stopped_gets_451(signing):
+    import smtplib
+    inst, records = signing
+    inst.set_conf(dkim_signer_timeout="1s")
+    inst.reload()
+    inst.wait_configured()
+    pids = inst.status_pids()["dkim"]
+    for pid in pids:
+        inst.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            submit(inst, MESSAGES["empty body"])
+        assert e.value.smtp_code == 451 and b"4.7.0" in e.value.smtp_error
+        assert inst.messages(BOB) == []
+    finally:
+        for pid in pids:
+            inst.kill(pid, signal.SIGCONT)
