@@ -2,6 +2,7 @@
  * stricter than RFC 5321 allows on the wire because they become directory names under
  * virtual_mailbox_base: no '/', no leading dot, no "..". Both lowercase in place. */
 #include "cli.h"
+#include "address.h"
 #include "idn.h"
 #include "mem.h"
 #include <ctype.h>
@@ -18,24 +19,7 @@ static void lower(char *s)
 bool valid_domain(char *d)
 {
     lower(d);
-    size_t n = strlen(d);
-    if (n == 0 || n > 253)
-        return false;
-    for (const char *label = d; *label;) {
-        const char *end = strchr(label, '.');
-        size_t len = end ? (size_t)(end - label) : strlen(label);
-        if (len == 0 || len > 63 || label[0] == '-' || label[len - 1] == '-')
-            return false;
-        for (size_t i = 0; i < len; i++)
-            if (!isalnum((unsigned char)label[i]) && label[i] != '-')
-                return false;
-        if (!end)
-            break;
-        label = end + 1;
-        if (*label == 0)
-            return false; /* trailing dot */
-    }
-    return true;
+    return address_domain_is_valid(d, strlen(d));
 }
 
 /* Local part: RFC 5322 dot-atom characters (minus '/') or UTF-8 (RFC 6531). */

@@ -123,6 +123,37 @@ static bool unquote(const char *s, size_t len, char *content, size_t *clen)
     return true;
 }
 
+bool address_local_is_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > 64)
+        return false;
+    if (address_is_dot_string(s, len))
+        return true;
+    char content[64];
+    size_t clen;
+    return unquote(s, len, content, &clen);
+}
+
+bool address_domain_is_valid(const char *d, size_t len)
+{
+    if (len == 0 || len > 253)
+        return false;
+    size_t label = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || d[i] == '.') {
+            if (label == 0 || label > 63 || d[i - 1] == '-' || d[i - label] == '-')
+                return false;
+            label = 0;
+        } else if ((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+                   (d[i] >= '0' && d[i] <= '9') || d[i] == '-') {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 char *address_requote(const char *addr)
 {
     if (!*addr)

@@ -16,6 +16,15 @@
  * joined by single dots, as smtp_parse_path() requires of an unquoted local part? */
 bool address_is_dot_string(const char *s, size_t len);
 
+/* Is s[0..len) a local part RFC 5321 sec 4.1.2 accepts: a Dot-string or a well-formed
+ * Quoted-string (with its quotes), at most 64 bytes (sec 4.5.3.1.1)? */
+bool address_local_is_valid(const char *s, size_t len);
+
+/* Is d[0..len) a domain name in ASCII (U-labels converted first: lib/util/idn.h): labels of
+ * letters, digits and '-' (never first or last), each 1 to 63 bytes, joined by single dots,
+ * at most 253 bytes in all, no trailing dot (RFC 1035 sec 2.3.1, RFC 5321 sec 4.1.2)? */
+bool address_domain_is_valid(const char *d, size_t len);
+
 /* The local part local[0..len) (unquoted content, as a parser yields it) as RFC 5321 writes
  * it: as it is when a Dot-string, else a Quoted-string with '"' and '\' as quoted pairs.
  * Bytes no Quoted-string can carry (control characters, DEL, malformed UTF-8) become '?'.
