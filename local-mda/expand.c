@@ -56,7 +56,8 @@ void outcome_set(struct outcome *o, const char *status, const char *dsn, const c
     buf_vprintf(&b, fmt, ap);
     va_end(ap);
     free(o->reason);
-    o->status = status;
+    /* one of the three literals, whatever string (an IPC answer) status points into */
+    o->status = strcmp(status, "sent") == 0 ? "sent" : strcmp(status, "bounce") == 0 ? "bounce" : "defer";
     snprintf(o->dsn, sizeof o->dsn, "%s", dsn);
     o->reason = buf_steal(&b);
 }

@@ -37,7 +37,7 @@ struct mda {
 
 /* Outcome for one recipient (or one mailbox). */
 struct outcome {
-    const char *status; /* "sent", "defer", "bounce" */
+    const char *status; /* "sent", "defer", "bounce": always one of these literals */
     char dsn[16];       /* RFC 3463 X.Y.Z */
     char *reason;
 };
