@@ -3,6 +3,7 @@
 #include "utf8.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static bool log_verbose_on;
 static char log_socket_path[108] = "/dev/log";
 static int log_facility = LOG_MAIL;
 static int syslog_fd = -1;
+#define SYSLOG_WAIT_MS 1000 /* longest wait for a full syslog socket, per line */
 static bool syslog_stream; /* the socket is a stream socket (each message ends in NUL) */
 
 void log_set_name(const char *name)
@@ -161,7 +163,14 @@ static void syslog_send(int prio, const char *tag, const char *text)
     for (int attempt = 0; attempt < 2; attempt++) {
         if (syslog_fd < 0 && (syslog_fd = syslog_connect()) < 0)
             return;
-        if (send(syslog_fd, msg, (size_t)len + (syslog_stream ? 1 : 0), MSG_NOSIGNAL) >= 0)
+        ssize_t n;
+        while ((n = send(syslog_fd, msg, (size_t)len + (syslog_stream ? 1 : 0),
+                         MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EINTR)) {
+            struct pollfd p = {.fd = syslog_fd, .events = POLLOUT};
+            if (errno == EAGAIN && poll(&p, 1, SYSLOG_WAIT_MS) <= 0)
+                return; /* a stuck syslog daemon loses lines rather than stopping the mail */
+        }
+        if (n >= 0)
             return;
         close(syslog_fd); /* the daemon restarted: connect again once */
         syslog_fd = -1;
