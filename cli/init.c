@@ -142,11 +142,13 @@ static int write_templates(const struct init_opts *o, const struct layout *l, ch
 static int write_aliases(const struct init_opts *o, const struct layout *l, char **err)
 {
     struct buf b = BUF_INIT;
-    buf_printf(&b, "# aliases - \"ADDRESS: TARGET, TARGET ...\", one per line; a line starting with\n"
-                   "# white space continues the previous one. ADDRESS is an address of one of our\n"
-                   "# domains (\"@domain\" catches every unknown user of it); targets are mailbox\n"
-                   "# users, other aliases or remote addresses. After editing run `posthorn\n"
-                   "# newaliases` (or `posthorn map build %s/aliases`).\n", l->etc);
+    buf_printf(&b, "# aliases - aliases(5): \"NAME: TARGET, TARGET ...\"; a line starting with white\n"
+                   "# space continues the previous one. NAME is an address of one of our domains,\n"
+                   "# a local part (\"root\": in every domain of ours) or \"@domain\" (every unknown\n"
+                   "# user of it). Targets: addresses (mailboxes, aliases, remote), \\user,\n"
+                   "# \"|command\", /file (mbox), :include:/file (doc/operator.md, \"Aliases\").\n"
+                   "# After editing run `posthorn newaliases` (or `posthorn map build %s/aliases`).\n",
+               l->etc);
     buf_printf(&b, "#\n# RFC 5321 section 4.5.1 requires postmaster for every domain.\n");
     const char *to = o->user ? o->user : "someone@";
     const char *dom = o->user ? "" : o->domain;

@@ -1,7 +1,9 @@
 /* maps.c - `posthorn map build FILE...`, `posthorn map query TYPE:NAME KEY` and
  * `newaliases` (builds every lmdb: table in alias_maps). Building compiles the text source
  * into FILE.lmdb atomically (lib/global/map.h); problems are printed as "file:line: reason" and
- * make the exit status 1. A query prints the value, or exits 1 when the key is absent. */
+ * make the exit status 1. A table of alias_maps (whether built by newaliases or by map
+ * build) is checked as aliases(5), with the commands and files allow_mail_to_commands and
+ * allow_mail_to_files allow. A query prints the value, or exits 1 when the key is absent. */
 #include "cli.h"
 #include "map.h"
 #include "mem.h"
@@ -9,10 +11,29 @@
 #include <string.h>
 #include <unistd.h>
 
-static int build(struct cli *c, const char *source)
+/* Is source the text of one of the lmdb: tables in alias_maps? */
+static bool is_alias_table(struct cli *c, const char *source)
+{
+    for (char **m = config_list(cli_config(c), PARAM(alias_maps), NULL); *m; m++)
+        if (strncmp(*m, "lmdb:", 5) == 0 && strcmp(*m + 5, source) == 0)
+            return true;
+    return false;
+}
+
+static int build(struct cli *c, const char *source, bool aliases)
 {
     struct errlist errs = {0};
-    long n = map_build(source, &errs);
+    long n;
+    if (aliases) {
+        struct config *cfg = cli_config(c);
+        struct alias_rules rules = {
+            .commands = config_list_has(cfg, PARAM(allow_mail_to_commands), "alias"),
+            .files = config_list_has(cfg, PARAM(allow_mail_to_files), "alias"),
+        };
+        n = map_build_aliases(source, &rules, &errs);
+    } else {
+        n = map_build(source, &errs);
+    }
     errlist_print(&errs, stderr);
     int rc = (n < 0 || errlist_errors(&errs) > 0) ? 1 : 0;
     if (rc == 0 && c->verbose)
@@ -52,7 +73,7 @@ int cmd_map(struct cli *c, int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "build") == 0) {
         int rc = 0;
         for (int i = 2; i < argc; i++)
-            rc |= build(c, argv[i]);
+            rc |= build(c, argv[i], is_alias_table(c, argv[i]));
         return rc;
     }
     if (argc == 4 && strcmp(argv[1], "query") == 0)
@@ -68,7 +89,7 @@ int cmd_newaliases(struct cli *c, int argc, char **argv)
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (strncmp(maps[i], "lmdb:", 5) == 0)
-            rc |= build(c, maps[i] + 5);
+            rc |= build(c, maps[i] + 5, true);
         else
             cli_err("alias_maps: %s: not an lmdb: table, skipped", maps[i]);
     }

@@ -2,6 +2,7 @@
  * stricter than RFC 5321 allows on the wire because they become directory names under
  * virtual_mailbox_base: no '/', no leading dot, no "..". Both lowercase in place. */
 #include "cli.h"
+#include "address.h"
 #include "idn.h"
 #include "mem.h"
 #include <ctype.h>

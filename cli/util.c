@@ -1,6 +1,7 @@
 /* util.c - helpers shared by the command groups: loading main.cf once, messages, JSON
  * strings, durable renames and removals in the spool, and waking qmgr (lib/global/trigger.h). */
 #include "cli.h"
+#include "log_config.h"
 #include "buf.h"
 #include "fileio.h"
 #include "log.h"
@@ -50,7 +51,7 @@ void cli_log_open(struct cli *c, const char *name)
     /* Only append to a log file we may write; otherwise syslog. */
     if (file && *file && access(file, W_OK) != 0)
         file = NULL;
-    log_init(name, file);
+    log_config_init(cli_config(c), name, file ? file : "");
 }
 
 char *cli_param_where(struct cli *c, const char *name)

@@ -124,15 +124,20 @@ static int copy_chunk(void *ctx, const char *data, size_t len)
     return 0;
 }
 
+void delivery_headers(struct buf *h, const char *sender, const char *delivered_to)
+{
+    buf_puts(h, "Return-Path: <");
+    put_address(h, sender);
+    buf_puts(h, ">\nDelivered-To: ");
+    put_address(h, delivered_to);
+    buf_putc(h, '\n');
+}
+
 static int fill(void *ctx, int fd)
 {
     struct fill *f = ctx;
     struct buf h = BUF_INIT;
-    buf_puts(&h, "Return-Path: <");
-    put_address(&h, f->rq->sender);
-    buf_puts(&h, ">\nDelivered-To: ");
-    put_address(&h, f->delivered_to);
-    buf_putc(&h, '\n');
+    delivery_headers(&h, f->rq->sender, f->delivered_to);
     f->out = fd;
     int rc = write_full(fd, h.data, h.len);
     f->write_errno = errno;

@@ -1,11 +1,13 @@
 /* main.c - local-mda: delivers queued mail to virtual mailboxes (Maildir++ with an LMDB
- * index, lib/store/mailstore.h), expanding aliases and honouring quotas.
+ * index, lib/store/mailstore.h), to alias commands and alias files, expanding aliases and
+ * honouring quotas.
  *
  * Protocol (doc/ipc.md, "deliver"): on SPOOL/private/local local-mda announces
  * protocol=deliver version=1; qmgr then sends requests, each with the queue file's
  * descriptor attached: request=deliver, queue_id, sender, arrival, nrcpt, rcpt_i and the
- * optional orcpt_i, notify_i (and nexthop, ignored). The reply holds nrcpt and, per
- * recipient, status_i (sent|defer|bounce), dsn_i, reason_i and optionally forward_i.
+ * optional orcpt_i, notify_i, delays (and nexthop, ignored). The reply holds nrcpt,
+ * logged=yes (each final recipient has its log line: recipient.c) and, per recipient,
+ * status_i (sent|defer|bounce), dsn_i, reason_i and optionally forward_i.
  * A malformed request closes the connection (qmgr then defers the whole request).
  * A connection is served start to finish inside the accept callback, in blocking style:
  * several local-mda processes share the listener (master.cf maxproc), and an idle
@@ -13,14 +15,18 @@
  *
  * SECURITY: runs as vmail_owner (it writes the mailboxes), never as root. It trusts only
  * peers that are root, mail_owner or its own user (SO_PEERCRED), reads the queue file only
- * through the descriptor qmgr passes (a regular file), never runs commands or writes files
- * named by mail data, and writes envelope addresses into headers only with control
- * characters replaced. */
+ * through the descriptor qmgr passes (a regular file), and writes envelope addresses into
+ * headers only with control characters replaced. Commands and files come only from alias
+ * tables and include files (expand.c says which), never from mail data; they are run and
+ * written by a helper forked before the privileges are dropped (helper.c), as
+ * default_privs, never as root or vmail_owner. */
 #include "local.h"
+#include "delivery_log.h"
 #include "ipc.h"
 #include "ipc_server.h"
 #include "log.h"
 #include "mem.h"
+#include "privs.h"
 #include "server.h"
 #include <errno.h>
 #include <stdio.h>
@@ -35,7 +41,7 @@
 static bool plain_attribute(const char *name)
 {
     static const char *const names[] = {"request", "queue_id", "sender", "arrival", "nrcpt",
-                                        "nexthop"};
+                                        "nexthop", "delays"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i]) == 0)
             return true;
@@ -97,6 +103,12 @@ static void add_result(struct attrs *rep, long long k, const struct outcome *o, 
 static void request_free(struct request *rq)
 {
     queue_msg_free(&rq->msg);
+    for (size_t i = 0; i < rq->nspecials; i++) {
+        free(rq->specials[i].what);
+        free(rq->specials[i].owner);
+        outcome_free(&rq->specials[i].out);
+    }
+    free(rq->specials);
     for (size_t i = 0; i < rq->ndelivered_to; i++)
         free(rq->delivered_to[i]);
     free(rq->delivered_to);
@@ -113,7 +125,7 @@ static void deliver_all(struct request *rq, const struct attrs *a, long long n, 
         const char *rcpt = attrs_get_indexed(a, "rcpt", (size_t)k);
         struct outcome o = {0};
         char *forward = NULL;
-        process_recipient(rq, rcpt, &o, &forward);
+        process_recipient(rq, rcpt, attrs_get_indexed(a, "orcpt", (size_t)k), &o, &forward);
         log_debug("%s: <%s>: %s %s %s", rq->queue_id, rcpt, o.status, o.dsn, o.reason);
         add_result(rep, k, &o, forward);
         free(forward);
@@ -133,16 +145,25 @@ static int handle_request(struct mda *m, const struct attrs *a, int qfd, struct 
         return -1;
     }
     struct request rq = {.mda = m, .queue_id = attrs_get(a, "queue_id"),
-                         .sender = attrs_get(a, "sender"), .fd = qfd};
+                         .sender = attrs_get(a, "sender"), .fd = qfd, .t_start = delivery_now()};
     attrs_get_ll(a, "arrival", &rq.arrival); /* checked by check_request */
+    const char *delays = attrs_get(a, "delays"); /* qmgr's a/b/c; d is ours */
+    if (delays && sscanf(delays, "%lf/%lf/%lf", &rq.delays[0], &rq.delays[1], &rq.delays[2]) != 3)
+        memset(rq.delays, 0, sizeof rq.delays);
     char *qerr = NULL;
     attrs_addf(rep, "nrcpt", "%lld", n);
+    attrs_add(rep, "logged", "yes");
     if (queue_read(qfd, rq.queue_id, &rq.msg, &qerr) < 0 || scan_delivered_to(&rq, &qerr) < 0) {
         log_warn("%s: %s", rq.queue_id, qerr);
         struct outcome o = {0};
         outcome_set(&o, "defer", "4.3.0", "cannot read queue file: %s", qerr);
-        for (long long k = 0; k < n; k++)
+        for (long long k = 0; k < n; k++) {
+            const char *rcpt = attrs_get_indexed(a, "rcpt", (size_t)k);
+            char *orig = original_recipient(rcpt, attrs_get_indexed(a, "orcpt", (size_t)k));
             add_result(rep, k, &o, NULL);
+            log_delivery(&rq, rcpt, orig, &o);
+            free(orig);
+        }
         outcome_free(&o);
     } else {
         deliver_all(&rq, a, n, rep);
@@ -177,6 +198,10 @@ static void on_accept(struct server *srv, int fd)
         return;
     }
     serve(srv, fd);
+    if (m->helper.fd < 0) { /* the helper is gone: a new process starts a new one */
+        log_warn("the command and file delivery helper is gone; exiting");
+        server_exit(srv);
+    }
 }
 
 static void pre_init(struct server *srv)
@@ -184,6 +209,9 @@ static void pre_init(struct server *srv)
     struct mda *m = xcalloc(1, sizeof *m);
     m->cfg = srv->cfg;
     ipc_peers_init(&m->peers, srv->cfg);
+    m->unprivileged = !privs_is_root();
+    m->instance_uid = geteuid();
+    helper_start(m, srv->listen_fd); /* still privileged: it runs commands and writes files as default_privs */
     srv->app = m;
 }
 
@@ -204,5 +232,5 @@ static void post_init(struct server *srv)
         log_fatal("cannot open the user and alias tables: %s", err);
 }
 
-SERVER_MAIN(.program = "local-mda", .run_as = PARAM(vmail_owner), .pre_init = pre_init,
+SERVER_MAIN(.program = "local-mda", .log_name = "local", .run_as = PARAM(vmail_owner), .pre_init = pre_init,
             .post_init = post_init, .accept = on_accept, .tick = tick)

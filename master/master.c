@@ -7,6 +7,7 @@
 #include "master.h"
 #include "errlist.h"
 #include "log.h"
+#include "log_config.h"
 #include "mem.h"
 #include "trust.h"
 #include <bsd/unistd.h>
@@ -243,7 +244,7 @@ int main(int argc, char **argv)
     struct mastercf mcf;
     if (load_all(m.confdir, &m.cfg, &mcf, true) < 0)
         return 1;
-    log_init("master", config_str(m.cfg, PARAM(maillog_file)));
+    log_config_init(m.cfg, "master", NULL);
     if (take_lock(&m) < 0)
         return 1;
     sigset_t mask;

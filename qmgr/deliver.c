@@ -86,13 +86,16 @@ static void build_request(const struct job *j, struct attrs *a)
 /* One request on a fresh connection. Delivery agents serve one connection at a time
  * (local-mda processes share the listener), so a connection per request keeps them fairly
  * shared between the workers and never holds an agent process while idle. */
-static int converse(struct job *j, const struct attrs *req, struct attrs *rep, char **err)
+static int converse(struct job *j, struct attrs *req, struct attrs *rep, char **err)
 {
     struct ipc_conn c;
     if (conn_open(j, &c, err) < 0)
         return -1;
     j->t_conn = wall_now();
     j->connected = true;
+    /* Postfix's delays a/b/c as qmgr saw them; the agent measures d and logs the line. */
+    attrs_addf(req, "delays", "%.6f/%.6f/%.6f", j->msg->t_active - msg_arrival(j->msg),
+               j->t_start - j->t_queued, j->t_conn - j->t_start);
     char *e = NULL;
     int r = -1;
     if (ipc_send(&c, req, j->msg->rdfd) < 0)
@@ -156,11 +159,14 @@ void deliver_done(struct qmgr *q, struct task *t)
         for (size_t k = 0; k < j->n; k++) {
             struct job_rcpt *r = &j->r[k];
             char *reason = NULL;
-            if (r->forward && r->fwd_id[0])
+            const char *relay = j->connected ? j->tp->name : "none";
+            if (r->forward && r->fwd_id[0] && j->agent_logged)
+                message_log_forwards(msg, r->index, r->forward, r->fwd_id, relay, d);
+            else if (r->forward && r->fwd_id[0])
                 reason = xasprintf("%s%sforwarded as %s", r->reason, *r->reason ? ", " : "",
                                    r->fwd_id);
-            message_apply(msg, r->index, r->status, r->dsn, reason ? reason : r->reason,
-                          j->connected ? j->tp->name : "none", d);
+            message_apply_agent(msg, r->index, r->status, r->dsn, reason ? reason : r->reason,
+                                relay, d, j->agent_logged && !r->changed);
             if (r->forward && strcmp(r->status, "sent") == 0)
                 msg->res[r->index].expanded = true;
             free(reason);

@@ -133,6 +133,7 @@ void forward_all(struct job *j)
             free(r->reason);
             r->reason = xasprintf("cannot queue the forwarded copy: %s", err ? err : "?");
             r->fwd_id[0] = 0;
+            r->changed = true;
         } else {
             j->queued_mail = true;
         }

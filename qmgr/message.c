@@ -2,6 +2,7 @@
  * read and check the queue file), per-recipient results and their log lines, and the hand
  * over to finish.c once no task of the message is out. Runs on the event loop only. */
 #include "qmgr.h"
+#include "delivery_log.h"
 #include "xtext.h"
 #include "log.h"
 #include "mem.h"
@@ -15,36 +16,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-double wall_now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
+double wall_now(void) { return delivery_now(); }
 
 double msg_arrival(const struct qmsg *msg)
 {
     return (double)msg->m.arrival_sec + (double)msg->m.arrival_usec / 1e6;
-}
-
-/* Postfix-style delays: "0" for nothing, two decimals below 10 s (trailing zeros dropped),
- * whole seconds above. */
-void fmt_delay(char *out, size_t size, double s)
-{
-    if (s < 0.005) {
-        snprintf(out, size, "0");
-        return;
-    }
-    if (s >= 10) {
-        snprintf(out, size, "%.0f", s);
-        return;
-    }
-    snprintf(out, size, "%.2f", s);
-    char *p = out + strlen(out) - 1;
-    while (*p == '0')
-        *p-- = 0;
-    if (*p == '.')
-        *p = 0;
 }
 
 static void move_corrupt(struct qmgr *q, const char *id, const char *why)
@@ -214,20 +190,32 @@ static void log_result(struct qmsg *msg, size_t i, const char *relay, const doub
                        const char *status)
 {
     const struct rcpt_result *res = &msg->res[i];
-    char total[32], a[32], b[32], c[32], e[32];
-    fmt_delay(total, sizeof total, wall_now() - msg_arrival(msg));
-    fmt_delay(a, sizeof a, d[0]);
-    fmt_delay(b, sizeof b, d[1]);
-    fmt_delay(c, sizeof c, d[2]);
-    fmt_delay(e, sizeof e, d[3]);
     char *orig = orig_to(&msg->m.rcpts[i]);
-    char origbuf[600] = "";
-    if (orig)
-        snprintf(origbuf, sizeof origbuf, " orig_to=<%s>,", orig);
+    struct delivery_line l = {.queue_id = msg->id, .to = msg->m.rcpts[i].addr, .orig_to = orig,
+                              .relay = relay, .delay = wall_now() - msg_arrival(msg),
+                              .delays = {d[0], d[1], d[2], d[3]}, .dsn = res->dsn,
+                              .status = status, .reason = res->reason};
+    delivery_log(&l);
     free(orig);
-    log_info("%s: to=<%s>,%s relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
-             msg->id, msg->m.rcpts[i].addr, origbuf, relay, total, a, b, c, e, res->dsn, status,
-             res->reason ? res->reason : "");
+}
+
+void message_log_forwards(struct qmsg *msg, size_t i, const char *list, const char *fwd_id,
+                          const char *relay, const double d[4])
+{
+    char *orig = orig_to(&msg->m.rcpts[i]);
+    char *copy = xstrdup(list), *save = NULL;
+    char *reason = xasprintf("forwarded as %s", fwd_id);
+    for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+        struct delivery_line l = {.queue_id = msg->id, .to = a,
+                                  .orig_to = orig ? orig : msg->m.rcpts[i].addr, .relay = relay,
+                                  .delay = wall_now() - msg_arrival(msg),
+                                  .delays = {d[0], d[1], d[2], d[3]}, .dsn = "2.0.0",
+                                  .status = "sent", .reason = reason};
+        delivery_log(&l);
+    }
+    free(reason);
+    free(copy);
+    free(orig);
 }
 
 static void set_result(struct rcpt_result *res, enum rcpt_state st, const char *dsn,
@@ -245,34 +233,40 @@ static void set_result(struct rcpt_result *res, enum rcpt_state st, const char *
  * (dispatch.c, deliver.c): the one place that decides a bounce. With soft_bounce a
  * permanent failure is deferred instead, as 4.Y.Z with the agent's reason (Postfix does the
  * same), so it is retried; the lifetime still applies, as to any deferral: past it the
- * recipient bounces 5.4.7 with the last reason. */
-void message_apply(struct qmsg *msg, size_t i, const char *status, const char *dsn,
-                   const char *reason, const char *relay, const double delays[4])
+ * recipient bounces 5.4.7 with the last reason. A result the agent logged itself (its
+ * reply said logged=yes: local-mda, one line per final recipient) is logged here only when
+ * qmgr changes it. */
+void message_apply_agent(struct qmsg *msg, size_t i, const char *status, const char *dsn,
+                         const char *reason, const char *relay, const double delays[4],
+                         bool agent_logged)
 {
     struct rcpt_result *res = &msg->res[i];
-    char soft[sizeof res->dsn];
-    if (strcmp(status, "bounce") == 0 && msg->q->soft_bounce) {
-        snprintf(soft, sizeof soft, "%s", dsn);
-        soft[0] = '4';
-        dsn = soft;
-        status = "defer";
-    }
+    char soft[16];
+    bool log = !agent_logged;
+    if (msg->q->soft_bounce && delivery_soften(&status, &dsn, soft))
+        log = true;
     if (strcmp(status, "sent") == 0) {
         set_result(res, RS_SENT, dsn, reason);
         msg->m.rcpts[i].done = true; /* the worker marked it and synced the file */
-        log_result(msg, i, relay, delays, "sent");
     } else if (strcmp(status, "bounce") == 0) {
         set_result(res, RS_BOUNCED, dsn, reason);
-        log_result(msg, i, relay, delays, "bounced");
     } else if (expired(msg, wall_now())) {
         char *why = xasprintf("message expired (last error: %s)", reason);
         set_result(res, RS_BOUNCED, "5.4.7", why);
         free(why);
-        log_result(msg, i, relay, delays, "bounced");
+        status = "bounce";
+        log = true;
     } else {
         set_result(res, RS_DEFERRED, dsn, reason);
-        log_result(msg, i, relay, delays, "deferred");
     }
+    if (log)
+        log_result(msg, i, relay, delays, status);
+}
+
+void message_apply(struct qmsg *msg, size_t i, const char *status, const char *dsn,
+                   const char *reason, const char *relay, const double delays[4])
+{
+    message_apply_agent(msg, i, status, dsn, reason, relay, delays, false);
 }
 
 void message_task_back(struct qmsg *msg)

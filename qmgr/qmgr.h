@@ -125,6 +125,13 @@ int scan_flush(struct qmgr *q);
 void message_activate(struct qmgr *q, const char *from_queue, const char *id);
 void message_apply(struct qmsg *msg, size_t i, const char *status, const char *dsn,
                    const char *reason, const char *relay, const double delays[4]);
+void message_apply_agent(struct qmsg *msg, size_t i, const char *status, const char *dsn,
+                         const char *reason, const char *relay, const double delays[4],
+                         bool agent_logged);
+/* Log "to=<ADDR>, orig_to=<rcpt i>, ... status=sent (forwarded as FWD_ID)" for each
+ * address of the comma-separated list (an agent's forward_i that qmgr queued). */
+void message_log_forwards(struct qmsg *msg, size_t i, const char *list, const char *fwd_id,
+                          const char *relay, const double d[4]);
 void message_task_back(struct qmsg *msg);
 void message_free(struct qmsg *msg);
 double wall_now(void);
@@ -142,6 +149,7 @@ struct job_rcpt {
     char *reason;
     char *forward;   /* forward_i from the agent, NULL when none */
     char fwd_id[QUEUE_ID_SIZE]; /* queue ID of the forwarded copy */
+    bool changed;    /* qmgr changed the agent's result (the forwarded copy failed) */
 };
 
 struct job {
@@ -154,14 +162,15 @@ struct job {
     double t_queued, t_start, t_conn, t_done;
     bool connected;
     bool queued_mail; /* forwarded copies were queued: scan incoming */
+    bool agent_logged; /* the reply said logged=yes: the agent logged each recipient */
 };
 
 struct job *job_new(struct qmsg *msg, struct transport *tp, const char *nexthop);
 void job_add_rcpt(struct job *j, size_t index);
 void deliver_run(struct task *t);
 /* reply.c: fill j->r[] from the agent's reply a; 0, or -1 with *err (malloc'ed) when the
- * reply is not exactly nrcpt=N and status_k, dsn_k, reason_k (forward_k with sent only)
- * for k < N, each once, nothing else. */
+ * reply is not exactly nrcpt=N, the optional logged=yes, and status_k, dsn_k, reason_k
+ * (forward_k with sent only) for k < N, each once, nothing else. */
 struct attrs;
 int deliver_parse_reply(struct job *j, const struct attrs *a, char **err);
 void deliver_done(struct qmgr *q, struct task *t);
@@ -186,6 +195,5 @@ void listen_tick(struct qmgr *q);
 
 /* Helpers shared by the files. */
 const char *domain_of(const char *addr);
-void fmt_delay(char *out, size_t size, double seconds);
 
 #endif

@@ -56,8 +56,9 @@ static int parse_one(struct job_rcpt *r, const struct attrs *a, size_t k, size_t
     return 0;
 }
 
-/* The reply: nrcpt=N and for each i status_i, dsn_i, reason_i, optional forward_i; nothing
- * else (fail closed on extra, missing or unknown data). */
+/* The reply: nrcpt=N, optionally logged=yes (the agent logged a line for each final
+ * recipient), and for each i status_i, dsn_i, reason_i, optional forward_i; nothing else
+ * (fail closed on extra, missing or unknown data). */
 int deliver_parse_reply(struct job *j, const struct attrs *a, char **err)
 {
     long long n;
@@ -66,6 +67,13 @@ int deliver_parse_reply(struct job *j, const struct attrs *a, char **err)
         return -1;
     }
     size_t known = 1;
+    const char *logged = attrs_get(a, "logged");
+    if (logged && strcmp(logged, "yes") != 0) {
+        *err = xstrdup("logged is not \"yes\"");
+        return -1;
+    }
+    j->agent_logged = logged != NULL;
+    known += logged != NULL;
     for (size_t k = 0; k < j->n; k++)
         if (parse_one(&j->r[k], a, k, &known, err) < 0)
             return -1;

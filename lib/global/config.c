@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define EXPAND_DEPTH_MAX 20
@@ -570,4 +571,12 @@ char **config_list(struct config *cfg, const char *name, size_t *count)
     if (count)
         *count = c->list_len;
     return c->list;
+}
+
+bool config_list_has(struct config *cfg, const char *name, const char *word)
+{
+    for (char **w = config_list(cfg, name, NULL); *w; w++)
+        if (strcasecmp(*w, word) == 0)
+            return true;
+    return false;
 }

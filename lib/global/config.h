@@ -113,6 +113,8 @@ bool config_bool(struct config *cfg, const char *name);
 int config_enum(struct config *cfg, const char *name);
 /* Split a list value; returns a NULL-terminated array owned by cfg. */
 char **config_list(struct config *cfg, const char *name, size_t *count);
+/* Whether the list value has word (compared without regard to case). */
+bool config_list_has(struct config *cfg, const char *name, const char *word);
 /* Raw (unexpanded) value and whether it was set explicitly in main.cf or an override. */
 const char *config_raw(struct config *cfg, const char *name, bool *explicit_set);
 /* Where a parameter was set, "main.cf:12", or NULL when it has its default. */

@@ -197,3 +197,18 @@ int map_iterate(struct map *m, int (*fn)(void *ctx, const char *key, const char 
     mdb_txn_abort(txn);
     return result;
 }
+
+int map_file_owner(struct map *m, uid_t *uid, mode_t *mode)
+{
+    int fd; /* the snapshot the last lookup read: no refresh here */
+    struct stat st;
+    if (mdb_env_get_fd(m->le.env, &fd) != 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (fstat(fd, &st) < 0)
+        return -1;
+    *uid = st.st_uid;
+    *mode = st.st_mode;
+    return 0;
+}

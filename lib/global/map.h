@@ -7,6 +7,7 @@
 #define POSTHORN_MAP_H
 #include "errlist.h"
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct map;
 
@@ -24,5 +25,18 @@ void map_close(struct map *m);
  * "file:line: reason"; returns the number of entries or -1 (any error: nothing written).
  * The .lmdb file gets the source's permission bits. */
 long map_build(const char *source, struct errlist *errs);
+
+/* What an aliases table may hold besides addresses and :include: files. */
+struct alias_rules {
+    bool commands; /* "|command" targets (allow_mail_to_commands has "alias") */
+    bool files;    /* "/file" targets (allow_mail_to_files has "alias") */
+};
+/* map_build for an aliases(5) source (map_build.c): every entry "NAME: VALUE" with a valid
+ * name and targets (lib/global/alias_value.h), commands and files only as rules allow and
+ * only in a source that no one but its owner can write. */
+long map_build_aliases(const char *source, const struct alias_rules *rules, struct errlist *errs);
+/* The owner and permission bits of the compiled file a map reads now (its current
+ * snapshot); 0, or -1 with errno. */
+int map_file_owner(struct map *m, uid_t *uid, mode_t *mode);
 
 #endif

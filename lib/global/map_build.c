@@ -7,7 +7,15 @@
  * MAP_LINE_MAX, a key without a value, an over-long key or a continuation line with nothing
  * to continue are errors (nothing is written); a duplicate key is a warning and the last
  * one wins. The result is written to a temporary file in the same directory, synced, and
- * renamed over SOURCE.lmdb, so readers always see a complete table. */
+ * renamed over SOURCE.lmdb, so readers always see a complete table.
+ *
+ * Aliases tables (map_build_aliases) are checked as aliases(5) (alias_value.h): every entry
+ * is "NAME: VALUE" (the colon is required), NAME an address, a local part (possibly quoted)
+ * or "@domain", and every target of VALUE well-formed; commands and files only where the
+ * rules allow them, and only in a source no one but its owner can write (local-mda refuses
+ * them from a table others can change). Each problem is reported with the entry's first
+ * line; nothing is written when there is one. */
+#include "alias_value.h"
 #include "buf.h"
 #include "fileio.h"
 #include "map.h"
@@ -36,6 +44,8 @@ struct entry {
 
 struct parser {
     const char *file;
+    const struct alias_rules *aliases; /* NULL: a plain map */
+    bool special_targets;              /* an entry has a command or a file */
     struct errlist *errs;
     struct entry *v;
     size_t n;
@@ -76,6 +86,26 @@ static void trim_right(struct buf *b)
         b->data[b->len] = 0;
 }
 
+/* An aliases(5) value: its syntax, then what the rules allow. */
+static void check_alias_value(struct parser *p, struct entry *e)
+{
+    struct alias_list l = {0};
+    char *err = NULL;
+    if (alias_value_parse(buf_cstr(&e->value), &l, &err) < 0)
+        errlist_add(p->errs, "%s:%lu: %s: %s", p->file, e->line, e->key, err);
+    for (size_t i = 0; i < l.n; i++) {
+        const struct alias_target *t = &l.v[i];
+        bool cmd = t->kind == ALIAS_COMMAND, file = t->kind == ALIAS_FILE;
+        p->special_targets |= cmd || file;
+        if ((cmd && !p->aliases->commands) || (file && !p->aliases->files))
+            errlist_add(p->errs, "%s:%lu: %s: \"%s%s\": mail to %ss is not allowed (%s)", p->file,
+                        e->line, e->key, cmd ? "|" : "", t->text, alias_kind_name(t->kind),
+                        cmd ? "allow_mail_to_commands" : "allow_mail_to_files");
+    }
+    free(err);
+    alias_list_free(&l);
+}
+
 /* The pending entry is complete: check it. */
 static void finish_entry(struct parser *p)
 {
@@ -88,6 +118,8 @@ static void finish_entry(struct parser *p)
         free(e->key);
         buf_free(&e->value);
         p->n--;
+    } else if (p->aliases) {
+        check_alias_value(p, e);
     }
 }
 
@@ -115,9 +147,42 @@ static void continue_entry(struct parser *p, const char *text)
     buf_puts(v, text);
 }
 
+/* The length of an aliases(5) name at text ("user", "\"a b\"@x", "@x"), with *val just past
+ * its colon; 0 with an error when there is no name or no colon. */
+static size_t alias_key(struct parser *p, const char *text, const char **val)
+{
+    const char *k = text;
+    while (*k && *k != ':' && *k != ' ' && *k != '\t') {
+        if (*k == '"') {
+            const char *q = strchr(k + 1, '"');
+            while (q && q[-1] == '\\')
+                q = strchr(q + 1, '"');
+            k = q ? q + 1 : k + strlen(k);
+        } else {
+            k++;
+        }
+    }
+    size_t klen = (size_t)(k - text);
+    while (*k == ' ' || *k == '\t')
+        k++;
+    const char *why = *k != ':' ? "missing ':' after the name" : alias_key_check(text, klen);
+    if (why) {
+        errlist_add(p->errs, "%s:%lu: %s%s%.*s%s", p->file, p->line, why, klen ? " (\"" : "",
+                    (int)(klen > 100 ? 100 : klen), text, klen ? "\")" : "");
+        return 0;
+    }
+    *val = k + 1;
+    return klen;
+}
+
 static void start_entry(struct parser *p, const char *text)
 {
-    size_t klen = strcspn(text, ": \t");
+    const char *val = NULL;
+    size_t klen = p->aliases ? alias_key(p, text, &val) : strcspn(text, ": \t");
+    if (p->aliases && klen == 0) {
+        p->skip_continuation = true;
+        return;
+    }
     if (klen == 0) {
         errlist_add(p->errs, "%s:%lu: missing key", p->file, p->line);
         p->skip_continuation = true;
@@ -128,9 +193,11 @@ static void start_entry(struct parser *p, const char *text)
         p->skip_continuation = true;
         return;
     }
-    const char *val = text + klen;
-    if (*val == ':')
-        val++;
+    if (!val) {
+        val = text + klen;
+        if (*val == ':')
+            val++;
+    }
     while (isspace((unsigned char)*val))
         val++;
     p->v = xreallocarray(p->v, p->n + 1, sizeof *p->v);
@@ -264,7 +331,7 @@ static void parser_free(struct parser *p)
     free(p->v);
 }
 
-long map_build(const char *source, struct errlist *errs)
+static long build(const char *source, const struct alias_rules *aliases, struct errlist *errs)
 {
     FILE *fp = fopen(source, "re");
     struct stat st;
@@ -274,7 +341,7 @@ long map_build(const char *source, struct errlist *errs)
             fclose(fp);
         return -1;
     }
-    struct parser p = {.file = source, .errs = errs};
+    struct parser p = {.file = source, .errs = errs, .aliases = aliases};
     size_t before = errlist_errors(errs);
     struct buf line = BUF_INIT;
     const char *bad;
@@ -288,6 +355,9 @@ long map_build(const char *source, struct errlist *errs)
         errlist_add(errs, "%s:%lu: %s", source, p.line + 1, strerror(errno));
     fclose(fp);
     buf_free(&line);
+    if (p.special_targets && (st.st_mode & 022))
+        errlist_add(errs, "%s: writable by group or others: local-mda refuses the commands and "
+                    "files of such a table (chmod go-w)", source);
     long result = -1;
     if (errlist_errors(errs) == before) {
         mark_duplicates(&p);
@@ -295,4 +365,14 @@ long map_build(const char *source, struct errlist *errs)
     }
     parser_free(&p);
     return result;
+}
+
+long map_build(const char *source, struct errlist *errs)
+{
+    return build(source, NULL, errs);
+}
+
+long map_build_aliases(const char *source, const struct alias_rules *rules, struct errlist *errs)
+{
+    return build(source, rules, errs);
 }

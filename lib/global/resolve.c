@@ -6,13 +6,19 @@
  *   2. user  "local+ext@domain"
  *   3. alias "local@domain"          (without the extension)
  *   4. user  "local@domain"
- *   5. alias "@domain"               (catch-all: only when no user matched, so a catch-all
+ *   5. alias "local+ext"             (local-part keys, aliases(5) style: only in the
+ *   6. alias "local"                  domains of alias_local_part_domains, every domain of
+ *                                     ours when it is empty; never before a mailbox or an
+ *                                     address key, so "info: admin" in a shared aliases
+ *                                     file hides no customer's info@ mailbox)
+ *   7. alias "@domain"               (catch-all: only when no user matched, so a catch-all
  *                                     never swallows the mail of an existing mailbox)
  * Alias tables are tried in alias_maps order; the first table with the key wins. A table
  * whose compiled file does not exist holds no aliases (it is opened once it appears); a
  * table that exists but cannot be read makes every lookup RCPT_TEMPFAIL, as does an
  * account database error. */
 #include "resolve.h"
+#include "alias_value.h"
 #include "idn.h"
 #include "mem.h"
 #include <ctype.h>
@@ -89,8 +95,22 @@ void resolver_close(struct resolver *r)
 
 struct accounts *resolver_accounts(struct resolver *r) { return r->acc; }
 
+/* What the caller learns of a table hit besides the value (hit may be NULL). */
+static void note_hit(struct alias_map *am, const char *key, struct alias_hit *hit)
+{
+    if (!hit)
+        return;
+    hit->key = xstrdup(key);
+    hit->from_table = true;
+    hit->local_part = !strchr(key, '@');
+    if (map_file_owner(am->m, &hit->owner, &hit->mode) < 0) {
+        hit->owner = (uid_t)-1; /* unknown: trusted by no one */
+        hit->mode = 0777;
+    }
+}
+
 /* 1 found (*value), 0 not found, -1 a table could not be read. */
-static int alias_lookup(struct resolver *r, const char *key, char **value)
+static int alias_lookup(struct resolver *r, const char *key, char **value, struct alias_hit *hit)
 {
     for (size_t i = 0; i < r->nmaps; i++) {
         struct alias_map *am = &r->maps[i];
@@ -104,6 +124,8 @@ static int alias_lookup(struct resolver *r, const char *key, char **value)
         char *err = NULL;
         int rc = map_lookup(am->m, key, value, &err);
         free(err);
+        if (rc > 0)
+            note_hit(am, key, hit);
         if (rc != 0)
             return rc;
     }
@@ -127,6 +149,7 @@ struct parts {
     char *full;   /* lowercased local@domain */
     char *base;   /* lowercased address without extension, or NULL */
     char *ext;    /* extension as written, or NULL */
+    char *local_full, *local_base; /* the local parts of full and base (local-part keys) */
 };
 
 static void parts_free(struct parts *p)
@@ -135,6 +158,28 @@ static void parts_free(struct parts *p)
     free(p->full);
     free(p->base);
     free(p->ext);
+    free(p->local_full);
+    free(p->local_base);
+}
+
+/* Do local-part keys apply in domain (alias_local_part_domains)? */
+static bool local_keys_apply(struct resolver *r, const char *domain)
+{
+    size_t n;
+    config_list(r->cfg, PARAM(alias_local_part_domains), &n);
+    return n == 0 || config_list_has(r->cfg, PARAM(alias_local_part_domains), domain);
+}
+
+/* Steps 5 and 6 of the order above. */
+static int local_part_lookup(struct resolver *r, const struct parts *p, char **value,
+                             struct alias_hit *hit)
+{
+    if (!local_keys_apply(r, p->domain))
+        return 0;
+    int rc = alias_lookup(r, p->local_full, value, hit);
+    if (rc == 0 && p->local_base)
+        rc = alias_lookup(r, p->local_base, value, hit);
+    return rc;
 }
 
 static void lower(char *s)
@@ -168,6 +213,9 @@ static void split(struct resolver *r, const char *addr, struct parts *p)
     lower(local);
     p->full = xasprintf("%s@%s", local, p->domain);
     free(local);
+    p->local_full = xstrndup(p->full, strlen(p->full) - strlen(p->domain) - 1);
+    if (p->base)
+        p->local_base = xstrndup(p->base, strlen(p->base) - strlen(p->domain) - 1);
 }
 
 static bool is_postmaster(const struct parts *p)
@@ -177,7 +225,7 @@ static bool is_postmaster(const struct parts *p)
 }
 
 static enum rcpt_class classify(struct resolver *r, const char *addr, bool aliases,
-                                char **result, char **extension)
+                                char **result, char **extension, struct alias_hit *hit)
 {
     *result = NULL;
     if (extension)
@@ -189,13 +237,13 @@ static enum rcpt_class classify(struct resolver *r, const char *addr, bool alias
     char *catchall = xasprintf("@%s", p.domain);
     if (rc <= 0)
         cls = rc < 0 ? RCPT_TEMPFAIL : RCPT_REMOTE;
-    else if (aliases && (rc = alias_lookup(r, p.full, result)) != 0)
+    else if (aliases && (rc = alias_lookup(r, p.full, result, hit)) != 0)
         cls = rc > 0 ? RCPT_ALIAS : RCPT_TEMPFAIL;
     else if ((rc = user_lookup(r, p.full)) != 0) {
         cls = rc > 0 ? RCPT_USER : RCPT_TEMPFAIL;
         if (rc > 0)
             *result = xstrdup(p.full);
-    } else if (p.base && aliases && (rc = alias_lookup(r, p.base, result)) != 0)
+    } else if (p.base && aliases && (rc = alias_lookup(r, p.base, result, hit)) != 0)
         cls = rc > 0 ? RCPT_ALIAS : RCPT_TEMPFAIL;
     else if (p.base && (rc = user_lookup(r, p.base)) != 0) {
         cls = rc > 0 ? RCPT_USER : RCPT_TEMPFAIL;
@@ -206,17 +254,23 @@ static enum rcpt_class classify(struct resolver *r, const char *addr, bool alias
                 p.ext = NULL;
             }
         }
-    } else if (aliases && (rc = alias_lookup(r, catchall, result)) != 0)
+    } else if (aliases && (rc = local_part_lookup(r, &p, result, hit)) != 0)
+        cls = rc > 0 ? RCPT_ALIAS : RCPT_TEMPFAIL;
+    else if (aliases && (rc = alias_lookup(r, catchall, result, hit)) != 0)
         cls = rc > 0 ? RCPT_ALIAS : RCPT_TEMPFAIL;
     else if (aliases && is_postmaster(&p) && *config_str(r->cfg, PARAM(postmaster_recipient))) {
         /* RFC 5321 sec 4.5.1: every domain we serve must accept postmaster. */
         cls = RCPT_ALIAS;
         *result = xstrdup(config_str(r->cfg, PARAM(postmaster_recipient)));
+        if (hit)
+            hit->key = xstrdup(p.base ? p.base : p.full);
     }
     if (cls != RCPT_USER && cls != RCPT_ALIAS) {
         free(*result);
         *result = NULL;
     }
+    if (hit && cls != RCPT_ALIAS)
+        alias_hit_free(hit);
     free(catchall);
     parts_free(&p);
     return cls;
@@ -234,31 +288,41 @@ int resolve_domain_is_ours(struct resolver *r, const char *addr)
 enum rcpt_class resolve_recipient(struct resolver *r, const char *addr, char **result,
                                   char **extension)
 {
-    return classify(r, addr, true, result, extension);
+    return classify(r, addr, true, result, extension, NULL);
+}
+
+enum rcpt_class resolve_alias(struct resolver *r, const char *addr, char **result,
+                              struct alias_hit *hit)
+{
+    memset(hit, 0, sizeof *hit);
+    return classify(r, addr, true, result, NULL, hit);
+}
+
+void alias_hit_free(struct alias_hit *hit)
+{
+    free(hit->key);
+    memset(hit, 0, sizeof *hit);
 }
 
 enum rcpt_class resolve_mailbox(struct resolver *r, const char *addr, char **result,
                                 char **extension)
 {
-    return classify(r, addr, false, result, extension);
+    return classify(r, addr, false, result, extension, NULL);
 }
 
-/* One token of an alias value: "<a@b>", "a@b" or "local". */
-static int alias_target(const char *alias, const char *tok,
+/* One target of an alias value (lib/global/alias_value.h): an address or a mailbox ("\user")
+ * qualified with the alias's domain when it has none, anything else as written. */
+static int alias_target(const char *alias, const struct alias_target *t,
                         int (*fn)(void *ctx, const char *target, bool supported), void *ctx)
 {
-    size_t len = strlen(tok);
-    char *t = len >= 2 && tok[0] == '<' && tok[len - 1] == '>' ? xstrndup(tok + 1, len - 2) : xstrdup(tok);
-    bool supported = !(t[0] == '|' || t[0] == '/' || strncasecmp(t, ":include:", 9) == 0 ||
-                       !*t || strpbrk(t, "\"\\<>()[];"));
-    if (supported && !strchr(t, '@')) {
-        const char *at = strrchr(alias, '@');
-        char *q = xasprintf("%s%s", t, at ? at : "");
-        free(t);
-        t = q;
-    }
-    int r = fn(ctx, t, supported);
-    free(t);
+    bool supported = t->kind == ALIAS_ADDRESS || t->kind == ALIAS_MAILBOX;
+    const char *at = strrchr(alias, '@');
+    char *q = supported && !strchr(t->text, '@') ? xasprintf("%s%s", t->text, at ? at : "")
+            : t->kind == ALIAS_COMMAND ? xasprintf("|%s", t->text)
+            : t->kind == ALIAS_INCLUDE ? xasprintf(":include:%s", t->text)
+                                       : xstrdup(t->text);
+    int r = fn(ctx, q, supported);
+    free(q);
     return r;
 }
 
@@ -266,13 +330,15 @@ int resolve_alias_targets(const char *alias, const char *value,
                           int (*fn)(void *ctx, const char *target, bool supported), void *ctx,
                           size_t *count)
 {
-    char *copy = xstrdup(value), *save = NULL;
-    size_t n = 0;
+    struct alias_list l = {0};
+    char *err = NULL;
+    alias_value_parse(value, &l, &err); /* on an error, the targets before it */
+    free(err);
     int r = 0;
-    for (char *tok = strtok_r(copy, ", \t\r\n", &save); tok && r == 0;
-         tok = strtok_r(NULL, ", \t\r\n", &save), n++)
-        r = alias_target(alias, tok, fn, ctx);
-    free(copy);
+    size_t n = 0;
+    for (; n < l.n && r == 0; n++)
+        r = alias_target(alias, &l.v[n], fn, ctx);
+    alias_list_free(&l);
     if (count)
         *count = n;
     return r;

@@ -3,8 +3,10 @@
  * of one of our domains, or a remote address (relay: denied to unauthenticated clients).
  * Extensions are handled here: with recipient_delimiter "+", user+tag@dom resolves as
  * user@dom. Alias keys tried, in order: the full address, the address without extension,
- * then "@domain" (catch-all); users are checked between them (full address, address
- * without extension), so a catch-all never hides an existing user (details: resolve.c).
+ * the local part with and without extension (aliases(5) keys, in the domains of
+ * alias_local_part_domains), then "@domain" (catch-all); users are checked after the
+ * address keys (full address, address without extension), so neither a local-part key
+ * nor a catch-all hides an existing user (details: resolve.c).
  * An address without '@' is taken as local@$myorigin. Resolvers reopen alias tables when
  * they are rebuilt; a missing table holds no aliases, an unreadable one gives RCPT_TEMPFAIL.
  * Domains compare case-insensitively; local parts are lowercased for lookups (the original
@@ -14,6 +16,8 @@
 #include "accounts.h"
 #include "config.h"
 #include "map.h"
+#include <stdbool.h>
+#include <sys/types.h>
 
 enum rcpt_class {
     RCPT_USER,    /* a virtual mailbox user of ours */
@@ -32,6 +36,19 @@ void resolver_close(struct resolver *r);
  * *extension (may be NULL) receives the extension ("tag") or NULL. */
 enum rcpt_class resolve_recipient(struct resolver *r, const char *addr, char **result,
                                   char **extension);
+/* Where an alias came from, for what its targets may be (local-mda's expansion). */
+struct alias_hit {
+    char *key;       /* the key that matched: "team@x", "team" (local-part key), "@x" */
+    bool local_part; /* a local-part key: its unqualified targets get @$myorigin */
+    bool from_table; /* from an alias table; false: postmaster_recipient (main.cf) */
+    uid_t owner;     /* owner and mode of the compiled table read (from_table only; */
+    mode_t mode;     /* (uid_t)-1 and 0777 when they could not be read) */
+};
+/* resolve_recipient() that also says, for RCPT_ALIAS, where the alias came from (*hit,
+ * freed with alias_hit_free(); zeroed for the other classes). */
+enum rcpt_class resolve_alias(struct resolver *r, const char *addr, char **result,
+                              struct alias_hit *hit);
+void alias_hit_free(struct alias_hit *hit);
 /* The same without alias tables: RCPT_USER, RCPT_UNKNOWN, RCPT_REMOTE or RCPT_TEMPFAIL.
  * local-mda uses it for an alias that lists itself ("a@x: a@x, b@y" keeps a copy in a's
  * own mailbox instead of looping). */
@@ -43,11 +60,10 @@ enum rcpt_class resolve_mailbox(struct resolver *r, const char *addr, char **res
 int resolve_domain_is_ours(struct resolver *r, const char *addr);
 struct accounts *resolver_accounts(struct resolver *r);
 
-/* The targets of alias's value (an RCPT_ALIAS result): addresses separated by commas and/or
- * white space, optionally in angle brackets; a target without '@' gets alias's domain.
- * fn(ctx, target, supported) for each: supported is false for what is not an address here
- * (pipes, files, :include:, quotes, brackets, parentheses; target is then the token as
- * written, brackets removed). Stops when fn returns non-zero and returns that; 0 after the
+/* The targets of alias's value (an RCPT_ALIAS result) in aliases(5) syntax (alias_value.h);
+ * an address or \user target without '@' gets alias's domain. fn(ctx, target, supported)
+ * for each: supported is false for what is not an address (|command, /file, :include:,
+ * given as written). Stops when fn returns non-zero and returns that; 0 after the
  * last target, *count (may be NULL) is the number of targets seen. */
 int resolve_alias_targets(const char *alias, const char *value,
                           int (*fn)(void *ctx, const char *target, bool supported), void *ctx,

@@ -1,6 +1,7 @@
 /* server.c - the service skeleton (see server.h). */
 #include "server.h"
 #include "log.h"
+#include "log_config.h"
 #include "mem.h"
 #include "privs.h"
 #include <bsd/unistd.h>
@@ -194,7 +195,7 @@ int server_main(int argc, char **argv, const struct server_def *def)
     sk.srv.listen_fd = fd_open(SERVER_LISTEN_FD) ? SERVER_LISTEN_FD : -1;
     bool have_master = fd_open(SERVER_MASTER_FD);
     load_config(&sk, confdir, overrides, noverrides);
-    log_init(def->program, config_str(sk.srv.cfg, PARAM(maillog_file)));
+    log_config_init(sk.srv.cfg, def->log_name ? def->log_name : def->program, NULL);
     log_set_verbose(verbose || config_bool(sk.srv.cfg, PARAM(debug_log)));
     sk.srv.spool = config_str(sk.srv.cfg, PARAM(queue_directory));
     signal(SIGPIPE, SIG_IGN);

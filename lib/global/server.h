@@ -34,6 +34,7 @@ struct server {
 
 struct server_def {
     const char *program;
+    const char *log_name; /* in log lines (SYSLOG_NAME/LOG_NAME[pid]); NULL: program */
     const char *run_as; /* parameter naming the user to run as: "mail_owner" or "vmail_owner" */
     void (*pre_init)(struct server *srv);
     void (*post_init)(struct server *srv);

@@ -123,6 +123,17 @@ static bool unquote(const char *s, size_t len, char *content, size_t *clen)
     return true;
 }
 
+bool address_local_is_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > 64)
+        return false;
+    if (address_is_dot_string(s, len))
+        return true;
+    char content[64];
+    size_t clen;
+    return unquote(s, len, content, &clen);
+}
+
 char *address_requote(const char *addr)
 {
     if (!*addr)

@@ -16,6 +16,11 @@
  * joined by single dots, as smtp_parse_path() requires of an unquoted local part? */
 bool address_is_dot_string(const char *s, size_t len);
 
+/* Is s[0..len) a local part RFC 5321 sec 4.1.2 accepts: a Dot-string or a well-formed
+ * Quoted-string (with its quotes), at most 64 bytes (sec 4.5.3.1.1)? */
+bool address_local_is_valid(const char *s, size_t len);
+
+
 /* The local part local[0..len) (unquoted content, as a parser yields it) as RFC 5321 writes
  * it: as it is when a Dot-string, else a Quoted-string with '"' and '\' as quoted pairs.
  * Bytes no Quoted-string can carry (control characters, DEL, malformed UTF-8) become '?'.

@@ -1,32 +1,46 @@
-/* log.c - syslog or file logging with Postfix's line shapes (see log.h). */
+/* log.c - file and syslog logging with Postfix's line shapes (see log.h). */
 #include "log.h"
 #include "utf8.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-static char log_name[64] = "posthorn";
+static char log_prefix[64] = "posthorn"; /* syslog_name */
+static char log_program[64] = "posthorn";
+static char log_name[130] = "posthorn"; /* "PREFIX/PROGRAM" */
 static char log_host[128];
 static int log_fd = -1;          /* file descriptor when logging to a file */
 static bool log_syslog_on = true;
 static bool log_stderr_on;
 static bool log_verbose_on;
+static char log_socket_path[108] = "/dev/log";
+static int log_facility = LOG_MAIL;
+static int syslog_fd = -1;
+#define SYSLOG_WAIT_MS 1000 /* longest wait for a full syslog socket, per line */
+static bool syslog_stream; /* the socket is a stream socket (each message ends in NUL) */
 
 void log_set_name(const char *name)
 {
-    snprintf(log_name, sizeof log_name, "posthorn/%s", name);
-    if (log_syslog_on) {
-        closelog();
-        openlog(log_name, LOG_PID | LOG_NDELAY, LOG_MAIL);
-    }
+    snprintf(log_program, sizeof log_program, "%s", name);
+    snprintf(log_name, sizeof log_name, "%s/%s", log_prefix, log_program);
 }
 
-void log_init(const char *name, const char *file)
+static void close_file(void)
+{
+    if (log_fd > 2)
+        close(log_fd);
+    log_fd = -1;
+}
+
+void log_setup(const struct log_options *o)
 {
     if (gethostname(log_host, sizeof log_host) != 0)
         strcpy(log_host, "localhost");
@@ -34,20 +48,32 @@ void log_init(const char *name, const char *file)
     char *dot = strchr(log_host, '.');
     if (dot)
         *dot = 0;
-    if (log_fd > 2)
-        close(log_fd);
-    log_fd = -1;
-    log_syslog_on = (file == NULL || file[0] == 0);
-    if (file && strcmp(file, "-") == 0) {
+    close_file();
+    if (syslog_fd >= 0)
+        close(syslog_fd);
+    syslog_fd = -1;
+    const char *file = o->file;
+    bool to_file = file && *file;
+    log_syslog_on = !to_file || o->syslog;
+    snprintf(log_prefix, sizeof log_prefix, "%s", o->syslog_name && *o->syslog_name ? o->syslog_name : "posthorn");
+    snprintf(log_socket_path, sizeof log_socket_path, "%s", o->syslog_socket && *o->syslog_socket ? o->syslog_socket : "/dev/log");
+    log_facility = o->facility;
+    if (to_file && strcmp(file, "-") == 0) {
         log_fd = 2;
-    } else if (!log_syslog_on) {
+    } else if (to_file) {
         log_fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (log_fd < 0) {
-            fprintf(stderr, "posthorn: cannot open log file %s: %s\n", file, strerror(errno));
+            fprintf(stderr, "%s: cannot open log file %s: %s\n", log_prefix, file, strerror(errno));
             log_syslog_on = true;
         }
     }
-    log_set_name(name);
+    log_set_name(o->name);
+}
+
+void log_init(const char *name, const char *file)
+{
+    struct log_options o = {.name = name, .file = file, .facility = LOG_MAIL};
+    log_setup(&o);
 }
 
 void log_to_stderr(bool on) { log_stderr_on = on; }
@@ -96,6 +122,61 @@ size_t log_escape(const char *in, size_t inlen, char *out, size_t outsize)
     return o;
 }
 
+/* The syslog socket (syslog_socket), connected on first use and again after an error:
+ * a datagram socket as syslog daemons offer, or a stream socket where only that works. */
+static int syslog_connect(void)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", log_socket_path);
+    int types[] = {SOCK_DGRAM, SOCK_STREAM};
+    for (int i = 0; i < 2; i++) {
+        int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            syslog_stream = types[i] == SOCK_STREAM;
+            return fd;
+        }
+        int e = errno;
+        close(fd);
+        if (e != EPROTOTYPE)
+            return -1;
+    }
+    return -1;
+}
+
+/* One message as syslog(3) writes it (RFC 3164 without the host name, which the daemon
+ * adds): "<PRI>Mmm dd hh:mm:ss NAME[PID]: TEXT". Lost when no daemon listens. */
+static void syslog_send(int prio, const char *tag, const char *text)
+{
+    char msg[4700], stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+    int len = snprintf(msg, sizeof msg, "<%d>%s %s[%ld]: %s%s", log_facility | prio, stamp,
+                       log_name, (long)getpid(), tag, text);
+    if (len < 0)
+        return;
+    if ((size_t)len >= sizeof msg)
+        len = sizeof msg - 1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (syslog_fd < 0 && (syslog_fd = syslog_connect()) < 0)
+            return;
+        ssize_t n;
+        while ((n = send(syslog_fd, msg, (size_t)len + (syslog_stream ? 1 : 0),
+                         MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EINTR)) {
+            struct pollfd p = {.fd = syslog_fd, .events = POLLOUT};
+            if (errno == EAGAIN && poll(&p, 1, SYSLOG_WAIT_MS) <= 0)
+                return; /* a stuck syslog daemon loses lines rather than stopping the mail */
+        }
+        if (n >= 0)
+            return;
+        close(syslog_fd); /* the daemon restarted: connect again once */
+        syslog_fd = -1;
+    }
+}
+
 __attribute__((format(printf, 3, 0)))
 static void log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 {
@@ -109,7 +190,7 @@ static void log_emit(int prio, const char *tag, const char *fmt, va_list ap)
      * for every field of every line. */
     log_escape(raw, strlen(raw), text, sizeof text);
     if (log_syslog_on)
-        syslog(prio, "%s%s", tag, text);
+        syslog_send(prio, tag, text);
     if (log_fd >= 0 || log_stderr_on) {
         char line[4500];
         char stamp[32];

@@ -1,8 +1,10 @@
 /* log.h - logging with Postfix's line shapes.
- * Lines go to syslog (facility mail) or, when maillog_file is set, appended to that file as
- * "Mon DD HH:MM:SS host posthorn/SERVICE[PID]: text". Severities are fixed; formats are
- * checked by the compiler. log_fatal exits; log_panic aborts. Library code returns error
- * strings instead of logging deep inside. */
+ * Lines go to syslog (the syslog_socket, /dev/log, facility mail) or, when maillog_file is
+ * set, are appended to that file as "Mon DD HH:MM:SS host SYSLOG_NAME/SERVICE[PID]: text"
+ * (and to syslog as well with maillog_syslog). SYSLOG_NAME is "posthorn" unless
+ * configured (syslog_name). Severities are fixed; formats are checked by the compiler.
+ * log_fatal exits; log_panic aborts. Library code returns error strings instead of logging
+ * deep inside. */
 #ifndef POSTHORN_LOG_H
 #define POSTHORN_LOG_H
 #include <stdarg.h>
@@ -11,7 +13,16 @@
 
 #define PH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* name: program/service name (e.g. "smtpd"); file: NULL or "" for syslog, "-" for stderr. */
+struct log_options {
+    const char *name;          /* program/service name ("smtpd") */
+    const char *syslog_name;   /* what comes before "/name"; NULL or "": "posthorn" */
+    const char *file;          /* NULL or "": syslog only; "-": stderr */
+    bool syslog;               /* with a file: syslog as well */
+    const char *syslog_socket; /* NULL or "": /dev/log */
+    int facility;              /* LOG_MAIL, ... (syslog.h) */
+};
+void log_setup(const struct log_options *o);
+/* log_setup with the defaults: name, file (NULL or "" for syslog, "-" for stderr). */
 void log_init(const char *name, const char *file);
 /* Also copy every line to stderr (command-line tools and foreground runs). */
 void log_to_stderr(bool on);

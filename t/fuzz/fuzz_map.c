@@ -1,6 +1,9 @@
 /* fuzz_map.c - libFuzzer target: the lookup-table source parser (posthorn map build) and,
- * when the source compiles, lookups and iteration on the built table. */
+ * when the source compiles, lookups and iteration on the built table; then the same source
+ * as an aliases(5) file (newaliases), where every value of a table that compiled must
+ * parse again as alias targets (lib/global/alias_value.h). */
 #include "fuzz_common.h"
+#include "alias_value.h"
 #include "map.h"
 
 static int count(void *ctx, const char *key, const char *value)
@@ -10,9 +13,38 @@ static int count(void *ctx, const char *key, const char *value)
     return 0;
 }
 
+static int reparse(void *ctx, const char *key, const char *value)
+{
+    struct alias_list l = {0};
+    char *err = NULL;
+    (void)ctx;
+    if (alias_key_check(key, strlen(key)) || alias_value_parse(value, &l, &err) < 0)
+        abort(); /* newaliases accepted what the parser refuses */
+    alias_list_free(&l);
+    return 0;
+}
+
+static void aliases(const char *path)
+{
+    struct errlist errs = {0};
+    struct alias_rules rules = {true, true};
+    long n = map_build_aliases(path, &rules, &errs);
+    errlist_free(&errs);
+    if (n < 0)
+        return;
+    char spec[160], *err = NULL;
+    snprintf(spec, sizeof spec, "lmdb:%s", path);
+    struct map *m = map_open(spec, &err);
+    free(err);
+    if (m)
+        map_iterate(m, reparse, NULL);
+    map_close(m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_file("aliases", data, size);
+    aliases(path);
     struct errlist errs = {0};
     long n = map_build(path, &errs);
     errlist_free(&errs);

@@ -1,7 +1,8 @@
 """Alias loops and limits (doc/mailstore.md, local-mda): an alias loop bounces with 5.4.6
 "alias loop: ADDR"; nesting deeper than alias_recursion_limit bounces with 5.4.6; more than
 alias_expansion_limit addresses bounces with 5.3.0; each limit is tested at the boundary
-(exactly the limit is delivered), and a bounced alias leaves no partial delivery."""
+(exactly the limit is delivered), and a bounced alias leaves no partial delivery. A
+delivered alias is logged as Postfix does: one line per member, orig_to=<alias>."""
 import re
 import smtplib
 
@@ -20,11 +21,11 @@ chain4@example.test: chain3@example.test
 three@example.test: u1, u2, u3
 four@example.test: u1, u2, u3, u4
 """
-CASES = {  # alias -> (dsn, reason) of the bounce, or None: delivered
+CASES = {  # alias -> (dsn, reason) of the bounce, or the members it was delivered to
     "loop1": ("5.4.6", "alias loop: loop1@example.test"),
-    "chain3": None,
+    "chain3": ["u1"],
     "chain4": ("5.4.6", "alias loop: nesting deeper than 3 at c1@example.test"),
-    "three": None,
+    "three": ["u1", "u2", "u3"],
     "four": ("5.3.0", "alias expansion limit (3 addresses) exceeded"),
 }
 
@@ -47,22 +48,35 @@ def bounce_line(log, rcpt):
     return found[0]
 
 
+def member_lines(log, alias):
+    """{member: (dsn, status, reason)} of the lines posthorn/local logged for the final
+    recipients of ALIAS (one per member, with orig_to=<ALIAS>)."""
+    pat = re.compile(r" posthorn/local\[\d+\]: \w+: to=<([^>]*)>, orig_to=<" + re.escape(alias) +
+                     r">, relay=local, .*dsn=(\d\.\d\.\d), status=(\w+) \((.*)\)$")
+    found = [m.groups() for m in map(pat.search, log.splitlines()) if m]
+    members = {f[0]: f[1:] for f in found}
+    assert len(members) == len(found), found
+    return members
+
+
 def test_alias_loops_and_limits(instance):
     start(instance)
     with smtplib.SMTP("127.0.0.1", instance.ports["smtp"], timeout=30) as c:
         for alias in CASES:
             assert c.sendmail(ALICE, [f"{alias}@{DOMAIN}"],
                               f"Subject: via {alias}\r\n\r\n{alias}\r\n".encode()) == {}
-    bounces = [a for a, r in CASES.items() if r]
+    bounces = [a for a, r in CASES.items() if isinstance(r, tuple)]
     dsns = instance.wait_messages(ALICE, len(bounces))
     instance.wait_messages("u1@" + DOMAIN, 2)  # chain3 and three
     wait_spool_clean(instance)
     log = instance.log()
     for alias, expected in CASES.items():
-        dsn, status, reason = bounce_line(log, f"{alias}@{DOMAIN}")
-        if expected is None:
-            assert (dsn, status) == ("2.0.0", "sent"), (alias, reason)
+        if isinstance(expected, list):  # one line per member, none for the alias itself
+            assert member_lines(log, f"{alias}@{DOMAIN}") == {
+                f"{u}@{DOMAIN}": ("2.0.0", "sent", "delivered to maildir") for u in expected}
+            assert f": to=<{alias}@{DOMAIN}>" not in log
         else:
+            dsn, status, reason = bounce_line(log, f"{alias}@{DOMAIN}")
             assert (dsn, status, reason) == (expected[0], "bounced", expected[1]), alias
     # Who got what: u1 chain3 and three, u2 and u3 three, u4 nothing (four bounced whole).
     got = {u: sorted(parse(m)["Subject"] for m in instance.messages(u)) for u in USERS}

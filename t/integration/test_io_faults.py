@@ -255,7 +255,7 @@ def rcpt_states(path):
 
 def test_qmgr_failed_mark_write_retries_recipient(instance):
     instance.add_user(ALICE)
-    add_aliases(instance, f"pipe@{DOMAIN}: |/bin/cat\n")  # defers (4.3.5): the file stays
+    add_aliases(instance, f"pipe@{DOMAIN}: :include:/nonexistent.list\n")  # defers (4.3.5): the file stays
     spool = instance.spool
     once = fault_dir(instance) / "fired"
     start_with_fault(instance, f"prog=qmgr,call=pwrite,path={spool}/active/*,errno=EIO,once={once}")

@@ -235,6 +235,49 @@ static void test_open_errors(void **state)
     errlist_free(&errs);
 }
 
+/* Aliases sources: every bad entry reported at its first line, nothing written; a good
+ * one builds; commands and files only as the rules allow and never in a source others
+ * can write. */
+static void test_aliases_syntax(void **state)
+{
+    const char *text = "root: alice\n"
+                       "noColon alice\n"
+                       "team@example.test: alice,\n"
+                       "  \"|/bin/cmd\n"
+                       ": empty\n"
+                       "ok: |/bin/true, /tmp/mbox\n"
+                       "bad@: x\n";
+    const char *path = source("aliases", text, strlen(text));
+    char lmdb[600];
+    snprintf(lmdb, sizeof lmdb, "%s.lmdb", path);
+    unlink(lmdb);
+    struct errlist errs = {0};
+    struct alias_rules none = {false, false}, all = {true, true};
+    assert_int_equal(map_build_aliases(path, &none, &errs), -1);
+    const char *want[] = {"aliases:2: missing ':' after the name (\"noColon\")",
+                          "aliases:3: team@example.test: unterminated quoted string",
+                          "aliases:5: empty name",
+                          "aliases:6: ok: \"|/bin/true\": mail to commands is not allowed",
+                          "aliases:6: ok: \"/tmp/mbox\": mail to files is not allowed",
+                          "aliases:7: not an address"};
+    assert_int_equal(errlist_errors(&errs), sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(errs.msgs[i], want[i]))
+            fail_msg("error %zu: \"%s\", wanted \"%s\"", i, errs.msgs[i], want[i]);
+    errlist_free(&errs);
+    assert_int_equal(access(lmdb, F_OK), -1);
+
+    text = "root: alice\nok: |/bin/true, /tmp/mbox, :include:/etc/x\n";
+    path = source("aliases", text, strlen(text));
+    chmod(path, 0600);
+    assert_int_equal(map_build_aliases(path, &all, &errs), 2);
+    errlist_free(&errs);
+    chmod(path, 0620);
+    assert_int_equal(map_build_aliases(path, &all, &errs), -1);
+    assert_non_null(strstr(errs.msgs[0], "writable by group or others"));
+    errlist_free(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_malformed_sources),
         cmocka_unit_test(test_rebuild_is_seen_by_open_handle),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_aliases_syntax),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

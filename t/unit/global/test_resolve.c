@@ -220,8 +220,8 @@ static void test_alias_targets(void **state)
     size_t n = 0;
     assert_int_equal(resolve_alias_targets("a@x.test", "b@y.test, <c@z.test>\tlocal,,  |cmd /f",
                                            collect, &b, &n), 0);
-    assert_string_equal(buf_cstr(&b), "b@y.test;c@z.test;local@x.test;!|cmd;!/f;");
-    assert_int_equal(n, 5);
+    assert_string_equal(buf_cstr(&b), "b@y.test;c@z.test;local@x.test;!|cmd /f;");
+    assert_int_equal(n, 4);
     buf_reset(&b);
     assert_int_equal(resolve_alias_targets("a@x.test", "stop, after", collect, &b, &n), 1);
     assert_string_equal(buf_cstr(&b), "stop@x.test;");
@@ -231,12 +231,76 @@ static void test_alias_targets(void **state)
     buf_free(&b);
 }
 
+static enum rcpt_class alias_of(struct resolver *r, const char *addr, const char *value,
+                                const char *key)
+{
+    char *res = NULL;
+    struct alias_hit hit;
+    enum rcpt_class c = resolve_alias(r, addr, &res, &hit);
+    if (value) {
+        assert_non_null(res);
+        assert_string_equal(res, value);
+    }
+    if (key) {
+        assert_int_equal(c, RCPT_ALIAS);
+        assert_string_equal(hit.key, key);
+        assert_int_equal(hit.local_part, strchr(key, '@') == NULL);
+        assert_true(hit.from_table);
+        assert_int_equal(hit.owner, geteuid());
+        assert_int_equal(hit.mode & 0777, 0640);
+    } else {
+        assert_null(hit.key);
+    }
+    free(res);
+    alias_hit_free(&hit);
+    return c;
+}
+
+/* Local-part keys (aliases(5)): in every domain of ours by default, after address keys and
+ * mailboxes, before the catch-all; only in alias_local_part_domains when it is set. */
+static void test_local_part_keys(void **state)
+{
+    char src[600], spec[700], *err = NULL;
+    snprintf(src, sizeof src, "%s/local-aliases", dir);
+    static const char text[] = "root: alice\ninfo: bob\nroot@other.test: x@remote.test\n"
+                               "@other.test: carol@other.test\n";
+    assert_int_equal(write_file_atomic(src, text, sizeof text - 1, 0640), 0);
+    struct errlist errs = {0};
+    assert_int_equal(map_build(src, &errs), 4);
+    snprintf(spec, sizeof spec, "lmdb:%s", src);
+    struct config *cfg = make_config("local.lmdb", spec);
+    struct accounts *rw = accounts_open(cfg, true, &err);
+    assert_int_equal(accounts_domain_add(rw, "example.test", &err), 0);
+    assert_int_equal(accounts_domain_add(rw, "other.test", &err), 0);
+    add_user(rw, "info@example.test", -1);
+    struct resolver *r = resolver_open(cfg, &err);
+    assert_int_equal(alias_of(r, "Root@example.test", "alice", "root"), RCPT_ALIAS);
+    assert_int_equal(alias_of(r, "root+tag@static.test", "alice", "root"), RCPT_ALIAS);
+    assert_int_equal(alias_of(r, "root@other.test", "x@remote.test", "root@other.test"), RCPT_ALIAS);
+    assert_int_equal(alias_of(r, "info@example.test", "info@example.test", NULL), RCPT_USER);
+    assert_int_equal(alias_of(r, "info@other.test", "bob", "info"), RCPT_ALIAS);
+    assert_int_equal(alias_of(r, "nobody@other.test", "carol@other.test", "@other.test"), RCPT_ALIAS);
+    assert_int_equal(alias_of(r, "root@remote.test", NULL, NULL), RCPT_REMOTE);
+    resolver_close(r);
+    /* restricted to one domain */
+    assert_true(config_override(cfg, "alias_local_part_domains=example.test", "test", &errs));
+    r = resolver_open(cfg, &err);
+    assert_int_equal(alias_of(r, "root@example.test", "alice", "root"), RCPT_ALIAS);
+    assert_int_equal(alias_of(r, "info@other.test", "carol@other.test", "@other.test"), RCPT_ALIAS);
+    assert_int_equal(alias_of(r, "root@static.test", NULL, NULL), RCPT_UNKNOWN);
+    resolver_close(r);
+    accounts_close(rw);
+    config_free(cfg);
+    errlist_free(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accounts),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_alias_targets),
+        cmocka_unit_test(test_local_part_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
