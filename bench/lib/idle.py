@@ -20,7 +20,7 @@ be initialising (Posthorn's login processes compute a 64 MiB Argon2 hash at star
 it), and a process-per-connection server is still forking when the last session is idle.
 Prints one line:
   ready=R open=O answered=A|- conns=C rss_before=KiB rss_after=KiB pss_before=KiB
-  pss_after=KiB procs_before=N procs_after=N settled=yes|no seconds=S
+  pss_after=KiB procs_before=N procs_after=N settled=yes|no seconds=S reidles=N
 and a second one naming the biggest processes after (procmem.top).
 Exits 1 when not every session became idle within --timeout seconds, stayed open, or
 (with --noop) answered.
@@ -99,6 +99,7 @@ class Driver:
         self.sessions = []
         self.last_reidle = 0.0
         self.pending = set()  # sessions with steps to do
+        self.reidles = 0
 
     def open_one(self, k):
         a = self.a
@@ -184,6 +185,7 @@ class Driver:
                 s.add_done()
                 s.add_idle()
                 self.pending.add(s)
+                self.reidles += 1
                 self.send_next(s)
 
     def open_all(self):
@@ -276,7 +278,7 @@ def main():
     print(f"ready={ready} open={still} answered={'-' if answered is None else answered} "
           f"conns={a.conns} rss_before={rss0} rss_after={rss1} pss_before={pss0} "
           f"pss_after={pss1} procs_before={n0} procs_after={n1} "
-          f"settled={'yes' if ok0 and ok1 else 'no'} seconds={secs:.2f}")
+          f"settled={'yes' if ok0 and ok1 else 'no'} seconds={secs:.2f} reidles={drv.reidles}")
     print(f"top: {top}")
     bad = [s.error for s in drv.sessions if s.error][:3]
     if ready < a.conns:

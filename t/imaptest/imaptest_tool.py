@@ -21,7 +21,7 @@ TOOLS = TOP.parent / "shared" / "tools"
 def binary(prefix, tools=TOOLS):
     """(PREFIX/bin/imaptest, PREFIX/tests), building them first when missing; (None, None)
     when the build script is not there. Raises RuntimeError when the build fails."""
-    prefix = Path(prefix)
+    prefix = Path(prefix).resolve()  # configure wants an absolute --prefix
     exe = prefix / "bin" / "imaptest"
     if exe.exists():
         return exe, prefix / "tests"
