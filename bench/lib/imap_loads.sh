@@ -142,6 +142,10 @@ imap_fill() {
     printf -v "$var" %s "$upto"
 }
 
+# top_groups N: the N biggest process groups of idle.py's "top:" line (how the sessions
+# spread over the processes: their descriptor counts).
+top_groups() { sed -n 's/^top: //p' <<<"$IDLE_OUT" | cut -d';' -f1-"$1"; }
+
 # imap_idle_opts USERS: idle.py options for IMAP sessions of users imap0..USERS-1.
 imap_idle_opts() {
     echo --proto imap --user "imap%d@$BENCH_DOMAIN" --users "$1" --password "$BENCH_PASS" \
@@ -164,9 +168,10 @@ load_imap_idle_mem() {
             idle_side posthorn "$IMAP_IDLE_CONNS" "$((143 + PH_OFFSET))" "$(ph_master_pid)" \
                 "$PH_BIN" "$PH_DIR/etc" $(imap_idle_opts "$users") --timeout "$tmo"
             pr=$RSS pp=$PSS
+            [ -z "$IDLE_OUT" ] || NOTE="$NOTE posthorn's biggest: $(top_groups 2);"
         fi
     fi
-    local what="$IMAP_IDLE_CONNS IMAP sessions (LOGIN, SELECT INBOX of $IMAP_IDLE_MESSAGES messages, IDLE), $IMAP_PER_USER per user over $users users, all open when measured, then DONE+NOOP on each; target <= 58 KiB per session; Dovecot imap process_limit raised to $DV_IMAP_PROCS;"
+    local what="$IMAP_IDLE_CONNS IMAP sessions (LOGIN, SELECT INBOX of $IMAP_IDLE_MESSAGES messages, IDLE), $IMAP_PER_USER per user over $users users, all open when measured, then DONE+NOOP on each; target <= 58 KiB per session; Dovecot: imap process_limit $DV_IMAP_PROCS (default 1024), imap_hibernate_timeout 0 (default: no hibernation);"
     bench_record imap-idle-mem "$pr" "$ir" KiB/conn lower "VmRSS sum, $what"
     bench_record imap-idle-mem-pss "$pp" "$ip" KiB/conn lower "Pss sum (shared pages split);$NOTE"
 }
@@ -193,9 +198,10 @@ load_imap_10k() {
         ok=${ok:-failed}
         if [ "$PSS" != failed ]; then
             pss=$(mib "$(kv pss_after "$IDLE_OUT")") rss=$(mib "$(kv rss_after "$IDLE_OUT")")
-            NOTE="$NOTE ${PSS} KiB PSS, ${RSS} KiB RSS per session;"
+            NOTE="$NOTE $(printf '%.1f' "$PSS") KiB PSS, $(printf '%.1f' "$RSS") KiB RSS per session;"
         fi
-        NOTE="$NOTE $(kv ready "$IDLE_OUT") of $n idle, $(kv open "$IDLE_OUT") open when measured; $(sed -n 's/^top: //p' <<<"$IDLE_OUT");"
+        NOTE="$NOTE $(kv ready "$IDLE_OUT") of $n idle, $(kv open "$IDLE_OUT") open when measured,"
+        NOTE="$NOTE $(kv reidles "$IDLE_OUT") re-IDLEs; biggest: $(top_groups 3);"
     fi
     local what="$n IMAP sessions in IDLE on one Posthorn instance ($IMAP_PER_USER per user over $users users, INBOX of $IMAP_IDLE_MESSAGES messages), RLIMIT_NOFILE $nofile for the instance and the loader;"
     bench_record imap-10k "$pss" skipped MiB lower "Pss sum of the whole instance with the sessions open; $what$NOTE"
