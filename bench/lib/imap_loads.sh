@@ -142,9 +142,18 @@ imap_fill() {
     printf -v "$var" %s "$upto"
 }
 
-# top_groups N: the N biggest process groups of idle.py's "top:" line (how the sessions
-# spread over the processes: their descriptor counts).
-top_groups() { sed -n 's/^top: //p' <<<"$IDLE_OUT" | cut -d';' -f1-"$1"; }
+# top_groups NAME...: the process groups NAME (executables) of idle.py's "top:" line: how
+# the sessions spread over the processes (the descriptors each holds).
+top_groups() {
+    local n out=""
+    for n in "$@"; do
+        out="$out$(sed -n 's/^top: //p' <<<"$IDLE_OUT" | tr ';' '\n' | sed -n "s/^ *\($n x.*\)/\1; /p")"
+    done
+    echo "${out%; }"
+}
+
+# dv_inotify_warnings: Dovecot's "Inotify instance limit" warnings in its log so far.
+dv_inotify_warnings() { grep -c 'Inotify instance limit' "$DV_DIR/log/dovecot.log" 2>/dev/null || true; }
 
 # imap_idle_opts USERS: idle.py options for IMAP sessions of users imap0..USERS-1.
 imap_idle_opts() {
@@ -157,9 +166,12 @@ load_imap_idle_mem() {
     local tmo=$((120 + IMAP_IDLE_CONNS / 2))
     NOTE=""
     if imap_fill pf "$PF_PORT" "$PF_DIR/mail/$BENCH_DOMAIN" "$users" && dv_stop && dv_start; then
+        local w0
+        w0=$(dv_inotify_warnings)
         idle_side dovecot "$IMAP_IDLE_CONNS" "$DV_IMAP_PORT" "$(dv_master_pid)" \
             /usr/lib/dovecot "$DV_DIR" $(imap_idle_opts "$users") --timeout "$tmo"
         ir=$RSS ip=$PSS
+        NOTE="$NOTE dovecot: $(($(dv_inotify_warnings) - w0)) sessions without inotify (fs.inotify.max_user_instances $(cat /proc/sys/fs/inotify/max_user_instances));"
     fi
     if ph_imap_ok; then
         pr=failed pp=failed
@@ -168,7 +180,7 @@ load_imap_idle_mem() {
             idle_side posthorn "$IMAP_IDLE_CONNS" "$((143 + PH_OFFSET))" "$(ph_master_pid)" \
                 "$PH_BIN" "$PH_DIR/etc" $(imap_idle_opts "$users") --timeout "$tmo"
             pr=$RSS pp=$PSS
-            [ -z "$IDLE_OUT" ] || NOTE="$NOTE posthorn's biggest: $(top_groups 2);"
+            [ -z "$IDLE_OUT" ] || NOTE="$NOTE posthorn: $(top_groups imapd-mailbox imapd);"
         fi
     fi
     local what="$IMAP_IDLE_CONNS IMAP sessions (LOGIN, SELECT INBOX of $IMAP_IDLE_MESSAGES messages, IDLE), $IMAP_PER_USER per user over $users users, all open when measured, then DONE+NOOP on each; target <= 58 KiB per session; Dovecot: imap process_limit $DV_IMAP_PROCS (default 1024), imap_hibernate_timeout 0 (default: no hibernation);"
@@ -201,7 +213,7 @@ load_imap_10k() {
             NOTE="$NOTE $(printf '%.1f' "$PSS") KiB PSS, $(printf '%.1f' "$RSS") KiB RSS per session;"
         fi
         NOTE="$NOTE $(kv ready "$IDLE_OUT") of $n idle, $(kv open "$IDLE_OUT") open when measured,"
-        NOTE="$NOTE $(kv reidles "$IDLE_OUT") re-IDLEs; biggest: $(top_groups 3);"
+        NOTE="$NOTE $(kv reidles "$IDLE_OUT") re-IDLEs; $(top_groups imapd-mailbox imapd master);"
     fi
     local what="$n IMAP sessions in IDLE on one Posthorn instance ($IMAP_PER_USER per user over $users users, INBOX of $IMAP_IDLE_MESSAGES messages), RLIMIT_NOFILE $nofile for the instance and the loader;"
     bench_record imap-10k "$pss" skipped MiB lower "Pss sum of the whole instance with the sessions open; $what$NOTE"
