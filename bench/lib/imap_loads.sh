@@ -155,10 +155,11 @@ top_groups() {
 # dv_inotify_warnings: Dovecot's "Inotify instance limit" warnings in its log so far.
 dv_inotify_warnings() { grep -c 'Inotify instance limit' "$DV_DIR/log/dovecot.log" 2>/dev/null || true; }
 
-# imap_idle_opts USERS: idle.py options for IMAP sessions of users imap0..USERS-1.
+# imap_idle_opts USERS: IDLE_OPTS, idle.py's options for IMAP sessions of users
+# imap0..USERS-1.
 imap_idle_opts() {
-    echo --proto imap --user "imap%d@$BENCH_DOMAIN" --users "$1" --password "$BENCH_PASS" \
-        --inflight 50 --noop
+    IDLE_OPTS=(--proto imap --user "imap%d@$BENCH_DOMAIN" --users "$1"
+        --password "$BENCH_PASS" --inflight 50 --noop)
 }
 
 load_imap_idle_mem() {
@@ -168,8 +169,9 @@ load_imap_idle_mem() {
     if imap_fill pf "$PF_PORT" "$PF_DIR/mail/$BENCH_DOMAIN" "$users" && dv_stop && dv_start; then
         local w0
         w0=$(dv_inotify_warnings)
+        imap_idle_opts "$users"
         idle_side dovecot "$IMAP_IDLE_CONNS" "$DV_IMAP_PORT" "$(dv_master_pid)" \
-            /usr/lib/dovecot "$DV_DIR" $(imap_idle_opts "$users") --timeout "$tmo"
+            /usr/lib/dovecot "$DV_DIR" "${IDLE_OPTS[@]}" --timeout "$tmo"
         ir=$RSS ip=$PSS
         NOTE="$NOTE dovecot: $(($(dv_inotify_warnings) - w0)) sessions without inotify (fs.inotify.max_user_instances $(cat /proc/sys/fs/inotify/max_user_instances));"
     fi
@@ -177,8 +179,9 @@ load_imap_idle_mem() {
         pr=failed pp=failed
         if imap_fill ph "$((25 + PH_OFFSET))" "$(ph_maildir "")" "$users" && ph_stop && ph_start
         then
+            imap_idle_opts "$users"
             idle_side posthorn "$IMAP_IDLE_CONNS" "$((143 + PH_OFFSET))" "$(ph_master_pid)" \
-                "$PH_BIN" "$PH_DIR/etc" $(imap_idle_opts "$users") --timeout "$tmo"
+                "$PH_BIN" "$PH_DIR/etc" "${IDLE_OPTS[@]}" --timeout "$tmo"
             pr=$RSS pp=$PSS
             [ -z "$IDLE_OUT" ] || NOTE="$NOTE posthorn: $(top_groups imapd-mailbox imapd);"
         fi
@@ -202,8 +205,9 @@ load_imap_10k() {
         NOTE="$NOTE RLIMIT_NOFILE $nofile (hard $(ulimit -Hn)) is too low for $n sessions;"
     elif imap_fill ph "$((25 + PH_OFFSET))" "$(ph_maildir "")" "$users" && ph_stop && ph_start
     then
+        imap_idle_opts "$users"
         idle_side posthorn "$n" "$((143 + PH_OFFSET))" "$(ph_master_pid)" "$PH_BIN" \
-            "$PH_DIR/etc" $(imap_idle_opts "$users") --inflight 100 --settle 60 \
+            "$PH_DIR/etc" "${IDLE_OPTS[@]}" --inflight 100 --settle 60 \
             --timeout $((300 + n / 2))
         # The NOOP count is reported even when not every session made it (how many did).
         ok=$(kv answered "$IDLE_OUT")
