@@ -5,7 +5,8 @@
 # $DV_IMAP_PORT), serving the Maildirs the private Postfix delivered
 # ($PF_DIR/mail/DOMAIN/USER). Indexes and control files live outside the Maildirs.
 # Passwords use the same scheme as Posthorn's ({ARGON2ID}). Dovecot's defaults otherwise
-# (one login process per connection, no auth cache). Sourced by bench/run.
+# (one login process per connection, one imap process per session, no auth cache), except
+# the IMAP limits dv_setup raises for the IMAP loads. Sourced by bench/run.
 set -u
 
 DV_DIR=""
@@ -44,6 +45,13 @@ service pop3-login {
     port = 0
   }
 }
+protocol imap {
+  mail_max_userip_connections = $DV_IMAP_USERIP
+}
+service imap {
+  process_limit = $DV_IMAP_PROCS
+}
+default_client_limit = $DV_CLIENT_LIMIT
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1
@@ -65,8 +73,17 @@ EOF
 }
 
 # dv_setup "USER:HASH"...: HASH is a "{ARGON2ID}..." string for USER@DOMAIN.
+# BENCH_IMAP_IDLE_CONNS (IMAP sessions held at once by the idle load, 0 for none) raises
+# Dovecot's limits that would refuse them (one imap process per session); the defaults stay
+# otherwise.
 dv_setup() {
     DV_DIR="$BENCH_TMP/dovecot"
+    local n=${BENCH_IMAP_IDLE_CONNS:-0}
+    DV_IMAP_PROCS=$((n + 100 > 1024 ? n + 100 : 1024))   # Dovecot's default: 1024
+    DV_CLIENT_LIMIT=$((2 * DV_IMAP_PROCS > 1000 ? 2 * DV_IMAP_PROCS : 1000))   # default: 1000
+    # Per user and address (default 10): imaptest's clients of one user reconnect while
+    # their previous session is still ending; Posthorn has no such limit.
+    DV_IMAP_USERIP=100
     mkdir -p "$DV_DIR/run" "$DV_DIR/state" "$DV_DIR/log" "$DV_DIR/index" "$DV_DIR/home"
     chown "$BENCH_VUID:$BENCH_VGID" "$DV_DIR/index" "$DV_DIR/home"
     : > "$DV_DIR/passwd"

@@ -137,23 +137,27 @@ load_pop3() {
         "$POP3_SESSIONS sessions x (login STAT UIDL RETR*$POP3_MESSAGES QUIT), $POP3_USERS parallel (one user each);$NOTE"
 }
 
-# idle_side SIDE PORT MASTERPID EXEDIR MARKER: sets RSS and PSS per connection (KiB):
-# (sum with the sessions open - sum before) / sessions, or "failed".
+# idle_side SIDE CONNS PORT MASTERPID EXEDIR MARKER [idle.py OPTION...]: sets RSS and PSS per
+# session (KiB): (sum with the sessions open - sum before) / sessions, or "failed"; IDLE_OUT
+# holds idle.py's output (also when it failed: how many sessions got how far).
 idle_side() {
-    local out
+    local side=$1 conns=$2 port=$3 pid=$4 exedir=$5 marker=$6 out rc=0
+    shift 6
     RSS=failed PSS=failed
-    if ! out=$("$PY" "$BENCH_LIB/idle.py" --port "$2" --conns "$IDLE_CONNS" \
-        --master-pid "$3" --exe-dir "$4" --marker "$5" --timeout 180 \
-        2>"$BENCH_TMP/idle.err"); then
-        NOTE="$NOTE $1: $(head -c 200 "$BENCH_TMP/idle.err" | tr '\n\t' '  ');"
+    out=$("$PY" "$BENCH_LIB/idle.py" --port "$port" --conns "$conns" --master-pid "$pid" \
+        --exe-dir "$exedir" --marker "$marker" --timeout 180 "$@" 2>"$BENCH_TMP/idle.err") || rc=1
+    IDLE_OUT=$out
+    bench_log "$side idle: $out"
+    if [ $rc != 0 ]; then
+        NOTE="$NOTE $side: $(head -c 200 "$BENCH_TMP/idle.err" | tr '\n\t' '  ');"
         return 0
     fi
-    bench_log "$1 idle: $out"
-    RSS=$(calc "($(kv rss_after "$out") - $(kv rss_before "$out")) / $IDLE_CONNS")
-    PSS=$(calc "($(kv pss_after "$out") - $(kv pss_before "$out")) / $IDLE_CONNS")
-    NOTE="$NOTE $1 procs $(kv procs_before "$out")->$(kv procs_after "$out")"
+    RSS=$(calc "($(kv rss_after "$out") - $(kv rss_before "$out")) / $conns")
+    PSS=$(calc "($(kv pss_after "$out") - $(kv pss_before "$out")) / $conns")
+    NOTE="$NOTE $side procs $(kv procs_before "$out")->$(kv procs_after "$out")"
     NOTE="$NOTE RSS $(kv rss_before "$out")->$(kv rss_after "$out") KiB"
     NOTE="$NOTE PSS $(kv pss_before "$out")->$(kv pss_after "$out") KiB"
+    [ "$(kv answered "$out")" = - ] || NOTE="$NOTE, $(kv answered "$out") answered NOOP"
     [ "$(kv settled "$out")" = yes ] || NOTE="$NOTE (memory not settled)"
     NOTE="$NOTE;"
 }
@@ -163,10 +167,12 @@ load_idle_mem() {
     NOTE=""
     # Fresh instances, so the "before" figure holds no processes left from earlier loads.
     pf_stop && pf_start
-    idle_side postfix "$PF_PORT" "$(pf_master_pid)" /usr/lib/postfix "MAIL_CONFIG=$PF_DIR/etc"
+    idle_side postfix "$IDLE_CONNS" "$PF_PORT" "$(pf_master_pid)" /usr/lib/postfix \
+        "MAIL_CONFIG=$PF_DIR/etc"
     ir=$RSS ip=$PSS
     if [ "$PH_OK" = 1 ] && ph_stop && ph_start; then
-        idle_side posthorn "$((25 + PH_OFFSET))" "$(ph_master_pid)" "$PH_BIN" "$PH_DIR/etc"
+        idle_side posthorn "$IDLE_CONNS" "$((25 + PH_OFFSET))" "$(ph_master_pid)" "$PH_BIN" \
+            "$PH_DIR/etc"
         pr=$RSS pp=$PSS
     fi
     local what="$IDLE_CONNS idle greeted SMTP sessions, all open when measured; Postfix default_process_limit raised to $((IDLE_CONNS + 100));"

@@ -91,6 +91,34 @@ def measure(root, exe_dir=None, marker=None):
     return rss, pss, len(pids)
 
 
+def _nfds(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+def top(root, exe_dir=None, marker=None, show=4):
+    """The instance's processes grouped by executable name, biggest Pss first:
+    "NAME xCOUNT rss=KiB pss=KiB fds=N" per group, with the fds of each process
+    ("fds=5012+4990") when the group has at most `show` processes: how sessions spread."""
+    groups = {}
+    for p in instance(root, exe_dir, marker):
+        try:
+            name = os.path.basename(os.readlink(f"/proc/{p}/exe"))
+        except OSError:
+            continue
+        g = groups.setdefault(name, [0, 0, []])
+        g[0] += field_kib(f"/proc/{p}/status", "VmRSS:")
+        g[1] += field_kib(f"/proc/{p}/smaps_rollup", "Pss:")
+        g[2].append(_nfds(p))
+    out = []
+    for name, (rss, pss, fds) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
+        f = "+".join(map(str, sorted(fds, reverse=True))) if len(fds) <= show else str(sum(fds))
+        out.append(f"{name} x{len(fds)} rss={rss} pss={pss} fds={f}")
+    return "; ".join(out)
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     r, p, n = measure(int(args[0]), *(args[1:3] if len(args) >= 3 else ()))
