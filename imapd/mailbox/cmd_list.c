@@ -119,7 +119,8 @@ static void complete(struct names *ns)
             add(ns, parent, false, false);
             free(parent);
         }
-    qsort(ns->v, ns->n, sizeof *ns->v, entry_cmp);
+    if (ns->n > 1) /* never qsort a NULL array */
+        qsort(ns->v, ns->n, sizeof *ns->v, entry_cmp);
     size_t w = 0;
     for (size_t i = 0; i < ns->n; i++) {
         if (w > 0 && strcmp(ns->v[w - 1].name, ns->v[i].name) == 0) {

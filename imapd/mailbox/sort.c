@@ -117,7 +117,8 @@ static void sorted(struct imap_session *s, struct scan_msg *msgs, size_t n, void
 {
     struct sort_cmd *c = arg;
     struct sort_ctx ctx = {.c = c, .v = s->view};
-    qsort_r(msgs, n, sizeof *msgs, cmp, &ctx);
+    if (n > 1) /* qsort_r must not get NULL, which an empty result is */
+        qsort_r(msgs, n, sizeof *msgs, cmp, &ctx);
     uint32_t *num = xreallocarray(NULL, n ? n : 1, sizeof *num);
     size_t *pos = xreallocarray(NULL, n ? n : 1, sizeof *pos);
     for (size_t i = 0; i < n; i++) {

@@ -124,7 +124,8 @@ static void sort_children(struct forest *f, size_t p)
     struct order_key *k = xreallocarray(NULL, n, sizeof *k);
     for (size_t c = f->v[p].first; c != NONE; c = f->v[c].next)
         k[i++] = key_of(f, c);
-    qsort(k, n, sizeof *k, key_cmp);
+    if (n > 1)
+        qsort(k, n, sizeof *k, key_cmp);
     for (i = 0; i < n; i++)
         detach(f, k[i].node);
     for (i = 0; i < n; i++)
@@ -174,7 +175,8 @@ static const char **identifiers(struct forest *f, size_t n, size_t *count)
         for (size_t r = 0; r < f->msgs[i].nrefs; r++)
             ids[k++] = f->msgs[i].refs[r];
     }
-    qsort(ids, k, sizeof *ids, str_cmp);
+    if (k > 1)
+        qsort(ids, k, sizeof *ids, str_cmp);
     size_t u = 0;
     for (size_t i = 0; i < k; i++)
         if (u == 0 || strcmp(ids[u - 1], ids[i]) != 0)
@@ -308,7 +310,8 @@ static void gather(struct forest *f)
         if (m != NONE && f->msgs[m].subject_len > 0)
             e[n++] = (struct subject_entry){.node = c, .pos = pos, .m = &f->msgs[m]};
     }
-    qsort(e, n, sizeof *e, subject_cmp);
+    if (n > 1)
+        qsort(e, n, sizeof *e, subject_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && mail_collate_cmp(e[i].m->subject, e[i].m->subject_len, e[j].m->subject,
@@ -414,7 +417,8 @@ void imap_thread_orderedsubject(const struct imap_thread_msg *msgs, size_t n, st
     struct subject_key *k = xreallocarray(NULL, n, sizeof *k);
     for (size_t i = 0; i < n; i++)
         k[i] = (struct subject_key){.m = &msgs[i], .idx = i};
-    qsort(k, n, sizeof *k, subject_date_cmp);
+    if (n > 1)
+        qsort(k, n, sizeof *k, subject_date_cmp);
     f.root = node_new(&f, NONE);
     for (size_t i = 0; i < n;) { /* one thread per base subject: its first message, the rest its children */
         size_t head = node_new(&f, k[i].idx), j = i + 1;
