@@ -111,7 +111,8 @@ static size_t identifiers(const struct buf *v, char ***out, size_t limit)
         bytes -= strlen(ids[drop++]) + 1;
     for (size_t i = 0; i < drop; i++)
         free(ids[i]);
-    memmove(ids, ids + drop, (n - drop) * sizeof *ids);
+    if (drop) /* ids is NULL when there are none: no arithmetic on it */
+        memmove(ids, ids + drop, (n - drop) * sizeof *ids);
     buf_free(&id);
     *out = ids;
     return n - drop;
