@@ -116,11 +116,11 @@ def test_refused_until_the_penalty_passes(instance):
 
 def test_success_clears_only_its_own_account(instance):
     """A success from an address forgets that address's failures for that account only.
-    anvil_timeout is long here: on a loaded machine (the whole suite in parallel on 2 cores)
-    anvil's answer to the success once took longer than the 2 s default, the login process
-    went on without it (anvil unavailable: fail safe, nothing forgotten), and the guesses
-    that followed met the old count; that fallback is tested elsewhere."""
-    inst = start(instance, login_max_failures="4", anvil_timeout="10s")
+    Known intermittent failure (2026-11-30): under load (the ASan suite with another test
+    running beside it) the guesses at bob, or alice's right password, are refused as if
+    alice's failures were not forgotten, in about half the runs; a longer anvil_timeout does
+    not help. Cause not found yet."""
+    inst = start(instance, login_max_failures="4")
 
     def attempt(user, password):
         s = Pop(inst, refused_ok=True)
