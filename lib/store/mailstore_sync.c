@@ -98,6 +98,15 @@ static int scan(const char *dir, const char *sub, struct sync_op *op)
     return 0;
 }
 
+static void scan_free(struct sync_op *op)
+{
+    for (size_t i = 0; i < op->nfiles; i++) {
+        free(op->files[i].base);
+        free(op->files[i].path);
+    }
+    free(op->files);
+}
+
 static void clean_tmp(const char *dir)
 {
     char *path = xasprintf("%s/tmp", dir);
@@ -317,11 +326,7 @@ int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err)
     }
     if (rc != 0)
         *err = xasprintf("%s: %s", dir, rc > 0 ? strerror(rc) : ms_strerror(rc));
-    for (size_t i = 0; i < op.nfiles; i++) {
-        free(op.files[i].base);
-        free(op.files[i].path);
-    }
-    free(op.files);
+    scan_free(&op);
     free(dir);
     free(name);
     return rc ? -1 : op.changes;
@@ -374,11 +379,7 @@ int mailbox_sync_needed(struct mail_user *mu, const char *mailbox, char **err)
     for (size_t k = 0; k < nents; k++)
         free(ents[k].base);
     free(ents);
-    for (size_t i = 0; i < op.nfiles; i++) {
-        free(op.files[i].base);
-        free(op.files[i].path);
-    }
-    free(op.files);
+    scan_free(&op);
     free(dir);
     free(name);
     return r;
