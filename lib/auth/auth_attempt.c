@@ -32,6 +32,7 @@ struct auth_attempt {
     char *authenticated;      /* the user, while anvil records the result */
     bool failure_reported;    /* anvil was told of the failure already */
     unsigned failures;        /* the address's failures when the attempt was allowed */
+    bool anvil_counted;       /* anvil allowed it: its count, across processes, is the truth */
 };
 
 /* --- the guard --- */
@@ -110,7 +111,10 @@ static void count_failure(struct auth_attempt *a, const char *user, struct auth_
         anvil_login_done(g->lim.anvil, a->rip, a->user, ANVIL_LOGIN_FAILED, a->generation, NULL, NULL);
     a->generation = 0;
     unsigned local = auth_penalty_fail(g->penalty, a->rip, event_now_ms());
-    unsigned count = local > a->failures + 1 ? local : a->failures + 1;
+    /* This process's own count sees neither other processes' failures nor their successes
+     * (a login that succeeded in another process forgave some): it decides only when anvil
+     * did not answer. */
+    unsigned count = a->anvil_counted || local <= a->failures + 1 ? a->failures + 1 : local;
     log_info("authentication failed: user=<%s>, method=%s, rip=%s%s%s%s, attempts=%u%s%s%s%s",
              user ? user : "(invalid name)", a->method, a->rip, a->lip[0] ? ", lip=" : "", a->lip,
              a->tls ? ", TLS" : "", count, a->id[0] ? ", session=<" : "", a->id,
@@ -240,6 +244,19 @@ static void on_ask_again(struct event_loop *loop, void *ctx)
     ask_anvil(a);
 }
 
+/* anvil's count of the address is the truth across processes: this process's own count
+ * (which refuses connections at once, and decides while anvil does not answer) is brought
+ * down to it, so that failures a success in another process forgave no longer count here. */
+static void sync_local_count(struct auth_guard *g, const char *addr, unsigned failures)
+{
+    long long now = event_now_ms();
+    if (auth_penalty_count(g->penalty, addr, now) <= failures)
+        return;
+    auth_penalty_clear(g->penalty, addr);
+    for (unsigned i = 0; i < failures; i++)
+        auth_penalty_fail(g->penalty, addr, now);
+}
+
 static void on_anvil(void *ctx, const struct anvil_reply *r)
 {
     struct auth_attempt *a = ctx;
@@ -255,6 +272,8 @@ static void on_anvil(void *ctx, const struct anvil_reply *r)
     case ANVIL_OK:
         a->generation = r->generation;
         a->failures = r->failures;
+        a->anvil_counted = true;
+        sync_local_count(a->g, a->rip, r->failures);
         check_after(a, r->delay_ms);
         break;
     case ANVIL_UNAVAILABLE:
