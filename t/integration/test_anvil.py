@@ -115,11 +115,10 @@ def test_refused_until_the_penalty_passes(instance):
 
 
 def test_success_clears_only_its_own_account(instance):
-    """A success from an address forgets that address's failures for that account only.
-    Known intermittent failure (2026-11-30): under load (the ASan suite with another test
-    running beside it) the guesses at bob, or alice's right password, are refused as if
-    alice's failures were not forgotten, in about half the runs; a longer anvil_timeout does
-    not help. Cause not found yet."""
+    """A success from an address forgets that address's failures for that account only, also
+    in a login process other than the one that saw them: under load the attempts spread over
+    both POP3 login processes, and one process's own count used to refuse the address at
+    connect although anvil had forgiven (lib/auth/auth_attempt.c, sync_local_count)."""
     inst = start(instance, login_max_failures="4")
 
     def attempt(user, password):
