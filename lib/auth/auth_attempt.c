@@ -250,6 +250,8 @@ static void on_ask_again(struct event_loop *loop, void *ctx)
 static void sync_local_count(struct auth_guard *g, const char *addr, unsigned failures)
 {
     long long now = event_now_ms();
+    if (failures > g->lim.max_failures) /* a bound on the loop below: more refuses alike */
+        failures = g->lim.max_failures;
     if (auth_penalty_count(g->penalty, addr, now) <= failures)
         return;
     auth_penalty_clear(g->penalty, addr);
