@@ -15,6 +15,8 @@ import pwd
 import re
 import shutil
 import signal
+import smtplib
+import ssl
 import stat
 import subprocess
 import sys
@@ -497,8 +499,6 @@ def test_signer_key_cache_smaller_than_the_domains(instance):
 # --- submission -----------------------------------------------------------------------------
 
 def submit(inst, message: bytes, implicit=True):
-    import smtplib
-    import ssl
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -527,7 +527,6 @@ def test_submitted_mail_is_signed_and_verifies(signing):
 
 
 def test_submission_with_the_signer_stopped_gets_451(signing):
-    import smtplib
     inst, records = signing
     inst.set_conf(dkim_signer_timeout="1s")
     inst.reload()

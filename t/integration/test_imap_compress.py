@@ -8,6 +8,7 @@ import re
 import zlib
 
 from test_imap import Raw, message, start
+from test_imap_clients import crlf
 from test_pop3 import ALICE, deliver
 
 
@@ -83,10 +84,6 @@ def test_compress_round_trip_and_pipelining(instance):
     c.send("e LOGOUT\r\n")
     assert b"e OK" in c.until("e")
     r.close()
-
-
-def crlf(raw):
-    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def test_garbage_instead_of_deflate_ends_only_that_session(instance):
