@@ -59,7 +59,10 @@ static void fail_all(struct job *j, const char *dsn, const char *fmt, ...)
         r->reason = xstrdup(buf_cstr(&b));
         free(r->forward);
         r->forward = NULL;
+        free(r->relay);
+        r->relay = NULL;
     }
+    j->setup = 0;
     buf_free(&b);
 }
 
@@ -150,9 +153,13 @@ void deliver_done(struct qmgr *q, struct task *t)
     if (t->cancelled) {
         msg->abandoned = true;
     } else {
+        /* c: reaching the agent plus the agent's own set-up (DNS, connect, greeting, TLS) */
         double d[4] = {msg->t_active - msg_arrival(msg),
-                       j->t_start - j->t_queued, j->connected ? j->t_conn - j->t_start : 0,
-                       j->t_done - (j->connected ? j->t_conn : j->t_start)};
+                       j->t_start - j->t_queued,
+                       j->connected ? j->t_conn - j->t_start + j->setup : 0,
+                       j->t_done - (j->connected ? j->t_conn : j->t_start) - j->setup};
+        if (d[3] < 0)
+            d[3] = 0;
         for (size_t k = 0; k < j->n; k++) {
             struct job_rcpt *r = &j->r[k];
             char *reason = NULL;
@@ -160,7 +167,7 @@ void deliver_done(struct qmgr *q, struct task *t)
                 reason = xasprintf("%s%sforwarded as %s", r->reason, *r->reason ? ", " : "",
                                    r->fwd_id);
             message_apply(msg, r->index, r->status, r->dsn, reason ? reason : r->reason,
-                          j->connected ? j->tp->name : "none", d);
+                          r->relay ? r->relay : j->connected ? j->tp->name : "none", d);
             if (r->forward && strcmp(r->status, "sent") == 0)
                 msg->res[r->index].expanded = true;
             free(reason);
@@ -172,6 +179,7 @@ void deliver_done(struct qmgr *q, struct task *t)
     for (size_t k = 0; k < j->n; k++) {
         free(j->r[k].reason);
         free(j->r[k].forward);
+        free(j->r[k].relay);
     }
     free(j->r);
     free(j->nexthop);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define REASON_MAX 1000
+#define RELAY_MAX 400
 
 /* "X.Y.Z" with class 2, 4 or 5, subject 0-999, detail 0-999 (RFC 3463 section 2). */
 static bool dsn_code_valid(const char *s)
@@ -29,12 +30,24 @@ static bool dsn_code_valid(const char *s)
     return *p == 0;
 }
 
+/* "S" or "S.FFF": 1-5 digits of seconds, up to 6 of fraction (a set-up time). */
+static bool seconds_valid(const char *s)
+{
+    size_t i = strspn(s, "0123456789");
+    if (i < 1 || i > 5)
+        return false;
+    if (s[i] == 0)
+        return true;
+    size_t f = strspn(s + i + 1, "0123456789");
+    return s[i] == '.' && f >= 1 && f <= 6 && s[i + 1 + f] == 0;
+}
+
 static int parse_one(struct job_rcpt *r, const struct attrs *a, size_t k, size_t *known,
                      char **err)
 {
-    const char *v[4];
-    static const char *const names[] = {"status", "dsn", "reason", "forward"};
-    for (int f = 0; f < 4; f++) {
+    const char *v[5];
+    static const char *const names[] = {"status", "dsn", "reason", "forward", "relay"};
+    for (int f = 0; f < 5; f++) {
         v[f] = attrs_get_indexed(a, names[f], k);
         *known += v[f] != NULL;
     }
@@ -53,11 +66,13 @@ static int parse_one(struct job_rcpt *r, const struct attrs *a, size_t k, size_t
     r->dsn[0] = cls; /* the status word decides; the detail is the agent's */
     r->reason = xstrndup(v[2], REASON_MAX);
     r->forward = v[3] ? xstrdup(v[3]) : NULL;
+    r->relay = v[4] ? xstrndup(v[4], RELAY_MAX) : NULL;
     return 0;
 }
 
-/* The reply: nrcpt=N and for each i status_i, dsn_i, reason_i, optional forward_i; nothing
- * else (fail closed on extra, missing or unknown data). */
+/* The reply: nrcpt=N and for each i status_i, dsn_i, reason_i, optional forward_i and
+ * relay_i, and an optional setup=SECONDS; nothing else (fail closed on extra, missing or
+ * unknown data). */
 int deliver_parse_reply(struct job *j, const struct attrs *a, char **err)
 {
     long long n;
@@ -66,6 +81,15 @@ int deliver_parse_reply(struct job *j, const struct attrs *a, char **err)
         return -1;
     }
     size_t known = 1;
+    const char *setup = attrs_get(a, "setup");
+    j->setup = 0;
+    if (setup && !seconds_valid(setup)) {
+        *err = xstrdup("bad setup time");
+        return -1;
+    }
+    if (setup)
+        j->setup = strtod(setup, NULL);
+    known += setup != NULL;
     for (size_t k = 0; k < j->n; k++)
         if (parse_one(&j->r[k], a, k, &known, err) < 0)
             return -1;

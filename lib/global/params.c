@@ -29,6 +29,9 @@ static const struct param_def smtpd_rows[] = {
 static const struct param_def qmgr_rows[] = {
 #include "params_qmgr.def"
 };
+static const struct param_def smtp_rows[] = {
+#include "params_smtp.def"
+};
 static const struct param_def local_rows[] = {
 #include "params_local.def"
 };
@@ -48,6 +51,7 @@ const struct param_table param_tables[] = {
     TABLE("core", "instance layout, identities, shared limits, logging, login processes", core_rows),
     TABLE("smtpd", "the SMTP server", smtpd_rows),
     TABLE("qmgr", "the queue manager", qmgr_rows),
+    TABLE("smtp", "the SMTP client (smtp-client)", smtp_rows),
     TABLE("local", "local delivery (local-mda)", local_rows),
     TABLE("pop3d", "the POP3 server", pop3d_rows),
     TABLE("imapd", "the IMAP server", imapd_rows),

@@ -415,38 +415,40 @@ size_t queue_msg_pending(const struct queue_msg *m)
     return n;
 }
 
+int queue_body_next(int fd, const struct queue_msg *m, off_t *off, char *chunk, size_t *len,
+                    char **err)
+{
+    unsigned char h[QUEUE_REC_HEADER];
+    if (pread(fd, h, sizeof h, *off) != sizeof h)
+        return rd_err(err, m->id, "truncated content", *off);
+    size_t n = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
+    if (h[0] == REC_END)
+        return 0;
+    if (h[0] != REC_BODY || n > QUEUE_CHUNK)
+        return rd_err(err, m->id, "bad content record", *off);
+    if (pread(fd, chunk, n, *off + QUEUE_REC_HEADER) != (ssize_t)n)
+        return rd_err(err, m->id, "short content read", *off);
+    *off += QUEUE_REC_HEADER + (off_t)n;
+    *len = n;
+    return 1;
+}
+
 int queue_read_body(int fd, const struct queue_msg *m,
                     int (*fn)(void *ctx, const char *data, size_t len), void *ctx, char **err)
 {
     char *chunk = xmalloc(QUEUE_CHUNK);
     off_t off = m->body_offset;
-    int rc = 0;
-    for (;;) {
-        unsigned char h[QUEUE_REC_HEADER];
-        if (pread(fd, h, sizeof h, off) != sizeof h) {
-            rc = rd_err(err, m->id, "truncated content", off);
-            break;
-        }
-        size_t len = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
-        if (h[0] == REC_END)
-            break;
-        if (h[0] != REC_BODY || len > QUEUE_CHUNK) {
-            rc = rd_err(err, m->id, "bad content record", off);
-            break;
-        }
-        if (pread(fd, chunk, len, off + QUEUE_REC_HEADER) != (ssize_t)len) {
-            rc = rd_err(err, m->id, "short content read", off);
-            break;
-        }
+    size_t len;
+    int r;
+    while ((r = queue_body_next(fd, m, &off, chunk, &len, err)) > 0) {
         if (fn(ctx, chunk, len) < 0) {
-            rc = -1;
+            r = -1;
             *err = NULL;
             break;
         }
-        off += QUEUE_REC_HEADER + (off_t)len;
     }
     free(chunk);
-    return rc;
+    return r < 0 ? -1 : 0;
 }
 
 int queue_mark_done(int fd, struct queue_rcpt *r)

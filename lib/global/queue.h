@@ -103,6 +103,11 @@ size_t queue_msg_pending(const struct queue_msg *m);
 /* Stream the content to fn(ctx, data, len); fn returns 0 to go on, -1 to stop. */
 int queue_read_body(int fd, const struct queue_msg *m,
                     int (*fn)(void *ctx, const char *data, size_t len), void *ctx, char **err);
+/* The content record at *off (start at m->body_offset) into chunk (QUEUE_CHUNK bytes):
+ * 1 with *len bytes and *off advanced past it, 0 at the END record, -1 with *err. For
+ * readers that pace themselves (the SMTP client's DATA). */
+int queue_body_next(int fd, const struct queue_msg *m, off_t *off, char *chunk, size_t *len,
+                    char **err);
 /* Mark a recipient record done in place (does not fsync; the caller fdatasyncs once). */
 int queue_mark_done(int fd, struct queue_rcpt *r);
 void queue_msg_free(struct queue_msg *m);
