@@ -82,8 +82,7 @@ static void build_reply(struct delivery *d, struct attrs *rep)
         } else {
             deliver_reply_add(rep, k, r->status, r->dsn, r->reason);
         }
-        if (r->relay[0])
-            attrs_add_indexed(rep, "relay", k, r->relay);
+        attrs_add_indexed(rep, "relay", k, r->relay[0] ? r->relay : "none");
     }
     if (d->t_ready > 0)
         attrs_addf(rep, "setup", "%.3f", d->t_ready - d->t_start);
@@ -232,11 +231,34 @@ void delivery_txn_done(struct delivery *d, struct session *s, bool reusable)
 
 /* --- the start --- */
 
+/* The size on the wire, CRLF line ends (RFC 1870 sec 3: SIZE is what will be sent, dot
+ * stuffing aside): one pass over the content, from the page cache. */
+static int wire_size(struct delivery *d, char **err)
+{
+    char *chunk = xmalloc(QUEUE_CHUNK);
+    off_t off = d->msg.body_offset;
+    size_t len, lines = 0;
+    int r;
+    while ((r = queue_body_next(d->qfd, &d->msg, &off, chunk, &len, err)) > 0)
+        for (const char *p = chunk; (p = memchr(p, '\n', len - (size_t)(p - chunk))); p++)
+            lines++;
+    free(chunk);
+    d->wire_size = d->msg.body_size + lines;
+    return r;
+}
+
 static void read_message(struct delivery *d)
 {
     char *err = NULL;
     if (queue_read(d->qfd, d->req.queue_id, &d->msg, &err) < 0) {
         log_warn("%s: %s", d->req.queue_id, err);
+        char *why = xasprintf("cannot read the queue file: %s", err);
+        delivery_all_result(d, 4, "4.3.0", why, NULL);
+        free(why);
+        free(err);
+        return;
+    }
+    if (wire_size(d, &err) < 0) {
         char *why = xasprintf("cannot read the queue file: %s", err);
         delivery_all_result(d, 4, "4.3.0", why, NULL);
         free(why);

@@ -62,9 +62,9 @@ static bool check_message(struct session *s, bool *utf8)
     struct delivery *d = s->d;
     const struct smtp_ehlo *e = &s->ehlo;
     char *why = NULL;
-    if ((e->ext & SMTP_EXT_SIZE) && e->size && d->msg.body_size > e->size)
+    if ((e->ext & SMTP_EXT_SIZE) && e->size && d->wire_size > e->size)
         why = xasprintf("message size %zu exceeds size limit %llu of server %s",
-                        d->msg.body_size, e->size, s->said_host);
+                        d->wire_size, e->size, s->said_host);
     else if (d->body_8bit && !(e->ext & SMTP_EXT_8BITMIME))
         why = xasprintf("host %s does not announce 8BITMIME, and the message has 8-bit content",
                         s->said_host);
@@ -102,7 +102,7 @@ static void send_mail(struct session *s, bool utf8)
     struct buf b = BUF_INIT;
     buf_printf(&b, "MAIL FROM:<%s>", from);
     if (e->ext & SMTP_EXT_SIZE)
-        buf_printf(&b, " SIZE=%zu", d->msg.body_size);
+        buf_printf(&b, " SIZE=%zu", d->wire_size);
     if (d->body_8bit && (e->ext & SMTP_EXT_8BITMIME))
         buf_puts(&b, " BODY=8BITMIME");
     if (utf8)

@@ -125,6 +125,7 @@ struct delivery {
     double t_start, t_ready;  /* wall clock: request start, first session ready */
     /* message properties */
     bool body_8bit, smtputf8;
+    size_t wire_size;         /* with CRLF line ends, for SIZE */
     const char *envid, *ret;  /* from the queue file, NULL when absent */
 };
 
