@@ -159,8 +159,8 @@ void session_fail(struct session *s, int cls, const char *dsn, const char *reaso
         return;
     if (stale)
         log_info("%s: cached connection to %s was closed: %s", d->req.queue_id, s->relay, reason);
-    else if (cls == 4 || cls == 5)
-        delivery_all_result(d, cls, dsn, reason, cls == 5 ? s->relay : "");
+    else if (cls == 4 || cls == 5) /* relay=: the server, once one answered */
+        delivery_all_result(d, cls, dsn, reason, s->c ? s->relay : "");
     delivery_session_failed(d, s, stale, retry_plain);
 }
 

@@ -1,7 +1,8 @@
 /* map.h - lookup tables "type:name". Today only lmdb:PATH (a text source compiled by
  * `posthorn map build PATH` into PATH.lmdb); the small interface (open, lookup, iterate,
  * close) leaves room for pgsql: and ldap:. Keys are matched case-insensitively (lowercased
- * at build and lookup time). Source syntax: "key: value" or "key value" per line, '#'
+ * at build and lookup time). Source syntax: "key: value" or "key value" per line (a key
+ * "[host]" or "[host]:port" may hold colons), '#'
  * comments, leading white space continues the previous line's value. */
 #ifndef POSTHORN_MAP_H
 #define POSTHORN_MAP_H

@@ -115,9 +115,25 @@ static void continue_entry(struct parser *p, const char *text)
     buf_puts(v, text);
 }
 
+/* A key ends at ':' or white space, except a next-hop key "[host]" or "[host]:port"
+ * (smtp_sasl_password_maps, smtp_tls_policy_maps), which may hold colons. */
+static size_t key_length(const char *text)
+{
+    const char *end = text[0] == '[' ? strchr(text, ']') : NULL;
+    if (end) {
+        size_t n = (size_t)(end - text) + 1;
+        if (text[n] == ':' && isdigit((unsigned char)text[n + 1]))
+            for (n++; isdigit((unsigned char)text[n]); n++) {
+            }
+        if (!text[n] || text[n] == ':' || isspace((unsigned char)text[n]))
+            return n;
+    }
+    return strcspn(text, ": \t");
+}
+
 static void start_entry(struct parser *p, const char *text)
 {
-    size_t klen = strcspn(text, ": \t");
+    size_t klen = key_length(text);
     if (klen == 0) {
         errlist_add(p->errs, "%s:%lu: missing key", p->file, p->line);
         p->skip_continuation = true;

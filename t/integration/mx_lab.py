@@ -161,9 +161,11 @@ class PeerMTA:
     """An SMTP server on (addr, port). Behaviour is set by attributes tests may change at
     any time: greeting (code, text), exts (EHLO keywords; "STARTTLS" needs cert), rcpt
     (function (address) -> (code, text) or None for 250), data_reply (function
-    (transaction) -> (code, text) or None for 250), auth ({user: password} or None)."""
+    (transaction) -> (code, text) or None for 250), auth ({user: password} or None),
+    starttls_broken (answer 220 to STARTTLS, then garbage instead of a handshake).
+    STARTTLS is announced only when a certificate (cert, key) is given."""
 
-    def __init__(self, addr, port=25, name=None, exts=DEFAULT_EXTS, cert=None):
+    def __init__(self, addr, port=25, name=None, exts=DEFAULT_EXTS + ("STARTTLS",), cert=None):
         self.addr, self.port = addr, port
         self.name = name or f"peer-{addr}.example"
         self.greeting = (220, f"{self.name} ESMTP test peer")
@@ -172,6 +174,7 @@ class PeerMTA:
         self.data_reply = None
         self.auth = None
         self.cert = cert
+        self.starttls_broken = False
         self.lock = threading.Lock()
         self.transactions = []  # completed (250 after the dot)
         self.sessions = []      # one dict per connection: ehlo, tls, auth, commands
@@ -247,12 +250,15 @@ class PeerMTA:
                 send(250, self.name)
             elif verb == "STARTTLS" and self.cert and not sess["tls"]:
                 send(220, "2.0.0 Ready to start TLS")
+                if self.starttls_broken:  # not TLS at all: the client's handshake fails
+                    sock.sendall(b"this is not a TLS server hello\r\n")
+                    return
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(*self.cert)
+                ctx.sni_callback = lambda s, name, c: sess.__setitem__("sni", name)
                 sock = ctx.wrap_socket(sock, server_side=True)
                 f = sock.makefile("rb")
                 sess["tls"] = True
-                sess["sni"] = getattr(sock, "server_hostname", None)
                 txn = None
             elif verb == "AUTH" and self.auth is not None:
                 sess["auth"] = self.do_auth(cmd, f, send)
