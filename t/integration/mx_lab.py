@@ -405,9 +405,9 @@ myhostname = {self.hostname}
 mydomain = {self.domain}
 myorigin = $myhostname
 mydestination =
-inet_interfaces = {self.addr}
+# The listener is master.cf's ADDR:25; inet_interfaces must name interface addresses.
+inet_interfaces = loopback-only
 inet_protocols = ipv4
-smtp_bind_address = {self.addr}
 mynetworks = 127.0.0.0/8
 relay_domains = {" ".join(self.relay)}
 transport_maps = hash:{d}/etc/transport
