@@ -76,7 +76,7 @@ void session_send(struct session *s, const char *fmt, ...)
     struct buf b = BUF_INIT;
     buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    log_debug("> %s: %s", s->relay, buf_cstr(&b));
+    log_debug("%s: > %s: %s", s->d ? s->d->req.queue_id : "-", s->relay, buf_cstr(&b));
     buf_puts(&b, "\r\n");
     conn_write(s->c, b.data, b.len);
     buf_free(&b);
@@ -303,7 +303,7 @@ static void dispatch_reply(struct session *s)
 {
     char text[512];
     smtp_reply_describe(&s->rep, text, sizeof text);
-    log_debug("< %s: %s", s->relay, text);
+    log_debug("%s: < %s: %s", s->d ? s->d->req.queue_id : "-", s->relay, text);
     s->answered = true;
     switch (s->st) {
     case SS_GREETING: greeting_reply(s); break;

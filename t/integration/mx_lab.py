@@ -177,6 +177,7 @@ class PeerMTA:
         self.starttls_broken = False
         self.lock = threading.Lock()
         self.transactions = []  # completed (250 after the dot)
+        self.open_transactions = 0  # MAIL seen, end not yet (a client in mid-delivery)
         self.sessions = []      # one dict per connection: ehlo, tls, auth, commands
         self.server = None
 
@@ -203,6 +204,9 @@ class PeerMTA:
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
             daemon_threads = True
+            # A burst of connections (a restarted client) must not overflow the accept
+            # queue: the kernel would then drop connections the client sees established.
+            request_queue_size = 256
 
         self.server = Server((self.addr, self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -216,6 +220,14 @@ class PeerMTA:
 
     # the protocol
     def serve(self, sock):
+        state = {"open": False}
+        try:
+            self.converse(sock, state)
+        finally:
+            if state["open"]:
+                self.count_open(-1)
+
+    def converse(self, sock, state):
         sess = {"ehlo": None, "tls": False, "auth": None, "commands": []}
         with self.lock:
             self.sessions.append(sess)
@@ -226,6 +238,11 @@ class PeerMTA:
             texts = [text, *more]
             lines = [f"{code}-{t}" for t in texts[:-1]] + [f"{code} {texts[-1]}"]
             sock.sendall(("\r\n".join(lines) + "\r\n").encode())
+
+        def end_txn():
+            if state["open"]:
+                state["open"] = False
+                self.count_open(-1)
 
         code, text = self.greeting
         send(code, text)
@@ -263,6 +280,9 @@ class PeerMTA:
             elif verb == "AUTH" and self.auth is not None:
                 sess["auth"] = self.do_auth(cmd, f, send)
             elif verb == "MAIL":
+                if not state["open"]:
+                    state["open"] = True
+                    self.count_open(1)
                 txn = Transaction(sess)
                 txn.mail = cmd
                 send(250, "2.1.0 Ok")
@@ -285,7 +305,9 @@ class PeerMTA:
                 data = bytearray()
                 while True:
                     dl = f.readline()
-                    if not dl or dl == b".\r\n":
+                    if not dl:
+                        return  # the client went away mid-DATA: no transaction
+                    if dl == b".\r\n":
                         break
                     data += dl[1:] if dl.startswith(b".") else dl
                 txn.data = bytes(data)
@@ -298,8 +320,10 @@ class PeerMTA:
                         n = len(self.transactions)
                     send(250, f"2.0.0 Ok: queued as PEER{n}")
                 txn = None
+                end_txn()
             elif verb == "RSET":
                 txn = None
+                end_txn()
                 send(250, "2.0.0 Ok")
             elif verb == "NOOP":
                 send(250, "2.0.0 Ok")
@@ -308,6 +332,10 @@ class PeerMTA:
                 return
             else:
                 send(502, "5.5.2 Error: command not recognized")
+
+    def count_open(self, n):
+        with self.lock:
+            self.open_transactions += n
 
     def do_auth(self, cmd, f, send):
         import base64

@@ -21,7 +21,7 @@ def test_kill_smtp_client_during_relay_load(lab):
     peer = lab.peer(2)
 
     def slow(txn):  # keep deliveries in flight long enough for the kills to land mid-way
-        time.sleep(0.02)
+        time.sleep(0.05)
         return None
     peer.data_reply = slow
     inst = lab.start({"load.example": zone("load.example", [(10, "mx.load.example")],
@@ -32,13 +32,15 @@ def test_kill_smtp_client_during_relay_load(lab):
     killed = []
     deadline = time.time() + 120
     while len(killed) < KILLS and time.time() < deadline:
-        done = len(peer.delivered())
-        if done >= (len(killed) + 1) * MESSAGES // (KILLS + 2):
-            pids = inst.status_pids().get("smtp", [])
-            if pids and pids[0] not in killed:
-                inst.kill(pids[0])
-                killed.append(pids[0])
-        time.sleep(0.02)
+        pids = inst.status_pids().get("smtp", [])
+        if not pids or pids[0] in killed:
+            time.sleep(0.05)
+            continue
+        # kill only while the process is in the middle of deliveries
+        while peer.open_transactions < 5 and time.time() < deadline:
+            time.sleep(0.005)
+        inst.kill(pids[0])
+        killed.append(pids[0])
     assert len(killed) == KILLS, f"only {len(killed)} kills; {len(peer.delivered())} delivered"
     inst.wait_queue_empty(timeout=180)
     seen = {}
