@@ -176,6 +176,7 @@ void delivery_go(struct delivery *d)
     struct session *s = dest_take_idle(d);
     if (s) {
         log_debug("%s: reusing the connection to %s", d->req.queue_id, session_relay(s));
+        remember(d, session_target(s));
         d->s = s;
         session_adopt(s, d);
         if (d->t_ready == 0)
