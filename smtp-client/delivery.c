@@ -92,6 +92,7 @@ static void delivery_free(struct delivery *d)
 {
     struct smtpc *sc = d->sc;
     route_cancel(d);
+    dane_cancel(d);
     for (size_t k = 0; k < d->n; k++)
         free(d->r[k].reason);
     free(d->r);
@@ -125,6 +126,8 @@ static void finish(struct delivery *d)
 
 /* --- trying targets --- */
 
+static void try_next(struct delivery *d);
+
 static bool tried(const struct delivery *d, const struct target *t)
 {
     for (size_t i = 0; i < d->ntried; i++)
@@ -139,10 +142,25 @@ static void remember(struct delivery *d, const struct target *t)
     d->tried[d->ntried++] = *t;
 }
 
+void delivery_open_target(struct delivery *d, const struct target *t, enum tls_level level,
+                          struct tlsa_set *tlsa)
+{
+    d->s = session_open(d->sc, d, t, level, tlsa);
+}
+
 static void open_target(struct delivery *d, const struct target *t)
 {
     remember(d, t);
-    d->s = session_open(d->sc, d, t, d->tls_level);
+    if (d->tls_level == TLSL_DANE && !t->no_tls)
+        dane_open(d, t);
+    else
+        delivery_open_target(d, t, d->tls_level, NULL);
+}
+
+void delivery_target_failed(struct delivery *d, const char *dsn, const char *why)
+{
+    delivery_all_result(d, 4, dsn, why, NULL);
+    try_next(d);
 }
 
 static void try_next(struct delivery *d)
@@ -211,7 +229,7 @@ void delivery_session_failed(struct delivery *d, struct session *s, bool stale, 
         t.no_tls = true;
         log_info("%s: TLS handshake with %s failed; trying again without TLS", d->req.queue_id,
                  session_relay(s));
-        d->s = session_open(d->sc, d, &t, d->tls_level);
+        d->s = session_open(d->sc, d, &t, TLSL_NONE, NULL);
         return;
     }
     try_next(d);

@@ -33,6 +33,7 @@ struct addr_query {
     enum dns_type type;
     struct dns_query *q;
     enum dns_status status;
+    bool secure;
     char error[160];
     char (*addrs)[INET6_ADDRSTRLEN];
     size_t naddrs;
@@ -51,6 +52,7 @@ struct route {
     size_t nh;
     unsigned outstanding;
     unsigned long timer;
+    bool mx_secure; /* the MX answer was DNSSEC-validated (or there was no MX lookup) */
     char *error; /* the MX lookup could not be started */
 };
 
@@ -274,7 +276,8 @@ static void fail(struct route *rt, int cls, const char *dsn, const char *fmt, ..
     done(rt);
 }
 
-static void add_target(struct delivery *d, const char *host, const char *addr, unsigned pref)
+static void add_target(struct delivery *d, const char *host, const char *addr, unsigned pref,
+                       bool dnssec)
 {
     if (d->nt >= d->sc->p.mx_address_limit)
         return;
@@ -285,6 +288,7 @@ static void add_target(struct delivery *d, const char *host, const char *addr, u
     snprintf(t->addr, sizeof t->addr, "%s", addr);
     t->port = d->dest_port;
     t->pref = pref;
+    t->dnssec = dnssec;
 }
 
 /* The family order of one host's addresses: IPv4 first, IPv6 first, or random. */
@@ -321,7 +325,7 @@ static void addresses_done(struct route *rt)
         for (int k = 0; k < 2; k++) {
             const struct addr_query *aq = &h->aq[(f + k) % 2];
             for (size_t j = 0; j < aq->naddrs; j++)
-                add_target(d, h->name, aq->addrs[j], h->pref);
+                add_target(d, h->name, aq->addrs[j], h->pref, rt->mx_secure && aq->secure);
             if (aq->status == DNS_TEMPFAIL || aq->status == DNS_BOGUS)
                 soft = soft ? soft : aq;
             else if (aq->status != DNS_OK)
@@ -347,6 +351,7 @@ static void on_addr(const struct dns_result *r, void *ctx)
     struct route *rt = aq->rt;
     aq->q = NULL;
     aq->status = r->status;
+    aq->secure = r->secure;
     snprintf(aq->error, sizeof aq->error, "%s", r->error);
     if (r->status == DNS_OK) {
         aq->addrs = xcalloc(r->n ? r->n : 1, sizeof *aq->addrs);
@@ -435,12 +440,12 @@ static void on_mx(const struct dns_result *r, void *ctx)
     } else if (r->implicit_mx) {
         for (size_t i = 0; i < r->naddr; i++)
             if (!route_is_self(d->sc, r->addr[i].addr))
-                add_target(d, d->dest_name, r->addr[i].addr, 0);
+                add_target(d, d->dest_name, r->addr[i].addr, 0, r->secure);
         if (d->nt == 0)
             fail(rt, 5, "5.4.6", "mail for %s loops back to myself", d->dest_name);
         else
             done(rt);
-    } else if (!take_mx_hosts(rt, r)) {
+    } else if ((rt->mx_secure = r->secure), !take_mx_hosts(rt, r)) {
         fail(rt, 5, "5.4.6", "mail for %s loops back to myself", d->dest_name);
     } else {
         lookup_addresses(rt);
@@ -455,7 +460,7 @@ static void on_numeric(struct event_loop *loop, void *ctx)
     if (route_is_self(d->sc, d->dest_name) && d->dest_port == SMTP_PORT)
         fail(rt, 5, "5.4.6", "mail for %s loops back to myself", d->dest_name);
     else {
-        add_target(d, d->dest_name, d->dest_name, 0);
+        add_target(d, d->dest_name, d->dest_name, 0, false);
         done(rt);
     }
 }
@@ -484,6 +489,7 @@ void route_resolve(struct delivery *d)
         return;
     }
     if (!d->use_mx) { /* [host]: its addresses, no MX */
+        rt->mx_secure = true;
         rt->h = xcalloc(1, sizeof *rt->h);
         rt->nh = 1;
         snprintf(rt->h[0].name, sizeof rt->h[0].name, "%s", d->dest_name);

@@ -32,6 +32,7 @@ static void destroy(struct session *s)
         dest_unpark(s);
     conn_free(s->c);
     buf_free(&s->line);
+    tlsa_set_free(&s->tlsa);
     free(s->early_err);
     free(s->exp);
     free(s->chunk);
@@ -433,13 +434,17 @@ static void describe_target(struct session *s)
 }
 
 struct session *session_open(struct smtpc *sc, struct delivery *d, const struct target *t,
-                             enum tls_level level)
+                             enum tls_level level, struct tlsa_set *tlsa)
 {
     struct session *s = xcalloc(1, sizeof *s);
     s->sc = sc;
     s->d = d;
     s->t = *t;
     s->level = t->no_tls ? TLSL_NONE : level;
+    if (tlsa) {
+        s->tlsa = *tlsa;
+        *tlsa = (struct tlsa_set){0};
+    }
     s->born_ms = event_now_ms();
     smtp_reply_init(&s->rep);
     describe_target(s);

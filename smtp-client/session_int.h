@@ -37,6 +37,7 @@ struct session {
     struct conn_connect *pc;
     struct conn *c;
     struct target t;
+    struct tlsa_set tlsa;        /* DANE: the records the server's chain must match */
     char relay[RELAY_MAX];       /* "host[addr]:port" for logs and relay= */
     char said_host[RELAY_MAX];   /* "host[addr]" for "host ... said:" */
     enum sstate st;

@@ -7,6 +7,8 @@
  * MX host (verify) or the next-hop domain (secure). The handshake always runs with the
  * names set, so the log line tells Untrusted (chain not trusted), Trusted (chain trusted,
  * name not matched) or Verified (both), as Postfix does; the level then decides.
+ * "dane" (dane.c decides it per MX host) requires TLS and a chain that matches the host's
+ * DNSSEC-validated TLSA records (lib/io/tls), never falling back to plaintext.
  * After the handshake the session starts over with EHLO (RFC 3207 sec 4.2); any reply
  * bytes the server sent before the handshake were thrown away by lib/io/conn.
  *
@@ -64,6 +66,12 @@ void session_starttls_reply(struct session *s)
     }
     struct tls_client_params p = {.sni = s->t.host, .verify_name = verify_name(s),
                                   .mode = TLS_VERIFY_NONE};
+    if (s->level == TLSL_DANE) {
+        p.tlsa = s->tlsa.rr;
+        p.ntlsa = s->tlsa.n;
+        p.dane_base = s->t.host;
+        p.dane_nexthop = s->d ? s->d->dest_name : NULL;
+    }
     char *err = NULL;
     s->st = SS_HANDSHAKE;
     if (conn_starttls_client(s->c, s->sc->tls, &p, &err) < 0) {
@@ -93,6 +101,14 @@ void session_tls_ready(struct session *s)
     tls_describe(ssl, desc, sizeof desc);
     s->tls_on = true;
     log_info("%s TLS connection established to %s: %s", trust_word(&pc), s->relay, desc);
+    if (s->level == TLSL_DANE && !pc.trusted) { /* RFC 7672 sec 2.2: never deliver */
+        char *why = xasprintf("Server certificate not trusted: no TLSA record of %s matched "
+                              "(%s)", s->said_host, pc.reason);
+        log_info("%s", why);
+        session_fail(s, 4, "4.7.5", why, true, false);
+        free(why);
+        return;
+    }
     if ((s->level == TLSL_VERIFY || s->level == TLSL_SECURE) && !pc.trusted) {
         char *why = xasprintf("Server certificate not verified: %s (host %s, name %s)",
                               pc.reason, s->said_host, verify_name(s));

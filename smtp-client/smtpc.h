@@ -26,6 +26,7 @@
 #include "server.h"
 #include "smtp_ehlo.h"
 #include "smtp_reply.h"
+#include "tls.h"
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -75,6 +76,13 @@ struct target {
     int port;
     unsigned pref;
     bool no_tls;                 /* a retry in plaintext after a failed opportunistic TLS */
+    bool dnssec;                 /* its MX and address records were DNSSEC-validated */
+};
+
+/* TLSA records for a session (DANE, dane.c): owned copies. */
+struct tlsa_set {
+    struct tls_tlsa *rr;
+    size_t n;
 };
 
 /* --- one recipient of a delivery --- */
@@ -111,6 +119,8 @@ struct delivery {
     enum tls_level tls_level;
     char *sasl_user, *sasl_pass;
     struct route *route;
+    struct dns_query *tlsa_q; /* dane.c: the TLSA lookup of the next target */
+    struct target tlsa_t;     /* ... and that target */
     bool resolved;            /* t holds the targets */
     struct target *t;
     size_t nt, next_t;
@@ -156,6 +166,11 @@ int delivery_start(struct smtpc *sc, struct agent *a, struct attrs *attrs, int q
 void delivery_agent_gone(struct delivery *d);
 /* From dest.c: the delivery may run now. */
 void delivery_go(struct delivery *d);
+/* From dane.c: connect to t now. */
+void delivery_open_target(struct delivery *d, const struct target *t, enum tls_level level,
+                          struct tlsa_set *tlsa);
+/* From dane.c: t cannot be used (why is "X.Y.Z text"); go on with the next. */
+void delivery_target_failed(struct delivery *d, const char *dsn, const char *why);
 /* From route.c: the targets are in d->t (or the route failed with a final result). */
 void delivery_targets_ready(struct delivery *d);
 /* Record a result for recipient k: class 2 and 5 are final, 4 leaves it pending for the
@@ -207,9 +222,17 @@ void dest_unpark(struct session *s);
 void dest_quit_idle(struct smtpc *sc);
 
 /* session.c */
-/* Connect to t for d; progress is reported through delivery_session_*. */
+/* Connect to t for d at this TLS level; tlsa (for TLSL_DANE) is taken over. Progress is
+ * reported through delivery_session_*. */
 struct session *session_open(struct smtpc *sc, struct delivery *d, const struct target *t,
-                             enum tls_level level);
+                             enum tls_level level, struct tlsa_set *tlsa);
+
+/* dane.c: the TLS level and TLSA records for a target of a delivery at level dane
+ * (RFC 7672 sec 2.2): looks up the TLSA records when the target's DNS was validated, then
+ * calls delivery_open_target(); a lookup failure fails the target (4.7.5). */
+void dane_open(struct delivery *d, const struct target *t);
+void dane_cancel(struct delivery *d);
+void tlsa_set_free(struct tlsa_set *ts);
 /* Give a cached session to d. */
 void session_adopt(struct session *s, struct delivery *d);
 /* Send QUIT and close (detached from any delivery). */

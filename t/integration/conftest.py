@@ -187,7 +187,7 @@ class Instance:
         """Run smtp-client, asking the DNS server RESOLVER ("127.0.0.1@PORT", a loopback
         server the test started) and validating nothing unless the test sets
         dns_trust_anchor_file; PARAMS are more main.cf settings."""
-        self.set_conf(dns_resolver=resolver, dns_trust_anchor_file="", **params)
+        self.set_conf(**{"dns_resolver": resolver, "dns_trust_anchor_file": "", **params})
         self.set_smtp_service(True)
 
     def add_user(self, addr, password="secret", quota=None):

@@ -32,6 +32,7 @@ from pathlib import Path
 from conftest import lock_dir
 
 UNBOUND = shutil.which("unbound", path="/usr/sbin:/usr/local/sbin:/sbin") or ""
+LDNS_SIGNZONE = shutil.which("ldns-signzone") or ""
 
 
 def free_port():
@@ -50,13 +51,19 @@ def free_port():
 
 
 class LoopbackDNS:
-    """unbound answering the zones {zone: [records]} and refusing everything else."""
+    """unbound answering the zones {zone: [records]} and refusing everything else. signed
+    {zone: [records]} are DNSSEC-signed with ldns-signzone (Debian package ldnsutils) and
+    served from files (auth-zone, never transferred from anywhere); trust_anchor is then the
+    file of their DS records for a validating client."""
 
-    def __init__(self, zones):
+    def __init__(self, zones, signed=None):
         self.zones = zones
+        self.signed = signed or {}
         self.dir = Path(tempfile.mkdtemp(prefix="posthorn-dns-"))
+        os.chmod(self.dir, 0o755)  # smtp-client (mail_owner) reads the trust anchor here
         self.port = free_port()
         self.proc = None
+        self.trust_anchor = str(self.dir / "trust-anchor.ds")
 
     @property
     def resolver(self):
@@ -73,21 +80,51 @@ class LoopbackDNS:
         for zone, records in self.zones.items():
             lines.append(f'  local-zone: "{zone}." static')
             lines += [f"  local-data: '{r}'" for r in records]
+        for zone in self.signed:  # past the "." refusal to the auth-zone below
+            lines.append(f'  local-zone: "{zone}." transparent')
+        for zone in self.signed:
+            lines += ["auth-zone:", f'  name: "{zone}."',
+                      f'  zonefile: "{self.dir / zone}.zone.signed"',
+                      "  for-downstream: yes", "  for-upstream: no", "  fallback-enabled: no"]
         lines += ["remote-control:", "  control-enable: no"]
         return "\n".join(lines) + "\n"
+
+    def sign_zones(self):
+        """Write, key and sign each signed zone; collect their DS records."""
+        anchors = []
+        for zone, records in self.signed.items():
+            text = [f"$ORIGIN {zone}.", "$TTL 300",
+                    f"@ IN SOA ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 300",
+                    f"@ IN NS ns.{zone}.", "ns IN A 127.0.0.1", *records]
+            src = self.dir / f"{zone}.zone"
+            src.write_text("\n".join(text) + "\n")
+
+            def keygen(*flags):
+                p = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", *flags, zone],
+                                   cwd=self.dir, check=True, capture_output=True, text=True)
+                return p.stdout.strip()
+            ksk, zsk = keygen("-k"), keygen()
+            subprocess.run(["ldns-signzone", "-o", zone, str(src), ksk, zsk], cwd=self.dir,
+                           check=True, capture_output=True)
+            anchors.append((self.dir / f"{ksk}.ds").read_text())
+        Path(self.trust_anchor).write_text("".join(anchors))
 
     def check_isolated(self):
         """Nothing in the configuration may send a query anywhere: every name is either
         local data or refused."""
         text = self.config()
-        for word in ("forward-zone", "stub-zone", "forward-addr", "root-hints", "auth-zone"):
+        for word in ("forward-zone", "stub-zone", "forward-addr", "root-hints", "primary:",
+                     "master:", "url:", "allow-notify"):
             assert word not in text, word
         assert '  local-zone: "." refuse' in text
+        assert text.count("auth-zone:") == text.count("for-upstream: no") == len(self.signed)
 
     def start(self):
         if not UNBOUND:
             raise RuntimeError("unbound is not installed (Debian package unbound)")
         self.check_isolated()
+        if self.signed:
+            self.sign_zones()
         conf = self.dir / "unbound.conf"
         conf.write_text(self.config())
         log = open(self.dir / "unbound.log", "wb")
@@ -382,6 +419,16 @@ def make_cert(directory, names, ca=None):
                "-out", crt, "-extfile", str(ext)]
     subprocess.run(cmd, check=True, capture_output=True)
     return crt, key
+
+
+def spki_sha256(cert):
+    """The TLSA 3 1 1 (or 2 1 1) data of a PEM certificate: SHA-256 of its public key."""
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"], check=True,
+                         capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, check=True,
+                         capture_output=True).stdout
+    import hashlib
+    return hashlib.sha256(der).hexdigest()
 
 
 def make_ca(directory):

@@ -36,10 +36,12 @@ class Lab:
         self.peers.append(p)
         return p
 
-    def start(self, zones, **params):
-        self.dns = LoopbackDNS(zones).start()
+    def start(self, zones, signed=None, **params):
+        self.dns = LoopbackDNS(zones, signed).start()
         self.inst = make_instance()
         self.inst.add_user(ALICE)
+        if signed:
+            params.setdefault("dns_trust_anchor_file", self.dns.trust_anchor)
         self.inst.enable_smtp_client(self.dns.resolver, **params)
         self.inst.start()
         return self.inst
