@@ -7,10 +7,12 @@
  *
  * MX resolution: the MX records in ascending preference, hosts of equal preference in a
  * random order (load spread); no MX records: the domain's own addresses (implicit MX, done
- * by lib/io/dns); the null MX "0 ." bounces at once with 5.1.10. An MX host that is this
- * host (its name is $myhostname or an address is one of ours) cuts the list at its
- * preference: only better MX hosts remain (RFC 5321 sec 5.1), and when none does the mail
- * "loops back to myself" (bounced, 5.4.6). Each remaining host's A and AAAA records are
+ * by lib/io/dns); the null MX "0 ." bounces at once with 5.1.10. An MX host named
+ * $myhostname cuts the list at its preference: only better MX hosts remain (RFC 5321 sec
+ * 5.1); an address that is one of ours is never connected to; when nothing remains the
+ * mail "loops back to myself" (bounced, 5.4.6). An explicit [host] is never second-guessed
+ * (a content filter on [127.0.0.1]:10025 is us, on purpose). Each remaining host's A and
+ * AAAA records are
  * looked up together; the addresses, host by host, become the targets, at most
  * smtp_mx_address_limit of them. DNS temporary failures defer, a name that does not exist
  * bounces (5.4.4). Every lookup goes through lib/io/dns on the loop. */
@@ -53,6 +55,7 @@ struct route {
     unsigned outstanding;
     unsigned long timer;
     bool mx_secure; /* the MX answer was DNSSEC-validated (or there was no MX lookup) */
+    bool self_skipped; /* an address of an MX host was one of ours */
     char *error; /* the MX lookup could not be started */
 };
 
@@ -334,6 +337,8 @@ static void addresses_done(struct route *rt)
     }
     if (d->nt > 0) {
         done(rt);
+    } else if (rt->self_skipped) {
+        fail(rt, 5, "5.4.6", "mail for %s loops back to myself", d->dest_name);
     } else if (soft) {
         fail(rt, 4, "4.4.3", "Host or domain name not found. Name service error for name=%s type=%s: %s%s%s",
              rt->h[soft->host].name, dns_type_name(soft->type), not_found_text(soft->status),
@@ -356,8 +361,10 @@ static void on_addr(const struct dns_result *r, void *ctx)
     if (r->status == DNS_OK) {
         aq->addrs = xcalloc(r->n ? r->n : 1, sizeof *aq->addrs);
         for (size_t i = 0; i < r->n; i++) {
-            if (route_is_self(rt->d->sc, r->rr[i].addr))
-                continue; /* our own address: never connect to ourselves */
+            if (rt->d->use_mx && route_is_self(rt->d->sc, r->rr[i].addr)) {
+                rt->self_skipped = true; /* an MX host that is us: never mail ourselves */
+                continue;
+            }
             snprintf(aq->addrs[aq->naddrs++], INET6_ADDRSTRLEN, "%s", r->rr[i].addr);
         }
     }
@@ -457,12 +464,8 @@ static void on_numeric(struct event_loop *loop, void *ctx)
     struct route *rt = ctx;
     rt->timer = 0;
     struct delivery *d = rt->d;
-    if (route_is_self(d->sc, d->dest_name) && d->dest_port == SMTP_PORT)
-        fail(rt, 5, "5.4.6", "mail for %s loops back to myself", d->dest_name);
-    else {
-        add_target(d, d->dest_name, d->dest_name, 0, false);
-        done(rt);
-    }
+    add_target(d, d->dest_name, d->dest_name, 0, false);
+    done(rt);
 }
 
 static void on_bad_name(struct event_loop *loop, void *ctx)

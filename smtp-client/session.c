@@ -187,11 +187,13 @@ static void fail_reply(struct session *s, const char *command)
     free(why);
 }
 
+/* An MX host that greets with our own name is us (a routing loop; RFC 5321 sec 5.1).
+ * Explicit [host] next hops are exempt, as in route.c. */
 static bool loops_back(struct session *s, const char *host)
 {
-    if (!*host || strcasecmp(host, s->sc->p.myhostname) != 0)
-        return false;
     struct delivery *d = s->d;
+    if (!*host || strcasecmp(host, s->sc->p.myhostname) != 0 || (d && !d->use_mx))
+        return false;
     char *why = xasprintf("mail for %s loops back to myself", d ? d->nexthop : host);
     session_fail(s, 5, "5.4.6", why, true, false);
     free(why);

@@ -247,10 +247,20 @@ def test_temporary_failure_is_retried_and_delivered_once(lab):
 
 
 def test_mx_pointing_at_ourselves_loops_back(lab):
-    inst = lab.start({"loop.example": ["loop.example. MX 10 mail.example.test."]})
-    send(inst, ["x@loop.example"], "loop")
-    line = wait_status(inst, "x@loop.example", "bounced")
-    assert "dsn=5.4.6" in line and "mail for loop.example loops back to myself" in line
+    backup = lab.peer(2)
+    inst = lab.start({"loop.example": ["loop.example. MX 10 mail.example.test."],
+                      # our name at 10 cuts the list: the backup at 20 is not better
+                      "cut.example": ["cut.example. MX 10 mail.example.test.",
+                                      "cut.example. MX 20 backup.cut.example.",
+                                      f"backup.cut.example. A {lab.addr(2)}"],
+                      # an address of ours (127.0.0.1 is an interface address)
+                      "addr.example": ["addr.example. MX 10 mx.addr.example.",
+                                       "mx.addr.example. A 127.0.0.1"]})
+    for dom in ("loop", "cut", "addr"):
+        send(inst, [f"x@{dom}.example"], f"loop {dom}")
+        line = wait_status(inst, f"x@{dom}.example", "bounced")
+        assert "dsn=5.4.6" in line and f"mail for {dom}.example loops back to myself" in line
+    assert backup.sessions == []
 
 
 def test_relayhost_in_brackets_skips_the_mx_lookup(lab):
