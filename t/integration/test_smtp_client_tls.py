@@ -116,3 +116,20 @@ def test_smart_host_with_auth(lab, pki, case):
         else:
             assert "SASL authentication failed" in line and "535 5.7.8" in line
     assert password not in inst.log()
+
+
+def test_tls_policy_table_per_destination(lab, pki):
+    strict = lab.peer(2)  # no STARTTLS
+    relaxed = lab.peer(3)
+    zones = tls_zone(lab, "strict.example", 2)
+    zones.update(tls_zone(lab, "relaxed.example", 3))
+    inst = lab.start(zones, smtp_tls_security_level="none")
+    inst.set_conf(smtp_tls_policy_maps=build_map(inst, "tls_policy", "strict.example encrypt\n"))
+    inst.reload()
+    send(inst, ["x@strict.example"], "strict")
+    send(inst, ["y@relaxed.example"], "relaxed")
+    wait_status(inst, "y@relaxed.example", "sent")
+    assert len(relaxed.delivered()) == 1
+    line = wait_status(inst, "x@strict.example", "deferred")
+    assert "dsn=4.7.4" in line and "TLS is required" in line
+    assert strict.delivered() == []
