@@ -89,6 +89,10 @@ static bool configure(struct ub_ctx *ub, const char *resolver, const char *trust
     /* A forwarder or a resolv.conf entry on loopback (a local resolver) must be usable. */
     if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) != 0)
         what = "do-not-query-localhost";
+    /* Records come in the server's order; randomizing equal MX preferences is the caller's
+     * job (RFC 5321 sec 5.1), not a side effect of libunbound's rotation. */
+    else if ((r = ub_ctx_set_option(ub, "rrset-roundrobin:", "no")) != 0)
+        what = "rrset-roundrobin";
     else if (strcmp(resolver, "system") == 0)
         r = ub_ctx_resolvconf(ub, NULL);
     else if (!*resolver || strspn(resolver, "0123456789abcdefABCDEF.:@") != strlen(resolver))

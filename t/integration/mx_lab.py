@@ -76,6 +76,7 @@ class LoopbackDNS:
                  '  username: ""', '  chroot: ""', f'  directory: "{self.dir}"', '  pidfile: ""',
                  "  access-control: 127.0.0.0/8 allow", '  module-config: "iterator"',
                  "  num-threads: 1", "  so-reuseport: no",
+                 "  rrset-roundrobin: no",  # the records' order is the client's to shuffle
                  '  local-zone: "." refuse']
         for zone, records in self.zones.items():
             lines.append(f'  local-zone: "{zone}." static')
