@@ -61,6 +61,7 @@ static void fail_all(struct job *j, const char *dsn, const char *fmt, ...)
         r->forward = NULL;
         free(r->relay);
         r->relay = NULL;
+        r->relayed = 0;
     }
     j->setup = 0;
     buf_free(&b);
@@ -170,6 +171,8 @@ void deliver_done(struct qmgr *q, struct task *t)
                           r->relay ? r->relay : j->connected ? j->tp->name : "none", d);
             if (r->forward && strcmp(r->status, "sent") == 0)
                 msg->res[r->index].expanded = true;
+            if (strcmp(r->status, "sent") == 0)
+                msg->res[r->index].relayed = r->relayed;
             free(reason);
         }
     }

@@ -69,6 +69,8 @@ struct rcpt_result {
     char dsn[16];
     char *reason;
     bool expanded;     /* forwarded to further addresses (success DSN: "expanded") */
+    char relayed;      /* sent on by SMTP (relayed_i): 'd' to a next hop with DSN (it reports
+                        * success itself), 'p' to one without (our success DSN: "relayed") */
     double last_try;   /* wall clock of the last attempt */
 };
 
@@ -142,6 +144,7 @@ struct job_rcpt {
     char *reason;
     char *forward;   /* forward_i from the agent, NULL when none */
     char *relay;     /* relay_i: the server that answered ("host[addr]:port"), or NULL */
+    char relayed;    /* relayed_i: 'd' (dsn), 'p' (plain) or 0 */
     char fwd_id[QUEUE_ID_SIZE]; /* queue ID of the forwarded copy */
 };
 
@@ -162,8 +165,8 @@ struct job *job_new(struct qmsg *msg, struct transport *tp, const char *nexthop)
 void job_add_rcpt(struct job *j, size_t index);
 void deliver_run(struct task *t);
 /* reply.c: fill j->r[] from the agent's reply a; 0, or -1 with *err (malloc'ed) when the
- * reply is not exactly nrcpt=N and status_k, dsn_k, reason_k (forward_k with sent only,
- * relay_k optional) for k < N and an optional setup, each once, nothing else. */
+ * reply is not exactly nrcpt=N and status_k, dsn_k, reason_k (forward_k and relayed_k with
+ * sent only, relay_k optional) for k < N and an optional setup, each once, nothing else. */
 struct attrs;
 int deliver_parse_reply(struct job *j, const struct attrs *a, char **err);
 void deliver_done(struct qmgr *q, struct task *t);

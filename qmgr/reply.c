@@ -45,9 +45,10 @@ static bool seconds_valid(const char *s)
 static int parse_one(struct job_rcpt *r, const struct attrs *a, size_t k, size_t *known,
                      char **err)
 {
-    const char *v[5];
-    static const char *const names[] = {"status", "dsn", "reason", "forward", "relay"};
-    for (int f = 0; f < 5; f++) {
+    const char *v[6];
+    static const char *const names[] = {"status", "dsn", "reason", "forward", "relay",
+                                        "relayed"};
+    for (int f = 0; f < 6; f++) {
         v[f] = attrs_get_indexed(a, names[f], k);
         *known += v[f] != NULL;
     }
@@ -57,10 +58,13 @@ static int parse_one(struct job_rcpt *r, const struct attrs *a, size_t k, size_t
     }
     char cls = strcmp(v[0], "sent") == 0 ? '2' : strcmp(v[0], "defer") == 0 ? '4'
              : strcmp(v[0], "bounce") == 0 ? '5' : 0;
-    if (!cls || !dsn_code_valid(v[1]) || (v[3] && cls != '2')) {
-        *err = xasprintf("recipient %zu: bad status, dsn or forward", k);
+    bool relayed_ok = !v[5] || (cls == '2' && (strcmp(v[5], "dsn") == 0 ||
+                                               strcmp(v[5], "plain") == 0));
+    if (!cls || !dsn_code_valid(v[1]) || (v[3] && cls != '2') || !relayed_ok) {
+        *err = xasprintf("recipient %zu: bad status, dsn, forward or relayed", k);
         return -1;
     }
+    r->relayed = v[5] ? v[5][0] : 0;
     snprintf(r->status, sizeof r->status, "%s", v[0]);
     snprintf(r->dsn, sizeof r->dsn, "%s", v[1]);
     r->dsn[0] = cls; /* the status word decides; the detail is the agent's */
@@ -70,8 +74,8 @@ static int parse_one(struct job_rcpt *r, const struct attrs *a, size_t k, size_t
     return 0;
 }
 
-/* The reply: nrcpt=N and for each i status_i, dsn_i, reason_i, optional forward_i and
- * relay_i, and an optional setup=SECONDS; nothing else (fail closed on extra, missing or
+/* The reply: nrcpt=N and for each i status_i, dsn_i, reason_i, optional forward_i,
+ * relay_i and relayed_i (dsn|plain, with sent), and an optional setup=SECONDS; nothing else (fail closed on extra, missing or
  * unknown data). */
 int deliver_parse_reply(struct job *j, const struct attrs *a, char **err)
 {

@@ -83,6 +83,8 @@ static void build_reply(struct delivery *d, struct attrs *rep)
             deliver_reply_add(rep, k, r->status, r->dsn, r->reason);
         }
         attrs_add_indexed(rep, "relay", k, r->relay[0] ? r->relay : "none");
+        if (r->state == RC_FINAL && strcmp(r->status, "sent") == 0)
+            attrs_add_indexed(rep, "relayed", k, r->dsn_passed ? "dsn" : "plain");
     }
     if (d->t_ready > 0)
         attrs_addf(rep, "setup", "%.3f", d->t_ready - d->t_start);

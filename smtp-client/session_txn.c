@@ -319,6 +319,7 @@ static void rcpt_reply(struct session *s, size_t k)
     int cls = smtp_reply_class(&s->rep);
     if (cls == 2) {
         s->d->r[k].accepted = true;
+        s->d->r[k].dsn_passed = (s->ehlo.ext & SMTP_EXT_DSN) != 0;
         s->accepted++;
         return;
     }

@@ -96,6 +96,7 @@ struct drcpt {
     char *reason;        /* final reason, or the last soft error while pending */
     char relay[RELAY_MAX]; /* where the final answer came from, "" for none */
     bool accepted;       /* RCPT got 2xx in the current transaction */
+    bool dsn_passed;     /* it went to a server with DSN, which got its NOTIFY (RFC 3461) */
 };
 
 /* --- a delivery: one request from qmgr --- */

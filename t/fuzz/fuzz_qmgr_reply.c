@@ -4,7 +4,7 @@
  * ipc_recv does. The verdict is compared with one made here independently: accepted exactly
  * when the reply is nrcpt=N plus, for every k < N, status_k (sent, defer or bounce), dsn_k
  * (class.subject.detail, 1-3 digits each), reason_k and optionally forward_k (with sent only),
- * relay_k optionally, and an optional setup (seconds: 1-5 digits, optionally a dot and 1-6
+ * relay_k optionally, relayed_k (dsn or plain, with sent only), and an optional setup (seconds: 1-5 digits, optionally a dot and 1-6
  * more), every attribute once and nothing else; when accepted every recipient is accounted for with
  * the status sent, a DSN code whose class matches it and a bounded reason. */
 #include "fuzz_common.h"
@@ -36,8 +36,8 @@ static bool indexed(const char *attr, const char *name, size_t *k)
     return true;
 }
 
-static const char *const fields[] = {"status", "dsn", "reason", "forward", "relay"};
-#define NFIELDS 5
+static const char *const fields[] = {"status", "dsn", "reason", "forward", "relay", "relayed"};
+#define NFIELDS 6
 
 static bool seconds_ok(const char *v)
 {
@@ -89,6 +89,8 @@ static bool acceptable(const struct attrs *a, size_t n)
         if (!sent && strcmp(v[k][0], "defer") && strcmp(v[k][0], "bounce"))
             return false;
         if (v[k][3] && !sent)
+            return false;
+        if (v[k][5] && (!sent || (strcmp(v[k][5], "dsn") && strcmp(v[k][5], "plain"))))
             return false;
     }
     return true;

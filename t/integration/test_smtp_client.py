@@ -321,6 +321,14 @@ def test_dsn_parameters_are_passed_on(lab):
     assert txn.mail == f"MAIL FROM:<{ALICE}> SIZE=17" and txn.rcpts == ["RCPT TO:<x@dsn.example>"]
     assert txn.data == b"Subject: 2\r\n\r\n.\r\n"  # the lone dot was stuffed on the wire
     inst.wait_queue_empty()
+    # NOTIFY=SUCCESS: the first message's next hop got it and reports itself (RFC 3461 sec
+    # 4.1); to a next hop without DSN we report, with the action "relayed" (RFC 3464).
+    assert inst.messages(ALICE) == []
+    inject(inst, ALICE, [("s@dsn.example", "", "SUCCESS")], b"Subject: 3\n\nthree\n")
+    peer.wait_delivered(3)
+    (report,) = inst.wait_messages(ALICE, 1)
+    text, block = dsn_parts(report)
+    assert block["Action"] == "relayed" and block["Final-Recipient"] == "rfc822; s@dsn.example"
 
 
 def test_quoted_local_parts_stay_quoted(lab):
