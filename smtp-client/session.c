@@ -151,18 +151,21 @@ void session_fail(struct session *s, int cls, const char *dsn, const char *reaso
     /* A cached connection that died before it answered anything of this transaction: the
      * server closed it meanwhile; nothing was decided, so it does not count. */
     bool stale = s->reused && !s->answered && s->st == SS_TXN && s->exp_done == 0;
+    char relay[RELAY_MAX]; /* relay=: the server, once one answered */
+    snprintf(relay, sizeof relay, "%s", s->c ? s->relay : "");
     s->d = NULL;
+    if (d && stale)
+        log_info("%s: cached connection to %s was closed: %s", d->req.queue_id, s->relay, reason);
+    else if (d && (cls == 4 || cls == 5))
+        delivery_all_result(d, cls, dsn, reason, relay);
+    session_enter(s); /* s stays valid for delivery_session_failed */
     if (polite && s->c && !conn_eof(s->c))
         session_quit(s);
     else
         session_kill(s);
-    if (!d)
-        return;
-    if (stale)
-        log_info("%s: cached connection to %s was closed: %s", d->req.queue_id, s->relay, reason);
-    else if (cls == 4 || cls == 5) /* relay=: the server, once one answered */
-        delivery_all_result(d, cls, dsn, reason, s->c ? s->relay : "");
-    delivery_session_failed(d, s, stale, retry_plain);
+    if (d)
+        delivery_session_failed(d, s, stale, retry_plain);
+    session_leave(s);
 }
 
 /* --- replies --- */

@@ -191,7 +191,7 @@ static void send_next(struct session *s)
     session_set_timer(s, timeout_for(s, x->cmd));
 }
 
-void session_transaction(struct session *s)
+static void run_transaction(struct session *s)
 {
     struct delivery *d = s->d;
     bool utf8 = false;
@@ -223,6 +223,15 @@ void session_transaction(struct session *s)
     } else {
         send_next(s);
     }
+}
+
+/* Entered from the delivery (a fresh or a cached session): a session killed inside is
+ * freed only when this returns. */
+void session_transaction(struct session *s)
+{
+    session_enter(s);
+    run_transaction(s);
+    session_leave(s);
 }
 
 /* --- the content --- */

@@ -216,6 +216,7 @@ class PeerMTA:
         self.lock = threading.Lock()
         self.transactions = []  # completed (250 after the dot)
         self.open_transactions = 0  # MAIL seen, end not yet (a client in mid-delivery)
+        self.connected = self.max_connected = 0  # connections now, and at most at once
         self.sessions = []      # one dict per connection: ehlo, tls, auth, commands
         self.server = None
 
@@ -259,9 +260,14 @@ class PeerMTA:
     # the protocol
     def serve(self, sock):
         state = {"open": False}
+        with self.lock:
+            self.connected += 1
+            self.max_connected = max(self.max_connected, self.connected)
         try:
             self.converse(sock, state)
         finally:
+            with self.lock:
+                self.connected -= 1
             if state["open"]:
                 self.count_open(-1)
 

@@ -283,6 +283,7 @@ def test_one_connection_carries_several_messages(lab):
     peer.wait_delivered(6)
     inst.wait_queue_empty()
     assert len(peer.sessions) < 6, [s["commands"] for s in peer.sessions]
+    assert peer.max_connected == 1  # smtp_destination_concurrency_limit
 
 
 def inject(inst, sender, rcpts, content, attrs=()):
