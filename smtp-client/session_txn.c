@@ -236,11 +236,13 @@ void session_transaction(struct session *s)
 
 /* --- the content --- */
 
+/* Queue content up to BODY_HIGH_WATER; when the socket takes it all at once there is no
+ * "drained" callback to wait for, so go on filling until it does not. */
 static void body_fill(struct session *s)
 {
     struct delivery *d = s->d;
     struct buf out = BUF_INIT;
-    while (!s->body_end && conn_out_pending(s->c) < BODY_HIGH_WATER) {
+    while (!s->body_end && (conn_out_pending(s->c) < BODY_HIGH_WATER || conn_flush(s->c))) {
         size_t len = 0;
         char *err = NULL;
         int r = queue_body_next(d->qfd, &d->msg, &s->body_off, s->chunk, &len, &err);

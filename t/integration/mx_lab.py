@@ -200,7 +200,8 @@ class PeerMTA:
     any time: greeting (code, text), exts (EHLO keywords; "STARTTLS" needs cert), rcpt
     (function (address) -> (code, text) or None for 250), data_reply (function
     (transaction) -> (code, text) or None for 250), auth ({user: password} or None),
-    starttls_broken (answer 220 to STARTTLS, then garbage instead of a handshake).
+    starttls_broken (answer 220 to STARTTLS, then garbage instead of a handshake),
+    greeting_delay (seconds of silence before the greeting).
     STARTTLS is announced only when a certificate (cert, key) is given."""
 
     def __init__(self, addr, port=25, name=None, exts=DEFAULT_EXTS + ("STARTTLS",), cert=None):
@@ -213,6 +214,7 @@ class PeerMTA:
         self.auth = None
         self.cert = cert
         self.starttls_broken = False
+        self.greeting_delay = 0
         self.lock = threading.Lock()
         self.transactions = []  # completed (250 after the dot)
         self.open_transactions = 0  # MAIL seen, end not yet (a client in mid-delivery)
@@ -288,6 +290,8 @@ class PeerMTA:
                 state["open"] = False
                 self.count_open(-1)
 
+        if self.greeting_delay:  # a server that says nothing for a while
+            time.sleep(self.greeting_delay)
         code, text = self.greeting
         send(code, text)
         if code != 220:

@@ -376,3 +376,30 @@ def test_size_and_8bitmime_limits_of_the_peer_bounce(lab):
     line = wait_status(inst, "eight@lim.example", "bounced")
     assert "dsn=5.6.3" in line and "does not announce 8BITMIME" in line
     assert peer.delivered() == []
+
+
+def test_silent_server_times_out_and_the_next_mx_gets_the_mail(lab):
+    silent, backup = lab.peer(2), lab.peer(3)
+    silent.greeting_delay = 8
+    inst = lab.start({"slow.example": zone("slow.example", [(10, "mx1.slow.example"),
+                                                             (20, "mx2.slow.example")],
+                                           {"mx1.slow.example": lab.addr(2),
+                                            "mx2.slow.example": lab.addr(3)})},
+                     smtp_helo_timeout="2s")
+    send(inst, ["x@slow.example"], "silent")
+    backup.wait_delivered(1)
+    assert f"relay=mx2.slow.example[{lab.addr(3)}]:25" in wait_status(inst, "x@slow.example", "sent")
+    assert silent.delivered() == []
+
+
+def test_large_message_streams_through(lab):
+    peer = lab.peer(2)
+    inst = lab.start({"big.example": zone("big.example", [(10, "mx.big.example")],
+                                          {"mx.big.example": lab.addr(2)})})
+    lines = [f".{i:07d} " + "y" * 70 for i in range(40000)]  # 3.2 MB, every line dot-stuffed
+    send(inst, ["x@big.example"], "large", body="\n".join(lines) + "\n")
+    wait_status(inst, "x@big.example", "sent", timeout=60)
+    (txn,) = peer.wait_delivered(1)
+    body = txn.data.split(b"\r\n\r\n", 1)[1]
+    assert body == ("\r\n".join(lines) + "\r\n").encode()
+    wait_status(inst, "x@big.example", "sent")
