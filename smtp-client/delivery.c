@@ -222,7 +222,9 @@ void delivery_session_ready(struct delivery *d, struct session *s)
 void delivery_session_failed(struct delivery *d, struct session *s, bool stale, bool retry_plain)
 {
     d->s = NULL;
-    if (stale) {
+    if (stale) { /* the address did not really get a try: allow it again */
+        if (d->ntried > 0)
+            d->ntried--; /* a cached session is the only try before a stale failure */
         delivery_go(d);
         return;
     }

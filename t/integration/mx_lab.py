@@ -201,7 +201,8 @@ class PeerMTA:
     (function (address) -> (code, text) or None for 250), data_reply (function
     (transaction) -> (code, text) or None for 250), auth ({user: password} or None),
     starttls_broken (answer 220 to STARTTLS, then garbage instead of a handshake),
-    greeting_delay (seconds of silence before the greeting).
+    greeting_delay (seconds of silence before the greeting), one_transaction (hang up when
+    a second transaction starts on a connection).
     STARTTLS is announced only when a certificate (cert, key) is given."""
 
     def __init__(self, addr, port=25, name=None, exts=DEFAULT_EXTS + ("STARTTLS",), cert=None):
@@ -215,6 +216,7 @@ class PeerMTA:
         self.cert = cert
         self.starttls_broken = False
         self.greeting_delay = 0
+        self.one_transaction = False
         self.lock = threading.Lock()
         self.transactions = []  # completed (250 after the dot)
         self.open_transactions = 0  # MAIL seen, end not yet (a client in mid-delivery)
@@ -304,6 +306,8 @@ class PeerMTA:
             cmd = line.rstrip(b"\r\n").decode("utf-8", "replace")
             sess["commands"].append(cmd if not cmd.upper().startswith("AUTH") else "AUTH")
             verb = cmd.split(" ", 1)[0].upper()
+            if self.one_transaction and sess.get("done") and verb in ("MAIL", "RSET"):
+                return  # hang up without a word, as a server that timed the session out
             if verb == "EHLO":
                 sess["ehlo"] = cmd[5:]
                 exts = [e for e in self.exts if e != "STARTTLS" or (self.cert and not sess["tls"])]
@@ -367,6 +371,7 @@ class PeerMTA:
                         self.transactions.append(txn)
                         n = len(self.transactions)
                     send(250, f"2.0.0 Ok: queued as PEER{n}")
+                    sess["done"] = True
                 txn = None
                 end_txn()
             elif verb == "RSET":

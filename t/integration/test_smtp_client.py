@@ -403,3 +403,18 @@ def test_large_message_streams_through(lab):
     body = txn.data.split(b"\r\n\r\n", 1)[1]
     assert body == ("\r\n".join(lines) + "\r\n").encode()
     wait_status(inst, "x@big.example", "sent")
+
+
+def test_cached_connection_closed_by_the_server_is_replaced(lab):
+    peer = lab.peer(2)
+    peer.one_transaction = True
+    inst = lab.start({"stale.example": zone("stale.example", [(10, "mx.stale.example")],
+                                            {"mx.stale.example": lab.addr(2)})},
+                     smtp_destination_concurrency_limit="1", smtp_connection_cache_time_limit="10s")
+    for i in range(3):
+        send(inst, [f"r{i}@stale.example"], f"stale {i}")
+    peer.wait_delivered(3)
+    inst.wait_queue_empty()
+    log = inst.log()
+    assert "status=deferred" not in log
+    assert f"cached connection to mx.stale.example[{lab.addr(2)}]:25 was closed" in log
