@@ -23,7 +23,7 @@ int map_iterate(struct map *m, int (*fn)(void *ctx, const char *key, const char 
 void map_close(struct map *m);
 /* Compile the text file source into source.lmdb atomically. Problems go to errs as
  * "file:line: reason"; returns the number of entries or -1 (any error: nothing written).
- * The .lmdb file gets the source's permission bits. */
+ * The .lmdb file gets the source's permission bits and (when built by root) its group. */
 long map_build(const char *source, struct errlist *errs);
 
 #endif

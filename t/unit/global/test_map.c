@@ -120,6 +120,26 @@ static void test_bracketed_next_hop_keys(void **state)
     errlist_free(&errs);
 }
 
+/* A secret table (root:GROUP 0640) stays readable by that group once built. */
+static void test_built_table_keeps_mode_and_group(void **state)
+{
+    static const char text[] = "[smtp.example.net]:587 user:secret\n";
+    const char *path = source("secret", text, sizeof text - 1);
+    if (geteuid() != 0)
+        skip();
+    assert_int_equal(chown(path, (uid_t)-1, 4242), 0);
+    assert_int_equal(chmod(path, 0640), 0);
+    struct errlist errs = {0};
+    assert_int_equal(map_build(path, &errs), 1);
+    char built[600];
+    struct stat st;
+    snprintf(built, sizeof built, "%s.lmdb", path);
+    assert_int_equal(stat(built, &st), 0);
+    assert_int_equal(st.st_gid, 4242);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    errlist_free(&errs);
+}
+
 struct collect {
     struct buf b;
     int stop_after;
@@ -263,6 +283,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_and_lookup),
         cmocka_unit_test(test_bracketed_next_hop_keys),
+        cmocka_unit_test(test_built_table_keeps_mode_and_group),
         cmocka_unit_test(test_iterate_in_key_order),
         cmocka_unit_test(test_duplicate_is_warning_last_wins),
         cmocka_unit_test(test_malformed_sources),
