@@ -335,10 +335,14 @@ int delivery_start(struct smtpc *sc, struct agent *a, struct attrs *attrs, int q
     set_nexthop(d);
     read_message(d);
     char *why = NULL;
+    int rc;
     if (!d->msg_ok) {
         finish(d);
-    } else if (route_plan(d, &why) < 0) {
-        delivery_all_result(d, 4, "4.3.5", why, NULL);
+    } else if ((rc = route_plan(d, &why)) < 0) {
+        if (rc == -2)
+            delivery_all_result(d, 5, "5.1.2", why, NULL);
+        else
+            delivery_all_result(d, 4, "4.3.5", why, NULL);
         free(why);
         finish(d);
     } else if (dest_enter(sc, d)) {

@@ -17,6 +17,7 @@
  * smtp_mx_address_limit of them. DNS temporary failures defer, a name that does not exist
  * bounces (5.4.4). Every lookup goes through lib/io/dns on the loop. */
 #include "smtpc.h"
+#include "idn.h"
 #include "log.h"
 #include "mem.h"
 #include <bsd/stdlib.h>
@@ -203,6 +204,16 @@ int route_plan(struct delivery *d, char **err)
         free(entry);
         return -1;
     }
+    /* DNS knows only A-labels (RFC 5891): "bücher.example" is asked as "xn--bcher-kva...". */
+    char *ascii = idn_domain_ascii(d->dest_name);
+    if (!ascii) {
+        *err = xasprintf("the domain %s is not a valid internationalized domain name",
+                         d->dest_name);
+        free(entry);
+        return -2;
+    }
+    snprintf(d->dest_name, sizeof d->dest_name, "%s", ascii);
+    free(ascii);
     snprintf(d->dest_key, sizeof d->dest_key, "%s%s%s:%d", d->use_mx ? "" : "[", d->dest_name,
              d->use_mx ? "" : "]", d->dest_port);
     lookup_tls_policy(d, spec);

@@ -203,6 +203,8 @@ void maplist_close(struct maplist *ml);
 /* route.c: resolve d's destination into d->t (asynchronous; delivery_targets_ready follows
  * from the loop). Also decides the destination from transport_maps and relayhost. */
 struct route;
+/* 0, -1 with *err when the destination is misconfigured (defer), -2 when the domain can
+ * never be looked up (bounce 5.1.2). */
 int route_plan(struct delivery *d, char **err);
 void route_resolve(struct delivery *d);
 void route_cancel(struct delivery *d);

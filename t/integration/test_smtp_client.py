@@ -418,3 +418,18 @@ def test_cached_connection_closed_by_the_server_is_replaced(lab):
     log = inst.log()
     assert "status=deferred" not in log
     assert f"cached connection to mx.stale.example[{lab.addr(2)}]:25 was closed" in log
+
+
+def test_internationalized_domain_is_looked_up_as_a_labels(lab):
+    peer = lab.peer(2)
+    inst = lab.start({"xn--bcher-kva.example": zone("xn--bcher-kva.example",
+                                                    [(10, "mx.xn--bcher-kva.example")],
+                                                    {"mx.xn--bcher-kva.example": lab.addr(2)})})
+    inject(inst, ALICE, [("leser@bücher.example", "", "")], b"Subject: idn\n\nidn\n",
+           attrs=["smtputf8=yes"])
+    (txn,) = peer.wait_delivered(1)
+    assert txn.rcpts == ["RCPT TO:<leser@bücher.example>"] and "SMTPUTF8" in txn.mail
+    inject(inst, ALICE, [("x@☃.example", "", "")], b"Subject: bad idn\n\nx\n",
+           attrs=["smtputf8=yes"])  # U+2603 is DISALLOWED in IDNA2008
+    line = wait_status(inst, "x@☃.example", "bounced")
+    assert "dsn=5.1.2" in line and "not a valid internationalized domain name" in line
