@@ -202,7 +202,7 @@ class PeerMTA:
     (transaction) -> (code, text) or None for 250), auth ({user: password} or None),
     starttls_broken (answer 220 to STARTTLS, then garbage instead of a handshake),
     greeting_delay (seconds of silence before the greeting), one_transaction (hang up when
-    a second transaction starts on a connection).
+    a second transaction starts on a connection), no_ehlo (an old server: 502 to EHLO).
     STARTTLS is announced only when a certificate (cert, key) is given."""
 
     def __init__(self, addr, port=25, name=None, exts=DEFAULT_EXTS + ("STARTTLS",), cert=None):
@@ -217,6 +217,7 @@ class PeerMTA:
         self.starttls_broken = False
         self.greeting_delay = 0
         self.one_transaction = False
+        self.no_ehlo = False
         self.lock = threading.Lock()
         self.transactions = []  # completed (250 after the dot)
         self.open_transactions = 0  # MAIL seen, end not yet (a client in mid-delivery)
@@ -308,7 +309,9 @@ class PeerMTA:
             verb = cmd.split(" ", 1)[0].upper()
             if self.one_transaction and sess.get("done") and verb in ("MAIL", "RSET"):
                 return  # hang up without a word, as a server that timed the session out
-            if verb == "EHLO":
+            if verb == "EHLO" and self.no_ehlo:
+                send(502, "5.5.2 Error: command not recognized")
+            elif verb == "EHLO":
                 sess["ehlo"] = cmd[5:]
                 exts = [e for e in self.exts if e != "STARTTLS" or (self.cert and not sess["tls"])]
                 if self.auth is not None:

@@ -433,3 +433,30 @@ def test_internationalized_domain_is_looked_up_as_a_labels(lab):
            attrs=["smtputf8=yes"])  # U+2603 is DISALLOWED in IDNA2008
     line = wait_status(inst, "x@☃.example", "bounced")
     assert "dsn=5.1.2" in line and "not a valid internationalized domain name" in line
+
+
+@pytest.mark.parametrize("server", ["no pipelining", "helo only"])
+def test_one_command_at_a_time(lab, server):
+    peer = lab.peer(2)
+    if server == "helo only":
+        peer.no_ehlo = True
+    else:
+        peer.exts.remove("PIPELINING")
+    peer.rcpt = lambda a: (550, "5.1.1 no such user") if a.startswith("no") else None
+    inst = lab.start({"old.example": zone("old.example", [(10, "mx.old.example")],
+                                          {"mx.old.example": lab.addr(2)})},
+                     smtp_destination_concurrency_limit="1", smtp_connection_cache_time_limit="10s")
+    send(inst, ["no1@old.example", "no2@old.example"], "all refused")  # no DATA, then RSET
+    wait_status(inst, "no2@old.example", "bounced")
+    send(inst, ["yes@old.example", "nobody@old.example"], "one refused")
+    (txn,) = peer.wait_delivered(1)
+    assert txn.rcpts == ["RCPT TO:<yes@old.example>"]
+    wait_status(inst, "yes@old.example", "sent")
+    cmds = [c.split(" ")[0] for s in peer.sessions for c in s["commands"]]
+    assert cmds[0] == "EHLO" and (cmds[1] == "HELO") == (server == "helo only"), cmds
+    # one connection: all refused -> no DATA, RSET before the next MAIL
+    assert len(peer.sessions) == 1, cmds
+    assert cmds[1:].count("DATA") == 1 and "RSET" in cmds, cmds
+    assert cmds.index("RSET") < len(cmds) - cmds[::-1].index("MAIL") - 1, cmds
+    if server == "helo only":  # no ESMTP: no SIZE, BODY or DSN parameters
+        assert txn.mail == f"MAIL FROM:<{ALICE}>"
