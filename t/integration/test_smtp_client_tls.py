@@ -90,14 +90,14 @@ def test_smart_host_with_auth(lab, pki, case):
     peer = lab.peer(2, port=587, cert=cert)
     peer.auth = {"relayuser": "s3cret pass"}
     hop = f"[{lab.addr(2)}]:587"
-    # The transport map sends smart.example through the smart host; its MX is never asked.
-    inst = lab.start({"smart.example": ["smart.example. MX 10 unused.smart.example."]},
-                     smtp_sasl_auth_enable="yes")
     password = "s3cret pass" if case != "bad password" else "wrong"
-    inst.set_conf(transport_maps=build_map(inst, "transport", f"smart.example smtp:{hop}\n"),
-                  smtp_sasl_password_maps=build_map(inst, "sasl_passwd",
-                                                    f"{hop} relayuser:{password}\n"))
-    inst.reload()
+
+    def tables(inst):  # the transport map sends smart.example through the smart host
+        inst.set_conf(transport_maps=build_map(inst, "transport", f"smart.example smtp:{hop}\n"),
+                      smtp_sasl_password_maps=build_map(inst, "sasl_passwd",
+                                                        f"{hop} relayuser:{password}\n"))
+    inst = lab.start({"smart.example": ["smart.example. MX 10 unused.smart.example."]},
+                     setup=tables, smtp_sasl_auth_enable="yes")
     send(inst, ["x@smart.example"], "via smart host")
     if case == "ok":
         try:
@@ -123,9 +123,8 @@ def test_tls_policy_table_per_destination(lab, pki):
     relaxed = lab.peer(3)
     zones = tls_zone(lab, "strict.example", 2)
     zones.update(tls_zone(lab, "relaxed.example", 3))
-    inst = lab.start(zones, smtp_tls_security_level="none")
-    inst.set_conf(smtp_tls_policy_maps=build_map(inst, "tls_policy", "strict.example encrypt\n"))
-    inst.reload()
+    inst = lab.start(zones, smtp_tls_security_level="none", setup=lambda inst: inst.set_conf(
+        smtp_tls_policy_maps=build_map(inst, "tls_policy", "strict.example encrypt\n")))
     send(inst, ["x@strict.example"], "strict")
     send(inst, ["y@relaxed.example"], "relaxed")
     wait_status(inst, "y@relaxed.example", "sent")
