@@ -205,6 +205,7 @@ def test_nonexistent_domain_bounces(lab):
 
 def test_dns_trouble_defers(lab):
     dead = LoopbackDNS({})  # never started: a resolver address where nothing answers
+    dead.stop()  # (only its free port is used)
     inst = lab.start({}, setup=lambda inst: inst.set_conf(dns_resolver=dead.resolver))
     send(inst, ["y@exists.example"], "servfail")
     line = wait_status(inst, "y@exists.example", "deferred", timeout=120)
