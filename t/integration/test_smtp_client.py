@@ -51,12 +51,14 @@ class Lab:
         return self.inst
 
     def close(self):
-        for p in self.peers:
-            p.stop()
-        if self.inst:
-            self.inst.close()
-        if self.dns:
-            self.dns.stop()
+        try:
+            for p in self.peers:
+                p.stop()
+            if self.inst:
+                self.inst.close()  # fails the test on an undeclared daemon death
+        finally:
+            if self.dns:
+                self.dns.stop()
 
 
 @pytest.fixture
