@@ -121,6 +121,13 @@ class LoopbackDNS:
         assert text.count("auth-zone:") == text.count("for-upstream: no") == len(self.signed)
 
     def start(self):
+        try:
+            return self.run_server()
+        except BaseException:
+            self.stop()
+            raise
+
+    def run_server(self):
         if not UNBOUND:
             raise RuntimeError("unbound is not installed (Debian package unbound)")
         self.check_isolated()
@@ -552,6 +559,13 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
     def start(self):
+        try:
+            return self.set_up_and_start()
+        except BaseException:
+            self.stop()  # no half-made instance or directory left behind
+            raise
+
+    def set_up_and_start(self):
         if not POSTFIX:
             raise RuntimeError("postfix is not installed (Debian package postfix)")
         import pwd
