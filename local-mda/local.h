@@ -151,8 +151,6 @@ long long helper_job_limit(struct config *cfg);
  * is its ORCPT ("rfc822;xtext") or NULL; forward is a "a,b" list or NULL. */
 void process_recipient(struct request *rq, const char *rcpt, const char *orcpt,
                        struct outcome *out, char **forward);
-/* The original recipient: the address of the ORCPT ("rfc822;xtext"), else rcpt. */
-char *original_recipient(const char *rcpt, const char *orcpt);
 /* Log the delivery line of one address of this request (recipient.c). */
 void log_delivery(const struct request *rq, const char *to, const char *orig_to,
                   const struct outcome *o);

@@ -21,6 +21,7 @@
  * written by a helper forked before the privileges are dropped (helper.c), as
  * default_privs, never as root or vmail_owner. */
 #include "local.h"
+#include "deliver_request.h"
 #include "delivery_log.h"
 #include "ipc.h"
 #include "ipc_server.h"
@@ -36,68 +37,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_RCPT 100000
-
-static bool plain_attribute(const char *name)
+static void add_result(struct attrs *rep, size_t k, const struct outcome *o, const char *forward)
 {
-    static const char *const names[] = {"request", "queue_id", "sender", "arrival", "nrcpt",
-                                        "nexthop", "delays"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(name, names[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Every attribute known, none twice; rcpt_0 .. rcpt_{nrcpt-1} all there and not empty,
- * orcpt_i and notify_i optional with i < nrcpt (lib/ipc/ipc.h, repeated groups). */
-static int check_groups(const struct attrs *a, long long nrcpt, char **err)
-{
-    size_t k, n;
-    for (size_t i = 0; i < a->n; i++) {
-        const char *nm = a->v[i].name;
-        bool known = plain_attribute(nm) || attrs_name_indexed(nm, "rcpt", &k) ||
-                     attrs_name_indexed(nm, "orcpt", &k) || attrs_name_indexed(nm, "notify", &k);
-        if (!known || attrs_get(a, nm) != a->v[i].value) {
-            *err = xasprintf("unknown, out of range or repeated attribute \"%s\"", nm);
-            return -1;
-        }
-    }
-    if (attrs_group_count(a, "rcpt", &n, err) < 0 ||
-        attrs_group_check_sparse(a, "orcpt", (size_t)nrcpt, err) < 0 ||
-        attrs_group_check_sparse(a, "notify", (size_t)nrcpt, err) < 0)
-        return -1;
-    if (n != (size_t)nrcpt) {
-        *err = xasprintf("%zu recipients where nrcpt says %lld", n, nrcpt);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!*attrs_get_indexed(a, "rcpt", i)) {
-            *err = xasprintf("rcpt_%zu empty", i);
-            return -1;
-        }
-    return 0;
-}
-
-static int check_request(const struct attrs *a, long long *nrcpt, char **err)
-{
-    long long arrival;
-    const char *req = attrs_get(a, "request"), *id = attrs_get(a, "queue_id");
-    if (!req || strcmp(req, "deliver") != 0 || !id || !queue_id_valid(id) ||
-        !attrs_get(a, "sender") || !attrs_get_ll(a, "arrival", &arrival) ||
-        !attrs_get_ll(a, "nrcpt", nrcpt) || *nrcpt < 1 || *nrcpt > MAX_RCPT) {
-        *err = xstrdup("request, queue_id, sender, arrival or nrcpt missing or invalid");
-        return -1;
-    }
-    return check_groups(a, *nrcpt, err);
-}
-
-static void add_result(struct attrs *rep, long long k, const struct outcome *o, const char *forward)
-{
-    attrs_add_indexed(rep, "status", (size_t)k, o->status);
-    attrs_add_indexed(rep, "dsn", (size_t)k, o->dsn);
-    attrs_add_indexed(rep, "reason", (size_t)k, o->reason);
+    deliver_reply_add(rep, k, o->status, o->dsn, o->reason);
     if (forward)
-        attrs_add_indexed(rep, "forward", (size_t)k, forward);
+        attrs_add_indexed(rep, "forward", k, forward);
 }
 
 static void request_free(struct request *rq)
@@ -119,13 +63,13 @@ static void request_free(struct request *rq)
     free(rq->boxes);
 }
 
-static void deliver_all(struct request *rq, const struct attrs *a, long long n, struct attrs *rep)
+static void deliver_all(struct request *rq, const struct deliver_request *dr, struct attrs *rep)
 {
-    for (long long k = 0; k < n; k++) {
-        const char *rcpt = attrs_get_indexed(a, "rcpt", (size_t)k);
+    for (size_t k = 0; k < dr->nrcpt; k++) {
+        const char *rcpt = dr->rcpt[k].addr;
         struct outcome o = {0};
         char *forward = NULL;
-        process_recipient(rq, rcpt, attrs_get_indexed(a, "orcpt", (size_t)k), &o, &forward);
+        process_recipient(rq, rcpt, dr->rcpt[k].orcpt, &o, &forward);
         log_debug("%s: <%s>: %s %s %s", rq->queue_id, rcpt, o.status, o.dsn, o.reason);
         add_result(rep, k, &o, forward);
         free(forward);
@@ -136,40 +80,39 @@ static void deliver_all(struct request *rq, const struct attrs *a, long long n, 
 /* Handle one request; -1 (with *err) when it is malformed and the connection must close. */
 static int handle_request(struct mda *m, const struct attrs *a, int qfd, struct attrs *rep, char **err)
 {
-    long long n;
+    struct deliver_request dr;
     struct stat st;
-    if (check_request(a, &n, err) < 0)
+    if (deliver_request_parse(a, &dr, err) < 0)
         return -1;
     if (qfd < 0 || fstat(qfd, &st) < 0 || !S_ISREG(st.st_mode)) {
         *err = xstrdup("request without a queue file descriptor");
+        deliver_request_free(&dr);
         return -1;
     }
-    struct request rq = {.mda = m, .queue_id = attrs_get(a, "queue_id"),
-                         .sender = attrs_get(a, "sender"), .fd = qfd, .t_start = delivery_now()};
-    attrs_get_ll(a, "arrival", &rq.arrival); /* checked by check_request */
-    const char *delays = attrs_get(a, "delays"); /* qmgr's a/b/c; d is ours */
-    if (delays && sscanf(delays, "%lf/%lf/%lf", &rq.delays[0], &rq.delays[1], &rq.delays[2]) != 3)
-        memset(rq.delays, 0, sizeof rq.delays);
+    struct request rq = {.mda = m, .queue_id = dr.queue_id, .sender = dr.sender, .fd = qfd,
+                         .arrival = dr.arrival, .t_start = delivery_now()};
+    memcpy(rq.delays, dr.delays, sizeof rq.delays);
     char *qerr = NULL;
-    attrs_addf(rep, "nrcpt", "%lld", n);
+    attrs_addf(rep, "nrcpt", "%zu", dr.nrcpt);
     attrs_add(rep, "logged", "yes");
     if (queue_read(qfd, rq.queue_id, &rq.msg, &qerr) < 0 || scan_delivered_to(&rq, &qerr) < 0) {
         log_warn("%s: %s", rq.queue_id, qerr);
         struct outcome o = {0};
         outcome_set(&o, "defer", "4.3.0", "cannot read queue file: %s", qerr);
-        for (long long k = 0; k < n; k++) {
-            const char *rcpt = attrs_get_indexed(a, "rcpt", (size_t)k);
-            char *orig = original_recipient(rcpt, attrs_get_indexed(a, "orcpt", (size_t)k));
+        for (size_t k = 0; k < dr.nrcpt; k++) {
+            const char *rcpt = dr.rcpt[k].addr;
+            char *orig = delivery_orig_to(rcpt, dr.rcpt[k].orcpt);
             add_result(rep, k, &o, NULL);
             log_delivery(&rq, rcpt, orig, &o);
             free(orig);
         }
         outcome_free(&o);
     } else {
-        deliver_all(&rq, a, n, rep);
+        deliver_all(&rq, &dr, rep);
     }
     free(qerr);
     request_free(&rq);
+    deliver_request_free(&dr);
     return 0;
 }
 

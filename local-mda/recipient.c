@@ -19,7 +19,6 @@
 #include "buf.h"
 #include "delivery_log.h"
 #include "mem.h"
-#include "xtext.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -113,22 +112,12 @@ static void deliver_targets(struct request *rq, const char *rcpt, const char *or
     }
 }
 
-char *original_recipient(const char *rcpt, const char *orcpt)
-{
-    const char *semi = orcpt ? strchr(orcpt, ';') : NULL;
-    char *o = semi ? xtext_decode(semi + 1) : NULL;
-    if (o && *o)
-        return o;
-    free(o);
-    return xstrdup(rcpt);
-}
-
 void process_recipient(struct request *rq, const char *rcpt, const char *orcpt,
                        struct outcome *out, char **forward)
 {
     struct expansion x;
     *forward = NULL;
-    char *orig = original_recipient(rcpt, orcpt);
+    char *orig = delivery_orig_to(rcpt, orcpt);
     expand_recipient(rq, rcpt, &x);
     const char *loop = x.failed ? NULL : loop_address(rq, rcpt, &x);
     if (x.failed || loop) {

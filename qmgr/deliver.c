@@ -59,7 +59,11 @@ static void fail_all(struct job *j, const char *dsn, const char *fmt, ...)
         r->reason = xstrdup(buf_cstr(&b));
         free(r->forward);
         r->forward = NULL;
+        free(r->relay);
+        r->relay = NULL;
+        r->relayed = 0;
     }
+    j->setup = 0;
     buf_free(&b);
 }
 
@@ -153,13 +157,17 @@ void deliver_done(struct qmgr *q, struct task *t)
     if (t->cancelled) {
         msg->abandoned = true;
     } else {
+        /* c: reaching the agent plus the agent's own set-up (DNS, connect, greeting, TLS) */
         double d[4] = {msg->t_active - msg_arrival(msg),
-                       j->t_start - j->t_queued, j->connected ? j->t_conn - j->t_start : 0,
-                       j->t_done - (j->connected ? j->t_conn : j->t_start)};
+                       j->t_start - j->t_queued,
+                       j->connected ? j->t_conn - j->t_start + j->setup : 0,
+                       j->t_done - (j->connected ? j->t_conn : j->t_start) - j->setup};
+        if (d[3] < 0)
+            d[3] = 0;
         for (size_t k = 0; k < j->n; k++) {
             struct job_rcpt *r = &j->r[k];
             char *reason = NULL;
-            const char *relay = j->connected ? j->tp->name : "none";
+            const char *relay = r->relay ? r->relay : j->connected ? j->tp->name : "none";
             if (r->forward && r->fwd_id[0] && j->agent_logged)
                 message_log_forwards(msg, r->index, r->forward, r->fwd_id, relay, d);
             else if (r->forward && r->fwd_id[0])
@@ -169,6 +177,8 @@ void deliver_done(struct qmgr *q, struct task *t)
                                 relay, d, j->agent_logged && !r->changed);
             if (r->forward && strcmp(r->status, "sent") == 0)
                 msg->res[r->index].expanded = true;
+            if (strcmp(r->status, "sent") == 0)
+                msg->res[r->index].relayed = r->relayed;
             free(reason);
         }
     }
@@ -178,6 +188,7 @@ void deliver_done(struct qmgr *q, struct task *t)
     for (size_t k = 0; k < j->n; k++) {
         free(j->r[k].reason);
         free(j->r[k].forward);
+        free(j->r[k].relay);
     }
     free(j->r);
     free(j->nexthop);

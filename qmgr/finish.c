@@ -75,6 +75,8 @@ static const char *action_of(const struct qmsg *msg, size_t i, enum dsn_kind kin
         return "failed";
     if (kind == DSN_DELAY)
         return "delayed";
+    if (msg->res[i].relayed == 'p') /* RFC 3464 sec 2.3.3: the next hop has no DSN */
+        return "relayed";
     return msg->res[i].expanded ? "expanded" : "delivered";
 }
 
@@ -91,6 +93,8 @@ static int send_report(struct finish *f, enum dsn_kind kind, enum rcpt_state st)
         const struct rcpt_result *res = &msg->res[i];
         if (res->state != st || !dsn_notify_wants(msg->m.rcpts[i].notify, kind))
             continue;
+        if (kind == DSN_SUCCESS && res->relayed == 'd')
+            continue; /* RFC 3461 sec 4.1: the next hop got NOTIFY and reports itself */
         if (kind == DSN_DELAY && (msg->prev_backoff || !*msg->m.rcpts[i].notify))
             continue; /* only once, and only when asked explicitly */
         v[n++] = (struct dsn_rcpt){.addr = msg->m.rcpts[i].addr, .orcpt = msg->m.rcpts[i].orcpt,

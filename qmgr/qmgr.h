@@ -69,6 +69,8 @@ struct rcpt_result {
     char dsn[16];
     char *reason;
     bool expanded;     /* forwarded to further addresses (success DSN: "expanded") */
+    char relayed;      /* sent on by SMTP (relayed_i): 'd' to a next hop with DSN (it reports
+                        * success itself), 'p' to one without (our success DSN: "relayed") */
     double last_try;   /* wall clock of the last attempt */
 };
 
@@ -148,6 +150,8 @@ struct job_rcpt {
     char dsn[16];
     char *reason;
     char *forward;   /* forward_i from the agent, NULL when none */
+    char *relay;     /* relay_i: the server that answered ("host[addr]:port"), or NULL */
+    char relayed;    /* relayed_i: 'd' (dsn), 'p' (plain) or 0 */
     char fwd_id[QUEUE_ID_SIZE]; /* queue ID of the forwarded copy */
     bool changed;    /* qmgr changed the agent's result (the forwarded copy failed) */
 };
@@ -160,6 +164,7 @@ struct job {
     struct job_rcpt *r;
     size_t n;
     double t_queued, t_start, t_conn, t_done;
+    double setup;     /* the agent's connection set-up time (its reply's setup=), or 0 */
     bool connected;
     bool queued_mail; /* forwarded copies were queued: scan incoming */
     bool agent_logged; /* the reply said logged=yes: the agent logged each recipient */
@@ -169,8 +174,9 @@ struct job *job_new(struct qmsg *msg, struct transport *tp, const char *nexthop)
 void job_add_rcpt(struct job *j, size_t index);
 void deliver_run(struct task *t);
 /* reply.c: fill j->r[] from the agent's reply a; 0, or -1 with *err (malloc'ed) when the
- * reply is not exactly nrcpt=N, the optional logged=yes, and status_k, dsn_k, reason_k
- * (forward_k with sent only) for k < N, each once, nothing else. */
+ * reply is not exactly nrcpt=N, the optional logged=yes and setup, and status_k, dsn_k,
+ * reason_k (forward_k and relayed_k with sent only, relay_k optional) for k < N, each once,
+ * nothing else. */
 struct attrs;
 int deliver_parse_reply(struct job *j, const struct attrs *a, char **err);
 void deliver_done(struct qmgr *q, struct task *t);

@@ -1,10 +1,23 @@
 /* delivery_log.c - the per-recipient delivery line (see delivery_log.h). */
 #include "delivery_log.h"
 #include "log.h"
+#include "mem.h"
+#include "xtext.h"
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+
+char *delivery_orig_to(const char *rcpt, const char *orcpt)
+{
+    const char *semi = orcpt ? strchr(orcpt, ';') : NULL;
+    char *o = semi ? xtext_decode(semi + 1) : NULL;
+    if (o && *o)
+        return o;
+    free(o);
+    return xstrdup(rcpt);
+}
 
 double delivery_now(void)
 {

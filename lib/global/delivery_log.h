@@ -24,6 +24,9 @@ void delivery_log(const struct delivery_line *l);
 /* soft_bounce (doc/operator.md): when *status is "bounce", make it "defer" and *dsn the
  * same code with class 4 (written into buf); true when it changed something. */
 bool delivery_soften(const char **status, const char **dsn, char buf[16]);
+/* orig_to= for a recipient: the address in its ORCPT ("rfc822;" + xtext, RFC 3461 sec
+ * 4.2) when there is one, else the recipient itself. Malloc'ed. */
+char *delivery_orig_to(const char *rcpt, const char *orcpt);
 /* Wall-clock time in seconds, with microseconds. */
 double delivery_now(void);
 /* Postfix's delay format: "0" below 5 ms, two decimals below 10 s (trailing zeros dropped),

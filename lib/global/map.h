@@ -1,7 +1,8 @@
 /* map.h - lookup tables "type:name". Today only lmdb:PATH (a text source compiled by
  * `posthorn map build PATH` into PATH.lmdb); the small interface (open, lookup, iterate,
  * close) leaves room for pgsql: and ldap:. Keys are matched case-insensitively (lowercased
- * at build and lookup time). Source syntax: "key: value" or "key value" per line, '#'
+ * at build and lookup time). Source syntax: "key: value" or "key value" per line (a key
+ * "[host]" or "[host]:port" may hold colons), '#'
  * comments, leading white space continues the previous line's value. */
 #ifndef POSTHORN_MAP_H
 #define POSTHORN_MAP_H
@@ -23,7 +24,7 @@ int map_iterate(struct map *m, int (*fn)(void *ctx, const char *key, const char 
 void map_close(struct map *m);
 /* Compile the text file source into source.lmdb atomically. Problems go to errs as
  * "file:line: reason"; returns the number of entries or -1 (any error: nothing written).
- * The .lmdb file gets the source's permission bits. */
+ * The .lmdb file gets the source's permission bits and (when built by root) its group. */
 long map_build(const char *source, struct errlist *errs);
 
 /* What an aliases table may hold besides addresses and :include: files. */

@@ -175,10 +175,26 @@ static size_t alias_key(struct parser *p, const char *text, const char **val)
     return klen;
 }
 
+/* A key ends at ':' or white space, except a next-hop key "[host]" or "[host]:port"
+ * (smtp_sasl_password_maps, smtp_tls_policy_maps), which may hold colons. */
+static size_t key_length(const char *text)
+{
+    const char *end = text[0] == '[' ? strchr(text, ']') : NULL;
+    if (end) {
+        size_t n = (size_t)(end - text) + 1;
+        if (text[n] == ':' && isdigit((unsigned char)text[n + 1]))
+            for (n++; isdigit((unsigned char)text[n]); n++) {
+            }
+        if (!text[n] || text[n] == ':' || isspace((unsigned char)text[n]))
+            return n;
+    }
+    return strcspn(text, ": \t");
+}
+
 static void start_entry(struct parser *p, const char *text)
 {
     const char *val = NULL;
-    size_t klen = p->aliases ? alias_key(p, text, &val) : strcspn(text, ": \t");
+    size_t klen = p->aliases ? alias_key(p, text, &val) : key_length(text);
     if (p->aliases && klen == 0) {
         p->skip_continuation = true;
         return;
@@ -293,7 +309,18 @@ static int write_lmdb(const char *path, const struct parser *p, size_t mapsize, 
     return rc;
 }
 
-static long install(const char *source, const struct parser *p, mode_t mode, struct errlist *errs)
+/* The table gets the source's group as well as its mode bits: a secret table
+ * (smtp_sasl_password_maps) made root:posthorn 0640 is readable by mail_owner as built.
+ * Only root can give a file away; otherwise it keeps the builder's group. */
+static int copy_group(const char *path, gid_t gid)
+{
+    if (chown(path, (uid_t)-1, gid) == 0 || errno == EPERM)
+        return 0;
+    return errno;
+}
+
+static long install(const char *source, const struct parser *p, mode_t mode, gid_t gid,
+                    struct errlist *errs)
 {
     char *final = xasprintf("%s.lmdb", source);
     char *tmp = xasprintf("%s.lmdb.tmp.%ld", source, (long)getpid());
@@ -308,6 +335,8 @@ static long install(const char *source, const struct parser *p, mode_t mode, str
     for (int i = 0; i < MAP_BUILD_TRIES && rc == MDB_MAP_FULL; i++, mapsize *= 2)
         rc = write_lmdb(tmp, p, mapsize, mode);
     long result = (long)n;
+    if (rc == 0)
+        rc = copy_group(tmp, gid);
     if (rc != 0) {
         errlist_add(errs, "%s: %s", tmp, mdb_strerror(rc));
         result = -1;
@@ -361,7 +390,7 @@ static long build(const char *source, const struct alias_rules *aliases, struct 
     long result = -1;
     if (errlist_errors(errs) == before) {
         mark_duplicates(&p);
-        result = install(source, &p, st.st_mode & 0666, errs);
+        result = install(source, &p, st.st_mode & 0666, st.st_gid, errs);
     }
     parser_free(&p);
     return result;

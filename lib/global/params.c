@@ -32,6 +32,9 @@ static const struct param_def submission_rows[] = {
 static const struct param_def qmgr_rows[] = {
 #include "params_qmgr.def"
 };
+static const struct param_def smtp_rows[] = {
+#include "params_smtp.def"
+};
 static const struct param_def local_rows[] = {
 #include "params_local.def"
 };
@@ -55,6 +58,7 @@ const struct param_table param_tables[] = {
     TABLE("smtpd", "the SMTP server (smtpd and submission)", smtpd_rows),
     TABLE("submission", "message submission (587, 465)", submission_rows),
     TABLE("qmgr", "the queue manager", qmgr_rows),
+    TABLE("smtp", "the SMTP client (smtp-client)", smtp_rows),
     TABLE("local", "local delivery (local-mda)", local_rows),
     TABLE("pop3d", "the POP3 server", pop3d_rows),
     TABLE("imapd", "the IMAP server", imapd_rows),

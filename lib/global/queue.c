@@ -514,50 +514,85 @@ size_t queue_msg_pending(const struct queue_msg *m)
     return n;
 }
 
-/* Hand fn the payloads of the records of one type from off on: up to end, or when end is
- * 0 up to the first record of another type. */
-static int stream_records(int fd, const struct queue_msg *m, off_t off, off_t end, int type,
-                          size_t max, int (*fn)(void *ctx, const char *data, size_t len),
-                          void *ctx, char **err)
+void queue_body_start(const struct queue_msg *m, struct queue_body_cursor *c)
 {
-    char *chunk = NULL;
-    int rc = 0;
-    while (end == 0 || off < end) {
+    c->in_prepend = m->prepend_offset != 0;
+    c->rec = c->in_prepend ? m->prepend_offset : m->body_offset;
+    c->done = 0;
+}
+
+/* The next piece of the REC_PREPEND records (read in QUEUE_CHUNK pieces: they may be up
+ * to QUEUE_ENVELOPE_MAX); 0 once they end, with the cursor moved to the body. */
+static int prepend_next(int fd, const struct queue_msg *m, struct queue_body_cursor *c,
+                        char *chunk, size_t *len, char **err)
+{
+    for (;;) {
         unsigned char h[QUEUE_REC_HEADER];
-        if (pread(fd, h, sizeof h, off) != sizeof h) {
-            rc = rd_err(err, m->id, "truncated content", off);
-            break;
+        if (pread(fd, h, sizeof h, c->rec) != sizeof h)
+            return rd_err(err, m->id, "truncated content", c->rec);
+        size_t n = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
+        if (h[0] != REC_PREPEND)
+            return 0;
+        if (n > QUEUE_ENVELOPE_MAX)
+            return rd_err(err, m->id, "bad content record", c->rec);
+        size_t piece = n - c->done < QUEUE_CHUNK ? n - c->done : QUEUE_CHUNK;
+        if (piece == 0) {
+            c->rec += QUEUE_REC_HEADER + (off_t)n;
+            c->done = 0;
+            continue;
         }
-        size_t len = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
-        if (h[0] != type && end == 0)
-            break;
-        if (h[0] != type || len > max) {
-            rc = rd_err(err, m->id, "bad content record", off);
-            break;
-        }
-        chunk = xrealloc(chunk, len + 1);
-        if (pread(fd, chunk, len, off + QUEUE_REC_HEADER) != (ssize_t)len) {
-            rc = rd_err(err, m->id, "short content read", off);
-            break;
-        }
-        if (fn(ctx, chunk, len) < 0) {
-            rc = -1;
-            *err = NULL;
-            break;
-        }
-        off += QUEUE_REC_HEADER + (off_t)len;
+        off_t at = c->rec + QUEUE_REC_HEADER + (off_t)c->done;
+        if (pread(fd, chunk, piece, at) != (ssize_t)piece)
+            return rd_err(err, m->id, "short content read", at);
+        c->done += piece;
+        *len = piece;
+        return 1;
     }
-    free(chunk);
-    return rc;
+}
+
+int queue_body_next(int fd, const struct queue_msg *m, struct queue_body_cursor *c, char *chunk,
+                    size_t *len, char **err)
+{
+    if (c->in_prepend) {
+        int r = prepend_next(fd, m, c, chunk, len, err);
+        if (r != 0)
+            return r;
+        c->in_prepend = false;
+        c->rec = m->body_offset;
+        c->done = 0;
+    }
+    if (c->rec >= m->body_end)
+        return 0;
+    unsigned char h[QUEUE_REC_HEADER];
+    if (pread(fd, h, sizeof h, c->rec) != sizeof h)
+        return rd_err(err, m->id, "truncated content", c->rec);
+    size_t n = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
+    if (h[0] != REC_BODY || n > QUEUE_CHUNK)
+        return rd_err(err, m->id, "bad content record", c->rec);
+    if (pread(fd, chunk, n, c->rec + QUEUE_REC_HEADER) != (ssize_t)n)
+        return rd_err(err, m->id, "short content read", c->rec);
+    c->rec += QUEUE_REC_HEADER + (off_t)n;
+    *len = n;
+    return 1;
 }
 
 int queue_read_body(int fd, const struct queue_msg *m,
                     int (*fn)(void *ctx, const char *data, size_t len), void *ctx, char **err)
 {
-    if (m->prepend_offset && stream_records(fd, m, m->prepend_offset, 0, REC_PREPEND,
-                                            QUEUE_ENVELOPE_MAX, fn, ctx, err) < 0)
-        return -1;
-    return stream_records(fd, m, m->body_offset, m->body_end, REC_BODY, QUEUE_CHUNK, fn, ctx, err);
+    char *chunk = xmalloc(QUEUE_CHUNK);
+    struct queue_body_cursor c;
+    queue_body_start(m, &c);
+    size_t len;
+    int r;
+    while ((r = queue_body_next(fd, m, &c, chunk, &len, err)) > 0) {
+        if (fn(ctx, chunk, len) < 0) {
+            r = -1;
+            *err = NULL;
+            break;
+        }
+    }
+    free(chunk);
+    return r < 0 ? -1 : 0;
 }
 
 int queue_mark_done(int fd, struct queue_rcpt *r)

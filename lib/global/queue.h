@@ -128,6 +128,18 @@ size_t queue_msg_pending(const struct queue_msg *m);
  * on, -1 to stop. */
 int queue_read_body(int fd, const struct queue_msg *m,
                     int (*fn)(void *ctx, const char *data, size_t len), void *ctx, char **err);
+/* A reader that paces itself (the SMTP client's DATA): queue_body_start, then
+ * queue_body_next until it returns 0. Each call puts the next piece of content (REC_PREPEND
+ * fields first, then the REC_BODY records) into chunk (QUEUE_CHUNK bytes): 1 with *len
+ * bytes, 0 at the end of the content, -1 with *err. */
+struct queue_body_cursor {
+    off_t rec;       /* offset of the record being read */
+    size_t done;     /* bytes of a REC_PREPEND record already handed out */
+    bool in_prepend; /* still in the REC_PREPEND records */
+};
+void queue_body_start(const struct queue_msg *m, struct queue_body_cursor *c);
+int queue_body_next(int fd, const struct queue_msg *m, struct queue_body_cursor *c, char *chunk,
+                    size_t *len, char **err);
 /* Mark a recipient record done in place (does not fsync; the caller fdatasyncs once). */
 int queue_mark_done(int fd, struct queue_rcpt *r);
 void queue_msg_free(struct queue_msg *m);

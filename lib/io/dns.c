@@ -1,5 +1,6 @@
 /* dns.c - asynchronous DNS lookups on libunbound and the event loop (see dns.h). */
 #include "dns.h"
+#include "dns_decode.h"
 #include "mem.h"
 #include <errno.h>
 #include <stdio.h>
@@ -88,6 +89,10 @@ static bool configure(struct ub_ctx *ub, const char *resolver, const char *trust
     /* A forwarder or a resolv.conf entry on loopback (a local resolver) must be usable. */
     if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) != 0)
         what = "do-not-query-localhost";
+    /* Records come in the server's order; randomizing equal MX preferences is the caller's
+     * job (RFC 5321 sec 5.1), not a side effect of libunbound's rotation. */
+    else if ((r = ub_ctx_set_option(ub, "rrset-roundrobin:", "no")) != 0)
+        what = "rrset-roundrobin";
     else if (strcmp(resolver, "system") == 0)
         r = ub_ctx_resolvconf(ub, NULL);
     else if (!*resolver || strspn(resolver, "0123456789abcdefABCDEF.:@") != strlen(resolver))
@@ -142,8 +147,7 @@ static void free_rrs(struct dns_rr *rr, size_t n)
 
 static void query_free(struct dns_query *q)
 {
-    free_rrs(q->res.rr, q->res.n);
-    free_rrs(q->res.addr, q->res.naddr);
+    dns_result_release(&q->res);
     free(q);
 }
 
@@ -331,12 +335,20 @@ static void sort_by_pref(struct dns_rr *rr, size_t n)
     }
 }
 
-/* RFC 7505: "0 ." means no mail; otherwise sort by preference. */
+/* RFC 7505: "0 ." means no mail; "." at another preference names no host and is dropped;
+ * the rest is sorted by preference. */
 static void finish_mx_list(struct dns_result *res)
 {
-    for (size_t i = 0; i < res->n; i++)
-        if (res->rr[i].pref == 0 && strcmp(res->rr[i].name, ".") == 0)
-            res->null_mx = true;
+    size_t kept = 0;
+    for (size_t i = 0; i < res->n; i++) {
+        if (strcmp(res->rr[i].name, ".") != 0) {
+            res->rr[kept++] = res->rr[i];
+            continue;
+        }
+        res->null_mx |= res->rr[i].pref == 0;
+        free(res->rr[i].data);
+    }
+    res->n = kept;
     if (res->null_mx) {
         free_rrs(res->rr, res->n);
         res->rr = NULL;
@@ -391,6 +403,27 @@ static bool start_implicit(struct dns_query *q)
     return false;
 }
 
+/* --- decoding one answer (dns_decode.h) --- */
+
+void dns_decode(enum dns_type type, int err, const struct ub_result *r, struct dns_result *res)
+{
+    enum dns_status st = answer_status(err, r, res);
+    res->status = st;
+    res->secure = err == 0 && r && r->secure;
+    if (st == DNS_OK)
+        collect(type, r, &res->rr, &res->n);
+    if (type == DNS_MX && st == DNS_OK)
+        finish_mx_list(res);
+}
+
+void dns_result_release(struct dns_result *res)
+{
+    free_rrs(res->rr, res->n);
+    free_rrs(res->addr, res->naddr);
+    res->rr = res->addr = NULL;
+    res->n = res->naddr = 0;
+}
+
 /* --- delivering results --- */
 
 static void deliver(struct dns_query *q)
@@ -409,16 +442,10 @@ static void on_answer(void *mydata, int err, struct ub_result *r)
     sub->active = false;
     bool secure = err == 0 && r && r->secure;
     if (!q->implicit_phase) {
-        enum dns_status st = answer_status(err, r, res);
-        res->status = st;
-        res->secure = secure;
-        if (st == DNS_OK)
-            collect(sub->type, r, &res->rr, &res->n);
-        if (sub->type == DNS_MX && st == DNS_OK)
-            finish_mx_list(res);
+        dns_decode(sub->type, err, r, res);
         if (r)
             ub_resolve_free(r);
-        if (sub->type == DNS_MX && st == DNS_NODATA && start_implicit(q))
+        if (sub->type == DNS_MX && res->status == DNS_NODATA && start_implicit(q))
             return;
         deliver(q);
         return;

@@ -95,7 +95,9 @@ SSL_CTX *tls_client_context(const char *ca_file, const char *ca_dir, const char 
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    if (SSL_CTX_set_cipher_list(ctx, TLS12_CLIENT_CIPHERS) != 1)
+    if (SSL_CTX_dane_enable(ctx) <= 0) /* per session only when TLSA records are given */
+        *err = ssl_error("DANE");
+    else if (SSL_CTX_set_cipher_list(ctx, TLS12_CLIENT_CIPHERS) != 1)
         *err = ssl_error("cipher list");
     else if (load_trust_store(ctx, ca_file, ca_dir, err))
         return ctx;
@@ -110,6 +112,38 @@ static bool is_ip_literal(const char *name)
 }
 
 /* SNI, the name to check, and whether a failed check ends the handshake. */
+bool tls_tlsa_usable(const struct tls_tlsa *r)
+{
+    return (r->usage == 2 || r->usage == 3) && r->selector <= 1 && r->mtype <= 2 && r->len > 0;
+}
+
+/* RFC 7672 sec 3: the TLSA records replace the trust store for this session. */
+static bool dane_setup(SSL *ssl, const struct tls_client_params *p, char **err)
+{
+    if (SSL_dane_enable(ssl, p->dane_base) <= 0) {
+        *err = ssl_error("DANE");
+        return false;
+    }
+    SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+    if (p->dane_nexthop && *p->dane_nexthop && SSL_add1_host(ssl, p->dane_nexthop) != 1) {
+        *err = ssl_error("DANE next-hop name");
+        return false;
+    }
+    size_t usable = 0;
+    for (size_t i = 0; i < p->ntlsa; i++) {
+        const struct tls_tlsa *r = &p->tlsa[i];
+        if (tls_tlsa_usable(r) &&
+            SSL_dane_tlsa_add(ssl, r->usage, r->selector, r->mtype, r->data, r->len) > 0)
+            usable++;
+    }
+    ERR_clear_error(); /* a malformed record is only unusable */
+    if (usable == 0) {
+        *err = xstrdup("DANE: no usable TLSA record");
+        return false;
+    }
+    return true;
+}
+
 static bool client_setup(SSL *ssl, const struct tls_client_params *p, char **err)
 {
     const char *name = p->verify_name && *p->verify_name ? p->verify_name : NULL;
@@ -132,7 +166,7 @@ static bool client_setup(SSL *ssl, const struct tls_client_params *p, char **err
         }
     }
     SSL_set_verify(ssl, p->mode == TLS_VERIFY_NAME ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-    return true;
+    return p->ntlsa == 0 || dane_setup(ssl, p, err);
 }
 
 /* An SSL object of ctx on fd, either role; NULL with *err. */
@@ -172,6 +206,10 @@ void tls_peer_check(SSL *ssl, struct tls_peer_check *out)
     out->name_checked = name != NULL;
     out->code = cert ? SSL_get_verify_result(ssl) : X509_V_ERR_UNSPECIFIED;
     out->trusted = cert && out->code == X509_V_OK;
+    uint8_t usage, selector, mtype;
+    out->dane_usage = -1;
+    if (out->trusted && SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, NULL, NULL) >= 0)
+        out->dane_usage = usage;
     if (!cert)
         snprintf(out->reason, sizeof out->reason, "no server certificate");
     else if (out->trusted)

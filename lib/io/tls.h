@@ -14,7 +14,15 @@
  * will hook in here: SSL_CTX_dane_enable() on the context, SSL_dane_enable() and
  * SSL_dane_tlsa_add() per session with the TLSA records from lib/io/dns, and the outcome
  * reported through the same tls_peer_check(). Contexts are shared read-only by sessions of
- * one thread; a session belongs to one connection. */
+ * one thread; a session belongs to one connection.
+ *
+ * DANE (RFC 7672, RFC 7671): given TLSA records (already DNSSEC-validated by the caller),
+ * the session checks the server's chain against them with OpenSSL's SSL_dane API:
+ * DANE-EE(3) matches the server's own certificate or key without name checks (RFC 7672
+ * sec 3.1.1), DANE-TA(2) a trust anchor in the chain, with the TLSA base domain and the
+ * next-hop domain as the reference identifiers (sec 3.2.2); PKIX usages (0, 1) are
+ * unusable for SMTP (sec 3.1.3) and are not added. tls_peer_check() then reports the match
+ * as trusted (dane_usage tells which usage matched). */
 #ifndef POSTHORN_TLS_H
 #define POSTHORN_TLS_H
 #include <openssl/ssl.h>
@@ -37,12 +45,29 @@ enum tls_verify_mode {
     TLS_VERIFY_NAME  /* the handshake fails unless the chain is trusted and the name matches */
 };
 
+/* One TLSA record (RFC 6698 sec 2.1). */
+struct tls_tlsa {
+    unsigned char usage, selector, mtype;
+    const unsigned char *data;
+    size_t len;
+};
+
 struct tls_client_params {
     const char *sni;         /* name sent as SNI (RFC 6066 sec 3); NULL or an IP: none */
     const char *verify_name; /* name the certificate must carry; NULL: chain check only
                               * (TLS_VERIFY_NAME then uses sni) */
     enum tls_verify_mode mode;
+    /* DANE: when ntlsa > 0 the chain is checked against these records instead of the
+     * trust store; dane_base is the TLSA base domain (the MX host name), dane_nexthop the
+     * next-hop domain (a second reference identifier for DANE-TA), or NULL. */
+    const struct tls_tlsa *tlsa;
+    size_t ntlsa;
+    const char *dane_base, *dane_nexthop;
 };
+
+/* Is a TLSA record usable for SMTP (RFC 7672 sec 3.1: usages 2 and 3, selectors 0 and 1,
+ * matching types 0, 1, 2)? */
+bool tls_tlsa_usable(const struct tls_tlsa *r);
 
 /* A client-side SSL object on fd, in connect state. NULL with *err (malloc'ed): also when
  * TLS_VERIFY_NAME has no name to verify. */
@@ -53,6 +78,7 @@ struct tls_peer_check {
     bool trusted;      /* the chain ends in a trust anchor and the name (if set) matched */
     bool name_checked; /* a name was part of the check */
     long code;         /* X509_V_OK or an X509_V_ERR_* code */
+    int dane_usage;    /* the usage of the TLSA record that matched, or -1 */
     char reason[160];  /* "trusted", or why not ("hostname mismatch", "self-signed
                         * certificate", "no server certificate", ...) */
 };

@@ -4,7 +4,8 @@
  * ipc_recv does. The verdict is compared with one made here independently: accepted exactly
  * when the reply is nrcpt=N plus, for every k < N, status_k (sent, defer or bounce), dsn_k
  * (class.subject.detail, 1-3 digits each), reason_k and optionally forward_k (with sent only),
- * every attribute once and nothing else; when accepted every recipient is accounted for with
+ * relay_k optionally, relayed_k (dsn or plain, with sent only), and an optional setup (seconds: 1-5 digits, optionally a dot and 1-6
+ * more), every attribute once and nothing else; when accepted every recipient is accounted for with
  * the status sent, a DSN code whose class matches it and a bounded reason. */
 #include "fuzz_common.h"
 #include "ipc.h"
@@ -35,13 +36,26 @@ static bool indexed(const char *attr, const char *name, size_t *k)
     return true;
 }
 
-static const char *const fields[] = {"status", "dsn", "reason", "forward"};
+static const char *const fields[] = {"status", "dsn", "reason", "forward", "relay", "relayed"};
+#define NFIELDS 6
+
+static bool seconds_ok(const char *v)
+{
+    const char *dot = strchr(v, '.');
+    size_t whole = dot ? (size_t)(dot - v) : strlen(v);
+    if (whole < 1 || whole > 5 || strspn(v, "0123456789") != whole)
+        return false;
+    if (!dot)
+        return true;
+    size_t frac = strlen(dot + 1);
+    return frac >= 1 && frac <= 6 && strspn(dot + 1, "0123456789") == frac;
+}
 
 /* The verdict from the outside. */
 static bool acceptable(const struct attrs *a, size_t n)
 {
-    const char *v[8][4] = {{0}};
-    bool nrcpt = false;
+    const char *v[8][NFIELDS] = {{0}};
+    bool nrcpt = false, setup = false;
     for (size_t i = 0; i < a->n; i++) {
         const char *name = a->v[i].name;
         size_t k = 0;
@@ -54,9 +68,15 @@ static bool acceptable(const struct attrs *a, size_t n)
             nrcpt = true;
             continue;
         }
-        while (f < 4 && !indexed(name, fields[f], &k))
+        if (!strcmp(name, "setup")) {
+            if (setup || !seconds_ok(a->v[i].value))
+                return false;
+            setup = true;
+            continue;
+        }
+        while (f < NFIELDS && !indexed(name, fields[f], &k))
             f++;
-        if (f == 4 || k >= n || v[k][f])
+        if (f == NFIELDS || k >= n || v[k][f])
             return false;
         v[k][f] = a->v[i].value;
     }
@@ -69,6 +89,8 @@ static bool acceptable(const struct attrs *a, size_t n)
         if (!sent && strcmp(v[k][0], "defer") && strcmp(v[k][0], "bounce"))
             return false;
         if (v[k][3] && !sent)
+            return false;
+        if (v[k][5] && (!sent || (strcmp(v[k][5], "dsn") && strcmp(v[k][5], "plain"))))
             return false;
     }
     return true;
@@ -108,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_result(&j, &a);
     }
     for (size_t k = 0; k < 8; k++)
-        free(r[k].reason), free(r[k].forward);
+        free(r[k].reason), free(r[k].forward), free(r[k].relay);
     attrs_free(&a);
     free(err);
     return 0;

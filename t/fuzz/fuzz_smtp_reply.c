@@ -6,9 +6,12 @@
  *  - every complete reply has a code 200..559, a status of its code's class (or none), at
  *    most SMTP_REPLY_LINES_MAX lines and text within its bound, free of control bytes;
  *  - a complete reply rebuilt from its result ("CODE-STATUS text" lines) parses to the same
- *    result. */
+ *    result;
+ *  - read as an EHLO reply (lib/proto/smtp_ehlo), the host name is one word and the AUTH
+ *    list and SIZE value come only with their keywords, all within bounds. */
 #include "fuzz_common.h"
 #include "buf.h"
+#include "smtp_ehlo.h"
 #include "smtp_reply.h"
 
 /* How the lines of the input are handed to the parser. */
@@ -31,6 +34,13 @@ static void check_reply(const struct smtp_reply *r)
     char out[128];
     smtp_reply_describe(r, out, sizeof out);
     if (strlen(out) >= sizeof out)
+        abort();
+    /* the same reply read as an EHLO answer (lib/proto/smtp_ehlo.h) */
+    struct smtp_ehlo e;
+    smtp_ehlo_parse(r, &e);
+    if (strlen(e.auth) >= sizeof e.auth || strlen(e.host) >= sizeof e.host ||
+        strpbrk(e.host, " \t\n") || (e.auth[0] && !(e.ext & SMTP_EXT_AUTH)) ||
+        (e.size && !(e.ext & SMTP_EXT_SIZE)))
         abort();
 }
 

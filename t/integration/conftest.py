@@ -173,6 +173,23 @@ class Instance:
     def reload(self):
         self.posthorn("reload")
 
+    SMTP_SERVICE = re.compile(r"^(#?)(smtp\s+unix\s.*smtp-client.*)$", re.M)
+
+    def set_smtp_service(self, on):
+        """Turn master.cf's smtp service (smtp-client) on or off (before start or reload)."""
+        path = self.etc / "master.cf"
+        text = path.read_text()
+        new, n = self.SMTP_SERVICE.subn(("" if on else "#") + r"\2", text)
+        assert n == 1, "master.cf has no smtp-client service line"
+        path.write_text(new)
+
+    def enable_smtp_client(self, resolver, **params):
+        """Run smtp-client, asking the DNS server RESOLVER ("127.0.0.1@PORT", a loopback
+        server the test started) and validating nothing unless the test sets
+        dns_trust_anchor_file; PARAMS are more main.cf settings."""
+        self.set_conf(**{"dns_resolver": resolver, "dns_trust_anchor_file": "", **params})
+        self.set_smtp_service(True)
+
     def add_user(self, addr, password="secret", quota=None):
         args = ["user", "add", addr, "--password-stdin"]
         if quota is not None:
@@ -428,6 +445,10 @@ def make_instance(extra_init_args=()):
         shutil.rmtree(root, ignore_errors=True)
         raise
     inst = Instance(root, offset, reservation)
+    # No test reaches the DNS or port 25 by accident: the smtp transport (smtp-client) is
+    # off unless a test turns it on with enable_smtp_client(), pointing it at its own
+    # loopback DNS server. Mail for other domains then waits in the queue, as before.
+    inst.set_smtp_service(False)
     # Tests run fast: retry deferred mail quickly.
     inst.set_conf(queue_run_delay="1s", minimal_backoff_time="1s", maximal_backoff_time="2s")
     return inst

@@ -35,6 +35,7 @@ def tmpfs_instance():
         run([POSTHORN, "init", str(mnt / "i"), "--hostname", HOSTNAME, "--domain", DOMAIN,
              "--listen", "127.0.0.1", "--port-offset", str(offset)])
         inst = Instance(mnt / "i", offset)
+        inst.set_smtp_service(False)  # as make_instance: no smtp-client unless asked for
         inst.set_conf(queue_run_delay="1s", minimal_backoff_time="1s", maximal_backoff_time="2s",
                       message_size_limit="100000")
         inst.add_user(ALICE)

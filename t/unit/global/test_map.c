@@ -97,6 +97,49 @@ static void test_build_and_lookup(void **state)
     errlist_free(&errs);
 }
 
+/* Next-hop keys (smtp_sasl_password_maps, transport_maps) hold colons inside brackets. */
+static void test_bracketed_next_hop_keys(void **state)
+{
+    static const char text[] =
+        "[smtp.example.net]:587 user:pass word\n"
+        "[2001:db8::1]:25: other:secret\n"
+        "[relay.example] plain\n"
+        "[broken key\n"
+        "example.com smtp:[mx.example.net]:2525\n";
+    const char *path = source("nexthops", text, sizeof text - 1);
+    struct errlist errs = {0};
+    assert_int_equal(map_build(path, &errs), 5);
+    struct map *m = open_built(path);
+    expect(m, "[smtp.example.net]:587", "user:pass word");
+    expect(m, "[2001:db8::1]:25", "other:secret");
+    expect(m, "[relay.example]", "plain");
+    expect(m, "[smtp.example.net]", NULL);
+    expect(m, "[broken", "key");
+    expect(m, "example.com", "smtp:[mx.example.net]:2525");
+    map_close(m);
+    errlist_free(&errs);
+}
+
+/* A secret table (root:GROUP 0640) stays readable by that group once built. */
+static void test_built_table_keeps_mode_and_group(void **state)
+{
+    static const char text[] = "[smtp.example.net]:587 user:secret\n";
+    const char *path = source("secret", text, sizeof text - 1);
+    if (geteuid() != 0)
+        skip();
+    assert_int_equal(chown(path, (uid_t)-1, 4242), 0);
+    assert_int_equal(chmod(path, 0640), 0);
+    struct errlist errs = {0};
+    assert_int_equal(map_build(path, &errs), 1);
+    char built[600];
+    struct stat st;
+    snprintf(built, sizeof built, "%s.lmdb", path);
+    assert_int_equal(stat(built, &st), 0);
+    assert_int_equal(st.st_gid, 4242);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    errlist_free(&errs);
+}
+
 struct collect {
     struct buf b;
     int stop_after;
@@ -282,6 +325,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_and_lookup),
+        cmocka_unit_test(test_bracketed_next_hop_keys),
+        cmocka_unit_test(test_built_table_keeps_mode_and_group),
         cmocka_unit_test(test_iterate_in_key_order),
         cmocka_unit_test(test_duplicate_is_warning_last_wins),
         cmocka_unit_test(test_malformed_sources),

@@ -406,6 +406,60 @@ static void prepend_round_trip(size_t len)
 static void test_prepend_small(void **state) { prepend_round_trip(100); }
 static void test_prepend_large(void **state) { prepend_round_trip(5 * QUEUE_CHUNK + 7); }
 
+/* The paced reader (the SMTP client's DATA) hands out the same bytes as queue_read_body:
+ * prepended fields first, one longer than a chunk (so it comes in pieces), then the body. */
+static void test_body_next_prepend(void **state)
+{
+    char *spool = make_spool();
+    char *err = NULL;
+    struct queue_writer *w = queue_create(spool, &err);
+    char id[QUEUE_ID_SIZE];
+    snprintf(id, sizeof id, "%s", queue_writer_id(w));
+    queue_put_str(w, REC_SENDER, "alice@example.test");
+    queue_put_rcpt(w, "bob@example.test", "", "");
+    queue_begin_message(w);
+    size_t blen = 2 * QUEUE_CHUNK + 3, plen = QUEUE_CHUNK + 10;
+    char *body = xmalloc(blen), *big = xmalloc(plen);
+    for (size_t i = 0; i < blen; i++)
+        body[i] = (char)('a' + i % 26);
+    memset(big, 'x', plen);
+    memcpy(big, "X-Big: ", 7);
+    big[plen - 1] = '\n';
+    queue_write_body(w, body, blen);
+    queue_prepend(w, big, plen);
+    queue_prepend(w, "X-Small: 1\n", 11);
+    assert_int_equal(queue_commit(w, true, &err), 0);
+    int fd = open_queued(spool, QUEUE_INCOMING, id);
+    struct queue_msg m;
+    assert_int_equal(queue_read(fd, id, &m, &err), 0);
+    struct queue_body_cursor c;
+    queue_body_start(&m, &c);
+    char *chunk = xmalloc(QUEUE_CHUNK);
+    struct buf got = BUF_INIT;
+    size_t len, pieces = 0;
+    int r;
+    while ((r = queue_body_next(fd, &m, &c, chunk, &len, &err)) > 0) {
+        assert_true(len <= QUEUE_CHUNK);
+        buf_append(&got, chunk, len);
+        pieces++;
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(got.len, plen + 11 + blen);
+    assert_int_equal(got.len, m.body_size);
+    assert_memory_equal(got.data, big, plen);
+    assert_memory_equal(got.data + plen, "X-Small: 1\n", 11);
+    assert_memory_equal(got.data + plen + 11, body, blen);
+    assert_true(pieces >= 5);
+    assert_int_equal(queue_body_next(fd, &m, &c, chunk, &len, &err), 0); /* stays at the end */
+    queue_msg_free(&m);
+    buf_free(&got);
+    free(chunk);
+    free(big);
+    free(body);
+    close(fd);
+    rm_spool(spool);
+}
+
 /* A file without prepended fields stays version 1. */
 static void test_version_1_kept(void **state)
 {
@@ -537,6 +591,7 @@ UNIT_TEST_MAIN(cmocka_unit_test(test_round_trip),
                cmocka_unit_test(test_prepend_records),
                cmocka_unit_test(test_prepend_small),
                cmocka_unit_test(test_prepend_large),
+               cmocka_unit_test(test_body_next_prepend),
                cmocka_unit_test(test_version_1_kept),
                cmocka_unit_test(test_ids),
                cmocka_unit_test(test_commit_failure),

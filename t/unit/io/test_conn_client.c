@@ -5,7 +5,9 @@
  * client-role STARTTLS against a server conn on the same loop with a self-signed
  * certificate made at test time: trusted with the right name, handshake refused with a
  * wrong name in verify-name mode, reported untrusted (wrong name, unknown issuer) in none
- * mode, and pipelined plaintext after the 220 discarded. */
+ * mode, and pipelined plaintext after the 220 discarded; DANE: a DANE-EE record matching the
+ * key whatever the names, a mismatching one refused, only-unusable records refused up
+ * front (DANE-TA needs a chain: t/integration/test_smtp_client_dane.py). */
 #include "unit_test.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -464,7 +466,7 @@ static void test_tls_verified(void **state)
     struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n"};
     struct client cl;
-    struct tls_client_params p = {"mx.test", "mx.test", TLS_VERIFY_NAME};
+    struct tls_client_params p = {.sni = "mx.test", .verify_name = "mx.test", .mode = TLS_VERIFY_NAME};
     long discarded;
     if (!client_starttls(&s, &cl, &f, f.cert, &p, &discarded))
         fail_msg("handshake failed: %s", cl.why);
@@ -494,7 +496,7 @@ static void test_tls_wrong_name_refused(void **state)
     struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n"};
     struct client cl;
-    struct tls_client_params p = {"other.test", "other.test", TLS_VERIFY_NAME};
+    struct tls_client_params p = {.sni = "other.test", .verify_name = "other.test", .mode = TLS_VERIFY_NAME};
     long discarded;
     assert_false(client_starttls(&s, &cl, &f, f.cert, &p, &discarded));
     assert_true(cl.failed);
@@ -508,7 +510,7 @@ static void test_tls_wrong_name_reported(void **state)
     struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n"};
     struct client cl;
-    struct tls_client_params p = {"other.test", "other.test", TLS_VERIFY_NONE};
+    struct tls_client_params p = {.sni = "other.test", .verify_name = "other.test", .mode = TLS_VERIFY_NONE};
     long discarded;
     if (!client_starttls(&s, &cl, &f, f.cert, &p, &discarded))
         fail_msg("handshake failed: %s", cl.why);
@@ -527,7 +529,7 @@ static void test_tls_untrusted_issuer_reported(void **state)
     struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n"};
     struct client cl;
-    struct tls_client_params p = {"mx.test", NULL, TLS_VERIFY_NONE};
+    struct tls_client_params p = {.sni = "mx.test", .verify_name = NULL, .mode = TLS_VERIFY_NONE};
     long discarded;
     if (!client_starttls(&s, &cl, &f, NULL, &p, &discarded))
         fail_msg("handshake failed: %s", cl.why);
@@ -539,13 +541,85 @@ static void test_tls_untrusted_issuer_reported(void **state)
     tls_finish(&s, &cl);
 }
 
+/* SHA-256 of the test certificate's public key (TLSA selector 1, matching type 1) or of
+ * the whole certificate (selector 0). */
+static void cert_digest(const char *file, int selector, unsigned char out[32])
+{
+    FILE *in = fopen(file, "r");
+    assert_non_null(in);
+    X509 *x = PEM_read_X509(in, NULL, NULL, NULL);
+    fclose(in);
+    assert_non_null(x);
+    unsigned char *der = NULL;
+    int len = selector == 1 ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der) : i2d_X509(x, &der);
+    assert_true(len > 0);
+    unsigned int n = 32;
+    assert_true(EVP_Digest(der, (size_t)len, out, &n, EVP_sha256(), NULL) == 1);
+    OPENSSL_free(der);
+    X509_free(x);
+}
+
+/* DANE (RFC 7672): the chain checked against TLSA records instead of the trust store. */
+static void dane_case(unsigned char usage, unsigned char selector, bool corrupt, bool want)
+{
+    struct tls_files f = cert_files;
+    struct server s = {.greeting = "220 go ahead\r\n"};
+    struct client cl;
+    unsigned char digest[32];
+    cert_digest(f.cert, selector, digest);
+    if (corrupt)
+        digest[0] ^= 1;
+    struct tls_tlsa rr[2] = {{.usage = 1, .selector = 1, .mtype = 1, .data = digest, .len = 32},
+                             {.usage = usage, .selector = selector, .mtype = 1, .data = digest,
+                              .len = 32}};
+    /* the base name does not match the certificate: DANE-EE needs none */
+    struct tls_client_params p = {.sni = "mx.test", .verify_name = "mx.test",
+                                  .mode = TLS_VERIFY_NONE, .tlsa = rr, .ntlsa = 2,
+                                  .dane_base = "other.test", .dane_nexthop = "example.test"};
+    long discarded;
+    if (!client_starttls(&s, &cl, &f, NULL, &p, &discarded))
+        fail_msg("handshake failed: %s", cl.why);
+    struct tls_peer_check chk;
+    tls_peer_check(conn_ssl(cl.c), &chk);
+    assert_int_equal(chk.trusted, want);
+    assert_int_equal(chk.dane_usage, want ? usage : -1);
+    tls_finish(&s, &cl);
+}
+
+static void test_dane_ee_matches_without_names(void **state) { dane_case(3, 1, false, true); }
+static void test_dane_ee_mismatch(void **state) { dane_case(3, 1, true, false); }
+
+static void test_dane_only_unusable_records(void **state)
+{
+    struct tls_tlsa pkix = {.usage = 1, .selector = 1, .mtype = 1, .data = (const unsigned char *)"x",
+                            .len = 1};
+    assert_false(tls_tlsa_usable(&pkix));
+    pkix.usage = 3;
+    assert_true(tls_tlsa_usable(&pkix));
+    pkix.mtype = 3;
+    assert_false(tls_tlsa_usable(&pkix));
+    struct tls_client_params p = {.sni = "mx.test", .mode = TLS_VERIFY_NONE, .tlsa = &pkix,
+                                  .ntlsa = 1, .dane_base = "mx.test"};
+    char *err = NULL;
+    SSL_CTX *ctx = tls_client_context(NULL, NULL, "TLSv1.2", &err);
+    assert_non_null(ctx);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_null(tls_client_session_new(ctx, sv[0], &p, &err));
+    assert_non_null(strstr(err, "no usable TLSA record"));
+    free(err);
+    close(sv[0]);
+    close(sv[1]);
+    tls_context_free(ctx);
+}
+
 static void test_tls_injection_discarded(void **state)
 {
     /* A reply sent in plaintext right behind the 220 must not be read as a TLS reply. */
     struct tls_files f = cert_files;
     struct server s = {.greeting = "220 go ahead\r\n250 injected\r\n"};
     struct client cl;
-    struct tls_client_params p = {"mx.test", "mx.test", TLS_VERIFY_NAME};
+    struct tls_client_params p = {.sni = "mx.test", .verify_name = "mx.test", .mode = TLS_VERIFY_NAME};
     long discarded;
     one_line_mode = true;
     bool ok = client_starttls(&s, &cl, &f, f.cert, &p, &discarded);
@@ -567,7 +641,7 @@ static void test_verify_name_needs_a_name(void **state)
     char *err = NULL;
     SSL_CTX *ctx = tls_client_context(NULL, NULL, "TLSv1.2", &err);
     assert_non_null(ctx);
-    struct tls_client_params p = {NULL, NULL, TLS_VERIFY_NAME};
+    struct tls_client_params p = {.sni = NULL, .verify_name = NULL, .mode = TLS_VERIFY_NAME};
     assert_null(tls_client_session_new(ctx, 0, &p, &err));
     assert_non_null(strstr(err, "without a name"));
     free(err);
@@ -594,6 +668,9 @@ int main(void)
         cmocka_unit_test(test_tls_wrong_name_reported),
         cmocka_unit_test(test_tls_untrusted_issuer_reported),
         cmocka_unit_test(test_tls_injection_discarded),
+        cmocka_unit_test(test_dane_ee_matches_without_names),
+        cmocka_unit_test(test_dane_ee_mismatch),
+        cmocka_unit_test(test_dane_only_unusable_records),
         cmocka_unit_test(test_verify_name_needs_a_name),
     };
     return cmocka_run_group_tests(tests, make_cert_files, remove_cert_files);

@@ -1,0 +1,399 @@
+/* session_txn.c - one mail transaction of an SMTP session (RFC 5321 sec 3.3): MAIL FROM,
+ * RCPT TO for each pending recipient, DATA and the content, with PIPELINING (RFC 2920:
+ * MAIL, every RCPT and DATA in one write, the replies read in order) when the server
+ * announces it, one command at a time otherwise.
+ *
+ * Before anything is sent the message is checked against what the server announced:
+ * a message over its SIZE bounces (5.3.4), 8-bit content without 8BITMIME bounces (5.6.3),
+ * and an address that needs SMTPUTF8 bounces without it (5.6.7, RFC 6531 sec 3.5); the
+ * other recipients go on. DSN parameters (RFC 3461) are passed on only to a server with
+ * DSN, and only values that are valid as received.
+ *
+ * Results: a 2xx to the final dot sends every accepted recipient; 4xx/5xx replies to
+ * MAIL, RCPT, DATA or the dot are given to the recipients they concern, 5xx final,
+ * 4xx left pending for the next host (delivery.c). The content is streamed from the queue
+ * file in chunks as the socket drains (lib/mail/dotstuff: CRLF line ends, dots doubled). */
+#include "session_int.h"
+#include "address.h"
+#include "log.h"
+#include "mem.h"
+#include "xtext.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BODY_HIGH_WATER (256 * 1024) /* content queued in the connection before waiting */
+
+static bool has_8bit(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return true;
+    return false;
+}
+
+/* "NEVER" or a comma list of SUCCESS, DELAY, FAILURE (RFC 3461 sec 4.1). */
+static bool notify_valid(const char *v)
+{
+    return *v && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ,") == strlen(v) && strlen(v) <= 64;
+}
+
+/* "addr-type;xtext" (RFC 3461 sec 4.2): an atom, a semicolon, valid xtext. */
+static bool orcpt_valid(const char *v)
+{
+    const char *semi = strchr(v, ';');
+    if (!semi || semi == v || strlen(v) > 500)
+        return false;
+    for (const char *p = v; p < semi; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-'))
+            return false;
+    return xtext_valid(semi + 1, strlen(semi + 1));
+}
+
+static void finalize_all(struct session *s, const char *dsn, const char *reason)
+{
+    delivery_all_result(s->d, 5, dsn, reason, s->relay);
+}
+
+/* The server's announced limits and the message: false when nothing is left to send. */
+static bool check_message(struct session *s, bool *utf8)
+{
+    struct delivery *d = s->d;
+    const struct smtp_ehlo *e = &s->ehlo;
+    char *why = NULL;
+    if ((e->ext & SMTP_EXT_SIZE) && e->size && d->wire_size > e->size)
+        why = xasprintf("message size %zu exceeds size limit %llu of server %s",
+                        d->wire_size, e->size, s->said_host);
+    else if (d->body_8bit && !(e->ext & SMTP_EXT_8BITMIME))
+        why = xasprintf("host %s does not announce 8BITMIME, and the message has 8-bit content",
+                        s->said_host);
+    if (why) {
+        finalize_all(s, why[0] == 'm' ? "5.3.4" : "5.6.3", why);
+        free(why);
+        return false;
+    }
+    *utf8 = d->smtputf8 || has_8bit(d->req.sender);
+    bool can_utf8 = (e->ext & SMTP_EXT_SMTPUTF8) != 0;
+    why = xasprintf("SMTPUTF8 is required, but was not offered by host %s", s->said_host);
+    if (!can_utf8 && has_8bit(d->req.sender))
+        finalize_all(s, "5.6.7", why);
+    for (size_t k = 0; k < d->n && !can_utf8; k++)
+        if (d->r[k].state == RC_PENDING && has_8bit(d->r[k].addr))
+            delivery_rcpt_result(d, k, 5, "5.6.7", why, s->relay);
+    for (size_t k = 0; k < d->n; k++)
+        *utf8 |= d->r[k].state == RC_PENDING && has_8bit(d->r[k].addr);
+    *utf8 &= can_utf8;
+    free(why);
+    return delivery_pending(d) > 0;
+}
+
+static void add(struct session *s, enum cmd cmd, size_t rcpt)
+{
+    s->exp = xreallocarray(s->exp, s->nexp + 1, sizeof *s->exp);
+    s->exp[s->nexp++] = (struct expect){.cmd = cmd, .rcpt = rcpt};
+}
+
+static void send_mail(struct session *s, bool utf8)
+{
+    struct delivery *d = s->d;
+    const struct smtp_ehlo *e = &s->ehlo;
+    char *from = address_requote(d->req.sender);
+    struct buf b = BUF_INIT;
+    buf_printf(&b, "MAIL FROM:<%s>", from);
+    if (e->ext & SMTP_EXT_SIZE)
+        buf_printf(&b, " SIZE=%zu", d->wire_size);
+    if (d->body_8bit && (e->ext & SMTP_EXT_8BITMIME))
+        buf_puts(&b, " BODY=8BITMIME");
+    if (utf8)
+        buf_puts(&b, " SMTPUTF8");
+    if (e->ext & SMTP_EXT_DSN) {
+        if (d->ret && (strcmp(d->ret, "FULL") == 0 || strcmp(d->ret, "HDRS") == 0))
+            buf_printf(&b, " RET=%s", d->ret);
+        if (d->envid && strlen(d->envid) <= 100 && xtext_valid(d->envid, strlen(d->envid)))
+            buf_printf(&b, " ENVID=%s", d->envid);
+    }
+    session_send(s, "%s", buf_cstr(&b));
+    buf_free(&b);
+    free(from);
+}
+
+static void send_rcpt(struct session *s, size_t k)
+{
+    const struct drcpt *r = &s->d->r[k];
+    char *to = address_requote(r->addr);
+    struct buf b = BUF_INIT;
+    buf_printf(&b, "RCPT TO:<%s>", to);
+    if (s->ehlo.ext & SMTP_EXT_DSN) {
+        if (notify_valid(r->notify))
+            buf_printf(&b, " NOTIFY=%s", r->notify);
+        if (orcpt_valid(r->orcpt))
+            buf_printf(&b, " ORCPT=%s", r->orcpt);
+    }
+    session_send(s, "%s", buf_cstr(&b));
+    buf_free(&b);
+    free(to);
+}
+
+static long long timeout_for(const struct session *s, enum cmd cmd)
+{
+    const struct smtpc_params *p = &s->sc->p;
+    switch (cmd) {
+    case CMD_RSET: return p->t_rset;
+    case CMD_MAIL: return p->t_mail;
+    case CMD_RCPT: return p->t_rcpt;
+    case CMD_DATA: return p->t_data_init;
+    case CMD_DOT:
+    case CMD_LONE_DOT: return p->t_data_done;
+    }
+    return p->t_mail;
+}
+
+static void send_one(struct session *s, const struct expect *x)
+{
+    switch (x->cmd) {
+    case CMD_RSET: session_send(s, "RSET"); break;
+    case CMD_MAIL: send_mail(s, s->utf8); break;
+    case CMD_RCPT: send_rcpt(s, x->rcpt); break;
+    case CMD_DATA: session_send(s, "DATA"); break;
+    case CMD_DOT:
+    case CMD_LONE_DOT: session_send(s, "."); break;
+    }
+}
+
+/* The transaction is over: the owner learns whether the session can carry another. */
+static void txn_end(struct session *s, bool reusable)
+{
+    struct delivery *d = s->d;
+    s->st = SS_READY;
+    if (s->timer) {
+        event_timer_cancel(s->sc->srv->loop, s->timer);
+        s->timer = 0;
+    }
+    free(s->chunk);
+    s->chunk = NULL;
+    delivery_txn_done(d, s, reusable && !conn_eof(s->c));
+}
+
+/* Without PIPELINING: the next command, or the end when the rest makes no sense. */
+static void send_next(struct session *s)
+{
+    if (s->exp_sent >= s->nexp || s->exp_sent > s->exp_done)
+        return;
+    const struct expect *x = &s->exp[s->exp_sent];
+    if (s->mail_failed || (x->cmd == CMD_DATA && s->accepted == 0)) {
+        s->need_rset = !s->mail_failed; /* MAIL was accepted: reset it */
+        txn_end(s, true);
+        return;
+    }
+    send_one(s, x);
+    s->exp_sent++;
+    session_set_timer(s, timeout_for(s, x->cmd));
+}
+
+static void run_transaction(struct session *s)
+{
+    struct delivery *d = s->d;
+    bool utf8 = false;
+    s->nexp = s->exp_sent = s->exp_done = 0;
+    s->accepted = 0;
+    s->mail_failed = false;
+    s->answered = false;
+    for (size_t k = 0; k < d->n; k++)
+        d->r[k].accepted = false;
+    if (!check_message(s, &utf8)) {
+        txn_end(s, true);
+        return;
+    }
+    if (s->need_rset)
+        add(s, CMD_RSET, 0);
+    s->need_rset = false;
+    add(s, CMD_MAIL, 0);
+    for (size_t k = 0; k < d->n; k++)
+        if (d->r[k].state == RC_PENDING)
+            add(s, CMD_RCPT, k);
+    add(s, CMD_DATA, 0);
+    s->st = SS_TXN;
+    s->utf8 = utf8;
+    if (s->ehlo.ext & SMTP_EXT_PIPELINING) {
+        for (size_t i = 0; i < s->nexp; i++)
+            send_one(s, &s->exp[i]);
+        s->exp_sent = s->nexp;
+        session_set_timer(s, timeout_for(s, s->exp[0].cmd));
+    } else {
+        send_next(s);
+    }
+}
+
+/* Entered from the delivery (a fresh or a cached session): a session killed inside is
+ * freed only when this returns. */
+void session_transaction(struct session *s)
+{
+    session_enter(s);
+    run_transaction(s);
+    session_leave(s);
+}
+
+/* --- the content --- */
+
+/* Queue content up to BODY_HIGH_WATER; when the socket takes it all at once there is no
+ * "drained" callback to wait for, so go on filling until it does not. */
+static void body_fill(struct session *s)
+{
+    struct delivery *d = s->d;
+    struct buf out = BUF_INIT;
+    while (!s->body_end && (conn_out_pending(s->c) < BODY_HIGH_WATER || conn_flush(s->c))) {
+        size_t len = 0;
+        char *err = NULL;
+        int r = queue_body_next(d->qfd, &d->msg, &s->body, s->chunk, &len, &err);
+        if (r < 0) {
+            log_warn("%s: %s", d->req.queue_id, err);
+            char *why = xasprintf("cannot read the queue file: %s", err);
+            free(err);
+            session_fail(s, 4, "4.3.0", why, false, false); /* mid-DATA: drop the connection */
+            free(why);
+            buf_free(&out);
+            return;
+        }
+        buf_reset(&out);
+        if (r == 0) {
+            dotstuff_finish(&s->ds, &out);
+            s->body_end = true;
+        } else {
+            dotstuff_encode(&s->ds, s->chunk, len, &out);
+        }
+        conn_write(s->c, out.data, out.len);
+    }
+    buf_free(&out);
+    conn_flush(s->c);
+    if (s->body_end) {
+        s->st = SS_TXN;
+        add(s, CMD_DOT, 0);
+        s->exp_sent = s->nexp;
+        session_set_timer(s, s->sc->p.t_data_done);
+    } else {
+        session_set_timer(s, s->sc->p.t_data_xfer);
+    }
+}
+
+static void body_start(struct session *s)
+{
+    s->st = SS_BODY;
+    s->body_end = false;
+    queue_body_start(&s->d->msg, &s->body);
+    dotstuff_init(&s->ds);
+    if (!s->chunk)
+        s->chunk = xmalloc(QUEUE_CHUNK);
+    log_debug("> %s: (message content, %zu bytes)", s->relay, s->d->msg.body_size);
+    body_fill(s);
+}
+
+void session_body_drained(struct session *s) { body_fill(s); }
+
+/* --- replies --- */
+
+static void result_for_accepted(struct session *s, const char *command)
+{
+    struct delivery *d = s->d;
+    int cls = smtp_reply_class(&s->rep);
+    char dsn[16], text[SMTP_REPLY_TEXT_MAX + 16];
+    session_dsn(&s->rep, dsn, sizeof dsn);
+    char *why = cls == 2 ? NULL : smtpc_said(s->said_host, &s->rep, command);
+    if (cls == 2)
+        smtp_reply_describe(&s->rep, text, sizeof text);
+    for (size_t k = 0; k < d->n; k++)
+        if (d->r[k].accepted && d->r[k].state == RC_PENDING)
+            delivery_rcpt_result(d, k, cls == 2 ? 2 : cls == 5 ? 5 : 4, dsn, why ? why : text,
+                                 s->relay);
+    free(why);
+}
+
+static void mail_reply(struct session *s)
+{
+    int cls = smtp_reply_class(&s->rep);
+    if (cls == 2)
+        return;
+    s->mail_failed = true;
+    char dsn[16];
+    session_dsn(&s->rep, dsn, sizeof dsn);
+    char *why = smtpc_said(s->said_host, &s->rep, "MAIL FROM");
+    for (size_t i = 0; i < s->nexp; i++)
+        if (s->exp[i].cmd == CMD_RCPT)
+            delivery_rcpt_result(s->d, s->exp[i].rcpt, cls == 5 ? 5 : 4, dsn, why, s->relay);
+    free(why);
+}
+
+static void rcpt_reply(struct session *s, size_t k)
+{
+    if (s->mail_failed)
+        return;
+    int cls = smtp_reply_class(&s->rep);
+    if (cls == 2) {
+        s->d->r[k].accepted = true;
+        s->d->r[k].dsn_passed = (s->ehlo.ext & SMTP_EXT_DSN) != 0;
+        s->accepted++;
+        return;
+    }
+    char dsn[16];
+    session_dsn(&s->rep, dsn, sizeof dsn);
+    char *why = smtpc_said(s->said_host, &s->rep, "RCPT TO");
+    delivery_rcpt_result(s->d, k, cls == 5 ? 5 : 4, dsn, why, s->relay);
+    free(why);
+}
+
+/* true when the transaction goes on (content or more replies), false when it ended. */
+static bool data_reply(struct session *s)
+{
+    if (s->rep.code == 354) {
+        if (s->mail_failed || s->accepted == 0) { /* nothing to send: end it at once */
+            add(s, CMD_LONE_DOT, 0);
+            send_one(s, &s->exp[s->nexp - 1]);
+            s->exp_sent = s->nexp;
+            session_set_timer(s, s->sc->p.t_data_done);
+            return true;
+        }
+        body_start(s);
+        return true;
+    }
+    if (!s->mail_failed && s->accepted > 0)
+        result_for_accepted(s, "DATA");
+    s->need_rset = !s->mail_failed;
+    txn_end(s, s->rep.code != 421);
+    return false;
+}
+
+void session_txn_reply(struct session *s)
+{
+    if (s->st != SS_TXN || s->exp_done >= s->exp_sent) {
+        session_fail(s, 4, "4.5.0", "unexpected reply from the server", false, false);
+        return;
+    }
+    const struct expect x = s->exp[s->exp_done++];
+    switch (x.cmd) {
+    case CMD_RSET:
+        if (smtp_reply_class(&s->rep) != 2) {
+            char *why = smtpc_said(s->said_host, &s->rep, "RSET");
+            session_fail(s, 4, "4.4.2", why, true, false);
+            free(why);
+            return;
+        }
+        break;
+    case CMD_MAIL: mail_reply(s); break;
+    case CMD_RCPT: rcpt_reply(s, x.rcpt); break;
+    case CMD_DATA:
+        if (!data_reply(s))
+            return;
+        break;
+    case CMD_DOT:
+        result_for_accepted(s, "end of DATA");
+        txn_end(s, s->rep.code != 421);
+        return;
+    case CMD_LONE_DOT:
+        txn_end(s, s->rep.code != 421);
+        return;
+    }
+    if (s->st == SS_TXN && s->exp_done < s->exp_sent)
+        session_set_timer(s, timeout_for(s, s->exp[s->exp_done].cmd));
+    else if (s->st == SS_TXN)
+        send_next(s);
+}
