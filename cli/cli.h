@@ -19,15 +19,20 @@ struct cli {
     const char *confdir; /* -c, POSTHORN_CONFIG or /etc/posthorn */
     struct config *cfg;  /* loaded on first cli_config() */
     bool verbose;
+    const char *progname; /* the name messages start with: posthorn, or the front end's */
+    int config_exit;      /* exit status when main.cf cannot be read: 1, or 78 for front ends */
 };
 
 /* main.c */
 _Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* util.c: configuration and output helpers */
-/* Load main.cf once (problems printed to stderr); exits 1 when it cannot be read. */
+/* Load main.cf once (problems printed to stderr); exits with config_exit when it cannot
+ * be read. */
 struct config *cli_config(struct cli *c);
-/* Print "posthorn: MESSAGE" to stderr. */
+/* The name messages start with (main sets it for the front ends). */
+extern const char *cli_progname;
+/* Print "PROGNAME: MESSAGE" to stderr. */
 void cli_verr(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Start logging events (queue changes, sendmail) to maillog_file or syslog. */
@@ -90,6 +95,8 @@ int cmd_domain(struct cli *c, int argc, char **argv);
 int cmd_map(struct cli *c, int argc, char **argv);
 int cmd_newaliases(struct cli *c, int argc, char **argv);
 int cmd_queue(struct cli *c, int argc, char **argv);
+/* Ask qmgr to deliver deferred mail now (without qmgr, move it to incoming); 0 or 1. */
+int cli_flush(struct cli *c, bool quiet);
 int cmd_mailq(struct cli *c, int argc, char **argv);
 int cmd_sendmail(struct cli *c, int argc, char **argv);
 int cmd_dkim(struct cli *c, int argc, char **argv);

@@ -65,7 +65,7 @@ static const struct command *find_command(const char *name)
 
 int main(int argc, char **argv)
 {
-    struct cli c = {.confdir = getenv("POSTHORN_CONFIG")};
+    struct cli c = {.confdir = getenv("POSTHORN_CONFIG"), .progname = "posthorn", .config_exit = 1};
     if (c.confdir == NULL || *c.confdir == 0)
         c.confdir = "/etc/posthorn";
     log_init("posthorn", "-");
@@ -76,6 +76,8 @@ int main(int argc, char **argv)
         strcmp(base, "newaliases") == 0) {
         const struct command *cmd = find_command(base);
         argv[0] = (char *)cmd->name;
+        c.progname = cli_progname = cmd->name;
+        c.config_exit = 78; /* EX_CONFIG (sysexits.h), what mutt and cron report */
         free(self);
         return cmd->fn(&c, argc, argv);
     }

@@ -16,6 +16,7 @@
 #include "mem.h"
 #include "queue.h"
 #include "queue_ops.h"
+#include "trigger.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -193,45 +194,21 @@ static int flush_offline(struct cli *c)
     return r.failed ? 1 : 0;
 }
 
-static int flush(struct cli *c)
+int cli_flush(struct cli *c, bool quiet)
 {
-    char *path = xasprintf("%s/private/qmgr", cli_spool(c));
-    int fd = ipc_connect(path);
-    if (fd < 0) {
-        int e = errno;
-        free(path);
-        if (e == ENOENT || e == ECONNREFUSED)
+    char *err = NULL;
+    if (trigger_qmgr_flush(cli_spool(c), FLUSH_TIMEOUT_MS, &err) < 0) {
+        if (errno == ENOENT || errno == ECONNREFUSED) {
+            free(err);
             return flush_offline(c);
-        cli_err("%s/private/qmgr: %s", cli_spool(c), strerror(e));
+        }
+        cli_err("flush: %s", err);
+        free(err);
         return 1;
     }
-    struct ipc_conn conn;
-    ipc_conn_init(&conn, fd, FLUSH_TIMEOUT_MS);
-    struct attrs req = {0}, reply = {0};
-    attrs_add(&req, "request", "flush");
-    char *err = NULL;
-    int rc = 1;
-    if (ipc_expect(&conn, "qmgr", &err) < 0 || ipc_send(&conn, &req, -1) < 0) {
-        if (!err)
-            err = xasprintf("send: %s", strerror(errno));
-    } else {
-        int r = ipc_recv(&conn, &reply, &err);
-        const char *status = r == 1 ? attrs_get(&reply, "status") : NULL;
-        if (status && strcmp(status, "ok") == 0)
-            rc = 0;
-        else if (!err)
-            err = xasprintf("qmgr answered %s", status ? status : "nothing");
-    }
-    if (rc)
-        cli_err("flush: %s: %s", path, err ? err : "failed");
-    else
+    if (!quiet)
         printf("posthorn: flush requested: deferred mail is being delivered\n");
-    free(err);
-    free(path);
-    attrs_free(&req);
-    attrs_free(&reply);
-    ipc_conn_close(&conn);
-    return rc;
+    return 0;
 }
 
 int cmd_queue(struct cli *c, int argc, char **argv)
@@ -244,7 +221,7 @@ int cmd_queue(struct cli *c, int argc, char **argv)
     if (strcmp(sub, "flush") == 0) {
         if (argc != 2)
             cli_usage("queue flush takes no arguments");
-        return flush(c);
+        return cli_flush(c, false);
     }
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(ops[i].name, sub) == 0)

@@ -1,25 +1,41 @@
-/* sendmail.h - the pieces of the sendmail(1) front end: sendmail.c (options, envelope,
- * queueing) and sendmail_msg.c (reading the message, headers, -t address extraction). */
+/* sendmail.h - the pieces of the sendmail(1) front end (doc/pickup.md): sendmail.c
+ * (options, the envelope, submitting), sendmail_smtp.c (-bs) and sendmail_modes.c (-q, -bv).
+ * Messages go to stderr as "sendmail: ..."; statuses are sysexits(3) codes. */
 #ifndef POSTHORN_CLI_SENDMAIL_H
 #define POSTHORN_CLI_SENDMAIL_H
-#include "buf.h"
+#include "cli.h"
+#include "local_submit.h"
 #include <stdbool.h>
-#include <stdio.h>
 
-struct sm_message {
-    struct buf headers; /* the header section as read (LF line ends, Bcc removed) */
-    struct buf body;    /* everything after the header section, including the blank line */
-    bool has_date, has_message_id, has_from;
-    bool eight_bit;     /* a byte >= 0x80 somewhere: body=8BITMIME */
-    char **to;          /* addresses from To/Cc/Bcc (for -t) */
-    size_t nto;
+enum sm_mode { SM_DELIVER, SM_SMTP, SM_MAILQ, SM_NEWALIASES, SM_VERIFY, SM_FLUSH };
+
+struct sm_opts {
+    enum sm_mode mode;
+    const char *sender;   /* -f/-r, NULL: the invoking user */
+    const char *fullname; /* -F */
+    bool extract;         /* -t */
+    bool ignore_dots;     /* -i, -oi */
+    bool verbose;         /* -v */
+    char notify[64];      /* -N, upper case, "" when not given */
+    const char *ret;      /* -R: "FULL", "HDRS" or NULL */
+    char *envid;          /* -V, as xtext, or NULL */
+    char **rcpts;         /* the addresses of the arguments */
+    size_t nrcpts, nargs;
 };
 
-/* Read the message from in: CRLF becomes LF; unless ignore_dots, a line with a single '.'
- * ends it. Returns 0, or -1 when it is longer than limit bytes (*too_big set) or unreadable. */
-int sm_read_message(FILE *in, bool ignore_dots, size_t limit, struct sm_message *m, bool *too_big);
-void sm_message_free(struct sm_message *m);
-/* Split an RFC 5322 address-list (header value) into addresses, appended to *v. */
-void sm_extract_addresses(const char *value, char ***v, size_t *n);
+void sm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* May we write the queue ourselves (root, who becomes mail_owner here, or the instance's
+ * user)? Otherwise the pickup service does it for us. */
+bool sm_direct_access(struct cli *c);
+/* Queue message m for e (e->uid is set here): directly when we may write the spool, else
+ * through the pickup service. EX_OK with the ID, else a sysexits status (printed). */
+int sm_submit(struct cli *c, struct local_envelope *e, const struct submit_message *m,
+              char id[QUEUE_ID_SIZE]);
+/* -bs: an SMTP session (RFC 5321) on standard input and output. */
+int sm_smtp_session(struct cli *c, const struct sm_opts *o);
+/* -q: ask qmgr to deliver the deferred mail now. */
+int sm_flush(struct cli *c);
+/* -bv: say for each recipient how it would be delivered; nothing is sent. */
+int sm_verify(struct cli *c, const struct sm_opts *o);
 
 #endif

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *cli_progname = "posthorn";
+
 struct config *cli_config(struct cli *c)
 {
     if (c->cfg)
@@ -21,18 +23,19 @@ struct config *cli_config(struct cli *c)
     struct errlist errs = {0};
     c->cfg = config_load(c->confdir, &errs);
     for (size_t i = 0; i < errs.n; i++)
-        fprintf(stderr, "posthorn: %s\n", errs.msgs[i]);
+        fprintf(stderr, "%s: %s\n", c->progname, errs.msgs[i]);
     errlist_free(&errs);
     if (c->cfg == NULL) {
-        cli_err("no usable configuration in %s (use -c CONFDIR or POSTHORN_CONFIG)", c->confdir);
-        exit(1);
+        cli_err("no usable configuration in %s (use %s or POSTHORN_CONFIG)", c->confdir,
+                strcmp(c->progname, "posthorn") == 0 ? "-c CONFDIR" : "-C CONFDIR");
+        exit(c->config_exit);
     }
     return c->cfg;
 }
 
 void cli_verr(const char *fmt, va_list ap)
 {
-    fputs("posthorn: ", stderr);
+    fprintf(stderr, "%s: ", cli_progname);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }

@@ -2,10 +2,12 @@
 #include "trigger.h"
 #include "buf.h"
 #include "ipc.h"
+#include "mem.h"
 #include "unixsock.h"
 #include <limits.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,4 +45,39 @@ int trigger_qmgr(const char *spool)
         return -1;
     }
     return 0;
+}
+
+int trigger_qmgr_flush(const char *spool, int timeout_ms, char **err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", spool, TRIGGER_SOCKET);
+    int fd = ipc_connect(path);
+    if (fd < 0) {
+        int e = errno;
+        *err = xasprintf("%s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    struct ipc_conn conn;
+    ipc_conn_init(&conn, fd, timeout_ms);
+    struct attrs req = {0}, reply = {0};
+    attrs_add(&req, "request", "flush");
+    char *ierr = NULL;
+    int rc = -1;
+    if (ipc_expect(&conn, "qmgr", &ierr) < 0 || ipc_send(&conn, &req, -1) < 0) {
+        *err = xasprintf("%s: %s", path, ierr ? ierr : strerror(errno));
+    } else if (ipc_recv(&conn, &reply, &ierr) != 1) {
+        *err = xasprintf("%s: %s", path, ierr ? ierr : "no answer");
+    } else if (!attrs_get(&reply, "status") || strcmp(attrs_get(&reply, "status"), "ok") != 0) {
+        *err = xasprintf("%s: qmgr answered %s", path,
+                         attrs_get(&reply, "status") ? attrs_get(&reply, "status") : "nothing");
+    } else {
+        rc = 0;
+    }
+    free(ierr);
+    attrs_free(&req);
+    attrs_free(&reply);
+    ipc_conn_close(&conn);
+    errno = 0;
+    return rc;
 }

@@ -8,5 +8,9 @@
 
 /* 0 when the wakeup was sent, -1 (errno) when it was not. */
 int trigger_qmgr(const char *spool);
+/* Ask qmgr to deliver the deferred mail now (doc/ipc.md, "qmgr: request=flush") and wait
+ * at most timeout_ms for its answer: 0, or -1 with *err (malloc'ed) and errno (ENOENT or
+ * ECONNREFUSED: qmgr is not running). Blocking; for commands and the pickup service. */
+int trigger_qmgr_flush(const char *spool, int timeout_ms, char **err);
 
 #endif

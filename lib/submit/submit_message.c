@@ -1,11 +1,9 @@
-/* sendmail_msg.c - reading a message for sendmail(1): line ends normalised to LF (the queue
- * stores LF), the classic single-dot terminator unless -i, the header section found and
- * noted (Date, Message-ID, From present?), Bcc removed (RFC 5322 section 3.6.3 lets the
- * submitter drop it), and To/Cc/Bcc addresses collected for -t. */
-#include "sendmail.h"
+/* submit_message.c - reading a locally submitted message (see submit_message.h). */
+#include "submit_message.h"
+#include "addrlist.h"
+#include "address.h"
 #include "header.h"
 #include "mem.h"
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +18,7 @@ struct hdr_state {
 /* A complete header field: note it, collect its addresses, keep it unless it is Bcc. */
 static void header_field(void *ctx, const struct header_field *f)
 {
-    struct sm_message *m = ctx;
+    struct submit_message *m = ctx;
     bool bcc = header_field_is(f, "Bcc");
     m->has_date |= header_field_is(f, "Date");
     m->has_message_id |= header_field_is(f, "Message-ID");
@@ -28,7 +26,7 @@ static void header_field(void *ctx, const struct header_field *f)
     if (bcc || header_field_is(f, "To") || header_field_is(f, "Cc")) {
         struct buf value = BUF_INIT;
         header_field_value(f, &value);
-        sm_extract_addresses(buf_cstr(&value), &m->to, &m->nto);
+        submit_extract_addresses(buf_cstr(&value), &m->to, &m->nto);
         buf_free(&value);
     }
     if (!bcc)
@@ -37,7 +35,7 @@ static void header_field(void *ctx, const struct header_field *f)
 
 /* A header line goes to the scanner; false once the header section has ended (the line
  * is then the empty line or the first body line). */
-static bool header_line(struct hdr_state *h, struct sm_message *m, const char *line, size_t len)
+static bool header_line(struct hdr_state *h, struct submit_message *m, const char *line, size_t len)
 {
     if (!header_line_continues(line, len)) {
         struct header_field f = {line, len, header_name_length(line, len), false};
@@ -49,7 +47,7 @@ static bool header_line(struct hdr_state *h, struct sm_message *m, const char *l
     return !header_scanner_done(&h->scan);
 }
 
-static void add_line(struct hdr_state *h, struct sm_message *m, const char *line, size_t len)
+static void add_line(struct hdr_state *h, struct submit_message *m, const char *line, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)line[i] >= 0x80)
@@ -67,7 +65,7 @@ static void add_line(struct hdr_state *h, struct sm_message *m, const char *line
     buf_putc(&m->body, '\n');
 }
 
-int sm_read_message(FILE *in, bool ignore_dots, size_t limit, struct sm_message *m, bool *too_big)
+int submit_message_read(FILE *in, bool ignore_dots, size_t limit, struct submit_message *m, bool *too_big)
 {
     memset(m, 0, sizeof *m);
     *too_big = false;
@@ -101,7 +99,7 @@ int sm_read_message(FILE *in, bool ignore_dots, size_t limit, struct sm_message 
     return rc;
 }
 
-void sm_message_free(struct sm_message *m)
+void submit_message_free(struct submit_message *m)
 {
     buf_free(&m->headers);
     buf_free(&m->body);
@@ -111,63 +109,23 @@ void sm_message_free(struct sm_message *m)
     memset(m, 0, sizeof *m);
 }
 
-static void push_address(struct buf *token, bool angle_seen, struct buf *angle, char ***v, size_t *n)
+/* RFC 5322 section 3.4: every mailbox of an address-list (display names, comments, groups
+ * and the obsolete forms as lib/mail/addrlist parses them) as "local@domain", the local part
+ * quoted again where it needs it; a bare local part stays bare (the caller qualifies it). */
+void submit_extract_addresses(const char *value, char ***v, size_t *n)
 {
-    struct buf *src = angle_seen ? angle : token;
-    const char *s = buf_cstr(src);
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t len = strlen(s);
-    while (len > 0 && isspace((unsigned char)s[len - 1]))
-        len--;
-    if (len > 0) {
+    struct addrlist l;
+    addrlist_init(&l);
+    addrlist_parse(&l, value, strlen(value));
+    for (size_t i = 0; i < l.n; i++) {
+        const struct addrlist_entry *e = &l.v[i];
+        if (e->kind != ADDRLIST_MAILBOX || e->local.len == 0)
+            continue;
+        const char *local = addrlist_str(&l, e->local), *domain = addrlist_str(&l, e->domain);
+        char *raw = e->domain.len ? xasprintf("%s@%s", local, domain) : xstrdup(local);
         *v = xreallocarray(*v, *n + 1, sizeof **v);
-        (*v)[(*n)++] = xstrndup(s, len);
+        (*v)[(*n)++] = e->domain.len ? address_requote(raw) : xstrdup(raw);
+        free(raw);
     }
-    buf_reset(token);
-    buf_reset(angle);
-}
-
-/* RFC 5322 section 3.4: mailbox-list with display names, angle addresses, quoted strings,
- * comments and groups ("team: a@x, b@y;"). */
-void sm_extract_addresses(const char *value, char ***v, size_t *n)
-{
-    struct buf token = BUF_INIT, angle = BUF_INIT;
-    bool quoted = false, in_angle = false, angle_seen = false;
-    int comment = 0;
-    for (const char *p = value; *p; p++) {
-        char ch = *p;
-        if (ch == '\\' && p[1] && (quoted || comment)) {
-            p++;
-            if (!comment)
-                buf_putc(in_angle ? &angle : &token, *p);
-        } else if (comment) {
-            comment += ch == '(' ? 1 : ch == ')' ? -1 : 0;
-        } else if (quoted) {
-            quoted = ch != '"';
-            buf_putc(in_angle ? &angle : &token, ch);
-        } else if (ch == '"') {
-            quoted = true;
-            buf_putc(in_angle ? &angle : &token, ch);
-        } else if (ch == '(') {
-            comment = 1;
-        } else if (ch == '<') {
-            in_angle = angle_seen = true;
-            buf_reset(&angle);
-        } else if (ch == '>') {
-            in_angle = false;
-        } else if (in_angle) {
-            buf_putc(&angle, ch);
-        } else if (ch == ':') {
-            buf_reset(&token); /* a group's display name */
-        } else if (ch == ',' || ch == ';') {
-            push_address(&token, angle_seen, &angle, v, n);
-            angle_seen = false;
-        } else if (!isspace((unsigned char)ch)) {
-            buf_putc(&token, ch);
-        }
-    }
-    push_address(&token, angle_seen, &angle, v, n);
-    buf_free(&token);
-    buf_free(&angle);
+    addrlist_free(&l);
 }
