@@ -1,7 +1,5 @@
 /* submit_message.c - reading a locally submitted message (see submit_message.h). */
 #include "submit_message.h"
-#include "addrlist.h"
-#include "address.h"
 #include "header.h"
 #include "mem.h"
 #include <stdlib.h>
@@ -109,23 +107,70 @@ void submit_message_free(struct submit_message *m)
     memset(m, 0, sizeof *m);
 }
 
-/* RFC 5322 section 3.4: every mailbox of an address-list (display names, comments, groups
- * and the obsolete forms as lib/mail/addrlist parses them) as "local@domain", the local part
- * quoted again where it needs it; a bare local part stays bare (the caller qualifies it). */
+static void push_address(struct buf *token, bool angle_seen, struct buf *angle, char ***v, size_t *n)
+{
+    struct buf *src = angle_seen ? angle : token;
+    const char *s = buf_cstr(src);
+    while (*s == ' ')
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && s[len - 1] == ' ')
+        len--;
+    if (len > 0) {
+        *v = xreallocarray(*v, *n + 1, sizeof **v);
+        (*v)[(*n)++] = xstrndup(s, len);
+    }
+    buf_reset(token);
+    buf_reset(angle);
+}
+
+/* RFC 5322 section 3.4: the elements of a mailbox-list or address-list, each the address in
+ * its angle brackets when it has them, else the element without its comments. Display
+ * names, quoted strings and groups ("team: a@x, b@y;") are understood; white space inside
+ * an element is kept (as one space), so junk such as "a b@c" stays visibly invalid for the
+ * caller's address check instead of becoming another address. */
 void submit_extract_addresses(const char *value, char ***v, size_t *n)
 {
-    struct addrlist l;
-    addrlist_init(&l);
-    addrlist_parse(&l, value, strlen(value));
-    for (size_t i = 0; i < l.n; i++) {
-        const struct addrlist_entry *e = &l.v[i];
-        if (e->kind != ADDRLIST_MAILBOX || e->local.len == 0)
-            continue;
-        const char *local = addrlist_str(&l, e->local), *domain = addrlist_str(&l, e->domain);
-        char *raw = e->domain.len ? xasprintf("%s@%s", local, domain) : xstrdup(local);
-        *v = xreallocarray(*v, *n + 1, sizeof **v);
-        (*v)[(*n)++] = e->domain.len ? address_requote(raw) : xstrdup(raw);
-        free(raw);
+    struct buf token = BUF_INIT, angle = BUF_INIT;
+    bool quoted = false, in_angle = false, angle_seen = false;
+    int comment = 0;
+    for (const char *p = value; *p; p++) {
+        char ch = *p;
+        struct buf *out = in_angle ? &angle : &token;
+        if (ch == '\\' && p[1] && (quoted || comment)) {
+            p++;
+            if (!comment) {
+                buf_putc(out, '\\');
+                buf_putc(out, *p);
+            }
+        } else if (comment) {
+            comment += ch == '(' ? 1 : ch == ')' ? -1 : 0;
+        } else if (quoted) {
+            quoted = ch != '"';
+            buf_putc(out, ch);
+        } else if (ch == '"') {
+            quoted = true;
+            buf_putc(out, ch);
+        } else if (ch == '(') {
+            comment = 1;
+        } else if (ch == '<') {
+            in_angle = angle_seen = true;
+            buf_reset(&angle);
+        } else if (ch == '>') {
+            in_angle = false;
+        } else if (ch == ':' && !in_angle) {
+            buf_reset(&token); /* a group's display name */
+        } else if ((ch == ',' || ch == ';') && !in_angle) {
+            push_address(&token, angle_seen, &angle, v, n);
+            angle_seen = false;
+        } else if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+            if (out->len && out->data[out->len - 1] != ' ')
+                buf_putc(out, ' ');
+        } else {
+            buf_putc(out, ch);
+        }
     }
-    addrlist_free(&l);
+    push_address(&token, angle_seen, &angle, v, n);
+    buf_free(&token);
+    buf_free(&angle);
 }
