@@ -1,5 +1,6 @@
 /* local_submit.c - queueing a locally submitted message (see local_submit.h). */
 #include "local_submit.h"
+#include "address.h"
 #include "buf.h"
 #include "date.h"
 #include "dkim_client.h"
@@ -16,15 +17,9 @@
 #include <sysexits.h>
 #include <time.h>
 
-char *local_submit_address(struct config *cfg, const char *in, bool null_ok)
+/* RFC 5321 mailbox in[0..len) as the canonical address, or NULL. */
+static char *parse_mailbox(struct config *cfg, const char *in, size_t len)
 {
-    size_t len = strlen(in);
-    if (len >= 2 && in[0] == '<' && in[len - 1] == '>')
-        in++, len -= 2;
-    if (len == 0)
-        return null_ok ? xstrdup("") : NULL;
-    if (len >= SMTP_ADDR_MAX)
-        return NULL;
     /* The RFC 5321 parser wants the brackets; anything after the closing one is junk. */
     char *path = xasprintf("<%.*s>", (int)len, in);
     const char *s = path;
@@ -34,9 +29,46 @@ char *local_submit_address(struct config *cfg, const char *in, bool null_ok)
     free(path);
     if (!ok)
         return NULL;
-    char *addr = p.domain[0] ? xstrdup(p.addr)
-                             : xasprintf("%s@%s", p.addr, config_str(cfg, PARAM(myorigin)));
-    if (strlen(addr) >= SMTP_ADDR_MAX) {
+    return p.domain[0] ? xstrdup(p.addr)
+                       : xasprintf("%s@%s", p.addr, config_str(cfg, PARAM(myorigin)));
+}
+
+/* A sender given as plain text whose local part needs quoting ("-f a,b@example.com", as
+ * Postfix's sendmail takes it): the local part is quoted, the domain must be one. */
+static char *quote_sender(struct config *cfg, const char *in, size_t len)
+{
+    const char *at = memrchr(in, '@', len);
+    if (!at || at == in)
+        return NULL;
+    for (const char *p = in; p < at; p++)
+        if ((unsigned char)*p < 0x21 || *p == 0x7f || *p == '<' || *p == '>' || *p == '"' ||
+            *p == '\\')
+            return NULL;
+    char *probe = xasprintf("x%.*s", (int)(len - (size_t)(at - in)), at);
+    char *domain_ok = parse_mailbox(cfg, probe, strlen(probe));
+    free(probe);
+    if (!domain_ok)
+        return NULL;
+    free(domain_ok);
+    char *raw = xstrndup(in, len);
+    char *addr = address_requote(raw);
+    free(raw);
+    return addr;
+}
+
+char *local_submit_address(struct config *cfg, const char *in, bool null_ok)
+{
+    size_t len = strlen(in);
+    if (len >= 2 && in[0] == '<' && in[len - 1] == '>')
+        in++, len -= 2;
+    if (len == 0)
+        return null_ok ? xstrdup("") : NULL;
+    if (len >= SMTP_ADDR_MAX)
+        return NULL;
+    char *addr = parse_mailbox(cfg, in, len);
+    if (!addr && null_ok)
+        addr = quote_sender(cfg, in, len);
+    if (addr && strlen(addr) >= SMTP_ADDR_MAX) {
         free(addr);
         return NULL;
     }

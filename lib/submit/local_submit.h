@@ -37,8 +37,9 @@ void local_envelope_free(struct local_envelope *e);
 
 /* The canonical form of an address given on a command line ("alice", "a@b", "<a@b>",
  * "\"a b\"@c"): an RFC 5321 mailbox (sec 4.1.2), a bare local part qualified with
- * @$myorigin. NULL when it is not one; "" for an empty one when null_ok (the sender).
- * Malloc'ed. */
+ * @$myorigin. NULL when it is not one; "" for an empty one when null_ok (the sender). A
+ * sender (null_ok) may also be plain text whose local part needs quoting ("a,b@c" becomes
+ * "\"a,b\"@c"), as Postfix's sendmail -f takes it. Malloc'ed. */
 char *local_submit_address(struct config *cfg, const char *in, bool null_ok);
 /* Is notify a valid NOTIFY value (RFC 3461 sec 4.1: NEVER, or SUCCESS, FAILURE and DELAY
  * in any combination)? It is written back in upper case into out (64 bytes). */
