@@ -20,6 +20,7 @@
 #include "resolve.h"
 #include "alias_value.h"
 #include "idn.h"
+#include "log.h"
 #include "mem.h"
 #include <ctype.h>
 #include <errno.h>
@@ -119,10 +120,13 @@ static int alias_lookup(struct resolver *r, const char *key, char **value, struc
         if (!am->m) {
             if (am->open_errno == ENOENT)
                 continue;
+            log_warn("%s: cannot open the alias table: %s", am->spec, strerror(am->open_errno));
             return -1;
         }
         char *err = NULL;
         int rc = map_lookup(am->m, key, value, &err);
+        if (rc < 0)
+            log_warn("%s: lookup of \"%s\": %s", am->spec, key, err ? err : "failed");
         free(err);
         if (rc > 0)
             note_hit(am, key, hit);
@@ -138,6 +142,8 @@ static int user_lookup(struct resolver *r, const char *addr)
     struct account_user u;
     char *err = NULL;
     int rc = accounts_user_get(r->acc, addr, &u, &err);
+    if (rc < 0)
+        log_warn("account database: lookup of %s: %s", addr, err ? err : "failed");
     free(err);
     if (rc == 1)
         account_user_free(&u);
@@ -235,6 +241,8 @@ static enum rcpt_class classify(struct resolver *r, const char *addr, bool alias
     enum rcpt_class cls = RCPT_UNKNOWN;
     int rc = *p.domain ? accounts_domain_exists(r->acc, p.domain) : 0;
     char *catchall = xasprintf("@%s", p.domain);
+    if (rc < 0)
+        log_warn("account database: lookup of the domain %s failed", p.domain);
     if (rc <= 0)
         cls = rc < 0 ? RCPT_TEMPFAIL : RCPT_REMOTE;
     else if (aliases && (rc = alias_lookup(r, p.full, result, hit)) != 0)
