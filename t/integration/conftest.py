@@ -134,6 +134,21 @@ def run(args, check=True, input=None, env=None, timeout=60):
     return p
 
 
+LIVE_INSTANCES = []  # instances not yet closed: a failing test shows the end of their logs
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the last lines of every live instance's log, so a
+    failure in CI says what the daemons saw (the instance is removed right after)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and rep.when in ("setup", "call"):
+        for inst in LIVE_INSTANCES:
+            tail = "\n".join(inst.log().splitlines()[-80:])
+            rep.sections.append((f"maillog of {inst.root} (last 80 lines)", tail))
+
+
 class Instance:
     """One Posthorn instance in a temporary directory."""
 
@@ -146,6 +161,7 @@ class Instance:
         self.running = False
         self.expected_deaths = {}  # pid -> the signal that ends it (None: any end)
         self.saved_env = watch_sanitizers(root / "sanitizer")
+        LIVE_INSTANCES.append(self)
 
     # --- administration -------------------------------------------------------------
     def posthorn(self, *args, check=True, input=None, timeout=60):
@@ -343,6 +359,8 @@ class Instance:
     def close(self):
         """Stop everything, remove the instance and fail when a daemon ended abnormally
         without the test declaring it, or a sanitizer reported anything."""
+        if self in LIVE_INSTANCES:
+            LIVE_INSTANCES.remove(self)
         try:
             self.stop()
             self.kill_all()
