@@ -64,6 +64,7 @@ static void load_params(struct smtpc *sc, struct config *cfg)
     p->cache_time_ms = config_int(cfg, PARAM(smtp_connection_cache_time_limit)) * 1000;
     p->reuse_time_ms = config_int(cfg, PARAM(smtp_connection_reuse_time_limit)) * 1000;
     p->skip_5xx_greeting = config_bool(cfg, PARAM(smtp_skip_5xx_greeting));
+    p->chunking = config_bool(cfg, PARAM(smtp_use_chunking));
     p->sasl_enable = config_bool(cfg, PARAM(smtp_sasl_auth_enable));
     p->address_pref = (enum addr_pref)config_enum(cfg, PARAM(smtp_address_preference));
     p->tls_level = (enum tls_level)config_enum(cfg, PARAM(smtp_tls_security_level));

@@ -112,8 +112,10 @@ static const char *waiting_for(const struct session *s)
         case CMD_MAIL: return "sending MAIL FROM";
         case CMD_RCPT: return "sending RCPT TO";
         case CMD_DATA: return "sending DATA command";
+        case CMD_BDAT: return "sending message body";
         case CMD_DOT:
-        case CMD_LONE_DOT: return "sending end of data -- message may be sent more than once";
+        case CMD_LONE_DOT:
+        case CMD_BDAT_LAST: return "sending end of data -- message may be sent more than once";
         }
         break;
     case SS_BODY: return "sending message body";

@@ -21,7 +21,8 @@ enum sstate {
 };
 
 /* The commands of a transaction, in the order their replies come. */
-enum cmd { CMD_RSET, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_DOT, CMD_LONE_DOT };
+/* CMD_BDAT: a chunk that is not the last; CMD_BDAT_LAST: the last ("BDAT n LAST"). */
+enum cmd { CMD_RSET, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_DOT, CMD_LONE_DOT, CMD_BDAT, CMD_BDAT_LAST };
 
 struct expect {
     enum cmd cmd;
@@ -57,6 +58,8 @@ struct session {
     size_t nexp, exp_sent, exp_done;
     size_t accepted;
     bool mail_failed, need_rset;
+    bool bdat;                   /* this transaction sends the content with BDAT */
+    bool bdat_failed;            /* a chunk was refused: send no more, RSET after */
     bool utf8;                   /* MAIL FROM carries SMTPUTF8 */
     /* the content */
     struct queue_body_cursor body;

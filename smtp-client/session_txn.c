@@ -12,7 +12,14 @@
  * Results: a 2xx to the final dot sends every accepted recipient; 4xx/5xx replies to
  * MAIL, RCPT, DATA or the dot are given to the recipients they concern, 5xx final,
  * 4xx left pending for the next host (delivery.c). The content is streamed from the queue
- * file in chunks as the socket drains (lib/mail/dotstuff: CRLF line ends, dots doubled). */
+ * file in chunks as the socket drains (lib/mail/dotstuff: CRLF line ends, dots doubled).
+ *
+ * CHUNKING (RFC 3030): to a server that announces it (and with smtp_use_chunking), the
+ * content goes as "BDAT n" chunks, the last "BDAT n LAST", instead of DATA: CRLF line ends,
+ * no dot-stuffing. The first chunk waits for the RCPT replies (nothing is sent when no
+ * recipient was accepted); the chunks are pipelined, each answered on its own; a refused
+ * chunk fails the accepted recipients (sec 2: the server discards the rest), the chunks
+ * already sent are answered and discarded, and the session is reset. */
 #include "session_int.h"
 #include "address.h"
 #include "log.h"
@@ -144,7 +151,9 @@ static long long timeout_for(const struct session *s, enum cmd cmd)
     case CMD_RCPT: return p->t_rcpt;
     case CMD_DATA: return p->t_data_init;
     case CMD_DOT:
-    case CMD_LONE_DOT: return p->t_data_done;
+    case CMD_LONE_DOT:
+    case CMD_BDAT_LAST: return p->t_data_done;
+    case CMD_BDAT: return p->t_data_xfer;
     }
     return p->t_mail;
 }
@@ -158,6 +167,8 @@ static void send_one(struct session *s, const struct expect *x)
     case CMD_DATA: session_send(s, "DATA"); break;
     case CMD_DOT:
     case CMD_LONE_DOT: session_send(s, "."); break;
+    case CMD_BDAT:
+    case CMD_BDAT_LAST: break; /* written with their chunk (bdat_fill) */
     }
 }
 
@@ -212,7 +223,11 @@ static void run_transaction(struct session *s)
     for (size_t k = 0; k < d->n; k++)
         if (d->r[k].state == RC_PENDING)
             add(s, CMD_RCPT, k);
-    add(s, CMD_DATA, 0);
+    s->bdat = s->sc->p.chunking && (s->ehlo.ext & SMTP_EXT_CHUNKING);
+    s->bdat_failed = false;
+    s->body_end = false;
+    if (!s->bdat)
+        add(s, CMD_DATA, 0);
     s->st = SS_TXN;
     s->utf8 = utf8;
     if (s->ehlo.ext & SMTP_EXT_PIPELINING) {
@@ -276,6 +291,47 @@ static void body_fill(struct session *s)
     }
 }
 
+/* The CHUNKING counterpart of body_fill: each piece of the content becomes one BDAT
+ * chunk with CRLF line ends, the end "BDAT 0 LAST" (or the last piece with LAST). */
+static void bdat_fill(struct session *s)
+{
+    struct delivery *d = s->d;
+    struct buf out = BUF_INIT;
+    while (!s->body_end && !s->bdat_failed &&
+           (conn_out_pending(s->c) < BODY_HIGH_WATER || conn_flush(s->c))) {
+        size_t len = 0;
+        char *err = NULL;
+        int r = queue_body_next(d->qfd, &d->msg, &s->body, s->chunk, &len, &err);
+        if (r < 0) {
+            log_warn("%s: %s", d->req.queue_id, err);
+            char *why = xasprintf("cannot read the queue file: %s", err);
+            free(err);
+            session_fail(s, 4, "4.3.0", why, false, false); /* mid-BDAT: drop the connection */
+            free(why);
+            buf_free(&out);
+            return;
+        }
+        buf_reset(&out);
+        for (size_t i = 0; i < len; i++) {
+            if (s->chunk[i] == '\n')
+                buf_putc(&out, '\r');
+            buf_putc(&out, s->chunk[i]);
+        }
+        s->body_end = r == 0;
+        char head[48];
+        int hl = snprintf(head, sizeof head, "BDAT %zu%s\r\n", out.len, r == 0 ? " LAST" : "");
+        conn_write(s->c, head, (size_t)hl);
+        conn_write(s->c, out.data ? out.data : "", out.len);
+        add(s, r == 0 ? CMD_BDAT_LAST : CMD_BDAT, 0);
+        s->exp_sent = s->nexp;
+    }
+    buf_free(&out);
+    conn_flush(s->c);
+    if (s->body_end || s->bdat_failed)
+        s->st = SS_TXN;
+    session_set_timer(s, timeout_for(s, s->exp[s->exp_done].cmd));
+}
+
 static void body_start(struct session *s)
 {
     s->st = SS_BODY;
@@ -284,11 +340,21 @@ static void body_start(struct session *s)
     dotstuff_init(&s->ds);
     if (!s->chunk)
         s->chunk = xmalloc(QUEUE_CHUNK);
-    log_debug("> %s: (message content, %zu bytes)", s->relay, s->d->msg.body_size);
-    body_fill(s);
+    log_debug("> %s: (message content, %zu bytes%s)", s->relay, s->d->msg.body_size,
+              s->bdat ? ", BDAT" : "");
+    if (s->bdat)
+        bdat_fill(s);
+    else
+        body_fill(s);
 }
 
-void session_body_drained(struct session *s) { body_fill(s); }
+void session_body_drained(struct session *s)
+{
+    if (s->bdat)
+        bdat_fill(s);
+    else
+        body_fill(s);
+}
 
 /* --- replies --- */
 
@@ -362,9 +428,41 @@ static bool data_reply(struct session *s)
     return false;
 }
 
+/* A reply to a BDAT chunk; true when the transaction goes on. */
+static bool bdat_reply(struct session *s, enum cmd cmd)
+{
+    if (!s->bdat_failed && smtp_reply_class(&s->rep) != 2) {
+        result_for_accepted(s, cmd == CMD_BDAT_LAST ? "end of data" : "BDAT");
+        s->bdat_failed = true;
+    } else if (cmd == CMD_BDAT_LAST && !s->bdat_failed) {
+        result_for_accepted(s, "end of data");
+    }
+    if (s->rep.code == 421 || (s->exp_done == s->exp_sent && (s->body_end || s->bdat_failed))) {
+        s->need_rset = s->bdat_failed;
+        txn_end(s, s->rep.code != 421);
+        return false;
+    }
+    return true;
+}
+
+/* With CHUNKING, the content starts once every RCPT is answered: false when the
+ * transaction ended instead (nothing accepted). */
+static bool bdat_start(struct session *s)
+{
+    if (s->mail_failed || s->accepted == 0) {
+        s->need_rset = !s->mail_failed;
+        txn_end(s, true);
+        return false;
+    }
+    body_start(s);
+    return true;
+}
+
 void session_txn_reply(struct session *s)
 {
-    if (s->st != SS_TXN || s->exp_done >= s->exp_sent) {
+    bool in_bdat = s->bdat && s->exp_done < s->exp_sent &&
+                   (s->exp[s->exp_done].cmd == CMD_BDAT || s->exp[s->exp_done].cmd == CMD_BDAT_LAST);
+    if ((s->st != SS_TXN && !in_bdat) || s->exp_done >= s->exp_sent) {
         session_fail(s, 4, "4.5.0", "unexpected reply from the server", false, false);
         return;
     }
@@ -390,6 +488,17 @@ void session_txn_reply(struct session *s)
         return;
     case CMD_LONE_DOT:
         txn_end(s, s->rep.code != 421);
+        return;
+    case CMD_BDAT:
+    case CMD_BDAT_LAST:
+        if (!bdat_reply(s, x.cmd))
+            return;
+        if (s->st == SS_BODY)
+            return; /* more chunks go out as the socket drains */
+        break;
+    }
+    if (s->bdat && s->st == SS_TXN && s->exp_done == s->nexp && !s->body_end && !s->bdat_failed) {
+        bdat_start(s);
         return;
     }
     if (s->st == SS_TXN && s->exp_done < s->exp_sent)

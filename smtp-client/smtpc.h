@@ -43,7 +43,7 @@ struct smtpc_params {
     long long t_connect, t_helo, t_starttls, t_mail, t_rcpt, t_data_init, t_data_xfer,
         t_data_done, t_rset, t_quit; /* milliseconds */
     unsigned mx_address_limit, mx_session_limit, dest_concurrency;
-    bool cache_on_demand, skip_5xx_greeting, sasl_enable, soft_bounce;
+    bool cache_on_demand, skip_5xx_greeting, sasl_enable, soft_bounce, chunking;
     long long cache_time_ms, reuse_time_ms;
     enum addr_pref address_pref;
     enum tls_level tls_level;

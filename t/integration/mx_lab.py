@@ -209,7 +209,9 @@ class PeerMTA:
     (transaction) -> (code, text) or None for 250), auth ({user: password} or None),
     starttls_broken (answer 220 to STARTTLS, then garbage instead of a handshake),
     greeting_delay (seconds of silence before the greeting), one_transaction (hang up when
-    a second transaction starts on a connection), no_ehlo (an old server: 502 to EHLO).
+    a second transaction starts on a connection), no_ehlo (an old server: 502 to EHLO),
+    bdat_reply (function (transaction, chunk number) -> (code, text) or None for 250: the
+    reply to a BDAT chunk; CHUNKING must be in exts for BDAT to be taken).
     STARTTLS is announced only when a certificate (cert, key) is given."""
 
     def __init__(self, addr, port=25, name=None, exts=DEFAULT_EXTS + ("STARTTLS",), cert=None):
@@ -225,6 +227,7 @@ class PeerMTA:
         self.greeting_delay = 0
         self.one_transaction = False
         self.no_ehlo = False
+        self.bdat_reply = None
         self.lock = threading.Lock()
         self.transactions = []  # completed (250 after the dot)
         self.open_transactions = 0  # MAIL seen, end not yet (a client in mid-delivery)
@@ -384,6 +387,10 @@ class PeerMTA:
                     sess["done"] = True
                 txn = None
                 end_txn()
+            elif verb == "BDAT" and "CHUNKING" in self.exts:
+                txn = self.bdat(cmd, f, send, txn, sess)
+                if txn is None:
+                    end_txn()
             elif verb == "RSET":
                 txn = None
                 end_txn()
@@ -395,6 +402,36 @@ class PeerMTA:
                 return
             else:
                 send(502, "5.5.2 Error: command not recognized")
+
+    def bdat(self, cmd, f, send, txn, sess):
+        """One BDAT chunk (RFC 3030): its bytes are read whatever the reply; the transaction
+        (or None once it ended: delivered, or refused and to be discarded)."""
+        parts = cmd.split()
+        size = int(parts[1])
+        chunk = f.read(size)
+        last = len(parts) > 2 and parts[2].upper() == "LAST"
+        if txn is None or not txn.rcpts:
+            send(554, "5.5.1 Error: no valid recipients")
+            return None
+        txn.chunks = getattr(txn, "chunks", 0) + 1
+        txn.data = (txn.data or b"") + chunk
+        if getattr(txn, "refused", False):
+            send(554, "5.5.0 Error: earlier chunk refused")
+            return None if last else txn
+        r = self.bdat_reply(txn, txn.chunks) if self.bdat_reply else None
+        if r:
+            txn.refused = True
+            send(*r)
+            return None if last else txn
+        if not last:
+            send(250, f"2.0.0 Ok: {size} octets received")
+            return txn
+        with self.lock:
+            self.transactions.append(txn)
+            n = len(self.transactions)
+        send(250, f"2.0.0 Ok: queued as PEER{n}")
+        sess["done"] = True
+        return None
 
     def count_open(self, n):
         with self.lock:

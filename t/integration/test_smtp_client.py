@@ -491,3 +491,33 @@ def test_signed_mail_leaves_with_its_signature_and_our_log_line(lab):
                      r"/[0-9.]+, dsn=2\.0\.0, status=sent \(250 ", line), line
     assert len(status_lines(inst, "carol@dk.example")) == 1  # qmgr did not log it again
     inst.wait_queue_empty()
+
+
+def test_chunking_sends_bdat_and_a_refused_chunk_fails_cleanly(lab):
+    """RFC 3030: to a server with CHUNKING the content goes as BDAT chunks (CRLF line ends,
+    no dot-stuffing, a large message in several chunks, the last with LAST); a refused
+    chunk bounces the recipients with the server's reply, the session is reset, and the
+    next message on the same connection goes through."""
+    from mx_lab import DEFAULT_EXTS
+    peer = lab.peer(2, exts=DEFAULT_EXTS + ("CHUNKING",))
+    inst = lab.start({"ch.example": [f"ch.example. MX 10 mx.ch.example.",
+                                     f"mx.ch.example. A {lab.addr(2)}"]})
+    body = "".join(f".line {i} " + "x" * 70 + "\n" for i in range(3000))  # over 200 KiB
+    send(inst, ["a@ch.example"], "big", body=body)
+    (txn,) = peer.wait_delivered(1)
+    assert txn.chunks >= 3, txn.chunks
+    assert b".line 0 " in txn.data and b"\r\n.line 2999 " in txn.data  # no dot doubled
+    assert b"\n" not in txn.data.replace(b"\r\n", b"")  # every line end is CRLF
+    cmds = peer.sessions[0]["commands"]
+    assert not any(c.upper() == "DATA" for c in cmds)
+    assert any(c.upper().startswith("BDAT ") and c.upper().endswith(" LAST") for c in cmds)
+    wait_status(inst, "a@ch.example", "sent")
+    peer.bdat_reply = lambda t, n: (552, "5.3.4 Error: chunk too big for me") if n == 2 else None
+    send(inst, ["b@ch.example"], "refused", body=body)
+    line = wait_status(inst, "b@ch.example", "bounced")
+    assert "552 5.3.4 Error: chunk too big for me (in reply to BDAT command)" in line, line
+    peer.bdat_reply = None
+    send(inst, ["c@ch.example"], "after")
+    peer.wait_delivered(2)
+    wait_status(inst, "c@ch.example", "sent")
+    inst.wait_queue_empty()
