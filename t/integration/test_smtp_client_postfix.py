@@ -4,6 +4,7 @@ delivers into Postfix through the MX a loopback DNS server names, and Postfix re
 Posthorn's smtpd. The messages arrive byte-identical apart from the trace headers each side
 adds (Return-Path, Delivered-To, X-Original-To, Received)."""
 import os
+import re
 import smtplib
 
 import pytest
@@ -62,6 +63,9 @@ def test_posthorn_delivers_into_postfix(lab):
         sent = BODY.encode() + b"\n"  # sendmail ends the last line
         assert strip_trace(raw) == sent
         assert raw.lower().startswith(b"return-path: <alice@example.test>")
+        # Postfix announces CHUNKING: the content went as BDAT, which Postfix answers
+        # "N bytes queued as ID" (to DATA it says "queued as ID").
+        assert re.search(r"\(250 2\.0\.0 Ok: \d+ bytes queued as \w+\)", line), line
     finally:
         pf.stop()
 
