@@ -79,6 +79,25 @@ def test_bsd_mailx_sends_through_sendmail(users, tmp_path):
     assert f"from userid {nobody_uid()}".encode() in msg
 
 
+def test_neomutt_sends_through_sendmail(users, tmp_path):
+    """mutt in batch mode (no terminal) hands its message to $sendmail, 8-bit body and all."""
+    inst = users
+    if not shutil.which("neomutt"):
+        pytest.skip("neomutt is not installed (t/deps)")
+    os.chmod(tmp_path, 0o777)
+    rc = tmp_path / "muttrc"
+    rc.write_text(f'set sendmail="{SENDMAIL}"\nset use_from=yes\n'
+                  f'set from="No Body <nobody@{DOMAIN}>"\nset record=""\nset charset="utf-8"\n')
+    os.chmod(rc, 0o644)
+    p = as_nobody(inst, ["neomutt", "-n", "-F", str(rc), "-s", "mutt subject \u2713", "--", ALICE],
+                  "body from mutt \u2713\n".encode(), env={"HOME": str(tmp_path)})
+    assert p.returncode == 0, p.stderr
+    (msg,) = inst.wait_messages(ALICE, 1)
+    assert b"From: No Body <nobody@example.test>" in msg
+    assert msg.endswith("body from mutt \u2713\n".encode()), msg
+    assert f"from userid {nobody_uid()}".encode() in msg
+
+
 def test_a_cron_job_mail_arrives(users):
     """Debian's cron mails a job's output with `sendmail -FCronDaemon -i -B8BITMIME -oem
     USER`; root's mail goes where the aliases send it."""
