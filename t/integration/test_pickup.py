@@ -9,7 +9,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +34,15 @@ def as_nobody(inst, args, data=b"", env=None):
     e = dict(os.environ, POSTHORN_CONFIG=str(inst.etc), **(env or {}))
     return subprocess.run(["runuser", "-u", "nobody", "--", *args], input=data,
                           capture_output=True, env=e, timeout=60)
+
+
+@pytest.fixture
+def public_dir():
+    """A directory the user nobody may use (pytest's tmp_path is under a 0700 directory)."""
+    d = tempfile.mkdtemp(prefix="posthorn-pickup-")
+    os.chmod(d, 0o777)
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
@@ -79,18 +90,17 @@ def test_bsd_mailx_sends_through_sendmail(users, tmp_path):
     assert f"from userid {nobody_uid()}".encode() in msg
 
 
-def test_neomutt_sends_through_sendmail(users, tmp_path):
+def test_neomutt_sends_through_sendmail(users, public_dir):
     """mutt in batch mode (no terminal) hands its message to $sendmail, 8-bit body and all."""
     inst = users
     if not shutil.which("neomutt"):
         pytest.skip("neomutt is not installed (t/deps)")
-    os.chmod(tmp_path, 0o777)
-    rc = tmp_path / "muttrc"
+    rc = public_dir / "muttrc"
     rc.write_text(f'set sendmail="{SENDMAIL}"\nset use_from=yes\n'
                   f'set from="No Body <nobody@{DOMAIN}>"\nset record=""\nset charset="utf-8"\n')
     os.chmod(rc, 0o644)
     p = as_nobody(inst, ["neomutt", "-n", "-F", str(rc), "-s", "mutt subject \u2713", "--", ALICE],
-                  "body from mutt \u2713\n".encode(), env={"HOME": str(tmp_path)})
+                  "body from mutt \u2713\n".encode(), env={"HOME": str(public_dir)})
     assert p.returncode == 0, p.stderr
     (msg,) = inst.wait_messages(ALICE, 1)
     assert b"From: No Body <nobody@example.test>" in msg
