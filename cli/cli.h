@@ -30,6 +30,9 @@ _Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 
 /* Load main.cf once (problems printed to stderr); exits with config_exit when it cannot
  * be read. */
 struct config *cli_config(struct cli *c);
+/* The classic front ends' -C CONFDIR (or a main.cf path), wherever it is on the command
+ * line: sets c->confdir before anything reads the configuration. */
+void cli_option_confdir(struct cli *c, int argc, char **argv);
 /* The name messages start with (main sets it for the front ends). */
 extern const char *cli_progname;
 /* Print "PROGNAME: MESSAGE" to stderr. */

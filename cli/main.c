@@ -78,6 +78,7 @@ int main(int argc, char **argv)
         argv[0] = (char *)cmd->name;
         c.progname = cli_progname = cmd->name;
         c.config_exit = 78; /* EX_CONFIG (sysexits.h), what mutt and cron report */
+        cli_option_confdir(&c, argc, argv);
         free(self);
         return cmd->fn(&c, argc, argv);
     }

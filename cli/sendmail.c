@@ -19,7 +19,6 @@
 #include "privs.h"
 #include "xtext.h"
 #include <errno.h>
-#include <libgen.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -49,27 +48,6 @@ static const char *optval(int argc, char **argv, int *i)
         return NULL;
     }
     return argv[++*i];
-}
-
-/* -C: a configuration directory, or a main.cf file in one. Found anywhere on the command
- * line before anything reads the configuration. */
-static void find_confdir(struct cli *c, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            return;
-        if (strncmp(argv[i], "-C", 2) != 0)
-            continue;
-        const char *v = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[i + 1] : NULL;
-        struct stat st;
-        if (v && stat(v, &st) == 0 && S_ISREG(st.st_mode)) {
-            char *copy = xstrdup(v);
-            c->confdir = xstrdup(dirname(copy));
-            free(copy);
-        } else if (v) {
-            c->confdir = v;
-        }
-    }
 }
 
 static int parse_b(const char *a, struct sm_opts *o)
@@ -263,7 +241,7 @@ static int deliver(struct cli *c, const struct sm_opts *o)
 
 int cmd_sendmail(struct cli *c, int argc, char **argv)
 {
-    find_confdir(c, argc, argv);
+    cli_option_confdir(c, argc, argv);
     struct sm_opts o = {.mode = SM_DELIVER};
     int rc = parse_opts(argc, argv, &o) < 0 ? EX_USAGE : EX_OK;
     if (rc == EX_OK) {

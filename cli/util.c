@@ -9,9 +9,11 @@
 #include "trigger.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *cli_progname = "posthorn";
@@ -112,4 +114,23 @@ int cli_remove(const char *path)
     if (unlink(path) < 0)
         return errno == ENOENT ? 0 : -1;
     return fsync_dir_of(path);
+}
+
+void cli_option_confdir(struct cli *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return;
+        if (strncmp(argv[i], "-C", 2) != 0)
+            continue;
+        const char *v = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[i + 1] : NULL;
+        struct stat st;
+        if (v && stat(v, &st) == 0 && S_ISREG(st.st_mode)) {
+            char *copy = xstrdup(v);
+            c->confdir = xstrdup(dirname(copy));
+            free(copy);
+        } else if (v) {
+            c->confdir = v;
+        }
+    }
 }

@@ -269,3 +269,20 @@ def test_pickup_refuses_what_sendmail_would_never_send(users):
     (msg,) = inst.wait_messages(BOB, 1)
     assert b"Subject: spoof" in msg and b"(Posthorn, from userid 0)" in msg
     os.close(memfd)
+
+
+def test_front_ends_take_C_anywhere(users):
+    """sendmail -bp -C DIR, mailq -C DIR and newaliases -C DIR read DIR's configuration (no
+    POSTHORN_CONFIG here); without one they exit 78 (EX_CONFIG) naming the directory."""
+    inst = users
+    env = {k: v for k, v in os.environ.items() if k != "POSTHORN_CONFIG"}
+    (inst.etc / "aliases").write_text(f"root: {ALICE}\n")
+    for args in ([str(BIN / "sendmail"), "-bp", "-C", str(inst.etc)],
+                 [str(BIN / "mailq"), "-C", str(inst.etc)],
+                 [str(BIN / "newaliases"), "-C", str(inst.etc / "main.cf")]):
+        p = subprocess.run(args, capture_output=True, env=env, timeout=60)
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+    p = subprocess.run([str(BIN / "newaliases"), "-C", "/nonexistent/etc"], capture_output=True,
+                       env=env, timeout=60)
+    assert p.returncode == 78 and p.stderr.startswith(b"newaliases: "), p.stderr
+    assert b"/nonexistent/etc" in p.stderr
