@@ -4,8 +4,9 @@
  * before serving a client: how many connections an address has open with a service across
  * all its processes, how many it opened in the last anvil_rate_time_unit, and whether a login
  * from it may be checked (and after which delay); submission asks it how many messages and
- * recipients a user has sent (lib/global/send_limit.h). It keeps counts in memory only; a
- * restart forgets them, as the limits are about minutes and hours, not history.
+ * recipients a user has sent (lib/global/send_limit.h). It keeps counts in memory; the
+ * users' sending counts alone are handed to the next anvil across a reload or restart
+ * (state.c), the rest starts from zero.
  *
  * Counts that a process holds (open connections, logins being checked) are recorded per
  * client connection ("holder"), so that a process that dies or closes its connection
@@ -57,6 +58,12 @@ void table_drop_client(struct table *t, unsigned client);
  * keep_until. */
 void table_expire(struct table *t, long long now_ms, long long idle_ms);
 size_t table_size(const struct table *t);
+void table_each(struct table *t, void (*fn)(struct entry *e, void *ctx), void *ctx);
+
+/* --- state.c: the users' sending counts across a reload or restart --- */
+struct anvil;
+void state_save(struct anvil *av);
+void state_load(struct anvil *av);
 
 /* --- requests.c --- */
 

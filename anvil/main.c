@@ -16,6 +16,7 @@ static void post_init(struct server *srv)
     av->client_limit = (unsigned)config_int(srv->cfg, PARAM(anvil_client_limit));
     av->table = table_new((size_t)config_int(srv->cfg, PARAM(anvil_max_entries)));
     srv->app = av;
+    state_load(av);
 }
 
 static void on_accept(struct server *srv, int fd) { clients_accept(srv->app, fd); }
@@ -32,9 +33,14 @@ static void tick(struct server *srv)
     table_expire(av->table, now, av->penalty_ms > av->rate_unit_ms ? av->penalty_ms : av->rate_unit_ms);
 }
 
-/* Counts are in memory: on reload, the new generation starts from zero at once (the daemons
- * reconnect), rather than this one waiting for its clients, which never go away. */
-static void drain(struct server *srv) { server_exit(srv); }
+/* On reload or stop: the users' sending counts go to the next anvil (state.c), the rest
+ * starts from zero at once (the daemons reconnect), rather than this one waiting for its
+ * clients, which never go away. */
+static void drain(struct server *srv)
+{
+    state_save(srv->app);
+    server_exit(srv);
+}
 
 SERVER_MAIN(.program = "anvil", .run_as = PARAM(mail_owner), .post_init = post_init,
             .accept = on_accept, .tick = tick, .drain = drain)

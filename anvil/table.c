@@ -134,3 +134,10 @@ void table_expire(struct table *t, long long now_ms, long long idle_ms)
 }
 
 size_t table_size(const struct table *t) { return t->n; }
+
+void table_each(struct table *t, void (*fn)(struct entry *e, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < t->nbuckets; i++)
+        for (struct entry *e = t->bucket[i]; e; e = e->next)
+            fn(e, ctx);
+}

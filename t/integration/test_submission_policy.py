@@ -197,6 +197,29 @@ def test_limits_per_message_and_rate(instance):
     assert f"reject: RCPT from unknown[127.0.0.1]: 450 4.7.1 Error: too many recipients" in log
 
 
+def test_sending_counts_survive_a_reload(instance):
+    """A reload restarts anvil; the user's count for the hour (and a hold) goes to the next
+    anvil, so a reload does not hand out a fresh quota (doc/anvil.md)."""
+    sub = start_submission(instance, submission_message_rate_limit="2")
+    s = logged_in(sub)
+    for _ in range(2):
+        send(s, ALICE, [BOB], msg())
+    s.cmd("QUIT")
+    pids = sub.status_pids()["anvil"]
+    sub.posthorn("reload")
+    sub.wait_log("took over the sending counts of 1 users")
+    deadline = time.time() + 20
+    while sub.status_pids().get("anvil") in (None, pids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert sub.status_pids()["anvil"] != pids
+    t = logged_in(sub)
+    code, lines = t.cmd(f"MAIL FROM:<{ALICE}>")
+    assert code == 450 and lines[0].startswith("450 4.7.1"), lines
+    b = logged_in(sub, user=BOB)  # others are not affected
+    assert b.cmd(f"MAIL FROM:<{BOB}>")[0] == 250
+    assert not (sub.spool / "private" / "anvil.state").exists()
+
+
 def test_hard_limit_puts_further_mail_on_hold(instance):
     sub = start_submission(instance, submission_message_rate_limit="0",
                            submission_message_hard_limit="2")
