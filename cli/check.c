@@ -68,6 +68,18 @@ static void check_anvil(const struct mastercf *m, const char *path, struct errli
                      "(doc/anvil.md)", path);
 }
 
+/* mailq for local users goes through the public showq service (an instance made before it
+ * existed has none): without it only root and the instance's user can list the queue. */
+static void check_showq(const struct mastercf *m, const char *path, struct errlist *errs)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->v[i].command, "showq") == 0 && strcmp(m->v[i].service, "showq") == 0 &&
+            strcmp(m->v[i].type, "unix") == 0 && !m->v[i].private_)
+            return;
+    errlist_warn(errs, "%s: no public showq service: mailq works for root and the mail system's user "
+                 "only; add \"showq unix n - n - 1 showq\" (doc/operator.md, \"The queue\")", path);
+}
+
 static void check_master_cf(struct cli *c, struct errlist *errs)
 {
     struct config *cfg = cli_config(c);
@@ -89,6 +101,8 @@ static void check_master_cf(struct cli *c, struct errlist *errs)
     if (m.n == 0 && errlist_errors(errs) == 0)
         errlist_warn(errs, "%s: no services are defined", path);
     check_anvil(&m, path, errs);
+    if (m.n > 0)
+        check_showq(&m, path, errs);
     check_dkim(c, &m, errs);
     trust_check_instance(cfg, &m, errs);
     check_overrides(c, &m, errs);
