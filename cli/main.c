@@ -1,7 +1,7 @@
 /* main.c - the `posthorn` admin command: global options, dispatch to the command groups,
  * and the classic front ends chosen by the program name (argv[0]): mailq, sendmail,
- * newaliases. The configuration directory is -c CONFDIR, else $POSTHORN_CONFIG, else
- * /etc/posthorn. */
+ * newaliases, and Postfix's postqueue and postsuper. The configuration directory is
+ * -c CONFDIR, else $POSTHORN_CONFIG, else /etc/posthorn. */
 #include "cli.h"
 #include "log.h"
 #include <getopt.h>
@@ -63,6 +63,21 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
+/* Programs chosen by the name they are called by (symlinks to posthorn); postqueue and
+ * postsuper are installed apart, in libexec/posthorn/compat/ (doc/operator.md). */
+static const struct command frontends[] = {
+    {"mailq", cmd_mailq},         {"sendmail", cmd_sendmail},   {"newaliases", cmd_newaliases},
+    {"postqueue", cmd_postqueue}, {"postsuper", cmd_postsuper},
+};
+
+static const struct command *find_frontend(const char *name)
+{
+    for (size_t i = 0; i < sizeof frontends / sizeof frontends[0]; i++)
+        if (strcmp(frontends[i].name, name) == 0)
+            return &frontends[i];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct cli c = {.confdir = getenv("POSTHORN_CONFIG")};
@@ -72,12 +87,11 @@ int main(int argc, char **argv)
     char *self = strdup(argv[0] ? argv[0] : "posthorn");
     const char *base = self ? basename(self) : "posthorn";
     /* Front ends keep their traditional option syntax: hand them the whole command line. */
-    if (strcmp(base, "mailq") == 0 || strcmp(base, "sendmail") == 0 ||
-        strcmp(base, "newaliases") == 0) {
-        const struct command *cmd = find_command(base);
-        argv[0] = (char *)cmd->name;
+    const struct command *front = find_frontend(base);
+    if (front) {
+        argv[0] = (char *)front->name;
         free(self);
-        return cmd->fn(&c, argc, argv);
+        return front->fn(&c, argc, argv);
     }
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
         fputs(usage_text, stdout);
