@@ -85,20 +85,23 @@ def json_lines(inst):
     return [json.loads(line) for line in out.splitlines()]
 
 
-def postfix_mailq(msgs):
-    """What Postfix's postqueue -p prints for these postqueue -j objects (showq_compat.c's
-    long-ID format strings, the ID column 19 wide for 18-character IDs), in their order."""
+def postfix_mailq(msgs, id_width=19):
+    """What Postfix's postqueue -p prints for these postqueue -j objects, in their order: its
+    long-queue-ID layout, with the ID column id_width wide (Postfix: 17; Posthorn: 19, for
+    18-character IDs and the status character). test_mailq_postfix.py holds this to a real
+    Postfix's output."""
     out = []
+    w = id_width
     for i, m in enumerate(msgs):
         if i == 0:
-            out.append("%-19s %8s %-19s %s" % ("----Queue ID-----", "--Size--",
-                                               "---Arrival Time----", "--Sender/Recipient------"))
+            out.append("%-*s %8s %-19s %s" % (w, "----Queue ID-----", "--Size--",
+                                              "---Arrival Time----", "--Sender/Recipient------"))
         else:
             out.append("")
         status = {"active": "*", "hold": "!"}.get(m["queue_name"], "")
         when = time.asctime(time.localtime(m["arrival_time"]))
-        out.append("%-19s %8d %19.19s %s" % (m["queue_id"] + status, m["message_size"], when,
-                                            m["sender"]))
+        out.append("%-*s %8d %19.19s %s" % (w, m["queue_id"] + status, m["message_size"], when,
+                                           m["sender"]))
         prev = ""
         for r in m["recipients"]:
             why = r.get("delay_reason", "")
@@ -106,7 +109,7 @@ def postfix_mailq(msgs):
                 prev = why
                 shown = why or "reason unavailable"
                 out.append(" " * max(0, 76 - len(shown)) + "(" + shown + ")")
-            out.append("%-19s %8s %-19s %s" % ("", "", "", r["address"]))
+            out.append("%-*s %8s %-19s %s" % (w, "", "", "", r["address"]))
     if not msgs:
         return "Mail queue is empty\n"
     total = sum(m["message_size"] for m in msgs)
