@@ -77,7 +77,7 @@ static void check_showq(const struct mastercf *m, const char *path, struct errli
             strcmp(m->v[i].type, "unix") == 0 && !m->v[i].private_)
             return;
     errlist_warn(errs, "%s: no public showq service: mailq works for root and the mail system's user "
-                 "only; add \"showq unix n - n - 1 showq\" (doc/operator.md, \"The queue\")", path);
+                 "only; add \"showq unix n - n - 2 showq\" (doc/showq.md)", path);
 }
 
 static void check_master_cf(struct cli *c, struct errlist *errs)

@@ -1,4 +1,4 @@
-/* showqd.h - the showq daemon's state (doc/ipc.md, "showq"; doc/operator.md, "The queue").
+/* showqd.h - the showq daemon's state (doc/showq.md; the protocol: doc/ipc.md, "showq").
  *
  * showq lets every local user list the queue, as Postfix's showq does: master starts it as
  * mail_owner on the public socket SPOOL/public/showq (master.cf private column n), where any
@@ -6,7 +6,8 @@
  * lib/global/queue_listing.h streamed in the records of lib/global/showq_proto.h: what
  * mailq prints (IDs, sizes, times, addresses, defer reasons) and never message content.
  *
- * One event-driven process serves up to showq_client_limit clients at once. Each has its
+ * Each event-driven process serves up to showq_client_limit clients at once (master.cf runs
+ * two, sharing the listener, so reloads overlap: doc/showq.md). Each client has its
  * own scan of the queue, advanced only while its output buffer holds less than
  * SHOWQ_HIGH_WATER bytes, so a huge queue or a client that reads slowly costs one message's
  * worth of memory, and a client that sends no request or stops reading for showq_timeout
