@@ -27,6 +27,8 @@ static const char usage_text[] =
     "       | list [DOMAIN] [--json] | activate|retire|delete DOMAIN SELECTOR\n"
     "  dns records DOMAIN [--ip ADDR]... [--dmarc-policy P] [--mta-sts-mode M] [--json]\n"
     "  mailq          sendmail [-f SENDER] [-t] [-i] RCPT...\n"
+    "  postqueue -p | -j | -f | -i ID | -s SITE    postsuper -d|-h|-H|-r ID|ALL|- [QUEUE...]\n"
+    "       (Postfix's queue tools, from libexec/posthorn/compat/; -c CONFDIR)\n"
     "CONFDIR defaults to $POSTHORN_CONFIG, else /etc/posthorn.\n";
 
 void cli_usage(const char *fmt, ...)
