@@ -225,6 +225,43 @@ static void check_reach(struct cli *c, const char *param, const char *path, stru
     free(blocker);
 }
 
+/* Can every local user reach path (each directory on the way searchable by others; the last
+ * one too, or only readable when it is a file)? Returns the first component in the way, or
+ * NULL. */
+static char *blocked_for_others(const char *path, bool file)
+{
+    char *p = xstrdup(path);
+    for (char *slash = p; slash;) {
+        slash = strchr(slash + 1, '/');
+        if (slash)
+            *slash = 0;
+        struct stat st;
+        bool last = slash == NULL;
+        mode_t need = last && file ? S_IROTH : S_IXOTH;
+        if (*p && (stat(p, &st) < 0 || !(st.st_mode & need)))
+            return p;
+        if (slash)
+            *slash = '/';
+    }
+    free(p);
+    return NULL;
+}
+
+/* mailq for local users needs main.cf (to find the spool) and SPOOL/public/ (showq's socket). */
+static void check_public(struct cli *c, const char *spool, struct errlist *errs)
+{
+    char *mcf = xasprintf("%s/main.cf", c->confdir), *pub = xasprintf("%s/public", spool);
+    char *in_way = blocked_for_others(mcf, true);
+    if (!in_way)
+        in_way = blocked_for_others(pub, false);
+    if (in_way)
+        errlist_warn(errs, "%s: not open to other users: mailq works for root and the mail "
+                     "system's user only (doc/showq.md)", in_way);
+    free(in_way);
+    free(mcf);
+    free(pub);
+}
+
 static void check_dirs(struct cli *c, struct errlist *errs)
 {
     struct config *cfg = cli_config(c);
@@ -244,6 +281,7 @@ static void check_dirs(struct cli *c, struct errlist *errs)
         check_dir(p, sub[i].owned ? mail : (uid_t)-1, mo, sub[i].mode, errs);
         free(p);
     }
+    check_public(c, spool, errs);
     check_dir(config_str(cfg, PARAM(data_directory)), mail, mo, 0, errs);
     check_dir(config_str(cfg, PARAM(virtual_mailbox_base)), vmail, vo, 0, errs);
     check_reach(c, PARAM(mail_owner), spool, errs);
