@@ -68,6 +68,7 @@ static void produce(struct showq_conn *c)
         }
         free(err);
     }
+    c->last_ms = event_now_ms(); /* reading the queue is progress too (files left out) */
 }
 
 /* Send what the socket takes. 0, or -1 when the connection is gone (closed and freed). */
