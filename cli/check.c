@@ -68,6 +68,18 @@ static void check_anvil(const struct mastercf *m, const char *path, struct errli
                      "(doc/anvil.md)", path);
 }
 
+/* mailq for local users goes through the public showq service (an instance made before it
+ * existed has none): without it only root and the instance's user can list the queue. */
+static void check_showq(const struct mastercf *m, const char *path, struct errlist *errs)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->v[i].command, "showq") == 0 && strcmp(m->v[i].service, "showq") == 0 &&
+            strcmp(m->v[i].type, "unix") == 0 && !m->v[i].private_)
+            return;
+    errlist_warn(errs, "%s: no public showq service: mailq works for root and the mail system's user "
+                 "only; add \"showq unix n - n - 2 showq\" (doc/showq.md)", path);
+}
+
 static void check_master_cf(struct cli *c, struct errlist *errs)
 {
     struct config *cfg = cli_config(c);
@@ -89,6 +101,8 @@ static void check_master_cf(struct cli *c, struct errlist *errs)
     if (m.n == 0 && errlist_errors(errs) == 0)
         errlist_warn(errs, "%s: no services are defined", path);
     check_anvil(&m, path, errs);
+    if (m.n > 0)
+        check_showq(&m, path, errs);
     check_dkim(c, &m, errs);
     trust_check_instance(cfg, &m, errs);
     check_overrides(c, &m, errs);
@@ -211,6 +225,43 @@ static void check_reach(struct cli *c, const char *param, const char *path, stru
     free(blocker);
 }
 
+/* Can every local user reach path (each directory on the way searchable by others; the last
+ * one too, or only readable when it is a file)? Returns the first component in the way, or
+ * NULL. */
+static char *blocked_for_others(const char *path, bool file)
+{
+    char *p = xstrdup(path);
+    for (char *slash = p; slash;) {
+        slash = strchr(slash + 1, '/');
+        if (slash)
+            *slash = 0;
+        struct stat st;
+        bool last = slash == NULL;
+        mode_t need = last && file ? S_IROTH : S_IXOTH;
+        if (*p && (stat(p, &st) < 0 || !(st.st_mode & need)))
+            return p;
+        if (slash)
+            *slash = '/';
+    }
+    free(p);
+    return NULL;
+}
+
+/* mailq for local users needs main.cf (to find the spool) and SPOOL/public/ (showq's socket). */
+static void check_public(struct cli *c, const char *spool, struct errlist *errs)
+{
+    char *mcf = xasprintf("%s/main.cf", c->confdir), *pub = xasprintf("%s/public", spool);
+    char *in_way = blocked_for_others(mcf, true);
+    if (!in_way)
+        in_way = blocked_for_others(pub, false);
+    if (in_way)
+        errlist_warn(errs, "%s: not open to other users: mailq works for root and the mail "
+                     "system's user only (doc/showq.md)", in_way);
+    free(in_way);
+    free(mcf);
+    free(pub);
+}
+
 static void check_dirs(struct cli *c, struct errlist *errs)
 {
     struct config *cfg = cli_config(c);
@@ -230,6 +281,7 @@ static void check_dirs(struct cli *c, struct errlist *errs)
         check_dir(p, sub[i].owned ? mail : (uid_t)-1, mo, sub[i].mode, errs);
         free(p);
     }
+    check_public(c, spool, errs);
     check_dir(config_str(cfg, PARAM(data_directory)), mail, mo, 0, errs);
     check_dir(config_str(cfg, PARAM(virtual_mailbox_base)), vmail, vo, 0, errs);
     check_reach(c, PARAM(mail_owner), spool, errs);

@@ -6,6 +6,7 @@
 #define POSTHORN_CLI_H
 #include "config.h"
 #include "errlist.h"
+#include "mailq_format.h"
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +39,10 @@ extern const char *cli_progname;
 /* Print "PROGNAME: MESSAGE" to stderr. */
 void cli_verr(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "PROG: [LEVEL: ]MESSAGE" to stderr, Postfix's shape (LEVEL "warning", "fatal" or
+ * NULL), for the front ends that speak as Postfix's tools (mailq, postqueue, postsuper). */
+void cli_say(const char *prog, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Start logging events (queue changes, sendmail) to maillog_file or syslog. */
 void cli_log_open(struct cli *c, const char *name);
 /* "where" of a parameter for messages: "main.cf:12" or "CONFDIR/main.cf (default)". */
@@ -102,10 +107,23 @@ int cmd_queue(struct cli *c, int argc, char **argv);
 int cli_flush(struct cli *c, bool quiet);
 int cmd_mailq(struct cli *c, int argc, char **argv);
 int cmd_sendmail(struct cli *c, int argc, char **argv);
+int cmd_postqueue(struct cli *c, int argc, char **argv);
+int cmd_postsuper(struct cli *c, int argc, char **argv);
 int cmd_dkim(struct cli *c, int argc, char **argv);
 int cmd_dns(struct cli *c, int argc, char **argv);
 
 /* queue_list.c: `queue list` and `queue show` (called by cmd_queue in queue_admin.c). */
 int queue_read_cmd(struct cli *c, int argc, char **argv);
+/* One queue listing (mailq, sendmail -bp, postqueue -p and -j, queue list): from showq, or
+ * from the spool when showq is down and the caller may read it. */
+struct list_opts {
+    const char *prog;      /* name in messages: "mailq", "sendmail", "postqueue", "posthorn" */
+    enum mailq_style style;
+    bool held;             /* only the hold queue ("No mail is on hold") */
+    bool quiet_fallback;   /* read the spool without postqueue's "Mail system is down" warning */
+};
+/* The exit status: 0, EX_UNAVAILABLE (down, and the spool is not readable), EX_SOFTWARE (a
+ * failed or malformed listing) or EX_IOERR (stdout). */
+int cli_list_queue(struct cli *c, const struct list_opts *o);
 
 #endif

@@ -1,7 +1,7 @@
 /* main.c - the `posthorn` admin command: global options, dispatch to the command groups,
  * and the classic front ends chosen by the program name (argv[0]): mailq, sendmail,
- * newaliases. The configuration directory is -c CONFDIR, else $POSTHORN_CONFIG, else
- * /etc/posthorn. */
+ * newaliases, and Postfix's postqueue and postsuper. The configuration directory is
+ * -c CONFDIR, else $POSTHORN_CONFIG, else /etc/posthorn. */
 #include "cli.h"
 #include "log.h"
 #include <getopt.h>
@@ -27,6 +27,8 @@ static const char usage_text[] =
     "       | list [DOMAIN] [--json] | activate|retire|delete DOMAIN SELECTOR\n"
     "  dns records DOMAIN [--ip ADDR]... [--dmarc-policy P] [--mta-sts-mode M] [--json]\n"
     "  mailq          sendmail [-f SENDER] [-t] [-i] RCPT...\n"
+    "  postqueue -p | -j | -f | -i ID | -s SITE    postsuper -d|-h|-H|-r ID|ALL|- [QUEUE...]\n"
+    "       (Postfix's queue tools, from libexec/posthorn/compat/; -c CONFDIR)\n"
     "CONFDIR defaults to $POSTHORN_CONFIG, else /etc/posthorn.\n";
 
 void cli_usage(const char *fmt, ...)
@@ -63,6 +65,21 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
+/* Programs chosen by the name they are called by (symlinks to posthorn); postqueue and
+ * postsuper are installed apart, in libexec/posthorn/compat/ (doc/operator.md). */
+static const struct command frontends[] = {
+    {"mailq", cmd_mailq},         {"sendmail", cmd_sendmail},   {"newaliases", cmd_newaliases},
+    {"postqueue", cmd_postqueue}, {"postsuper", cmd_postsuper},
+};
+
+static const struct command *find_frontend(const char *name)
+{
+    for (size_t i = 0; i < sizeof frontends / sizeof frontends[0]; i++)
+        if (strcmp(frontends[i].name, name) == 0)
+            return &frontends[i];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct cli c = {.confdir = getenv("POSTHORN_CONFIG"), .progname = "posthorn", .config_exit = 1};
@@ -72,15 +89,14 @@ int main(int argc, char **argv)
     char *self = strdup(argv[0] ? argv[0] : "posthorn");
     const char *base = self ? basename(self) : "posthorn";
     /* Front ends keep their traditional option syntax: hand them the whole command line. */
-    if (strcmp(base, "mailq") == 0 || strcmp(base, "sendmail") == 0 ||
-        strcmp(base, "newaliases") == 0) {
-        const struct command *cmd = find_command(base);
-        argv[0] = (char *)cmd->name;
-        c.progname = cli_progname = cmd->name;
+    const struct command *front = find_frontend(base);
+    if (front) {
+        argv[0] = (char *)front->name;
+        c.progname = cli_progname = front->name;
         c.config_exit = 78; /* EX_CONFIG (sysexits.h), what mutt and cron report */
         cli_option_confdir(&c, argc, argv);
         free(self);
-        return cmd->fn(&c, argc, argv);
+        return front->fn(&c, argc, argv);
     }
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
         fputs(usage_text, stdout);

@@ -1,4 +1,5 @@
-/* queue_admin.c - `posthorn queue ...`: dispatch, and the commands that change the queue.
+/* queue_admin.c - `posthorn queue ...`: dispatch, and the commands that change the queue
+ * (the work itself is cli/queue_run.c, shared with postsuper and postqueue).
  *   flush                 ask qmgr (request=flush) to retry deferred mail now; without a
  *                         running qmgr, move deferred mail to incoming ourselves
  *   delete ID|ALL         remove messages (and their defer logs)
@@ -10,172 +11,70 @@
  * the mail system stopped). Every move is a rename that never replaces a file, followed by
  * an fsync of both directories; afterwards qmgr is woken (request=wakeup). */
 #include "cli.h"
-#include "fileio.h"
-#include "ipc.h"
-#include "log.h"
-#include "mem.h"
 #include "queue.h"
-#include "queue_ops.h"
-#include "trigger.h"
+#include "queue_run.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FLUSH_TIMEOUT_MS 30000
-
-struct op {
-    const char *name;        /* command word */
-    const char *const *from; /* queues it takes messages from (NULL-terminated) */
-    const char *to;          /* destination queue, NULL to delete */
-    bool reset_backoff;      /* drop the defer log */
-    const char *logged;      /* "removed", ... for the log and the summary */
-};
-
-static const char *const from_delete[] = {QUEUE_INCOMING, QUEUE_DEFERRED, QUEUE_HOLD, QUEUE_CORRUPT, NULL};
-static const char *const from_hold[] = {QUEUE_INCOMING, QUEUE_DEFERRED, NULL};
-static const char *const from_release[] = {QUEUE_HOLD, NULL};
-static const char *const from_requeue[] = {QUEUE_DEFERRED, QUEUE_HOLD, NULL};
-
-static const struct op ops[] = {
-    {"delete", from_delete, NULL, true, "removed"},
-    {"hold", from_hold, QUEUE_HOLD, false, "placed on hold"},
-    {"release", from_release, QUEUE_INCOMING, false, "released from hold"},
-    {"requeue", from_requeue, QUEUE_INCOMING, true, "requeued"},
-};
-
-struct run {
-    struct cli *c;
-    const struct op *op;
-    const char *only; /* --queue NAME */
-    size_t done;
-    bool failed;
-    bool touched[8]; /* per index in queue_message_queues: needs a directory fsync */
-};
-
-static int queue_index(const char *q)
+/* posthorn's words for what queue_run_one found. */
+static void report_one(struct queue_run *r, const char *id, enum queue_one res, const char *queue)
 {
-    for (int i = 0; queue_message_queues[i]; i++)
-        if (strcmp(queue_message_queues[i], q) == 0)
-            return i;
-    return -1;
-}
-
-static bool allowed_from(const struct run *r, const char *queue)
-{
-    if (r->only)
-        return strcmp(r->only, queue) == 0 && (!r->op->to || strcmp(r->op->to, queue) != 0);
-    for (const char *const *q = r->op->from; *q; q++)
-        if (strcmp(*q, queue) == 0)
-            return true;
-    return false;
-}
-
-/* Apply the operation to one message known to be in queue. */
-static void apply(struct run *r, const char *id, const char *queue)
-{
-    const char *spool = cli_spool(r->c);
-    int rc = r->op->to ? queue_move(spool, id, queue, r->op->to) : queue_remove(spool, queue, id);
-    if (rc < 0) {
-        if (errno == ENOENT)
-            return; /* qmgr moved it meanwhile */
-        cli_err("%s: %s %s: %s", id, r->op->name, queue, strerror(errno));
-        r->failed = true;
+    switch (res) {
+    case QUEUE_ONE_DONE:
+    case QUEUE_ONE_ERROR: /* already said */
         return;
-    }
-    if (r->op->to && r->op->reset_backoff && defer_log_remove(spool, id) < 0)
-        cli_err("%s: cannot remove its defer log: %s", id, strerror(errno));
-    r->touched[queue_index(queue)] = true;
-    if (r->op->to)
-        r->touched[queue_index(r->op->to)] = true;
-    log_info("%s: %s", id, r->op->logged);
-    r->done++;
-}
-
-static void apply_one(struct run *r, const char *id)
-{
-    const char *queue;
-    if (!queue_id_valid(id)) {
+    case QUEUE_ONE_BAD_ID:
         cli_err("\"%s\" is not a queue ID", id);
-        r->failed = true;
-    } else if (queue_find(cli_spool(r->c), id, &queue) < 0) {
-        cli_err("%s: %s", id, errno == ENOENT ? "not in the queue" : strerror(errno));
-        r->failed = true;
-    } else if (!allowed_from(r, queue)) {
-        if (strcmp(queue, QUEUE_ACTIVE) == 0 && !r->only)
-            cli_err("%s: being delivered (active queue); try again, or stop the mail system and "
-                    "use --queue active", id);
-        else
-            cli_err("%s: is in the %s queue: nothing to %s", id, queue, r->op->name);
-        r->failed = true;
-    } else {
-        apply(r, id, queue);
+        break;
+    case QUEUE_ONE_NOT_FOUND:
+        cli_err("%s: not in the queue", id);
+        break;
+    case QUEUE_ONE_ACTIVE:
+        cli_err("%s: being delivered (active queue); try again, or stop the mail system and "
+                "use --queue active", id);
+        break;
+    case QUEUE_ONE_ELSEWHERE:
+        cli_err("%s: is in the %s queue: nothing to %s", id, queue, r->op->name);
+        break;
     }
+    r->failed = true;
 }
 
-static void apply_all(struct run *r)
-{
-    for (const char *const *q = queue_message_queues; *q; q++) {
-        if (!allowed_from(r, *q))
-            continue;
-        char **ids;
-        size_t n;
-        if (queue_list(cli_spool(r->c), *q, &ids, &n) < 0) {
-            cli_err("%s/%s: %s", cli_spool(r->c), *q, strerror(errno));
-            r->failed = true;
-            continue;
-        }
-        for (size_t i = 0; i < n; i++)
-            apply(r, ids[i], *q);
-        queue_list_free(ids, n);
-    }
-}
-
-static void sync_touched(struct run *r)
-{
-    for (int i = 0; queue_message_queues[i]; i++) {
-        if (!r->touched[i])
-            continue;
-        char *dir = xasprintf("%s/%s", cli_spool(r->c), queue_message_queues[i]);
-        if (fsync_dir(dir) < 0) {
-            cli_err("fsync %s: %s", dir, strerror(errno));
-            r->failed = true;
-        }
-        free(dir);
-    }
-}
-
-static int run_op(struct cli *c, const struct op *op, int argc, char **argv)
+static int run_op(struct cli *c, const struct queue_op *op, int argc, char **argv)
 {
     static const struct option longopts[] = {{"queue", required_argument, NULL, 'q'},
                                              {NULL, 0, NULL, 0}};
-    struct run r = {.c = c, .op = op};
+    struct queue_run r = {.c = c, .prog = "posthorn", .op = op};
+    const char *only[2] = {NULL, NULL};
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (opt != 'q')
             cli_usage(NULL);
-        r.only = optarg;
+        only[0] = optarg;
+        r.only = only;
     }
     if (optind >= argc)
         cli_usage("queue %s ID...|ALL [--queue NAME]", op->name);
-    if (r.only && queue_index(r.only) < 0)
-        cli_usage("--queue %s: not a queue (incoming, active, deferred, hold, corrupt)", r.only);
+    if (only[0] && !queue_run_known(only[0]))
+        cli_usage("--queue %s: not a queue (incoming, active, deferred, hold, corrupt)", only[0]);
     /* qmgr owns active/ while it runs: changing it behind qmgr's back is a lie (it would go
      * on delivering) or a race. */
-    if (r.only && strcmp(r.only, "active") == 0 && master_pid(c) != 0) {
+    if (only[0] && strcmp(only[0], QUEUE_ACTIVE) == 0 && master_pid(c) != 0) {
         cli_err("--queue active: the mail system is running; stop it first");
         return 1;
     }
     cli_log_open(c, "queue");
     for (int i = optind; i < argc; i++) {
-        if (strcmp(argv[i], "ALL") == 0)
-            apply_all(&r);
-        else
-            apply_one(&r, argv[i]);
+        if (strcmp(argv[i], "ALL") == 0) {
+            queue_run_all(&r);
+        } else {
+            const char *queue;
+            report_one(&r, argv[i], queue_run_one(&r, argv[i], &queue), queue);
+        }
     }
-    sync_touched(&r);
-    if (r.done && op->to)
-        cli_wake_qmgr(c); /* lossy by design: qmgr also rescans */
+    queue_run_finish(&r);
     printf("posthorn: %s: %zu message%s\n", op->logged, r.done, r.done == 1 ? "" : "s");
     return r.failed ? 1 : 0;
 }
@@ -183,12 +82,10 @@ static int run_op(struct cli *c, const struct op *op, int argc, char **argv)
 /* qmgr is not running: do its part of a flush (deferred -> incoming) ourselves. */
 static int flush_offline(struct cli *c)
 {
-    static const char *const from[] = {QUEUE_DEFERRED, NULL};
-    static const struct op move = {"flush", from, QUEUE_INCOMING, false, "moved to incoming for delivery"};
-    struct run r = {.c = c, .op = &move};
+    struct queue_run r = {.c = c, .prog = "posthorn", .op = queue_op_find("flush")};
     cli_log_open(c, "queue");
-    apply_all(&r);
-    sync_touched(&r);
+    queue_run_all(&r);
+    queue_run_finish(&r);
     printf("posthorn: qmgr is not running; moved %zu deferred message%s to incoming "
            "(delivered when the mail system starts)\n", r.done, r.done == 1 ? "" : "s");
     return r.failed ? 1 : 0;
@@ -197,19 +94,20 @@ static int flush_offline(struct cli *c)
 int cli_flush(struct cli *c, bool quiet)
 {
     char *err = NULL;
-    if (trigger_qmgr_flush(cli_spool(c), FLUSH_TIMEOUT_MS, &err) < 0) {
-        if (errno == ENOENT || errno == ECONNREFUSED) {
-            free(err);
-            return flush_offline(c);
-        }
-        cli_err("flush: %s", err);
+    int r = queue_flush_request(c, &err);
+    if (r == 1) {
         free(err);
-        return 1;
+        return flush_offline(c);
     }
-    if (!quiet)
+    if (r < 0)
+        cli_err("flush: %s", err);
+    else if (!quiet)
         printf("posthorn: flush requested: deferred mail is being delivered\n");
-    return 0;
+    free(err);
+    return r < 0 ? 1 : 0;
 }
+
+static const char *const op_words[] = {"delete", "hold", "release", "requeue", NULL};
 
 int cmd_queue(struct cli *c, int argc, char **argv)
 {
@@ -223,8 +121,8 @@ int cmd_queue(struct cli *c, int argc, char **argv)
             cli_usage("queue flush takes no arguments");
         return cli_flush(c, false);
     }
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(ops[i].name, sub) == 0)
-            return run_op(c, &ops[i], argc - 1, argv + 1);
+    for (const char *const *w = op_words; *w; w++)
+        if (strcmp(*w, sub) == 0)
+            return run_op(c, queue_op_find(sub), argc - 1, argv + 1);
     cli_usage("unknown queue subcommand \"%s\"", sub);
 }

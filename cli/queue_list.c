@@ -1,35 +1,34 @@
-/* queue_list.c - reading the queue: `posthorn queue list [--held] [--json]` (--held: only
- * the mail in hold/, which qmgr leaves alone until `posthorn queue release`), the `mailq` front end
- * (Postfix's output shape) and `posthorn queue show ID` (envelope, defer state, message).
- * Files are opened without following symlinks; a file that moves or vanishes during the
- * scan (qmgr at work) is skipped, one that does not parse is reported. */
+/* queue_list.c - reading the queue: `posthorn queue list [--held] [--json]`, the `mailq` front
+ * end (and `sendmail -bp`, `postqueue -p` and `-j` through cli_list_queue()), and `posthorn
+ * queue show ID` (envelope, defer state, message).
+ *
+ * A listing comes from the showq service (SPOOL/public/showq, doc/ipc.md "showq") whoever
+ * asks, as with Postfix's postqueue; when showq does not answer (the mail system is down), a
+ * caller that may read the spool (root, or the instance's user) scans it directly with the
+ * same code showq runs (lib/global/queue_listing.h), root as mail_owner; anybody else is told
+ * the mail system is down. Either source feeds one formatter (lib/global/mailq_format.h).
+ * Messages and exit statuses are postqueue's: EX_UNAVAILABLE when the mail system is down,
+ * EX_SOFTWARE for a broken listing. */
 #include "cli.h"
-#include "buf.h"
-#include "fileio.h"
-#include "ipc.h"
+#include "mailq_format.h"
 #include "mem.h"
+#include "privs.h"
 #include "queue.h"
+#include "queue_listing.h"
 #include "queue_ops.h"
-#include <dirent.h>
+#include "showq_proto.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
-
-/* The queues mailq shows (corrupt files are not mail any more). */
-static const char *const listed[] = {QUEUE_INCOMING, QUEUE_ACTIVE, QUEUE_DEFERRED, QUEUE_HOLD, NULL};
 
 struct entry {
     const char *queue;
     struct queue_msg m;
     struct defer_log defer; /* SPOOL/defer/ID (written by qmgr) */
-};
-
-struct listing {
-    struct entry *v;
-    size_t n;
 };
 
 /* 1 read, 0 vanished, -1 bad (reported). */
@@ -63,155 +62,114 @@ static int read_entry(struct cli *c, const char *queue, const char *id, struct e
     return 1;
 }
 
-static int scan_queue(struct cli *c, const char *queue, struct listing *l)
+/* Where the listing comes from: showq, or the spool itself. */
+struct source {
+    struct showq_client *showq;
+    struct qlist *direct;
+};
+
+/* Open the direct scan when showq cannot be reached for a reason that means "not running".
+ * 0, or an exit status after saying why. */
+static int open_direct(struct cli *c, const struct list_opts *o, const char *why,
+                       const char *const *queues, struct source *s)
 {
-    char **ids;
-    size_t n;
-    if (queue_list(cli_spool(c), queue, &ids, &n) < 0) {
-        cli_err("%s/%s: %s%s", cli_spool(c), queue, strerror(errno),
-                errno == EACCES ? " (run as root or as the mail_owner)" : "");
-        return -1;
+    char *incoming = xasprintf("%s/%s", cli_spool(c), QUEUE_INCOMING);
+    bool readable = access(incoming, R_OK | X_OK) == 0;
+    free(incoming);
+    if (!readable) {
+        cli_say(o->prog, "fatal", "Queue report unavailable - mail system is down (%s)", why);
+        return EX_UNAVAILABLE;
     }
-    l->v = xreallocarray(l->v, l->n + n + 1, sizeof *l->v);
-    for (size_t i = 0; i < n; i++)
-        if (read_entry(c, queue, ids[i], &l->v[l->n]) == 1)
-            l->n++;
-    queue_list_free(ids, n);
+    if (!o->quiet_fallback)
+        cli_say(o->prog, "warning", "Mail system is down -- accessing queue directly (%s)", why);
+    char *err = NULL;
+    if (privs_is_root() && privs_drop(config_str(cli_config(c), PARAM(mail_owner)), NULL, &err) < 0) {
+        cli_say(o->prog, "fatal", "%s", err);
+        free(err);
+        return EX_SOFTWARE;
+    }
+    s->direct = qlist_open(cli_spool(c), queues);
     return 0;
 }
 
-static int by_arrival(const void *a, const void *b)
-{
-    const struct entry *x = a, *y = b;
-    if (x->m.arrival_sec != y->m.arrival_sec)
-        return x->m.arrival_sec < y->m.arrival_sec ? -1 : 1;
-    if (x->m.arrival_usec != y->m.arrival_usec)
-        return x->m.arrival_usec < y->m.arrival_usec ? -1 : 1;
-    return strcmp(x->m.id, y->m.id);
-}
-
-static void free_listing(struct listing *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        queue_msg_free(&l->v[i].m);
-        defer_log_free(&l->v[i].defer);
-    }
-    free(l->v);
-}
-
-/* The recorded defer reason for a recipient, or NULL. */
-static const char *defer_reason(const struct entry *e, const char *addr)
-{
-    for (size_t i = 0; i < e->defer.n; i++)
-        if (strcmp(e->defer.v[i].addr, addr) == 0)
-            return e->defer.v[i].reason;
-    return NULL;
-}
-
-#define SENDER_COLUMN (QUEUE_ID_LEN + 1 + 1 + 8 + 1 + 20 + 1)
-#define REASON_WIDTH 79
-
-static void print_reason(const char *reason)
-{
-    size_t len = strlen(reason) + 2;
-    int pad = len < REASON_WIDTH ? (int)(REASON_WIDTH - len) : 0;
-    printf("%*s(%s)\n", pad, "", reason);
-}
-
-/* Postfix's mailq shape: recipients grouped under their defer reason. */
-static void print_entry(const struct entry *e)
-{
-    char when[32];
-    time_t t = (time_t)e->m.arrival_sec;
-    struct tm tm;
-    strftime(when, sizeof when, "%a %b %e %H:%M:%S", localtime_r(&t, &tm));
-    char status = strcmp(e->queue, QUEUE_ACTIVE) == 0 ? '*' : strcmp(e->queue, QUEUE_HOLD) == 0 ? '!' : ' ';
-    printf("%s%c %8zu %-20.20s %s\n", e->m.id, status, e->m.body_size, when,
-           *e->m.sender ? e->m.sender : "MAILER-DAEMON");
-    bool *shown = xcalloc(e->m.nrcpts + 1, sizeof *shown);
-    for (size_t i = 0; i < e->m.nrcpts; i++) {
-        if (e->m.rcpts[i].done || shown[i])
-            continue;
-        const char *reason = defer_reason(e, e->m.rcpts[i].addr);
-        if (reason)
-            print_reason(reason);
-        for (size_t j = i; j < e->m.nrcpts; j++) {
-            if (e->m.rcpts[j].done || shown[j])
-                continue;
-            const char *r2 = defer_reason(e, e->m.rcpts[j].addr);
-            if ((reason == NULL) != (r2 == NULL) || (reason && strcmp(reason, r2) != 0))
-                continue;
-            printf("%*s%s\n", SENDER_COLUMN, "", e->m.rcpts[j].addr);
-            shown[j] = true;
-        }
-    }
-    free(shown);
-    printf("\n");
-}
-
-static void print_json(const struct listing *l)
-{
-    printf("[");
-    for (size_t i = 0; i < l->n; i++) {
-        const struct entry *e = &l->v[i];
-        printf("%s\n  {\"queue_name\": \"%s\", \"queue_id\": \"%s\", \"arrival_time\": %lld, "
-               "\"message_size\": %zu, \"sender\": ",
-               i ? "," : "", e->queue, e->m.id, e->m.arrival_sec, e->m.body_size);
-        json_string(stdout, e->m.sender);
-        printf(", \"recipients\": [");
-        size_t k = 0;
-        for (size_t j = 0; j < e->m.nrcpts; j++) {
-            if (e->m.rcpts[j].done)
-                continue;
-            printf("%s{\"address\": ", k++ ? ", " : "");
-            json_string(stdout, e->m.rcpts[j].addr);
-            const char *reason = defer_reason(e, e->m.rcpts[j].addr);
-            if (reason) {
-                printf(", \"delay_reason\": ");
-                json_string(stdout, reason);
-            }
-            printf("}");
-        }
-        printf("]}");
-    }
-    printf("%s]\n", l->n ? "\n" : "");
-}
-
-static int list(struct cli *c, bool json, bool held_only)
+static int open_source(struct cli *c, const struct list_opts *o, struct source *s)
 {
     static const char *const held[] = {QUEUE_HOLD, NULL};
-    struct listing l = {0};
-    int rc = 0;
-    for (const char *const *q = held_only ? held : listed; *q && rc == 0; q++)
-        if (scan_queue(c, *q, &l) < 0)
-            rc = 1;
-    if (rc) {
-        free_listing(&l);
-        return 1;
-    }
-    qsort(l.v, l.n, sizeof *l.v, by_arrival);
-    if (json) {
-        print_json(&l);
-    } else if (l.n == 0) {
-        printf(held_only ? "No mail is on hold\n" : "Mail queue is empty\n");
+    memset(s, 0, sizeof *s);
+    int timeout_ms = (int)config_int(cli_config(c), PARAM(showq_timeout)) * 1000;
+    char *err = NULL;
+    s->showq = showq_connect(cli_spool(c), o->held ? QUEUE_HOLD : NULL, timeout_ms, &err);
+    if (s->showq)
+        return 0;
+    int e = errno, rc;
+    char *why = xasprintf("Connect to the %s showq service: %s",
+                          config_str(cli_config(c), PARAM(syslog_name)), strerror(e));
+    if (e == ENOENT || e == ECONNREFUSED) {
+        rc = open_direct(c, o, why, o->held ? held : qlist_mailq_queues, s);
+    } else if (e == EPROTO) {
+        cli_say(o->prog, "fatal", "malformed showq server response: %s", err);
+        rc = EX_SOFTWARE;
     } else {
-        unsigned long long total = 0;
-        /* Postfix's headings, widened to our 18-character queue IDs so the columns line up. */
-        printf("%-19s %8s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----",
-               "-Sender/Recipient-------");
-        for (size_t i = 0; i < l.n; i++) {
-            print_entry(&l.v[i]);
-            total += l.v[i].m.body_size;
-        }
-        printf("-- %llu Kbytes in %zu Request%s.\n", (total + 1023) / 1024, l.n, l.n == 1 ? "" : "s");
+        cli_say(o->prog, "fatal", "%s", why);
+        rc = EX_SOFTWARE;
     }
-    free_listing(&l);
+    free(why);
+    free(err);
     return rc;
 }
 
+static enum qlist_result source_next(struct source *s, const struct qlist_msg **m, char **err)
+{
+    return s->showq ? showq_next(s->showq, m, err) : qlist_next(s->direct, m, err);
+}
+
+int cli_list_queue(struct cli *c, const struct list_opts *o)
+{
+    struct source s;
+    int rc = open_source(c, o, &s);
+    if (rc)
+        return rc;
+    struct mailq_out out;
+    mailq_out_init(&out, stdout, o->style);
+    const struct qlist_msg *m;
+    char *err = NULL;
+    enum qlist_result r;
+    while ((r = source_next(&s, &m, &err)) != QLIST_END && r != QLIST_FAILED) {
+        if (r == QLIST_SKIPPED || m->warning)
+            cli_say(o->prog, "warning", "%s", r == QLIST_SKIPPED ? err : m->warning);
+        if (r == QLIST_MSG)
+            mailq_out_msg(&out, m);
+        free(err);
+        err = NULL;
+    }
+    if (r == QLIST_END)
+        mailq_out_end(&out, o->held ? "No mail is on hold" : "Mail queue is empty");
+    else
+        cli_say(o->prog, "fatal", "%s", err);
+    free(err);
+    showq_close(s.showq);
+    qlist_close(s.direct);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (errno != EPIPE)
+            cli_say(o->prog, "fatal", "output write error: %s", strerror(errno));
+        return EX_IOERR;
+    }
+    return r == QLIST_END ? 0 : EX_SOFTWARE;
+}
+
+/* mailq [-C CONFDIR] [-v]; as `sendmail -bp` argv[0] is "sendmail" and nothing follows. */
 int cmd_mailq(struct cli *c, int argc, char **argv)
 {
-    return list(c, argc > 1 && strcmp(argv[1], "--json") == 0, false);
+    struct list_opts o = {.prog = argv[0], .style = MAILQ_TEXT};
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "-C", 2) == 0 && (argv[i][2] || i + 1 < argc))
+            c->confdir = argv[i][2] ? argv[i] + 2 : argv[++i];
+        else if (strcmp(argv[i], "-v") != 0) {
+            cli_say(o.prog, "fatal", "usage: %s [-C config_dir] [-v]", o.prog);
+            return EX_USAGE;
+        }
+    }
+    return cli_list_queue(c, &o);
 }
 
 static int put_body(void *ctx, const char *data, size_t len)
@@ -284,16 +242,16 @@ static int show(struct cli *c, const char *id)
 int queue_read_cmd(struct cli *c, int argc, char **argv)
 {
     if (strcmp(argv[1], "list") == 0) {
-        bool json = false, held = false;
+        struct list_opts o = {.prog = "posthorn", .style = MAILQ_TEXT, .quiet_fallback = true};
         for (int i = 2; i < argc; i++) {
-            if (strcmp(argv[i], "--json") == 0 && !json)
-                json = true;
-            else if (strcmp(argv[i], "--held") == 0 && !held)
-                held = true;
+            if (strcmp(argv[i], "--json") == 0 && o.style == MAILQ_TEXT)
+                o.style = MAILQ_JSON_ARRAY;
+            else if (strcmp(argv[i], "--held") == 0 && !o.held)
+                o.held = true;
             else
                 cli_usage("queue list [--held] [--json]");
         }
-        return list(c, json, held);
+        return cli_list_queue(c, &o);
     }
     if (argc != 3)
         cli_usage("queue show ID");

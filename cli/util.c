@@ -50,6 +50,16 @@ void cli_err(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_say(const char *prog, const char *level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: %s%s", prog, level ? level : "", level ? ": " : "");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
 void cli_log_open(struct cli *c, const char *name)
 {
     const char *file = config_str(cli_config(c), PARAM(maillog_file));

@@ -47,6 +47,9 @@ static const struct param_def imapd_rows[] = {
 static const struct param_def dkim_rows[] = {
 #include "params_dkim.def"
 };
+static const struct param_def showq_rows[] = {
+#include "params_showq.def"
+};
 static const struct param_def master_rows[] = {
 #include "params_master.def"
 };
@@ -63,6 +66,7 @@ const struct param_table param_tables[] = {
     TABLE("pop3d", "the POP3 server", pop3d_rows),
     TABLE("imapd", "the IMAP server", imapd_rows),
     TABLE("dkim", "DKIM signing (dkim-signer and its clients)", dkim_rows),
+    TABLE("showq", "the queue listing service (showq, mailq)", showq_rows),
     TABLE("master", "the supervisor", master_rows),
 };
 const size_t param_tables_len = sizeof param_tables / sizeof param_tables[0];
