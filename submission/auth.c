@@ -47,7 +47,7 @@ void auth_forget(struct session *s)
 }
 
 /* Logged in Postfix's shape too, which fail2ban's postfix-sasl filter matches
- * (doc/submission.md, "Logs"). */
+ * (doc/submission.md, "AUTH"). */
 static void failed(struct session *s, const struct auth_outcome *o)
 {
     struct submission *sub = sub_of(s);
