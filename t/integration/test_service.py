@@ -59,14 +59,16 @@ def test_unit_file_verifies(instance, tmp_path):
     text, keys = unit_for(instance)
     path = tmp_path / "posthorn.service"
     path.write_text(text)
+    # verify also runs man for each Documentation= page: the build's pages (test_manpages.py).
+    env = dict(os.environ, MANPATH=str(BIN.parent / "share" / "man"))
     p = subprocess.run([SYSTEMD_ANALYZE, "verify", str(path)], capture_output=True, text=True,
-                       timeout=120)
+                       timeout=120, env=env)
     assert p.returncode == 0 and p.stderr.strip() == "", p.stdout + p.stderr
     assert keys["Type"] == "forking" and keys["Restart"] == "on-failure"
     # A broken unit is caught: the check can fail.
     path.write_text(text.replace("Type=forking", "Type=forked"))
     p = subprocess.run([SYSTEMD_ANALYZE, "verify", str(path)], capture_output=True, text=True,
-                       timeout=120)
+                       timeout=120, env=env)
     assert "Failed to parse service type" in p.stderr, p.stderr
 
 
