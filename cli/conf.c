@@ -27,16 +27,10 @@ static void show(const char *name, const char *value, bool value_only)
         printf("%s = %s\n", name, value ? value : "");
 }
 
-static const char *type_name(const struct param_def *p)
-{
-    static const char *const names[] = {"text", "integer", "yes/no", "time", "size", "list", "one of"};
-    return names[p->type];
-}
-
 /* `conf -d -v`: the table with each parameter's type, bounds and one-line description. */
 static void show_documented(const struct param_def *p)
 {
-    printf("# %s\n# (%s", p->doc, type_name(p));
+    printf("# %s\n# (%s", p->doc, param_type_name(p->type));
     if (p->type == PT_ENUM)
         printf(" %s", p->choices);
     else if (p->type == PT_INT || p->type == PT_TIME || p->type == PT_SIZE)

@@ -1,6 +1,5 @@
-/* control.c - `posthorn start|stop|reload|status`. master holds an flock on
- * SPOOL/pid/master.pid while it runs and writes its pid there; SPOOL/pid/master.status has
- * one line per service ("SERVICE TYPE PID PID ..."). start runs the same checks as
+/* control.c - `posthorn start|stop|reload` (status: status.c). master holds an flock on
+ * SPOOL/pid/master.pid while it runs and writes its pid there. start runs the same checks as
  * `posthorn check` and refuses on errors, then runs DAEMON_DIR/master, which backgrounds
  * itself once every listener is bound; its exit status is passed on. */
 #include "cli.h"
@@ -170,26 +169,5 @@ int cmd_reload(struct cli *c, int argc, char **argv)
         return 1;
     }
     printf("posthorn: reloading (signal sent to master pid %ld)\n", (long)pid);
-    return 0;
-}
-
-int cmd_status(struct cli *c, int argc, char **argv)
-{
-    if (argc != 1)
-        cli_usage("status takes no arguments");
-    pid_t pid = master_pid(c);
-    if (pid <= 0) {
-        printf("master is not running\n");
-        return pid == 0 ? EXIT_NOT_RUNNING : 1;
-    }
-    printf("master is running (pid %ld)\n", (long)pid);
-    char *path = xasprintf("%s/pid/master.status", cli_spool(c));
-    struct buf b = BUF_INIT;
-    if (read_file(path, 1024 * 1024, &b) == 0)
-        fputs(b.data ? b.data : "", stdout);
-    else if (errno != ENOENT)
-        cli_err("%s: %s", path, strerror(errno));
-    buf_free(&b);
-    free(path);
     return 0;
 }

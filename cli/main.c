@@ -13,7 +13,7 @@
 static const char usage_text[] =
     "usage: posthorn [-c CONFDIR] [-v] COMMAND [ARGS]\n"
     "  init DIR [--hostname H] [--domain D] [--listen ADDR] [--port-offset N] [--user ADDR]\n"
-    "  start | stop | reload | status | check\n"
+    "  start | stop | reload | status [--json] | check\n"
     "  conf [-n | -d] [-h] [-x] [NAME...]   conf -e|set NAME=VALUE...   conf -# NAME...\n"
     "       | conf -M [SERVICE[/TYPE]...] | conf -m   (postconf's flags; -v conf -d: every\n"
     "       parameter with its type, bounds and description)\n"

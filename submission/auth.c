@@ -46,9 +46,14 @@ void auth_forget(struct session *s)
     ss->attempt = NULL;
 }
 
+/* Logged in Postfix's shape too, which fail2ban's postfix-sasl filter matches
+ * (doc/submission.md, "AUTH"). */
 static void failed(struct session *s, const struct auth_outcome *o)
 {
     struct submission *sub = sub_of(s);
+    const char *mech = ss_of(s)->sasl.mech;
+    log_warn("unknown[%s]: SASL %s authentication failed: authentication failure", s->addr,
+             mech ? mech : "PLAIN");
     if (sub->failure_delay_ms > 0)
         sess_hold(s->sess, (long)sub->failure_delay_ms);
     session_error(s, "535 5.7.8 Error: authentication failed: authentication failure");

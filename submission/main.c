@@ -28,6 +28,10 @@ static void read_params(struct submission *sub, struct config *cfg)
 static void pre_init(struct server *srv)
 {
     struct submission *sub = xcalloc(1, sizeof *sub);
+    /* Postfix's names (its master.cf's syslog_name overrides), which log tools expect:
+     * SYSLOG_NAME/submission/smtpd or, on 465, SYSLOG_NAME/smtps/smtpd. */
+    log_set_name(config_bool(srv->cfg, PARAM(smtpd_tls_wrappermode)) ? "smtps/smtpd"
+                                                                     : "submission/smtpd");
     sub->d = smtpd_pre_init(srv, &submission_hooks);
     sub->d->role = sub;
     sub->d->p.received_hide_client = config_bool(srv->cfg, PARAM(submission_received_hide_client));

@@ -52,6 +52,9 @@ struct param_alias {
 extern const struct param_alias param_aliases[];
 extern const size_t param_aliases_len;
 
+/* How a type is named to people: "text", "integer", "yes/no", "time", "size", "list",
+ * "one of" (followed by the choices). */
+const char *param_type_name(enum param_type t);
 /* The row of NAME (its current name, not an old one), or NULL. */
 const struct param_def *param_find(const char *name);
 /* The table a row belongs to. */

@@ -106,6 +106,12 @@ const struct param_names param_names = {
 #include "params_all.def"
 };
 
+const char *param_type_name(enum param_type t)
+{
+    static const char *const names[] = {"text", "integer", "yes/no", "time", "size", "list", "one of"};
+    return t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
 const struct param_def *param_find(const char *name)
 {
     for (size_t t = 0; t < param_tables_len; t++)

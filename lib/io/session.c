@@ -24,6 +24,8 @@ void sess_vreply(struct sess *s, const char *fmt, va_list ap)
     buf_vprintf(&b, fmt, ap);
     if (log_verbose())
         log_debug("> %s: %s%s", s->tag, buf_cstr(&b), s->holding ? " (delayed)" : "");
+    if (s->ops->replied)
+        s->ops->replied(s, buf_cstr(&b));
     buf_puts(&b, "\r\n");
     if (s->holding)
         buf_append(&s->held, b.data, b.len);

@@ -66,6 +66,8 @@ struct sess_ops {
     void (*tls_ready)(struct sess *s);
     /* All pending output was written and the session is not closing. NULL: nothing. */
     void (*drained)(struct sess *s);
+    /* A reply line (without its CRLF) was queued for the peer, or held back. NULL: nothing. */
+    void (*replied)(struct sess *s, const char *line);
     /* The session is being freed: release the owner's state (the connection is still
      * there, unless detached). Required. */
     void (*finish)(struct sess *s);

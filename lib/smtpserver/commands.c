@@ -12,17 +12,7 @@
 #include <strings.h>
 #include <sys/statvfs.h>
 
-static const char *show(const char *s) { return s ? s : ""; }
-
-void log_reject(struct session *s, const char *cmd, const char *reply, const char *to)
-{
-    const char *from = s->txn.active ? s->txn.mail->from.addr : NULL;
-    log_info("NOQUEUE: reject: %s from unknown[%s]: %s;%s%s%s%s%s%s proto=%s helo=<%s>", cmd,
-             s->addr, reply, from ? " from=<" : "", show(from), from ? ">" : "",
-             to ? " to=<" : "", show(to), to ? ">" : "", session_protocol(s), show(s->helo));
-}
-
-/* A policy refusal: logged Postfix-style and counted as an error. */
+/* A policy refusal: logged Postfix-style (smtplog.c) and counted as an error. */
 void session_reject(struct session *s, const char *cmd, const char *to, const char *reply)
 {
     log_reject(s, cmd, reply, to);
@@ -107,17 +97,17 @@ static void cmd_mail(struct session *s, const char *args)
         session_error(s, "%d %s %s", e.code, e.status, e.text);
         return;
     }
+    s->txn.mail = xmalloc(sizeof m); /* the sender is logged with a refusal (from=<>) */
+    *s->txn.mail = m;
     if (m.size > d->p.size_limit) {
-        reject(s, "MAIL", NULL, "552 5.3.4 Message size exceeds fixed limit");
+        session_mail_decided(s, "552 5.3.4 Message size exceeds fixed limit");
         return;
     }
     if (!enough_space(s, m.size)) {
         log_warn("not enough free space in %s (queue_minfree %lld)", d->srv->spool, d->p.minfree);
-        reject(s, "MAIL", NULL, "452 4.3.1 Insufficient system storage");
+        session_mail_decided(s, "452 4.3.1 Insufficient system storage");
         return;
     }
-    s->txn.mail = xmalloc(sizeof m);
-    *s->txn.mail = m;
     enum smtpd_verdict v = d->hooks->mail ? d->hooks->mail(s) : SMTPD_ACCEPT;
     if (v == SMTPD_WAIT)
         s->wait_role = true;
@@ -316,9 +306,12 @@ static const struct {
     {SMTP_EXPN, cmd_not_here},     {SMTP_ETRN, cmd_not_here}, {SMTP_AUTH, cmd_auth},
 };
 
+/* Logged as Postfix does: a reject "after" the command before the line, or at the end of
+ * the message when the content had one. */
 void session_bare_lf(struct session *s)
 {
-    log_info("bare <LF> received after %s from unknown[%s]", s->last_cmd, s->addr);
+    bool content = s->mode != MODE_CMD;
+    log_reject(s, content ? WHERE_EOM : s->last_cmd, "bare <LF> received", NULL);
     txn_reset(s);
     session_reply(s, "521 5.5.2 %s Error: bare <LF> received", s->d->p.hostname);
     session_close(s);
@@ -329,6 +322,8 @@ static void dispatch(struct session *s, const char *line)
     const char *args;
     enum smtp_verb v = smtp_parse_command(line, &args);
     s->last_cmd = smtp_verb_name(v);
+    if (line[0])
+        smtp_stats_command(&s->stats, v);
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (handlers[i].verb == v) {
             handlers[i].fn(s, args);
@@ -356,7 +351,6 @@ bool command_input(struct session *s)
     enum conn_line r = conn_read_line(s->conn, s->d->p.line_limit, &s->line, &bare);
     if (r == CONN_LINE_NONE)
         return false;
-    s->commands++;
     s->last_bare_lf = bare;
     if (r == CONN_LINE_TOO_LONG) {
         s->last_cmd = "UNKNOWN";

@@ -36,6 +36,7 @@ void data_command(struct session *s, const char *args)
         return;
     }
     s->mode = MODE_DATA;
+    s->last_cmd = WHERE_DATA_CONTENT;
     smtp_data_init(&s->data, s->d->p.bare_lf, !s->last_bare_lf);
     session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -53,12 +54,14 @@ bool data_input(struct session *s)
         smtp_data_decode(&s->data, p, len, conn_eof(s->conn), &used, emit_content, s);
     conn_consume(s->conn, used);
     sess_rate_count(s->sess, used);
+    s->content_bytes += used;
     if (st == SMTP_DATA_BARE_LF) {
         session_bare_lf(s);
         return true;
     }
     if (st == SMTP_DATA_END) {
         s->mode = MODE_CMD;
+        s->last_cmd = WHERE_EOM;
         msg_finish(s);
         return true;
     }
@@ -103,6 +106,7 @@ static void bdat_chunk_done(struct session *s)
         return;
     }
     if (s->bdat_last) {
+        s->last_cmd = WHERE_EOM;
         msg_finish(s);
         return;
     }
@@ -119,6 +123,7 @@ void bdat_command(struct session *s, const char *args)
         session_close(s);
         return;
     }
+    s->last_cmd = WHERE_BDAT_CONTENT;
     s->bdat_left = size;
     s->bdat_size = size;
     s->bdat_last = last;
@@ -152,6 +157,7 @@ bool bdat_input(struct session *s)
         msg_write_crlf(s, p, take);
     conn_consume(s->conn, take);
     sess_rate_count(s->sess, take);
+    s->content_bytes += take;
     s->bdat_left -= take;
     if (s->bdat_left == 0)
         bdat_chunk_done(s);

@@ -336,11 +336,9 @@ void msg_abort(struct session *s)
 
 static void finish_refused(struct session *s, const char *why)
 {
-    struct message *m = s->txn.msg;
-    const struct smtp_mail *ml = s->txn.mail;
     char *reply = xstrdup(why); /* why may live in the message, which txn_reset frees */
-    log_info("%s: reject: END-OF-MESSAGE from unknown[%s]: %s; from=<%s> proto=%s helo=<%s>",
-             m->id, s->addr, reply, ml->from.addr, session_protocol(s), s->helo ? s->helo : "");
+    /* The recipient is named when there is one (Postfix's end-of-data rule). */
+    log_reject(s, WHERE_EOM, reply, s->txn.nrcpts == 1 ? s->txn.rcpts[0].addr : NULL);
     txn_reset(s);
     session_error(s, "%s", reply);
     free(reply);

@@ -51,25 +51,27 @@ static bool waiting(const struct sess *ss)
 
 static bool paused(const struct sess *ss) { return waiting(ss); }
 
+/* A client that leaves without QUIT is logged (Postfix's "lost connection after X"), except
+ * right after a message was answered: many clients hang up then. */
 static void on_eof(struct sess *ss)
 {
     struct session *s = owner(ss);
-    if (s->txn.active || s->mode != MODE_CMD)
-        log_info("lost connection after %s from unknown[%s]", s->last_cmd, s->addr);
+    if (s->last_cmd != WHERE_EOM)
+        log_session_end(s, "lost connection");
     txn_reset(s);
 }
 
 static void too_many_errors(struct sess *ss)
 {
     struct session *s = owner(ss);
-    log_info("too many errors after %s from unknown[%s]", s->last_cmd, s->addr);
+    log_session_end(s, "too many errors");
     session_reply(s, "421 4.7.0 %s Error: too many errors", s->d->p.hostname);
 }
 
 static void on_timeout(struct sess *ss)
 {
     struct session *s = owner(ss);
-    log_info("timeout after %s from unknown[%s]", s->last_cmd, s->addr);
+    log_session_end(s, "timeout");
     if (sess_in_handshake(ss))
         return; /* dropped: nothing can be said in plaintext */
     txn_reset(s);
@@ -81,7 +83,8 @@ static void on_timeout(struct sess *ss)
 static void on_too_slow(struct sess *ss, const char *why)
 {
     struct session *s = owner(ss);
-    log_info("timeout after %s from unknown[%s]: %s", s->last_cmd, s->addr, why);
+    log_info("unknown[%s]: %s", s->addr, why); /* which limit; the next line is Postfix's */
+    log_session_end(s, "timeout");
     if (sess_in_handshake(ss))
         return;
     txn_reset(s);
@@ -92,10 +95,17 @@ static void on_too_slow(struct sess *ss, const char *why)
 static void on_lost(struct sess *ss, const char *why)
 {
     struct session *s = owner(ss);
-    if (s->txn.active || s->mode != MODE_CMD || sess_in_handshake(ss))
-        log_info("lost connection after %s from unknown[%s]: %s", s->last_cmd, s->addr, why);
+    if (sess_in_handshake(ss))
+        log_info("SSL_accept error from unknown[%s]: %s", s->addr, why);
     else
         log_debug("connection from unknown[%s]: %s", s->addr, why);
+    if (s->last_cmd != WHERE_EOM)
+        log_session_end(s, "lost connection");
+}
+
+static void on_replied(struct sess *ss, const char *line)
+{
+    smtp_stats_reply(&owner(ss)->stats, line);
 }
 
 static void open_session(struct session *s);
@@ -123,7 +133,7 @@ static void session_free(struct sess *ss);
 static const struct sess_ops session_ops = {
     .step = step, .paused = paused, .waiting = waiting, .eof = on_eof,
     .too_many_errors = too_many_errors, .timeout = on_timeout, .too_slow = on_too_slow,
-    .lost = on_lost,
+    .lost = on_lost, .replied = on_replied,
     .tls_ready = on_tls_ready, .finish = session_free,
 };
 
@@ -143,6 +153,7 @@ void txn_reset(struct session *s)
     free(s->txn.mail);
     memset(&s->txn, 0, sizeof s->txn);
     s->mode = MODE_CMD;
+    s->content_bytes = 0;
     if (sess_rate_active(s->sess)) { /* back to commands: their time limit goes on */
         sess_rate_stop(s->sess);
         sess_set_deadline(s->sess, s->cmd_left_ms);
@@ -172,8 +183,7 @@ static void session_free(struct sess *ss)
     if (s->sign_req) /* the queue file is aborted with the transaction below */
         dkim_sign_cancel(s->sign_req);
     txn_reset(s);
-    log_info("disconnect from unknown[%s] commands=%u errors=%u", s->addr, s->commands,
-             ss->errors);
+    log_disconnect(s);
     free(s->helo);
     free(s->auth_user);
     if (s->line.data) /* it may have held a SASL response */
@@ -264,6 +274,7 @@ void session_accept(struct smtpd *d, int fd)
     snprintf(s->addr, sizeof s->addr, "%s", conn_peer_addr(s->conn));
     sess_set_tag(s->sess, "unknown[%s]", s->addr);
     s->last_cmd = "CONNECT";
+    smtp_stats_init(&s->stats);
     clients_add(d->clients, s->addr);
     if (d->hooks->session_start)
         d->hooks->session_start(s);

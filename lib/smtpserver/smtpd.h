@@ -26,6 +26,7 @@
 #include "session.h"
 #include "smtp_data.h"
 #include "smtp_proto.h"
+#include "smtp_stats.h"
 #include "worker.h"
 #include <openssl/ssl.h>
 #include <stdbool.h>
@@ -153,8 +154,10 @@ struct session {
     char addr[64];
     char *helo;
     bool esmtp;
-    unsigned commands;
-    const char *last_cmd;      /* for "lost connection after X" */
+    struct smtp_stats stats;   /* per-command counts for the disconnect line */
+    const char *last_cmd;      /* where the session is, for "lost connection after X": the
+                                * last command's verb, or one of the WHERE_* below */
+    unsigned long long content_bytes; /* of the message being received, as sent */
     bool last_bare_lf;         /* the last command line ended in a bare LF */
     enum session_mode mode;
     struct txn txn;
@@ -227,8 +230,19 @@ void session_content_started(struct session *s);
 bool command_input(struct session *s);
 /* smtpd_forbid_bare_newline = reject: 521 and close. */
 void session_bare_lf(struct session *s);
-/* "NOQUEUE: reject: CMD from unknown[addr]: REPLY; from=<> to=<> proto=ESMTP helo=<>" */
-void log_reject(struct session *s, const char *cmd, const char *reply, const char *to);
+
+/* smtplog.c: the session's log lines in Postfix's shapes. */
+/* s->last_cmd while message content is read, and once it has ended (Postfix's names). */
+extern const char *const WHERE_DATA_CONTENT, *const WHERE_BDAT_CONTENT, *const WHERE_EOM;
+/* "RCPT", "DATA (123 bytes)", "END-OF-MESSAGE": where the session is, for the log. */
+const char *session_where(const struct session *s, char *out, size_t outsize);
+/* "QUEUEID|NOQUEUE: reject: WHERE from unknown[addr]: REPLY; from=<S> to=<R> proto=ESMTP
+ * helo=<H>": from= when a MAIL is known, to= when given, helo= when given. */
+void log_reject(struct session *s, const char *where, const char *reply, const char *to);
+/* "REASON after WHERE from unknown[addr]" (lost connection, timeout, too many errors). */
+void log_session_end(struct session *s, const char *reason);
+/* "disconnect from unknown[addr] ehlo=1 ... commands=N" */
+void log_disconnect(struct session *s);
 
 /* recipient.c: decide a RCPT. Returns true to accept; *stored gets the address for the
  * queue file (malloc'ed). On refusal reply holds the full reply text (no CRLF). */

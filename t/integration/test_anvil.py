@@ -369,8 +369,8 @@ def test_smtpd_connection_rate(instance):
 
 # --- submission's AUTH (doc/submission.md): the same limits, counted with POP3's and IMAP's ---
 
-SUB_FAILED = re.compile(r"submission\[(\d+)\]: authentication failed: user=<([^>]*)>, method=PLAIN")
-SUB_REFUSED = re.compile(r"submission\[(\d+)\]: login refused: user=<([^>]*)>, method=PLAIN")
+SUB_FAILED = re.compile(r"(?:submission|smtps)/smtpd\[(\d+)\]: authentication failed: user=<([^>]*)>, method=PLAIN")
+SUB_REFUSED = re.compile(r"(?:submission|smtps)/smtpd\[(\d+)\]: login refused: user=<([^>]*)>, method=PLAIN")
 
 
 def start_submission_limits(instance, **conf):

@@ -3,6 +3,7 @@ byte, so a client trickling one byte every 0.2 s never goes idle; smtpd_command_
 (greeting to DATA/BDAT) and smtpd_min_data_rate (during DATA or BDAT, after
 smtpd_min_data_rate_grace) cut it with 421 4.4.2, and nothing it sent is queued. Small
 limits make the tests quick; the idle timeout is kept well above the byte interval."""
+import re
 import socket
 import time
 
@@ -73,7 +74,8 @@ def test_trickled_commands_are_cut_by_the_command_time_limit(instance):
     assert b"421 4.4.2" in got, got
     assert took < 3 + 3, took   # the limit plus the once-a-second check and some slack
     assert took >= 2.5, took
-    instance.wait_log("timeout after NOOP from unknown[127.0.0.1]: time limit exceeded")
+    instance.wait_log("unknown[127.0.0.1]: time limit exceeded")
+    instance.wait_log("timeout after NOOP from unknown[127.0.0.1]")
 
 
 def test_trickled_data_is_cut_by_the_minimum_data_rate(instance):
@@ -89,7 +91,10 @@ def test_trickled_data_is_cut_by_the_minimum_data_rate(instance):
     c.close()
     assert b"421 4.4.2" in got, got
     assert took < 2 + 3, took
-    instance.wait_log("timeout after DATA from unknown[127.0.0.1]: data rate too low")
+    instance.wait_log("unknown[127.0.0.1]: data rate too low")
+    instance.wait_log("bytes) from unknown[127.0.0.1]")
+    assert re.search(r"timeout after DATA \(\d+ bytes\) from unknown\[127\.0\.0\.1\]$",
+                     instance.log(), re.M), "Postfix's shape of the timeout line"
     assert instance.queue_files() == []
     assert instance.messages(ALICE) == []
 
