@@ -4,12 +4,17 @@
 # base_dir, logs and index directory, listening only on 127.0.0.1 ($DV_POP3_PORT,
 # $DV_IMAP_PORT), serving the Maildirs the private Postfix delivered
 # ($PF_DIR/mail/DOMAIN/USER). Indexes and control files live outside the Maildirs.
-# Passwords use the same scheme as Posthorn's ({ARGON2ID}). Dovecot's defaults otherwise
-# (one login process per connection, one imap process per session, no auth cache), except
-# the IMAP limits dv_setup raises for the IMAP loads. Sourced by bench/run.
+# Passwords use the same scheme as Posthorn's ({ARGON2ID}). Its auth service also listens
+# on dv_sasl_socket for the private Postfix's submission (smtpd_sasl_type = dovecot).
+# Dovecot's defaults otherwise (one login process per connection, one imap process per
+# session, no auth cache), except the IMAP limits dv_setup raises for the IMAP loads.
+# Sourced by bench/run.
 set -u
 
 DV_DIR=""
+
+# The auth socket the private Postfix asks (its smtpd_sasl_path), in base_dir.
+dv_sasl_socket() { echo "$BENCH_TMP/dovecot/run/auth-postfix"; }
 
 dv_master_pid() { head -1 "$DV_DIR/run/master.pid" 2>/dev/null | tr -d ' '; }
 
@@ -59,6 +64,13 @@ service imap-login {
   }
   inet_listener imaps {
     port = 0
+  }
+}
+service auth {
+  unix_listener $(basename "$(dv_sasl_socket)") {
+    mode = 0660
+    user = postfix
+    group = postfix
   }
 }
 service stats {

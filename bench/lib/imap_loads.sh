@@ -12,17 +12,6 @@ set -u
 IMAPTEST="" IMAPTEST_WHY=""
 IMAP_FILLED_PF=0 IMAP_FILLED_PH=0   # imapN users whose INBOX has been filled, per side
 
-ph_imap_ok() {
-    if [ "$PH_OK" != 1 ]; then
-        NOTE="$NOTE posthorn not running;"
-    elif ! ph_has_service imapd; then
-        NOTE="$NOTE Posthorn has no imapd: skipped;"
-    else
-        return 0
-    fi
-    return 1
-}
-
 # imaptest_prepare: IMAPTEST (the binary) and IMAPTEST_MBOX, building imaptest into
 # BENCH_BUILD/imaptest when missing (or the prefix of $BENCH_IMAPTEST when set), or 1 with
 # the reason in IMAPTEST_WHY.
@@ -79,7 +68,7 @@ stress_pair() {
     shift
     stress_side dovecot "$DV_IMAP_PORT" "$profile" "$@"
     SI=$STRESS_OUT SP=skipped
-    if ph_imap_ok; then
+    if ph_ready imapd; then
         stress_side posthorn "$((143 + PH_OFFSET))" "$profile" "$@"
         SP=$STRESS_OUT
     fi
@@ -175,7 +164,7 @@ load_imap_idle_mem() {
         ir=$RSS ip=$PSS
         NOTE="$NOTE dovecot: $(($(dv_inotify_warnings) - w0)) sessions without inotify (fs.inotify.max_user_instances $(cat /proc/sys/fs/inotify/max_user_instances));"
     fi
-    if ph_imap_ok; then
+    if ph_ready imapd; then
         pr=failed pp=failed
         if imap_fill ph "$((25 + PH_OFFSET))" "$(ph_maildir "")" "$users" && ph_stop && ph_start
         then
@@ -199,7 +188,7 @@ load_imap_10k() {
     local why="not run: Dovecot serves one IMAP session per process (its cost per session is imap-idle-mem's)"
     NOTE=""
     nofile=$(ulimit -Sn)
-    if ! ph_imap_ok; then
+    if ! ph_ready imapd; then
         pss=skipped rss=skipped ok=skipped
     elif [ "$nofile" -lt $((n + 2000)) ]; then
         NOTE="$NOTE RLIMIT_NOFILE $nofile (hard $(ulimit -Hn)) is too low for $n sessions;"

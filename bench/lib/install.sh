@@ -1,6 +1,7 @@
 #!/bin/bash
 # bench/lib/install.sh: install the incumbent side of the benchmark (Debian packages postfix,
-# dovecot-pop3d, dovecot-imapd) without leaving a system Postfix or Dovecot running.
+# which brings smtp-source and smtp-sink, dovecot-pop3d, dovecot-imapd) without leaving a
+# system Postfix or Dovecot running.
 # Postfix is preseeded to "No configuration" so the package writes no main.cf and starts no
 # daemon on port 25; any system service the packages started anyway is stopped afterwards.
 # Sourced by bench/run; defines bench_install.
@@ -10,12 +11,14 @@ bench_need_pkgs() {
     local missing=()
     [ -x /usr/sbin/postfix ] || missing+=(postfix)
     [ -x /usr/sbin/smtp-source ] || missing+=(postfix)
+    [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
     [ -x /usr/sbin/dovecot ] || missing+=(dovecot-core)
     [ -e /usr/lib/dovecot/pop3 ] || missing+=(dovecot-pop3d)
     [ -e /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
     command -v cc >/dev/null || missing+=(gcc)
     command -v cmake >/dev/null || missing+=(cmake)
     command -v python3 >/dev/null || missing+=(python3)
+    command -v openssl >/dev/null || missing+=(openssl)   # the submission loads' certificate
     printf '%s\n' "${missing[@]}" | sort -u | grep -v '^$' || true
 }
 

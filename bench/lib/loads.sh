@@ -10,6 +10,22 @@ kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 # calc EXPR: floating point arithmetic (awk), printed with 4 decimals.
 calc() { awk "BEGIN { printf \"%.4f\", $1 }"; }
 
+# ph_ready DAEMON...: 0 when Posthorn runs and its master.cf has a service running each
+# DAEMON (inet or unix); else 1, with the reason added to NOTE.
+ph_ready() {
+    local d
+    if [ "$PH_OK" != 1 ]; then
+        NOTE="$NOTE posthorn not running;"
+        return 1
+    fi
+    for d in "$@"; do
+        ph_has_service "$d" || ph_has_agent "$d" || {
+            NOTE="$NOTE Posthorn has no $d: skipped;"
+            return 1
+        }
+    done
+}
+
 # wait_drained NAME: until the side's queue is empty (bounded), so loads do not overlap.
 wait_drained() {
     local i

@@ -1,11 +1,16 @@
 #!/bin/bash
 # bench/lib/postfix.sh: the incumbent MTA for the benchmark, a private Postfix instance
 # (Debian's postfix package) in $BENCH_TMP/postfix with its own config_directory,
-# queue_directory, data_directory and mail base, listening only on 127.0.0.1:$PF_PORT,
-# delivering bench.test users to Maildir with virtual(8), logging to a file (postlogd).
-# Durability is Postfix's default and is never turned down: cleanup(8) fsyncs the queue
-# file before smtpd answers 250, virtual(8) fsyncs the Maildir file before renaming it
-# into new/. Sourced by bench/run; needs BENCH_TMP, PF_PORT, BENCH_DOMAIN.
+# queue_directory, data_directory and mail base, listening only on 127.0.0.1: smtpd on
+# $PF_PORT, a submission service (STARTTLS required, SASL AUTH through the private
+# Dovecot's auth socket) on $PF_SUB_PORT and the same with TLS from the first byte on
+# $PF_SUBS_PORT; delivering bench.test users to Maildir with virtual(8), everything else
+# to the relay host 127.0.0.1:$SINK_PORT (the smtp-relay load's sink), logging to a file
+# (postlogd). Durability is Postfix's default and is never turned down: cleanup(8) fsyncs
+# the queue file before smtpd answers 250, virtual(8) fsyncs the Maildir file before
+# renaming it into new/. Sourced by bench/run; needs BENCH_TMP, PF_PORT, PF_SUB_PORT,
+# PF_SUBS_PORT, SINK_PORT, BENCH_DOMAIN, BENCH_CERT, BENCH_KEY, BENCH_SASL_SOCKET,
+# BENCH_RELAY_CONCURRENCY.
 set -u
 
 PF_DIR=""   # instance root, set by pf_setup
@@ -14,12 +19,25 @@ pf_conf() { echo "$PF_DIR/etc"; }
 pf_maildir() { echo "$PF_DIR/mail/$BENCH_DOMAIN/$1"; }   # $1 = local part
 pf_master_pid() { head -1 "$PF_DIR/spool/pid/master.pid" 2>/dev/null | tr -d ' '; }
 
-# The services a receive-and-deliver-locally Postfix needs; chroot off (the Debian default
-# chroot needs copies of /etc files in the spool). postlog makes maillog_file work.
+# The services a receive-and-deliver-locally Postfix needs, plus submission on two ports
+# (as a hosting provider runs it: TLS required, SASL AUTH, only authenticated clients may
+# send, and only as their own address) and tlsmgr for them; chroot off (the Debian
+# default chroot needs copies of /etc files in the spool). postlog makes maillog_file work.
 pf_write_master_cf() {
+    local sub="-o smtpd_sasl_auth_enable=yes -o smtpd_tls_auth_only=yes
+  -o smtpd_sender_restrictions=reject_sender_login_mismatch
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
     cat > "$PF_DIR/etc/master.cf" <<EOF
 # master.cf of the benchmark's private Postfix instance (written by bench/lib/postfix.sh)
 127.0.0.1:$PF_PORT inet n - n - - smtpd
+127.0.0.1:$PF_SUB_PORT inet n - n - - smtpd
+  -o syslog_name=postfix-bench/submission -o smtpd_tls_security_level=encrypt
+  $sub
+127.0.0.1:$PF_SUBS_PORT inet n - n - - smtpd
+  -o syslog_name=postfix-bench/submissions -o smtpd_tls_wrappermode=yes
+  $sub
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -90,6 +108,25 @@ virtual_gid_maps = static:$BENCH_VGID
 # and so that every session from 127.0.0.1 is admitted (Posthorn gets the same setting).
 default_process_limit = $((BENCH_IDLE_CONNS + 100))
 smtpd_client_connection_count_limit = 0
+# Submission (the submission and smtp-relay loads): the certificate Posthorn uses too, TLS
+# 1.3 only; SASL through the private Dovecot's auth socket; senders as Posthorn allows them
+# (each login its own address), for reject_sender_login_mismatch in master.cf. Port 25
+# stays without TLS and AUTH (smtpd_tls_security_level and smtpd_sasl_auth_enable are
+# set only for the submission services).
+smtpd_tls_cert_file = $BENCH_CERT
+smtpd_tls_key_file = $BENCH_KEY
+smtpd_tls_protocols = >=TLSv1.3
+smtpd_tls_mandatory_protocols = >=TLSv1.3
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = $BENCH_SASL_SOCKET
+smtpd_sender_login_maps = hash:$PF_DIR/etc/senders
+# Everything not for bench.test leaves through the sink of the smtp-relay load, in
+# plaintext (smtp-sink has no TLS; Posthorn's smtp client is set to none too), with the
+# same concurrency limit as Posthorn's (Postfix's default, 20, written out).
+relayhost = [127.0.0.1]:$SINK_PORT
+smtp_tls_security_level = none
+default_destination_concurrency_limit = $BENCH_RELAY_CONCURRENCY
+smtp_destination_concurrency_limit = $BENCH_RELAY_CONCURRENCY
 EOF
 }
 
@@ -102,11 +139,14 @@ pf_setup() {
     pf_write_main_cf
     pf_write_master_cf
     : > "$PF_DIR/etc/vmailbox"
+    : > "$PF_DIR/etc/senders"
     local u
     for u in "$@"; do
         echo "$u@$BENCH_DOMAIN $BENCH_DOMAIN/$u/" >> "$PF_DIR/etc/vmailbox"
+        echo "$u@$BENCH_DOMAIN $u@$BENCH_DOMAIN" >> "$PF_DIR/etc/senders"
     done
     postmap -c "$PF_DIR/etc" "hash:$PF_DIR/etc/vmailbox" || return 1
+    postmap -c "$PF_DIR/etc" "hash:$PF_DIR/etc/senders" || return 1
     # Create the queue subdirectories with Postfix's own ownership and modes.
     postfix -c "$PF_DIR/etc" set-permissions >/dev/null 2>&1 ||
         /usr/lib/postfix/sbin/post-install config_directory="$PF_DIR/etc" \

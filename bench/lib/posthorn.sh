@@ -4,7 +4,9 @@
 # $BENCH_DOMAIN) from the binaries in $PH_BIN, with Maildir users, started and stopped
 # with the posthorn command. Durability is Posthorn's only mode: smtpd fsyncs the queue file
 # and incoming/ before 250; local-mda fsyncs the Maildir file and new/ before success.
-# Sourced by bench/run; needs BENCH_TMP, PH_BIN, PH_OFFSET, BENCH_DOMAIN.
+# For the submission and smtp-relay loads it gets the same certificate, TLS version, relay
+# host and concurrency limit as the private Postfix. Sourced by bench/run; needs BENCH_TMP,
+# PH_BIN, PH_OFFSET, BENCH_DOMAIN, BENCH_CERT, BENCH_KEY, SINK_PORT, BENCH_RELAY_CONCURRENCY.
 set -u
 
 PH_DIR=""
@@ -15,6 +17,9 @@ ph_conf() { ph conf "$1" | sed 's/^[^=]*= *//'; }
 ph_maildir() { echo "$(ph_conf virtual_mailbox_base)/$BENCH_DOMAIN/$1"; }
 ph_master_pid() { head -1 "$PH_DIR/spool/pid/master.pid" 2>/dev/null | tr -d ' '; }
 ph_has_service() { grep -Eq "^[^#[:space:]]+[[:space:]]+inet[[:space:]].*[[:space:]]$1( |\$)" \
+    "$PH_DIR/etc/master.cf" 2>/dev/null; }
+# ph_has_agent DAEMON: a unix service (a delivery agent such as smtp-client) runs DAEMON.
+ph_has_agent() { grep -Eq "^[^#[:space:]]+[[:space:]]+unix[[:space:]].*[[:space:]]$1( |\$)" \
     "$PH_DIR/etc/master.cf" 2>/dev/null; }
 
 # ph_setup PASSWORD USER...: create the instance and the users (all with PASSWORD).
@@ -37,6 +42,17 @@ ph_setup() {
     ph conf set smtpd_client_connection_count_limit=0 >/dev/null || return 1
     # The POP3 and IMAP loads log in without TLS on 110 and 143 (as on the Dovecot side).
     ph conf set login_allow_plaintext_auth=yes >/dev/null || return 1
+    # Submission: the certificate the Postfix side uses too, TLS 1.3 only; no per-user
+    # sending limits (Postfix has none by default; Posthorn's would put the load's users on
+    # hold after 300 messages an hour).
+    ph conf set "smtpd_tls_cert_file=$BENCH_CERT" "smtpd_tls_key_file=$BENCH_KEY" \
+        smtpd_tls_protocols_min=TLSv1.3 submission_message_rate_limit=0 \
+        submission_recipient_rate_limit=0 submission_message_hard_limit=0 \
+        submission_recipient_hard_limit=0 >/dev/null || return 1
+    # smtp-relay: mail for other domains to the sink, in plaintext, with Postfix's limits.
+    ph conf set "relayhost=[127.0.0.1]:$SINK_PORT" smtp_tls_security_level=none \
+        "default_destination_concurrency_limit=$BENCH_RELAY_CONCURRENCY" \
+        "smtp_destination_concurrency_limit=$BENCH_RELAY_CONCURRENCY" >/dev/null || return 1
     ph check >&2 || return 1
 }
 
