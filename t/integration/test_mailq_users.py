@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from conftest import BIN, run
+from conftest import BIN, run, SANITIZED
 from queue_mix import (ALICE, BOB, COMPAT, as_nobody, env_for, json_lines, mixed_queue, need_root,
                        postfix_mailq)
 from queue_file import new_queue_id, queue_file_bytes, write_queue_file
@@ -152,7 +152,8 @@ def test_showq_streams_a_large_queue_in_bounded_memory(instance):
     assert got.endswith(b"end=ok\n\n") and got.count(b"\nnrcpt=20\n") == 5000
     assert len(got) > 7_000_000
     print(f"listing {len(got)} bytes; showq VmHWM {before} kB before, {stalled} kB stalled, {after} kB after")
-    assert after - before < 2048, (before, stalled, after)
+    if not SANITIZED:  # ASan's quarantine keeps freed memory: its peak says nothing here
+        assert after - before < 2048, (before, stalled, after)
     start = time.time()
     out = run([str(BIN / "mailq")], env=env_for(instance), timeout=120).stdout
     print(f"mailq of 5000 messages: {time.time() - start:.2f} s, {len(out)} bytes")

@@ -4,6 +4,7 @@ build; doc/operator.md, "Postfix's queue tools"): postqueue -p/-j/-f/-i/-s and p
 held mail; their output lines and exit codes are Postfix's, and the pipelines of
 postsuper(1)'s manual page work."""
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -194,7 +195,7 @@ def test_config_option(instance, prog):
     mixed_queue(instance)
     args = ["-c", str(instance.etc)] + (["-p"] if prog == "postqueue" else ["-h", "ALL"])
     p = run([str(COMPAT / prog), *args], check=False,
-            env={"PATH": "/usr/bin:/bin", "POSTHORN_CONFIG": "/nonexistent"})
+            env=dict(os.environ, POSTHORN_CONFIG="/nonexistent"))
     assert p.returncode == 0, p.stderr
     if prog == "postqueue":
         assert p.stdout.startswith("----Queue ID-----")
