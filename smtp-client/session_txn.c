@@ -251,22 +251,32 @@ void session_transaction(struct session *s)
 
 /* --- the content --- */
 
+/* The next piece of the content into s->chunk: 1 with *len, 0 at its end; -1 when the
+ * queue file cannot be read (the session is failed: mid-content, the connection drops). */
+static int next_piece(struct session *s, size_t *len)
+{
+    struct delivery *d = s->d;
+    char *err = NULL;
+    int r = queue_body_next(d->qfd, &d->msg, &s->body, s->chunk, len, &err);
+    if (r < 0) {
+        log_warn("%s: %s", d->req.queue_id, err);
+        char *why = xasprintf("cannot read the queue file: %s", err);
+        free(err);
+        session_fail(s, 4, "4.3.0", why, false, false);
+        free(why);
+    }
+    return r;
+}
+
 /* Queue content up to BODY_HIGH_WATER; when the socket takes it all at once there is no
  * "drained" callback to wait for, so go on filling until it does not. */
 static void body_fill(struct session *s)
 {
-    struct delivery *d = s->d;
     struct buf out = BUF_INIT;
     while (!s->body_end && (conn_out_pending(s->c) < BODY_HIGH_WATER || conn_flush(s->c))) {
         size_t len = 0;
-        char *err = NULL;
-        int r = queue_body_next(d->qfd, &d->msg, &s->body, s->chunk, &len, &err);
+        int r = next_piece(s, &len);
         if (r < 0) {
-            log_warn("%s: %s", d->req.queue_id, err);
-            char *why = xasprintf("cannot read the queue file: %s", err);
-            free(err);
-            session_fail(s, 4, "4.3.0", why, false, false); /* mid-DATA: drop the connection */
-            free(why);
             buf_free(&out);
             return;
         }
@@ -292,22 +302,15 @@ static void body_fill(struct session *s)
 }
 
 /* The CHUNKING counterpart of body_fill: each piece of the content becomes one BDAT
- * chunk with CRLF line ends, the end "BDAT 0 LAST" (or the last piece with LAST). */
+ * chunk with CRLF line ends; the end is an empty "BDAT 0 LAST". */
 static void bdat_fill(struct session *s)
 {
-    struct delivery *d = s->d;
     struct buf out = BUF_INIT;
     while (!s->body_end && !s->bdat_failed &&
            (conn_out_pending(s->c) < BODY_HIGH_WATER || conn_flush(s->c))) {
         size_t len = 0;
-        char *err = NULL;
-        int r = queue_body_next(d->qfd, &d->msg, &s->body, s->chunk, &len, &err);
+        int r = next_piece(s, &len);
         if (r < 0) {
-            log_warn("%s: %s", d->req.queue_id, err);
-            char *why = xasprintf("cannot read the queue file: %s", err);
-            free(err);
-            session_fail(s, 4, "4.3.0", why, false, false); /* mid-BDAT: drop the connection */
-            free(why);
             buf_free(&out);
             return;
         }
