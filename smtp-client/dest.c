@@ -3,7 +3,9 @@
  * connections.
  *
  * At most smtp_destination_concurrency_limit deliveries of one destination run at once in
- * this process; more wait in arrival order. A session whose delivery ended well is kept
+ * this process; more wait in arrival order. With smtp_destination_rate_delay, one at a time
+ * and each start at least the delay after the previous one; the destination is kept (by
+ * its kick timer) until the delay has passed, so a new delivery cannot skip it. A session whose delivery ended well is kept
  * (smtp_connection_cache_on_demand) for smtp_connection_cache_time_limit, until it is
  * smtp_connection_reuse_time_limit old; the next delivery to the destination takes it
  * instead of resolving and connecting again. Waiting deliveries are started from a timer,
@@ -32,6 +34,36 @@ static void maybe_free(struct smtpc *sc, struct dest *dst)
     free(dst);
 }
 
+/* May one more delivery start now? (Counted as started when true.) */
+static bool may_start(struct smtpc *sc, struct dest *dst)
+{
+    long long now = event_now_ms();
+    if (sc->p.rate_delay_ms > 0) {
+        if (dst->active > 0 || now < dst->next_start_ms)
+            return false;
+        dst->next_start_ms = now + sc->p.rate_delay_ms;
+    } else if (dst->active >= sc->p.dest_concurrency) {
+        return false;
+    }
+    dst->active++;
+    return true;
+}
+
+static void on_kick(struct event_loop *loop, void *ctx);
+
+/* Start waiting deliveries from a timer: now when they may, else when the delay is over
+ * (also keeping an idle destination until then). */
+static void schedule_kick(struct smtpc *sc, struct dest *dst)
+{
+    if (dst->kick_timer)
+        return;
+    long long wait = 0;
+    if (sc->p.rate_delay_ms > 0 && dst->next_start_ms > event_now_ms())
+        wait = dst->next_start_ms - event_now_ms();
+    if (dst->wait_head || wait > 0)
+        dst->kick_timer = event_timer(sc->srv->loop, wait, on_kick, dst);
+}
+
 bool dest_enter(struct smtpc *sc, struct delivery *d)
 {
     struct dest *dst = find(sc, d->dest_key);
@@ -42,16 +74,16 @@ bool dest_enter(struct smtpc *sc, struct delivery *d)
         DLIST_INSERT_TAIL(&sc->dests, dst);
     }
     d->dest = dst;
-    if (dst->active < sc->p.dest_concurrency && !dst->wait_head) {
-        dst->active++;
+    if (!dst->wait_head && may_start(sc, dst))
         return true;
-    }
     d->wait_next = NULL;
     if (dst->wait_tail)
         dst->wait_tail->wait_next = d;
     else
         dst->wait_head = d;
     dst->wait_tail = d;
+    if (dst->active == 0)
+        schedule_kick(sc, dst); /* only the rate delay holds it back */
     return false;
 }
 
@@ -61,15 +93,16 @@ static void on_kick(struct event_loop *loop, void *ctx)
     struct smtpc *sc = dst->sc;
     dst->kick_timer = 0;
     dst->pins++; /* a delivery may finish inside delivery_go and leave dst empty */
-    while (dst->wait_head && dst->active < sc->p.dest_concurrency) {
+    while (dst->wait_head && may_start(sc, dst)) {
         struct delivery *d = dst->wait_head;
         dst->wait_head = d->wait_next;
         if (!dst->wait_head)
             dst->wait_tail = NULL;
-        dst->active++;
         delivery_go(d);
     }
     dst->pins--;
+    if (dst->active == 0)
+        schedule_kick(sc, dst);
     maybe_free(sc, dst);
 }
 
@@ -78,8 +111,7 @@ void dest_leave(struct smtpc *sc, struct delivery *d)
     struct dest *dst = d->dest;
     d->dest = NULL;
     dst->active--;
-    if (dst->wait_head && !dst->kick_timer)
-        dst->kick_timer = event_timer(sc->srv->loop, 0, on_kick, dst);
+    schedule_kick(sc, dst);
     maybe_free(sc, dst);
 }
 

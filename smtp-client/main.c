@@ -60,6 +60,7 @@ static void load_params(struct smtpc *sc, struct config *cfg)
     p->mx_address_limit = (unsigned)config_int(cfg, PARAM(smtp_mx_address_limit));
     p->mx_session_limit = (unsigned)config_int(cfg, PARAM(smtp_mx_session_limit));
     p->dest_concurrency = (unsigned)config_int(cfg, PARAM(smtp_destination_concurrency_limit));
+    p->rate_delay_ms = config_int(cfg, PARAM(smtp_destination_rate_delay)) * 1000;
     p->cache_on_demand = config_bool(cfg, PARAM(smtp_connection_cache_on_demand));
     p->cache_time_ms = config_int(cfg, PARAM(smtp_connection_cache_time_limit)) * 1000;
     p->reuse_time_ms = config_int(cfg, PARAM(smtp_connection_reuse_time_limit)) * 1000;

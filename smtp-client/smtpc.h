@@ -45,6 +45,7 @@ struct smtpc_params {
     unsigned mx_address_limit, mx_session_limit, dest_concurrency;
     bool cache_on_demand, skip_5xx_greeting, sasl_enable, soft_bounce, chunking;
     long long cache_time_ms, reuse_time_ms;
+    long long rate_delay_ms;     /* smtp_destination_rate_delay; 0: none */
     enum addr_pref address_pref;
     enum tls_level tls_level;
 };
@@ -148,6 +149,7 @@ struct dest {
     unsigned active;             /* deliveries running */
     unsigned pins;               /* code in the middle of using it: do not free */
     unsigned long kick_timer;    /* starts waiting deliveries */
+    long long next_start_ms;     /* with a rate delay: no delivery starts before then */
     struct delivery *wait_head, *wait_tail;
     struct session *idle;        /* cached sessions, linked by idle_next */
 };

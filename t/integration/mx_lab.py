@@ -200,6 +200,7 @@ class Transaction:
         self.mail = None       # the MAIL FROM line as received
         self.rcpts = []        # RCPT TO lines that got 250
         self.data = None       # the content, dot-unstuffed, CRLF line ends
+        self.started = time.time()  # when MAIL FROM came
 
 
 class PeerMTA:

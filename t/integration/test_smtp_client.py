@@ -521,3 +521,20 @@ def test_chunking_sends_bdat_and_a_refused_chunk_fails_cleanly(lab):
     peer.wait_delivered(2)
     wait_status(inst, "c@ch.example", "sent")
     inst.wait_queue_empty()
+
+
+def test_destination_rate_delay_spaces_the_deliveries(lab):
+    """smtp_destination_rate_delay: one delivery at a time to the destination, each start
+    at least the delay after the previous one (for receivers that throttle senders)."""
+    peer = lab.peer(2)
+    inst = lab.start({"slowly.example": [f"slowly.example. MX 10 mx.slowly.example.",
+                                         f"mx.slowly.example. A {lab.addr(2)}"]},
+                     smtp_destination_rate_delay="2s")
+    for i in range(3):
+        send(inst, [f"r{i}@slowly.example"], f"paced {i}")
+    txns = peer.wait_delivered(3, timeout=60)
+    starts = sorted(t.started for t in txns)
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert all(g >= 1.9 for g in gaps), gaps
+    assert peer.max_connected == 1
+    inst.wait_queue_empty()
