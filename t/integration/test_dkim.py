@@ -529,9 +529,19 @@ def test_submitted_mail_is_signed_and_verifies(signing):
 def test_submission_with_the_signer_stopped_gets_451(signing):
     inst, records = signing
     inst.set_conf(dkim_signer_timeout="1s")
+    before = set(inst.status_pids()["dkim"])
     inst.reload()
+    # The reload is asynchronous: wait for the new generation of signers (the old one's
+    # pids can still be listed for a moment), then stop every signer there is.
+    deadline = time.time() + 20
+    while True:
+        now = set(inst.status_pids().get("dkim", []))
+        if now and not now & before:
+            break
+        assert time.time() < deadline, (before, now)
+        time.sleep(0.1)
     inst.wait_configured()
-    pids = inst.status_pids()["dkim"]
+    pids = sorted(now)
     for pid in pids:
         inst.kill(pid, signal.SIGSTOP)
     try:
