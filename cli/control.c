@@ -121,6 +121,21 @@ int cmd_start(struct cli *c, int argc, char **argv)
     return 0;
 }
 
+/* Has pid exited and only waits to be reaped ("Z" in /proc/PID/stat)? */
+static bool is_zombie(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')'); /* the command name may hold spaces */
+    return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
 int cmd_stop(struct cli *c, int argc, char **argv)
 {
     if (argc != 1)
@@ -135,11 +150,12 @@ int cmd_stop(struct cli *c, int argc, char **argv)
         cli_err("kill %ld: %s", (long)pid, strerror(errno));
         return 1;
     }
-    /* Gone when the process no longer exists. Once its lock is free it has closed every
-     * descriptor; if nobody reaps the zombie, accept that after ZOMBIE_GRACE_MS. */
+    /* Gone when the process no longer exists or is a zombie (it has exited; a container's
+     * init may be slow to reap it). Once its lock is free it has closed every descriptor;
+     * if even /proc cannot tell, accept that after ZOMBIE_GRACE_MS. */
     long lock_free_since = -1;
     for (long waited = 0; waited < STOP_WAIT_MS; waited += 50) {
-        bool gone = kill(pid, 0) < 0 && errno == ESRCH;
+        bool gone = (kill(pid, 0) < 0 && errno == ESRCH) || is_zombie(pid);
         if (!gone && lock_free_since < 0 && master_pid(c) == 0)
             lock_free_since = waited;
         if (gone || (lock_free_since >= 0 && waited - lock_free_since >= ZOMBIE_GRACE_MS)) {

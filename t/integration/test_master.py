@@ -1,5 +1,6 @@
 """master: status, restart of killed services, reload, stop leaves nothing, one master per spool."""
 import os
+from pathlib import Path
 import signal
 import smtplib
 import socket
@@ -26,11 +27,14 @@ def wait_new_pids(server, service, old, timeout=15):
 
 
 def alive(pid):
+    """Running: exists and is not a zombie (an ended process the container's init has not
+    reaped yet)."""
     try:
         os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (ProcessLookupError, FileNotFoundError):
         return False
+    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def test_status_lists_services(server):
