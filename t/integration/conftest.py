@@ -134,6 +134,17 @@ def run(args, check=True, input=None, env=None, timeout=60):
     return p
 
 
+def process_running(pid):
+    """The process exists and is not a zombie (an ended process that the container's init
+    has not reaped yet: `posthorn stop` counts that as stopped)."""
+    try:
+        os.kill(pid, 0)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 LIVE_INSTANCES = []  # instances not yet closed: a failing test shows the end of their logs
 
 

@@ -1,12 +1,11 @@
 """master: status, restart of killed services, reload, stop leaves nothing, one master per spool."""
 import os
-from pathlib import Path
 import signal
 import smtplib
 import socket
 import time
 
-from conftest import DOMAIN, run, POSTHORN
+from conftest import DOMAIN, run, POSTHORN, process_running
 
 ALICE = "alice@" + DOMAIN
 
@@ -27,14 +26,7 @@ def wait_new_pids(server, service, old, timeout=15):
 
 
 def alive(pid):
-    """Running: exists and is not a zombie (an ended process the container's init has not
-    reaped yet)."""
-    try:
-        os.kill(pid, 0)
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (ProcessLookupError, FileNotFoundError):
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
+    return process_running(pid)
 
 
 def test_status_lists_services(server):
