@@ -205,6 +205,22 @@ DEFAULT_EXTS = ("PIPELINING", "SIZE 10240000", "8BITMIME", "SMTPUTF8", "DSN",
                 "ENHANCEDSTATUSCODES")
 
 
+class ServerThread:
+    """Start and stop of a socketserver-based test server run on a daemon thread."""
+    server = None
+
+    def run(self, server):
+        self.server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
 class Transaction:
     def __init__(self, session):
         self.session = session
@@ -213,7 +229,7 @@ class Transaction:
         self.data = None       # the content, dot-unstuffed, CRLF line ends
 
 
-class PeerMTA:
+class PeerMTA(ServerThread):
     """An SMTP server on (addr, port). Behaviour is set by attributes tests may change at
     any time: greeting (code, text), exts (EHLO keywords; "STARTTLS" needs cert), rcpt
     (function (address) -> (code, text) or None for 250), data_reply (function
@@ -270,15 +286,7 @@ class PeerMTA:
             # queue: the kernel would then drop connections the client sees established.
             request_queue_size = 256
 
-        self.server = Server((self.addr, self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        return self.run(Server((self.addr, self.port), Handler))
 
     # the protocol
     def serve(self, sock):
@@ -482,7 +490,7 @@ def make_ca(directory):
 
 # --- an MTA-STS policy server ----------------------------------------------------------
 
-class PolicyServer:
+class PolicyServer(ServerThread):
     """HTTPS on ADDR:443 (root) with CERT (cert, key): GET /.well-known/mta-sts.txt answers
     with policy (text), status and content_type, or with a 301 to redirect when set;
     requests lists (Host header, path) of every request."""
@@ -524,17 +532,10 @@ class PolicyServer:
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(*self.cert)
-        self.server = http.server.ThreadingHTTPServer((self.addr, self.port), Handler)
-        self.server.daemon_threads = True
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        server = http.server.ThreadingHTTPServer((self.addr, self.port), Handler)
+        server.daemon_threads = True
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        return self.run(server)
 
 
 # --- a private Postfix -------------------------------------------------------------------

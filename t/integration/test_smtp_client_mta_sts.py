@@ -5,14 +5,14 @@ instance trusts through smtp_tls_CAfile, and peer MTAs present certificates from
 CA. enforce defers to a peer whose certificate does not name it and delivers verified to
 one whose does; testing delivers and logs; an MX host the policy does not name is not
 used; a failed fetch (or a restart) keeps the cached policy; a redirect or an untrusted
-policy server is no policy; an smtp_tls_policy_maps entry takes precedence."""
+policy server is no policy; an smtp_tls_policy_maps entry and DANE take precedence."""
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from mx_lab import UNBOUND, PolicyServer, make_ca, make_cert
+from mx_lab import LDNS_SIGNZONE, UNBOUND, PolicyServer, make_ca, make_cert, spki_sha256
 from test_smtp_client import lab, send, wait_status  # noqa: F401 (fixture)
 from test_smtp_client_tls import build_map
 
@@ -118,12 +118,18 @@ def test_no_mx_matching_the_policy_defers(lab, pki):
     assert p.sessions == []
 
 
-def test_failed_fetch_keeps_the_cached_policy(lab, pki):
+def delivered_under_enforce(lab, pki):
+    """An enforce policy fetched and cached by a first delivery: (peer, instance, server)."""
     p = peer(lab, pki, 2, f"mx.{D}")
     inst, web = start(lab, pki, policy("enforce", f"mx.{D}"))
     send(inst, [f"x@{D}"], "first")
     p.wait_delivered(1)
     wait_status(inst, f"x@{D}", "sent")
+    return p, inst, web
+
+
+def test_failed_fetch_keeps_the_cached_policy(lab, pki):
+    p, inst, web = delivered_under_enforce(lab, pki)
     # A new id in DNS, the policy server failing, and a certificate that does not verify:
     # the cached enforce policy must still hold (RFC 8461 sec 5.1).
     web.status = 500
@@ -141,11 +147,7 @@ def test_failed_fetch_keeps_the_cached_policy(lab, pki):
 
 
 def test_cached_policy_survives_a_restart(lab, pki):
-    p = peer(lab, pki, 2, f"mx.{D}")
-    inst, web = start(lab, pki, policy("enforce", f"mx.{D}"))
-    send(inst, [f"x@{D}"], "first")
-    p.wait_delivered(1)
-    wait_status(inst, f"x@{D}", "sent")
+    p, inst, web = delivered_under_enforce(lab, pki)
     cached = inst.spool / "mta-sts" / D
     deadline = time.time() + 10
     while not cached.exists() and time.time() < deadline:
@@ -197,3 +199,26 @@ def test_tls_policy_map_entry_takes_precedence(lab, pki):
     p.wait_delivered(1)
     wait_status(inst, f"x@{D}", "sent")
     assert web.requests == []
+
+
+@pytest.mark.skipif(not LDNS_SIGNZONE, reason="ldns-signzone is not installed (t/deps)")
+def test_dane_takes_precedence(lab, pki):
+    """RFC 8461 sec 2: an MX host with DNSSEC-validated TLSA records is DANE's. The peer's
+    self-signed certificate matches its DANE-EE record but would fail the enforce policy's
+    verification (no trusted chain, not the MX name)."""
+    d, ca = pki
+    cert = make_cert(d, ["not-the-mx-name.example"])
+    p = lab.peer(2, cert=cert)
+    web = PolicyServer(lab.addr(WEB), make_cert(d, [f"mta-sts.{D}"], ca),
+                       policy("enforce", f"mx.{D}")).start()
+    lab.peers.append(web)
+    recs = [f"@ IN MX 10 mx.{D}.", f"mx IN A {lab.addr(2)}",
+            f"_25._tcp.mx IN TLSA 3 1 1 {spki_sha256(cert[0])}",
+            '_mta-sts IN TXT "v=STSv1; id=1"', f"mta-sts IN A {lab.addr(WEB)}"]
+    inst = lab.start({}, signed={D: recs}, smtp_tls_security_level="dane", smtp_tls_CAfile=ca[0])
+    send(inst, [f"x@{D}"], "dane first")
+    p.wait_delivered(1)
+    wait_status(inst, f"x@{D}", "sent")
+    log = inst.log()
+    assert f"MTA-STS policy for {D}: id=1, mode=enforce" in log  # the policy was there
+    assert f"Verified TLS connection established to mx.{D}[{lab.addr(2)}]:25" in log
