@@ -1,0 +1,189 @@
+"""`posthorn dns check DOMAIN` (doc/dkim.md, "Checking the records") against the loopback
+unbound of mx_lab: the records `posthorn dns records --json` prints are published as they
+are (the DKIM key, SPF, DMARC, MTA-STS with its policy served by a PolicyServer over HTTPS,
+TLSA of the instance's certificate, the PTR of the sending address) and every check passes;
+then one zone per check breaks exactly that record and the check fails with its reason
+(exit status 1, --json and the text lines)."""
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import DOMAIN, HOSTNAME, make_instance
+from mx_lab import UNBOUND, LoopbackDNS, PolicyServer, address_block, make_ca, make_cert
+
+pytestmark = pytest.mark.skipif(not UNBOUND, reason="unbound is not installed (t/deps)")
+
+
+class World:
+    """One instance with a DKIM key, the records it asks for, a policy server and a CA."""
+
+    def __init__(self):
+        self.net = address_block()
+        self.ip = self.net + "2"
+        self.pki = Path(tempfile.mkdtemp(prefix="posthorn-pki-"))
+        self.ca = make_ca(self.pki)
+        self.inst = make_instance()
+        self.inst.set_conf(smtp_tls_CAfile=self.ca[0], dns_trust_anchor_file="")
+        self.inst.posthorn("dkim", "keygen", DOMAIN)
+        out = self.inst.posthorn("dns", "records", DOMAIN, "--ip", self.ip, "--mta-sts-mode",
+                                 "enforce", "--json").stdout
+        self.records = json.loads(out)
+        self.web = PolicyServer(self.net + "10", make_cert(self.pki, [f"mta-sts.{DOMAIN}"], self.ca),
+                                self.records["mta_sts_policy"]).start()
+        self.dns = None
+
+    def reverse_zone(self):
+        a, b = self.net.split(".")[1:3]
+        return f"{b}.{a}.127.in-addr.arpa"
+
+    def zones(self):
+        """The zones as `dns records` asks for them, plus the policy host and the PTR."""
+        recs = []
+        for r in self.records["records"]:
+            if not (r["in_zone"] and r["publish"]):
+                continue
+            if r["type"] == "TXT":
+                recs.append(f'{r["name"]} TXT ' + " ".join(f'"{s}"' for s in r["strings"]))
+            else:
+                recs.append(f'{r["name"]} {r["type"]} {r["data"]}')
+        recs.append(f"mta-sts.{DOMAIN}. A {self.net}10")
+        ptr = [f"{self.ip.split('.')[3]}.{self.reverse_zone()}. PTR {HOSTNAME}."]
+        return {DOMAIN: recs, self.reverse_zone(): ptr}
+
+    def check(self, zones, *args):
+        if self.dns:
+            self.dns.stop()
+        self.dns = LoopbackDNS(zones).start()
+        self.inst.set_conf(dns_resolver=self.dns.resolver)
+        return self.inst.posthorn("dns", "check", DOMAIN, "--ip", self.ip, *args, check=False,
+                                  timeout=120)
+
+    def close(self):
+        self.web.stop()
+        if self.dns:
+            self.dns.stop()
+        self.inst.close()
+        import shutil
+        shutil.rmtree(self.pki, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def world():
+    w = World()
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def verdicts(p):
+    data = json.loads(p.stdout)
+    return {c["check"]: (c["status"], c["reason"]) for c in data["checks"]}, data
+
+
+def test_published_records_pass(world):
+    p = world.check(world.zones(), "--json")
+    checks, data = verdicts(p)
+    assert p.returncode == 0 and data["failures"] == 0, p.stdout
+    sel = next(k for k in checks if k.startswith("dkim "))
+    for name in ("mx", f"address {HOSTNAME}", "spf", sel, "dmarc", "mta-sts",
+                 f"tlsa _25._tcp.{HOSTNAME}", f"ptr {world.ip}"):
+        assert checks[name][0] == "ok", (name, checks[name])
+    assert "1 of 10 DNS lookups" not in checks["spf"][1]  # ip4 only: no lookups
+    assert "0 of 10 DNS lookups" in checks["spf"][1]
+    assert "mode=enforce" in checks["mta-sts"][1] and "every MX host matches" in checks["mta-sts"][1]
+    assert checks[f"ptr {world.ip}"][1] == f"{world.ip} -> {HOSTNAME} -> {world.ip}"
+    assert "3 1 1 matches" in checks[f"tlsa _25._tcp.{HOSTNAME}"][1]
+    # The text form: one line per check
+    t = world.check(world.zones())
+    assert t.returncode == 0
+    lines = t.stdout.splitlines()
+    assert f"ok   mx: 10 {HOSTNAME}" in lines
+    assert len(lines) == len(checks)
+
+
+def replace(zones, prefix, *new):
+    """ZONES with the records of the main zone starting with PREFIX replaced by NEW."""
+    z = {k: list(v) for k, v in zones.items()}
+    z[DOMAIN] = [r for r in z[DOMAIN] if not r.startswith(prefix)] + list(new)
+    return z
+
+
+def spf_chain(n):
+    """An include chain of N records, each with "a" and the next include: 2n-1 lookups."""
+    recs = [f'{DOMAIN}. TXT "v=spf1 include:s1.{DOMAIN} -all"']
+    recs += [f's{i}.{DOMAIN}. TXT "v=spf1 a include:s{i + 1}.{DOMAIN} -all"' for i in range(1, n)]
+    recs.append(f's{n}.{DOMAIN}. TXT "v=spf1 -all"')
+    return recs
+
+
+CASES = {
+    "null mx": ("mx", lambda w, z: replace(z, f"{DOMAIN}. MX", f"{DOMAIN}. MX 0 ."), "null MX"),
+    "address": (f"address {HOSTNAME}",
+                lambda w, z: replace(z, f"{HOSTNAME}. A", f"{HOSTNAME}. A 192.0.2.77"),
+                "not the sending address"),
+    "spf syntax": ("spf", lambda w, z: replace(z, f'{DOMAIN}. TXT "v=spf1',
+                                               f'{DOMAIN}. TXT "v=spf1 ip4:{w.ip} foo:bar -all"'),
+                   'invalid term "foo:bar"'),
+    "spf two records": ("spf", lambda w, z: replace(z, "@@", f'{DOMAIN}. TXT "v=spf1 -all"'),
+                        "2 records start with"),
+    "spf lookups": ("spf", lambda w, z: replace(z, f'{DOMAIN}. TXT "v=spf1', *spf_chain(6)),
+                    "more than the 10 of RFC 7208 sec 4.6.4"),
+    "spf include without record": ("spf", lambda w, z: replace(
+        z, f'{DOMAIN}. TXT "v=spf1', f'{DOMAIN}. TXT "v=spf1 include:nospf.{DOMAIN} -all"'),
+        f"nospf.{DOMAIN}: no \"v=spf1\" record"),
+    "dkim": ("dkim", None, "is not this key's public key"),
+    "dmarc": ("dmarc", lambda w, z: replace(z, f"_dmarc.{DOMAIN}.",
+                                            f'_dmarc.{DOMAIN}. TXT "v=DMARC1; p=maybe"'),
+              "p is not none, quarantine or reject"),
+    "mta-sts record": ("mta-sts", lambda w, z: replace(z, f"_mta-sts.{DOMAIN}.",
+                                                       f'_mta-sts.{DOMAIN}. TXT "v=STSv1; id=a-b"'),
+                       "the id is not 1 to 32 letters and digits"),
+    "tlsa": (f"tlsa _25._tcp.{HOSTNAME}",
+             lambda w, z: replace(z, f"_25._tcp.{HOSTNAME}.", f"_25._tcp.{HOSTNAME}. TLSA 3 1 1 {'ab' * 32}"),
+             "none of the 1 TLSA record matches"),
+    "ptr": ("ptr", None, "has no A/AAAA record back to"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_broken_record_fails(world, case):
+    check, mutate, reason = CASES[case]
+    zones = world.zones()
+    if case == "dkim":  # a valid key record, but not this key's
+        zones = {k: list(v) for k, v in zones.items()}
+        zones[DOMAIN] = [r.replace("p=MII", "p=MIJ") if "._domainkey." in r else r for r in zones[DOMAIN]]
+    elif case == "ptr":  # the PTR names a host whose address is another
+        zones = dict(zones)
+        zones[world.reverse_zone()] = [f"{world.ip.split('.')[3]}.{world.reverse_zone()}. PTR other.{DOMAIN}."]
+        zones[DOMAIN] = zones[DOMAIN] + [f"other.{DOMAIN}. A 192.0.2.99"]
+    else:
+        zones = mutate(world, zones)
+    p = world.check(zones, "--json")
+    checks, data = verdicts(p)
+    assert p.returncode == 1, p.stdout
+    hits = {k: v for k, v in checks.items() if k.startswith(check)}
+    assert any(s == "fail" and reason in r for s, r in hits.values()), (case, hits)
+    # A mail host without its address also fails the PTR's way back (FCrDNS).
+    assert data["failures"] == (2 if case == "address" else 1), \
+        (case, [c for c in data["checks"] if c["status"] == "fail"])
+
+
+@pytest.mark.parametrize("trouble", ["mx not in policy", "redirect"])
+def test_mta_sts_policy_problems_fail(world, trouble):
+    if trouble == "redirect":
+        world.web.redirect = f"https://mta-sts.{DOMAIN}/moved/mta-sts.txt"
+        reason = "redirect to https://mta-sts.example.test/moved/mta-sts.txt refused"
+    else:
+        world.web.policy = "version: STSv1\nmode: enforce\nmx: mx.elsewhere.example\nmax_age: 86400\n"
+        reason = f"the MX host {HOSTNAME} matches no pattern: senders will not deliver to them"
+    try:
+        p = world.check(world.zones(), "--json")
+    finally:
+        world.web.redirect = None
+        world.web.policy = world.records["mta_sts_policy"]
+    checks, data = verdicts(p)
+    assert p.returncode == 1
+    assert checks["mta-sts"][0] == "fail" and reason in checks["mta-sts"][1], checks["mta-sts"]
