@@ -163,6 +163,23 @@ def test_cached_policy_survives_a_restart(lab, pki):
     assert len(p.delivered()) == 1 and len(web.requests) == 1
 
 
+def test_expired_policy_is_not_used(lab, pki):
+    """max_age (RFC 8461 sec 3.2) bounds the cache: once it has run out and no fresh policy
+    can be fetched, no policy applies (the peer's certificate would fail enforce)."""
+    p = peer(lab, pki, 2, f"mx.{D}")
+    inst, web = start(lab, pki, policy("enforce", f"mx.{D}", max_age=2))
+    send(inst, [f"x@{D}"], "first")
+    p.wait_delivered(1)
+    web.status = 500
+    p.cert = make_cert(pki[0], ["someone-else.example"], pki[1])
+    time.sleep(3)
+    send(inst, [f"y@{D}"], "after max_age")
+    p.wait_delivered(2)
+    wait_status(inst, f"y@{D}", "sent")
+    assert (f"MTA-STS policy fetch for {D} failed: mta-sts.{D}: HTTP status 500; no MTA-STS "
+            f"policy applies") in inst.log()
+
+
 @pytest.mark.parametrize("trouble", ["redirect", "untrusted server", "text/html", "bad policy"])
 def test_unusable_policy_is_no_policy(lab, pki, trouble):
     p = peer(lab, pki, 2, "someone-else.example")  # accepted when no policy applies
