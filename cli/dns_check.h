@@ -1,6 +1,6 @@
 /* dns_check.h - the pieces of `posthorn dns check DOMAIN` (doc/dkim.md, "Checking the
  * records"): dns_check.c runs the checks and prints them (MX, addresses, PTR), the others
- * are dns_check_txt.c (SPF, DKIM, DMARC) and dns_check_tls.c (MTA-STS, TLSA). Every check
+ * are dns_check_spf.c, dns_check_txt.c (DKIM, DMARC) and dns_check_tls.c (MTA-STS, TLSA). Every check
  * adds lines "ok|warn|fail CHECK: reason"; any fail makes the exit status 1. */
 #ifndef POSTHORN_CLI_DNS_CHECK_H
 #define POSTHORN_CLI_DNS_CHECK_H
@@ -30,8 +30,12 @@ void dc_add(struct check_ctx *x, const char *name, enum verdict v, const char *f
 /* "no such domain", "no record", or "temporary failure: ..." for an answer without data. */
 const char *dc_dns_why(const struct answer *a);
 
-/* dns_check_txt.c */
+/* Exactly one TXT record at name that starts with prefix and then a space, ';' or its end
+ * (dns_check_txt.c): a copy, or NULL with why. */
+char *dc_one_record(struct check_ctx *x, const char *name, const char *prefix, struct buf *why);
+/* dns_check_spf.c */
 void dc_spf(struct check_ctx *x);
+/* dns_check_txt.c */
 void dc_dkim(struct check_ctx *x);
 void dc_dmarc(struct check_ctx *x);
 /* dns_check_tls.c */
