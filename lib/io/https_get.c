@@ -5,6 +5,7 @@
  * work without blocking and finished transfers are collected with curl_multi_info_read(). */
 #include "https_get.h"
 #include "buf.h"
+#include "list.h"
 #include "mem.h"
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -17,7 +18,7 @@ struct https {
     struct event_loop *loop;
     CURLM *multi;
     unsigned long timer;
-    struct https_get *gets; /* pending, doubly linked */
+    DLIST_HEAD(struct https_get) gets; /* pending */
 };
 
 struct https_get {
@@ -28,7 +29,7 @@ struct https_get {
     X509_STORE *trust;
     struct buf body;
     size_t max_size;
-    bool too_big, delivering;
+    bool too_big, delivering, linked;
     char *media_type;
     https_fn cb;
     void *ctx;
@@ -117,12 +118,8 @@ struct event_loop *https_loop(const struct https *h) { return h->loop; }
 static void get_free(struct https_get *g)
 {
     struct https *h = g->h;
-    if (g->prev)
-        g->prev->next = g->next;
-    else if (h->gets == g)
-        h->gets = g->next;
-    if (g->next)
-        g->next->prev = g->prev;
+    if (g->linked)
+        DLIST_REMOVE(&h->gets, g);
     if (g->easy) {
         curl_multi_remove_handle(h->multi, g->easy);
         curl_easy_cleanup(g->easy);
@@ -145,8 +142,8 @@ void https_free(struct https *h)
 {
     if (!h)
         return;
-    while (h->gets)
-        get_free(h->gets);
+    while (!DLIST_EMPTY(&h->gets))
+        get_free(DLIST_FIRST(&h->gets));
     if (h->timer)
         event_timer_cancel(h->loop, h->timer);
     curl_multi_cleanup(h->multi);
@@ -299,9 +296,7 @@ struct https_get *https_get(struct https *h, const struct https_get_params *p, h
         get_free(g);
         return NULL;
     }
-    g->next = h->gets;
-    if (h->gets)
-        h->gets->prev = g;
-    h->gets = g;
+    DLIST_INSERT_HEAD(&h->gets, g);
+    g->linked = true;
     return g;
 }
