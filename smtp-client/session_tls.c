@@ -123,7 +123,8 @@ void session_tls_ready(struct session *s)
         char *why = xasprintf("Server certificate not verified: %s (host %s, name %s)%s",
                               pc.reason, s->said_host, verify_name(s), sts_note(s));
         if (s->t.sts == MTA_STS_TESTING && s->level != TLSL_VERIFY && s->level != TLSL_SECURE) {
-            sts_testing_failure(s->d, why); /* RFC 8461 sec 5: testing only reports */
+            if (s->d) /* RFC 8461 sec 5: testing only reports */
+                sts_testing_failure(s->d, why);
             free(why);
         } else {
             log_info("%s", why);
