@@ -2,7 +2,7 @@
  * dns_resolver, what `posthorn dns records` asks to publish (doc/dkim.md, "Checking the
  * records"): the MX records and the mail host's addresses, SPF (syntax, the 10-lookup
  * limit), every DKIM key's record against the key, DMARC, the MTA-STS record and policy
- * (fetched over HTTPS as smtp-client fetches it), the TLSA records against the certificate
+ * (fetched over HTTPS as smtp-client fetches it), TLS-RPT, the TLSA records against the certificate
  * in use, and for each sending address that its PTR name resolves back to it (FCrDNS).
  * One line per check, ok/warn/fail with the reason, or JSON; exit status 1 on any fail.
  * Run as root (or dkim_owner) so the DKIM keys can be read. */
@@ -260,6 +260,7 @@ int cmd_dns_check(struct cli *c, int argc, char **argv)
     dc_dkim(&x);
     dc_dmarc(&x);
     dc_mta_sts(&x);
+    dc_tls_rpt(&x);
     dc_tlsa(&x);
     dc_ptr(&x);
     size_t fails = 0;

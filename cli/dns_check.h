@@ -38,6 +38,7 @@ void dc_spf(struct check_ctx *x);
 /* dns_check_txt.c */
 void dc_dkim(struct check_ctx *x);
 void dc_dmarc(struct check_ctx *x);
+void dc_tls_rpt(struct check_ctx *x);
 /* dns_check_tls.c */
 void dc_mta_sts(struct check_ctx *x);
 void dc_tlsa(struct check_ctx *x);

@@ -3,7 +3,9 @@
  *   dkim   each key in dkim_key_directory against SELECTOR._domainkey.DOMAIN: the
  *          published k= and p= must be the key's (RFC 6376 sec 3.6.1);
  *   dmarc  exactly one "v=DMARC1" record at _dmarc.DOMAIN with a valid tag list (RFC 7489
- *          sec 6.3, 6.4): p (required), sp, adkim, aspf, pct, fo, rf, ri, rua, ruf. */
+ *          sec 6.3, 6.4): p (required), sp, adkim, aspf, pct, fo, rf, ri, rua, ruf;
+ *   tls-rpt  at most one "v=TLSRPTv1" record at _smtp._tls.DOMAIN, with rua= a list of
+ *          mailto: or https: URIs (RFC 8460 sec 3). */
 #include "dns_check.h"
 #include "dkim.h"
 #include "mem.h"
@@ -215,5 +217,38 @@ void dc_dmarc(struct check_ctx *x)
     else
         dc_add(x, "dmarc", V_OK, "\"%s\"%s", rec, strcasecmp(p, "none") == 0 ? " (p=none: monitoring only)" : "");
     free(rec), free(p), free(name);
+    buf_free(&why);
+}
+
+/* --- TLS reporting --- */
+
+static bool rua_ok(const char *v)
+{
+    char *copy = xstrdup(v), *save = NULL;
+    bool ok = *v != 0;
+    for (char *u = strtok_r(copy, ",", &save); u && ok; u = strtok_r(NULL, ",", &save))
+        ok = (strncasecmp(u, "mailto:", 7) == 0 && strchr(u + 7, '@') && u[7] != '@') ||
+             (strncasecmp(u, "https://", 8) == 0 && u[8]);
+    free(copy);
+    return ok;
+}
+
+void dc_tls_rpt(struct check_ctx *x)
+{
+    struct buf why = BUF_INIT;
+    char *name = xasprintf("_smtp._tls.%s", x->domain);
+    char *rec = dc_one_record(x, name, "v=TLSRPTv1", &why);
+    char *rua = rec ? tag_value(rec, "rua") : NULL;
+    if (!rec && strncmp(buf_cstr(&why), "no ", 3) == 0) /* optional: absent is no error */
+        dc_add(x, "tls-rpt", V_WARN, "%s: nobody reports TLS failures to %s (RFC 8460)",
+               buf_cstr(&why), x->domain);
+    else if (!rec)
+        dc_add(x, "tls-rpt", V_FAIL, "%s", buf_cstr(&why));
+    else if (!rua || !rua_ok(rua))
+        dc_add(x, "tls-rpt", V_FAIL, "\"%s\": rua is not a list of mailto: or https: URIs "
+               "(RFC 8460 sec 3)", rec);
+    else
+        dc_add(x, "tls-rpt", V_OK, "\"%s\"", rec);
+    free(rec), free(rua), free(name);
     buf_free(&why);
 }

@@ -88,7 +88,7 @@ def test_published_records_pass(world):
     checks, data = verdicts(p)
     assert p.returncode == 0 and data["failures"] == 0, p.stdout
     sel = next(k for k in checks if k.startswith("dkim "))
-    for name in ("mx", f"address {HOSTNAME}", "spf", sel, "dmarc", "mta-sts",
+    for name in ("mx", f"address {HOSTNAME}", "spf", sel, "dmarc", "mta-sts", "tls-rpt",
                  f"tlsa _25._tcp.{HOSTNAME}", f"ptr {world.ip}"):
         assert checks[name][0] == "ok", (name, checks[name])
     assert "1 of 10 DNS lookups" not in checks["spf"][1]  # ip4 only: no lookups
@@ -141,6 +141,9 @@ CASES = {
     "mta-sts record": ("mta-sts", lambda w, z: replace(z, f"_mta-sts.{DOMAIN}.",
                                                        f'_mta-sts.{DOMAIN}. TXT "v=STSv1; id=a-b"'),
                        "the id is not 1 to 32 letters and digits"),
+    "tls-rpt": ("tls-rpt", lambda w, z: replace(z, f"_smtp._tls.{DOMAIN}.",
+                                                f'_smtp._tls.{DOMAIN}. TXT "v=TLSRPTv1; rua=ftp://x"'),
+                "rua is not a list of mailto: or https: URIs"),
     "tlsa": (f"tlsa _25._tcp.{HOSTNAME}",
              lambda w, z: replace(z, f"_25._tcp.{HOSTNAME}.", f"_25._tcp.{HOSTNAME}. TLSA 3 1 1 {'ab' * 32}"),
              "none of the 1 TLSA record matches"),
