@@ -128,6 +128,18 @@ def delivered_under_enforce(lab, pki):
     return p, inst, web
 
 
+def wait_cached(inst, policy_id):
+    """The policy cache file of D holds the policy with this id (written off the loop)."""
+    cached = inst.spool / "mta-sts" / D
+    want = f"posthorn-mta-sts 1\nid: {policy_id}\n"
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if cached.exists() and cached.read_text().startswith(want):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{cached}: no policy with id {policy_id}")
+
+
 def test_failed_fetch_keeps_the_cached_policy(lab, pki):
     p, inst, web = delivered_under_enforce(lab, pki)
     # A new id in DNS, the policy server failing, and a certificate that does not verify:
@@ -146,13 +158,25 @@ def test_failed_fetch_keeps_the_cached_policy(lab, pki):
     assert len(web.requests) == 2
 
 
+def test_new_id_fetches_the_new_policy(lab, pki):
+    """A changed id in the TXT record replaces the cached policy (RFC 8461 sec 5.1)."""
+    p, inst, web = delivered_under_enforce(lab, pki)
+    web.policy = policy("testing", f"mx.{D}")
+    p.cert = make_cert(pki[0], ["someone-else.example"], pki[1])
+    lab.dns.restart(sts_zone(lab, txt_id="2"))
+    time.sleep(2)
+    send(inst, [f"y@{D}"], "second")
+    p.wait_delivered(2)
+    wait_status(inst, f"y@{D}", "sent")
+    log = inst.log()
+    assert f"MTA-STS policy for {D}: id=2, mode=testing, max_age=86400, mx=mx.{D} (fetched)" in log
+    assert f"MTA-STS policy testing for {D} (id=2): would have deferred" in log
+    wait_cached(inst, "2")
+
+
 def test_cached_policy_survives_a_restart(lab, pki):
     p, inst, web = delivered_under_enforce(lab, pki)
-    cached = inst.spool / "mta-sts" / D
-    deadline = time.time() + 10
-    while not cached.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    assert cached.read_text().startswith("posthorn-mta-sts 1\nid: 1\n")
+    wait_cached(inst, "1")
     web.stop()  # nothing to fetch from now on
     p.cert = make_cert(pki[0], ["someone-else.example"], pki[1])
     inst.stop()
