@@ -158,7 +158,7 @@ static void on_accept(struct server *srv, int fd) { agent_accept(srv->app, fd); 
 static unsigned busy(struct server *srv)
 {
     struct smtpc *sc = srv->app;
-    return sc ? sc->nagents + sc->ndeliveries + sc->nsessions : 0;
+    return sc ? sc->nagents + sc->ndeliveries + sc->nsessions + sts_busy(sc->sts) : 0;
 }
 
 static void tick(struct server *srv)

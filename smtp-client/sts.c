@@ -62,13 +62,9 @@ struct sts *sts_new(struct smtpc *sc, struct config *cfg)
     return st;
 }
 
-void sts_free(struct sts *st)
+unsigned sts_busy(const struct sts *st)
 {
-    if (!st)
-        return;
-    sts_cache_free(st->cache);
-    https_free(st->https);
-    free(st);
+    return st ? sts_cache_writes(st->cache) : 0;
 }
 
 bool sts_applies(const struct delivery *d)

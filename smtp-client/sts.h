@@ -41,7 +41,8 @@ struct sts_cache;
 
 /* sts_cache.c */
 struct sts_cache *sts_cache_new(struct smtpc *sc, struct config *cfg);
-void sts_cache_free(struct sts_cache *c);
+/* Cache files not yet written. */
+unsigned sts_cache_writes(const struct sts_cache *c);
 /* The entry of domain (lower case A-labels), created and read from disk when missing. */
 struct sts_entry *sts_cache_get(struct sts_cache *c, const char *domain);
 /* A fetched policy (taken over) with its id and text: into the entry and onto disk. */
@@ -52,8 +53,10 @@ bool sts_entry_valid(const struct sts_entry *e, time_t now);
 
 /* sts.c */
 struct sts;
+/* NULL when MTA-STS is off. It lives as long as the process. */
 struct sts *sts_new(struct smtpc *sc, struct config *cfg);
-void sts_free(struct sts *st);
+/* Work that must finish before the process may exit (cache files being written). */
+unsigned sts_busy(const struct sts *st);
 /* Does MTA-STS apply to d (see above)? */
 bool sts_applies(const struct delivery *d);
 /* Find d's policy into d->sts; delivery_sts_ready(d) follows from the loop. */

@@ -87,18 +87,9 @@ static void entry_free(struct sts_entry *e)
     free(e);
 }
 
-void sts_cache_free(struct sts_cache *c)
+unsigned sts_cache_writes(const struct sts_cache *c)
 {
-    if (!c)
-        return;
-    worker_free(c->writer); /* writes in progress finish */
-    struct sts_entry *e, *tmp;
-    DLIST_FOREACH_SAFE(e, &c->lru, tmp) {
-        DLIST_REMOVE(&c->lru, e);
-        entry_free(e);
-    }
-    free(c->dir);
-    free(c);
+    return c->writer ? worker_pending(c->writer) : 0;
 }
 
 bool sts_entry_valid(const struct sts_entry *e, time_t now)
