@@ -35,6 +35,8 @@ const char *dc_dns_why(const struct answer *a);
 char *dc_one_record(struct check_ctx *x, const char *name, const char *prefix, struct buf *why);
 /* dns_check_spf.c */
 void dc_spf(struct check_ctx *x);
+/* dns_check_spf_eval.c: the SPF result of each sending address (after dc_spf's checks). */
+void dc_spf_hosts(struct check_ctx *x);
 /* dns_check_txt.c */
 void dc_dkim(struct check_ctx *x);
 void dc_dmarc(struct check_ctx *x);

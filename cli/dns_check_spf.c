@@ -198,12 +198,14 @@ void dc_spf(struct check_ctx *x)
         dc_add(x, "spf", V_FAIL, "%u DNS-querying terms with includes and redirects, more than "
                   "the %d of RFC 7208 sec 4.6.4: receivers get a permerror (\"%s\")", w.lookups,
                   SPF_LOOKUP_LIMIT, rec);
-    } else if (w.ptr) {
-        dc_add(x, "spf", V_WARN, "\"%s\": the ptr mechanism should not be used (RFC 7208 sec "
-                  "5.5); %u of %d DNS lookups", rec, w.lookups, SPF_LOOKUP_LIMIT);
     } else {
-        dc_add(x, "spf", V_OK, "\"%s\": %u of %d DNS lookups%s", rec, w.lookups,
-                  SPF_LOOKUP_LIMIT, w.macros ? " (macros not expanded)" : "");
+        if (w.ptr)
+            dc_add(x, "spf", V_WARN, "\"%s\": the ptr mechanism should not be used (RFC 7208 "
+                   "sec 5.5); %u of %d DNS lookups", rec, w.lookups, SPF_LOOKUP_LIMIT);
+        else
+            dc_add(x, "spf", V_OK, "\"%s\": %u of %d DNS lookups%s", rec, w.lookups,
+                   SPF_LOOKUP_LIMIT, w.macros ? " (macros not expanded)" : "");
+        dc_spf_hosts(x);
     }
     free(rec);
     buf_free(&why);

@@ -88,7 +88,7 @@ def test_published_records_pass(world):
     checks, data = verdicts(p)
     assert p.returncode == 0 and data["failures"] == 0, p.stdout
     sel = next(k for k in checks if k.startswith("dkim "))
-    for name in ("mx", f"address {HOSTNAME}", "spf", sel, "dmarc", "mta-sts", "tls-rpt",
+    for name in ("mx", f"address {HOSTNAME}", "spf", f"spf {world.ip}", sel, "dmarc", "mta-sts", "tls-rpt",
                  f"tlsa _25._tcp.{HOSTNAME}", f"ptr {world.ip}"):
         assert checks[name][0] == "ok", (name, checks[name])
     assert "1 of 10 DNS lookups" not in checks["spf"][1]  # ip4 only: no lookups
@@ -134,6 +134,9 @@ CASES = {
     "spf include without record": ("spf", lambda w, z: replace(
         z, f'{DOMAIN}. TXT "v=spf1', f'{DOMAIN}. TXT "v=spf1 include:nospf.{DOMAIN} -all"'),
         f"nospf.{DOMAIN}: no \"v=spf1\" record"),
+    "spf denies this host": ("spf", lambda w, z: replace(z, f'{DOMAIN}. TXT "v=spf1',
+                                                         f'{DOMAIN}. TXT "v=spf1 ip4:192.0.2.1 -all"'),
+                             f'fail ("-all" of {DOMAIN}): receivers that check SPF refuse mail'),
     "dkim": ("dkim", None, "is not this key's public key"),
     "dmarc": ("dmarc", lambda w, z: replace(z, f"_dmarc.{DOMAIN}.",
                                             f'_dmarc.{DOMAIN}. TXT "v=DMARC1; p=maybe"'),
@@ -190,3 +193,27 @@ def test_mta_sts_policy_problems_fail(world, trouble):
     checks, data = verdicts(p)
     assert p.returncode == 1
     assert checks["mta-sts"][0] == "fail" and reason in checks["mta-sts"][1], checks["mta-sts"]
+
+
+@pytest.mark.parametrize("spf,verdict,why", [
+    ("v=spf1 mx -all", "ok", f'pass ("mx" of {DOMAIN})'),
+    (f"v=spf1 a:{HOSTNAME} -all", "ok", f'pass ("a:{HOSTNAME}" of {DOMAIN})'),
+    ("NET/24 -all", "ok", "pass"),
+    (f"v=spf1 include:_spf.{DOMAIN} -all", "ok", f'pass ("include:_spf.{DOMAIN}" of {DOMAIN})'),
+    (f"v=spf1 redirect=_spf.{DOMAIN}", "ok", f'pass ("a" of _spf.{DOMAIN})'),
+    ("v=spf1 ip4:192.0.2.1 ?all", "warn", "neutral"),
+    ("v=spf1 ip4:192.0.2.1 ~all", "warn", "softfail"),
+    ("v=spf1 exists:%{i}.spf.example.net -all", "warn", "cannot tell"),
+])
+def test_spf_evaluated_for_the_sending_address(world, spf, verdict, why):
+    """The SPF result a receiver would get for this host (RFC 7208 sec 4.6), through mx, a,
+    a CIDR range, include and redirect; what depends on macros is not guessed."""
+    if spf.startswith("NET"):
+        spf = f"v=spf1 ip4:{world.net}0/24 -all"
+    extra = [f'_spf.{DOMAIN}. TXT "v=spf1 a -all"', f"_spf.{DOMAIN}. A {world.ip}"]
+    p = world.check(replace(world.zones(), f'{DOMAIN}. TXT "v=spf1', f'{DOMAIN}. TXT "{spf}"', *extra),
+                    "--json")
+    checks, data = verdicts(p)
+    assert checks["spf"][0] == "ok", checks["spf"]
+    status, reason = checks[f"spf {world.ip}"]
+    assert status == verdict and why in reason, (status, reason)
