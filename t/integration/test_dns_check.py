@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import DOMAIN, HOSTNAME, make_instance
-from mx_lab import UNBOUND, LoopbackDNS, PolicyServer, address_block, make_ca, make_cert
+from mx_lab import (LDNS_SIGNZONE, UNBOUND, LoopbackDNS, PolicyServer, address_block, make_ca,
+                    make_cert)
 
 pytestmark = pytest.mark.skipif(not UNBOUND, reason="unbound is not installed (t/deps)")
 
@@ -52,11 +53,14 @@ class World:
         ptr = [f"{self.ip.split('.')[3]}.{self.reverse_zone()}. PTR {HOSTNAME}."]
         return {DOMAIN: recs, self.reverse_zone(): ptr}
 
-    def check(self, zones, *args):
+    def check(self, zones, *args, signed=None):
+        """Serve ZONES (and SIGNED, DNSSEC-signed zones, whose keys become the trust
+        anchor) and run dns check."""
         if self.dns:
             self.dns.stop()
-        self.dns = LoopbackDNS(zones).start()
-        self.inst.set_conf(dns_resolver=self.dns.resolver)
+        self.dns = LoopbackDNS(zones, signed).start()
+        self.inst.set_conf(dns_resolver=self.dns.resolver,
+                           dns_trust_anchor_file=self.dns.trust_anchor if signed else "")
         return self.inst.posthorn("dns", "check", DOMAIN, "--ip", self.ip, *args, check=False,
                                   timeout=120)
 
@@ -217,3 +221,23 @@ def test_spf_evaluated_for_the_sending_address(world, spf, verdict, why):
     assert checks["spf"][0] == "ok", checks["spf"]
     status, reason = checks[f"spf {world.ip}"]
     assert status == verdict and why in reason, (status, reason)
+
+
+@pytest.mark.skipif(not LDNS_SIGNZONE, reason="ldns-signzone is not installed (t/deps)")
+@pytest.mark.parametrize("zone", ["signed", "unsigned"])
+def test_tlsa_needs_dnssec(world, zone):
+    """With a trust anchor, TLSA records count only in a validated answer (RFC 7672 sec 2.2):
+    the same records pass signed and warn unsigned (the anchor is then another zone's)."""
+    zones = world.zones()
+    if zone == "signed":
+        p = world.check({world.reverse_zone(): zones[world.reverse_zone()]}, "--json",
+                        signed={DOMAIN: zones[DOMAIN]})
+    else:
+        p = world.check(zones, "--json", signed={"other.example": ["@ IN TXT \"x\""]})
+    checks, data = verdicts(p)
+    status, reason = checks[f"tlsa _25._tcp.{HOSTNAME}"]
+    if zone == "signed":
+        assert status == "ok" and reason.endswith(", DNSSEC-validated"), reason
+        assert data["failures"] == 0, p.stdout
+    else:
+        assert status == "warn" and "not DNSSEC-validated" in reason, reason
