@@ -282,6 +282,13 @@ static void check_dirs(struct cli *c, struct errlist *errs)
         free(p);
     }
     check_public(c, spool, errs);
+    const char *sts = config_str(cfg, PARAM(smtp_mta_sts_cache_directory));
+    struct stat st;
+    if (*sts && config_bool(cfg, PARAM(smtp_mta_sts_enable)) && lstat(sts, &st) < 0 && errno == ENOENT)
+        errlist_warn(errs, "%s: missing: smtp-client keeps MTA-STS policies in memory only "
+                     "(create it with mode 0700, owned by %s)", sts, mo);
+    else if (*sts && config_bool(cfg, PARAM(smtp_mta_sts_enable)))
+        check_dir(sts, mail, mo, 0700, errs);
     check_dir(config_str(cfg, PARAM(data_directory)), mail, mo, 0, errs);
     check_dir(config_str(cfg, PARAM(virtual_mailbox_base)), vmail, vo, 0, errs);
     check_reach(c, PARAM(mail_owner), spool, errs);

@@ -11,6 +11,7 @@
  *   (the mail host outside DOMAIN, PTR) are printed as comments and marked in JSON. */
 #include "dns.h"
 #include "dkim.h"
+#include "dns_check.h"
 #include "mem.h"
 #include "zone.h"
 #include <getopt.h>
@@ -69,7 +70,7 @@ static void parse_opts(int argc, char **argv, struct dns_opts *o)
         {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     *o = (struct dns_opts){.dmarc_policy = "none", .mta_sts_mode = "testing"};
     if (argc < 2 || strcmp(argv[1], "records") != 0)
-        cli_usage("dns needs a subcommand: records");
+        cli_usage("dns needs a subcommand: records or check");
     argc--, argv++; /* options follow "records" */
     int opt;
     char canon[64];
@@ -190,6 +191,8 @@ static void print_json(const struct dns_opts *o, struct records *r);
 
 int cmd_dns(struct cli *c, int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "check") == 0)
+        return cmd_dns_check(c, argc - 1, argv + 1);
     struct dns_opts o;
     parse_opts(argc, argv, &o);
     struct records r = {.host = xstrdup(config_str(cli_config(c), PARAM(myhostname)))};

@@ -2,7 +2,7 @@
  * [--user ADDR]`: create a complete, working instance in DIR:
  *   DIR/etc    main.cf, master.cf (from the shipped templates), aliases (+ aliases.lmdb),
  *              tls/cert.pem + tls/key.pem (self-signed for H)
- *   DIR/spool  queue_directory: the queue directories, private/, public/, pid/
+ *   DIR/spool  queue_directory: the queue directories, private/, public/, pid/, mta-sts/
  *   DIR/data   data_directory: the account database with domain D (and user ADDR)
  *   DIR/mail   virtual_mailbox_base
  *   DIR/log    posthorn.log (maillog_file)
@@ -232,7 +232,8 @@ static int make_dirs(const struct layout *l, char **err)
         init_dir(l->logdir, 0755, &l->own_self, err) < 0)
         return -1;
     struct { const char *name; mode_t mode; const struct init_owner *o; } sub[] = {
-        {"private", 0700, &l->own_mail}, {"public", 0755, &l->own_mail}, {"pid", 0755, &l->own_self}};
+        {"private", 0700, &l->own_mail}, {"public", 0755, &l->own_mail}, {"pid", 0755, &l->own_self},
+        {"mta-sts", 0700, &l->own_mail}}; /* smtp-client's MTA-STS policy cache */
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
         char *p = xasprintf("%s/%s", l->spool, sub[i].name);
         int rc = init_dir(p, sub[i].mode, sub[i].o, err);

@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  dkim keygen DOMAIN [--selector S] [--type rsa|ed25519] [--bits N] [--pending]\n"
     "       | list [DOMAIN] [--json] | activate|retire|delete DOMAIN SELECTOR\n"
     "  dns records DOMAIN [--ip ADDR]... [--dmarc-policy P] [--mta-sts-mode M] [--json]\n"
+    "  dns check DOMAIN [--ip ADDR]... [--json]\n"
     "  mailq          sendmail [-f SENDER] [-t] [-i] RCPT...\n"
     "  postqueue -p | -j | -f | -i ID | -s SITE    postsuper -d|-h|-H|-r ID|ALL|- [QUEUE...]\n"
     "       (Postfix's queue tools, from libexec/posthorn/compat/; -c CONFDIR)\n"

@@ -7,7 +7,8 @@
  *     must match them (lib/io/tls); a mismatch or no STARTTLS defers, never plaintext;
  *   - validated records, none usable: TLS is required, any certificate (sec 2.2);
  *   - no records (validated denial), or an answer that is not validated: opportunistic TLS
- *     ("may"), as without DANE;
+ *     ("may"), as without DANE, or what the domain's MTA-STS policy asks (sts.c: DANE
+ *     takes precedence over MTA-STS where it applies, RFC 8461 sec 2);
  *   - a failed or bogus lookup: this host is not used (4.7.5; RFC 7672 sec 2.2.1 forbids
  *     going on as if there were no records), the next one is tried.
  * The lookup goes through lib/io/dns on the loop; the delivery owns it while it runs. */
@@ -59,8 +60,8 @@ static void on_tlsa(const struct dns_result *r, void *ctx)
         free(why);
         return;
     }
-    if (r->status != DNS_OK || !r->secure) {
-        delivery_open_target(d, &t, TLSL_MAY, NULL);
+    if (r->status != DNS_OK || !r->secure) { /* no DANE: MTA-STS may apply */
+        delivery_open_without_dane(d, &t);
         return;
     }
     if (take_usable(r, &ts) == 0) {
@@ -77,7 +78,7 @@ void dane_open(struct delivery *d, const struct target *t)
 {
     char name[DNS_NAME_MAX + 16], *err = NULL;
     if (!t->dnssec) { /* no validated path to this host: DANE cannot apply */
-        delivery_open_target(d, t, TLSL_MAY, NULL);
+        delivery_open_without_dane(d, t);
         return;
     }
     snprintf(name, sizeof name, "_%d._tcp.%s", t->port, t->host);

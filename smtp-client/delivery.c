@@ -12,6 +12,7 @@
  * A session reports here as its last use of the delivery, and this file may finish and
  * free the delivery in any of those calls. */
 #include "smtpc.h"
+#include "sts.h"
 #include "delivery_log.h"
 #include "log.h"
 #include "mem.h"
@@ -117,6 +118,8 @@ static void delivery_free(struct delivery *d)
     struct smtpc *sc = d->sc;
     route_cancel(d);
     dane_cancel(d);
+    sts_cancel(d);
+    mta_sts_policy_free(&d->sts);
     for (size_t k = 0; k < d->n; k++)
         free(d->r[k].reason);
     free(d->r);
@@ -172,19 +175,52 @@ void delivery_open_target(struct delivery *d, const struct target *t, enum tls_l
     d->s = session_open(d->sc, d, t, level, tlsa);
 }
 
+void delivery_open_without_dane(struct delivery *d, const struct target *t)
+{
+    struct target x = *t;
+    enum tls_level level = d->tls_level == TLSL_DANE ? TLSL_MAY : d->tls_level;
+    x.sts = d->sts.mode;
+    if (!x.sts_checked && !sts_mx_allowed(d, x.host)) { /* a host DANE might have taken */
+        char *why = sts_no_mx_reason(d);
+        delivery_target_failed(d, "4.7.5", why);
+        free(why);
+        return;
+    }
+    if (x.sts == MTA_STS_ENFORCE && level < TLSL_VERIFY) /* RFC 8461 sec 4.2 */
+        level = TLSL_VERIFY;
+    delivery_open_target(d, &x, level, NULL);
+}
+
 static void open_target(struct delivery *d, const struct target *t)
 {
     remember(d, t);
     if (d->tls_level == TLSL_DANE && !t->no_tls)
         dane_open(d, t);
     else
-        delivery_open_target(d, t, d->tls_level, NULL);
+        delivery_open_without_dane(d, t);
 }
 
 void delivery_target_failed(struct delivery *d, const char *dsn, const char *why)
 {
     delivery_all_result(d, 4, dsn, why, NULL);
     try_next(d);
+}
+
+/* The MTA-STS policy first (when it applies), then the destination's hosts. */
+static void resolve(struct delivery *d)
+{
+    if (!d->sts_done && sts_applies(d)) {
+        sts_lookup(d);
+        return;
+    }
+    d->sts_done = true;
+    route_resolve(d);
+}
+
+void delivery_sts_ready(struct delivery *d)
+{
+    d->sts_done = true;
+    route_resolve(d);
 }
 
 static void try_next(struct delivery *d)
@@ -194,7 +230,7 @@ static void try_next(struct delivery *d)
         return;
     }
     if (!d->resolved) { /* a cached connection left work for the other hosts */
-        route_resolve(d);
+        resolve(d);
         return;
     }
     while (d->next_t < d->nt && d->sessions < d->sc->p.mx_session_limit) {
@@ -229,7 +265,7 @@ void delivery_go(struct delivery *d)
     if (d->resolved)
         try_next(d);
     else
-        route_resolve(d);
+        resolve(d);
 }
 
 /* --- what sessions report --- */
@@ -255,6 +291,8 @@ void delivery_session_failed(struct delivery *d, struct session *s, bool stale, 
         t.no_tls = true;
         log_info("%s: TLS handshake with %s failed; trying again without TLS", d->req.queue_id,
                  session_relay(s));
+        if (t.sts == MTA_STS_TESTING)
+            sts_testing_failure(d, "the TLS handshake failed");
         d->s = session_open(d->sc, d, &t, TLSL_NONE, NULL);
         return;
     }

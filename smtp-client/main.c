@@ -13,10 +13,14 @@
  * parsed with bounded, fuzzed parsers (lib/proto/smtp_reply, smtp_ehlo), DNS answers are
  * decoded strictly (lib/io/dns), reply text reaches logs and DSNs only with control
  * characters replaced. It reads the queue file only through the descriptor qmgr passes,
- * writes no files, runs no commands, and sends envelope addresses only in their checked
+ * writes only its MTA-STS policy cache (sts_cache.c), runs no commands, fetches MTA-STS
+ * policies only over verified HTTPS without redirects (lib/io/https_get), and sends
+ * envelope addresses only in their checked
  * canonical form (lib/mail/address). SASL passwords are sent only inside TLS, never
  * logged, and wiped after use. */
 #include "smtpc.h"
+#include "https_get.h"
+#include "sts.h"
 #include "log.h"
 #include "mem.h"
 #include "tls.h"
@@ -83,7 +87,13 @@ static void pre_init(struct server *srv)
     char *err = NULL;
     size_t npolicy = 0;
     (void)config_list(cfg, PARAM(smtp_tls_policy_maps), &npolicy);
-    if (sc->p.tls_level != TLSL_NONE || npolicy > 0) {
+    bool sts = config_bool(cfg, PARAM(smtp_mta_sts_enable));
+    if (sts && https_global_init(&err) < 0) { /* before any thread starts */
+        log_warn("%s; MTA-STS policies are not applied", err);
+        free(err);
+        err = NULL;
+    }
+    if (sc->p.tls_level != TLSL_NONE || npolicy > 0 || sts) {
         sc->tls = tls_client_context(*ca_file ? ca_file : NULL, *ca_dir ? ca_dir : NULL,
                                      config_str(cfg, PARAM(smtp_tls_protocols_min)), &err);
         if (!sc->tls) {
@@ -141,6 +151,7 @@ static void post_init(struct server *srv)
     sc->transport_maps = maplist_open(cfg, PARAM(transport_maps));
     sc->sasl_maps = maplist_open(cfg, PARAM(smtp_sasl_password_maps));
     sc->tls_policy_maps = maplist_open(cfg, PARAM(smtp_tls_policy_maps));
+    sc->sts = sts_new(sc, cfg);
     own_addresses(sc);
 }
 
@@ -149,7 +160,7 @@ static void on_accept(struct server *srv, int fd) { agent_accept(srv->app, fd); 
 static unsigned busy(struct server *srv)
 {
     struct smtpc *sc = srv->app;
-    return sc ? sc->nagents + sc->ndeliveries + sc->nsessions : 0;
+    return sc ? sc->nagents + sc->ndeliveries + sc->nsessions + sts_busy(sc->sts) : 0;
 }
 
 static void tick(struct server *srv)

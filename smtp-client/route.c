@@ -17,6 +17,7 @@
  * smtp_mx_address_limit of them. DNS temporary failures defer, a name that does not exist
  * bounces (5.4.4). Every lookup goes through lib/io/dns on the loop. */
 #include "smtpc.h"
+#include "sts.h"
 #include "idn.h"
 #include "log.h"
 #include "mem.h"
@@ -145,6 +146,7 @@ static void lookup_tls_policy(struct delivery *d, const char *spec)
     }
     if (!v)
         return;
+    d->tls_policy_entry = true; /* it decides, MTA-STS does not (doc/smtp-client.md) */
     size_t len = strcspn(v, " \t");
     bool known = false;
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
@@ -198,6 +200,7 @@ int route_plan(struct delivery *d, char **err)
     }
     if (!spec && *d->sc->p.relayhost)
         spec = d->sc->p.relayhost;
+    d->dest_is_domain = !spec;
     bool ok = parse_nexthop(d, spec ? spec : d->nexthop);
     if (!ok) {
         *err = xasprintf("bad next hop \"%s\" for %s", spec ? spec : d->nexthop, d->nexthop);
@@ -290,8 +293,24 @@ static void fail(struct route *rt, int cls, const char *dsn, const char *fmt, ..
     done(rt);
 }
 
+/* MTA-STS holds MX hosts against the policy here, except where DANE may take a host
+ * (level dane and a validated MX answer): delivery.c holds those once DANE said no. */
+static bool sts_here(const struct delivery *d, bool mx_secure)
+{
+    return !(d->tls_level == TLSL_DANE && mx_secure);
+}
+
+/* The MTA-STS policy (enforce) allows none of the MX hosts: defer (RFC 8461 sec 4.2: never
+ * a bounce before a newer policy could be seen). */
+static void fail_sts(struct route *rt)
+{
+    char *why = sts_no_mx_reason(rt->d);
+    fail(rt, 4, "4.7.5", "%s", why);
+    free(why);
+}
+
 static void add_target(struct delivery *d, const char *host, const char *addr, unsigned pref,
-                       bool dnssec)
+                       bool dnssec, bool mx_secure)
 {
     if (d->nt >= d->sc->p.mx_address_limit)
         return;
@@ -303,6 +322,7 @@ static void add_target(struct delivery *d, const char *host, const char *addr, u
     t->port = d->dest_port;
     t->pref = pref;
     t->dnssec = dnssec;
+    t->sts_checked = sts_here(d, mx_secure);
 }
 
 /* The family order of one host's addresses: IPv4 first, IPv6 first, or random. */
@@ -339,7 +359,8 @@ static void addresses_done(struct route *rt)
         for (int k = 0; k < 2; k++) {
             const struct addr_query *aq = &h->aq[(f + k) % 2];
             for (size_t j = 0; j < aq->naddrs; j++)
-                add_target(d, h->name, aq->addrs[j], h->pref, rt->mx_secure && aq->secure);
+                add_target(d, h->name, aq->addrs[j], h->pref, rt->mx_secure && aq->secure,
+                           rt->mx_secure);
             if (aq->status == DNS_TEMPFAIL || aq->status == DNS_BOGUS)
                 soft = soft ? soft : aq;
             else if (aq->status != DNS_OK)
@@ -434,6 +455,8 @@ static bool take_mx_hosts(struct route *rt, const struct dns_result *r)
     for (size_t i = 0; i < r->n && rt->nh < MAX_MX_HOSTS; i++) {
         if (r->rr[i].pref >= cut)
             break;
+        if (sts_here(rt->d, rt->mx_secure) && !sts_mx_allowed(rt->d, r->rr[i].name))
+            continue; /* RFC 8461 sec 4.1: enforce uses only the hosts the policy names */
         struct mx_host *h = &rt->h[rt->nh++];
         snprintf(h->name, sizeof h->name, "%s", r->rr[i].name);
         h->pref = r->rr[i].pref;
@@ -455,16 +478,20 @@ static void on_mx(const struct dns_result *r, void *ctx)
              d->dest_name, r->status == DNS_NXDOMAIN ? "MX" : "A", not_found_text(r->status));
     } else if (r->null_mx) {
         fail(rt, 5, "5.1.10", "Domain %s does not accept mail (nullMX)", d->dest_name);
+    } else if (r->implicit_mx && sts_here(d, r->secure) && !sts_mx_allowed(d, d->dest_name)) {
+        fail_sts(rt);
     } else if (r->implicit_mx) {
         for (size_t i = 0; i < r->naddr; i++)
             if (!route_is_self(d->sc, r->addr[i].addr))
-                add_target(d, d->dest_name, r->addr[i].addr, 0, r->secure);
+                add_target(d, d->dest_name, r->addr[i].addr, 0, r->secure, r->secure);
         if (d->nt == 0)
             fail(rt, 5, "5.4.6", "mail for %s loops back to myself", d->dest_name);
         else
             done(rt);
     } else if ((rt->mx_secure = r->secure), !take_mx_hosts(rt, r)) {
         fail(rt, 5, "5.4.6", "mail for %s loops back to myself", d->dest_name);
+    } else if (rt->nh == 0) {
+        fail_sts(rt);
     } else {
         lookup_addresses(rt);
     }
@@ -475,7 +502,7 @@ static void on_numeric(struct event_loop *loop, void *ctx)
     struct route *rt = ctx;
     rt->timer = 0;
     struct delivery *d = rt->d;
-    add_target(d, d->dest_name, d->dest_name, 0, false);
+    add_target(d, d->dest_name, d->dest_name, 0, false, false);
     done(rt);
 }
 

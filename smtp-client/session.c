@@ -6,6 +6,7 @@
  * session marked dead inside is destroyed when the outermost entry returns. A failure is
  * reported to the owning delivery as the last use of it (session_fail). */
 #include "session_int.h"
+#include "sts.h"
 #include "log.h"
 #include "mem.h"
 #include "tls.h"
@@ -271,11 +272,17 @@ void session_after_ehlo(struct session *s)
     if (s->st == SS_EHLO || s->st == SS_HELO) {
         /* STARTTLS not done: is that allowed at this level? */
         if (s->level >= TLSL_ENCRYPT && !s->tls_on) {
-            char *why = xasprintf("TLS is required, but was not offered by host %s",
-                                  s->said_host);
+            char *why = xasprintf("TLS is required, but was not offered by host %s%s",
+                                  s->said_host, sts_note(s));
             session_fail(s, 4, "4.7.4", why, true, false);
             free(why);
             return;
+        }
+        if (s->t.sts == MTA_STS_TESTING && !s->tls_on && s->d && !s->t.no_tls) {
+            char *why = xasprintf("TLS is required, but was not offered by host %s",
+                                  s->said_host);
+            sts_testing_failure(s->d, why);
+            free(why);
         }
     }
     if (session_want_auth(s)) {

@@ -87,6 +87,8 @@ void session_ehlo(struct session *s);
 void session_dsn(const struct smtp_reply *r, char *out, size_t outsize);
 
 /* session_tls.c */
+/* " (MTA-STS policy mode=enforce)" when the policy set the level, else "". */
+const char *sts_note(const struct session *s);
 bool session_want_starttls(struct session *s);
 void session_starttls(struct session *s);
 void session_starttls_reply(struct session *s);

@@ -7,6 +7,8 @@
  * MX host (verify) or the next-hop domain (secure). The handshake always runs with the
  * names set, so the log line tells Untrusted (chain not trusted), Trusted (chain trusted,
  * name not matched) or Verified (both), as Postfix does; the level then decides.
+ * MTA-STS "enforce" (sts.c) raises the level to verify; "testing" logs what verify would
+ * have refused and goes on.
  * "dane" (dane.c decides it per MX host) requires TLS and a chain that matches the host's
  * DNSSEC-validated TLSA records (lib/io/tls), never falling back to plaintext.
  * After the handshake the session starts over with EHLO (RFC 3207 sec 4.2); any reply
@@ -16,6 +18,7 @@
  * LOGIN (lib/auth/sasl_client.h); a refusal defers the mail. The credentials are never
  * logged; their buffers are wiped after sending. */
 #include "session_int.h"
+#include "sts.h"
 #include "log.h"
 #include "mem.h"
 #include "sasl_client.h"
@@ -84,6 +87,12 @@ void session_starttls_reply(struct session *s)
     session_set_timer(s, s->sc->p.t_starttls);
 }
 
+/* Why the level is verify, when the MTA-STS policy made it so (for reasons and logs). */
+const char *sts_note(const struct session *s)
+{
+    return s->t.sts == MTA_STS_ENFORCE ? " (MTA-STS policy mode=enforce)" : "";
+}
+
 /* "Untrusted", "Trusted" or "Verified" (Postfix's words) for the finished handshake. */
 static const char *trust_word(const struct tls_peer_check *pc)
 {
@@ -109,13 +118,20 @@ void session_tls_ready(struct session *s)
         free(why);
         return;
     }
-    if ((s->level == TLSL_VERIFY || s->level == TLSL_SECURE) && !pc.trusted) {
-        char *why = xasprintf("Server certificate not verified: %s (host %s, name %s)",
-                              pc.reason, s->said_host, verify_name(s));
-        log_info("%s", why);
-        session_fail(s, 4, "4.7.5", why, true, false);
-        free(why);
-        return;
+    if (!pc.trusted && (s->level == TLSL_VERIFY || s->level == TLSL_SECURE ||
+                        s->t.sts == MTA_STS_TESTING)) {
+        char *why = xasprintf("Server certificate not verified: %s (host %s, name %s)%s",
+                              pc.reason, s->said_host, verify_name(s), sts_note(s));
+        if (s->t.sts == MTA_STS_TESTING && s->level != TLSL_VERIFY && s->level != TLSL_SECURE) {
+            if (s->d) /* RFC 8461 sec 5: testing only reports */
+                sts_testing_failure(s->d, why);
+            free(why);
+        } else {
+            log_info("%s", why);
+            session_fail(s, 4, "4.7.5", why, true, false);
+            free(why);
+            return;
+        }
     }
     session_ehlo(s);
 }

@@ -22,6 +22,7 @@
 #include "dotstuff.h"
 #include "ipc.h"
 #include "list.h"
+#include "mta_sts.h"
 #include "queue.h"
 #include "server.h"
 #include "smtp_ehlo.h"
@@ -55,6 +56,8 @@ struct delivery;
 struct session;
 struct dest;
 struct maplist;
+struct sts;
+struct sts_entry;
 
 struct smtpc {
     struct server *srv;
@@ -62,6 +65,7 @@ struct smtpc {
     struct dns *dns;
     SSL_CTX *tls;
     struct maplist *transport_maps, *sasl_maps, *tls_policy_maps;
+    struct sts *sts;          /* MTA-STS (sts.c), NULL when off */
     char **own_addrs; /* this host's interface addresses (loop detection) */
     size_t nown_addrs;
     DLIST_HEAD(struct agent) agents;
@@ -78,6 +82,8 @@ struct target {
     unsigned pref;
     bool no_tls;                 /* a retry in plaintext after a failed opportunistic TLS */
     bool dnssec;                 /* its MX and address records were DNSSEC-validated */
+    bool sts_checked;            /* route.c held its host against the MTA-STS policy */
+    enum mta_sts_mode sts;       /* the MTA-STS policy applied to its session */
 };
 
 /* TLSA records for a session (DANE, dane.c): owned copies. */
@@ -119,6 +125,16 @@ struct delivery {
     char dest_key[DNS_NAME_MAX + 16];
     struct dest *dest;
     enum tls_level tls_level;
+    bool tls_policy_entry;    /* smtp_tls_policy_maps decided tls_level */
+    bool dest_is_domain;      /* the next hop is the recipient domain (no relayhost or
+                               * transport_maps next hop) */
+    /* MTA-STS (sts.c) */
+    struct dns_query *sts_q;  /* the _mta-sts TXT lookup */
+    struct sts_entry *sts_wait; /* waiting for this entry's policy fetch */
+    bool sts_done;            /* the policy (or none) is known */
+    struct mta_sts_policy sts; /* a copy of it; mode none when none applies */
+    char sts_id[MTA_STS_ID_MAX + 1];
+    bool sts_skipped;         /* an MX host was left out by the policy */
     char *sasl_user, *sasl_pass;
     struct route *route;
     struct dns_query *tlsa_q; /* dane.c: the TLSA lookup of the next target */
@@ -172,6 +188,11 @@ void delivery_go(struct delivery *d);
 /* From dane.c: connect to t now. */
 void delivery_open_target(struct delivery *d, const struct target *t, enum tls_level level,
                           struct tlsa_set *tlsa);
+/* From dane.c (no DANE for t) and delivery.c: connect to t at the configured level, with
+ * the MTA-STS policy applied. */
+void delivery_open_without_dane(struct delivery *d, const struct target *t);
+/* From sts.c: d->sts holds the policy (or none); the destination is resolved next. */
+void delivery_sts_ready(struct delivery *d);
 /* From dane.c: t cannot be used (why is "X.Y.Z text"); go on with the next. */
 void delivery_target_failed(struct delivery *d, const char *dsn, const char *why);
 /* From route.c: the targets are in d->t (or the route failed with a final result). */

@@ -81,6 +81,24 @@ static void on_readable(struct event_loop *loop, int fd, uint32_t events, void *
     (void)ub_process(d->ub); /* non-blocking: delivers what has arrived */
 }
 
+/* With one forwarder, every name goes to it: libunbound's built-in local zones (RFC 6761
+ * names such as .test and .invalid, the loopback reverse zone) would answer some names
+ * itself, differently from the forwarder that dns_resolver names (and that the tests'
+ * loopback server is). */
+static int forward_everything(struct ub_ctx *ub, const char **what)
+{
+    static const char *const zones[] = {"test.", "invalid.", "127.in-addr.arpa.", "onion.",
+                                        "home.arpa.", "local."};
+    int r = 0;
+    for (size_t i = 0; i < sizeof zones / sizeof zones[0] && r == 0; i++) {
+        char value[64];
+        snprintf(value, sizeof value, "%s transparent", zones[i]);
+        if ((r = ub_ctx_set_option(ub, "local-zone:", value)) != 0)
+            *what = zones[i];
+    }
+    return r;
+}
+
 static bool configure(struct ub_ctx *ub, const char *resolver, const char *trust_anchor,
                       char **err)
 {
@@ -97,8 +115,8 @@ static bool configure(struct ub_ctx *ub, const char *resolver, const char *trust
         r = ub_ctx_resolvconf(ub, NULL);
     else if (!*resolver || strspn(resolver, "0123456789abcdefABCDEF.:@") != strlen(resolver))
         r = UB_SYNTAX;
-    else
-        r = ub_ctx_set_fwd(ub, resolver);
+    else if ((r = ub_ctx_set_fwd(ub, resolver)) == 0)
+        r = forward_everything(ub, &what);
     if (r == 0 && trust_anchor) {
         what = trust_anchor; /* libunbound reads it only at the first lookup: check now */
         r = access(trust_anchor, R_OK) == 0 ? ub_ctx_add_ta_file(ub, trust_anchor) : UB_READFILE;

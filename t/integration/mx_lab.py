@@ -11,6 +11,9 @@
 - PeerMTA: a scriptable SMTP server (threads, stdlib only) on one of those addresses:
   EHLO extensions, greeting, per-RCPT and end-of-data replies, STARTTLS with a given
   certificate, AUTH PLAIN/LOGIN, and a record of every transaction it saw.
+- PolicyServer: an HTTPS server (http.server + ssl, stdlib) on port 443 of one of those
+  addresses serving an MTA-STS policy file (RFC 8461 sec 3.3) with a given certificate,
+  status, media type or redirect, and a record of every request.
 - PostfixPeer: a private instance of Debian's Postfix (`postfix -c DIR`, as
   bench/lib/postfix.sh runs one) listening on one lab address, delivering one domain to
   Maildir with virtual(8), optionally relaying another domain to a given [host]:port.
@@ -127,6 +130,14 @@ class LoopbackDNS:
             self.stop()
             raise
 
+    def restart(self, zones):
+        """Serve ZONES instead, on the same port (a changed record, as after an update)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.zones = zones
+        return self.run_server()
+
     def run_server(self):
         if not UNBOUND:
             raise RuntimeError("unbound is not installed (Debian package unbound)")
@@ -194,6 +205,22 @@ DEFAULT_EXTS = ("PIPELINING", "SIZE 10240000", "8BITMIME", "SMTPUTF8", "DSN",
                 "ENHANCEDSTATUSCODES")
 
 
+class ServerThread:
+    """Start and stop of a socketserver-based test server run on a daemon thread."""
+    server = None
+
+    def run(self, server):
+        self.server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
 class Transaction:
     def __init__(self, session):
         self.session = session
@@ -203,7 +230,7 @@ class Transaction:
         self.started = time.time()  # when MAIL FROM came
 
 
-class PeerMTA:
+class PeerMTA(ServerThread):
     """An SMTP server on (addr, port). Behaviour is set by attributes tests may change at
     any time: greeting (code, text), exts (EHLO keywords; "STARTTLS" needs cert), rcpt
     (function (address) -> (code, text) or None for 250), data_reply (function
@@ -263,15 +290,7 @@ class PeerMTA:
             # queue: the kernel would then drop connections the client sees established.
             request_queue_size = 256
 
-        self.server = Server((self.addr, self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        return self.run(Server((self.addr, self.port), Handler))
 
     # the protocol
     def serve(self, sock):
@@ -505,6 +524,56 @@ def make_ca(directory):
                    check=True, capture_output=True)
     os.chmod(key, 0o644)
     return crt, key
+
+
+# --- an MTA-STS policy server ----------------------------------------------------------
+
+class PolicyServer(ServerThread):
+    """HTTPS on ADDR:443 (root) with CERT (cert, key): GET /.well-known/mta-sts.txt answers
+    with policy (text), status and content_type, or with a 301 to redirect when set;
+    requests lists (Host header, path) of every request."""
+
+    def __init__(self, addr, cert, policy=None, port=443):
+        self.addr, self.port, self.cert = addr, port, cert
+        self.policy = policy
+        self.status = 200
+        self.content_type = "text/plain"
+        self.redirect = None
+        self.requests = []
+        self.server = None
+
+    def start(self):
+        import http.server
+        srv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                srv.requests.append((self.headers.get("Host"), self.path))
+                if srv.redirect and self.path == "/.well-known/mta-sts.txt":
+                    self.send_response(301)
+                    self.send_header("Location", srv.redirect)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                found = self.path in ("/.well-known/mta-sts.txt", "/moved/mta-sts.txt")
+                body = (srv.policy or "").encode() if found else b"not found\n"
+                self.send_response(srv.status if found else 404)
+                self.send_header("Content-Type", srv.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*self.cert)
+        server = http.server.ThreadingHTTPServer((self.addr, self.port), Handler)
+        server.daemon_threads = True
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        return self.run(server)
 
 
 # --- a private Postfix -------------------------------------------------------------------
