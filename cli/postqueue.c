@@ -100,17 +100,6 @@ static int flush_all(struct cli *c)
     return 0;
 }
 
-/* Is one of m's pending recipients in the domain site? */
-static bool for_site(const struct qlist_msg *m, const char *site)
-{
-    for (size_t i = 0; i < m->nrcpts; i++) {
-        const char *at = strrchr(m->rcpts[i].address, '@');
-        if (at && strcasecmp(at + 1, site) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* -i ID (site NULL) or -s SITE: deferred mail to incoming, then qmgr is woken. */
 static int flush_some(struct cli *c, const char *id, const char *site)
 {
@@ -122,25 +111,8 @@ static int flush_some(struct cli *c, const char *id, const char *site)
     const char *queue;
     if (id)
         queue_run_one(&r, id, &queue);
-    if (site) {
-        static const char *const deferred[] = {QUEUE_DEFERRED, NULL};
-        struct qlist *q = qlist_open(cli_spool(c), deferred);
-        const struct qlist_msg *m;
-        char *err = NULL;
-        enum qlist_result res;
-        while ((res = qlist_next(q, &m, &err)) != QLIST_END && res != QLIST_FAILED) {
-            if (res == QLIST_MSG && for_site(m, site))
-                queue_run_one(&r, m->id, &queue);
-            free(err);
-            err = NULL;
-        }
-        if (res == QLIST_FAILED) {
-            cli_say(PROG, "warning", "%s", err);
-            r.failed = true;
-        }
-        free(err);
-        qlist_close(q);
-    }
+    if (site)
+        queue_run_site(&r, site);
     queue_run_finish(&r);
     if (r.failed)
         fatal_status(EX_UNAVAILABLE, "Cannot flush mail queue - see the messages above");

@@ -8,9 +8,11 @@
 #include "mem.h"
 #include "queue.h"
 #include "queue_ops.h"
+#include "queue_listing.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define FLUSH_TIMEOUT_MS 30000
 
@@ -146,4 +148,37 @@ int queue_flush_request(struct cli *c, char **err)
     if (trigger_qmgr_flush(cli_spool(c), FLUSH_TIMEOUT_MS, err) == 0)
         return 0;
     return errno == ENOENT || errno == ECONNREFUSED ? 1 : -1;
+}
+
+/* Is one of m's pending recipients in the domain site? */
+static bool for_site(const struct qlist_msg *m, const char *site)
+{
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        const char *at = strrchr(m->rcpts[i].address, '@');
+        if (at && strcasecmp(at + 1, site) == 0)
+            return true;
+    }
+    return false;
+}
+
+void queue_run_site(struct queue_run *r, const char *site)
+{
+    static const char *const deferred[] = {QUEUE_DEFERRED, NULL};
+    struct qlist *q = qlist_open(cli_spool(r->c), deferred);
+    const struct qlist_msg *m;
+    const char *queue;
+    char *err = NULL;
+    enum qlist_result res;
+    while ((res = qlist_next(q, &m, &err)) != QLIST_END && res != QLIST_FAILED) {
+        if (res == QLIST_MSG && for_site(m, site))
+            queue_run_one(r, m->id, &queue);
+        free(err);
+        err = NULL;
+    }
+    if (res == QLIST_FAILED) {
+        cli_say(r->prog, "warning", "%s", err);
+        r->failed = true;
+    }
+    free(err);
+    qlist_close(q);
 }

@@ -53,4 +53,8 @@ bool queue_run_known(const char *name);
 /* qmgr's request=flush (doc/ipc.md): 0 done, 1 qmgr is not running, -1 error (*err). */
 int queue_flush_request(struct cli *c, char **err);
 
+/* The "flush" run on every deferred message with a pending recipient in the domain site
+ * (postqueue -s, sendmail -qR). */
+void queue_run_site(struct queue_run *r, const char *site);
+
 #endif

@@ -113,8 +113,12 @@ static int parse_one(int argc, char **argv, int *i, struct sm_opts *o)
         return 0;
     case 'q':
         o->mode = SM_FLUSH; /* -q, -qR SITE, -qS SITE, -q INTERVAL: one flush now */
-        if ((a[2] == 'R' || a[2] == 'S') && !a[3])
-            return optval(argc, argv, i) ? 0 : -1;
+        if (a[2] == 'R' || a[2] == 'S') {
+            o->site = a[3] ? a + 3 : *i + 1 < argc ? argv[++*i] : NULL;
+            if (!o->site)
+                sm_err("option %s needs a value", a);
+            return o->site ? 0 : -1;
+        }
         return 0;
     case 'b':
         return parse_b(a, o);
@@ -248,7 +252,7 @@ int cmd_sendmail(struct cli *c, int argc, char **argv)
         switch (o.mode) {
         case SM_MAILQ: rc = cmd_mailq(c, 1, argv); break;
         case SM_NEWALIASES: rc = cmd_newaliases(c, 1, argv); break;
-        case SM_FLUSH: rc = sm_flush(c); break;
+        case SM_FLUSH: rc = sm_flush(c, o.site); break;
         case SM_SMTP: rc = sm_smtp_session(c, &o); break;
         case SM_VERIFY: rc = sm_verify(c, &o); break;
         case SM_DELIVER: rc = deliver(c, &o); break;

@@ -19,6 +19,7 @@ struct sm_opts {
     char notify[64];      /* -N, upper case, "" when not given */
     const char *ret;      /* -R: "FULL", "HDRS" or NULL */
     char *envid;          /* -V, as xtext, or NULL */
+    const char *site;     /* -qR SITE, -qS SITE */
     char **rcpts;         /* the addresses of the arguments */
     size_t nrcpts, nargs;
 };
@@ -33,8 +34,9 @@ int sm_submit(struct cli *c, struct local_envelope *e, const struct submit_messa
               char id[QUEUE_ID_SIZE]);
 /* -bs: an SMTP session (RFC 5321) on standard input and output. */
 int sm_smtp_session(struct cli *c, const struct sm_opts *o);
-/* -q: ask qmgr to deliver the deferred mail now. */
-int sm_flush(struct cli *c);
+/* -q: ask qmgr to deliver the deferred mail now; -qR SITE: the mail for that domain (root
+ * and the instance's user; for others the whole queue, through the pickup service). */
+int sm_flush(struct cli *c, const char *site);
 /* -bv: say for each recipient how it would be delivered; nothing is sent. */
 int sm_verify(struct cli *c, const struct sm_opts *o);
 

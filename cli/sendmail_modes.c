@@ -1,9 +1,10 @@
-/* sendmail_modes.c - sendmail -q (flush the queue) and -bv (verify the recipients), for
- * root and the instance's user directly, for everyone else through the pickup service
- * (doc/pickup.md). */
+/* sendmail_modes.c - sendmail -q (flush the queue; -qR SITE only the mail for a domain) and
+ * -bv (verify the recipients), for root and the instance's user directly, for everyone
+ * else through the pickup service (doc/pickup.md). */
 #include "sendmail.h"
 #include "mem.h"
 #include "pickup_client.h"
+#include "queue_run.h"
 #include "resolve.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,15 @@ static int timeout_ms(struct cli *c)
     return (int)(config_int(cli_config(c), PARAM(pickup_timeout)) * 1000);
 }
 
-int sm_flush(struct cli *c)
+int sm_flush(struct cli *c, const char *site)
 {
+    if (sm_direct_access(c) && site) {
+        struct queue_run r = {.c = c, .prog = "sendmail", .op = queue_op_find("flush")};
+        cli_log_open(c, "sendmail");
+        queue_run_site(&r, site[0] == '@' ? site + 1 : site);
+        queue_run_finish(&r);
+        return r.failed ? EX_TEMPFAIL : EX_OK;
+    }
     if (sm_direct_access(c))
         return cli_flush(c, true) == 0 ? EX_OK : EX_TEMPFAIL;
     char *err = NULL;

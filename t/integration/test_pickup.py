@@ -286,3 +286,28 @@ def test_front_ends_take_C_anywhere(users):
                        env=env, timeout=60)
     assert p.returncode == 78 and p.stderr.startswith(b"newaliases: "), p.stderr
     assert b"/nonexistent/etc" in p.stderr
+
+
+def test_qR_flushes_the_mail_for_one_domain(users):
+    """sendmail -qR SITE (as root): only the deferred mail with a recipient in SITE goes back
+    to incoming (the log names what moved)."""
+    inst = users
+    # No retry of its own may take the deferred mail away while -qR looks at it.
+    inst.set_conf(queue_run_delay="300s", minimal_backoff_time="300s", maximal_backoff_time="600s")
+    inst.reload()
+    inst.wait_log("reload -- version")
+    inst.wait_configured()
+    env = dict(os.environ, POSTHORN_CONFIG=str(inst.etc))
+    ids = {}
+    for dom in ("one.example", "two.example"):
+        p = subprocess.run([SENDMAIL, "-v", f"x@{dom}"], input=b"Subject: away\n\nx\n", env=env,
+                           capture_output=True, check=True)
+        ids[dom] = p.stderr.decode().split()[-1]
+    deadline = time.time() + 30
+    while len(inst.queue_files("deferred")) < 2:
+        assert time.time() < deadline, inst.queue_files()
+        time.sleep(0.1)
+    p = subprocess.run([SENDMAIL, "-qR", "one.example"], capture_output=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    moved = re.findall(r"posthorn/sendmail\[\d+\]: ([0-9A-F]+): moved to incoming", inst.log())
+    assert moved == [ids["one.example"]], (moved, ids)
