@@ -10,6 +10,7 @@
 #include "map.h"
 #include "mastercf.h"
 #include "mem.h"
+#include "pop3_uidl.h"
 #include "privs.h"
 #include "queue.h"
 #include "trust.h"
@@ -355,6 +356,18 @@ static void check_accounts(struct cli *c, struct errlist *errs)
     resolver_close(r);
 }
 
+/* Parameters whose values have a grammar of their own (beyond type and bounds). */
+static void check_templates(struct cli *c, struct errlist *errs)
+{
+    const char *fmt = config_str(c->cfg, PARAM(pop3d_uidl_format));
+    const char *why = pop3_uidl_check(fmt);
+    if (why) {
+        char *where = cli_param_where(c, PARAM(pop3d_uidl_format));
+        errlist_add(errs, "%s: pop3d_uidl_format = %s: %s", where, fmt, why);
+        free(where);
+    }
+}
+
 void check_all(struct cli *c, struct errlist *errs)
 {
     config_free(c->cfg); /* reload so its problems are collected here */
@@ -362,6 +375,7 @@ void check_all(struct cli *c, struct errlist *errs)
     if (!c->cfg)
         return;
     config_validate(c->cfg, errs);
+    check_templates(c, errs);
     check_master_cf(c, errs);
     check_dirs(c, errs);
     check_maps(c, errs);

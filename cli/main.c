@@ -27,6 +27,10 @@ static const char usage_text[] =
     "       | list [DOMAIN] [--json] | activate|retire|delete DOMAIN SELECTOR\n"
     "  dns records DOMAIN [--ip ADDR]... [--dmarc-policy P] [--mta-sts-mode M] [--json]\n"
     "  dns check DOMAIN [--ip ADDR]... [--json]\n"
+    "  migrate [--dry-run] [--postfix DIR] [--passwd-file FILE]... [--passwd-domain D]\n"
+    "       [--mail-location maildir:PATH[:CONTROL=DIR]] [--domains|--mailbox-maps|--alias-maps SPEC]\n"
+    "       [--mailbox-base DIR] [--default-scheme S] [--pop3-uidl-format F | --keep-uidl-format]\n"
+    "       [--no-mail]   (from Postfix + Dovecot: doc/migration.md)\n"
     "  mailq          sendmail [-f SENDER] [-t] [-i] RCPT...\n"
     "  postqueue -p | -j | -f | -i ID | -s SITE    postsuper -d|-h|-H|-r ID|ALL|- [QUEUE...]\n"
     "       (Postfix's queue tools, from libexec/posthorn/compat/; -c CONFDIR)\n"
@@ -55,7 +59,7 @@ static const struct command commands[] = {
     {"conf", cmd_conf},       {"user", cmd_user},     {"domain", cmd_domain},
     {"map", cmd_map},         {"newaliases", cmd_newaliases},
     {"queue", cmd_queue},     {"mailq", cmd_mailq},   {"sendmail", cmd_sendmail},
-    {"dkim", cmd_dkim},       {"dns", cmd_dns},
+    {"dkim", cmd_dkim},       {"dns", cmd_dns},       {"migrate", cmd_migrate},
 };
 
 static const struct command *find_command(const char *name)

@@ -20,7 +20,7 @@ static bool is_alias_table(struct cli *c, const char *source)
     return false;
 }
 
-static int build(struct cli *c, const char *source, bool aliases)
+int cli_map_build(struct cli *c, const char *source, bool aliases)
 {
     struct errlist errs = {0};
     long n;
@@ -73,7 +73,7 @@ int cmd_map(struct cli *c, int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "build") == 0) {
         int rc = 0;
         for (int i = 2; i < argc; i++)
-            rc |= build(c, argv[i], is_alias_table(c, argv[i]));
+            rc |= cli_map_build(c, argv[i], is_alias_table(c, argv[i]));
         return rc;
     }
     if (argc == 4 && strcmp(argv[1], "query") == 0)
@@ -89,7 +89,7 @@ int cmd_newaliases(struct cli *c, int argc, char **argv)
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (strncmp(maps[i], "lmdb:", 5) == 0)
-            rc |= build(c, maps[i] + 5, true);
+            rc |= cli_map_build(c, maps[i] + 5, true);
         else
             cli_err("alias_maps: %s: not an lmdb: table, skipped", maps[i]);
     }

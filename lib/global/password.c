@@ -1,4 +1,5 @@
-/* password.c - password hashing and verification (see password.h).
+/* password.c - password hashing and verification (see password.h): new hashes, and the
+ * table of the schemes a stored hash may use.
  *
  * New hashes: Argon2id (RFC 9106), t=3 passes over m=64 MiB with p=1 lane
  * (RFC 9106 sec 4, second recommended option, with one lane so a login process does not
@@ -8,15 +9,18 @@
  * gigabytes), recomputes, and compares with CRYPTO_memcmp. The computation uses libsodium
  * (its optimised Argon2 core takes half the time of libargon2's on these machines, and a
  * login costs one hash: the same cost as Dovecot, which also uses libsodium) whenever the
- * parameters fit it (16-byte salt, one lane), and libargon2 for any other valid hash. "{SHA512-CRYPT}$6$..." hashes
- * (Dovecot, /etc/shadow) are checked with crypt_r(3) and compared the same way. */
+ * parameters fit it (16-byte salt, one lane), and libargon2 for any other valid hash.
+ * {ARGON2I} ("$argon2i$", what older Dovecot versions wrote) is checked with libargon2.
+ * The other schemes of migrated users (Dovecot's crypt(3) and SHA schemes) are in
+ * password_crypt.c and password_sha.c; every comparison is constant-time. */
 #include "password.h"
+#include "password_int.h"
 #include "mem.h"
 #include <argon2.h>
 #include <sodium.h>
-#include <crypt.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +38,6 @@
 #define A2_MAX_BIN 128
 
 #define PFX_ARGON2ID "{ARGON2ID}"
-#define PFX_SHA512 "{SHA512-CRYPT}"
 
 char *password_hash(const char *plain, char **err)
 {
@@ -89,12 +92,16 @@ struct a2params {
     long saltlen, hashlen;
 };
 
-/* Parse "$argon2id$v=19$m=M,t=T,p=P$SALT$HASH". */
-static int parse_argon2id(const char *s, struct a2params *a)
+/* Parse "$TYPE$v=19$m=M,t=T,p=P$SALT$HASH" (TYPE argon2id or argon2i). */
+static int parse_argon2(const char *s, const char *type, struct a2params *a)
 {
     int off = 0;
     unsigned m, t, p;
-    if (sscanf(s, "$argon2id$v=19$m=%u,t=%u,p=%u$%n", &m, &t, &p, &off) != 3 || off == 0)
+    size_t tl = strlen(type);
+    if (s[0] != '$' || strncmp(s + 1, type, tl) != 0 || s[tl + 1] != '$')
+        return -1;
+    s += tl + 1;
+    if (sscanf(s, "$v=19$m=%u,t=%u,p=%u$%n", &m, &t, &p, &off) != 3 || off == 0)
         return -1;
     if (m > A2_MAX_M_COST || t < 1 || t > A2_MAX_T_COST || p < 1 || p > A2_MAX_LANES || m < 8 * p)
         return -1;
@@ -114,7 +121,7 @@ static int parse_argon2id(const char *s, struct a2params *a)
 static int verify_argon2id(const char *plain, const char *encoded)
 {
     struct a2params a;
-    if (parse_argon2id(encoded, &a) < 0)
+    if (parse_argon2(encoded, "argon2id", &a) < 0)
         return -1;
     uint8_t out[A2_MAX_BIN];
     if (a.saltlen == crypto_pwhash_SALTBYTES && a.p == 1 && a.hashlen >= crypto_pwhash_BYTES_MIN &&
@@ -131,32 +138,119 @@ static int verify_argon2id(const char *plain, const char *encoded)
     return ok;
 }
 
-static int verify_sha512_crypt(const char *plain, const char *stored)
+static int verify_argon2i(const char *plain, const char *encoded)
 {
-    /* "$6$[rounds=N$]SALT$HASH" with an 86-character HASH in crypt's base64 alphabet */
-    const char *hash = strrchr(stored, '$');
-    if (strncmp(stored, "$6$", 3) != 0 || hash < stored + 3 || strlen(hash + 1) != 86 ||
-        strspn(hash + 1, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != 86)
+    struct a2params a;
+    if (parse_argon2(encoded, "argon2i", &a) < 0)
         return -1;
-    struct crypt_data *cd = xcalloc(1, sizeof *cd);
-    const char *out = crypt_r(plain, stored, cd);
-    int result;
-    if (!out || out[0] == '*') /* libxcrypt's failure tokens start with '*' */
-        result = -1;
-    else
-        result = strlen(out) == strlen(stored) && CRYPTO_memcmp(out, stored, strlen(stored)) == 0;
-    OPENSSL_cleanse(cd, sizeof *cd);
-    free(cd);
-    return result;
+    uint8_t out[A2_MAX_BIN];
+    if (argon2i_hash_raw(a.t, a.m, a.p, plain, strlen(plain), a.salt, (size_t)a.saltlen, out,
+                         (size_t)a.hashlen) != ARGON2_OK)
+        return -1;
+    int ok = CRYPTO_memcmp(out, a.hash, (size_t)a.hashlen) == 0;
+    OPENSSL_cleanse(out, sizeof out);
+    return ok;
+}
+
+int pw_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+/* The schemes a stored hash may use, in Dovecot's names. */
+enum kind { K_ARGON2ID, K_ARGON2I, K_CRYPT, K_SHA };
+static const struct scheme {
+    const char *name;
+    enum kind kind;
+    const char *arg; /* crypt prefix (NULL: any) or digest name */
+    int salted;
+    char encoding;   /* SHA schemes: 'b' base64, 'h' hex */
+} schemes[] = {
+    {"ARGON2ID", K_ARGON2ID, NULL, 0, 0},
+    {"ARGON2I", K_ARGON2I, NULL, 0, 0},
+    {"SHA512-CRYPT", K_CRYPT, "$6$", 0, 0},
+    {"SHA256-CRYPT", K_CRYPT, "$5$", 0, 0},
+    {"BLF-CRYPT", K_CRYPT, "$2y$", 0, 0},
+    {"MD5-CRYPT", K_CRYPT, "$1$", 0, 0},
+    {"CRYPT", K_CRYPT, NULL, 0, 0},
+    {"SSHA512", K_SHA, "SHA512", 1, 'b'},
+    {"SSHA256", K_SHA, "SHA256", 1, 'b'},
+    {"SSHA", K_SHA, "SHA1", 1, 'b'},
+    {"SHA512", K_SHA, "SHA512", 0, 'b'},
+    {"SHA256", K_SHA, "SHA256", 0, 'b'},
+    {"SHA1", K_SHA, "SHA1", 0, 'b'},
+    {"SHA", K_SHA, "SHA1", 0, 'b'},
+};
+
+/* The scheme of "{NAME}hash" (NAME in any case; ".HEX" or ".B64" after it choose the
+ * encoding of a SHA scheme), *hash pointing after the "}", *encoding its encoding. */
+static const struct scheme *find_scheme(const char *stored, const char **hash, char *encoding)
+{
+    const char *close = stored[0] == '{' ? strchr(stored, '}') : NULL;
+    if (!close)
+        return NULL;
+    size_t n = (size_t)(close - stored - 1);
+    const char *name = stored + 1, *dot = memchr(name, '.', n);
+    size_t base = dot ? (size_t)(dot - name) : n;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        const struct scheme *s = &schemes[i];
+        if (strlen(s->name) != base || strncasecmp(name, s->name, base) != 0)
+            continue;
+        *encoding = s->encoding;
+        if (dot) {
+            size_t elen = n - base - 1;
+            if (s->kind != K_SHA || elen != 3)
+                return NULL;
+            if (strncasecmp(dot + 1, "hex", 3) == 0)
+                *encoding = 'h';
+            else if (strncasecmp(dot + 1, "b64", 3) == 0)
+                *encoding = 'b';
+            else
+                return NULL;
+        }
+        *hash = close + 1;
+        return s;
+    }
+    return NULL;
 }
 
 int password_verify(const char *plain, const char *stored)
 {
     if (!plain || !stored)
         return -1;
-    if (strncasecmp(stored, PFX_ARGON2ID, sizeof PFX_ARGON2ID - 1) == 0)
-        return verify_argon2id(plain, stored + sizeof PFX_ARGON2ID - 1);
-    if (strncasecmp(stored, PFX_SHA512, sizeof PFX_SHA512 - 1) == 0)
-        return verify_sha512_crypt(plain, stored + sizeof PFX_SHA512 - 1);
+    const char *hash;
+    char enc;
+    const struct scheme *s = find_scheme(stored, &hash, &enc);
+    if (!s)
+        return -1;
+    switch (s->kind) {
+    case K_ARGON2ID: return verify_argon2id(plain, hash);
+    case K_ARGON2I: return verify_argon2i(plain, hash);
+    case K_CRYPT: return pw_crypt_verify(plain, hash, s->arg);
+    case K_SHA: return pw_sha_verify(plain, hash, s->arg, s->salted, enc);
+    }
     return -1;
+}
+
+bool password_usable(const char *stored, const char **why)
+{
+    const char *hash;
+    char enc;
+    struct a2params a;
+    const struct scheme *s = stored ? find_scheme(stored, &hash, &enc) : NULL;
+    int rc = -1;
+    if (!s) {
+        *why = stored && stored[0] == '{' && strchr(stored, '}') ? "unsupported password scheme"
+                                                                 : "no {SCHEME} prefix";
+        return false;
+    }
+    switch (s->kind) {
+    case K_ARGON2ID: rc = parse_argon2(hash, "argon2id", &a); break;
+    case K_ARGON2I: rc = parse_argon2(hash, "argon2i", &a); break;
+    case K_CRYPT: rc = pw_crypt_check(hash, s->arg); break;
+    case K_SHA: rc = pw_sha_check(hash, s->arg, s->salted, enc); break;
+    }
+    if (rc < 0)
+        *why = "malformed hash for its scheme";
+    return rc == 0;
 }

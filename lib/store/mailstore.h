@@ -364,6 +364,61 @@ int mailbox_cache_put_many(struct mail_user *mu, const char *mailbox,
 int mailbox_cache_get(struct mail_user *mu, const char *mailbox, uint32_t uid, unsigned field,
                       void **data, size_t *len, char **err);
 
+/* --- import from another server's Maildir (posthorn migrate, doc/migration.md) ---
+ * Messages keep the base names and UIDs the other server gave them, the mailbox its
+ * UIDVALIDITY and UIDNEXT, so IMAP and POP3 clients see the same mailbox. msgs must be in
+ * UID order, messages without a UID (uid 0: files the other server had not numbered yet)
+ * last; each gets its result:
+ *   MS_IMPORT_ADDED    copied in (fill() wrote it to tmp/, then one write transaction
+ *                      renamed all of them into place): uid is its UID
+ *   MS_IMPORT_PRESENT  a file of that base name is in the folder under that UID (or, for
+ *                      uid 0, at all): imported before
+ *   MS_IMPORT_EXPUNGED not there, but its UID is below the mailbox's UIDNEXT: imported
+ *                      before and expunged since, so not added again
+ *   MS_IMPORT_CONFLICT the base name is there under another UID: not added
+ * Running an import again therefore adds only what is new. The mailbox is made when
+ * missing; one that exists with another UIDVALIDITY is taken over only when it never held
+ * mail (UIDNEXT 1), else MS_EXISTS. Its HIGHESTMODSEQ becomes at least modseq (and a
+ * mailbox made or taken over logs no expunges below it, so QRESYNC clients that bring the
+ * other server's MODSEQs resync their flags); UIDNEXT at least uidnext (0 keeps it: give
+ * it with the last batch of a large mailbox); keyword i of keywords[] takes index i of the
+ * table where it is free, so the letters of the file names keep their meaning. None of the
+ * added messages is \Recent. dry_run fills in the results and changes nothing. */
+enum { MS_IMPORT_ADDED = 1, MS_IMPORT_PRESENT, MS_IMPORT_EXPUNGED, MS_IMPORT_CONFLICT };
+struct mailbox_import_msg {
+    uint32_t uid;           /* the UID to keep, 0 for the next one; the result for ADDED */
+    const char *name;       /* base name to keep (before ":2,"): no '/', no ':' */
+    bool in_cur;            /* in cur/ (with ":2,LETTERS"), else new/ when it has no letters */
+    uint32_t flags;         /* MS_FLAG_* */
+    uint64_t keywords;      /* bit i: keywords[i] of struct mailbox_import */
+    uint64_t internaldate;  /* the file's mtime */
+    int (*fill)(void *ctx, int fd);
+    void *ctx;
+    int result;             /* MS_IMPORT_* */
+};
+struct mailbox_import {
+    uint32_t uidvalidity;   /* 0: the mailbox's own (a new one when it is made) */
+    uint32_t uidnext;       /* 0: as the messages leave it */
+    uint64_t modseq;        /* HIGHESTMODSEQ at least this */
+    unsigned special_use;   /* MS_USE_* for a mailbox that has none */
+    const char *const *keywords; /* the other server's keyword table (NULL where unused) */
+    size_t nkeywords;
+    bool dry_run;
+};
+enum mailstore_result mailbox_import(struct mail_user *mu, const char *mailbox,
+                                     const struct mailbox_import *im,
+                                     struct mailbox_import_msg *msgs, size_t n, char **err);
+/* The SPECIAL-USE attributes (MS_USE_*) of a default mailbox name (Sent, Drafts, Trash,
+ * Junk, Archive), 0 for other names. */
+unsigned mailbox_default_special_use(const char *name);
+/* Note that the default mailboxes are made (so mail_user_open never adds them): an
+ * imported user keeps the set of mailboxes it had. MS_OK or MS_TEMPFAIL. */
+enum mailstore_result mail_user_skip_defaults(struct mail_user *mu, char **err);
+/* Call fn for each name in a Dovecot-format subscriptions file dir/subscriptions (a
+ * missing file has none). 0, -1 with *err, or fn's non-zero. */
+int mail_subscriptions_read(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx,
+                            char **err);
+
 /* --- change notification (IDLE, NOTIFY) ---
  * The paths to watch with inotify to learn about any change to mailbox: paths[0] the
  * index file (IN_MODIFY: every change made through the store), paths[1] and paths[2] the

@@ -117,9 +117,10 @@ static void set_target(struct deliver_op *op, const struct msg_rec *m)
 {
     free(op->target);
     free(op->targetdir);
-    char *base = xasprintf("%s,S=%llu,W=%llu", op->unique, (unsigned long long)op->size,
-                           (unsigned long long)op->vsize);
-    if (m->flags || (m->keywords & MS_LETTER_MASK))
+    char *base = op->a->keep_name ? xstrdup(op->a->keep_name)
+                 : xasprintf("%s,S=%llu,W=%llu", op->unique, (unsigned long long)op->size,
+                             (unsigned long long)op->vsize);
+    if (m->flags || (m->keywords & MS_LETTER_MASK) || op->a->keep_cur)
         op->target = ms_cur_path(op->dir, base, strlen(base), m->flags, m->keywords);
     else
         op->target = xasprintf("%s/new/%s", op->dir, base);
@@ -196,7 +197,9 @@ static int deliver_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
     const char *base = strrchr(op->target, '/') + 1;
     m.name = base;
     m.namelen = strcspn(base, ":");
-    op->uid = f.uidnext++;
+    op->uid = op->a->keep_uid ? op->a->keep_uid : f.uidnext++;
+    if (op->uid >= f.uidnext) /* a kept UID (import) */
+        f.uidnext = op->uid + 1;
     m.modseq = ++f.highestmodseq;
     ms_mailbox_count(&f, &m, true);
     if ((rc = ms_msg_put(mu, txn, op->mailbox, op->uid, &m)) != 0 ||
@@ -397,17 +400,17 @@ enum mailstore_result ms_deliver(struct mail_user *mu, struct ms_deliver_args *a
 struct many_op {
     struct deliver_op *ops;
     size_t n;
+    const struct ms_batch_hooks *hooks;
 };
 
 static int many_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 {
     struct many_op *m = arg;
-    for (size_t i = 0; i < m->n; i++) {
-        int rc = deliver_apply(mu, txn, &m->ops[i]);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    const struct ms_batch_hooks *h = m->hooks;
+    int rc = h && h->before ? h->before(mu, txn, h->arg) : 0;
+    for (size_t i = 0; rc == 0 && i < m->n; i++)
+        rc = deliver_apply(mu, txn, &m->ops[i]);
+    return rc == 0 && h && h->after ? h->after(mu, txn, h->arg) : rc;
 }
 
 static void many_undo(void *arg)
@@ -432,7 +435,7 @@ static int sync_target_dirs(const struct many_op *m)
 
 static int run_many(struct mail_user *mu, struct many_op *m, struct mailbox_append_msg *msgs)
 {
-    int rc = precheck(mu, &m->ops[0]);
+    int rc = m->hooks && m->hooks->no_precheck ? 0 : precheck(mu, &m->ops[0]);
     for (size_t i = 0; rc == 0 && i < m->n; i++)
         rc = write_tmp(mu, &m->ops[i], msgs[i].fill, msgs[i].ctx);
     if (rc == 0) {
@@ -447,6 +450,22 @@ static int run_many(struct mail_user *mu, struct many_op *m, struct mailbox_appe
     return rc;
 }
 
+int ms_deliver_many(struct mail_user *mu, const char *name, struct ms_deliver_args *args,
+                    struct mailbox_append_msg *msgs, size_t n, const struct ms_batch_hooks *hooks)
+{
+    struct many_op m = {.ops = xcalloc(n ? n : 1, sizeof *m.ops), .n = n, .hooks = hooks};
+    for (size_t i = 0; i < n; i++)
+        m.ops[i] = (struct deliver_op){.a = &args[i], .mailbox = name, .once_key = BUF_INIT,
+                                       .dir = ms_mailbox_dir(mu, name)};
+    int rc = n ? run_many(mu, &m, msgs) : 0;
+    for (size_t i = 0; i < n; i++) {
+        cleanup(&m.ops[i], rc);
+        msgs[i].uid = args[i].uid;
+    }
+    free(m.ops);
+    return rc;
+}
+
 enum mailstore_result mailbox_append_many(struct mail_user *mu, const char *mailbox, long long quota,
                                           struct mailbox_append_msg *msgs, size_t n,
                                           uint32_t *uidvalidity, char **err)
@@ -454,24 +473,15 @@ enum mailstore_result mailbox_append_many(struct mail_user *mu, const char *mail
     char *name = ms_mailbox_name(mailbox, err);
     if (!name)
         return MS_INVALID;
-    struct ms_deliver_args *args = xcalloc(n, sizeof *args);
-    struct many_op m = {.ops = xcalloc(n, sizeof *m.ops), .n = n};
-    for (size_t i = 0; i < n; i++) {
+    struct ms_deliver_args *args = xcalloc(n ? n : 1, sizeof *args);
+    for (size_t i = 0; i < n; i++)
         args[i] = (struct ms_deliver_args){.mailbox = mailbox, .quota = quota, .append = true,
                                            .flags = msgs[i].flags, .keywords = msgs[i].keywords,
                                            .internaldate = msgs[i].internaldate};
-        m.ops[i] = (struct deliver_op){.a = &args[i], .mailbox = name, .once_key = BUF_INIT,
-                                       .dir = ms_mailbox_dir(mu, name)};
-    }
-    int rc = n ? run_many(mu, &m, msgs) : 0;
-    for (size_t i = 0; i < n; i++) {
-        cleanup(&m.ops[i], rc);
-        msgs[i].uid = args[i].uid;
-    }
+    int rc = ms_deliver_many(mu, name, args, msgs, n, NULL);
     if (rc == 0 && n && uidvalidity)
         *uidvalidity = args[0].uidvalidity;
     enum mailstore_result r = ms_result(rc, name, err);
-    free(m.ops);
     free(args);
     free(name);
     return r;

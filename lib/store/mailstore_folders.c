@@ -214,6 +214,25 @@ static int defaults_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
     return rc ? rc : ms_meta_put(mu, txn, "defaults", 1);
 }
 
+unsigned mailbox_default_special_use(const char *name)
+{
+    for (size_t i = 0; i < NDEFAULTS; i++)
+        if (strcmp(defaults[i].name, name) == 0)
+            return defaults[i].use;
+    return 0;
+}
+
+static int skip_defaults_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
+{
+    (void)arg;
+    return ms_meta_put(mu, txn, "defaults", 1);
+}
+
+enum mailstore_result mail_user_skip_defaults(struct mail_user *mu, char **err)
+{
+    return ms_result(ms_write(mu, skip_defaults_apply, NULL, NULL), mu->path, err);
+}
+
 enum mailstore_result mail_user_create_defaults(struct mail_user *mu, char **err)
 {
     return ms_result(ms_write(mu, defaults_apply, NULL, NULL), mu->path, err);

@@ -299,11 +299,28 @@ struct ms_deliver_args {
     uint32_t flags;
     uint64_t keywords;
     uint64_t internaldate; /* 0: now */
+    /* import (mailstore_import.c): keep another server's base name and UID, and cur/ */
+    const char *keep_name; /* NULL: a new unique name with ,S= and ,W= */
+    uint32_t keep_uid;     /* 0: UIDNEXT */
+    bool keep_cur;         /* cur/NAME:2,LETTERS even without letters */
     uint32_t uid, uidvalidity; /* results */
     bool duplicate;
 };
 enum mailstore_result ms_deliver(struct mail_user *mu, struct ms_deliver_args *a,
                                  int (*fill)(void *ctx, int fd), void *ctx, char **err);
+/* Several APPENDs in one write transaction (MULTIAPPEND, import): args[i] (append set)
+ * with the content from msgs[i].fill; msgs[i].uid gets the UID. before() runs inside the
+ * transaction ahead of the messages, after() behind them (either may be NULL); precheck
+ * false skips APPEND's look for the mailbox (before() makes it). 0 or an apply() result;
+ * nothing is left behind when it fails. */
+struct ms_batch_hooks {
+    int (*before)(struct mail_user *mu, MDB_txn *txn, void *arg);
+    int (*after)(struct mail_user *mu, MDB_txn *txn, void *arg);
+    void *arg;
+    bool no_precheck;
+};
+int ms_deliver_many(struct mail_user *mu, const char *name, struct ms_deliver_args *args,
+                    struct mailbox_append_msg *msgs, size_t n, const struct ms_batch_hooks *hooks);
 long long ms_vsize_fd(int fd);
 
 #endif

@@ -29,11 +29,11 @@ struct subs {
     int version;
 };
 
-static int subs_read(const struct mail_user *mu, struct subs *s)
+static int subs_read_dir(const char *dir, struct subs *s)
 {
     memset(s, 0, sizeof *s);
     s->version = 1;
-    char *path = xasprintf("%s/" SUBS_FILE, mu->path);
+    char *path = xasprintf("%s/" SUBS_FILE, dir);
     int rc = read_file(path, SUBS_MAX, &s->text) < 0 && errno != ENOENT ? errno : 0;
     free(path);
     char *p = (char *)buf_cstr(&s->text);
@@ -112,7 +112,7 @@ static int subs_write(const struct mail_user *mu, const struct subs *s, const ch
 int ms_subs_update(struct mail_user *mu, const char *const *names, size_t n, bool on)
 {
     struct subs s;
-    int rc = subs_read(mu, &s);
+    int rc = subs_read_dir(mu->path, &s);
     char **add = NULL;
     size_t nadd = 0;
     bool changed = false;
@@ -167,13 +167,13 @@ enum mailstore_result mailbox_subscribe(struct mail_user *mu, const char *name, 
     return r;
 }
 
-int mail_user_subscriptions(struct mail_user *mu, int (*fn)(void *ctx, const char *name), void *ctx,
+int mail_subscriptions_read(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx,
                             char **err)
 {
     struct subs s;
-    int rc = subs_read(mu, &s), r = 0;
+    int rc = subs_read_dir(dir, &s), r = 0;
     if (rc != 0)
-        *err = xasprintf("%s/" SUBS_FILE ": %s", mu->path, strerror(rc));
+        *err = xasprintf("%s/" SUBS_FILE ": %s", dir, strerror(rc));
     struct buf name = BUF_INIT;
     for (size_t i = 0; rc == 0 && r == 0 && i < s.n; i++) {
         buf_reset(&name);
@@ -186,4 +186,10 @@ int mail_user_subscriptions(struct mail_user *mu, int (*fn)(void *ctx, const cha
     buf_free(&name);
     subs_free(&s);
     return rc ? -1 : r;
+}
+
+int mail_user_subscriptions(struct mail_user *mu, int (*fn)(void *ctx, const char *name), void *ctx,
+                            char **err)
+{
+    return mail_subscriptions_read(mu->path, fn, ctx, err);
 }

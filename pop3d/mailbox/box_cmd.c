@@ -1,9 +1,11 @@
 /* box_cmd.c - the TRANSACTION state (RFC 1939 sec 5, RFC 2449 sec 5): STAT, LIST, UIDL,
  * RETR, TOP, DELE, NOOP, RSET, CAPA, and QUIT, which enters the UPDATE state (sec 6).
  * Message numbers count the maildrop snapshot from 1; sizes are the CRLF sizes from the
- * index, which is what RETR sends (before dot-stuffing). UIDL is "UIDVALIDITY-UID". */
+ * index, which is what RETR sends (before dot-stuffing). UIDL is pop3d_uidl_format expanded
+ * for the message (lib/proto/pop3_uidl.h; "UIDVALIDITY-UID" by default). */
 #include "log.h"
 #include "pop3_mailbox.h"
+#include "pop3_uidl.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,26 +38,27 @@ static void cmd_stat(struct box_session *s)
     box_reply(s, "+OK %zu %" PRIu64, count, size);
 }
 
-static void uidl_of(struct box_session *s, const struct drop_msg *m, char *out, size_t size)
+static void uidl_of(struct box_session *s, const struct drop_msg *m, struct buf *out)
 {
-    snprintf(out, size, "%" PRIu32 "-%" PRIu32, s->drop.uidvalidity, m->uid);
+    const struct pop3_uidl_vars v = {.uid = m->uid, .uidvalidity = s->drop.uidvalidity,
+                                     .filename = m->name};
+    pop3_uidl_expand(s->d->p.uidl_format, &v, out);
 }
 
 /* LIST and UIDL: one message, or every message not deleted. */
 static void cmd_list(struct box_session *s, const struct pop3_command *c, bool uidl)
 {
-    char u[32];
+    struct buf u = BUF_INIT;
     size_t i;
     if (c->nnum == 1) {
         struct drop_msg *m = message(s, c->num[0], &i);
-        if (!m)
-            return;
-        if (uidl)
-            uidl_of(s, m, u, sizeof u);
-        if (uidl)
-            box_reply(s, "+OK %zu %s", i + 1, u);
-        else
+        if (m && uidl) {
+            uidl_of(s, m, &u);
+            box_reply(s, "+OK %zu %s", i + 1, buf_cstr(&u));
+        } else if (m) {
             box_reply(s, "+OK %zu %" PRIu64, i + 1, m->vsize);
+        }
+        buf_free(&u);
         return;
     }
     struct buf b = BUF_INIT;
@@ -65,8 +68,8 @@ static void cmd_list(struct box_session *s, const struct pop3_command *c, bool u
         if (m->deleted)
             continue;
         if (uidl) {
-            uidl_of(s, m, u, sizeof u);
-            buf_printf(&b, "%zu %s\r\n", i + 1, u);
+            uidl_of(s, m, &u);
+            buf_printf(&b, "%zu %s\r\n", i + 1, buf_cstr(&u));
         } else {
             buf_printf(&b, "%zu %" PRIu64 "\r\n", i + 1, m->vsize);
         }
@@ -74,6 +77,7 @@ static void cmd_list(struct box_session *s, const struct pop3_command *c, bool u
     buf_puts(&b, ".\r\n");
     conn_write(s->conn, b.data, b.len);
     buf_free(&b);
+    buf_free(&u);
 }
 
 static void cmd_capa(struct box_session *s)

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "mem.h"
 #include "pop3_mailbox.h"
+#include "pop3_uidl.h"
 #include "privs.h"
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,12 @@ static void read_params(struct pop3_mailbox_params *p, struct config *cfg)
     p->error_limit = (unsigned)config_int(cfg, PARAM(pop3d_error_limit));
     p->mailbox_base = config_str(cfg, PARAM(virtual_mailbox_base));
     p->index_name = config_str(cfg, PARAM(mailbox_index_name));
+    p->uidl_format = config_str(cfg, PARAM(pop3d_uidl_format));
+    /* Serving other UIDLs than the template promises would make clients download every
+     * message again: a bad template stops the program (posthorn check reports it first). */
+    const char *why = pop3_uidl_check(p->uidl_format);
+    if (why)
+        log_fatal("pop3d_uidl_format = %s: %s", p->uidl_format, why);
 }
 
 static void pre_init(struct server *srv)

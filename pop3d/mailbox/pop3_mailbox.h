@@ -28,6 +28,7 @@ struct pop3_mailbox_params {
     unsigned error_limit;
     const char *mailbox_base;
     const char *index_name;
+    const char *uidl_format; /* pop3d_uidl_format (lib/proto/pop3_uidl.h) */
 };
 
 struct pop3d {

@@ -247,6 +247,38 @@ def test_uidl_is_stable_across_sessions_and_restart(pop3):
     p.quit()
 
 
+def test_uidl_format_parameter(pop3):
+    """pop3d_uidl_format: the default keeps Posthorn's "UIDVALIDITY-UID"; Dovecot's
+    "%08Xu%08Xv" (what posthorn migrate sets) gives the same numbers in hex, UID first;
+    "%f" the Maildir base names; a template pop3d cannot serve is refused by check."""
+    deliver(pop3, ALICE, sample_messages(2))
+    p = login(pop3)
+    plain = [u.split()[1].decode() for u in p.uidl()[1]]
+    p.quit()
+    pairs = [tuple(int(x) for x in u.split("-")) for u in plain]
+    assert all(len(u.split("-")) == 2 for u in plain) and pairs[0][0] == pairs[1][0]
+    pop3.set_conf(pop3d_uidl_format="%08Xu%08Xv")
+    pop3.reload()
+    pop3.wait_configured()
+    p = login_retry(pop3)
+    hexed = [u.split()[1].decode() for u in p.uidl()[1]]
+    one = p.uidl(2).split()[2].decode()
+    p.quit()
+    assert hexed == [f"{uid:08x}{uv:08x}" for uv, uid in pairs] and one == hexed[1]
+    pop3.set_conf(pop3d_uidl_format="%f")
+    pop3.reload()
+    pop3.wait_configured()
+    p = login_retry(pop3)
+    names = sorted(u.split()[1].decode() for u in p.uidl()[1])
+    p.quit()
+    md = pop3.maildir(ALICE)
+    files = sorted(f.name.split(":2,")[0] for d in ("new", "cur") for f in (md / d).iterdir())
+    assert names == files
+    (pop3.etc / "main.cf").write_text((pop3.etc / "main.cf").read_text() + "pop3d_uidl_format = %m\n")
+    r = pop3.posthorn("check", check=False)
+    assert r.returncode == 1 and "pop3d_uidl_format = %m: %m (an MD5 of the headers) exists for mbox only" in r.stderr
+
+
 # --- UPDATE state -------------------------------------------------------------------
 
 def test_dele_quit_removes_exactly_those(pop3):
