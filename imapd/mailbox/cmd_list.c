@@ -404,12 +404,15 @@ static bool subscribed(const struct names *subs, const char *name)
 }
 
 /* RFC 3501 sec 6.3.9: with "%", a subscribed mailbox below the level the pattern reaches
- * shows its parent at that level, \Noselect unless the parent is subscribed itself. */
+ * shows its parent at that level, \Noselect unless the parent is subscribed itself. A
+ * mailbox the pattern matches itself ("*") is listed as it is, without its parents. */
 static void lsub_parents(struct imap_session *s, const struct names *subs, const char *pat)
 {
     struct names done = {0};
     for (size_t i = 0; i < subs->n; i++) {
         const char *n = subs->v[i].name;
+        if (match(pat, n))
+            continue;
         for (const char *sep = strchr(n, IMAP_SEPARATOR); sep; sep = strchr(sep + 1, IMAP_SEPARATOR)) {
             char *parent = xstrndup(n, (size_t)(sep - n));
             if (match(pat, parent) && !subscribed(subs, parent) && !subscribed(&done, parent)) {

@@ -145,5 +145,11 @@ def test_remote_and_lsub_unchanged(imap):
     lsub = s.ok('LSUB "" h.*')
     assert b'LSUB (\\HasNoChildren \\Noselect) "." "h.s"' in lsub, lsub
     assert b'LSUB (\\HasNoChildren) "." "h.a"' in lsub, lsub
+    # RFC 3501 sec 6.3.9: "*" reaches h.b.c itself, so its unsubscribed parent is not shown
+    # (the RFC's own example: LSUB "#news." "comp.mail.*"); "%" stops at h.b and shows it.
+    names = {line.rsplit(b" ", 1)[-1].strip(b'"') for line in lsub}
+    assert b"h.b.c" in names and b"h.b" not in names, lsub
+    lsub = s.ok('LSUB "" h.%')
     assert b'LSUB (\\Noselect) "." "h.b"' in lsub, lsub
+    assert not any(line.endswith(b'"h.b.c"') for line in lsub), lsub
     s.close()
