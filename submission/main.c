@@ -43,11 +43,12 @@ static void post_init(struct server *srv)
 {
     struct smtpd *d = srv->app;
     struct submission *sub = d->role;
-    smtpd_post_init(srv);
     char *err = NULL;
     struct auth_check *check = auth_check_new(srv->loop, srv->cfg, &err);
     if (!check)
         log_fatal("cannot open the account database: %s", err ? err : "?");
+    d->accounts = auth_check_accounts(check); /* one handle per process (LMDB) */
+    smtpd_post_init(srv);
     if (!d->anvil) /* logins and the sending limits are counted there */
         d->anvil = anvil_client_new(srv->loop, srv->cfg, srv->spool, srv->service);
     struct config *cfg = srv->cfg;

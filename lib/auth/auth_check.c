@@ -43,6 +43,8 @@ struct auth_check_job {
     struct worker_job wj;
     char *user;
     char *password;
+    int found;       /* the account database's answer: 1 user, 0 none, -1 error */
+    char *hash;      /* the user's password hash (found == 1), or NULL */
     enum auth_check_result result;
     char *err; /* for the caller's log, or NULL */
     auth_check_fn fn;
@@ -51,7 +53,7 @@ struct auth_check_job {
 
 struct auth_check {
     struct worker *worker;
-    struct accounts *accounts; /* worker thread only after start */
+    struct accounts *accounts; /* loop thread only */
     char *dummy_hash;          /* worker thread only; made before the first check */
     char *dummy_err;           /* why there is no dummy hash (worker thread only) */
 };
@@ -85,25 +87,35 @@ static bool make_dummy_hash(struct auth_check *la)
     return la->dummy_hash != NULL;
 }
 
+/* Loop thread: the user's record, into the job. */
+static void look_up(struct auth_check *la, struct auth_check_job *j)
+{
+    struct account_user u;
+    char *err = NULL;
+    j->found = accounts_user_get(la->accounts, j->user, &u, &err);
+    if (j->found < 0) {
+        j->err = xasprintf("account database: %s", err ? err : "read error");
+        free(err);
+    } else if (j->found == 1) {
+        if (u.password_hash && u.password_hash[0])
+            j->hash = xstrdup(u.password_hash);
+        account_user_free(&u);
+    }
+}
+
+/* Worker thread: the verification, with the hash looked up before. */
 static enum auth_check_result check(struct auth_check *la, struct auth_check_job *j)
 {
     if (!make_dummy_hash(la)) {
+        free(j->err);
         j->err = xstrdup(la->dummy_err);
         return AUTH_CHECK_TEMPFAIL;
     }
-    struct account_user u;
-    char *err = NULL;
-    int found = accounts_user_get(la->accounts, j->user, &u, &err);
-    if (found < 0) {
-        j->err = xasprintf("account database: %s", err ? err : "read error");
-        free(err);
+    if (j->found < 0)
         return AUTH_CHECK_TEMPFAIL;
-    }
-    bool usable = found == 1 && u.password_hash && u.password_hash[0];
+    bool usable = j->hash != NULL;
     /* Always pay for one verification, so unknown users cost what known ones do. */
-    int ok = password_verify(j->password, usable ? u.password_hash : la->dummy_hash);
-    if (found == 1)
-        account_user_free(&u);
+    int ok = password_verify(j->password, usable ? j->hash : la->dummy_hash);
     if (usable && ok < 0)
         j->err = xasprintf("user %s: unusable password hash in the account database", j->user);
     return usable && ok == 1 ? AUTH_CHECK_OK : AUTH_CHECK_FAIL;
@@ -128,10 +140,13 @@ static void checked(struct worker_job *wj, void *ctx)
     if (!wj->cancelled)
         j->fn(j->ctx, j->result, j->user, j->err);
     wipe_free(j->password);
+    wipe_free(j->hash);
     free(j->user);
     free(j->err);
     free(j);
 }
+
+struct accounts *auth_check_accounts(struct auth_check *la) { return la->accounts; }
 
 struct auth_check *auth_check_new(struct event_loop *loop, struct config *cfg, char **err)
 {
@@ -159,6 +174,7 @@ struct auth_check_job *auth_check_submit(struct auth_check *la, const char *user
     j->password = xstrdup(password);
     j->fn = fn;
     j->ctx = ctx;
+    look_up(la, j);
     char *err = NULL;
     if (worker_submit(la->worker, &j->wj, &err) < 0)
         free(err); /* cannot happen with one thread, which worker_new started */

@@ -41,8 +41,13 @@ struct auth_check_job;
 typedef void (*auth_check_fn)(void *ctx, enum auth_check_result result, const char *user,
                               const char *err);
 
-/* Open the account database read-only and start the worker. NULL with *err. */
+/* Open the account database read-only and start the worker. NULL with *err. The user's
+ * record is read on the loop thread when a check is queued (the worker only computes the
+ * hash), so the process's one handle of the database (LMDB allows one per file and
+ * process: doc/mailstore.md) is used by one thread only, and can be lent to the
+ * recipient resolver (auth_check_accounts). */
 struct auth_check *auth_check_new(struct event_loop *loop, struct config *cfg, char **err);
+struct accounts *auth_check_accounts(struct auth_check *la);
 /* Queue a check; fn runs later on the loop thread. The password is copied (and wiped
  * after use); the caller wipes its own copy. */
 struct auth_check_job *auth_check_submit(struct auth_check *la, const char *user,

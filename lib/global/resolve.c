@@ -39,6 +39,7 @@ struct alias_map {
 struct resolver {
     struct config *cfg;
     struct accounts *acc;
+    bool acc_lent;    /* acc belongs to the caller (resolver_open_shared) */
     struct alias_map *maps;
     size_t nmaps;
     const char *delim;
@@ -57,12 +58,13 @@ static void try_open(struct alias_map *am, char **err)
         free(e);
 }
 
-struct resolver *resolver_open(struct config *cfg, char **err)
+static struct resolver *open_with(struct config *cfg, struct accounts *acc, char **err)
 {
     struct resolver *r = xcalloc(1, sizeof *r);
     r->cfg = cfg;
     r->delim = config_str(cfg, PARAM(recipient_delimiter));
-    r->acc = accounts_open(cfg, false, err);
+    r->acc_lent = acc != NULL;
+    r->acc = acc ? acc : accounts_open(cfg, false, err);
     if (!r->acc) {
         free(r);
         return NULL;
@@ -83,6 +85,16 @@ struct resolver *resolver_open(struct config *cfg, char **err)
     return r;
 }
 
+struct resolver *resolver_open(struct config *cfg, char **err)
+{
+    return open_with(cfg, NULL, err);
+}
+
+struct resolver *resolver_open_shared(struct config *cfg, struct accounts *acc, char **err)
+{
+    return open_with(cfg, acc, err);
+}
+
 void resolver_close(struct resolver *r)
 {
     if (!r)
@@ -90,7 +102,8 @@ void resolver_close(struct resolver *r)
     for (size_t i = 0; i < r->nmaps; i++)
         map_close(r->maps[i].m);
     free(r->maps);
-    accounts_close(r->acc);
+    if (!r->acc_lent)
+        accounts_close(r->acc);
     free(r);
 }
 

@@ -30,6 +30,10 @@ enum rcpt_class {
 struct resolver;
 
 struct resolver *resolver_open(struct config *cfg, char **err);
+/* The same with the process's account database handle acc, lent (not closed by
+ * resolver_close): LMDB allows one handle per file and process, so a process that already
+ * has one (submission's password checks) must not open a second. */
+struct resolver *resolver_open_shared(struct config *cfg, struct accounts *acc, char **err);
 void resolver_close(struct resolver *r);
 /* Classify addr ("local@domain", no angle brackets). For RCPT_USER *result is the mailbox
  * address without extension (lowercased); for RCPT_ALIAS the alias value; NULL otherwise.

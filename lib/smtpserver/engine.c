@@ -79,7 +79,8 @@ bool smtpd_resolver_ready(struct smtpd *d)
     if (now < d->resolver_retry_ms)
         return false;
     char *err = NULL;
-    d->resolver = resolver_open(d->srv->cfg, &err);
+    d->resolver = d->accounts ? resolver_open_shared(d->srv->cfg, d->accounts, &err)
+                              : resolver_open(d->srv->cfg, &err);
     if (!d->resolver) {
         log_warn("cannot open the recipient tables: %s", err ? err : "unknown error");
         free(err);

@@ -115,6 +115,8 @@ struct smtpd {
     struct smtpd_params p;
     SSL_CTX *tls;
     struct resolver *resolver;
+    struct accounts *accounts;   /* the process's account database handle, lent to the
+                                  * resolver when the role has one (submission), or NULL */
     long long resolver_retry_ms;
     struct committer *committer;
     struct client_table *clients; /* this process's count, used while anvil is unavailable */
