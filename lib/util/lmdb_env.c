@@ -1,10 +1,17 @@
 /* lmdb_env.c - opening LMDB environments, noticing replaced files, adopting grown maps
  * (see lmdb_env.h). The file's identity is taken from the descriptor LMDB opened, so it
- * is the file actually mapped even if the path was replaced while it was being opened. */
+ * is the file actually mapped even if the path was replaced while it was being opened.
+ *
+ * LMDB must not have one file open twice in a process: the second mdb_env_open takes the
+ * process's own lock on the lock file for proof that nobody else uses it and resets the
+ * reader table under the other handle's readers. So environments are shared: a registry
+ * (by device, inode and open flags, under a mutex) hands a second opener of the same file
+ * the MDB_env already open, counting its users; the last close closes it. */
 #include "lmdb_env.h"
 #include "mem.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,11 +64,66 @@ static int reserve_lock_file(const char *path, const struct lmdb_env_options *o)
     return rc == EOPNOTSUPP || rc == EINVAL ? 0 : rc;
 }
 
+static int open_new(struct lmdb_env *le, const char *path, const struct lmdb_env_options *o,
+                    char **err);
+
+struct shared_env {
+    MDB_env *env;
+    pid_t pid;  /* the process that opened it: a forked child never shares its parent's */
+    dev_t dev;
+    ino_t ino;
+    unsigned flags;
+    unsigned users;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_env *registry;
+static size_t nregistry;
+
+/* An environment of this process on the file path names now, opened with flags: taken
+ * (one more user) into le; false when there is none. Caller holds registry_lock. */
+static bool take_shared(struct lmdb_env *le, const char *path, unsigned flags)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return false;
+    for (size_t i = 0; i < nregistry; i++) {
+        struct shared_env *e = &registry[i];
+        if (e->pid == getpid() && e->dev == st.st_dev && e->ino == st.st_ino && e->flags == flags) {
+            e->users++;
+            le->env = e->env, le->dev = e->dev, le->ino = e->ino;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void register_env(const struct lmdb_env *le, unsigned flags)
+{
+    registry = xreallocarray(registry, nregistry + 1, sizeof *registry);
+    registry[nregistry++] = (struct shared_env){le->env, getpid(), le->dev, le->ino, flags, 1};
+}
+
 int lmdb_env_open(struct lmdb_env *le, const char *path, const struct lmdb_env_options *o,
                   char **err)
 {
-    MDB_env *env = NULL;
     le->env = NULL;
+    pthread_mutex_lock(&registry_lock);
+    if (take_shared(le, path, o->flags)) {
+        pthread_mutex_unlock(&registry_lock);
+        return 0;
+    }
+    int rc = open_new(le, path, o, err);
+    if (rc == 0)
+        register_env(le, o->flags);
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
+}
+
+static int open_new(struct lmdb_env *le, const char *path, const struct lmdb_env_options *o,
+                    char **err)
+{
+    MDB_env *env = NULL;
     int rc = mdb_env_create(&env);
     if (rc == 0)
         rc = configure(env, o);
@@ -87,8 +149,20 @@ int lmdb_env_open(struct lmdb_env *le, const char *path, const struct lmdb_env_o
 
 void lmdb_env_close(struct lmdb_env *le)
 {
-    if (le->env)
+    if (!le->env)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    bool last = true;
+    for (size_t i = 0; i < nregistry; i++)
+        if (registry[i].env == le->env && registry[i].pid == getpid()) {
+            last = --registry[i].users == 0;
+            if (last)
+                registry[i] = registry[--nregistry];
+            break;
+        }
+    if (last)
         mdb_env_close(le->env);
+    pthread_mutex_unlock(&registry_lock);
     le->env = NULL;
 }
 

@@ -6,7 +6,10 @@
  * one until that worked, or after closing it); and transactions that adopt a map another process
  * grew (MDB_MAP_RESIZED).
  *
- * Contract: one struct lmdb_env per file and process (LMDB's rule); not thread-safe.
+ * LMDB allows one open of a file per process: a second lmdb_env_open of a file this
+ * process has open (same device, inode and flags) shares the MDB_env of the first, and
+ * lmdb_env_close closes it with its last user (thread-safe). A struct lmdb_env itself is
+ * not thread-safe, and its users must not nest read transactions in one thread.
  * Functions return 0 or an LMDB code / errno value and, where they take err, set *err to
  * a malloc'ed message on failure; nothing is logged. */
 #ifndef POSTHORN_LMDB_ENV_H

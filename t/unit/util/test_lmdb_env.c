@@ -191,7 +191,33 @@ static void test_map_grown_by_another_writer(void **state)
     lmdb_env_close(&le);
 }
 
-UNIT_TEST_MAIN(cmocka_unit_test_setup_teardown(test_open_and_read, setup, teardown),
+/* LMDB's one-open-per-process rule: a second open of the same file (two handles of the
+ * account database in one process) shares the first's environment, which stays usable
+ * until its last user closes it; a replaced file gets an environment of its own. */
+static void test_second_open_shares_the_environment(void **state)
+{
+    struct fixture *f = *state;
+    write_file(f->path, "k", "one");
+    struct lmdb_env a = {0}, b = {0}, c = {0};
+    char *err = NULL, out[16];
+    const struct lmdb_env_options ro = {.flags = MDB_RDONLY, .check_readers = true};
+    assert_int_equal(lmdb_env_open(&a, f->path, &ro, &err), 0);
+    assert_int_equal(lmdb_env_open(&b, f->path, &ro, &err), 0);
+    assert_ptr_equal(a.env, b.env);
+    lmdb_env_close(&a);
+    assert_string_equal(get(b.env, "k", out, sizeof out), "one");
+    write_file(f->tmp, "k", "two");
+    assert_int_equal(rename(f->tmp, f->path), 0);
+    assert_int_equal(lmdb_env_open(&c, f->path, &ro, &err), 0);
+    assert_ptr_not_equal(c.env, b.env);
+    assert_string_equal(get(c.env, "k", out, sizeof out), "two");
+    assert_string_equal(get(b.env, "k", out, sizeof out), "one");
+    lmdb_env_close(&b);
+    lmdb_env_close(&c);
+}
+
+UNIT_TEST_MAIN(cmocka_unit_test_setup_teardown(test_second_open_shares_the_environment, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_open_and_read, setup, teardown),
                cmocka_unit_test_setup_teardown(test_open_missing_says_why, setup, teardown),
                cmocka_unit_test_setup_teardown(test_replaced_file_is_noticed_and_reopened, setup, teardown),
                cmocka_unit_test_setup_teardown(test_map_grown_by_another_writer, setup, teardown))
