@@ -5,8 +5,7 @@ line per final recipient, orig_to=<alias>), a command that defers once and then 
 one deferred and one delivered, one that fails as one bounced (and its notice, delivered to
 the sender, as one more delivery); with maillog_syslog = yes the same lines also reach the
 syslog socket (syslog_socket) as RFC 3164 messages of facility syslog_facility.
-What this does not cover, because other parts log it: sendmail submissions (pickup lines)
-and the reject lines of smtpd."""
+A whole day with sendmail submissions and smtpd's rejects is in test_logs_day.py."""
 import os
 import re
 import shutil
