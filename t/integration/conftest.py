@@ -376,6 +376,7 @@ class Instance:
             self.stop()
             self.kill_all()
             deaths, reports = self.unexpected_deaths(), self.sanitizer_reports()
+            tail = "\n".join(self.log().splitlines()[-60:]) if deaths else ""
         finally:
             restore_env(self.saved_env)
             self.saved_env = None
@@ -385,7 +386,7 @@ class Instance:
         problems = []
         if deaths:
             problems.append("daemons died without the test causing it (see master/spawn.c):\n  "
-                            + "\n  ".join(deaths))
+                            + "\n  ".join(deaths) + "\nthe end of the log:\n" + tail)
         if reports:
             problems.append("sanitizer reports:\n" + "\n".join(reports))
         if problems:
