@@ -115,7 +115,7 @@ static void import_batch(struct user_run *r, const struct dovecot_folder *f, con
     if (res != MS_OK)
         mig_error(r->m, "%s: %s: %s", f->uidlist, r->u->address, err ? err : "import failed");
     else
-        report(r, f, box, im, &f->msgs[first], n);
+        report(r, f, box, im, f->msgs ? &f->msgs[first] : NULL, n); /* none: NULL, not NULL + 0 */
     free(err);
     free(im);
 }
