@@ -21,7 +21,7 @@ def test_kill_smtp_client_during_relay_load(lab):
     peer = lab.peer(2)
 
     def slow(txn):  # keep deliveries in flight long enough for the kills to land mid-way
-        time.sleep(0.05)
+        time.sleep(0.1)
         return None
     peer.data_reply = slow
     inst = lab.start({"load.example": zone("load.example", [(10, "mx.load.example")],
@@ -37,7 +37,7 @@ def test_kill_smtp_client_during_relay_load(lab):
             time.sleep(0.05)
             continue
         # kill only while the process is in the middle of deliveries
-        while peer.open_transactions < 5 and time.time() < deadline:
+        while peer.open_transactions < 3 and time.time() < deadline:
             time.sleep(0.005)
         inst.kill(pids[0])
         killed.append(pids[0])
