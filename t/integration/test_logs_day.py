@@ -5,7 +5,6 @@ delivered, bounced (with its notice delivered to the sender), refused at RCPT an
 end of data. Debian's pflogsumm, given only the log, counts each kind exactly."""
 import os
 import re
-import shutil
 import smtplib
 import subprocess
 import time
@@ -14,23 +13,12 @@ import pytest
 
 from alias_util import script, work_dir, write_aliases
 from conftest import BIN, DOMAIN
+from test_logs_pflogsumm import PFLOGSUMM, pflogsumm
 
-PFLOGSUMM = shutil.which("pflogsumm") or "/usr/sbin/pflogsumm"
 USERS = ["alice", "ann", "ben", "cid"]
 ALICE = f"alice@{DOMAIN}"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(PFLOGSUMM), reason="pflogsumm not installed (t/deps)")
-
-
-def counts(log_path):
-    p = subprocess.run([PFLOGSUMM, "--syslog-name=posthorn", str(log_path)], capture_output=True,
-                       text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    got = {}
-    for m in re.finditer(r"^\s+(\d+)\s+(received|delivered|forwarded|deferred|bounced|rejected)\b",
-                         p.stdout, re.M):
-        got.setdefault(m.group(2), int(m.group(1)))
-    return got, p.stdout
 
 
 def smtp_send(inst, rcpts, subject):
@@ -90,6 +78,6 @@ def test_pflogsumm_counts_a_day_of_traffic(instance):
     wait_for(inst, r"status=bounced", 1)
     wait_for(inst, r"status=deferred", 1)
     inst.wait_queue_empty()
-    got, report = counts(inst.conf("maillog_file"))
+    got, report = pflogsumm(inst.conf("maillog_file"), "posthorn")
     want = {"received": 10, "delivered": 11, "deferred": 1, "bounced": 1, "rejected": 3}
     assert {k: got.get(k) for k in want} == want, report
