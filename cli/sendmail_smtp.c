@@ -132,12 +132,7 @@ static void rcpt(struct bs *s, const char *args)
         reply("553 5.1.3 Bad recipient address syntax");
         return;
     }
-    snprintf(notify, sizeof notify, "%s%s%s%s", r.notify & SMTP_NOTIFY_NEVER ? "NEVER" : "",
-             r.notify & SMTP_NOTIFY_SUCCESS ? "SUCCESS," : "", r.notify & SMTP_NOTIFY_DELAY ? "DELAY," : "",
-             r.notify & SMTP_NOTIFY_FAILURE ? "FAILURE," : "");
-    size_t nl = strlen(notify);
-    if (nl && notify[nl - 1] == ',')
-        notify[nl - 1] = 0;
+    smtp_notify_text(r.notify, notify, sizeof notify);
     local_envelope_add(&s->e, addr, r.orcpt[0] ? r.orcpt : NULL, notify[0] ? notify : NULL);
     free(addr);
     reply("250 2.1.5 Ok");

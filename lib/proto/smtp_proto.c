@@ -588,3 +588,17 @@ bool smtp_helo_valid(const char *arg)
             return false;
     return true;
 }
+
+const char *smtp_notify_text(unsigned n, char *out, size_t outsize)
+{
+    if (n & SMTP_NOTIFY_NEVER) {
+        snprintf(out, outsize, "NEVER");
+        return out;
+    }
+    snprintf(out, outsize, "%s%s%s%s%s", n & SMTP_NOTIFY_SUCCESS ? "SUCCESS" : "",
+             (n & SMTP_NOTIFY_SUCCESS) && (n & (SMTP_NOTIFY_DELAY | SMTP_NOTIFY_FAILURE)) ? "," : "",
+             n & SMTP_NOTIFY_DELAY ? "DELAY" : "",
+             (n & SMTP_NOTIFY_DELAY) && (n & SMTP_NOTIFY_FAILURE) ? "," : "",
+             n & SMTP_NOTIFY_FAILURE ? "FAILURE" : "");
+    return out;
+}

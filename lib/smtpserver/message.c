@@ -41,19 +41,6 @@ struct message {
     char *refusal;          /* headers_end refused the message */
 };
 
-static const char *notify_text(unsigned n, char *out, size_t outsize)
-{
-    out[0] = 0;
-    if (n & SMTP_NOTIFY_NEVER)
-        return "NEVER";
-    snprintf(out, outsize, "%s%s%s%s%s", n & SMTP_NOTIFY_SUCCESS ? "SUCCESS" : "",
-             (n & SMTP_NOTIFY_SUCCESS) && (n & (SMTP_NOTIFY_DELAY | SMTP_NOTIFY_FAILURE)) ? "," : "",
-             n & SMTP_NOTIFY_DELAY ? "DELAY" : "",
-             (n & SMTP_NOTIFY_DELAY) && (n & SMTP_NOTIFY_FAILURE) ? "," : "",
-             n & SMTP_NOTIFY_FAILURE ? "FAILURE" : "");
-    return out;
-}
-
 static void put_envelope(struct session *s, struct queue_writer *w)
 {
     const struct smtp_mail *m = s->txn.mail;
@@ -82,7 +69,7 @@ static void put_envelope(struct session *s, struct queue_writer *w)
     for (size_t i = 0; i < s->txn.nrcpts; i++) {
         char nt[64];
         const struct rcpt *r = &s->txn.rcpts[i];
-        queue_put_rcpt(w, r->addr, r->orcpt, notify_text(r->notify, nt, sizeof nt));
+        queue_put_rcpt(w, r->addr, r->orcpt, smtp_notify_text(r->notify, nt, sizeof nt));
     }
 }
 
