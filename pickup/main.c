@@ -27,6 +27,7 @@
 #include "pickup_client.h"
 #include "resolve.h"
 #include "server.h"
+#include "smtp_proto.h"
 #include "trigger.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +109,7 @@ static const char *read_envelope(struct config *cfg, const struct attrs *a, size
         char notify[64];
         if (nt && !local_submit_notify(nt, notify))
             return "bad NOTIFY value";
-        if (orcpt && !local_submit_orcpt(orcpt))
+        if (orcpt && !smtp_orcpt_valid(orcpt))
             return "bad ORCPT value";
         char *addr = local_submit_address(cfg, attrs_get_indexed(a, "rcpt", i), false);
         if (!addr)

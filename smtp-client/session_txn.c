@@ -21,6 +21,7 @@
  * chunk fails the accepted recipients (sec 2: the server discards the rest), the chunks
  * already sent are answered and discarded, and the session is reset. */
 #include "session_int.h"
+#include "smtp_proto.h"
 #include "address.h"
 #include "log.h"
 #include "mem.h"
@@ -43,19 +44,6 @@ static bool has_8bit(const char *s)
 static bool notify_valid(const char *v)
 {
     return *v && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ,") == strlen(v) && strlen(v) <= 64;
-}
-
-/* "addr-type;xtext" (RFC 3461 sec 4.2): an atom, a semicolon, valid xtext. */
-static bool orcpt_valid(const char *v)
-{
-    const char *semi = strchr(v, ';');
-    if (!semi || semi == v || strlen(v) > 500)
-        return false;
-    for (const char *p = v; p < semi; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-'))
-            return false;
-    return xtext_valid(semi + 1, strlen(semi + 1));
 }
 
 static void finalize_all(struct session *s, const char *dsn, const char *reason)
@@ -134,7 +122,7 @@ static void send_rcpt(struct session *s, size_t k)
     if (s->ehlo.ext & SMTP_EXT_DSN) {
         if (notify_valid(r->notify))
             buf_printf(&b, " NOTIFY=%s", r->notify);
-        if (orcpt_valid(r->orcpt))
+        if (smtp_orcpt_valid(r->orcpt))
             buf_printf(&b, " ORCPT=%s", r->orcpt);
     }
     session_send(s, "%s", buf_cstr(&b));

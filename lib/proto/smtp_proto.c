@@ -602,3 +602,16 @@ const char *smtp_notify_text(unsigned n, char *out, size_t outsize)
              n & SMTP_NOTIFY_FAILURE ? "FAILURE" : "");
     return out;
 }
+
+bool smtp_orcpt_valid(const char *orcpt)
+{
+    size_t n = strlen(orcpt);
+    const char *semi = strchr(orcpt, ';');
+    if (!semi || semi == orcpt || n > SMTP_ORCPT_MAX)
+        return false;
+    for (const char *p = orcpt; p < semi; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-'))
+            return false;
+    return xtext_valid(semi + 1, strlen(semi + 1));
+}

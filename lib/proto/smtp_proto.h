@@ -72,6 +72,9 @@ enum smtp_ret { SMTP_RET_NONE, SMTP_RET_FULL, SMTP_RET_HDRS };
 #define SMTP_NOTIFY_SUCCESS 2u
 #define SMTP_NOTIFY_FAILURE 4u
 #define SMTP_NOTIFY_DELAY 8u
+/* Is v a well-formed ORCPT value ("addr-type;xtext", at most SMTP_ORCPT_MAX bytes,
+ * RFC 3461 sec 4.2)? */
+bool smtp_orcpt_valid(const char *v);
 /* NOTIFY bits as the parameter's text ("NEVER", "SUCCESS,DELAY,FAILURE", "" for none)
  * in out (at least 32 bytes); returns out. */
 const char *smtp_notify_text(unsigned notify, char *out, size_t outsize);

@@ -109,19 +109,6 @@ bool local_submit_envid(const char *envid)
     return n > 0 && n <= SMTP_ENVID_MAX && xtext_valid(envid, n);
 }
 
-bool local_submit_orcpt(const char *orcpt)
-{
-    size_t n = strlen(orcpt);
-    const char *semi = strchr(orcpt, ';');
-    if (!semi || semi == orcpt || n > SMTP_ORCPT_MAX)
-        return false;
-    for (const char *p = orcpt; p < semi; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-'))
-            return false;
-    return xtext_valid(semi + 1, strlen(semi + 1));
-}
-
 void local_envelope_add(struct local_envelope *e, const char *addr, const char *orcpt,
                         const char *notify)
 {

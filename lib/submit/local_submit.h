@@ -46,8 +46,6 @@ char *local_submit_address(struct config *cfg, const char *in, bool null_ok);
 bool local_submit_notify(const char *notify, char out[64]);
 /* Is envid a well-formed ENVID (xtext of at most 100 bytes, RFC 3461 sec 4.4)? */
 bool local_submit_envid(const char *envid);
-/* Is orcpt a well-formed ORCPT ("TYPE;xtext", at most 500 bytes, RFC 3461 sec 4.2)? */
-bool local_submit_orcpt(const char *orcpt);
 
 /* sendmail -bv: how addr (canonical) would be delivered, as text (malloc'ed) such as
  * "deliverable: mailbox alice@example.com" or "undeliverable: unknown user"; returns
