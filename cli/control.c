@@ -1,7 +1,9 @@
 /* control.c - `posthorn start|stop|reload` (status: status.c). master holds an flock on
  * SPOOL/pid/master.pid while it runs and writes its pid there. start runs the same checks as
  * `posthorn check` and refuses on errors, then runs DAEMON_DIR/master, which backgrounds
- * itself once every listener is bound; its exit status is passed on. */
+ * itself once every listener is bound; its exit status is passed on. reload returns once
+ * master says (SPOOL/pid/master.reload) that the new configuration is in effect, as systemd
+ * wants of an ExecReload command. */
 #include "cli.h"
 #include "buf.h"
 #include "fileio.h"
@@ -18,6 +20,15 @@
 
 #define STOP_WAIT_MS 30000
 #define ZOMBIE_GRACE_MS 2000
+#define RELOAD_WAIT_MS 60000
+
+/* SPOOL/pid/master.reload: "COUNT STATE [WHY]" (master/master.c). */
+struct reload_state {
+    bool known;
+    unsigned long count;
+    char state[16];
+    char why[512];
+};
 
 static void sleep_ms(long ms)
 {
@@ -168,6 +179,53 @@ int cmd_stop(struct cli *c, int argc, char **argv)
     return 1;
 }
 
+static struct reload_state read_reload_state(struct cli *c)
+{
+    struct reload_state r = {0};
+    char *path = xasprintf("%s/pid/master.reload", cli_spool(c));
+    struct buf b = BUF_INIT;
+    int n = 0;
+    if (read_file(path, 4096, &b) == 0 &&
+        sscanf(buf_cstr(&b), "%lu %15s %n", &r.count, r.state, &n) == 2) {
+        r.known = true;
+        snprintf(r.why, sizeof r.why, "%s", buf_cstr(&b) + n);
+        r.why[strcspn(r.why, "\n")] = 0;
+    }
+    buf_free(&b);
+    free(path);
+    return r;
+}
+
+/* Wait for master to handle the SIGHUP sent after it had handled BEFORE.count of them. */
+static int wait_reloaded(struct cli *c, pid_t pid, const struct reload_state *before)
+{
+    struct reload_state r = {0};
+    for (long waited = 0; waited < RELOAD_WAIT_MS; waited += 50) {
+        r = read_reload_state(c);
+        if (r.known && r.count > before->count && strcmp(r.state, "waiting") != 0) {
+            if (strcmp(r.state, "done") == 0) {
+                printf("posthorn: reloaded (master pid %ld)\n", (long)pid);
+                return 0;
+            }
+            cli_err("reload failed, the running configuration stays: %s", r.why);
+            return 1;
+        }
+        if (kill(pid, 0) < 0 && errno == ESRCH) {
+            cli_err("master (pid %ld) exited during the reload; see the log", (long)pid);
+            return 1;
+        }
+        sleep_ms(50);
+    }
+    if (r.known && r.count > before->count) { /* loaded; qmgr's running deliveries go on */
+        printf("posthorn: reloaded (master pid %ld); the new qmgr starts once the old one's "
+               "running deliveries end\n", (long)pid);
+        return 0;
+    }
+    cli_err("master (pid %ld) did not answer the reload in %d s; see the log", (long)pid,
+            RELOAD_WAIT_MS / 1000);
+    return 1;
+}
+
 int cmd_reload(struct cli *c, int argc, char **argv)
 {
     if (argc != 1)
@@ -180,10 +238,14 @@ int cmd_reload(struct cli *c, int argc, char **argv)
             cli_err("the mail system is not running");
         return pid == 0 ? EXIT_NOT_RUNNING : 1;
     }
+    struct reload_state before = read_reload_state(c);
     if (kill(pid, SIGHUP) < 0) {
         cli_err("kill %ld: %s", (long)pid, strerror(errno));
         return 1;
     }
-    printf("posthorn: reloading (signal sent to master pid %ld)\n", (long)pid);
-    return 0;
+    if (!before.known) { /* a master from before master.reload existed */
+        printf("posthorn: reloading (signal sent to master pid %ld)\n", (long)pid);
+        return 0;
+    }
+    return wait_reloaded(c, pid, &before);
 }

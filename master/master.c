@@ -6,6 +6,7 @@
  * Usage: master [-c CONFDIR] [-f]   (-f: stay in the foreground) */
 #include "master.h"
 #include "errlist.h"
+#include "fileio.h"
 #include "log.h"
 #include "log_config.h"
 #include "mem.h"
@@ -131,12 +132,35 @@ static void report_ready(int ready_fd)
     }
 }
 
+/* SPOOL/pid/master.reload: "COUNT STATE [WHY]", COUNT the SIGHUPs handled, STATE "done",
+ * "waiting" (a singleton's new generation waits for its old one to exit) or "failed", so
+ * `posthorn reload` returns once the change is in effect (doc/master.md). */
+static void write_reload_state(struct master *m, const char *state, const char *why)
+{
+    char *path = xasprintf("%s/pid/master.reload", config_str(m->cfg, PARAM(queue_directory)));
+    char *text = xasprintf("%lu %s%s%s\n", m->reloads, state, why ? " " : "", why ? why : "");
+    if (write_file_atomic(path, text, strlen(text), 0644) < 0)
+        log_warn("cannot write %s: %m", path);
+    free(text);
+    free(path);
+}
+
+static void reload_settled(struct master *m)
+{
+    if (m->reload_waiting && !master_generation_pending(m)) {
+        m->reload_waiting = false;
+        write_reload_state(m, "done", NULL);
+    }
+}
+
 static void reload(struct master *m)
 {
     struct config *cfg;
     struct mastercf mcf;
+    m->reloads++;
     if (load_all(m->confdir, &cfg, &mcf, false) < 0) {
         log_warn("reload: configuration has errors; keeping the running configuration");
+        write_reload_state(m, "failed", "the configuration has errors; see the log");
         return;
     }
     struct config *old = m->cfg;
@@ -144,6 +168,7 @@ static void reload(struct master *m)
     char *err = NULL;
     if (master_load_services(m, &mcf, &err) < 0) {
         log_warn("reload: %s; keeping the running configuration", err);
+        write_reload_state(m, "failed", err);
         free(err);
         m->cfg = old;
         config_free(cfg);
@@ -152,6 +177,8 @@ static void reload(struct master *m)
         config_free(old);
         master_signal_all(m, SIGHUP, true);
         log_info("reload -- version %s, configuration %s", POSTHORN_VERSION, m->confdir);
+        m->reload_waiting = true;
+        write_reload_state(m, "waiting", NULL);
     }
     mastercf_free(&mcf);
     master_forget_retired(m);
@@ -180,9 +207,13 @@ static void stop_all(struct master *m, int sfd)
             master_reap(m);
         }
     }
-    char *st = xasprintf("%s/pid/master.status", config_str(m->cfg, PARAM(queue_directory)));
-    unlink(st);
-    free(st);
+    static const char *const state_files[] = {"status", "reload"};
+    for (size_t i = 0; i < sizeof state_files / sizeof *state_files; i++) {
+        char *st = xasprintf("%s/pid/master.%s", config_str(m->cfg, PARAM(queue_directory)),
+                             state_files[i]);
+        unlink(st);
+        free(st);
+    }
     if (ftruncate(m->lock_fd, 0) < 0) {
     }
     log_info("terminating on signal");
@@ -190,8 +221,10 @@ static void stop_all(struct master *m, int sfd)
 
 static void run(struct master *m, int sfd, int ready_fd)
 {
+    write_reload_state(m, "done", NULL);
     for (;;) {
         master_spawn_missing(m);
+        reload_settled(m);
         report_ready(ready_fd);
         ready_fd = -1;
         long long next = master_next_deadline(m), now = master_now_ms();

@@ -37,6 +37,8 @@ struct master {
     int alive_pipe[2]; /* children get the read end at fd 4; EOF means master is gone */
     int lock_fd;       /* SPOOL/pid/master.pid, flock'ed while master runs */
     bool stopping;
+    unsigned long reloads; /* SIGHUPs handled, for SPOOL/pid/master.reload */
+    bool reload_waiting;   /* the last reload's singletons wait for their old generation */
 };
 
 /* listen.c: bind the socket for one master.cf entry; -1 after logging/printing why. */
@@ -48,6 +50,8 @@ void master_reap(struct master *m);
 void master_signal_all(struct master *m, int sig, bool only_retired);
 void master_write_status(struct master *m);
 long long master_next_deadline(struct master *m);
+/* True while a new singleton service waits for its old generation to exit. */
+bool master_generation_pending(struct master *m);
 
 /* services.c: build the service list from master.cf, reusing listeners of *old. */
 int master_load_services(struct master *m, struct mastercf *mcf, char **err);

@@ -38,6 +38,14 @@ static bool old_generation_running(struct master *m, const struct service *s)
     return false;
 }
 
+bool master_generation_pending(struct master *m)
+{
+    for (struct service *s = m->services; s; s = s->next)
+        if (!s->retired && old_generation_running(m, s))
+            return true;
+    return false;
+}
+
 static _Noreturn void exec_child(struct master *m, struct service *s, const sigset_t *mask)
 {
     sigprocmask(SIG_SETMASK, mask, NULL);

@@ -1,6 +1,8 @@
 """master's reload and restart promises (doc/master.md): during `posthorn reload` there is
 never a moment without a listener; a session opened before a reload finishes normally after
-it; a reload with a bad main.cf keeps the running configuration (and logs why); a service
+it; `posthorn reload` returns once the new generation serves (qmgr included), and says so
+when master could not apply it; a reload with a bad main.cf keeps the running configuration
+(and logs why); a service
 that keeps dying is restarted after service_restart_delay, doubling up to
 service_throttle_time."""
 import os
@@ -85,6 +87,39 @@ def test_session_opened_before_reload_finishes(server):
         assert code == 250, msg
     msgs = server.wait_messages(ALICE, 1)
     assert b"started before it" in msgs[0]
+
+
+def test_reload_returns_once_in_effect(server):
+    old_qmgr = server.status_pids()["qmgr"]
+    server.set_conf(smtpd_banner="$myhostname ESMTP at-once")
+    p = server.posthorn("reload")
+    assert p.stdout.startswith("posthorn: reloaded (master pid"), p.stdout
+    # No waiting here: the old smtpd processes stopped accepting, the old qmgr is gone.
+    assert b"at-once" in banner(server), server.log()[-3000:]
+    assert not set(server.status_pids()["qmgr"]) & set(old_qmgr)
+    # A second reload with nothing changed also returns and says so.
+    assert server.posthorn("reload").stdout.startswith("posthorn: reloaded")
+
+
+def test_reload_that_cannot_bind_says_so(server):
+    first = banner(server)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        master_cf = server.etc / "master.cf"
+        good = master_cf.read_text()
+        master_cf.write_text(good + f"127.0.0.1:{port} inet n - n - 1 smtpd\n")
+        server.set_conf(smtpd_banner="$myhostname ESMTP never-seen")
+        p = server.posthorn("reload", check=False)
+        assert p.returncode == 1, (p.stdout, p.stderr)
+        assert "reload failed, the running configuration stays" in p.stderr, p.stderr
+        assert f"127.0.0.1:{port}" in p.stderr, p.stderr
+        assert "keeping the running configuration" in server.log()
+        assert banner(server) == first
+    master_cf.write_text(good)
+    assert server.posthorn("reload").stdout.startswith("posthorn: reloaded")
+    assert b"never-seen" in banner(server)
 
 
 def test_bad_main_cf_keeps_the_running_configuration(server):
