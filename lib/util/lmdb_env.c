@@ -59,7 +59,10 @@ static int reserve_lock_file(const char *path, const struct lmdb_env_options *o)
         return 0; /* LMDB says what is wrong when it opens the file itself */
     struct stat st;
     off_t len = fstat(fd, &st) == 0 && st.st_size > LOCK_FILE_BYTES ? st.st_size : LOCK_FILE_BYTES;
-    int rc = posix_fallocate(fd, 0, len);
+    int rc;
+    do /* a signal (the SIGTERM of a stop during startup) interrupts it: not a failure */
+        rc = posix_fallocate(fd, 0, len);
+    while (rc == EINTR);
     close(fd);
     return rc == EOPNOTSUPP || rc == EINVAL ? 0 : rc;
 }
@@ -120,8 +123,9 @@ int lmdb_env_open(struct lmdb_env *le, const char *path, const struct lmdb_env_o
     return rc;
 }
 
-static int open_new(struct lmdb_env *le, const char *path, const struct lmdb_env_options *o,
-                    char **err)
+/* One attempt; a failed mdb_env_open leaves a handle that can only be closed. */
+static int try_open(MDB_env **envp, struct lmdb_env *le, const char *path,
+                    const struct lmdb_env_options *o)
 {
     MDB_env *env = NULL;
     int rc = mdb_env_create(&env);
@@ -133,9 +137,24 @@ static int open_new(struct lmdb_env *le, const char *path, const struct lmdb_env
         rc = mdb_env_open(env, path, o->flags | MDB_NOSUBDIR, o->mode);
     if (rc == 0)
         rc = identify(env, &le->dev, &le->ino);
+    if (rc != 0 && env) {
+        mdb_env_close(env);
+        env = NULL;
+    }
+    *envp = env;
+    return rc;
+}
+
+static int open_new(struct lmdb_env *le, const char *path, const struct lmdb_env_options *o,
+                    char **err)
+{
+    MDB_env *env;
+    int rc;
+    /* mdb_env_open waits for the lock file's lock while other processes set it up; a
+     * signal then (the SIGTERM of a stop during startup) makes it fail with EINTR. */
+    for (int tries = 0; (rc = try_open(&env, le, path, o)) == EINTR && tries < 100; tries++) {
+    }
     if (rc != 0) {
-        if (env)
-            mdb_env_close(env);
         *err = xasprintf("%s: %s", path, mdb_strerror(rc));
         return rc;
     }

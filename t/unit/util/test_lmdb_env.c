@@ -2,11 +2,15 @@
  * read back, a file replaced underneath by rename (as posthorn map build does) is noticed
  * (and only once a second when throttled) and opening again shows the new content, a
  * deleted file counts as replaced, and a map grown by another process (a forked writer)
- * is adopted by lmdb_txn_begin where a plain mdb_txn_begin fails with MDB_MAP_RESIZED. */
+ * is adopted by lmdb_txn_begin where a plain mdb_txn_begin fails with MDB_MAP_RESIZED, and
+ * processes opening one file together while signals arrive (a stop during startup) all
+ * succeed: mdb_env_open's EINTR is retried. */
 #include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,7 +220,53 @@ static void test_second_open_shares_the_environment(void **state)
     lmdb_env_close(&c);
 }
 
-UNIT_TEST_MAIN(cmocka_unit_test_setup_teardown(test_second_open_shares_the_environment, setup, teardown),
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* A child: open PATH as a locking reader with a signal (handler, no SA_RESTART) every 20
+ * microseconds; exit 0 when it opened, 1 when it failed. */
+static _Noreturn void open_under_signals(const char *path)
+{
+    struct sigaction sa = {.sa_handler = on_alarm};
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 20}, {0, 20}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    const struct lmdb_env_options locking_reader = {.flags = MDB_RDONLY, .maxreaders = 64,
+                                                    .check_readers = true};
+    struct lmdb_env le = {0};
+    char *err = NULL;
+    int rc = lmdb_env_open(&le, path, &locking_reader, &err);
+    if (rc != 0)
+        fprintf(stderr, "child: %s\n", err);
+    _exit(rc == 0 ? 0 : 1);
+}
+
+static void test_signals_while_others_open(void **state)
+{
+    struct fixture *f = *state;
+    write_file(f->path, "k", "v");
+    int failed = 0;
+    for (int round = 0; round < 150; round++) {
+        pid_t kids[6];
+        for (int i = 0; i < 6; i++) {
+            kids[i] = fork();
+            assert_true(kids[i] >= 0);
+            if (kids[i] == 0)
+                open_under_signals(f->path);
+        }
+        for (int i = 0; i < 6; i++) {
+            int st;
+            assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+            failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+        }
+    }
+    assert_int_equal(failed, 0);
+}
+
+UNIT_TEST_MAIN(cmocka_unit_test_setup_teardown(test_signals_while_others_open, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_second_open_shares_the_environment, setup, teardown),
                cmocka_unit_test_setup_teardown(test_open_and_read, setup, teardown),
                cmocka_unit_test_setup_teardown(test_open_missing_says_why, setup, teardown),
                cmocka_unit_test_setup_teardown(test_replaced_file_is_noticed_and_reopened, setup, teardown),
