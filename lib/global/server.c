@@ -59,19 +59,38 @@ static void start_drain(struct skel *sk)
         sk->def->drain(srv);
 }
 
+static void on_listen(struct event_loop *loop, int fd, uint32_t events, void *ctx);
+
+/* The processes of a service wait on the shared listener with EPOLLEXCLUSIVE: the kernel
+ * wakes the first of them that sleeps in epoll_wait, so an idle process early in the
+ * socket's wait queue would get every connection (one imapd-mailbox holding thousands of
+ * sessions, the other none). Taking the listener out and adding it again puts this process
+ * at the end of that queue: connections go round the idle processes (doc/master.md). */
+static void requeue_listener(struct skel *sk, int fd)
+{
+    event_del(sk->srv.loop, fd);
+    if (event_add(sk->srv.loop, fd, EPOLLIN | EPOLLEXCLUSIVE, on_listen, sk) < 0) {
+        log_error("cannot watch the listening socket again: %m; finishing the sessions");
+        start_drain(sk);
+    }
+}
+
+/* One connection per wakeup: a backlog still drains (level-triggered), but through every
+ * process that is free. */
 static void on_listen(struct event_loop *loop, int fd, uint32_t events, void *ctx)
 {
     struct skel *sk = ctx;
-    for (int i = 0; i < 64 && !sk->srv.draining; i++) {
-        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
-                log_warn("accept: %m");
-            return;
-        }
-        sk->def->accept(&sk->srv, c);
+    if (sk->srv.draining)
+        return;
+    int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+            log_warn("accept: %m");
+        return;
     }
+    sk->def->accept(&sk->srv, c);
+    if (!sk->srv.draining)
+        requeue_listener(sk, fd);
 }
 
 static void on_master(struct event_loop *loop, int fd, uint32_t events, void *ctx)
