@@ -317,8 +317,9 @@ static void check_readers(struct ms_env *e)
     e->readers_checked = now;
 }
 
-int ms_write_nosync(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
-                    void (*undo)(void *arg), void *arg)
+/* ms_write_nosync, telling the ID of the transaction that committed (or was empty). */
+static int write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
+                     void (*undo)(void *arg), void *arg, size_t *txnid)
 {
     int rc = MDB_MAP_FULL;
     check_readers(mu->e);
@@ -327,6 +328,7 @@ int ms_write_nosync(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB
         rc = ms_begin(mu, true, &txn);
         if (rc != 0)
             return rc;
+        *txnid = mdb_txn_id(txn);
         rc = ms_pending_recover(mu, txn); /* a writer killed before its commit */
         if (rc == 0)
             rc = ms_journal_recover(mu, txn);
@@ -344,6 +346,13 @@ int ms_write_nosync(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB
     return rc;
 }
 
+int ms_write_nosync(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
+                    void (*undo)(void *arg), void *arg)
+{
+    size_t txnid;
+    return write_txn(mu, apply, undo, arg, &txnid);
+}
+
 int ms_sync(struct mail_user *mu) { return mdb_env_sync(mu->e->le.env, 1); }
 
 /* LMDB commits in this order, under the writer lock: write the data pages, sync the file
@@ -352,20 +361,22 @@ int ms_sync(struct mail_user *mu) { return mdb_env_sync(mu->e->le.env, 1); }
  * of the same file writes it out. So once a later transaction is visible as committed
  * (its meta page written, hence its sync finished after ours was written), txnid is
  * durable and the sync can be skipped: under concurrent deliveries to one mailbox that
- * saves most of these syncs. */
+ * saves most of these syncs. A transaction that changed nothing commits nothing (LMDB
+ * writes no meta page, the last ID stays below txnid): nothing to sync either. */
 int ms_sync_txn(struct mail_user *mu, size_t txnid)
 {
     MDB_envinfo info;
-    if (mdb_env_info(mu->e->le.env, &info) == 0 && info.me_last_txnid > txnid)
-        return 0;
+    if (mdb_env_info(mu->e->le.env, &info) == 0 && info.me_last_txnid != txnid)
+        return 0; /* a later commit synced it, or it changed nothing (nothing committed) */
     return ms_sync(mu);
 }
 
 int ms_write(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
              void (*undo)(void *arg), void *arg)
 {
-    int rc = ms_write_nosync(mu, apply, undo, arg);
-    return rc == 0 ? ms_sync(mu) : rc;
+    size_t txnid;
+    int rc = write_txn(mu, apply, undo, arg, &txnid);
+    return rc == 0 ? ms_sync_txn(mu, txnid) : rc; /* e.g. a SELECT's sync that found nothing */
 }
 
 const char *ms_strerror(int rc)

@@ -187,7 +187,7 @@ int ms_write_nosync(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB
 /* Make every commit so far durable (the meta page MDB_NOMETASYNC left unsynced). */
 int ms_sync(struct mail_user *mu);
 /* Make the commit of transaction txnid durable; skips the sync when a later commit has
- * already done it (see mailstore.c). */
+ * already done it, or when txnid changed nothing (see mailstore.c). */
 int ms_sync_txn(struct mail_user *mu, size_t txnid);
 const char *ms_strerror(int rc);
 /* An apply() result as a mailstore_result, with *err worded (prefixed by what) unless 0. */
