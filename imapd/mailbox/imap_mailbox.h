@@ -272,5 +272,9 @@ void watch_remove(struct watch *w, struct imap_session *s);
  * watch_unselect (view_free calls it). */
 void watch_select(struct watch *w, struct imap_session *s, struct view *v);
 void watch_unselect(struct view *v);
+/* True when this process watches the folder's new/ and cur/ for s's user and no change of
+ * them is pending (events read first): its index already matches its files, so SELECT
+ * needs no directory scan. */
+bool watch_folder_current(struct watch *w, struct imap_session *s, const char *mailbox);
 
 #endif

@@ -95,7 +95,7 @@ struct view *view_open(struct imap_session *s, const char *name, bool readonly, 
         *err = xstrdup("[NONEXISTENT] No such mailbox.");
         return NULL;
     }
-    if (r < 0 || mailbox_sync(s->mu, name, err) < 0)
+    if (r < 0 || (!watch_folder_current(s->d->watch, s, name) && mailbox_sync(s->mu, name, err) < 0))
         return NULL;
     r = mailbox_info(s->mu, name, &info, err);
     if (r <= 0) {

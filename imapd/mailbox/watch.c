@@ -11,7 +11,13 @@
  * the folder's files are compared with its index without the writer lock
  * (mailbox_sync_needed), and only when they differ does mailbox_sync take the change in;
  * its commit then reaches the sessions as any change does. The directory events of the
- * store's own writers thus cost a directory read, never a write. */
+ * store's own writers thus cost a directory read, never a write.
+ *
+ * A SELECT of a folder that another session here keeps watched, with no directory event
+ * pending, skips mailbox_sync's directory scan (watch_folder_current): nothing changed the
+ * files behind the index. A new directory watch starts dirty, since a file may have come
+ * between the sync of the first SELECT and the watch; a lost event queue (IN_Q_OVERFLOW)
+ * makes every folder dirty and every session look at its index. */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -29,6 +35,7 @@ struct wentry {
     int index_wd;     /* dir: the watch of its user's index */
     char *mailbox;    /* dir: the store's mailbox name */
     long long dirty_ms; /* dir: the first event not looked at yet (0: none) */
+    bool gone;        /* dir: moved or deleted (a folder RENAMEd or DELETEd) */
 };
 
 struct watch {
@@ -144,28 +151,69 @@ static void look_dirs(struct event_loop *loop, void *ctx)
         w->dir_timer = event_timer(loop, wait, look_dirs, w);
 }
 
+static void mark_dirty(struct watch *w, struct wentry *e)
+{
+    if (!e->dirty_ms)
+        e->dirty_ms = event_now_ms();
+    if (!w->dir_timer)
+        w->dir_timer = event_timer(w->d->srv->loop, DIR_SETTLE_MS, look_dirs, w);
+}
+
+/* The kernel dropped events: any folder or index may have changed. */
+static void overflowed(struct watch *w)
+{
+    log_warn("inotify: event queue overflow; every watched folder is compared with its index");
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->v[i].is_dir)
+            mark_dirty(w, &w->v[i]);
+        else
+            notify(w, &w->v[i]);
+    }
+}
+
 static void on_events(struct event_loop *loop, int fd, uint32_t events, void *ctx)
 {
-    (void)events;
+    (void)loop, (void)events;
     struct watch *w = ctx;
     char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0)
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
-            struct wentry *e = find(w, ev->wd);
             p += sizeof *ev + ev->len;
-            if (!e || (ev->mask & IN_IGNORED))
-                continue;
-            if (!e->is_dir) {
-                notify(w, e);
+            if (ev->mask & IN_Q_OVERFLOW) {
+                overflowed(w);
                 continue;
             }
-            if (!e->dirty_ms)
-                e->dirty_ms = event_now_ms();
-            if (!w->dir_timer)
-                w->dir_timer = event_timer(loop, DIR_SETTLE_MS, look_dirs, w);
+            struct wentry *e = find(w, ev->wd);
+            if (!e)
+                continue;
+            if (e->is_dir && (ev->mask & (IN_IGNORED | IN_MOVE_SELF | IN_DELETE_SELF)))
+                e->gone = true; /* its name may now be another folder's */
+            if (ev->mask & IN_IGNORED)
+                continue;
+            if (e->is_dir)
+                mark_dirty(w, e);
+            else
+                notify(w, e);
         }
+}
+
+bool watch_folder_current(struct watch *w, struct imap_session *s, const char *mailbox)
+{
+    if (w->fd < 0 || !s->watched)
+        return false;
+    on_events(w->d->srv->loop, w->fd, EPOLLIN, w); /* what happened up to now */
+    int clean = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        const struct wentry *e = &w->v[i];
+        if (e->is_dir && e->index_wd == s->watch_wd && strcmp(e->mailbox, mailbox) == 0) {
+            if (e->dirty_ms || e->gone)
+                return false;
+            clean++;
+        }
+    }
+    return clean == 2; /* new/ and cur/ */
 }
 
 struct watch *watch_new(struct imapd *d)
@@ -212,7 +260,8 @@ void watch_select(struct watch *w, struct imap_session *s, struct view *v)
     }
     for (int i = 0; i < 2; i++) {
         int wd = inotify_add_watch(w->fd, paths[i + 1], IN_CLOSE_WRITE | IN_MOVED_TO |
-                                   IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR);
+                                   IN_MOVED_FROM | IN_DELETE | IN_MOVE_SELF |
+                                   IN_DELETE_SELF | IN_ONLYDIR);
         if (wd < 0) {
             log_warn("%s: inotify_add_watch %s: %m, session=<%s>", s->user, paths[i + 1], s->id);
             continue;
@@ -222,6 +271,7 @@ void watch_select(struct watch *w, struct imap_session *s, struct view *v)
             e->is_dir = true;
             e->index_wd = s->watch_wd;
             e->mailbox = xstrdup(v->name);
+            mark_dirty(w, e); /* changes between the SELECT's sync and this watch */
         }
         e->users++;
         v->dir_wd[i] = wd;

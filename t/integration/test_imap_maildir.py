@@ -1,7 +1,8 @@
 """The Maildir stays a Maildir that other programs may touch (doc/imapd.md, doc/mailstore.md):
 a message file copied into new/ by hand, one removed by hand, and flag letters changed by hand
 in a cur/ name reach a session in IDLE within about a second, as EXISTS, EXPUNGE and FETCH
-FLAGS, with no command from the client."""
+FLAGS, with no command from the client; a SELECT right after such a change sees it, also in
+a process that skips the directory scan for a folder it already watches."""
 import os
 import re
 import time
@@ -111,3 +112,44 @@ def test_structure_is_cached_in_the_index(instance):
     text = b"".join(r.until("e"))
     assert b"cached body" not in text and (b"BODY[TEXT] {0}" in text or b'BODY[TEXT] ""' in text), text
     r.close()
+
+
+def one_mailbox_process(inst):
+    """master.cf: a single imapd-mailbox process, so that every session shares its watches."""
+    path = inst.etc / "master.cf"
+    text, n = re.subn(r"^(imap-mailbox(?:\s+\S+){5}\s+)\d+", r"\g<1>1", path.read_text(), flags=re.M)
+    assert n == 1
+    path.write_text(text)
+
+
+def exists_after_select(r, tag):
+    r.send(f"{tag} SELECT INBOX\r\n")
+    lines = r.until(tag)
+    assert lines[-1].startswith(f"{tag} OK".encode()), lines
+    return [int(l.split()[1]) for l in lines if l.endswith(b" EXISTS\r\n")][0]
+
+
+def test_select_sees_changes_made_by_hand_at_once(instance):
+    """Session a keeps INBOX selected (its new/ and cur/ watched); files added and removed by
+    hand are seen by the very next SELECT of session b in the same process, before the
+    watch's settle time: the pending events are read first and force the scan."""
+    one_mailbox_process(instance)
+    inst = start(instance)
+    deliver(inst, ALICE, [message(1)])
+    a, b = Raw(inst), Raw(inst)
+    for r in (a, b):
+        r.send(f"l LOGIN {ALICE} secret\r\n")
+        r.until("l")
+    assert exists_after_select(a, "s") == 1
+    time.sleep(0.6)  # past the settle time of the new watches: the folder counts as current
+    assert exists_after_select(b, "t1") == 1
+    new = inst.maildir(ALICE) / "new"
+    (new / "1700000000.M1P1.byhand").write_bytes(message(2).replace(b"\r\n", b"\n"))
+    assert exists_after_select(b, "t2") == 2
+    time.sleep(0.6)
+    assert exists_after_select(b, "t3") == 2  # nothing changed: the same answer
+    [hand] = [p for sub in ("new", "cur") for p in (inst.maildir(ALICE) / sub).glob("*.byhand*")]
+    hand.unlink()
+    assert exists_after_select(b, "t4") == 1
+    for r in (a, b):
+        r.close()
