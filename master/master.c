@@ -158,6 +158,7 @@ static void reload(struct master *m)
     struct config *cfg;
     struct mastercf mcf;
     m->reloads++;
+    m->reload_waiting = false; /* a "done" of an earlier reload must not cover this one */
     if (load_all(m->confdir, &cfg, &mcf, false) < 0) {
         log_warn("reload: configuration has errors; keeping the running configuration");
         write_reload_state(m, "failed", "the configuration has errors; see the log");
