@@ -113,8 +113,15 @@ static bool handle_signals(struct skel *sk)
         event_stop(sk->srv.loop);
         return true;
     }
-    if (got_hup)
+    if (got_hup) {
         start_drain(sk);
+        /* Nothing to finish: exit now, not at the next tick (a reload waits for the old
+         * qmgr to exit before the new one starts). */
+        if (!sk->def->busy || sk->def->busy(&sk->srv) == 0) {
+            event_stop(sk->srv.loop);
+            return true;
+        }
+    }
     return false;
 }
 
