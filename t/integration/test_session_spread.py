@@ -1,6 +1,6 @@
 """Sessions spread over a service's processes (doc/master.md): the processes share the
 listener with EPOLLEXCLUSIVE and each goes to the end of the wait queue after an accept, so
-20 IMAP sessions handed to the two imapd-mailbox processes, and 20 SMTP sessions accepted
+20 IMAP sessions handed to the imapd-mailbox processes (8), and 20 SMTP sessions accepted
 by the two smtpd processes, are shared between them instead of gathering in one."""
 import imaplib
 import os
@@ -60,10 +60,12 @@ def wait_free(pids):
 
 
 def assert_spread(held, service):
-    assert len(held) == 2 and sum(held.values()) == SESSIONS, (service, held)
-    # Round robin gives 10 each; a session started while the other process was busy may
-    # go to the free one, so allow some unevenness, never all in one.
-    assert min(held.values()) >= SESSIONS // 4, (service, held)
+    assert len(held) >= 2 and sum(held.values()) == SESSIONS, (service, held)
+    # Round robin gives each process its share; a session started while another process
+    # was busy may go to a free one, so allow some unevenness, never a process left out or
+    # holding twice its share.
+    fair = SESSIONS / len(held)
+    assert min(held.values()) >= fair // 2 and max(held.values()) <= 2 * fair, (service, held)
 
 
 def test_imap_sessions_spread_over_the_mailbox_processes(instance):
