@@ -5,6 +5,7 @@
  * STORE carries UID and MODSEQ, FLAGS.SILENT included (sec 3.1.3: the client must learn
  * each new MODSEQ); messages that failed UNCHANGEDSINCE are listed in [MODIFIED set]. */
 #include "imap_mailbox.h"
+#include "search.h"
 #include "log.h"
 #include "mem.h"
 #include <stdlib.h>
@@ -168,6 +169,7 @@ static void store_run(struct imap_session *s, struct imap_command *cmd, struct s
         log_warn("%s: %s: STORE: %s, session=<%s>", s->user, s->view->name, err ? err : "?", s->id);
         imap_no(s, "[UNAVAILABLE] The flags could not be changed; try again later.");
     } else {
+        search_updates_touched(s, c->pos, n); /* CONTEXT=SEARCH: results the flags changed */
         store_done(s, cmd, c);
     }
     free(err);

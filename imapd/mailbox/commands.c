@@ -5,6 +5,7 @@
  * EXPUNGE responses (RFC 9051 sec 7.5.1). */
 #include "imap_caps.h"
 #include "imap_mailbox.h"
+#include "search.h"
 #include "log.h"
 #include <string.h>
 #include <strings.h>
@@ -132,7 +133,29 @@ static void do_compress(struct imap_session *s, struct imap_command *c)
     }
 }
 
+/* CANCELUPDATE "tag" ... (RFC 5267 sec 4.3): the kept searches of those tags end. */
+static void do_cancelupdate(struct imap_session *s, struct imap_command *cmd)
+{
+    if (cmd->nargs == 0) {
+        imap_bad(s, "Syntax: CANCELUPDATE \"tag\" ...");
+        return;
+    }
+    for (size_t i = 0; i < cmd->nargs; i++)
+        if (!imap_arg_is_astring(&cmd->args[i])) {
+            imap_bad(s, "Syntax: CANCELUPDATE \"tag\" ...");
+            return;
+        }
+    bool unknown = false;
+    for (size_t i = 0; i < cmd->nargs; i++)
+        unknown |= !search_update_cancel(s->view, cmd->args[i].str);
+    if (unknown)
+        imap_no(s, "No search is kept up to date under one of those tags.");
+    else
+        imap_ok(s, "CANCELUPDATE completed.");
+}
+
 static const struct command commands[] = {
+    {"CANCELUPDATE", SELECTED, do_cancelupdate},
     {"COMPRESS", ANY, do_compress},
     {"GETQUOTA", ANY, cmd_quota},
     {"GETQUOTAROOT", ANY, cmd_quota},

@@ -83,6 +83,8 @@ struct view {
     int dir_wd[2];
     uint32_t *saved;     /* SEARCHRES "$" (RFC 5182): UIDs, ascending; gone with the view */
     size_t nsaved;
+    struct search_update **updates; /* CONTEXT=SEARCH RETURN (UPDATE) (search_update.c) */
+    size_t nupdates;
 };
 
 /* An APPEND literal kept in a temporary file (spool.c). */

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "search.h"
 #include "mem.h"
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -536,21 +537,54 @@ void search_free(struct search_program *prog)
 
 /* --- the command --- */
 
-bool search_parse_return(const struct imap_arg *l, unsigned *ret)
+/* PARTIAL's range (RFC 5267 sec 4.4): "lo:hi", both 1 or more, either order. */
+static bool parse_partial(const struct imap_arg *a, struct search_return *r)
 {
-    *ret = 0;
+    if (!a || a->type != IMAP_ARG_ATOM)
+        return false;
+    char *end;
+    unsigned long lo = strtoul(a->str, &end, 10), hi;
+    if (end == a->str || *end != ':' || lo == 0 || lo > UINT32_MAX || !isdigit((unsigned char)end[1]))
+        return false;
+    hi = strtoul(end + 1, &end, 10);
+    if (*end || hi == 0 || hi > UINT32_MAX)
+        return false;
+    r->partial_lo = (uint32_t)(lo < hi ? lo : hi);
+    r->partial_hi = (uint32_t)(lo < hi ? hi : lo);
+    return true;
+}
+
+bool search_parse_return(const struct imap_arg *l, struct search_return *r, const char **err)
+{
+    *r = (struct search_return){0};
+    *err = "Unknown RETURN option";
     if (!l || l->type != IMAP_ARG_LIST)
         return false;
     for (size_t i = 0; i < l->n; i++) {
-        if (imap_arg_atom_is(&l->list[i], "MIN")) *ret |= SEARCH_RET_MIN;
-        else if (imap_arg_atom_is(&l->list[i], "MAX")) *ret |= SEARCH_RET_MAX;
-        else if (imap_arg_atom_is(&l->list[i], "ALL")) *ret |= SEARCH_RET_ALL;
-        else if (imap_arg_atom_is(&l->list[i], "COUNT")) *ret |= SEARCH_RET_COUNT;
-        else if (imap_arg_atom_is(&l->list[i], "SAVE")) *ret |= SEARCH_RET_SAVE;
-        else return false;
+        const struct imap_arg *a = &l->list[i];
+        if (imap_arg_atom_is(a, "MIN")) r->ret |= SEARCH_RET_MIN;
+        else if (imap_arg_atom_is(a, "MAX")) r->ret |= SEARCH_RET_MAX;
+        else if (imap_arg_atom_is(a, "ALL")) r->ret |= SEARCH_RET_ALL;
+        else if (imap_arg_atom_is(a, "COUNT")) r->ret |= SEARCH_RET_COUNT;
+        else if (imap_arg_atom_is(a, "SAVE")) r->ret |= SEARCH_RET_SAVE;
+        else if (imap_arg_atom_is(a, "CONTEXT")) continue; /* sec 4.2: a hint */
+        else if (imap_arg_atom_is(a, "UPDATE")) r->ret |= SEARCH_RET_UPDATE;
+        else if (imap_arg_atom_is(a, "PARTIAL") && !(r->ret & SEARCH_RET_PARTIAL)) {
+            if (!parse_partial(i + 1 < l->n ? &l->list[i + 1] : NULL, r)) {
+                *err = "PARTIAL takes a range lo:hi of positive numbers";
+                return false;
+            }
+            r->ret |= SEARCH_RET_PARTIAL;
+            i++;
+        } else
+            return false;
     }
-    if (*ret == 0)
-        *ret = SEARCH_RET_ALL; /* RFC 4731 sec 3.1: RETURN () means ALL */
+    if ((r->ret & SEARCH_RET_PARTIAL) && (r->ret & SEARCH_RET_ALL)) {
+        *err = "PARTIAL and ALL exclude each other"; /* sec 4.4 */
+        return false;
+    }
+    if (r->ret == 0)
+        r->ret = SEARCH_RET_ALL; /* RFC 4731 sec 3.1: RETURN () means ALL */
     return true;
 }
 
@@ -576,9 +610,10 @@ bool search_charset_ok(struct imap_session *s, const struct imap_arg *c)
     return false;
 }
 
-void search_answer(struct imap_session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
-                   uint64_t modseq)
+void search_answer(struct imap_session *s, const uint32_t *hits, size_t n,
+                   const struct search_return *r, bool uid, uint64_t modseq)
 {
+    unsigned ret = r->ret;
     struct buf out = BUF_INIT;
     buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
     if ((ret & SEARCH_RET_MIN) && n)
@@ -591,6 +626,15 @@ void search_answer(struct imap_session *s, const uint32_t *hits, size_t n, unsig
     }
     if (ret & SEARCH_RET_COUNT)
         buf_printf(&out, " COUNT %zu", n);
+    if (ret & SEARCH_RET_PARTIAL) { /* RFC 5267 sec 4.4: the lo-th to hi-th of the result */
+        buf_printf(&out, " PARTIAL (%u:%u ", r->partial_lo, r->partial_hi);
+        size_t from = r->partial_lo - 1, to = r->partial_hi < n ? r->partial_hi : n;
+        if (from < to)
+            imap_seqset_write(&out, hits + from, to - from);
+        else
+            buf_puts(&out, "NIL");
+        buf_putc(&out, ')');
+    }
     if (modseq && n) /* RFC 7162 sec 3.1.5: no MODSEQ without a result */
         buf_printf(&out, " MODSEQ %llu", (unsigned long long)modseq);
     imap_reply(s, "%s", buf_cstr(&out));
@@ -630,12 +674,12 @@ static uint64_t esearch_modseq(const struct hit_modseqs *m, unsigned ret)
     return a > b ? a : b;
 }
 
-static void answer(struct imap_session *s, const uint32_t *hits, size_t n, unsigned ret, bool uid,
-                   const struct hit_modseqs *mod)
+static void answer(struct imap_session *s, const uint32_t *hits, size_t n,
+                   const struct search_return *r, bool uid, const struct hit_modseqs *mod)
 {
-    if (ret == SEARCH_RET_SAVE)
+    if (r->ret == SEARCH_RET_SAVE)
         return; /* RFC 5182 sec 2.1: SAVE alone gives no ESEARCH response */
-    if (ret == 0 && !s->rev2) {
+    if (r->ret == 0 && !s->rev2) {
         struct buf out = BUF_INIT; /* RFC 9051 sec 6.4.4: rev2 answers ESEARCH */
         buf_puts(&out, "* SEARCH");
         for (size_t i = 0; i < n; i++)
@@ -646,8 +690,10 @@ static void answer(struct imap_session *s, const uint32_t *hits, size_t n, unsig
         buf_free(&out);
         return;
     }
-    ret = ret ? ret : SEARCH_RET_ALL;
-    search_answer(s, hits, n, ret, uid, esearch_modseq(mod, ret));
+    struct search_return all = {.ret = SEARCH_RET_ALL};
+    const struct search_return *rr = r->ret ? r : &all;
+    unsigned ret = rr->ret & SEARCH_RET_PARTIAL ? rr->ret | SEARCH_RET_ALL : rr->ret;
+    search_answer(s, hits, n, rr, uid, esearch_modseq(mod, ret));
 }
 
 static bool parse_charset(struct imap_session *s, struct parser *p)
@@ -667,9 +713,27 @@ static bool parse_charset(struct imap_session *s, struct parser *p)
 struct search_cmd {
     bool uid;
     bool modseq;       /* the program uses MODSEQ */
-    unsigned ret;
+    struct search_return r;
+    struct search_program *update; /* RETURN (UPDATE): the program kept for the updates */
     char name[32];
 };
+
+static void search_cmd_free(void *arg)
+{
+    struct search_cmd *c = arg;
+    search_free(c->update);
+    free(c);
+}
+
+/* RETURN (UPDATE): keep the result up to date, or say that it will not be (sec 4.3). */
+static void keep_for_updates(struct imap_session *s, struct search_cmd *c, const size_t *pos, size_t n)
+{
+    struct search_program *prog = c->update;
+    c->update = NULL;
+    if (!search_update_add(s, prog, c->uid, pos, n))
+        imap_reply(s, "* NO [NOUPDATE \"%s\"] At most %d searches are kept up to date.", s->tag,
+                   SEARCH_UPDATES_MAX);
+}
 
 static void searched(struct imap_session *s, struct scan_msg *msgs, size_t n, void *arg)
 {
@@ -686,23 +750,30 @@ static void searched(struct imap_session *s, struct scan_msg *msgs, size_t n, vo
         mod.first = k == 0 ? m : mod.first;
         mod.last = m;
     }
-    answer(s, hits, n, c->ret, c->uid, &mod);
-    if (c->ret & SEARCH_RET_SAVE)
-        search_save(s, pos, n, c->ret);
+    answer(s, hits, n, &c->r, c->uid, &mod);
+    if (c->r.ret & SEARCH_RET_SAVE)
+        search_save(s, pos, n, c->r.ret);
+    if (c->update)
+        keep_for_updates(s, c, pos, n);
     free(hits);
     free(pos);
-    imap_ok(s, "%s completed%s.", c->name, c->ret & SEARCH_RET_SAVE ? ", result saved" : "");
+    imap_ok(s, "%s completed%s.", c->name, c->r.ret & SEARCH_RET_SAVE ? ", result saved" : "");
 }
 
 /* Parse RETURN, CHARSET and the keys, then start the scan; false when refused (answered). */
 static bool start_search(struct imap_session *s, struct imap_command *cmd, bool uid)
 {
     struct parser p = {.s = s, .a = cmd->args, .n = cmd->nargs};
-    unsigned ret = 0;
+    struct search_return r = {0};
     if (p.n > 0 && imap_arg_atom_is(&p.a[0], "RETURN")) {
         p.i = 2;
-        if (!search_parse_return(p.n > 1 ? &p.a[1] : NULL, &ret)) {
-            imap_bad(s, "Syntax: SEARCH [RETURN (options)] [CHARSET name] keys.");
+        const char *why;
+        if (!search_parse_return(p.n > 1 ? &p.a[1] : NULL, &r, &why)) {
+            imap_bad(s, "%s. Syntax: SEARCH [RETURN (options)] [CHARSET name] keys.", why);
+            return false;
+        }
+        if ((r.ret & SEARCH_RET_UPDATE) && search_update_find(s->view, s->tag)) {
+            imap_bad(s, "A search kept up to date has this tag already.");
             return false;
         }
     }
@@ -717,9 +788,13 @@ static bool start_search(struct imap_session *s, struct imap_command *cmd, bool 
     view_sync(s, uid);
     search_resolve(prog, s);
     struct search_cmd *c = xcalloc(1, sizeof *c);
-    *c = (struct search_cmd){.uid = uid, .modseq = prog->modseq, .ret = ret};
+    *c = (struct search_cmd){.uid = uid, .modseq = prog->modseq, .r = r};
+    if (r.ret & SEARCH_RET_UPDATE) { /* the same keys again, for evaluating changes later */
+        c->update = search_parse(s, p.a + p.i, p.n - p.i, &err);
+        search_resolve(c->update, s);
+    }
     snprintf(c->name, sizeof c->name, "%s", cmd->name);
-    scan_start(s, prog, 0, searched, free, c);
+    scan_start(s, prog, 0, searched, search_cmd_free, c);
     return true;
 }
 

@@ -1,8 +1,9 @@
 /* sort.c - SORT and UID SORT (RFC 5256 sec 3) with the sort keys ARRIVAL, CC, DATE, FROM,
  * SIZE, SUBJECT, TO, REVERSE, and DISPLAYFROM, DISPLAYTO (SORT=DISPLAY, RFC 5957); charset
  * UTF-8 or US-ASCII; the search criteria are SEARCH's (search.h), "$" included. With
- * RETURN (MIN MAX ALL COUNT SAVE) the answer is ESEARCH in sort order (ESORT, RFC 5267 sec
- * 3.1: MIN and MAX are the first and last message of the sorted result); RETURN (SAVE)
+ * RETURN (MIN MAX ALL COUNT SAVE PARTIAL) the answer is ESEARCH in sort order (ESORT, RFC 5267
+ * sec 3.1: MIN and MAX are the first and last message of the sorted result, PARTIAL a range of
+ * positions in it; UPDATE gets NO [NOUPDATE]: only SEARCH results are kept); RETURN (SAVE)
  * keeps the result for "$" (SEARCHRES, RFC 5182). Messages the criteria leave equal stay in
  * mailbox order (sec 3: by sequence number). The keys are read by scan.c. */
 #include "collate.h"
@@ -26,7 +27,8 @@ struct sort_cmd {
     struct sort_key *keys;
     size_t n;
     bool uid;
-    unsigned ret; /* RETURN options; 0: a SORT response */
+    unsigned ret; /* RETURN options (r.ret); 0: a SORT response */
+    struct search_return r;
     bool modseq;  /* the search criteria use MODSEQ */
     char name[32];
 };
@@ -146,10 +148,12 @@ static void sorted(struct imap_session *s, struct scan_msg *msgs, size_t n, void
         imap_reply(s, "%s", buf_cstr(&out));
         buf_free(&out);
     } else if (c->ret != SEARCH_RET_SAVE) {
-        search_answer(s, num, n, c->ret, c->uid, modseq);
+        search_answer(s, num, n, &c->r, c->uid, modseq);
     }
     if (c->ret & SEARCH_RET_SAVE)
         search_save(s, pos, n, c->ret);
+    if (c->ret & SEARCH_RET_UPDATE) /* RFC 5267 sec 4.3: only SEARCH results are kept */
+        imap_reply(s, "* NO [NOUPDATE \"%s\"] Sorted results are not kept up to date.", s->tag);
     free(num);
     free(pos);
     imap_ok(s, "%s completed.", c->name);
@@ -165,8 +169,10 @@ void cmd_sort(struct imap_session *s, struct imap_command *cmd, bool uid)
     snprintf(c->name, sizeof c->name, "%s", cmd->name);
     bool saves = n > 1 && imap_arg_atom_is(&a[0], "RETURN") && search_return_saves(&a[1]);
     if (n > 1 && imap_arg_atom_is(&a[0], "RETURN")) {
-        if (!search_parse_return(&a[1], &c->ret))
+        const char *why;
+        if (!search_parse_return(&a[1], &c->r, &why))
             goto bad;
+        c->ret = c->r.ret;
         i = 2;
     }
     if (i + 3 > n || !parse_criteria(&a[i], c, &need))

@@ -7,6 +7,7 @@
  * VANISHED replaces the EXPUNGEs (RFC 7162 sec 3.2.10); with CONDSTORE on, the FETCHes carry
  * MODSEQ and come for a new MODSEQ even when the flags ended up as they were (sec 3.1). */
 #include "imap_mailbox.h"
+#include "search.h"
 #include "log.h"
 #include "mem.h"
 #include <stdlib.h>
@@ -139,6 +140,7 @@ void view_free(struct view *v)
     if (!v)
         return;
     watch_unselect(v);
+    search_updates_free(v);
     free(v->name);
     free(v->msgs);
     free(v->saved);
@@ -176,7 +178,12 @@ struct sync {
     uint32_t *vanished;       /* QRESYNC: UIDs gone, for one VANISHED */
     size_t added;             /* new messages */
     bool kept;                /* expunged ones kept in the view */
+    struct buf expunged;      /* EXPUNGE lines, sent once the search updates had theirs */
+    uint32_t *gone_uids, *gone_seqs; /* what they expunged, for the search updates */
+    size_t nexpunged;
     struct buf changed;       /* FETCH lines, sent after the EXPUNGEs */
+    size_t *touched;          /* new positions of new and changed messages (search updates) */
+    size_t ntouched, touched_cap;
 };
 
 static void keep(struct sync *y, struct view_msg m)
@@ -186,14 +193,30 @@ static void keep(struct sync *y, struct view_msg m)
     y->next[y->n++] = m;
 }
 
+/* A new or changed message at the new list's last position, for the search updates. */
+static void touch(struct sync *y)
+{
+    if (!y->v->nupdates)
+        return;
+    if (y->ntouched == y->touched_cap)
+        y->touched = xreallocarray(y->touched, y->touched_cap = y->touched_cap ? y->touched_cap * 2 : 64,
+                                   sizeof *y->touched);
+    y->touched[y->ntouched++] = y->n - 1;
+}
+
 /* Messages of the view before uid that the index no longer has. */
 static void gone_before(struct sync *y, uint32_t uid)
 {
     while (y->pos < y->v->n && y->v->msgs[y->pos].uid < uid) {
-        if (y->expunges_allowed && y->s->qresync) {
-            y->vanished[y->removed++] = y->v->msgs[y->pos].uid;
-        } else if (y->expunges_allowed) {
-            imap_reply(y->s, "* %zu EXPUNGE", y->pos + 1 - y->removed);
+        if (y->expunges_allowed) {
+            if (y->v->nupdates) { /* the sequence numbers the client knows till now */
+                y->gone_uids[y->nexpunged] = y->v->msgs[y->pos].uid;
+                y->gone_seqs[y->nexpunged++] = (uint32_t)(y->pos + 1);
+            }
+            if (y->s->qresync)
+                y->vanished[y->removed] = y->v->msgs[y->pos].uid;
+            else
+                buf_printf(&y->expunged, "* %zu EXPUNGE\r\n", y->pos + 1 - y->removed);
             y->removed++;
         } else {
             keep(y, y->v->msgs[y->pos]); /* stays until an EXPUNGE may be sent */
@@ -215,6 +238,8 @@ static int merge(void *ctx, const struct mailbox_msg *m)
         now.keywords = m->keywords;
         keep(y, now);
         bool condstore = y->s->condstore;
+        if (old.flags != now.flags || old.keywords != now.keywords)
+            touch(y);
         if (old.flags != now.flags || old.keywords != now.keywords ||
             (condstore && old.modseq != now.modseq)) {
             buf_printf(&y->changed, "* %zu FETCH (UID %u FLAGS ", y->n, now.uid);
@@ -229,9 +254,20 @@ static int merge(void *ctx, const struct mailbox_msg *m)
         keep(y, (struct view_msg){.uid = m->uid, .flags = m->flags, .modseq = m->modseq,
                                   .vsize = m->vsize, .keywords = m->keywords,
                                   .internaldate = m->internaldate});
+        touch(y);
         y->added++;
     }
     return 0;
+}
+
+static void sync_free(struct sync *y)
+{
+    free(y->vanished);
+    free(y->gone_uids);
+    free(y->gone_seqs);
+    free(y->touched);
+    buf_free(&y->expunged);
+    buf_free(&y->changed);
 }
 
 void view_sync(struct imap_session *s, bool expunges_allowed)
@@ -252,22 +288,28 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
     struct sync y = {.s = s, .v = v, .expunges_allowed = expunges_allowed};
     if (s->qresync)
         y.vanished = xreallocarray(NULL, v->n ? v->n : 1, sizeof *y.vanished);
+    if (v->nupdates) {
+        y.gone_uids = xreallocarray(NULL, v->n ? v->n : 1, sizeof *y.gone_uids);
+        y.gone_seqs = xreallocarray(NULL, v->n ? v->n : 1, sizeof *y.gone_seqs);
+    }
     if (mailbox_iterate(s->mu, v->name, 1, merge, &y, &err) < 0) {
         log_warn("%s: %s: %s, session=<%s>", s->user, v->name, err ? err : "?", s->id);
         free(err);
         free(y.next);
-        free(y.vanished);
-        buf_free(&y.changed);
+        sync_free(&y);
         return;
     }
     gone_before(&y, UINT32_MAX);
+    /* RFC 5267 sec 4.3: results lose expunged messages under the numbers the client knows */
+    search_updates_expunged(s, y.gone_uids, y.gone_seqs, y.nexpunged);
+    if (y.expunged.len)
+        sess_reply(s->sess, "%.*s", (int)y.expunged.len - 2, y.expunged.data);
     if (y.vanished && y.removed) { /* UIDs, so before the FETCHes or after: either is right */
         struct buf b = BUF_INIT;
         imap_seqset_write(&b, y.vanished, y.removed);
         imap_reply(s, "* VANISHED %s", buf_cstr(&b));
         buf_free(&b);
     }
-    free(y.vanished);
     free(v->msgs);
     v->msgs = y.next;
     v->n = y.n;
@@ -294,7 +336,8 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
             imap_reply(s, "* %zu RECENT", recent);
         }
     }
-    buf_free(&y.changed);
+    search_updates_touched(s, y.touched, y.ntouched);
+    sync_free(&y);
 }
 
 /* --- SEARCHRES (RFC 5182) --- */
