@@ -278,5 +278,7 @@ void watch_unselect(struct view *v);
  * them is pending (events read first): its index already matches its files, so SELECT
  * needs no directory scan. */
 bool watch_folder_current(struct watch *w, struct imap_session *s, const char *mailbox);
+/* A mailbox_sync of v's folder ran after its watches were in place. */
+void watch_folder_synced(struct view *v);
 
 #endif

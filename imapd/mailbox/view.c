@@ -88,6 +88,19 @@ static int collect(void *ctx, const struct mailbox_msg *m)
     return 0;
 }
 
+/* The folder's files and index agree: the watches go in first (events from then on), then
+ * mailbox_sync, unless the watches of another session here say that nothing changed. */
+static int sync_folder(struct imap_session *s, struct view *v, char **err)
+{
+    watch_select(s->d->watch, s, v);
+    if (watch_folder_current(s->d->watch, s, v->name))
+        return 0;
+    if (mailbox_sync(s->mu, v->name, err) < 0)
+        return -1;
+    watch_folder_synced(v);
+    return 0;
+}
+
 struct view *view_open(struct imap_session *s, const char *name, bool readonly, char **err)
 {
     struct mailbox_info info;
@@ -96,17 +109,18 @@ struct view *view_open(struct imap_session *s, const char *name, bool readonly, 
         *err = xstrdup("[NONEXISTENT] No such mailbox.");
         return NULL;
     }
-    if (r < 0 || (!watch_folder_current(s->d->watch, s, name) && mailbox_sync(s->mu, name, err) < 0))
+    if (r < 0)
         return NULL;
-    r = mailbox_info(s->mu, name, &info, err);
-    if (r <= 0) {
-        if (r == 0)
-            *err = xstrdup("[NONEXISTENT] No such mailbox.");
-        return NULL;
-    }
     struct view *v = xcalloc(1, sizeof *v);
     v->name = xstrdup(name);
     v->readonly = readonly;
+    r = sync_folder(s, v, err) < 0 ? -1 : mailbox_info(s->mu, name, &info, err);
+    if (r <= 0) {
+        if (r == 0)
+            *err = xstrdup("[NONEXISTENT] No such mailbox.");
+        view_free(v);
+        return NULL;
+    }
     v->uidvalidity = info.uidvalidity;
     v->uidnext = info.uidnext;
     v->highestmodseq = v->full_modseq = v->told_modseq = info.highestmodseq;
@@ -131,7 +145,6 @@ struct view *view_open(struct imap_session *s, const char *name, bool readonly, 
         v->msgs[i].recent = v->msgs[i].uid >= first;
     free(*err);
     *err = NULL;
-    watch_select(s->d->watch, s, v);
     return v;
 }
 

@@ -15,9 +15,10 @@
  *
  * A SELECT of a folder that another session here keeps watched, with no directory event
  * pending, skips mailbox_sync's directory scan (watch_folder_current): nothing changed the
- * files behind the index. A new directory watch starts dirty, since a file may have come
- * between the sync of the first SELECT and the watch; a lost event queue (IN_Q_OVERFLOW)
- * makes every folder dirty and every session look at its index. */
+ * files behind the index. SELECT puts the watches in place before its own sync, and a
+ * watch counts only once a sync ran after it (watch_folder_synced): a file that came
+ * before it was in place is then in the index. A lost event queue (IN_Q_OVERFLOW) makes
+ * every folder dirty and every session look at its index. */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
@@ -36,6 +37,7 @@ struct wentry {
     char *mailbox;    /* dir: the store's mailbox name */
     long long dirty_ms; /* dir: the first event not looked at yet (0: none) */
     bool gone;        /* dir: moved or deleted (a folder RENAMEd or DELETEd) */
+    bool synced;      /* dir: a mailbox_sync ran after the watch was in place */
 };
 
 struct watch {
@@ -208,7 +210,7 @@ bool watch_folder_current(struct watch *w, struct imap_session *s, const char *m
     for (size_t i = 0; i < w->n; i++) {
         const struct wentry *e = &w->v[i];
         if (e->is_dir && e->index_wd == s->watch_wd && strcmp(e->mailbox, mailbox) == 0) {
-            if (e->dirty_ms || e->gone)
+            if (e->dirty_ms || e->gone || !e->synced)
                 return false;
             clean++;
         }
@@ -271,13 +273,21 @@ void watch_select(struct watch *w, struct imap_session *s, struct view *v)
             e->is_dir = true;
             e->index_wd = s->watch_wd;
             e->mailbox = xstrdup(v->name);
-            mark_dirty(w, e); /* changes between the SELECT's sync and this watch */
         }
         e->users++;
         v->dir_wd[i] = wd;
     }
     for (int i = 0; i < 3; i++)
         free(paths[i]);
+}
+
+void watch_folder_synced(struct view *v)
+{
+    for (int i = 0; v->watch && i < 2; i++) {
+        struct wentry *e = v->dir_wd[i] >= 0 ? find(v->watch, v->dir_wd[i]) : NULL;
+        if (e)
+            e->synced = true;
+    }
 }
 
 void watch_unselect(struct view *v)
