@@ -20,8 +20,8 @@ CONCURRENCY = 20  # qmgr's default_destination_concurrency_limit: requests in fl
 def test_kill_smtp_client_during_relay_load(lab):
     peer = lab.peer(2)
 
-    def slow(txn):  # keep deliveries in flight long enough for the kills to land mid-way
-        time.sleep(0.1)
+    def slow(txn):  # keep deliveries in flight long enough for the kills to land mid-way,
+        time.sleep(0.3)  # also when a loaded machine is slow to show the restarted process
         return None
     peer.data_reply = slow
     inst = lab.start({"load.example": zone("load.example", [(10, "mx.load.example")],
