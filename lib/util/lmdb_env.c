@@ -59,10 +59,7 @@ static int reserve_lock_file(const char *path, const struct lmdb_env_options *o)
         return 0; /* LMDB says what is wrong when it opens the file itself */
     struct stat st;
     off_t len = fstat(fd, &st) == 0 && st.st_size > LOCK_FILE_BYTES ? st.st_size : LOCK_FILE_BYTES;
-    int rc;
-    do /* a signal (the SIGTERM of a stop during startup) interrupts it: not a failure */
-        rc = posix_fallocate(fd, 0, len);
-    while (rc == EINTR);
+    int rc = posix_fallocate(fd, 0, len);
     close(fd);
     return rc == EOPNOTSUPP || rc == EINVAL ? 0 : rc;
 }
@@ -151,7 +148,8 @@ static int open_new(struct lmdb_env *le, const char *path, const struct lmdb_env
     MDB_env *env;
     int rc;
     /* mdb_env_open waits for the lock file's lock while other processes set it up; a
-     * signal then (the SIGTERM of a stop during startup) makes it fail with EINTR. */
+     * signal then (the SIGTERM of a stop during startup) makes it, or posix_fallocate of
+     * the lock file, fail with EINTR: the whole attempt is made again. */
     for (int tries = 0; (rc = try_open(&env, le, path, o)) == EINTR && tries < 100; tries++) {
     }
     if (rc != 0) {

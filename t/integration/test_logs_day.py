@@ -11,9 +11,8 @@ import time
 
 import pytest
 
-from alias_util import script, work_dir, write_aliases
 from conftest import BIN, DOMAIN
-from test_logs_pflogsumm import PFLOGSUMM, pflogsumm
+from test_logs_pflogsumm import PFLOGSUMM, fan_out_aliases, pflogsumm
 
 USERS = ["alice", "ann", "ben", "cid"]
 ALICE = f"alice@{DOMAIN}"
@@ -54,13 +53,7 @@ def wait_for(inst, pattern, count, timeout=60):
 
 def test_pflogsumm_counts_a_day_of_traffic(instance):
     inst = instance
-    for u in USERS:
-        inst.add_user(f"{u}@{DOMAIN}")
-    out = work_dir(inst)
-    flaky = script(inst, "flaky", f"test -e {out}/once || {{ touch {out}/once; exit 75; }}\n")
-    failing = script(inst, "failing", "echo no such member; exit 67\n")
-    write_aliases(inst, f"team@{DOMAIN}: ann, ben, cid\nflaky@{DOMAIN}: |{flaky}\n"
-                        f"failing@{DOMAIN}: |{failing}\nroot: ben\n")
+    fan_out_aliases(inst, USERS, "root: ben\n")
     inst.set_conf(message_size_limit="60000")
     inst.start()
     for i in range(3):

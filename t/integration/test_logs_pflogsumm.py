@@ -23,6 +23,18 @@ MEMBERS = ["ann", "ben", "cid"]
 PFLOGSUMM = shutil.which("pflogsumm") or "/usr/sbin/pflogsumm"
 
 
+def fan_out_aliases(inst, users, more=""):
+    """Users, and the aliases both log tests count: team@ (ann, ben, cid), flaky@ (a
+    command that defers once, then succeeds), failing@ (a command that fails); plus MORE."""
+    for u in users:
+        inst.add_user(f"{u}@{DOMAIN}")
+    out = work_dir(inst)
+    flaky = script(inst, "flaky", f"test -e {out}/once || {{ touch {out}/once; exit 75; }}\n")
+    failing = script(inst, "failing", "echo no such member; exit 67\n")
+    write_aliases(inst, f"team@{DOMAIN}: {', '.join(MEMBERS)}\n"
+                        f"flaky@{DOMAIN}: |{flaky}\nfailing@{DOMAIN}: |{failing}\n{more}")
+
+
 def pflogsumm(log_path, name):
     p = subprocess.run([PFLOGSUMM, f"--syslog-name={name}", str(log_path)],
                        capture_output=True, text=True, timeout=120)
@@ -36,13 +48,7 @@ def pflogsumm(log_path, name):
 
 @pytest.mark.skipif(not os.path.exists(PFLOGSUMM), reason="pflogsumm not installed (t/deps)")
 def test_pflogsumm_counts_alias_fan_out(instance):
-    for u in MEMBERS:
-        instance.add_user(f"{u}@{DOMAIN}")
-    out = work_dir(instance)
-    flaky = script(instance, "flaky", f"test -e {out}/once || {{ touch {out}/once; exit 75; }}\n")
-    failing = script(instance, "failing", "echo no such member; exit 67\n")
-    write_aliases(instance, f"team@{DOMAIN}: {', '.join(MEMBERS)}\n"
-                            f"flaky@{DOMAIN}: |{flaky}\nfailing@{DOMAIN}: |{failing}\n")
+    fan_out_aliases(instance, MEMBERS)
     sock_path = instance.root / "syslog.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
