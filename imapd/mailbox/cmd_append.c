@@ -4,16 +4,20 @@
  * the store (lib/store/mailstore.h, mailbox_append_many) as durably as a delivery, into an
  * existing mailbox only ([TRYCREATE] otherwise), within the user's quota ([OVERQUOTA]). The
  * store keeps LF line ends: the CRLF of the wire becomes LF, and FETCH gives CRLF back, so
- * the octets a client appended are the ones it fetches. Keywords go into the target
+ * the octets a client appended are the ones it fetches. A literal8 (RFC 3516 sec 4.4) has its
+ * binary parts rewritten in base64 first (lib/mail/mime_binary.h): BINARY[section] decodes
+ * them back to the octets appended, NULs and bare CRs included. Keywords go into the target
  * mailbox's table first ([LIMIT] when it is full). The whole command, every literal in it,
  * is bounded by APPENDLIMIT plus imapd_line_length_limit (session.c). */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"
+#include "mime_binary.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +26,7 @@ struct literal {
     const char *data;
     size_t len;
     const struct spool *spool;
+    struct buf rewritten; /* a literal8 with its binary parts in base64 */
 };
 
 static int write_all(int fd, const char *p, size_t len)
@@ -116,6 +121,31 @@ static bool parse_date_time(const char *s, uint64_t *out)
     return true;
 }
 
+/* A literal8's binary parts in base64 (mime_binary.h); the literal then points at the
+ * rewritten text. false when a spooled literal cannot be read. */
+static bool rewrite_binary(struct literal *l)
+{
+    const char *data = l->data;
+    size_t len = l->len;
+    void *map = NULL;
+    if (l->spool) {
+        if (l->spool->error || l->spool->size == 0)
+            return l->spool->error == 0;
+        len = (size_t)l->spool->size;
+        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, l->spool->fd, 0);
+        if (map == MAP_FAILED) {
+            log_error("APPEND: cannot map the spooled literal: %m");
+            return false;
+        }
+        data = map;
+    }
+    if (mime_binary_to_base64(data, len, NULL, &l->rewritten) > 0)
+        *l = (struct literal){l->rewritten.data, l->rewritten.len, NULL, l->rewritten};
+    if (map)
+        munmap(map, len);
+    return true;
+}
+
 struct message {
     uint32_t flags;
     const char **names; /* keywords */
@@ -154,7 +184,11 @@ static int parse_message(struct imap_session *s, const struct imap_arg *a, size_
         imap_no(s, "[TOOBIG] The message is larger than APPENDLIMIT.");
         return -1;
     }
-    m->lit = (struct literal){lit->str, lit->len, sp};
+    m->lit = (struct literal){lit->str, lit->len, sp, BUF_INIT};
+    if (lit->literal8 && !rewrite_binary(&m->lit)) {
+        imap_no(s, "[SERVERBUG] Cannot read the appended message back.");
+        return -1;
+    }
     ++*i;
     return 1;
 }
@@ -213,8 +247,10 @@ void cmd_append(struct imap_session *s, struct imap_command *cmd)
         free(err);
         free(uids);
     }
-    for (size_t k = 0; k < count; k++)
+    for (size_t k = 0; k < count; k++) {
         free(msgs[k].names);
+        buf_free(&msgs[k].lit.rewritten);
+    }
     free(msgs);
     free(name);
 }

@@ -20,7 +20,7 @@ void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit, bool c
     buf_puts(out, " CONDSTORE QRESYNC");
     buf_puts(out, " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES SEARCHRES");
     buf_puts(out, " CONTEXT=SEARCH");
-    buf_puts(out, " LIST-EXTENDED LIST-STATUS STATUS=SIZE MULTIAPPEND UTF8=ACCEPT");
+    buf_puts(out, " LIST-EXTENDED LIST-STATUS STATUS=SIZE MULTIAPPEND UTF8=ACCEPT BINARY");
     if (appendlimit)
         buf_printf(out, " APPENDLIMIT=%llu", appendlimit);
     if (compress)

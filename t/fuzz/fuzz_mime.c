@@ -4,8 +4,12 @@
  * must be well formed: part 0 spans the input, every header is followed by its body, offsets
  * stay within the input, children lie inside their parent's body in order without
  * overlapping, the links agree with the parent indexes, depth and part count respect the
- * limits, and the line counts match the bytes. Any violation aborts. */
+ * limits, and the line counts match the bytes. The binary rewriting of APPEND
+ * (lib/mail/mime_binary.h) runs on the same input: its output has as many parts, and
+ * rewriting that output again finds nothing binary left. Any violation aborts. */
+#include "buf.h"
 #include "mime.h"
+#include "mime_binary.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -121,6 +125,25 @@ static void check_tree(const uint8_t *in, size_t n, const struct mime_part *part
     CHECK(children == linked);
 }
 
+/* Rewritten once, the message has the same parts and nothing binary left to rewrite. */
+static void check_binary_rewrite(const uint8_t *in, size_t n, const struct mime_limits *lim,
+                                 size_t parts)
+{
+    struct buf once = BUF_INIT, twice = BUF_INIT;
+    if (mime_binary_to_base64((const char *)in, n, lim, &once) > 0) {
+        struct mime_parser *p = parse((const uint8_t *)once.data, once.len, lim, once.len);
+        size_t count;
+        mime_finish(p, &count);
+        CHECK(count == parts);
+        mime_parser_free(p);
+        CHECK(mime_binary_to_base64(once.data, once.len, lim, &twice) == 0);
+    } else {
+        CHECK(once.len == 0);
+    }
+    buf_free(&once);
+    buf_free(&twice);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3)
@@ -141,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < cw; i++)
         CHECK(same_part(&pw[i], &pb[i]) && same_part(&pw[i], &pc[i]));
     check_tree(in, n, pw, cw, &lim);
+    check_binary_rewrite(in, n, &lim, cw);
     mime_parser_free(whole);
     mime_parser_free(bytes);
     mime_parser_free(chunks);
