@@ -401,7 +401,20 @@ static void rcpt_reply(struct session *s, size_t k)
 /* true when the transaction goes on (content or more replies), false when it ended. */
 static bool data_reply(struct session *s)
 {
-    if (s->rep.code == 354) {
+    int cls = smtp_reply_class(&s->rep);
+    /* RFC 5321 sec 4.3.2: DATA's only positive reply is the intermediate 354 (any 3xx, as
+     * Postfix takes it). A 2xx here is no acceptance of a message not yet sent: the server is
+     * broken or the replies are out of step (an extra line, injected or not), and taking
+     * it for "sent" would lose the message. */
+    if (cls == 2 || cls < 2 || cls > 5) {
+        char *why = smtpc_said(s->said_host, &s->rep, "DATA");
+        char *reason = xasprintf("protocol error: unexpected reply to DATA: %s", why);
+        session_fail(s, 4, "4.5.0", reason, false, false);
+        free(reason);
+        free(why);
+        return false;
+    }
+    if (cls == 3) {
         if (s->mail_failed || s->accepted == 0) { /* nothing to send: end it at once */
             add(s, CMD_LONE_DOT, 0);
             send_one(s, &s->exp[s->nexp - 1]);

@@ -239,7 +239,9 @@ class PeerMTA(ServerThread):
     greeting_delay (seconds of silence before the greeting), one_transaction (hang up when
     a second transaction starts on a connection), no_ehlo (an old server: 502 to EHLO),
     bdat_reply (function (transaction, chunk number) -> (code, text) or None for 250: the
-    reply to a BDAT chunk; CHUNKING must be in exts for BDAT to be taken).
+    reply to a BDAT chunk; CHUNKING must be in exts for BDAT to be taken), data_command_reply
+    ((code, text) answered to DATA instead of 354, after which commands go on: a broken
+    server, or one whose replies are out of step).
     STARTTLS is announced only when a certificate (cert, key) is given."""
 
     def __init__(self, addr, port=25, name=None, exts=DEFAULT_EXTS + ("STARTTLS",), cert=None):
@@ -256,6 +258,7 @@ class PeerMTA(ServerThread):
         self.one_transaction = False
         self.no_ehlo = False
         self.bdat_reply = None
+        self.data_command_reply = None
         self.lock = threading.Lock()
         self.transactions = []  # completed (250 after the dot)
         self.open_transactions = 0  # MAIL seen, end not yet (a client in mid-delivery)
@@ -385,6 +388,9 @@ class PeerMTA(ServerThread):
             elif verb == "DATA":
                 if txn is None or not txn.rcpts:
                     send(554, "5.5.1 Error: no valid recipients")
+                    continue
+                if self.data_command_reply:
+                    send(*self.data_command_reply)
                     continue
                 send(354, "End data with <CR><LF>.<CR><LF>")
                 data = bytearray()

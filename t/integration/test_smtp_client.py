@@ -254,6 +254,26 @@ def test_temporary_failure_is_retried_and_delivered_once(lab):
     assert len(peer.delivered()) == 1 and len(tries) == 3
 
 
+def test_2xx_reply_to_data_is_no_delivery(lab):
+    """RFC 5321 sec 4.3.2: DATA's positive reply is 354. A server that answers 250 (broken,
+    or its replies out of step) has not got the message: deferred 4.5.0, never "sent"."""
+    peer = lab.peer(2)
+    peer.data_command_reply = (250, "2.0.0 sure")
+    inst = lab.start({"odd.example": zone("odd.example", [(10, "mx.odd.example")],
+                                          {"mx.odd.example": lab.addr(2)})})
+    send(inst, ["x@odd.example", "y@odd.example"], "odd data reply", body="the body\n")
+    for rcpt in ("x@odd.example", "y@odd.example"):
+        line = wait_status(inst, rcpt, "deferred")
+        assert "dsn=4.5.0" in line and "unexpected reply to DATA" in line, line
+    assert not any("status=sent" in l for r in ("x@odd.example", "y@odd.example")
+                   for l in status_lines(inst, r))
+    peer.data_command_reply = None
+    inst.posthorn("queue", "flush")
+    (txn,) = peer.wait_delivered(1)
+    assert b"the body" in txn.data and len(txn.rcpts) == 2
+    inst.wait_queue_empty()
+
+
 def test_mx_pointing_at_ourselves_loops_back(lab):
     backup = lab.peer(2)
     inst = lab.start({"loop.example": ["loop.example. MX 10 mail.example.test."],
