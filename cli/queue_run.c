@@ -112,7 +112,11 @@ enum queue_one queue_run_one(struct queue_run *r, const char *id, const char **q
 void queue_run_all(struct queue_run *r)
 {
     for (const char *const *q = queue_message_queues; *q; q++) {
-        if (!allowed_from(r, *q))
+        /* active/ is qmgr's: its messages are named in a warning, not touched (a flush has
+         * nothing to say about mail on its way already) */
+        bool busy = !r->only && strcmp(*q, QUEUE_ACTIVE) == 0 && in_list(r->op->from, QUEUE_DEFERRED) &&
+                    strcmp(r->op->name, "flush") != 0;
+        if (!allowed_from(r, *q) && !busy)
             continue;
         char **ids;
         size_t n;
@@ -121,8 +125,13 @@ void queue_run_all(struct queue_run *r)
             r->failed = true;
             continue;
         }
-        for (size_t i = 0; i < n; i++)
-            apply(r, ids[i], *q);
+        for (size_t i = 0; i < n; i++) {
+            if (busy)
+                cli_say(r->prog, "warning", "%s: in the active queue, being delivered: left alone "
+                        "(name the active queue with the mail system stopped)", ids[i]);
+            else
+                apply(r, ids[i], *q);
+        }
         queue_list_free(ids, n);
     }
 }

@@ -198,8 +198,14 @@ int sm_submit(struct cli *c, struct local_envelope *e, const struct submit_messa
     char *err = NULL;
     int rc;
     e->uid = getuid();
+    /* The same line the pickup service writes. Root opens the log before it becomes
+     * mail_owner: the file may be writable by root only (a maillog_file the admin named). */
+    bool root = privs_is_root();
+    if (root)
+        cli_log_open(c, "pickup");
     if (sm_direct_access(c)) {
-        cli_log_open(c, "pickup"); /* the same line the pickup service writes */
+        if (!root)
+            cli_log_open(c, "pickup");
         rc = local_submit_queue(cfg, cli_spool(c), e, m, id, &err);
     } else {
         rc = pickup_submit(cli_spool(c), (int)(config_int(cfg, PARAM(pickup_timeout)) * 1000),

@@ -4,6 +4,7 @@
 #include "sendmail.h"
 #include "mem.h"
 #include "pickup_client.h"
+#include "privs.h"
 #include "queue_run.h"
 #include "resolve.h"
 #include <stdio.h>
@@ -17,9 +18,13 @@ static int timeout_ms(struct cli *c)
 
 int sm_flush(struct cli *c, const char *site)
 {
+    bool root = privs_is_root();
+    if (root && site) /* before becoming mail_owner, as sm_submit */
+        cli_log_open(c, "sendmail");
     if (sm_direct_access(c) && site) {
         struct queue_run r = {.c = c, .prog = "sendmail", .op = queue_op_find("flush")};
-        cli_log_open(c, "sendmail");
+        if (!root)
+            cli_log_open(c, "sendmail");
         queue_run_site(&r, site[0] == '@' ? site + 1 : site);
         queue_run_finish(&r);
         return r.failed ? EX_TEMPFAIL : EX_OK;
