@@ -17,6 +17,7 @@
 #include "mailstore.h"
 #include "server.h"
 #include "session.h"
+#include "worker.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -50,6 +51,7 @@ struct imapd {
     unsigned handoffs_in;
     struct watch *watch;    /* watch.c */
     struct accounts *accounts; /* for the users' quotas; NULL: virtual_mailbox_quota */
+    struct worker *syncer;  /* durable.c; NULL: changes are synced on the loop */
 };
 
 /* The selected mailbox as this session sees it (RFC 9051 sec 2.3.1.2: message sequence
@@ -125,10 +127,20 @@ struct imap_session {
     bool changed;          /* the watch saw the index change since the last sync */
     struct fetch_job *fetching; /* a FETCH answered piece by piece (fetch.c) */
     struct scan_job *scanning;  /* a SORT or THREAD reading the mailbox a slice at a time (scan.c) */
+    struct sync_job *sync_job;  /* the syncs the held replies wait for (durable.c) */
     const char *end_reason;
     unsigned long long fetched_bytes, fetches;
     struct buf line;
 };
+
+/* durable.c: a STORE's replies wait for its syncs, which run on a worker thread */
+void durable_setup(struct imapd *d);
+/* Before a command: true when its syncs are deferred and its replies held (call
+ * durable_end after it ran, inside the session's step). */
+bool durable_begin(struct imap_session *s, const struct imap_command *cmd);
+void durable_end(struct imap_session *s);
+/* The session is going away: its job, if any, finishes without it. */
+void durable_forget(struct imap_session *s);
 
 /* session.c */
 void session_setup(struct imapd *d);

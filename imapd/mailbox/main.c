@@ -53,6 +53,7 @@ static void post_init(struct server *srv)
                  err ? err : "?");
         free(err);
     }
+    durable_setup(d);
     session_setup(d);
 }
 

@@ -101,7 +101,10 @@ static void run_command(struct imap_session *s)
     if (r == IMAP_PARSE_OK) {
         if (log_verbose())
             log_debug("< %s: %s %s", s->user, cmd.tag, cmd.name);
+        bool deferred = durable_begin(s, &cmd);
         imap_dispatch(s, &cmd);
+        if (deferred)
+            durable_end(s);
     } else {
         imap_bad(s, "%s.", err);
     }
@@ -275,6 +278,7 @@ static void session_free(struct sess *ss)
     log_info("%s: Disconnected: %s fetches=%llu/%llu, session=<%s>", s->user, s->end_reason,
              s->fetches, s->fetched_bytes, s->id);
     watch_remove(s->d->watch, s);
+    durable_forget(s);
     fetch_abort(s);
     scan_abort(s);
     spool_reset(s);

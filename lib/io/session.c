@@ -73,10 +73,8 @@ static void write_held(struct sess *s)
     buf_free(&s->held);
 }
 
-static void on_hold_over(struct event_loop *loop, void *ctx)
+static void hold_over(struct sess *s)
 {
-    struct sess *s = ctx;
-    s->hold_timer = 0;
     s->holding = false;
     write_held(s);
     if (s->closing || s->close_after_hold) {
@@ -87,6 +85,23 @@ static void on_hold_over(struct event_loop *loop, void *ctx)
         sess_process(s);
     }
     sess_reap(s);
+}
+
+static void on_hold_over(struct event_loop *loop, void *ctx)
+{
+    struct sess *s = ctx;
+    s->hold_timer = 0;
+    hold_over(s);
+}
+
+void sess_hold_open(struct sess *s) { s->holding = true; }
+
+void sess_hold_end(struct sess *s)
+{
+    if (s->hold_timer)
+        event_timer_cancel(s->list->loop, s->hold_timer);
+    s->hold_timer = 0;
+    hold_over(s);
 }
 
 void sess_hold(struct sess *s, long ms)

@@ -120,6 +120,13 @@ void sess_verror(struct sess *s, const char *fmt, va_list ap) __attribute__((for
 /* Hold replies back for ms (no-op while already holding); input waits meanwhile. When the
  * time is up the held replies are written and processing goes on. */
 void sess_hold(struct sess *s, long ms);
+/* Hold replies back, and input, until sess_hold_end (no timer): for a reply that waits for
+ * something (imapd: the syncs that make a change durable). */
+void sess_hold_open(struct sess *s);
+/* End any hold now: write what was held, then go on as when a timed hold is over (close
+ * if closing, else process the input that waited), and reap: the session may be gone when
+ * this returns. Not from inside the session's own steps (sess_release_held is for that). */
+void sess_hold_end(struct sess *s);
 /* Close once the held replies are out (at once when nothing is held). */
 void sess_close_after_hold(struct sess *s);
 /* End the hold now and write what was held. */

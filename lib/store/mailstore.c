@@ -150,6 +150,9 @@ static void env_put(struct ms_env *e)
     free(e);
 }
 
+void ms_env_hold(struct ms_env *e) { e->refs++; }
+void ms_env_release(struct ms_env *e) { env_put(e); }
+
 /* The default mailboxes, once per user (mailstore_folders.c). Best effort: a failure here
  * must not stop delivery, and the next open tries again. */
 static void create_defaults(struct mail_user *mu)
@@ -210,6 +213,7 @@ void mail_user_close(struct mail_user *mu)
 {
     if (!mu)
         return;
+    mailstore_syncs_free(mu->syncs); /* not taken: the caller did not want them */
     env_put(mu->e);
     free(mu->host);
     free(mu->index);
@@ -318,7 +322,7 @@ static void check_readers(struct ms_env *e)
 }
 
 /* ms_write_nosync, telling the ID of the transaction that committed (or was empty). */
-static int write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
+int ms_write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
                      void (*undo)(void *arg), void *arg, size_t *txnid)
 {
     int rc = MDB_MAP_FULL;
@@ -350,7 +354,7 @@ int ms_write_nosync(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB
                     void (*undo)(void *arg), void *arg)
 {
     size_t txnid;
-    return write_txn(mu, apply, undo, arg, &txnid);
+    return ms_write_txn(mu, apply, undo, arg, &txnid);
 }
 
 int ms_sync(struct mail_user *mu) { return mdb_env_sync(mu->e->le.env, 1); }
@@ -375,7 +379,7 @@ int ms_write(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *t
              void (*undo)(void *arg), void *arg)
 {
     size_t txnid;
-    int rc = write_txn(mu, apply, undo, arg, &txnid);
+    int rc = ms_write_txn(mu, apply, undo, arg, &txnid);
     return rc == 0 ? ms_sync_txn(mu, txnid) : rc; /* e.g. a SELECT's sync that found nothing */
 }
 

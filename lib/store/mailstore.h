@@ -200,13 +200,33 @@ int mailbox_store(struct mail_user *mu, const char *mailbox, uint32_t uid, enum 
                   uint64_t *new_modseq, uint32_t *result_flags, uint64_t *result_keywords,
                   char **err);
 /* The same for n UIDs in one write transaction (each changed message gets its own MODSEQ);
- * fn is called for every UID, in the order given, after the change is durable. 0 or -1
- * (nothing changed). */
+ * fn is called for every UID, in the order given, after the change is durable (only
+ * committed, with deferred syncs). 0 or -1 (nothing changed). */
 int mailbox_store_many(struct mail_user *mu, const char *mailbox, const uint32_t *uids, size_t n,
                        enum mailbox_store_op op, uint32_t flags, uint64_t keywords,
                        uint64_t unchangedsince,
                        void (*fn)(void *ctx, const struct mailbox_store_result *r), void *ctx,
                        char **err);
+
+/* --- deferred syncs (doc/mailstore.md, "Deferred syncs") ---
+ * A process that serves many sessions on one event loop (imapd-mailbox) need not wait on
+ * its loop for the syncs that make a change durable. With deferral on, mailbox_store_many
+ * returns once its transaction is committed and its files renamed; the syncs it still owes
+ * (the directories of the renames, the index's meta page) are noted on the handle, and fn
+ * is called before they are done. The caller takes them with mail_user_take_syncs, runs
+ * them on another thread with mailstore_syncs_run and acknowledges the change only after
+ * that returned 0. Other calls sync as always. */
+struct mailstore_syncs;
+void mail_user_defer_syncs(struct mail_user *mu, bool on);
+/* The syncs noted since the last take (NULL when none); they hold the index open until
+ * mailstore_syncs_free, so the handle may be closed first. */
+struct mailstore_syncs *mail_user_take_syncs(struct mail_user *mu);
+/* Any thread: fsync the directories, then the index unless a later commit already did.
+ * 0 or an errno value. */
+int mailstore_syncs_run(struct mailstore_syncs *s);
+/* The thread that opened the handle, after mailstore_syncs_run has returned. NULL is a
+ * no-op. */
+void mailstore_syncs_free(struct mailstore_syncs *s);
 
 /* --- expunge and QRESYNC (RFC 7162 3.2) ---
  * Every expunge (mailbox_expunge*, mailbox_move's sources, entries mailbox_sync drops)

@@ -81,6 +81,8 @@ struct mail_user {
     char *index; /* path/index_name */
     char *host;  /* hostname made safe for Maildir names */
     struct ms_env *e;
+    bool defer_syncs;              /* mail_user_defer_syncs */
+    struct mailstore_syncs *syncs; /* noted and not yet taken */
 };
 
 struct mailbox_rec {
@@ -100,6 +102,21 @@ struct msg_rec {
     const char *name; /* not NUL-terminated when decoded: use namelen */
     size_t namelen;
 };
+
+/* One more holder of e (a handle, or deferred syncs), and one less (the last closes it).
+ * The thread that opens handles only. */
+void ms_env_hold(struct ms_env *e);
+void ms_env_release(struct ms_env *e);
+
+/* --- mailstore_syncs.c: deferred syncs --- */
+struct ms_fileops;
+/* Sync after a commit (txnid, see ms_sync_txn) and the directories of ops' done operations
+ * (as ms_fileops_finish does): now, or noted on mu when its syncs are deferred. ops may be
+ * NULL; a MS_OP_DELETE among them is never deferred (its tree is removed now). */
+int ms_durable(struct mail_user *mu, size_t txnid, struct ms_fileops *ops);
+/* ms_write's transaction without its sync: the ID of the transaction in *txnid. */
+int ms_write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
+                 void (*undo)(void *arg), void *arg, size_t *txnid);
 
 /* --- mailstore_once.c: exactly-once delivery records and the pending note --- */
 void ms_once_key(struct buf *key, const struct delivery_once *o);

@@ -8,8 +8,10 @@
  * transaction (undone if it fails) and the entry gets the next MODSEQ. After the commit
  * the directories of the renames are fsynced and the index synced, so that a system crash
  * cannot bring back the old letters (which mailbox_sync would take for a change made by
- * another program). A process killed between rename and commit leaves new letters on an
- * old entry; mailbox_sync takes them over with a new MODSEQ. */
+ * another program); a handle with deferred syncs leaves them to its caller (mailstore.h),
+ * who must not acknowledge the change before they are done. A process killed between
+ * rename and commit leaves new letters on an old entry; mailbox_sync takes them over with
+ * a new MODSEQ. */
 #include "mailstore_int.h"
 #include "mem.h"
 #include <errno.h>
@@ -127,9 +129,10 @@ static int store_run(struct mail_user *mu, struct store_op *so,
     so->dir = ms_mailbox_dir(mu, name);
     so->flags &= MS_FLAG_ALL;
     so->res = xcalloc(so->n ? so->n : 1, sizeof *so->res);
-    int rc = ms_write(mu, store_apply, store_undo, so);
-    if (rc == 0)
-        rc = ms_fileops_finish(&so->ren); /* the renames durable before the answer */
+    size_t txnid;
+    int rc = ms_write_txn(mu, store_apply, store_undo, so, &txnid);
+    if (rc == 0) /* index and renames durable before the answer (or deferred to the caller) */
+        rc = ms_durable(mu, txnid, &so->ren);
     if (rc != 0)
         *err = xasprintf("%s: %s", name, ms_strerror(rc));
     for (size_t i = 0; rc == 0 && fn && i < so->n; i++)

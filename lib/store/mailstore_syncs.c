@@ -1,0 +1,96 @@
+/* mailstore_syncs.c - the syncs that make a committed change durable, done at once or
+ * deferred to another thread (see mailstore.h, "Deferred syncs", and doc/mailstore.md).
+ *
+ * What a deferred set holds is what ms_sync_txn and ms_fileops_finish would have done: the
+ * directories of the renames and the ID of the transaction. Running it needs nothing of
+ * the handle but the LMDB environment (mdb_env_info and mdb_env_sync are safe beside
+ * transactions of other threads), which the set keeps open with a reference of its own;
+ * references are taken and dropped on the thread that opens handles. */
+#include "fileio.h"
+#include "mailstore_int.h"
+#include "mem.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mailstore_syncs {
+    struct ms_env *e; /* held (ms_env_hold) */
+    size_t txnid;     /* the last commit noted, 0 for none */
+    char **dirs;
+    size_t ndirs;
+};
+
+static void note_dir(struct mailstore_syncs *s, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return;
+    size_t len = (size_t)(slash - path);
+    for (size_t i = 0; i < s->ndirs; i++)
+        if (strlen(s->dirs[i]) == len && memcmp(s->dirs[i], path, len) == 0)
+            return;
+    s->dirs = xreallocarray(s->dirs, s->ndirs + 1, sizeof *s->dirs);
+    s->dirs[s->ndirs++] = xstrndup(path, len);
+}
+
+static bool deferrable(const struct ms_fileops *ops)
+{
+    for (size_t i = 0; ops && i < ops->n; i++)
+        if (ops->v[i].type == MS_OP_DELETE)
+            return false;
+    return true;
+}
+
+int ms_durable(struct mail_user *mu, size_t txnid, struct ms_fileops *ops)
+{
+    if (!mu->defer_syncs || !deferrable(ops)) {
+        int rc = ms_sync_txn(mu, txnid);
+        return rc == 0 && ops ? ms_fileops_finish(ops) : rc;
+    }
+    if (!mu->syncs) {
+        mu->syncs = xcalloc(1, sizeof *mu->syncs);
+        mu->syncs->e = mu->e;
+        ms_env_hold(mu->e);
+    }
+    struct mailstore_syncs *s = mu->syncs;
+    if (txnid > s->txnid)
+        s->txnid = txnid;
+    for (size_t i = 0; ops && i < ops->n; i++) {
+        note_dir(s, ops->v[i].to);
+        if (ops->v[i].type != MS_OP_LINK)
+            note_dir(s, ops->v[i].from);
+    }
+    return 0;
+}
+
+void mail_user_defer_syncs(struct mail_user *mu, bool on) { mu->defer_syncs = on; }
+
+struct mailstore_syncs *mail_user_take_syncs(struct mail_user *mu)
+{
+    struct mailstore_syncs *s = mu->syncs;
+    mu->syncs = NULL;
+    return s;
+}
+
+int mailstore_syncs_run(struct mailstore_syncs *s)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < s->ndirs; i++)
+        if (fsync_dir(s->dirs[i]) < 0 && errno != ENOENT)
+            rc = errno ? errno : EIO;
+    MDB_envinfo info;
+    if (rc == 0 && s->txnid && mdb_env_info(s->e->le.env, &info) == 0 && info.me_last_txnid == s->txnid)
+        rc = mdb_env_sync(s->e->le.env, 1); /* as ms_sync_txn: no later commit synced it */
+    return rc;
+}
+
+void mailstore_syncs_free(struct mailstore_syncs *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ndirs; i++)
+        free(s->dirs[i]);
+    free(s->dirs);
+    ms_env_release(s->e);
+    free(s);
+}

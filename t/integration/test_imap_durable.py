@@ -1,0 +1,110 @@
+"""A STORE's syncs run off the event loop (doc/imapd.md, "Writes and durability";
+imapd/mailbox/durable.c): with the test hook POSTHORN_TEST_SYNC_DELAY_MS making every batch
+of syncs take 2 s, and one imapd-mailbox process holding both sessions, the STORE's
+untagged FETCH and tagged OK come only after the syncs, while the other session's NOOP,
+FETCH and SEARCH are answered at once; several sessions' STOREs share one batch (they all
+finish within about one delay, not one after the other); a session that disconnects while
+its syncs run leaves the process serving; and the flags are in the index and the file names
+afterwards."""
+import os
+import re
+import threading
+import time
+
+import pytest
+
+from imap_session import Session
+from test_imap import start
+from test_pop3 import ALICE
+
+DELAY_MS = 2000
+
+
+@pytest.fixture
+def imap(instance, monkeypatch):
+    if os.environ.get("POSTHORN_TEST_HOOKS") != "1":
+        pytest.skip("daemons built without POSTHORN_TEST_HOOKS: no sync delay to test with")
+    monkeypatch.setenv("POSTHORN_TEST_SYNC_DELAY_MS", str(DELAY_MS))
+    mcf = instance.etc / "master.cf"
+    text, n = re.subn(r"^(imap-mailbox(?:\s+\S+){5}\s+)\d+", r"\g<1>1", mcf.read_text(), flags=re.M)
+    assert n == 1
+    mcf.write_text(text)
+    return start(instance)
+
+
+def fill(s, n):
+    for i in range(n):
+        s.append("INBOX", f"Subject: m{i}\r\n\r\nbody {i}\r\n")
+    s.ok("SELECT INBOX")
+
+
+def timed(fn, *args):
+    t0 = time.monotonic()
+    r = fn(*args)
+    return r, time.monotonic() - t0
+
+
+def test_store_waits_for_its_syncs_and_others_are_served(imap):
+    writer, reader = Session(imap), Session(imap)
+    fill(writer, 3)
+    reader.ok("SELECT INBOX")
+    result = {}
+
+    def store():
+        result["r"], result["t"] = timed(writer.cmd, "STORE 1:2 +FLAGS (\\Flagged)")
+    th = threading.Thread(target=store)
+    th.start()
+    time.sleep(0.3)  # the STORE is committed and waits for its syncs
+    _, t_noop = timed(reader.ok, "NOOP")
+    _, t_fetch = timed(reader.ok, "FETCH 1:3 (FLAGS)")
+    _, t_search = timed(reader.ok, "SEARCH FLAGGED")
+    th.join()
+    untagged, tagged = result["r"]
+    assert tagged.startswith(b"OK"), tagged
+    fetches = sorted(u for u in untagged if b"FETCH" in u)
+    assert [f.split(b" ")[0] for f in fetches] == [b"1", b"2"], fetches
+    assert all(b"\\Flagged" in f for f in fetches), fetches
+    assert result["t"] >= DELAY_MS / 1000, result["t"]
+    for t in (t_noop, t_fetch, t_search):
+        assert t < DELAY_MS / 1000 / 2, (t_noop, t_fetch, t_search)
+    # The index and the file names have the change.
+    flags = reader.ok("FETCH 1:3 (FLAGS)")
+    assert sum(b"\\Flagged" in f for f in flags) == 2, flags
+    names = [p.name for p in (imap.maildir(ALICE) / "cur").iterdir()]
+    assert sum("F" in n.split(":2,")[1] for n in names if ":2," in n) == 2, names
+
+
+def test_stores_of_several_sessions_share_a_batch(imap):
+    sessions = [Session(imap) for _ in range(4)]
+    fill(sessions[0], 4)
+    for s in sessions[1:]:
+        s.ok("SELECT INBOX")
+    times = [None] * len(sessions)
+
+    def store(i):
+        _, times[i] = timed(sessions[i].ok, f"STORE {i + 1} +FLAGS (\\Seen)")
+    threads = [threading.Thread(target=store, args=(i,)) for i in range(len(sessions))]
+    t0 = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    total = time.monotonic() - t0
+    # One after the other would take 4 delays; batched, the first batch has one STORE and
+    # the second the other three: about two delays.
+    assert total < 3 * DELAY_MS / 1000, (total, times)
+    flags = {f.split(b" ")[0]: f for f in sessions[0].ok("FETCH 1:4 (FLAGS)")}  # the last per message
+    assert sorted(flags) == [b"1", b"2", b"3", b"4"] and all(b"\\Seen" in f for f in flags.values()), flags
+
+
+def test_session_gone_while_syncing(imap):
+    a, b = Session(imap), Session(imap)
+    fill(a, 2)
+    b.ok("SELECT INBOX")
+    a.send("t99 STORE 1 +FLAGS (\\Deleted)\r\n")
+    time.sleep(0.3)
+    a.close()  # gone before its syncs end
+    time.sleep(DELAY_MS / 1000 + 0.5)
+    assert b.ok("NOOP") is not None
+    flags = b.ok("FETCH 1 (FLAGS)")
+    assert any(b"\\Deleted" in f for f in flags), flags
