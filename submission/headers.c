@@ -42,6 +42,13 @@ static void check_owned(struct session *s, const struct header_field *f, bool *b
     header_field_value(f, &value);
     addrlist_init(&l);
     addrlist_parse(&l, value.data ? value.data : "", value.len);
+    /* Junk beside the addresses ("a@x <b@y>", "a@x b@y", an open comment, a bare CR) is
+     * what other readers may take for the address: a field not read whole is nobody's. */
+    if (l.malformed && !*bad) {
+        *bad = true;
+        if (!hc->bad_addr)
+            hc->bad_addr = xstrdup("");
+    }
     size_t mailboxes = 0;
     for (size_t i = 0; i < l.n && !*bad; i++) {
         const struct addrlist_entry *e = &l.v[i];
@@ -76,7 +83,9 @@ void headers_field(struct session *s, const struct header_field *f)
     struct header_check *hc = &ss_of(s)->hc;
     if (!s->auth_user)
         return;
-    if (header_field_is(f, "From")) {
+    if (f->name_len == 0) /* a folded line before any field (RFC 5322 sec 2.2) */
+        hc->malformed = true;
+    else if (header_field_is(f, "From")) {
         hc->has_from = true;
         check_owned(s, f, &hc->from_bad);
     } else if (header_field_is(f, "Sender")) {
@@ -120,6 +129,10 @@ const char *headers_end(struct session *s, struct buf *add)
     struct header_check *hc = &ss->hc;
     if (!s->auth_user)
         return NULL;
+    if (hc->malformed) { /* it would continue the Received: field we put above it */
+        log_info("%s: header section starts with a folded line; refused", msg_queue_id(s));
+        return "554 5.6.0 Malformed header: the message starts with a folded line";
+    }
     if (hc->from_bad && (!ss->sub->add_sender || hc->tempfail))
         return refused(s, "From");
     if (hc->sender_bad)

@@ -44,6 +44,7 @@ struct header_check {
     bool has_from, has_sender, has_msgid, has_date;
     bool from_bad, sender_bad;      /* an address the user does not own */
     bool tempfail;                  /* a table could not be read */
+    bool malformed;                 /* the section starts with a folded line */
     char *bad_addr;                 /* the first such address, for the reply and the log */
 };
 

@@ -27,6 +27,7 @@ struct parser {
     bool in_group;
     struct buf phrase, local, route, domain; /* scratch */
     struct addrlist *out;
+    bool malformed;
 };
 
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -37,6 +38,7 @@ void addrlist_init(struct addrlist *l)
 {
     l->v = NULL;
     l->n = l->cap = 0;
+    l->malformed = false;
     buf_init(&l->pool);
 }
 
@@ -70,6 +72,7 @@ static void lex_comment(struct parser *p, struct buf *out)
         if (out)
             buf_putc(out, c);
     }
+    p->malformed = true; /* never closed */
 }
 
 static void skip_cfws(struct parser *p, bool *skipped)
@@ -77,6 +80,7 @@ static void skip_cfws(struct parser *p, bool *skipped)
     while (p->i < p->n) {
         char c = p->s[p->i];
         if (is_space(c)) {
+            p->malformed |= c == '\r' || c == '\n'; /* no line end in an unfolded field */
             p->i++;
         } else if (c == '(') {
             p->i++;
@@ -112,6 +116,7 @@ static bool lex_delimited(struct parser *p, char close)
         else if (c == close)
             return true;
     }
+    p->malformed = true;
     return false;
 }
 
@@ -142,8 +147,11 @@ static void advance(struct parser *p)
         t->end = ++p->i;
     } else {
         t->t = T_ATOM;
-        while (p->i < p->n && !is_space(p->s[p->i]) && !is_special(p->s[p->i]))
+        while (p->i < p->n && !is_space(p->s[p->i]) && !is_special(p->s[p->i])) {
+            unsigned char b = (unsigned char)p->s[p->i];
+            p->malformed |= b < 0x20 || b == 0x7f;
             p->i++;
+        }
         t->end = p->i;
     }
 }
@@ -279,10 +287,14 @@ static void parse_angle(struct parser *p, const struct buf *name)
         advance(p);
         parse_domain(p);
     }
-    while (p->cur.t != T_END && !at(p, '>') && !at(p, ',') && !at(p, ';'))
+    while (p->cur.t != T_END && !at(p, '>') && !at(p, ',') && !at(p, ';')) {
+        p->malformed = true;
         advance(p);
+    }
     if (at(p, '>'))
         advance(p); /* comments after '>' are lexed now and may name the mailbox */
+    else
+        p->malformed = true;
     emit_mailbox(p, name, true);
 }
 
@@ -367,11 +379,14 @@ void addrlist_parse(struct addrlist *l, const char *s, size_t len)
         if (parse_address(&p))
             continue;
         /* junk up to the next separator (which the loop then consumes) */
-        while (p.cur.t != T_END && !at(&p, ',') && !at(&p, ';'))
+        while (p.cur.t != T_END && !at(&p, ',') && !at(&p, ';')) {
+            p.malformed = true;
             advance(&p);
+        }
     }
     if (p.in_group)
         new_entry(l, ADDRLIST_GROUP_END);
+    l->malformed |= p.malformed;
     buf_free(&p.comment);
     buf_free(&p.phrase);
     buf_free(&p.local);

@@ -15,7 +15,8 @@
  * - a group "name: members;" is a GROUP_START entry (its name the phrase before the
  *   colon), the members, and a GROUP_END entry; a group the text does not close is closed
  *   at its end.
- * Bytes are taken as they are (UTF-8 or not, NUL included); nothing is decoded. Work and
+ * Bytes are taken as they are (UTF-8 or not, NUL included); nothing is decoded, and
+ * malformed says when something was skipped. Work and
  * memory are linear in the input. No I/O, no logging. */
 #ifndef POSTHORN_ADDRLIST_H
 #define POSTHORN_ADDRLIST_H
@@ -44,6 +45,12 @@ struct addrlist {
     struct addrlist_entry *v;
     size_t n, cap;
     struct buf pool;
+    /* The text was no clean address list: junk was skipped (after an address, inside
+     * "<...>"), a comment, quoted string, domain literal or "<" was left open, or a control
+     * character (CR and LF included) stood outside a quoted string or comment. Readers
+     * (ENVELOPE) use the list anyway; a policy that must see every address (submission's
+     * From check) refuses it. */
+    bool malformed;
 };
 
 void addrlist_init(struct addrlist *l);

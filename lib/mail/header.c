@@ -8,7 +8,10 @@ size_t header_name_length(const char *line, size_t len)
     size_t i = 0;
     while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
         i++;
-    return i > 0 && i < len && line[i] == ':' ? i : 0;
+    size_t name = i;
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) /* RFC 5322 sec 4.5: obs WSP */
+        i++;
+    return name > 0 && i < len && line[i] == ':' ? name : 0;
 }
 
 bool header_line_continues(const char *line, size_t len)
@@ -24,8 +27,9 @@ bool header_field_is(const struct header_field *f, const char *name)
 
 void header_field_value(const struct header_field *f, struct buf *out)
 {
-    size_t start = f->name_len > 0 ? f->name_len + 1 : 0;
-    const char *p = f->text + start, *end = f->text + f->len;
+    const char *p = f->text, *end = f->text + f->len;
+    if (f->name_len > 0) /* after the colon, past any white space before it */
+        p = (const char *)memchr(f->text + f->name_len, ':', f->len - f->name_len) + 1;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t run = nl ? (size_t)(nl - p) : (size_t)(end - p);

@@ -1,7 +1,8 @@
 /* header.h - the header section of an RFC 5322 message (sec 2.1, 2.2, 2.2.3) with LF line
  * ends, as Posthorn queues and stores it. One set of rules, three ways to use them:
  *
- *  - line rules: a field starts with "name:" (the name is printable ASCII except ':'), a
+ *  - line rules: a field starts with "name:" (the name is printable ASCII except ':';
+ *    white space may stand before the colon, the obsolete form of RFC 5322 sec 4.5), a
  *    line starting with SP or HT continues (folds) the field before it, and the empty line
  *    ends the section;
  *  - header_iter: the fields of a message held in memory, up to its empty line. A line that
@@ -23,7 +24,8 @@
 struct header_field {
     const char *text; /* the first line and its continuation lines, each ending in LF */
     size_t len;
-    size_t name_len;  /* length of the name before ':'; 0: the first line is not "name:" */
+    size_t name_len;  /* length of the name (before ':' and any white space before it); 0: the
+                       * first line is not "name:" */
     bool truncated;   /* scanner only: a line was cut or left out to stay within max, or the
                        * message ended inside the field's last line */
 };

@@ -352,9 +352,9 @@ static bool parse_size(const struct param *pm, long long *out)
 static bool mail_param(struct smtp_mail *m, const struct param *pm, unsigned *seen,
                        struct smtp_error *err)
 {
-    static const char *const names[] = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID"};
+    static const char *const names[] = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"};
     int k = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (key_is(pm, names[i]))
             k = i;
     if (k < 0)
@@ -390,6 +390,15 @@ static bool mail_param(struct smtp_mail *m, const struct param *pm, unsigned *se
         else
             return fail(err, 501, "5.5.4", "Bad RET parameter value");
         return true;
+    case 5:
+        /* RFC 4954 sec 5: AUTH=<> or AUTH=xtext, the identity a relaying client vouches
+         * for. Taken and not passed on: nothing here trusts a client's word for it (sec 5
+         * allows treating every value as <>). */
+        if (!pm->val || pm->vallen > 3 * SMTP_ADDR_MAX)
+            return fail(err, 501, "5.5.4", "Bad AUTH parameter syntax");
+        if ((pm->vallen == 2 && memcmp(pm->val, "<>", 2) == 0) || xtext_valid(pm->val, pm->vallen))
+            return true;
+        return fail(err, 501, "5.5.4", "Bad AUTH parameter syntax");
     default:
         if (!pm->val || pm->vallen > SMTP_ENVID_MAX || !xtext_valid(pm->val, pm->vallen))
             return fail(err, 501, "5.5.4", "Bad ENVID parameter syntax");

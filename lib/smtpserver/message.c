@@ -32,6 +32,7 @@ struct message {
     bool too_big;
     bool cr_pending;        /* BDAT: the last chunk ended in CR */
     bool in_headers;
+    bool started;           /* content bytes came (the first one was looked at) */
     struct header_scanner headers; /* the fields, each bounded by HDR_MAX */
     char *msgid;
     /* the role's headers_end (smtpd.h) */
@@ -233,6 +234,10 @@ static void end_kept_back(struct session *s, const char *data, size_t len, size_
     struct buf add = BUF_INIT;
     const char *lf = used > 1 ? memrchr(data, '\n', used - 1) : NULL;
     size_t start = 0; /* where the ending line starts in data, when it starts there */
+    /* The section ends at its empty line, or at a line that is no field (the message
+     * lacks the empty line): then one goes in after the added fields, so that what
+     * follows is the body for every reader, not fields after ours (RFC 5322 sec 2.1). */
+    bool blank = (lf ? 0 : m->line.len) + (used - (lf ? (size_t)(lf - data) + 1 : 0)) == 1;
     if (lf) {         /* the kept-back line and the lines before the ending one go first */
         start = (size_t)(lf - data) + 1;
         store(s, m->line.data, m->line.len);
@@ -241,6 +246,8 @@ static void end_kept_back(struct session *s, const char *data, size_t len, size_
         m->line_lost = false;
     }
     headers_done(s, &add);
+    if (!blank)
+        buf_putc(&add, '\n');
     store_added(s, &add);
     buf_free(&add);
     store(s, m->line.data, m->line.len);
@@ -257,6 +264,12 @@ void msg_write(struct session *s, const char *data, size_t len)
         store(s, data, len);
         return;
     }
+    /* A first line that starts with white space would continue our Received: field (RFC
+     * 5322 sec 2.2): an empty line first makes the content the body. (A role that checks
+     * the header refuses such a message instead.) */
+    if (!m->keep_back && m->size == 0 && !m->started && (data[0] == ' ' || data[0] == '\t') && m->w)
+        queue_write_body(m->w, "\n", 1);
+    m->started = true;
     size_t used = header_scanner_feed(&m->headers, data, len, header_field, s);
     bool done = header_scanner_done(&m->headers);
     if (!m->keep_back) {

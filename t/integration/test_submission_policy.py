@@ -2,6 +2,7 @@
 authenticated, wrong passwords, the sender policy on MAIL FROM and the header From, the
 per-user limits across processes and the hold past a hard limit, relaying for authenticated
 users (remote mail waits in the queue for the SMTP client), and the RFC 6409 fixes."""
+import email
 import json
 import re
 import time
@@ -303,3 +304,91 @@ def test_header_from_cannot_hide(sub):
     assert code == 553 and lines[0].startswith("553 5.7.1"), lines
     time.sleep(1)
     assert sub.messages(BOB) == [] and sub.queue_files() == []
+
+
+FROM_JUNK = [
+    f"{ALICE} <{BOB}>",
+    f"<{ALICE}> <{BOB}>",
+    f"Alice <{ALICE}> <{BOB}>",
+    f"{ALICE} {BOB}",
+    f"{ALICE} (unclosed <{BOB}>",
+    f"{ALICE}\r{BOB}",
+    f"{ALICE}\rFrom: {BOB}",
+]
+
+
+@pytest.mark.parametrize("value", FROM_JUNK, ids=range(len(FROM_JUNK)))
+def test_header_from_with_junk_beside_the_address_is_refused(sub, value):
+    """Only the first address of these was the user's; other readers take the rest for the
+    sender: a From not read whole as a mailbox list is nobody's (553), and nothing goes out."""
+    s = logged_in(sub)
+    data = f"From: {value}\r\nTo: <{BOB}>\r\nSubject: junk\r\n\r\nbody\r\n".encode()
+    lines = send(s, ALICE, [BOB], data, expect=553)
+    assert lines[0].startswith("553 5.7.1"), lines
+    s.close()
+    time.sleep(0.5)
+    assert sub.messages(BOB) == []
+
+
+def test_obsolete_from_with_space_before_the_colon_is_checked(sub):
+    """RFC 5322 sec 4.5: "From :" is a From too (obs-optional); it is checked like one."""
+    s = logged_in(sub)
+    send(s, ALICE, [BOB], f"To: <{BOB}>\r\nFrom : <{BOB}>\r\nSubject: obs\r\n\r\nx\r\n".encode(),
+         expect=553)
+    send(s, ALICE, [BOB], f"To: <{BOB}>\r\nFrom\t: <{ALICE}>\r\nSubject: obs\r\n\r\nx\r\n".encode())
+    (raw,) = sub.wait_messages(BOB, 1)
+    head = raw.split(b"\n\n", 1)[0].split(b"\n")
+    assert [l for l in head if l.lower().startswith(b"from")] == [f"From\t: <{ALICE}>".encode()], head
+    s.close()
+
+
+def test_folded_first_line_on_port_25_starts_the_body(sub):
+    """smtpd has no header policy to refuse with: an empty line after its Received: makes
+    such content the body, so it cannot continue our trace field."""
+    import smtplib
+    c = smtplib.SMTP("127.0.0.1", sub.ports["smtp"], timeout=30)
+    c.sendmail("x@remote.example", [BOB], b"\t(injected into your Received)\r\nFrom: <x@remote.example>\r\n"
+               b"\r\nbody\r\n")
+    c.quit()
+    (raw,) = sub.wait_messages(BOB, 1)
+    head, body = raw.split(b"\n\n", 1)
+    assert b"injected" not in head and body.startswith(b"\t(injected into your Received)\n"), raw
+
+
+def test_folded_first_line_cannot_continue_our_received(sub):
+    """A message whose first line starts with white space would continue the Received:
+    field above it (RFC 5322 sec 2.2): submission refuses it."""
+    s = logged_in(sub)
+    data = (f"\t(Authenticated sender: ceo@{DOMAIN})\r\nFrom: <{ALICE}>\r\nTo: <{BOB}>\r\n"
+            "Subject: inject\r\n\r\nx\r\n").encode()
+    lines = send(s, ALICE, [BOB], data, expect=554)
+    assert lines[0].startswith("554 5.6.0"), lines
+    s.close()
+
+
+def test_line_that_is_no_field_ends_the_header_section_for_every_reader(sub):
+    """A line that is neither a field nor a continuation ends the header section; the fields
+    submission adds go before it, and an empty line after them, so a From further down is
+    body for every reader, never a second From."""
+    s = logged_in(sub)
+    data = (f"To: <{BOB}>\r\nSubject: s\r\nGarbage line without colon\r\nFrom: <{BOB}>\r\n"
+            "\r\nx\r\n").encode()
+    send(s, ALICE, [BOB], data)
+    (raw,) = sub.wait_messages(BOB, 1)
+    head, body = raw.split(b"\n\n", 1)
+    assert f"From: <{ALICE}>".encode() in head and BOB.encode() + b">\n" not in head.split(b"To:")[0]
+    assert body.startswith(b"Garbage line without colon\nFrom: <" + BOB.encode() + b">\n"), raw
+    parsed = email.message_from_bytes(raw)
+    assert parsed.get_all("From") == [f"<{ALICE}>"], parsed.get_all("From")
+    s.close()
+
+
+def test_auth_parameter_of_mail_from_is_taken(sub):
+    """RFC 4954 sec 5: MTAs relaying through a smarthost send AUTH=<> (or an xtext mailbox)."""
+    s = logged_in(sub)
+    for param in ("AUTH=<>", f"AUTH={ALICE}"):
+        code, lines = s.cmd(f"MAIL FROM:<{ALICE}> {param}")
+        assert code == 250, lines
+        assert s.cmd("RSET")[0] == 250
+    assert s.cmd(f"MAIL FROM:<{ALICE}> AUTH=a+2")[0] == 501
+    s.close()

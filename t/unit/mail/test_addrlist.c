@@ -3,7 +3,8 @@
  * comments as fallback names, groups (named, empty, unterminated, in a list with other
  * addresses), obsolete routes and obsolete phrases and local parts, missing pieces ("<>",
  * a bare local part, a name without address), junk between addresses, NUL and 8-bit bytes,
- * and a long list in linear time. */
+ * the malformed flag (junk, things left open, control characters), and a long list in
+ * linear time. */
 #include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,43 @@ static void test_junk(void **state)
     free(got);
 }
 
+static bool malformed(const char *in, size_t len)
+{
+    struct addrlist l;
+    addrlist_init(&l);
+    addrlist_parse(&l, in, len);
+    bool m = l.malformed;
+    addrlist_free(&l);
+    return m;
+}
+
+#define MALFORMED(s) malformed(s, sizeof s - 1)
+
+/* What submission's From check refuses: anything skipped or left open. */
+static void test_malformed(void **state)
+{
+    assert_false(MALFORMED("Alice <alice@x.test>"));
+    assert_false(MALFORMED("\"Alice, A.\" <alice@x.test> (work), bob@y.test"));
+    assert_false(MALFORMED("alice@x.test (Alice)"));
+    assert_false(MALFORMED("undisclosed-recipients:;"));
+    assert_false(MALFORMED("G: a@x.test, b@x.test;, c@x.test"));
+    assert_false(MALFORMED("<@r.test:u@d.test>, , jdoe@example.org"));
+    assert_false(MALFORMED("\"tab\there\" <a@x.test>"));
+    assert_false(MALFORMED("=?utf-8?q?J=C3=B6rg?= <j@x.test>"));
+    assert_true(MALFORMED("alice@x.test <bob@y.test>"));
+    assert_true(MALFORMED("<alice@x.test> <bob@y.test>"));
+    assert_true(MALFORMED("Alice <alice@x.test> <bob@y.test>"));
+    assert_true(MALFORMED("alice@x.test bob@y.test"));
+    assert_true(MALFORMED("alice@x.test (unclosed <bob@y.test>"));
+    assert_true(MALFORMED("alice@x.test\rbob@y.test"));
+    assert_true(MALFORMED("alice@x.test\nFrom: bob@y.test"));
+    assert_true(MALFORMED("alice@x.test\0bob@y.test"));
+    assert_true(MALFORMED("Name <a@x.test"));
+    assert_true(MALFORMED("\"open <a@x.test>"));
+    assert_true(MALFORMED("[1.2.3.4"));
+    assert_true(MALFORMED("<a@x.test junk>"));
+}
+
 /* 200000 addresses: linear work, every one returned. */
 static void test_long_list(void **state)
 {
@@ -167,6 +205,7 @@ static void test_long_list(void **state)
 }
 
 UNIT_TEST_MAIN(cmocka_unit_test(test_mailboxes),
+               cmocka_unit_test(test_malformed),
                cmocka_unit_test(test_groups),
                cmocka_unit_test(test_obsolete),
                cmocka_unit_test(test_missing_pieces),

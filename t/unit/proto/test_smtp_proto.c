@@ -194,6 +194,9 @@ static void test_mail(void **state)
         {"FROM:<j\xc3\xb6rg@b.example> SMTPUTF8", 0, NULL, -1, SMTP_BODY_NONE, 1, SMTP_RET_NONE, ""},
         {"FROM:<a@b.example> SMTPUTF8 BODY=8BITMIME", 0, NULL, -1, SMTP_BODY_8BITMIME, 1, SMTP_RET_NONE, ""},
         {"FROM:<@r.example:a@b.example>", 0, NULL, -1, SMTP_BODY_NONE, 0, SMTP_RET_NONE, ""},
+        /* RFC 4954 sec 5: AUTH=<> or xtext, taken and not passed on */
+        {"FROM:<a@b.example> AUTH=<>", 0, NULL, -1, SMTP_BODY_NONE, 0, SMTP_RET_NONE, ""},
+        {"FROM:<a@b.example> AUTH=a+2Bb@c.example SIZE=5", 0, NULL, 5, SMTP_BODY_NONE, 0, SMTP_RET_NONE, ""},
         /* refused */
         {.args = "FROM:<j\xc3\xb6rg@b.example>", .code = 553, .status = "5.6.7"},
         {.args = "FROM:a@b.example", .code = 501, .status = "5.5.4"},
@@ -217,7 +220,9 @@ static void test_mail(void **state)
         {.args = "FROM:<a@b.example> ENVID=a+2", .code = 501, .status = "5.5.4"},
         {.args = "FROM:<a@b.example> ENVID=a+2b", .code = 501, .status = "5.5.4"},
         {.args = "FROM:<a@b.example> ENVID=", .code = 501, .status = "5.5.4"},
-        {.args = "FROM:<a@b.example> AUTH=<>", .code = 555, .status = "5.5.4"},
+        {.args = "FROM:<a@b.example> AUTH=a+2", .code = 501, .status = "5.5.4"},
+        {.args = "FROM:<a@b.example> AUTH", .code = 501, .status = "5.5.4"},
+        {.args = "FROM:<a@b.example> AUTH=<> AUTH=<>", .code = 501, .status = "5.5.4"},
         {.args = "FROM:<a@b.example> XFOO", .code = 555, .status = "5.5.4"},
         {.args = "FROM:<a@b.example> =x", .code = 501, .status = "5.5.4"},
         {.args = "FROM:<a@b.example> SIZE==1", .code = 501, .status = "5.5.4"},
