@@ -173,6 +173,10 @@ bool auth_line(struct session *s, const char *line, size_t len)
     struct sub_session *ss = ss_of(s);
     if (!sasl_exchange_active(&ss->sasl))
         return false;
+    if (!line) { /* RFC 4954 sec 4: a response it cannot use ends the exchange */
+        sasl_exchange_reset(&ss->sasl);
+        return false;
+    }
     struct sasl_creds cr = {0};
     const char *challenge = NULL;
     enum sasl_status r = strlen(line) != len ? SASL_BAD_BASE64

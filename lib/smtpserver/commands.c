@@ -354,6 +354,8 @@ bool command_input(struct session *s)
     s->last_bare_lf = bare;
     if (r == CONN_LINE_TOO_LONG) {
         s->last_cmd = "UNKNOWN";
+        if (s->d->hooks->line) /* an exchange it was in ends: the next line is a command */
+            s->d->hooks->line(s, NULL, 0);
         session_error(s, "500 5.5.0 Error: line too long");
         return true;
     }

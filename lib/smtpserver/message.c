@@ -163,10 +163,12 @@ static void headers_done(struct session *s, struct buf *add)
     header_scanner_finish(&m->headers, header_field, s);
     header_scanner_free(&m->headers);
     m->in_headers = false;
+    const char *refusal = m->keep_back ? s->d->hooks->headers_end(s, add) : NULL;
+    /* the role may have added the Message-ID (RFC 6409 sec 8.3): that one is logged */
+    const char *added = !m->msgid && add && add->len ? strstr(buf_cstr(add), "Message-ID: ") : NULL;
+    if (added && (added == add->data || added[-1] == '\n'))
+        m->msgid = xstrndup(added + 12, strcspn(added + 12, "\n"));
     log_info("%s: message-id=%s", m->id, m->msgid ? m->msgid : "<>");
-    if (!m->keep_back)
-        return;
-    const char *refusal = s->d->hooks->headers_end(s, add);
     if (refusal)
         refuse(m, refusal);
 }

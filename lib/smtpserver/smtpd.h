@@ -84,7 +84,8 @@ struct smtpd_hooks {
     /* EHLO: the role's extension lines, sent with session_reply(s, "250-..."). */
     void (*ehlo)(struct session *s);
     /* A command line before it is parsed: true when the role took it (a SASL exchange in
-     * progress). Such lines, like AUTH commands, are wiped after use and never logged. */
+     * progress). Such lines, like AUTH commands, are wiped after use and never logged. line
+     * NULL: a line too long came (answered 500 by the engine), which ends any exchange. */
     bool (*line)(struct session *s, const char *line, size_t len);
     /* The AUTH command; NULL: 503 5.5.1. */
     void (*auth)(struct session *s, const char *args);

@@ -158,7 +158,9 @@ def test_missing_from_date_message_id_are_added(sub):
     head, body = raw.split(b"\n\n", 1)
     assert f"\nFrom: <{ALICE}>\n".encode() in head + b"\n", head
     assert re.search(rb"\nDate: \w{3}, \d{2} \w{3} \d{4} ", head), head
-    assert re.search(rb"\nMessage-ID: <[0-9A-F]{18}\.[0-9A-F]{8}@", head), head
+    msgid = re.search(rb"\nMessage-ID: (<[0-9A-F]{18}\.[0-9A-F]{8}@[^>]+>)", head)
+    assert msgid, head
+    assert f"message-id={msgid.group(1).decode()}" in sub.log()  # the log names the one added
     assert body == b"body\n"
     # The added fields come after the client's (where its header section ended).
     assert head.index(b"Subject: bare") < head.index(b"Message-ID:")
@@ -391,4 +393,19 @@ def test_auth_parameter_of_mail_from_is_taken(sub):
         assert code == 250, lines
         assert s.cmd("RSET")[0] == 250
     assert s.cmd(f"MAIL FROM:<{ALICE}> AUTH=a+2")[0] == 501
+    s.close()
+
+
+def test_line_too_long_ends_the_auth_exchange(sub):
+    """RFC 4954 sec 4: a response the server cannot use ends the exchange; the next line is
+    a command again, not a password to count as a failed login."""
+    s = Smtp(sub)
+    s.ehlo()
+    s.starttls()
+    s.ehlo()
+    assert s.cmd("AUTH PLAIN")[0] == 334
+    code, lines = s.cmd("A" * 100000)
+    assert code == 500, lines
+    assert s.cmd("NOOP")[0] == 250
+    assert "authentication failed" not in sub.log()
     s.close()
