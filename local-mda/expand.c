@@ -10,7 +10,8 @@
  * Alias values have aliases(5) syntax (lib/global/alias_value.h). An address without '@'
  * gets the domain of the alias that lists it, or $myorigin when a local-part key ("root:")
  * lists it; targets of an :include: file are qualified as the alias that includes it. An
- * alias that lists itself ("a@x: a@x, b@y") keeps a copy in its own mailbox, as "\a" does.
+ * alias that lists itself ("a@x: a@x, b@y") keeps a copy in its own mailbox, as "\a" does;
+ * without a mailbox that member is left out (logged) unless it is the only one.
  * Commands and files are kept only from a trusted source (trusted_owner: an alias table or
  * include file owned by root, or by the instance's user when it runs unprivileged, and
  * writable by no one else) that allow_mail_to_commands / allow_mail_to_files allow
@@ -23,6 +24,7 @@
 #include "local.h"
 #include "buf.h"
 #include "idn.h"
+#include "log.h"
 #include "mem.h"
 #include <ctype.h>
 #include <stdarg.h>
@@ -81,6 +83,7 @@ void expansion_free(struct expansion *x)
     for (size_t i = 0; i < x->nunknown; i++)
         free(x->unknown[i]);
     free(x->unknown);
+    free(x->self_unknown);
     for (size_t i = 0; i < x->nspecial; i++) {
         free(x->special[i].what);
         free(x->special[i].owner);
@@ -215,8 +218,11 @@ static char *qualified(const struct scope *sc, const char *text)
     return strchr(text, '@') ? xstrdup(text) : xasprintf("%s@%s", text, sc->domain);
 }
 
-/* "\user" or an alias listing itself: that mailbox, without alias expansion. */
-static void walk_mailbox(struct walk *w, const char *t)
+/* "\user" or an alias listing itself (self): that mailbox, without alias expansion. An
+ * alias that lists itself but has no mailbox does not silence its other members (nor can
+ * its copy be forwarded, which would come back to the alias): it is left out, and bounces
+ * only when nothing else remains (expand_recipient). */
+static void walk_mailbox(struct walk *w, const char *t, bool self)
 {
     char *mailbox = NULL;
     enum rcpt_class c = resolve_mailbox(w->rq->mda->res, t, &mailbox, NULL);
@@ -224,7 +230,9 @@ static void walk_mailbox(struct walk *w, const char *t)
         add_local(w, mailbox, t);
     else if (c == RCPT_TEMPFAIL)
         fail(w, "defer", "4.3.0", "cannot look up %s: table unavailable", t);
-    else
+    else if (self && !w->x->self_unknown)
+        w->x->self_unknown = xstrdup(t);
+    else if (!self)
         fail(w, "bounce", "5.1.1", "unknown user: %s", t);
     free(mailbox);
 }
@@ -250,14 +258,14 @@ static void walk_target(struct walk *w, const char *owner, const struct scope *s
         break;
     case ALIAS_MAILBOX: {
         char *a = qualified(sc, t->text);
-        walk_mailbox(w, a);
+        walk_mailbox(w, a, false);
         free(a);
         break;
     }
     case ALIAS_ADDRESS: {
         char *a = qualified(sc, t->text), *la = lowered(a);
         if (strcmp(la, w->stack[w->depth - 1]) == 0) /* lists itself: its own mailbox */
-            walk_mailbox(w, a);
+            walk_mailbox(w, a, true);
         else
             walk_address(w, a);
         free(la);
@@ -395,6 +403,13 @@ void expand_recipient(struct request *rq, const char *rcpt, struct expansion *x)
     };
     walk_address(&w, rcpt);
     free(w.stack);
+    if (!x->failed && x->self_unknown) {
+        if (x->nlocal + x->nremote + x->nspecial + x->nunknown == 0) {
+            fail(&w, "bounce", "5.1.1", "unknown user: %s", x->self_unknown);
+            return;
+        }
+        log_warn("alias %s lists itself but has no mailbox: that member is left out", x->self_unknown);
+    }
     if (x->failed || x->nunknown == 0)
         return;
     if (x->nlocal + x->nremote + x->nspecial == 0) {

@@ -96,6 +96,7 @@ struct expansion {
     size_t nremote;
     char **unknown; /* alias members in our domains that do not exist */
     size_t nunknown;
+    char *self_unknown; /* an alias that lists itself and has no mailbox */
     bool failed;
     struct outcome fail; /* when failed */
 };

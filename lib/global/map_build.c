@@ -5,8 +5,8 @@
  * white space continues the previous entry's value (joined with one space). Keys are
  * lowercased. Problems are collected as "file:line: reason": a NUL byte, a line longer than
  * MAP_LINE_MAX, a key without a value, an over-long key or a continuation line with nothing
- * to continue are errors (nothing is written); a duplicate key is a warning and the last
- * one wins. The result is written to a temporary file in the same directory, synced, and
+ * to continue are errors (nothing is written); a duplicate key is a warning and the first
+ * one is kept (as Postfix's postmap and postalias do). The result is written to a temporary file in the same directory, synced, and
  * renamed over SOURCE.lmdb, so readers always see a complete table.
  *
  * Aliases tables (map_build_aliases) are checked as aliases(5) (alias_value.h): every entry
@@ -269,8 +269,8 @@ static void mark_duplicates(struct parser *p)
         qsort(p->v, p->n, sizeof *p->v, entry_cmp);
     for (size_t i = 1; i < p->n; i++)
         if (p->v[i].klen == p->v[i - 1].klen && memcmp(p->v[i].key, p->v[i - 1].key, p->v[i].klen) == 0) {
-            p->v[i - 1].superseded = true;
-            errlist_warn(p->errs, "%s:%lu: duplicate key \"%s\" (line %lu); the last one wins",
+            p->v[i].superseded = true; /* as postmap and postalias: the first one counts */
+            errlist_warn(p->errs, "%s:%lu: duplicate key \"%s\" (first at line %lu); the first one is kept",
                          p->file, p->v[i].line, p->v[i].key, p->v[i - 1].line);
         }
 }

@@ -1,6 +1,7 @@
 """Alias loops and limits (doc/mailstore.md, local-mda): an alias loop bounces with 5.4.6
 "alias loop: ADDR"; nesting deeper than alias_recursion_limit bounces with 5.4.6; more than
-alias_expansion_limit addresses bounces with 5.3.0; each limit is tested at the boundary
+alias_expansion_limit addresses bounces with 5.3.0; an alias that lists itself without a
+mailbox leaves that member out (and bounces 5.1.1 when it is the only one); each limit is tested at the boundary
 (exactly the limit is delivered), and a bounced alias leaves no partial delivery. A
 delivered alias is logged as Postfix does: one line per member, orig_to=<alias>."""
 import re
@@ -20,6 +21,8 @@ chain3@example.test: c2@example.test
 chain4@example.test: chain3@example.test
 three@example.test: u1, u2, u3
 four@example.test: u1, u2, u3, u4
+selfkeep@example.test: selfkeep@example.test, u4
+selfonly@example.test: selfonly
 """
 CASES = {  # alias -> (dsn, reason) of the bounce, or the members it was delivered to
     "loop1": ("5.4.6", "alias loop: loop1@example.test"),
@@ -27,6 +30,9 @@ CASES = {  # alias -> (dsn, reason) of the bounce, or the members it was deliver
     "chain4": ("5.4.6", "alias loop: nesting deeper than 3 at c1@example.test"),
     "three": ["u1", "u2", "u3"],
     "four": ("5.3.0", "alias expansion limit (3 addresses) exceeded"),
+    # lists itself without a mailbox: left out, the other member still gets it
+    "selfkeep": ["u4"],
+    "selfonly": ("5.1.1", "unknown user: selfonly@example.test"),
 }
 
 
@@ -78,10 +84,11 @@ def test_alias_loops_and_limits(instance):
         else:
             dsn, status, reason = bounce_line(log, f"{alias}@{DOMAIN}")
             assert (dsn, status, reason) == (expected[0], "bounced", expected[1]), alias
-    # Who got what: u1 chain3 and three, u2 and u3 three, u4 nothing (four bounced whole).
+    # Who got what: u1 chain3 and three, u2 and u3 three, u4 selfkeep (four bounced whole).
     got = {u: sorted(parse(m)["Subject"] for m in instance.messages(u)) for u in USERS}
     assert got == {USERS[0]: ["via chain3", "via three"], USERS[1]: ["via three"],
-                   USERS[2]: ["via three"], USERS[3]: []}, got
+                   USERS[2]: ["via three"], USERS[3]: ["via selfkeep"]}, got
+    assert "alias selfkeep@example.test lists itself but has no mailbox" in log
     # The sender got one non-delivery report per bounced alias, with its status.
     statuses = {}
     for raw in instance.messages(ALICE):

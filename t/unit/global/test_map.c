@@ -170,7 +170,7 @@ static void test_iterate_in_key_order(void **state)
     map_close(m);
 }
 
-static void test_duplicate_is_warning_last_wins(void **state)
+static void test_duplicate_is_warning_first_kept(void **state)
 {
     static const char text[] = "x: first\ny: other\nX: second\n";
     const char *path = source("dups", text, sizeof text - 1);
@@ -180,7 +180,7 @@ static void test_duplicate_is_warning_last_wins(void **state)
     assert_int_equal(errlist_errors(&errs), 0);
     assert_non_null(strstr(errs.msgs[0], "dups:3: duplicate key \"x\""));
     struct map *m = open_built(path);
-    expect(m, "x", "second");
+    expect(m, "x", "first"); /* as postmap and postalias */
     map_close(m);
     errlist_free(&errs);
 }
@@ -328,7 +328,7 @@ int main(void)
         cmocka_unit_test(test_bracketed_next_hop_keys),
         cmocka_unit_test(test_built_table_keeps_mode_and_group),
         cmocka_unit_test(test_iterate_in_key_order),
-        cmocka_unit_test(test_duplicate_is_warning_last_wins),
+        cmocka_unit_test(test_duplicate_is_warning_first_kept),
         cmocka_unit_test(test_malformed_sources),
         cmocka_unit_test(test_rebuild_is_seen_by_open_handle),
         cmocka_unit_test(test_open_errors),
