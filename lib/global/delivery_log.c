@@ -26,17 +26,19 @@ double delivery_now(void)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* As Postfix's format_tv with its defaults (two significant digits, at most two decimals,
+ * trailing zeros dropped): 0.04, 0.15, 1.6, 8.5, 54, 1017. */
 void delivery_fmt_delay(char *out, size_t size, double s)
 {
     if (s < 0.005) {
         snprintf(out, size, "0");
         return;
     }
-    if (s >= 10) {
+    if (s >= 9.95) {
         snprintf(out, size, "%.0f", s);
         return;
     }
-    snprintf(out, size, "%.2f", s);
+    snprintf(out, size, s >= 0.995 ? "%.1f" : "%.2f", s);
     char *p = out + strlen(out) - 1;
     while (*p == '0')
         *p-- = 0;
