@@ -149,6 +149,26 @@ static int show_values(struct cli *c, int argc, char **argv, const struct show_o
     return 0;
 }
 
+/* -d -x: what each default comes to, in a configuration of nothing but defaults. */
+static int show_expanded_defaults(struct cli *c, int argc, char **argv, const struct show_opts *o)
+{
+    struct config *cfg = config_defaults(c->confdir);
+    int rc = 0;
+    if (argc == 0)
+        show_all(cfg, o);
+    for (int i = 0; i < argc; i++) {
+        const char *name = current_name(argv[i]);
+        if (!param_find(name)) {
+            cli_err("unknown parameter \"%s\"", argv[i]);
+            rc = 1;
+        } else {
+            show_value(cfg, name, o);
+        }
+    }
+    config_free(cfg);
+    return rc;
+}
+
 /* -#: comment parameters out of main.cf. */
 static int comment_out(struct cli *c, int argc, char **argv)
 {
@@ -267,7 +287,7 @@ static int conf_set(struct cli *c, int argc, char **argv)
         const char *name = current_name(arg_name);
         const char *value = eq + 1;
         value += strspn(value, " \t");
-        if (!param_find(name)) {
+        if (!param_find(name) && strncmp(name, "local_", 6) != 0) { /* local_*: the admin's own */
             cli_err("unknown parameter \"%s\" (see posthorn conf -d)", name);
             rc = 1;
         } else if (strchr(value, '\n') || !value_ok(c, name, value)) {
@@ -321,6 +341,8 @@ int cmd_conf(struct cli *c, int argc, char **argv)
         puts("lmdb"); /* lib/global/map.h */
         return 0;
     }
+    if (defaults && o.expand) /* postconf -xd: the defaults with $name expanded */
+        return show_expanded_defaults(c, argc, argv, &o);
     if (defaults)
         return show_defaults(argc, argv, o.value_only, c->verbose);
     return show_values(c, argc, argv, &o);

@@ -229,8 +229,8 @@ bool config_override(struct config *cfg, const char *assignment, const char *whe
         warn_renamed(errs, where, tn, renamed);
         tn = renamed;
     }
-    if (param_find(tn) == NULL) {
-        errlist_add(errs, "%s: unknown parameter \"%s\"", where, tn);
+    if (param_find(tn) == NULL && !(strncmp(tn, "local_", 6) == 0 && valid_name(tn))) {
+        errlist_add(errs, "%s: unknown parameter \"%s\"", where, tn); /* local_*: the admin's */
         free(name);
         return false;
     }

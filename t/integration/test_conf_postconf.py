@@ -24,6 +24,18 @@ def test_values_raw_expanded_and_unknown(instance):
     assert p.stdout == "myorigin = $mydomain\n"
 
 
+def test_local_names_and_expanded_defaults(instance):
+    """Names starting with local_ are the admin's own (doc/operator.md): -e writes them and
+    $local_x expands; -xd expands the defaults as postconf -xd does."""
+    conf(instance, "-e", "local_site=mail.site.test", "myhostname=$local_site")
+    assert conf(instance, "-xh", "myhostname").stdout == "mail.site.test\n"
+    assert "local_site = mail.site.test" in conf(instance, "-n").stdout or \
+        "local_site = mail.site.test" in (instance.etc / "main.cf").read_text()
+    assert conf(instance, "-dh", "myorigin").stdout == "$myhostname\n"
+    expanded = conf(instance, "-xdh", "myorigin").stdout
+    assert expanded and "$" not in expanded
+
+
 def test_n_is_sorted_and_hash_comments_out(instance):
     conf(instance, "-e", "queue_run_delay=7s")
     names = [line.split(" = ")[0] for line in conf(instance, "-n").stdout.splitlines()]
