@@ -39,5 +39,8 @@ int sm_smtp_session(struct cli *c, const struct sm_opts *o);
 int sm_flush(struct cli *c, const char *site);
 /* -bv: say for each recipient how it would be delivered; nothing is sent. */
 int sm_verify(struct cli *c, const struct sm_opts *o);
+/* One address as -bv sees it: EX_OK, EX_NOUSER (unknown here) or EX_TEMPFAIL; *text
+ * (malloc'ed or NULL) says why. */
+int sm_verify_one(struct cli *c, const char *addr, char **text);
 
 #endif

@@ -55,6 +55,17 @@ static int verify_direct(struct cli *c, char **addrs, size_t n, int *verdict, ch
     return EX_OK;
 }
 
+int sm_verify_one(struct cli *c, const char *addr, char **text)
+{
+    int verdict = EX_TEMPFAIL;
+    char *err = NULL, *a = (char *)addr;
+    *text = NULL;
+    int rc = sm_direct_access(c) ? verify_direct(c, &a, 1, &verdict, text)
+                                 : pickup_verify(cli_spool(c), timeout_ms(c), &a, 1, &verdict, text, &err);
+    free(err);
+    return rc == EX_OK ? verdict : EX_TEMPFAIL;
+}
+
 /* "addr... text" per recipient, as sendmail -bv prints; 67 when one is unknown, 75 when
  * one cannot be decided now. */
 int sm_verify(struct cli *c, const struct sm_opts *o)

@@ -132,6 +132,21 @@ static void rcpt(struct bs *s, const char *args)
         reply("553 5.1.3 Bad recipient address syntax");
         return;
     }
+    /* As smtpd answers RCPT (Postfix's -bs runs smtpd): an unknown user of ours is refused
+     * now, not bounced later. */
+    char *why = NULL;
+    int verdict = sm_verify_one(s->c, addr, &why);
+    free(why);
+    if (verdict == EX_NOUSER) {
+        reply("550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
+        free(addr);
+        return;
+    }
+    if (verdict != EX_OK) {
+        reply("451 4.3.0 <%s>: Temporary lookup failure", addr);
+        free(addr);
+        return;
+    }
     smtp_notify_text(r.notify, notify, sizeof notify);
     local_envelope_add(&s->e, addr, r.orcpt[0] ? r.orcpt : NULL, notify[0] ? notify : NULL);
     free(addr);
