@@ -108,6 +108,7 @@ void resolver_close(struct resolver *r)
 }
 
 struct accounts *resolver_accounts(struct resolver *r) { return r->acc; }
+struct config *resolver_config(struct resolver *r) { return r->cfg; }
 
 /* What the caller learns of a table hit besides the value (hit may be NULL). */
 static void note_hit(struct alias_map *am, const char *key, struct alias_hit *hit)

@@ -63,6 +63,7 @@ enum rcpt_class resolve_mailbox(struct resolver *r, const char *addr, char **res
  * $myorigin)? 1 yes, 0 no, -1 the account database could not be read. */
 int resolve_domain_is_ours(struct resolver *r, const char *addr);
 struct accounts *resolver_accounts(struct resolver *r);
+struct config *resolver_config(struct resolver *r);
 
 /* The targets of alias's value (an RCPT_ALIAS result) in aliases(5) syntax (alias_value.h);
  * an address or \user target without '@' gets alias's domain. fn(ctx, target, supported)

@@ -242,29 +242,3 @@ int local_submit_queue(struct config *cfg, const char *spool, const struct local
     trigger_qmgr(spool);
     return EX_OK;
 }
-
-int local_submit_verify(struct resolver *r, const char *addr, char **text)
-{
-    char *result = NULL, *ext = NULL;
-    enum rcpt_class k = resolve_recipient(r, addr, &result, &ext);
-    int rc = EX_OK;
-    switch (k) {
-    case RCPT_USER: *text = xasprintf("deliverable: mailbox %s", result); break;
-    case RCPT_ALIAS: *text = xasprintf("deliverable: alias for %s", result); break;
-    case RCPT_REMOTE:
-        *text = xasprintf("deliverable: remote, sent by smtp to %s", strrchr(addr, '@') + 1);
-        break;
-    case RCPT_UNKNOWN:
-        *text = xstrdup("undeliverable: unknown user");
-        rc = EX_NOUSER;
-        break;
-    case RCPT_TEMPFAIL:
-    default:
-        *text = xstrdup("deferred: the recipient tables cannot be read now");
-        rc = EX_TEMPFAIL;
-        break;
-    }
-    free(result);
-    free(ext);
-    return rc;
-}

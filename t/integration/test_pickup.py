@@ -183,6 +183,27 @@ def test_bv_reports_without_sending(users):
     assert inst.messages(ALICE) == []
 
 
+def test_bv_follows_aliases_to_the_final_recipients(instance):
+    """-bv of an alias names where the mail would end (members of members), and an alias
+    loop as the bounce it would be (doc/operator.md)."""
+    instance.add_user(ALICE)
+    instance.add_user(BOB)
+    (instance.etc / "aliases").write_text(
+        "team: alice, sub\nsub: bob, far@elsewhere.test\nloopa: loopb\nloopb: loopa\n"
+        "self: self, alice\n")
+    instance.posthorn("map", "build", str(instance.etc / "aliases"))
+    instance.start()
+    p = as_nobody(instance, [SENDMAIL, "-bv", f"team@{DOMAIN}", f"self@{DOMAIN}"])
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    out = p.stdout.decode()
+    assert (f"team@{DOMAIN}... deliverable: alias for mailbox {ALICE}, mailbox {BOB}, "
+            "remote far@elsewhere.test") in out, out
+    assert f"self@{DOMAIN}... deliverable: alias for mailbox {ALICE}\n" in out, out
+    p = as_nobody(instance, [SENDMAIL, "-bv", f"loopa@{DOMAIN}"])
+    assert p.returncode == 67, (p.stdout, p.stderr)
+    assert "undeliverable: alias loop: loopa@" in p.stdout.decode(), p.stdout
+
+
 def test_q_flushes_for_any_user(users):
     p = as_nobody(users, [SENDMAIL, "-q"])
     assert p.returncode == 0, p.stderr
