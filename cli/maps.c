@@ -34,7 +34,8 @@ int cli_map_build(struct cli *c, const char *source, bool aliases)
     } else {
         n = map_build(source, &errs);
     }
-    errlist_print(&errs, stderr);
+    for (size_t i = 0; i < errs.n; i++) /* prefixed with the program's name, as newaliases' */
+        fprintf(stderr, "%s: %s\n", c->progname ? c->progname : "posthorn", errs.msgs[i]);
     int rc = (n < 0 || errlist_errors(&errs) > 0) ? 1 : 0;
     if (rc == 0 && c->verbose)
         printf("posthorn: %s.lmdb: %ld entr%s\n", source, n, n == 1 ? "y" : "ies");

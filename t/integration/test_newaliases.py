@@ -38,7 +38,15 @@ ERRORS = [
 
 
 def errors_of(stderr, path):
-    return [l[len(str(path)) + 1:] for l in stderr.splitlines() if l.startswith(f"{path}:")]
+    """The "FILE:LINE: ..." reports, each after the program's name ("posthorn: ",
+    "sendmail: ")."""
+    out = []
+    for l in stderr.splitlines():
+        prog, sep, rest = l.partition(": ")
+        assert sep and " " not in prog, l  # every line names its program
+        if rest.startswith(f"{path}:"):
+            out.append(rest[len(str(path)) + 1:])
+    return out
 
 
 def test_every_bad_line_is_reported_and_nothing_written(instance):
