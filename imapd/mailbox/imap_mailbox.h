@@ -133,7 +133,7 @@ struct imap_session {
     struct buf line;
 };
 
-/* durable.c: a STORE's replies wait for its syncs, which run on a worker thread */
+/* durable.c: the replies of STORE and EXPUNGE wait for their syncs, on a worker thread */
 void durable_setup(struct imapd *d);
 /* Before a command: true when its syncs are deferred and its replies held (call
  * durable_end after it ran, inside the session's step). */

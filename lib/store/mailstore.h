@@ -211,7 +211,8 @@ int mailbox_store_many(struct mail_user *mu, const char *mailbox, const uint32_t
 /* --- deferred syncs (doc/mailstore.md, "Deferred syncs") ---
  * A process that serves many sessions on one event loop (imapd-mailbox) need not wait on
  * its loop for the syncs that make a change durable. With deferral on, mailbox_store_many
- * returns once its transaction is committed and its files renamed; the syncs it still owes
+ * and mailbox_expunge_many return once their transaction is committed and their files
+ * renamed (expunged files also removed); the syncs they still owe
  * (the directories of the renames, the index's meta page) are noted on the handle, and fn
  * is called before they are done. The caller takes them with mail_user_take_syncs, runs
  * them on another thread with mailstore_syncs_run and acknowledges the change only after

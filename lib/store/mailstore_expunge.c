@@ -89,9 +89,10 @@ int mailbox_expunge_many(struct mail_user *mu, const char *mailbox, const uint32
     if (!name)
         return -1;
     struct expunge_op op = {.mailbox = name, .dir = ms_mailbox_dir(mu, name), .uids = uids, .n = n};
-    int rc = ms_write(mu, expunge_apply, expunge_undo, &op);
-    if (rc == 0)
-        rc = ms_fileops_finish(&op.ren);
+    size_t txnid;
+    int rc = ms_write_txn(mu, expunge_apply, expunge_undo, &op, &txnid);
+    if (rc == 0) /* index and directories synced before the answer, or deferred (mailstore.h) */
+        rc = ms_durable(mu, txnid, &op.ren);
     for (size_t i = 0; rc == 0 && i < op.ren.n; i++)
         (void)unlink(op.ren.v[i].to);
     if (rc != 0)

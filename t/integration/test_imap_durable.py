@@ -1,10 +1,11 @@
-"""A STORE's syncs run off the event loop (doc/imapd.md, "Writes and durability";
+"""The syncs of STORE and EXPUNGE run off the event loop (doc/imapd.md, "Writes and durability";
 imapd/mailbox/durable.c): with the test hook POSTHORN_TEST_SYNC_DELAY_MS making every batch
 of syncs take 2 s, and one imapd-mailbox process holding both sessions, the STORE's
 untagged FETCH and tagged OK come only after the syncs, while the other session's NOOP,
 FETCH and SEARCH are answered at once; several sessions' STOREs share one batch (they all
-finish within about one delay, not one after the other); a session that disconnects while
-its syncs run leaves the process serving; and the flags are in the index and the file names
+finish within about one delay, not one after the other); an EXPUNGE's untagged EXPUNGE and
+OK wait the same way and the message file is gone; a session that disconnects while its
+syncs run leaves the process serving; and the flags are in the index and the file names
 afterwards."""
 import os
 import re
@@ -108,3 +109,24 @@ def test_session_gone_while_syncing(imap):
     assert b.ok("NOOP") is not None
     flags = b.ok("FETCH 1 (FLAGS)")
     assert any(b"\\Deleted" in f for f in flags), flags
+
+
+def test_expunge_waits_for_its_syncs(imap):
+    writer, reader = Session(imap), Session(imap)
+    fill(writer, 3)
+    writer.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    reader.ok("SELECT INBOX")
+    result = {}
+
+    def expunge():
+        result["r"], result["t"] = timed(writer.cmd, "EXPUNGE")
+    th = threading.Thread(target=expunge)
+    th.start()
+    time.sleep(0.3)
+    _, t_noop = timed(reader.ok, "NOOP")
+    th.join()
+    untagged, tagged = result["r"]
+    assert tagged.startswith(b"OK") and b"2 EXPUNGE" in untagged, (tagged, untagged)
+    assert result["t"] >= DELAY_MS / 1000 and t_noop < DELAY_MS / 1000 / 2, (result["t"], t_noop)
+    files = list((imap.maildir(ALICE) / "cur").iterdir()) + list((imap.maildir(ALICE) / "new").iterdir())
+    assert len(files) == 2, files
