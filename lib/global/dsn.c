@@ -153,6 +153,54 @@ static void put_original_recipient(struct buf *b, const char *orcpt)
     free(addr);
 }
 
+/* A reason in smtp-client's shape, "host NAME[ADDR] said: REPLY (in reply to CMD command)"
+ * (smtpc_said), came from a remote MTA: *host and *reply point into it (lengths in *hlen
+ * and *rlen). */
+static bool smtp_said(const char *reason, const char **host, size_t *hlen, const char **reply,
+                      size_t *rlen)
+{
+    static const char said[] = "] said: ", tail[] = " command)";
+    if (!reason || strncmp(reason, "host ", 5) != 0)
+        return false;
+    const char *end = strstr(reason, said), *bracket;
+    if (!end)
+        return false;
+    for (bracket = end; bracket > reason + 5 && *bracket != '['; bracket--) {
+    }
+    if (*bracket != '[' || bracket == reason + 5)
+        return false;
+    *host = reason + 5;
+    *hlen = (size_t)(bracket - *host);
+    *reply = end + sizeof said - 1;
+    *rlen = strlen(*reply);
+    const char *in = strstr(*reply, " (in reply to ");
+    size_t n = strlen(*reply), t = sizeof tail - 1;
+    if (in && n >= t && strcmp(*reply + n - t, tail) == 0)
+        *rlen = (size_t)(in - *reply);
+    return *rlen > 0;
+}
+
+/* RFC 3464 sec 2.3.5 and 2.3.6: for an SMTP server's answer, Remote-MTA names it and the
+ * Diagnostic-Code is of type smtp, the reply itself; other reasons are x-posthorn text. */
+static void put_diagnostic(struct buf *b, const struct dsn_rcpt *rc)
+{
+    const char *host, *reply;
+    size_t hlen, rlen;
+    if (!rc->diag_type && smtp_said(rc->diag, &host, &hlen, &reply, &rlen)) {
+        buf_puts(b, "Remote-MTA: dns; ");
+        put_clean(b, host, hlen < DNS_NAME_MAX ? hlen : DNS_NAME_MAX);
+        buf_puts(b, "\nDiagnostic-Code: smtp; ");
+        put_clean(b, reply, rlen < DIAG_MAX ? rlen : DIAG_MAX);
+        buf_puts(b, "\n");
+        return;
+    }
+    buf_puts(b, "Diagnostic-Code: ");
+    put_clean(b, rc->diag_type ? rc->diag_type : "x-posthorn", ADDR_TYPE_MAX);
+    buf_puts(b, "; ");
+    put_clean(b, rc->diag, DIAG_MAX);
+    buf_puts(b, "\n");
+}
+
 static void put_rcpt_fields(struct buf *b, const struct dsn_rcpt *rc, bool global)
 {
     char date[MAIL_DATE_SIZE];
@@ -167,13 +215,8 @@ static void put_rcpt_fields(struct buf *b, const struct dsn_rcpt *rc, bool globa
     buf_puts(b, "\nStatus: ");
     put_clean(b, rc->status, 16);
     buf_puts(b, "\n");
-    if (rc->diag && *rc->diag) {
-        buf_puts(b, "Diagnostic-Code: ");
-        put_clean(b, rc->diag_type ? rc->diag_type : "x-posthorn", ADDR_TYPE_MAX);
-        buf_puts(b, "; ");
-        put_clean(b, rc->diag, DIAG_MAX);
-        buf_puts(b, "\n");
-    }
+    if (rc->diag && *rc->diag)
+        put_diagnostic(b, rc);
     if (rc->last_attempt) {
         mail_date_format(date, sizeof date, (time_t)rc->last_attempt);
         buf_printf(b, "Last-Attempt-Date: %s\n", date);

@@ -232,6 +232,10 @@ def test_remote_5xx_bounces_that_recipient_with_the_reply(lab):
     assert block["Final-Recipient"] == "rfc822; nobody@rj.example"
     assert block["Status"] == "5.1.1"
     assert "550 5.1.1 <nobody@rj.example>: Recipient address rejected" in block["Diagnostic-Code"]
+    # RFC 3464 sec 2.3.5, 2.3.6: the server named, its reply as an smtp diagnostic
+    assert block["Remote-MTA"] == "dns; mx.rj.example"
+    assert block["Diagnostic-Code"] == ("smtp; 550 5.1.1 <nobody@rj.example>: Recipient address "
+                                        "rejected: no such user")
     inst.wait_queue_empty()
 
 

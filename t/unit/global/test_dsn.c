@@ -121,6 +121,37 @@ static void test_failure_report(void **state)
     free(t);
 }
 
+/* RFC 3464 sec 2.3.5, 2.3.6: a remote server's answer (smtp-client's "host NAME[ADDR]
+ * said: REPLY (in reply to CMD command)") gives Remote-MTA and an smtp Diagnostic-Code. */
+static void test_remote_mta(void **state)
+{
+    struct dsn_report r;
+    struct dsn_rcpt rc;
+    report_base(&r, &rc, DSN_FAILURE);
+    rc.diag = "host mx.example.com[192.0.2.1] said: 550 5.1.1 <bob@example.test>: no such user "
+              "(in reply to RCPT TO command)";
+    char *t = compose(&r, original, true);
+    must_have(t, "Action: failed\nStatus: 5.1.1\nRemote-MTA: dns; mx.example.com\n"
+                 "Diagnostic-Code: smtp; 550 5.1.1 <bob@example.test>: no such user\n"
+                 "Last-Attempt-Date: ");
+    free(t);
+    /* without the command (after the end of data it is "end of DATA": the same shape) */
+    rc.diag = "host [192.0.2.7][192.0.2.7] said: 554 5.7.1 spam";
+    t = compose(&r, original, true);
+    must_have(t, "Remote-MTA: dns; [192.0.2.7]\nDiagnostic-Code: smtp; 554 5.7.1 spam\n");
+    free(t);
+    /* anything else stays our own text */
+    static const char *const ours[] = {"lost connection with host mx[192.0.2.1] while sending",
+                                       "host  said: x", "host mx said: 550 x", "host [] said: "};
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
+        rc.diag = ours[i];
+        t = compose(&r, original, true);
+        must_not_have(t, "Remote-MTA");
+        must_have(t, "Diagnostic-Code: x-posthorn; ");
+        free(t);
+    }
+}
+
 static void test_headers_only(void **state)
 {
     struct dsn_report r;
@@ -455,6 +486,7 @@ static void test_queue_report(void **state)
 }
 
 UNIT_TEST_MAIN(cmocka_unit_test(test_notify),
+               cmocka_unit_test(test_remote_mta),
                cmocka_unit_test(test_failure_report),
                cmocka_unit_test(test_headers_only),
                cmocka_unit_test(test_success_and_delay),
