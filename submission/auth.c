@@ -115,7 +115,7 @@ static void answer(struct session *s, enum sasl_status r, struct sasl_creds *cr,
         session_error(s, "501 5.5.2 Error: cannot decode the response");
         break;
     case SASL_MALFORMED: /* counts as a failed login */
-        auth_fail_now(sub_of(s)->guard, &w, ss->sasl.mech, &o);
+        auth_fail_now(sub_of(s)->guard, &w, cr->authcid, ss->sasl.mech, &o);
         failed(s, &o);
         break;
     case SASL_CANCELLED:

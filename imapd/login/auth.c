@@ -45,7 +45,7 @@ static void sasl_answer(struct login_client *c, enum sasl_status r, struct sasl_
     case SASL_CHALLENGE: login_reply(c, "+ %s", challenge); break;
     case SASL_DONE: login_authenticate(c, cr->authcid, cr->passwd, mech); break;
     case SASL_BAD_BASE64: login_error(c, "%s BAD Invalid base64 data.", tag); break;
-    case SASL_MALFORMED: login_fail(c, mech); break;
+    case SASL_MALFORMED: login_fail(c, cr->authcid, mech); break;
     /* a cancel is answered BAD */
     case SASL_CANCELLED: login_error(c, "%s BAD Authentication cancelled.", tag); break;
     case SASL_UNSUPPORTED: imap_login_tagged(c, "NO Unsupported authentication mechanism."); break;

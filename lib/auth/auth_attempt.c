@@ -327,12 +327,13 @@ struct auth_attempt *auth_attempt_start(struct auth_guard *g, const struct auth_
     return a;
 }
 
-void auth_fail_now(struct auth_guard *g, const struct auth_client_info *who, const char *method,
-                   struct auth_outcome *out)
+void auth_fail_now(struct auth_guard *g, const struct auth_client_info *who, const char *user,
+                   const char *method, struct auth_outcome *out)
 {
     struct auth_attempt *a = attempt_new(g, who, method);
     a->owner = out; /* only for the log line: it is not called */
-    count_failure(a, NULL, out);
+    a->user = user ? auth_user_name(user, g->lim.default_domain) : NULL; /* NULL when unusable */
+    count_failure(a, a->user, out);
     attempt_free(a);
 }
 

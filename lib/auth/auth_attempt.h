@@ -81,8 +81,9 @@ struct auth_attempt *auth_attempt_start(struct auth_guard *g, const struct auth_
  * dropped (a failure already reported to anvil is logged and counted now). */
 void auth_attempt_forget(struct auth_attempt *a);
 /* A login that failed before any check (a malformed SASL message): it counts like a wrong
- * password, now; *out is the outcome (FAILED). */
-void auth_fail_now(struct auth_guard *g, const struct auth_client_info *who, const char *method,
-                   struct auth_outcome *out);
+ * password, now; *out is the outcome (FAILED). user: the name the client gave, for the log
+ * line (NULL when none could be read). */
+void auth_fail_now(struct auth_guard *g, const struct auth_client_info *who, const char *user,
+                   const char *method, struct auth_outcome *out);
 
 #endif

@@ -73,7 +73,10 @@ static enum sasl_status plain_response(struct sasl_exchange *x, const char *b64,
     } else if (!sasl_plain_parse(msg.data ? msg.data : "", msg.len, creds)) {
         st = SASL_MALFORMED;
     } else if (creds->authzid && strcasecmp(creds->authzid, creds->authcid) != 0) {
+        char *authcid = creds->authcid; /* kept: the failed login names who tried */
+        creds->authcid = NULL;
         sasl_creds_free(creds);
+        creds->authcid = authcid;
         st = SASL_MALFORMED;
     }
     wipe_buf(&msg);

@@ -41,7 +41,8 @@ enum sasl_status {
     SASL_BAD_BASE64,  /* not strict base64, or an empty or NUL-holding LOGIN field: a
                        * protocol error; the exchange is over */
     SASL_MALFORMED,   /* a PLAIN message that is not one, or that asks to act as another
-                       * user: counts as a failed login; the exchange is over */
+                       * user: counts as a failed login; the exchange is over (in the
+                       * second case creds->authcid is kept, for the log line) */
     SASL_CANCELLED,   /* the client sent "*" (RFC 4954 sec 4, RFC 5034 sec 4) */
     SASL_UNSUPPORTED  /* not PLAIN or LOGIN */
 };

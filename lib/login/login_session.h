@@ -147,6 +147,6 @@ void login_authenticate(struct login_client *c, const char *name, const char *pa
                         const char *method);
 /* A login that failed before any check (a malformed SASL message): counts like a wrong
  * password. */
-void login_fail(struct login_client *c, const char *method);
+void login_fail(struct login_client *c, const char *user, const char *method);
 
 #endif

@@ -69,11 +69,11 @@ void login_authenticate(struct login_client *c, const char *name, const char *pa
     c->wait_auth = true;
 }
 
-void login_fail(struct login_client *c, const char *method)
+void login_fail(struct login_client *c, const char *user, const char *method)
 {
     struct auth_client_info w = who(c);
     struct auth_outcome o;
-    auth_fail_now(c->srv->guard, &w, method, &o);
+    auth_fail_now(c->srv->guard, &w, user, method, &o);
     failed(c, &o);
 }
 

@@ -66,7 +66,7 @@ static void sasl_answer(struct login_client *c, enum sasl_status r, struct sasl_
     case SASL_CHALLENGE: login_reply(c, "+ %s", challenge); break;
     case SASL_DONE: login_authenticate(c, cr->authcid, cr->passwd, mech); break;
     case SASL_BAD_BASE64: login_error(c, "-ERR Invalid base64 data."); break;
-    case SASL_MALFORMED: login_fail(c, mech); break;
+    case SASL_MALFORMED: login_fail(c, cr->authcid, mech); break;
     case SASL_CANCELLED: login_error(c, "-ERR Authentication cancelled."); break;
     case SASL_UNSUPPORTED: login_error(c, "-ERR Unsupported authentication mechanism."); break;
     }

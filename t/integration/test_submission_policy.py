@@ -409,3 +409,17 @@ def test_line_too_long_ends_the_auth_exchange(sub):
     assert s.cmd("NOOP")[0] == 250
     assert "authentication failed" not in sub.log()
     s.close()
+
+
+def test_acting_as_another_user_is_a_failed_login_named_in_the_log(sub):
+    """RFC 4616: an authzid other than the authcid is refused (535) and logged under the
+    name that tried, not as an unreadable one (fail2ban and the operator see who it was)."""
+    s = Smtp(sub)
+    s.ehlo()
+    s.starttls()
+    s.ehlo()
+    code, lines = s.cmd(f"AUTH PLAIN {plain(ALICE, PASSWORD, authzid=BOB)}")
+    assert code == 535, lines
+    s.close()
+    sub.wait_log(f"authentication failed: user=<{ALICE}>, method=PLAIN")
+    assert PASSWORD not in sub.log()

@@ -22,7 +22,7 @@ static void on_line(struct login_client *c, struct buf *line)
     else if (strcmp(l, "tls") == 0)
         login_reply(c, "tls %s", login_can_starttls(c) ? "yes" : "no");
     else if (strcmp(l, "fail") == 0)
-        login_fail(c, "TEST");
+        login_fail(c, NULL, "TEST");
     else if (strcmp(l, "quit") == 0) {
         login_reply(c, "bye");
         login_close(c);
