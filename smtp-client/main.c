@@ -49,6 +49,7 @@ static void load_params(struct smtpc *sc, struct config *cfg)
         p->helo_name = p->myhostname;
     p->relayhost = config_str(cfg, PARAM(relayhost));
     p->soft_bounce = config_bool(cfg, PARAM(soft_bounce));
+    p->line_length_limit = (size_t)config_int(cfg, PARAM(smtp_line_length_limit));
     p->bind4 = config_str(cfg, PARAM(smtp_bind_address));
     p->bind6 = config_str(cfg, PARAM(smtp_bind_address6));
     p->t_connect = config_int(cfg, PARAM(smtp_connect_timeout)) * 1000;

@@ -303,11 +303,7 @@ static void bdat_fill(struct session *s)
             return;
         }
         buf_reset(&out);
-        for (size_t i = 0; i < len; i++) {
-            if (s->chunk[i] == '\n')
-                buf_putc(&out, '\r');
-            buf_putc(&out, s->chunk[i]);
-        }
+        dotstuff_encode(&s->ds, s->chunk, len, &out); /* CRLF (and long lines broken) only */
         s->body_end = r == 0;
         char head[48];
         int hl = snprintf(head, sizeof head, "BDAT %zu%s\r\n", out.len, r == 0 ? " LAST" : "");
@@ -329,6 +325,8 @@ static void body_start(struct session *s)
     s->body_end = false;
     queue_body_start(&s->d->msg, &s->body);
     dotstuff_init(&s->ds);
+    s->ds.max_line = s->sc->p.line_length_limit;
+    s->ds.no_dots = s->bdat;
     if (!s->chunk)
         s->chunk = xmalloc(QUEUE_CHUNK);
     log_debug("> %s: (message content, %zu bytes%s)", s->relay, s->d->msg.body_size,

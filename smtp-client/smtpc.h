@@ -44,6 +44,7 @@ struct smtpc_params {
     long long t_connect, t_helo, t_starttls, t_mail, t_rcpt, t_data_init, t_data_xfer,
         t_data_done, t_rset, t_quit; /* milliseconds */
     unsigned mx_address_limit, mx_session_limit, dest_concurrency;
+    size_t line_length_limit;    /* smtp_line_length_limit; 0: lines are never broken */
     bool cache_on_demand, skip_5xx_greeting, sasl_enable, soft_bounce, chunking;
     long long cache_time_ms, reuse_time_ms;
     long long rate_delay_ms;     /* smtp_destination_rate_delay; 0: none */

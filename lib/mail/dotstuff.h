@@ -6,7 +6,8 @@
  * and the SMTP client's DATA.
  *
  * A streaming state machine: the output does not depend on how the input is split into
- * chunks. A bare CR is data; CR LF stays one line end. No I/O, no logging; one encoder
+ * chunks. A bare CR is data; CR LF stays one line end. Optionally (max_line) long lines are
+ * broken, and (no_dots) the CRLF conversion runs alone. No I/O, no logging; one encoder
  * belongs to one thread; output is appended to a caller's buf. */
 #ifndef POSTHORN_DOTSTUFF_H
 #define POSTHORN_DOTSTUFF_H
@@ -18,6 +19,10 @@ struct dotstuff {
     bool line_start; /* the next byte starts a line */
     bool prev_cr;    /* the last byte of the current line was CR */
     size_t line_len; /* bytes of the current line so far, line end excluded */
+    /* Set after dotstuff_init: */
+    size_t max_line; /* a line longer than this is broken with CR LF SP (0: never), as
+                      * Postfix's smtp_line_length_limit does (RFC 5321 sec 4.5.3.1.6) */
+    bool no_dots;    /* CRLF line ends only, no dot doubling (BDAT, RFC 3030) */
 };
 
 /* What the line end consumed by dotstuff_encode_line() closed. */
@@ -26,6 +31,7 @@ struct dotstuff_line {
     bool empty; /* that line held nothing but its line end (LF or CR LF) */
 };
 
+/* A new encoder: no line limit, dots doubled. */
 void dotstuff_init(struct dotstuff *e);
 /* Encode data[0..len) up to and including its first LF, appending to out; returns the
  * bytes consumed (all of them when there is no LF). For callers that count lines. */

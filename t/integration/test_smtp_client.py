@@ -278,6 +278,27 @@ def test_2xx_reply_to_data_is_no_delivery(lab):
     inst.wait_queue_empty()
 
 
+def test_long_lines_are_broken_at_998(lab):
+    """RFC 5321 sec 4.5.3.1.6: no line over 998 octets goes out; a longer one is broken with
+    CR LF SP (smtp_line_length_limit, as Postfix), by DATA and by BDAT alike."""
+    from mx_lab import DEFAULT_EXTS
+    peer, chunking = lab.peer(2), lab.peer(3, exts=DEFAULT_EXTS + ("CHUNKING",))
+    inst = lab.start({"long.example": zone("long.example", [(10, "mx.long.example")],
+                                           {"mx.long.example": lab.addr(2)}),
+                      "bdat.example": zone("bdat.example", [(10, "mx.bdat.example")],
+                                           {"mx.bdat.example": lab.addr(3)})})
+    line = "".join(chr(ord("a") + i % 26) for i in range(2500))
+    send(inst, ["x@long.example"], "long line", body=line + "\nshort\n")
+    send(inst, ["y@bdat.example"], "long line bdat", body=line + "\nshort\n")
+    for p, verb in ((peer, "DATA"), (chunking, "BDAT")):
+        (txn,) = p.wait_delivered(1)
+        assert any(c.startswith(verb) for c in txn.session["commands"]), verb
+        lines = txn.data.split(b"\r\n")
+        assert max(len(l) for l in lines) <= 998, (verb, [len(l) for l in lines])
+        body = txn.data.split(b"\r\n\r\n", 1)[1]
+        assert body.replace(b"\r\n ", b"") == (line + "\r\nshort\r\n").encode(), verb
+
+
 def test_mx_pointing_at_ourselves_loops_back(lab):
     backup = lab.peer(2)
     inst = lab.start({"loop.example": ["loop.example. MX 10 mail.example.test."],

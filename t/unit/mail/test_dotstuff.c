@@ -5,6 +5,7 @@
 
 #include "dotstuff.h"
 #include "smtp_data.h"
+#include <stdlib.h>
 #include <string.h>
 
 static void encode_chunked(const char *in, size_t step, struct buf *out)
@@ -93,6 +94,48 @@ static void test_round_trip(void **state)
     }
 }
 
+static char *limited(const char *in, size_t max, bool no_dots, size_t step)
+{
+    struct dotstuff e;
+    struct buf out = BUF_INIT;
+    size_t len = strlen(in);
+    dotstuff_init(&e);
+    e.max_line = max;
+    e.no_dots = no_dots;
+    for (size_t off = 0; off < len; off += step)
+        dotstuff_encode(&e, in + off, len - off < step ? len - off : step, &out);
+    buf_cstr(&out);
+    return buf_steal(&out);
+}
+
+/* smtp_line_length_limit: a line longer than max is broken with CR LF SP; a CR LF is never
+ * split; no_dots leaves a leading dot alone (BDAT). The output does not depend on chunks. */
+static void test_line_limit(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t max;
+        bool no_dots;
+        const char *wire;
+    } t[] = {
+        {"abcd\n", 4, false, "abcd\r\n"},
+        {"abcdef\n", 4, false, "abcd\r\n ef\r\n"},
+        {"abcdefghijk\n", 4, false, "abcd\r\n efg\r\n hij\r\n k\r\n"},
+        {"abcd\r\n", 4, false, "abcd\r\n"},          /* the CR of CR LF is no content */
+        {".bcdef\n", 4, false, "..bcd\r\n ef\r\n"},  /* the doubled dot is not counted */
+        {".bcdef\n", 4, true, ".bcd\r\n ef\r\n"},
+        {"abcdef\n", 0, false, "abcdef\r\n"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        for (size_t step = 1; step <= 5; step++) {
+            char *got = limited(t[i].in, t[i].max, t[i].no_dots, step);
+            if (strcmp(got, t[i].wire) != 0)
+                fail_msg("case %zu step %zu: \"%s\"", i, step, got);
+            free(got);
+        }
+}
+
 UNIT_TEST_MAIN(cmocka_unit_test(test_wire_output),
+               cmocka_unit_test(test_line_limit),
                cmocka_unit_test(test_lines),
                cmocka_unit_test(test_round_trip))
