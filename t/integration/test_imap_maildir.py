@@ -153,3 +153,24 @@ def test_select_sees_changes_made_by_hand_at_once(instance):
     assert exists_after_select(b, "t4") == 1
     for r in (a, b):
         r.close()
+
+
+def test_fetch_of_a_message_expunged_meanwhile(instance):
+    """RFC 5530 sec 3, RFC 2180 sec 4.1: a FETCH that names a message another session has
+    expunged (the session still sees it: no EXPUNGE during FETCH, RFC 9051 sec 7.5.1) answers
+    the others and succeeds with OK [EXPUNGEISSUED], as Dovecot does; the next NOOP reports
+    the EXPUNGE."""
+    from imap_session import Session
+    inst = start(instance)
+    deliver(inst, ALICE, [message(i) for i in range(1, 4)])
+    a, b = Session(inst), Session(inst)
+    a.ok("SELECT INBOX")
+    b.ok("SELECT INBOX")
+    b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    untagged, tagged = a.cmd("FETCH 1:3 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert tagged.startswith(b"OK [EXPUNGEISSUED]"), (tagged, untagged)
+    fetched = [u.split(b" ")[0] for u in untagged if b" FETCH " in u]
+    assert fetched == [b"1", b"3"], untagged
+    assert not any(b"EXPUNGE" in u for u in untagged)
+    assert b"2 EXPUNGE" in a.ok("NOOP")
