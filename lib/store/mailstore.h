@@ -222,8 +222,7 @@ void mail_user_defer_syncs(struct mail_user *mu, bool on);
 /* The syncs noted since the last take (NULL when none); they hold the index open until
  * mailstore_syncs_free, so the handle may be closed first. */
 struct mailstore_syncs *mail_user_take_syncs(struct mail_user *mu);
-/* Any thread: fsync the directories, then the index unless a later commit already did.
- * 0 or an errno value. */
+/* Any thread: fsync the directories, then the index. 0 or an errno value. */
 int mailstore_syncs_run(struct mailstore_syncs *s);
 /* The thread that opened the handle, after mailstore_syncs_run has returned. NULL is a
  * no-op. */

@@ -3,8 +3,8 @@
  *
  * What a deferred set holds is what ms_sync_txn and ms_fileops_finish would have done: the
  * directories of the renames and the ID of the transaction. Running it needs nothing of
- * the handle but the LMDB environment (mdb_env_info and mdb_env_sync are safe beside
- * transactions of other threads), which the set keeps open with a reference of its own;
+ * the handle but the LMDB environment's file (an fdatasync of it is safe beside other
+ * threads' transactions), which the set keeps open with a reference of its own;
  * references are taken and dropped on the thread that opens handles. */
 #include "fileio.h"
 #include "mailstore_int.h"
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct mailstore_syncs {
     struct ms_env *e; /* held (ms_env_hold) */
@@ -78,9 +79,13 @@ int mailstore_syncs_run(struct mailstore_syncs *s)
     for (size_t i = 0; rc == 0 && i < s->ndirs; i++)
         if (fsync_dir(s->dirs[i]) < 0 && errno != ENOENT)
             rc = errno ? errno : EIO;
-    MDB_envinfo info;
-    if (rc == 0 && s->txnid && mdb_env_info(s->e->le.env, &info) == 0 && info.me_last_txnid == s->txnid)
-        rc = mdb_env_sync(s->e->le.env, 1); /* as ms_sync_txn: no later commit synced it */
+    /* What mdb_env_sync does without MDB_WRITEMAP (which the store never uses): an
+     * fdatasync of the file. Not mdb_env_sync itself, nor ms_sync_txn's shortcut: both read
+     * the meta pages through the map, which the opening thread may remap meanwhile (a map
+     * that grows). Once the first job of a batch synced, the others find nothing to write. */
+    mdb_filehandle_t fd;
+    if (rc == 0 && s->txnid && (rc = mdb_env_get_fd(s->e->le.env, &fd)) == 0 && fdatasync(fd) < 0)
+        rc = errno ? errno : EIO;
     return rc;
 }
 
