@@ -319,17 +319,17 @@ FROM_JUNK = [
 ]
 
 
-@pytest.mark.parametrize("value", FROM_JUNK, ids=range(len(FROM_JUNK)))
-def test_header_from_with_junk_beside_the_address_is_refused(sub, value):
+def test_header_from_with_junk_beside_the_address_is_refused(sub):
     """Only the first address of these was the user's; other readers take the rest for the
     sender: a From not read whole as a mailbox list is nobody's (553), and nothing goes out."""
     s = logged_in(sub)
-    data = f"From: {value}\r\nTo: <{BOB}>\r\nSubject: junk\r\n\r\nbody\r\n".encode()
-    lines = send(s, ALICE, [BOB], data, expect=553)
-    assert lines[0].startswith("553 5.7.1"), lines
+    for value in FROM_JUNK:
+        data = f"From: {value}\r\nTo: <{BOB}>\r\nSubject: junk\r\n\r\nbody\r\n".encode()
+        lines = send(s, ALICE, [BOB], data, expect=553)
+        assert lines[0].startswith("553 5.7.1"), (value, lines)
+    send(s, ALICE, [BOB], f"From: Alice <{ALICE}>\r\nTo: <{BOB}>\r\n\r\nok\r\n".encode())
     s.close()
-    time.sleep(0.5)
-    assert sub.messages(BOB) == []
+    assert len(sub.wait_messages(BOB, 1)) == 1  # only the clean one went out
 
 
 def test_obsolete_from_with_space_before_the_colon_is_checked(sub):
