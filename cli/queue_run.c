@@ -23,12 +23,13 @@ static const char *const from_requeue[] = {QUEUE_DEFERRED, QUEUE_HOLD, NULL};
 static const char *const from_flush[] = {QUEUE_DEFERRED, NULL};
 
 static const struct queue_op ops[] = {
-    {"delete", from_delete, NULL, true, "removed"},
-    {"hold", from_hold, QUEUE_HOLD, false, "placed on hold"},
-    {"release", from_release, QUEUE_INCOMING, false, "released from hold"},
-    {"requeue", from_requeue, QUEUE_INCOMING, true, "requeued"},
-    /* deferred mail delivered now; its defer log stays, so the back-off goes on */
-    {"flush", from_flush, QUEUE_INCOMING, false, "moved to incoming for delivery"},
+    {"delete", from_delete, NULL, true, true, "removed"},
+    {"hold", from_hold, QUEUE_HOLD, false, true, "placed on hold"},
+    {"release", from_release, QUEUE_INCOMING, false, false, "released from hold"},
+    {"requeue", from_requeue, QUEUE_INCOMING, true, true, "requeued"},
+    /* deferred mail delivered now (mail already on its way needs no word); its defer log
+     * stays, so the back-off goes on */
+    {"flush", from_flush, QUEUE_INCOMING, false, false, "moved to incoming for delivery"},
 };
 
 const struct queue_op *queue_op_find(const char *name)
@@ -112,10 +113,8 @@ enum queue_one queue_run_one(struct queue_run *r, const char *id, const char **q
 void queue_run_all(struct queue_run *r)
 {
     for (const char *const *q = queue_message_queues; *q; q++) {
-        /* active/ is qmgr's: its messages are named in a warning, not touched (a flush has
-         * nothing to say about mail on its way already) */
-        bool busy = !r->only && strcmp(*q, QUEUE_ACTIVE) == 0 && in_list(r->op->from, QUEUE_DEFERRED) &&
-                    strcmp(r->op->name, "flush") != 0;
+        /* active/ is qmgr's: its messages are named in a warning, not touched */
+        bool busy = !r->only && r->op->names_active && strcmp(*q, QUEUE_ACTIVE) == 0;
         if (!allowed_from(r, *q) && !busy)
             continue;
         char **ids;

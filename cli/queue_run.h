@@ -16,6 +16,7 @@ struct queue_op {
     const char *const *from; /* queues it takes messages from (NULL-terminated) */
     const char *to;          /* destination queue, NULL to delete */
     bool reset_backoff;      /* drop the defer log */
+    bool names_active;       /* over ALL, mail left in active/ is named in a warning */
     const char *logged;      /* "removed", "placed on hold", ... (log line and summaries) */
 };
 

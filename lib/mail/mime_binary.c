@@ -1,11 +1,10 @@
 /* mime_binary.c - binary MIME parts rewritten in base64 (see mime_binary.h). */
 #include "mime_binary.h"
 #include "base64.h"
+#include "header_span.h"
 #include <stdbool.h>
 #include <string.h>
-#include <strings.h>
 
-#define CTE_NAME "content-transfer-encoding"
 #define B64_LINE 76
 #define B64_CHUNK (B64_LINE / 4 * 3) /* input bytes per output line */
 
@@ -25,43 +24,25 @@ static bool needs_base64(const char *msg, const struct mime_part *p)
     return memchr(msg + p->body_offset, '\0', p->body_size) != NULL;
 }
 
-/* End of the line starting at s (after its LF), at most end. */
-static const char *line_end(const char *s, const char *end)
-{
-    const char *lf = memchr(s, '\n', (size_t)(end - s));
-    return lf ? lf + 1 : end;
-}
-
-static bool is_cte_field(const char *s, const char *end)
-{
-    size_t n = sizeof CTE_NAME - 1;
-    if ((size_t)(end - s) <= n || strncasecmp(s, CTE_NAME, n) != 0)
-        return false;
-    for (s += n; s < end && (*s == ' ' || *s == '\t'); s++) {
-    }
-    return s < end && *s == ':';
-}
-
-/* The part's header with its Content-Transfer-Encoding field replaced (the first one, as
- * mime.h counts it) or added before the empty line that ends the header. */
+/* The part's header with its Content-Transfer-Encoding field (with its continuation lines)
+ * replaced, the first one as mime.h counts it, or added before the empty line that ends the
+ * header (it is terminated: needs_base64). */
 static void write_header(const char *msg, const struct mime_part *p, const char *eol, struct buf *out)
 {
     const char *s = msg + p->header_offset, *end = s + p->header_size;
-    const char *blank = end - strlen(eol); /* the empty line: the header is terminated */
-    for (const char *ls = s; ls < blank; ls = line_end(ls, end)) {
-        if (!is_cte_field(ls, blank))
-            continue;
-        const char *fe = line_end(ls, end);
-        while (fe < blank && (*fe == ' ' || *fe == '\t'))
-            fe = line_end(fe, end);
-        buf_append(out, s, (size_t)(ls - s));
-        buf_printf(out, "Content-Transfer-Encoding: base64%s", eol);
-        buf_append(out, fe, (size_t)(end - fe));
-        return;
-    }
-    buf_append(out, s, (size_t)(blank - s));
+    const char *from = end - strlen(eol), *to = from; /* none: in front of the empty line */
+    struct header_span_iter it;
+    struct header_span f;
+    header_span_init(&it, s, p->header_size);
+    while (header_span_next(&it, &f))
+        if (header_span_is(&f, "Content-Transfer-Encoding")) {
+            from = f.text;
+            to = f.text + f.len;
+            break;
+        }
+    buf_append(out, s, (size_t)(from - s));
     buf_printf(out, "Content-Transfer-Encoding: base64%s", eol);
-    buf_append(out, blank, (size_t)(end - blank));
+    buf_append(out, to, (size_t)(end - to));
 }
 
 static void write_base64(const char *body, size_t len, const char *eol, struct buf *out)

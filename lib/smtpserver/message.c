@@ -32,7 +32,6 @@ struct message {
     bool too_big;
     bool cr_pending;        /* BDAT: the last chunk ended in CR */
     bool in_headers;
-    bool started;           /* content bytes came (the first one was looked at) */
     struct header_scanner headers; /* the fields, each bounded by HDR_MAX */
     char *msgid;
     /* the role's headers_end (smtpd.h) */
@@ -128,12 +127,9 @@ bool msg_start(struct session *s, char **err)
 
 /* --- header fields: the Message-ID for the log, and the role's hooks --- */
 
-static void header_field(void *ctx, const struct header_field *f)
+/* The first Message-ID field, for the log line. */
+static void note_msgid(struct message *m, const struct header_field *f)
 {
-    struct session *s = ctx;
-    struct message *m = s->txn.msg;
-    if (s->d->hooks->header)
-        s->d->hooks->header(s, f);
     if (m->msgid || !header_field_is(f, "Message-ID"))
         return;
     struct buf value = BUF_INIT;
@@ -146,6 +142,14 @@ static void header_field(void *ctx, const struct header_field *f)
         n--;
     m->msgid = xstrndup(v, n);
     buf_free(&value);
+}
+
+static void header_field(void *ctx, const struct header_field *f)
+{
+    struct session *s = ctx;
+    if (s->d->hooks->header)
+        s->d->hooks->header(s, f);
+    note_msgid(s->txn.msg, f);
 }
 
 static void refuse(struct message *m, const char *reply)
@@ -164,10 +168,12 @@ static void headers_done(struct session *s, struct buf *add)
     header_scanner_free(&m->headers);
     m->in_headers = false;
     const char *refusal = m->keep_back ? s->d->hooks->headers_end(s, add) : NULL;
-    /* the role may have added the Message-ID (RFC 6409 sec 8.3): that one is logged */
-    const char *added = !m->msgid && add && add->len ? strstr(buf_cstr(add), "Message-ID: ") : NULL;
-    if (added && (added == add->data || added[-1] == '\n'))
-        m->msgid = xstrndup(added + 12, strcspn(added + 12, "\n"));
+    /* the fields the role added: a Message-ID of its own (RFC 6409 sec 8.3) is logged */
+    struct header_iter it;
+    struct header_field f;
+    header_iter_init(&it, add && add->data ? add->data : "", add ? add->len : 0);
+    while (header_iter_next(&it, &f))
+        note_msgid(m, &f);
     log_info("%s: message-id=%s", m->id, m->msgid ? m->msgid : "<>");
     if (refusal)
         refuse(m, refusal);
@@ -269,9 +275,8 @@ void msg_write(struct session *s, const char *data, size_t len)
     /* A first line that starts with white space would continue our Received: field (RFC
      * 5322 sec 2.2): an empty line first makes the content the body. (A role that checks
      * the header refuses such a message instead.) */
-    if (!m->keep_back && m->size == 0 && !m->started && (data[0] == ' ' || data[0] == '\t') && m->w)
-        queue_write_body(m->w, "\n", 1);
-    m->started = true;
+    if (!m->keep_back && m->size == 0 && (data[0] == ' ' || data[0] == '\t') && m->w)
+        queue_write_body(m->w, "\n", 1); /* size 0 and a queue file: the first bytes */
     size_t used = header_scanner_feed(&m->headers, data, len, header_field, s);
     bool done = header_scanner_done(&m->headers);
     if (!m->keep_back) {

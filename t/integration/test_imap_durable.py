@@ -45,17 +45,24 @@ def timed(fn, *args):
     return r, time.monotonic() - t0
 
 
+def start_waiting(session, command):
+    """Send command from a thread and give it 0.3 s to commit and wait for its syncs; join
+    the thread, then result["r"] is the reply (untagged, tagged) and result["t"] its time."""
+    result = {}
+
+    def run():
+        result["r"], result["t"] = timed(session.cmd, command)
+    th = threading.Thread(target=run)
+    th.start()
+    time.sleep(0.3)
+    return th, result
+
+
 def test_store_waits_for_its_syncs_and_others_are_served(imap):
     writer, reader = Session(imap), Session(imap)
     fill(writer, 3)
     reader.ok("SELECT INBOX")
-    result = {}
-
-    def store():
-        result["r"], result["t"] = timed(writer.cmd, "STORE 1:2 +FLAGS (\\Flagged)")
-    th = threading.Thread(target=store)
-    th.start()
-    time.sleep(0.3)  # the STORE is committed and waits for its syncs
+    th, result = start_waiting(writer, "STORE 1:2 +FLAGS (\\Flagged)")
     _, t_noop = timed(reader.ok, "NOOP")
     _, t_fetch = timed(reader.ok, "FETCH 1:3 (FLAGS)")
     _, t_search = timed(reader.ok, "SEARCH FLAGGED")
@@ -116,13 +123,7 @@ def test_expunge_waits_for_its_syncs(imap):
     fill(writer, 3)
     writer.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
     reader.ok("SELECT INBOX")
-    result = {}
-
-    def expunge():
-        result["r"], result["t"] = timed(writer.cmd, "EXPUNGE")
-    th = threading.Thread(target=expunge)
-    th.start()
-    time.sleep(0.3)
+    th, result = start_waiting(writer, "EXPUNGE")
     _, t_noop = timed(reader.ok, "NOOP")
     th.join()
     untagged, tagged = result["r"]
