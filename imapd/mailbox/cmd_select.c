@@ -55,23 +55,108 @@ static void select_responses(struct imap_session *s, const struct view *v, bool 
     buf_free(&b);
 }
 
-/* NULL with a tagged NO sent when the mailbox cannot be opened. */
-static struct view *select_open(struct imap_session *s, const char *name, bool readonly)
+/* The tagged NO of a mailbox that cannot be opened. */
+static void select_refused(struct imap_session *s, const char *name, const char *err)
+{
+    if (!name)
+        imap_no(s, "[NONEXISTENT] Invalid mailbox name.");
+    else if (err && err[0] == '[')
+        imap_no(s, "%s", err);
+    else {
+        log_warn("%s: SELECT %s: %s, session=<%s>", s->user, name, err ? err : "?", s->id);
+        imap_no(s, "[SERVERBUG] The mailbox cannot be opened.");
+    }
+}
+
+/* A SELECT or EXAMINE whose folder's files are being read on the worker thread
+ * (folder_scan.c); the session takes no command meanwhile (session.c). */
+struct select_wait {
+    struct imap_session *s;
+    struct view *v;
+    struct select_params p;
+    struct folder_scan *fs;
+    char tag[IMAP_TAG_MAX + 1];
+};
+
+/* Load the view (sc NULL: the index is current), then the responses and the tagged reply. */
+static void select_complete(struct imap_session *s, struct view *v, const struct mailbox_scan *sc,
+                            const struct select_params *p)
 {
     char *err = NULL;
-    struct view *v = name ? view_open(s, name, readonly, &err) : NULL;
-    if (!v) {
-        if (!name)
-            imap_no(s, "[NONEXISTENT] Invalid mailbox name.");
-        else if (err && err[0] == '[')
-            imap_no(s, "%s", err);
-        else {
-            log_warn("%s: SELECT %s: %s, session=<%s>", s->user, name, err ? err : "?", s->id);
-            imap_no(s, "[SERVERBUG] The mailbox cannot be opened.");
-        }
+    if (view_load(s, v, sc, &err) < 0) {
+        select_refused(s, v->name, err);
         free(err);
+        view_free(v);
+        return;
     }
-    return v;
+    s->view = v;
+    select_responses(s, v, v->readonly);
+    qresync_select(s, p, v->readonly ? "[READ-ONLY] EXAMINE completed." : "[READ-WRITE] SELECT completed.");
+}
+
+static void select_wait_free(struct select_wait *w)
+{
+    select_params_free(&w->p);
+    free(w);
+}
+
+static void select_scanned(void *ctx, struct mailbox_scan *sc)
+{
+    struct select_wait *w = ctx;
+    struct imap_session *s = w->s;
+    s->selecting = NULL;
+    snprintf(s->tag, sizeof s->tag, "%s", w->tag);
+    select_complete(s, w->v, sc, &w->p);
+    mailbox_scan_free(sc);
+    select_wait_free(w);
+    struct sess *ss = s->sess;
+    sess_process(ss); /* the commands that waited */
+    sess_reap(ss);
+}
+
+void select_abort(struct imap_session *s)
+{
+    struct select_wait *w = s->selecting;
+    if (!w)
+        return;
+    s->selecting = NULL;
+    folder_scan_cancel(w->fs);
+    view_free(w->v);
+    select_wait_free(w);
+}
+
+/* Open name: at once when the index is current, else once its files are read, on the
+ * worker thread when there is one. p is taken over. */
+static void select_open(struct imap_session *s, const char *name, struct select_params *p,
+                        bool readonly)
+{
+    char *err = NULL;
+    struct view *v = name ? view_new(s, name, readonly, &err) : NULL;
+    struct mailbox_scan *sc = NULL;
+    if (v && !view_folder_current(s, v) && !(sc = mailbox_scan_new(s->mu, v->name, &err))) {
+        view_free(v);
+        v = NULL;
+    }
+    if (!v) {
+        select_refused(s, name, err);
+        free(err);
+        select_params_free(p);
+        return;
+    }
+    struct select_wait *w = sc ? xcalloc(1, sizeof *w) : NULL;
+    if (w) {
+        *w = (struct select_wait){.s = s, .v = v, .p = *p};
+        snprintf(w->tag, sizeof w->tag, "%s", s->tag);
+        if ((w->fs = folder_scan_start(s->d, sc, select_scanned, w)) != NULL) {
+            s->selecting = w;
+            return;
+        }
+        free(w); /* no thread: on the loop */
+        mailbox_scan_read(sc);
+    }
+    select_complete(s, v, sc, p);
+    mailbox_scan_free(sc);
+    select_params_free(p);
 }
 
 void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly)
@@ -91,16 +176,8 @@ void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly)
     }
     if (p.condstore) /* no mailbox selected now: its HIGHESTMODSEQ comes with the SELECT */
         condstore_enable(s);
-    struct view *v = select_open(s, name, readonly);
+    select_open(s, name, &p, readonly);
     free(name);
-    if (v) {
-        s->view = v;
-        select_responses(s, v, readonly);
-        char ok[64];
-        snprintf(ok, sizeof ok, "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE", cmd->name);
-        qresync_select(s, &p, ok);
-    }
-    select_params_free(&p);
 }
 
 /* Expunge the messages at positions (or every \Deleted one when pos is NULL). */

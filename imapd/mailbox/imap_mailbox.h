@@ -52,6 +52,7 @@ struct imapd {
     struct watch *watch;    /* watch.c */
     struct accounts *accounts; /* for the users' quotas; NULL: virtual_mailbox_quota */
     struct worker *syncer;  /* durable.c; NULL: changes are synced on the loop */
+    struct worker *scanner; /* folder_scan.c; NULL: folders are read on the loop */
 };
 
 /* The selected mailbox as this session sees it (RFC 9051 sec 2.3.1.2: message sequence
@@ -128,10 +129,21 @@ struct imap_session {
     struct fetch_job *fetching; /* a FETCH answered piece by piece (fetch.c) */
     struct scan_job *scanning;  /* a SORT or THREAD reading the mailbox a slice at a time (scan.c) */
     struct sync_job *sync_job;  /* the syncs the held replies wait for (durable.c) */
+    struct select_wait *selecting; /* a SELECT waiting for its folder's files (cmd_select.c) */
     const char *end_reason;
     unsigned long long fetched_bytes, fetches;
     struct buf line;
 };
+
+/* folder_scan.c: a folder's new/ and cur/ read on a worker thread (mailbox_scan_read) */
+typedef void (*folder_scan_fn)(void *ctx, struct mailbox_scan *sc); /* on the loop; owns sc */
+void folder_scan_setup(struct imapd *d);
+/* Read sc, then done(ctx, sc) on a later loop turn. NULL when there is no thread: read it
+ * on the loop then. */
+struct folder_scan *folder_scan_start(struct imapd *d, struct mailbox_scan *sc, folder_scan_fn done,
+                                      void *ctx);
+/* The caller went away: done will not be called (sc is freed). NULL is a no-op. */
+void folder_scan_cancel(struct folder_scan *fs);
 
 /* durable.c: the replies of STORE and EXPUNGE wait for their syncs, on a worker thread */
 void durable_setup(struct imapd *d);
@@ -183,8 +195,14 @@ int status_items(struct imap_session *s, const char *name, const struct imap_arg
                  struct buf *out);
 void cmd_namespace(struct imap_session *s, struct imap_command *cmd);
 /* view.c */
-/* Open the mailbox as the selected view (sync with the Maildir first); NULL with *err. */
-struct view *view_open(struct imap_session *s, const char *name, bool readonly, char **err);
+/* Opening a mailbox as the selected view, in steps (cmd_select.c): view_new checks the
+ * name and puts the folder's watches in place (NULL with *err); when view_folder_current
+ * says nothing changed its files behind the index, view_load(sc NULL) reads the index;
+ * else view_load syncs the index with the files of sc (read after view_new) first. -1 with
+ * *err (the view is then freed by the caller). */
+struct view *view_new(struct imap_session *s, const char *name, bool readonly, char **err);
+bool view_folder_current(struct imap_session *s, const struct view *v);
+int view_load(struct imap_session *s, struct view *v, const struct mailbox_scan *sc, char **err);
 void view_free(struct view *v);
 /* Report what changed since the last call: EXPUNGE (only when expunges are allowed: not
  * during FETCH, STORE and SEARCH, RFC 9051 sec 7.5.1), FETCH FLAGS, EXISTS. */
@@ -218,6 +236,8 @@ void cmd_copy(struct imap_session *s, struct imap_command *cmd, bool uid, bool m
  * malloc'ed, *nnames of them); false on syntax errors. */
 bool imap_parse_flags(const struct imap_arg *a, uint32_t *flags, const char ***names, size_t *nnames);
 void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly);
+/* The session goes away during a SELECT's wait for its folder's files. */
+void select_abort(struct imap_session *s);
 void cmd_close(struct imap_session *s, struct imap_command *cmd, bool expunge);
 void cmd_expunge(struct imap_session *s, struct imap_command *cmd, bool uid);
 /* fetch.c: a FETCH writes its responses while less than FETCH_OUT_HIGH bytes wait to be

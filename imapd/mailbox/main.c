@@ -54,6 +54,7 @@ static void post_init(struct server *srv)
         free(err);
     }
     durable_setup(d);
+    folder_scan_setup(d);
     session_setup(d);
 }
 

@@ -269,8 +269,13 @@ static void on_drained(struct sess *ss)
         sess_process(ss);
 }
 
-/* A FETCH being answered, a SORT or THREAD reading: the next command waits for its end. */
-static bool fetching(const struct sess *ss) { return owner(ss)->fetching || owner(ss)->scanning; }
+/* A FETCH being answered, a SORT or THREAD reading, a SELECT waiting for its folder's files:
+ * the next command waits for its end. */
+static bool fetching(const struct sess *ss)
+{
+    const struct imap_session *s = owner(ss);
+    return s->fetching || s->scanning || s->selecting;
+}
 
 static void session_free(struct sess *ss)
 {
@@ -281,6 +286,7 @@ static void session_free(struct sess *ss)
     durable_forget(s);
     fetch_abort(s);
     scan_abort(s);
+    select_abort(s);
     spool_reset(s);
     view_free(s->view);
     if (s->mu)

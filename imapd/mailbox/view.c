@@ -88,24 +88,11 @@ static int collect(void *ctx, const struct mailbox_msg *m)
     return 0;
 }
 
-/* The folder's files and index agree: the watches go in first (events from then on), then
- * mailbox_sync, unless the watches of another session here say that nothing changed. */
-static int sync_folder(struct imap_session *s, struct view *v, char **err)
-{
-    watch_select(s->d->watch, s, v);
-    if (watch_folder_current(s->d->watch, s, v->name))
-        return 0;
-    if (mailbox_sync(s->mu, v->name, err) < 0)
-        return -1;
-    watch_folder_synced(v);
-    return 0;
-}
-
-struct view *view_open(struct imap_session *s, const char *name, bool readonly, char **err)
+struct view *view_new(struct imap_session *s, const char *name, bool readonly, char **err)
 {
     struct mailbox_info info;
     int r = mailbox_info(s->mu, name, &info, err);
-    if (r == 0 && strcmp(name, "INBOX") != 0) {
+    if (r == 0 && strcmp(name, "INBOX") != 0) { /* INBOX is there once synced */
         *err = xstrdup("[NONEXISTENT] No such mailbox.");
         return NULL;
     }
@@ -114,38 +101,54 @@ struct view *view_open(struct imap_session *s, const char *name, bool readonly, 
     struct view *v = xcalloc(1, sizeof *v);
     v->name = xstrdup(name);
     v->readonly = readonly;
-    r = sync_folder(s, v, err) < 0 ? -1 : mailbox_info(s->mu, name, &info, err);
+    /* The watches go in first: events from then on, so a file that comes during the sync
+     * that follows is seen (watch.c). */
+    watch_select(s->d->watch, s, v);
+    return v;
+}
+
+bool view_folder_current(struct imap_session *s, const struct view *v)
+{
+    return watch_folder_current(s->d->watch, s, v->name);
+}
+
+int view_load(struct imap_session *s, struct view *v, const struct mailbox_scan *sc, char **err)
+{
+    if (sc) {
+        if (mailbox_sync_scanned(s->mu, sc, err) < 0)
+            return -1;
+        watch_folder_synced(v);
+    }
+    struct mailbox_info info;
+    int r = mailbox_info(s->mu, v->name, &info, err);
     if (r <= 0) {
         if (r == 0)
             *err = xstrdup("[NONEXISTENT] No such mailbox.");
-        view_free(v);
-        return NULL;
+        return -1;
     }
     v->uidvalidity = info.uidvalidity;
     v->uidnext = info.uidnext;
     v->highestmodseq = v->full_modseq = v->told_modseq = info.highestmodseq;
-    if (mailbox_iterate(s->mu, name, 1, collect, v, err) < 0) {
-        view_free(v);
-        return NULL;
-    }
+    if (mailbox_iterate(s->mu, v->name, 1, collect, v, err) < 0)
+        return -1;
     load_keywords(s, v);
     /* \Recent (RFC 3501 sec 2.3.2): SELECT claims the messages no session has seen yet;
      * EXAMINE only looks. */
     uint32_t first = UINT32_MAX;
     int r2;
-    if (readonly) {
+    if (v->readonly) {
         struct mailbox_status st;
-        r2 = mailbox_status(s->mu, name, &st, err);
+        r2 = mailbox_status(s->mu, v->name, &st, err);
         if (r2 == 1)
             first = st.first_recent;
     } else {
-        r2 = mailbox_claim_recent(s->mu, name, &first, err);
+        r2 = mailbox_claim_recent(s->mu, v->name, &first, err);
     }
     for (size_t i = 0; r2 == 1 && i < v->n; i++)
         v->msgs[i].recent = v->msgs[i].uid >= first;
     free(*err);
     *err = NULL;
-    return v;
+    return 0;
 }
 
 void view_free(struct view *v)

@@ -8,8 +8,9 @@
  * restored back-up, another MDA) change no index: the folder's new/ and cur/ are watched
  * too, while some session here has it selected. DIR_SETTLE_MS after a directory event (a
  * store writer renames its files inside its write transaction and has committed by then),
- * the folder's files are compared with its index without the writer lock
- * (mailbox_sync_needed), and only when they differ does mailbox_sync take the change in;
+ * the folder's files are read (on the worker thread of folder_scan.c) and compared with its
+ * index without the writer lock (mailbox_sync_needed_scanned), and only when they differ does
+ * mailbox_sync_scanned take the change in;
  * its commit then reaches the sessions as any change does. The directory events of the
  * store's own writers thus cost a directory read, never a write.
  *
@@ -38,6 +39,7 @@ struct wentry {
     long long dirty_ms; /* dir: the first event not looked at yet (0: none) */
     bool gone;        /* dir: moved or deleted (a folder RENAMEd or DELETEd) */
     bool synced;      /* dir: a mailbox_sync ran after the watch was in place */
+    bool scanning;    /* dir: its files are being read (folder_scan.c) */
 };
 
 struct watch {
@@ -124,6 +126,33 @@ static struct imap_session *selector(struct watch *w, const struct wentry *dir)
     return NULL;
 }
 
+/* A look at a changed folder whose files were read (on the worker thread). */
+struct dir_look {
+    struct watch *w;
+    int wd;
+};
+
+static void dir_scanned(void *ctx, struct mailbox_scan *sc)
+{
+    struct dir_look *dl = ctx;
+    struct watch *w = dl->w;
+    struct wentry *e = find(w, dl->wd); /* gone when the last view on it went meanwhile */
+    free(dl);
+    if (e)
+        e->scanning = false;
+    struct imap_session *s = e ? selector(w, e) : NULL;
+    char *err = NULL;
+    int r = s ? mailbox_sync_needed_scanned(s->mu, sc, &err) : 0;
+    if (r > 0 && (r = mailbox_sync_scanned(s->mu, sc, &err)) > 0)
+        log_info("%s: %s: %d changes made by another program taken into the index",
+                 s->user, e->mailbox, r);
+    if (r < 0)
+        log_warn("%s: sync of %s after a change by another program: %s", s->user,
+                 e->mailbox, err ? err : "?");
+    free(err);
+    mailbox_scan_free(sc);
+}
+
 static void look_dirs(struct event_loop *loop, void *ctx)
 {
     struct watch *w = ctx;
@@ -133,21 +162,31 @@ static void look_dirs(struct event_loop *loop, void *ctx)
         struct wentry *e = &w->v[i];
         if (!e->is_dir || !e->dirty_ms)
             continue;
-        if (now - e->dirty_ms < DIR_SETTLE_MS) {
-            wait = DIR_SETTLE_MS - (now - e->dirty_ms);
+        if (e->scanning || now - e->dirty_ms < DIR_SETTLE_MS) { /* a read under way: after it */
+            wait = e->scanning ? DIR_SETTLE_MS : DIR_SETTLE_MS - (now - e->dirty_ms);
+            continue;
+        }
+        struct imap_session *s = selector(w, e);
+        if (!s) { /* only a SELECT waiting for its read has it: look once it has the folder */
+            wait = DIR_SETTLE_MS;
             continue;
         }
         e->dirty_ms = 0;
-        struct imap_session *s = selector(w, e);
         char *err = NULL;
-        int r = s ? mailbox_sync_needed(s->mu, e->mailbox, &err) : 0;
-        if (r > 0 && (r = mailbox_sync(s->mu, e->mailbox, &err)) > 0)
-            log_info("%s: %s: %d changes made by another program taken into the index",
-                     s->user, e->mailbox, r);
-        if (r < 0)
-            log_warn("%s: sync of %s after a change by another program: %s", s->user,
-                     e->mailbox, err ? err : "?");
-        free(err);
+        struct mailbox_scan *sc = mailbox_scan_new(s->mu, e->mailbox, &err);
+        if (!sc) {
+            log_warn("%s: sync of %s: %s", s->user, e->mailbox, err);
+            free(err);
+            continue;
+        }
+        struct dir_look *dl = xmalloc(sizeof *dl);
+        *dl = (struct dir_look){w, e->wd};
+        if (folder_scan_start(w->d, sc, dir_scanned, dl))
+            e->scanning = true;
+        else { /* no thread: on the loop */
+            mailbox_scan_read(sc);
+            dir_scanned(dl, sc);
+        }
     }
     if (wait)
         w->dir_timer = event_timer(loop, wait, look_dirs, w);

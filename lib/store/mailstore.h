@@ -83,6 +83,20 @@ int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err);
  * writer lock (cheap when nothing differs: no lock, no write). 1 yes (or maybe: a writer
  * between its rename and its commit also differs), 0 no, -1 error with *err. */
 int mailbox_sync_needed(struct mail_user *mu, const char *mailbox, char **err);
+/* The same in two halves, so that the directory reads of a big folder can run off the
+ * event loop: mailbox_scan_new (the thread of mu) names the folder; mailbox_scan_read, on any
+ * thread (it touches only sc and the file system; call it once), reads new/ and cur/ and
+ * removes old tmp/ files; then mailbox_sync_scanned or mailbox_sync_needed_scanned (the
+ * thread of mu again) compare those files with the index, as the one-call forms do. A scan
+ * older than the index is no harm: every difference is looked at again under the writer
+ * lock before it is acted on (doc/mailstore.md, "Sync"). A failed read makes them return
+ * -1 with its error in *err. */
+struct mailbox_scan;
+struct mailbox_scan *mailbox_scan_new(struct mail_user *mu, const char *mailbox, char **err);
+int mailbox_scan_read(struct mailbox_scan *sc); /* 0 or an errno value */
+int mailbox_sync_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err);
+int mailbox_sync_needed_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err);
+void mailbox_scan_free(struct mailbox_scan *sc); /* NULL is a no-op */
 
 /* --- additions for readers (pop3d, imapd) and maintenance ---
  * Mailbox names: "INBOX" (any case) is the Maildir root; any other name N is the Maildir++

@@ -12,7 +12,8 @@
  * undoes what a crashed writer left in the journal (mailstore_journal.c).
  *
  * new/ and cur/ are read before the write transaction, so that a large mailbox does not
- * hold the writer lock (and every delivery to the user) for its directory scan. The list
+ * hold the writer lock (and every delivery to the user) for its directory scan; imapd reads
+ * them on a worker thread (mailbox_scan_read), so they may be older still. The list
  * can therefore be older than the index the transaction sees: between the scan and the
  * lock, another process may have committed an APPEND, COPY or MOVE (entry and file, but
  * the file was not there when we looked), a STORE (the file renamed to new letters), or
@@ -53,18 +54,27 @@ struct sync_entry {
     struct msg_rec rec;
 };
 
-struct sync_op {
-    const char *mailbox;
+/* The files of a folder's new/ and cur/, read without the index (mailstore.h). */
+struct mailbox_scan {
+    char *mailbox; /* the store's name */
     char *dir;
     struct sync_file *files;
+    size_t nfiles, cap;
+    int error; /* errno of the read, 0 when it worked (-1: not read yet) */
+};
+
+struct sync_op {
+    const char *mailbox;
+    const char *dir;
+    const struct sync_file *files;
     size_t nfiles;
     int changes;
     int letter[MS_LETTER_KEYWORDS]; /* keyword index of each letter a..z, -1 for none */
 };
 
-static int scan(const char *dir, const char *sub, struct sync_op *op)
+static int scan(struct mailbox_scan *sc, const char *sub)
 {
-    char *path = xasprintf("%s/%s", dir, sub);
+    char *path = xasprintf("%s/%s", sc->dir, sub);
     DIR *d = opendir(path);
     if (!d) {
         int e = errno;
@@ -84,8 +94,9 @@ static int scan(const char *dir, const char *sub, struct sync_op *op)
             continue;
         }
         const char *colon = strchr(de->d_name, ':');
-        op->files = xreallocarray(op->files, op->nfiles + 1, sizeof *op->files);
-        struct sync_file *f = &op->files[op->nfiles++];
+        if (sc->nfiles == sc->cap)
+            sc->files = xreallocarray(sc->files, sc->cap = sc->cap ? sc->cap * 2 : 64, sizeof *sc->files);
+        struct sync_file *f = &sc->files[sc->nfiles++];
         f->base = colon ? xstrndup(de->d_name, (size_t)(colon - de->d_name)) : xstrdup(de->d_name);
         f->path = file;
         f->in_cur = strcmp(sub, "cur") == 0;
@@ -98,14 +109,6 @@ static int scan(const char *dir, const char *sub, struct sync_op *op)
     return 0;
 }
 
-static void scan_free(struct sync_op *op)
-{
-    for (size_t i = 0; i < op->nfiles; i++) {
-        free(op->files[i].base);
-        free(op->files[i].path);
-    }
-    free(op->files);
-}
 
 static void clean_tmp(const char *dir)
 {
@@ -144,13 +147,14 @@ static int entry_cmp(const void *a, const void *b)
 
 struct entries {
     struct sync_entry *v;
-    size_t n;
+    size_t n, cap;
 };
 
 static int add_entry(void *ctx, uint32_t uid, const struct msg_rec *r)
 {
     struct entries *es = ctx;
-    es->v = xreallocarray(es->v, es->n + 1, sizeof *es->v);
+    if (es->n == es->cap)
+        es->v = xreallocarray(es->v, es->cap = es->cap ? es->cap * 2 : 64, sizeof *es->v);
     struct sync_entry *e = &es->v[es->n++];
     e->uid = uid;
     e->rec = *r;
@@ -163,11 +167,15 @@ static int add_entry(void *ctx, uint32_t uid, const struct msg_rec *r)
 static int load_entries(struct mail_user *mu, MDB_txn *txn, const char *mailbox,
                         struct sync_entry **out, size_t *n)
 {
-    struct entries es = {NULL, 0};
+    struct entries es = {NULL, 0, 0};
     int rc = ms_msg_each(mu, txn, mailbox, 1, add_entry, &es);
     *out = es.v;
     *n = es.n;
-    if (*n > 1)
+    size_t i = 1; /* in UID order, which is mostly name order already (Maildir names start
+                   * with the time): no sort then */
+    while (i < es.n && entry_cmp(&es.v[i - 1], &es.v[i]) <= 0)
+        i++;
+    if (i < es.n)
         qsort(*out, *n, sizeof **out, entry_cmp);
     return rc;
 }
@@ -308,28 +316,79 @@ static int sync_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
     return rc;
 }
 
-int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err)
+struct mailbox_scan *mailbox_scan_new(struct mail_user *mu, const char *mailbox, char **err)
 {
     char *name = ms_mailbox_name(mailbox, err);
     if (!name)
-        return -1;
-    char *dir = ms_mailbox_dir(mu, name);
-    struct sync_op op = {.mailbox = name, .dir = dir};
-    int rc = 0;
-    if (scan(dir, "new", &op) < 0 || scan(dir, "cur", &op) < 0)
-        rc = errno;
-    else {
-        clean_tmp(dir);
-        if (op.nfiles > 1)
-            qsort(op.files, op.nfiles, sizeof *op.files, file_cmp);
-        rc = ms_write(mu, sync_apply, NULL, &op);
+        return NULL;
+    struct mailbox_scan *sc = xcalloc(1, sizeof *sc);
+    sc->mailbox = name;
+    sc->dir = ms_mailbox_dir(mu, name);
+    sc->error = -1;
+    return sc;
+}
+
+int mailbox_scan_read(struct mailbox_scan *sc)
+{
+    if (scan(sc, "new") < 0 || scan(sc, "cur") < 0)
+        return sc->error = errno ? errno : EIO;
+    clean_tmp(sc->dir);
+    if (sc->nfiles > 1)
+        qsort(sc->files, sc->nfiles, sizeof *sc->files, file_cmp);
+    return sc->error = 0;
+}
+
+void mailbox_scan_free(struct mailbox_scan *sc)
+{
+    if (!sc)
+        return;
+    for (size_t i = 0; i < sc->nfiles; i++) {
+        free(sc->files[i].base);
+        free(sc->files[i].path);
     }
-    if (rc != 0)
-        *err = xasprintf("%s: %s", dir, rc > 0 ? strerror(rc) : ms_strerror(rc));
-    scan_free(&op);
-    free(dir);
-    free(name);
-    return rc ? -1 : op.changes;
+    free(sc->files);
+    free(sc->dir);
+    free(sc->mailbox);
+    free(sc);
+}
+
+static void op_init(struct sync_op *op, const struct mailbox_scan *sc)
+{
+    *op = (struct sync_op){.mailbox = sc->mailbox, .dir = sc->dir, .files = sc->files,
+                           .nfiles = sc->nfiles};
+}
+
+static bool scan_failed(const struct mailbox_scan *sc, char **err)
+{
+    if (sc->error == 0)
+        return false;
+    *err = xasprintf("%s: %s", sc->dir, sc->error > 0 ? strerror(sc->error) : "not read");
+    return true;
+}
+
+int mailbox_sync_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err)
+{
+    if (scan_failed(sc, err))
+        return -1;
+    struct sync_op op;
+    op_init(&op, sc);
+    int rc = ms_write(mu, sync_apply, NULL, &op);
+    if (rc != 0) {
+        *err = xasprintf("%s: %s", sc->dir, rc > 0 ? strerror(rc) : ms_strerror(rc));
+        return -1;
+    }
+    return op.changes;
+}
+
+int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err)
+{
+    struct mailbox_scan *sc = mailbox_scan_new(mu, mailbox, err);
+    if (!sc)
+        return -1;
+    mailbox_scan_read(sc);
+    int r = mailbox_sync_scanned(mu, sc, err);
+    mailbox_scan_free(sc);
+    return r;
 }
 
 /* Does the scan (sorted) differ from the entries (sorted): a file without an entry, an entry
@@ -353,34 +412,39 @@ static bool differs(const struct sync_op *op, const struct sync_entry *ents, siz
     return false;
 }
 
-int mailbox_sync_needed(struct mail_user *mu, const char *mailbox, char **err)
+int mailbox_sync_needed_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err)
 {
+    if (scan_failed(sc, err))
+        return -1;
     char *name = NULL;
     MDB_txn *txn;
-    if (ms_read_begin(mu, mailbox, &name, &txn, err) < 0)
+    if (ms_read_begin(mu, sc->mailbox, &name, &txn, err) < 0)
         return -1;
-    char *dir = ms_mailbox_dir(mu, name);
-    struct sync_op op = {.mailbox = name, .dir = dir};
+    struct sync_op op;
+    op_init(&op, sc);
     struct sync_entry *ents = NULL;
     size_t nents = 0;
     int r = -1;
-    if (scan(dir, "new", &op) < 0 || scan(dir, "cur", &op) < 0)
-        *err = xasprintf("%s: %s", dir, strerror(errno));
-    else {
-        if (op.nfiles > 1)
-            qsort(op.files, op.nfiles, sizeof *op.files, file_cmp);
-        int rc = load_entries(mu, txn, name, &ents, &nents);
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            *err = xasprintf("%s: %s", name, ms_strerror(rc));
-        else
-            r = differs(&op, ents, nents);
-    }
+    int rc = load_entries(mu, txn, name, &ents, &nents);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        *err = xasprintf("%s: %s", name, ms_strerror(rc));
+    else
+        r = differs(&op, ents, nents);
     mdb_txn_abort(txn);
     for (size_t k = 0; k < nents; k++)
         free(ents[k].base);
     free(ents);
-    scan_free(&op);
-    free(dir);
     free(name);
+    return r;
+}
+
+int mailbox_sync_needed(struct mail_user *mu, const char *mailbox, char **err)
+{
+    struct mailbox_scan *sc = mailbox_scan_new(mu, mailbox, err);
+    if (!sc)
+        return -1;
+    mailbox_scan_read(sc);
+    int r = mailbox_sync_needed_scanned(mu, sc, err);
+    mailbox_scan_free(sc);
     return r;
 }

@@ -1,0 +1,90 @@
+/* folder_scan.c - the directory reads of a folder sync (mailbox_scan_read) on a worker
+ * thread, so that a folder of 100,000 messages does not stop this process's other sessions
+ * for the fraction of a second its new/ and cur/ take to read (doc/imapd.md, "Processes"):
+ * SELECT and EXAMINE of a folder no session here keeps watched (cmd_select.c), and the look
+ * at a watched folder after a directory event (watch.c). The index part that follows
+ * (mailbox_sync_scanned) stays on the loop: the store's handles belong to the loop thread.
+ * One thread, one job at a time, each back to the loop on its own. Without the thread
+ * (it could not start), folder_scan_start returns NULL and the caller reads on the loop. */
+#include "imap_mailbox.h"
+#include "log.h"
+#include "mem.h"
+#include <stdlib.h>
+
+#ifdef POSTHORN_TEST_HOOKS
+#include <time.h>
+/* Test hook (t/run's builds): POSTHORN_TEST_SCAN_DELAY_MS=N makes every read on the thread
+ * take N ms longer, so a test can see a SELECT wait and the loop go on meanwhile. */
+static void test_delay(void)
+{
+    const char *ms = getenv("POSTHORN_TEST_SCAN_DELAY_MS");
+    long n = ms ? strtol(ms, NULL, 10) : 0;
+    if (n > 0)
+        nanosleep(&(struct timespec){n / 1000, (n % 1000) * 1000000}, NULL);
+}
+#else
+static void test_delay(void) {}
+#endif
+
+struct folder_scan {
+    struct worker_job wj;
+    struct mailbox_scan *sc;
+    folder_scan_fn done; /* NULL once cancelled */
+    void *ctx;
+};
+
+static void scan_run(struct worker_job *first, void *ctx)
+{
+    (void)ctx;
+    test_delay();
+    for (struct worker_job *j = first; j; j = j->next)
+        mailbox_scan_read(WORKER_JOB_OWNER(j, struct folder_scan, wj)->sc);
+}
+
+static void scan_done(struct worker_job *wj, void *ctx)
+{
+    (void)ctx;
+    struct folder_scan *fs = WORKER_JOB_OWNER(wj, struct folder_scan, wj);
+    if (fs->done && !wj->ran) /* dropped at shutdown */
+        mailbox_scan_read(fs->sc);
+    if (fs->done)
+        fs->done(fs->ctx, fs->sc);
+    else
+        mailbox_scan_free(fs->sc);
+    free(fs);
+}
+
+void folder_scan_setup(struct imapd *d)
+{
+    char *err = NULL;
+    struct worker_config wc = {.name = "folder scan", .max_threads = 1, .max_batch = 1,
+                               .run = scan_run, .done = scan_done, .ctx = d};
+    d->scanner = worker_new(d->srv->loop, &wc, &err);
+    if (!d->scanner) {
+        log_warn("cannot start the folder scan thread: %s; folders are read on the event loop", err);
+        free(err);
+    }
+}
+
+struct folder_scan *folder_scan_start(struct imapd *d, struct mailbox_scan *sc, folder_scan_fn done,
+                                      void *ctx)
+{
+    if (!d->scanner)
+        return NULL;
+    struct folder_scan *fs = xcalloc(1, sizeof *fs);
+    *fs = (struct folder_scan){.sc = sc, .done = done, .ctx = ctx};
+    char *err = NULL;
+    if (worker_submit(d->scanner, &fs->wj, &err) < 0) {
+        log_warn("folder scan thread: %s", err); /* the job still runs on the thread there is */
+        free(err);
+    }
+    return fs;
+}
+
+void folder_scan_cancel(struct folder_scan *fs)
+{
+    if (!fs)
+        return;
+    fs->done = NULL;
+    worker_cancel(&fs->wj);
+}

@@ -1,0 +1,121 @@
+"""A folder's new/ and cur/ are read off the event loop (doc/imapd.md, "Processes";
+imapd/mailbox/folder_scan.c): with the test hook POSTHORN_TEST_SCAN_DELAY_MS making every
+read on the worker thread take 1.5 s, and one imapd-mailbox process holding every session,
+a SELECT or EXAMINE of a folder waits for its read while another session's commands are
+answered at once; the commands pipelined behind the SELECT are answered after it, in order;
+a session that goes away during the wait leaves the process serving; a SELECT of a folder
+another session here keeps watched needs no read and is answered at once; and a file put
+into a selected folder by hand is taken in after a read on the thread too, while the
+process goes on serving."""
+import os
+import re
+import time
+
+import pytest
+
+from imap_session import Session
+from test_imap import Raw, message, start
+from test_imap_maildir import wait_line
+from test_pop3 import ALICE
+
+DELAY_MS = 1500
+
+
+@pytest.fixture
+def imap(instance, monkeypatch):
+    if os.environ.get("POSTHORN_TEST_HOOKS") != "1":
+        pytest.skip("daemons built without POSTHORN_TEST_HOOKS: no scan delay to test with")
+    monkeypatch.setenv("POSTHORN_TEST_SCAN_DELAY_MS", str(DELAY_MS))
+    mcf = instance.etc / "master.cf"
+    text, n = re.subn(r"^(imap-mailbox(?:\s+\S+){5}\s+)\d+", r"\g<1>1", mcf.read_text(), flags=re.M)
+    assert n == 1
+    mcf.write_text(text)
+    return start(instance)
+
+
+def timed(fn, *args):
+    t0 = time.monotonic()
+    r = fn(*args)
+    return r, time.monotonic() - t0
+
+
+def raw_login(inst):
+    r = Raw(inst)
+    r.send(f"a LOGIN {ALICE} secret\r\n")
+    assert r.until("a")[-1].startswith(b"a OK")
+    return r
+
+
+def test_select_waits_for_its_folder_and_others_are_served(imap):
+    a, b = Session(imap), Session(imap)
+    a.ok("CREATE Box")
+    a.append("Box", message(1))
+    a.append("Box", message(2))
+    b.ok("SELECT INBOX")
+    r = raw_login(imap)
+    t0 = time.monotonic()
+    r.send("s1 EXAMINE Box\r\ns2 FETCH 1:* (FLAGS)\r\ns3 SELECT Box\r\ns4 NOOP\r\n")
+    _, t_noop = timed(b.ok, "NOOP")
+    _, t_list = timed(b.ok, "LIST \"\" *")
+    examine = r.until("s1")
+    t_examine = time.monotonic() - t0
+    fetch = r.until("s2")
+    select = r.until("s3")
+    noop = r.until("s4")
+    assert b"* 2 EXISTS\r\n" in examine, examine
+    assert examine[-1].startswith(b"s1 OK [READ-ONLY] EXAMINE completed"), examine
+    assert t_examine >= DELAY_MS / 1000, t_examine
+    assert [l.split(b" (")[0] for l in fetch if l.startswith(b"* ")] == [b"* 1 FETCH", b"* 2 FETCH"], fetch
+    assert fetch[-1].startswith(b"s2 OK"), fetch
+    assert select[0] == b"* OK [CLOSED] Previous mailbox closed.\r\n", select
+    assert select[-1].startswith(b"s3 OK [READ-WRITE] SELECT completed"), select
+    assert noop[-1].startswith(b"s4 OK"), noop
+    for t in (t_noop, t_list):
+        assert t < DELAY_MS / 1000 / 2, (t_noop, t_list)
+
+
+def test_session_gone_during_the_wait_leaves_the_process_serving(imap):
+    a = Session(imap)
+    a.ok("CREATE Box")
+    a.append("Box", message(1))
+    r = raw_login(imap)
+    r.send("s1 SELECT Box\r\n")
+    time.sleep(0.2)
+    r.close()
+    time.sleep(DELAY_MS / 1000 + 0.3)  # the read comes back to a session that is gone
+    b = Session(imap)
+    assert b"1 EXISTS" in b.ok("SELECT Box")
+    assert a.ok("NOOP") == []
+
+
+def test_select_of_a_folder_watched_here_needs_no_read(imap):
+    a, b = Session(imap), Session(imap)
+    a.ok("CREATE Box")
+    a.append("Box", message(1))
+    _, t_first = timed(a.ok, "SELECT Box")
+    assert t_first >= DELAY_MS / 1000, t_first
+    untagged, t_second = timed(b.ok, "SELECT Box")  # a keeps Box watched: nothing to read
+    assert "1 EXISTS".encode() in untagged, untagged
+    assert t_second < DELAY_MS / 1000 / 2, t_second
+
+
+def test_file_put_in_by_hand_is_read_off_the_loop(imap):
+    a = Session(imap)
+    a.ok("CREATE Box")
+    a.append("Box", message(1))
+    r = raw_login(imap)
+    r.send("b SELECT Box\r\n")
+    r.until("b")
+    r.send("c IDLE\r\n")
+    assert r.line().startswith(b"+ ")
+    new = imap.maildir(ALICE) / ".Box" / "new"
+    t0 = time.monotonic()
+    (new / "1700000000.M1P1.byhand").write_bytes(message(2))
+    time.sleep(0.5)  # the directory event has settled and the read is on the thread
+    _, t_noop = timed(a.ok, "NOOP")
+    assert t_noop < DELAY_MS / 1000 / 2, t_noop
+    wait_line(r, rb"^\* 2 EXISTS", timeout=DELAY_MS / 1000 + 2)
+    assert time.monotonic() - t0 >= DELAY_MS / 1000  # read on the thread, with its delay
+    r.send("DONE\r\n")
+    assert r.until("c")[-1].startswith(b"c OK")
+    assert "Box: 1 changes made by another program taken into the index" in imap.log()
