@@ -1,7 +1,7 @@
 /* durable.c - replies that wait for the syncs of their change (doc/imapd.md, "Writes and
- * durability"). A STORE or EXPUNGE (also UID EXPUNGE and CLOSE) commits its change on the
- * event loop, then the syncs that make it durable (the directories of the renamed files,
- * the index) run on a worker thread,
+ * durability"). A STORE or EXPUNGE (also UID EXPUNGE and CLOSE) or an APPEND commits its
+ * change on the event loop, then the syncs that make it durable (the directories of the
+ * renamed files, the index) run on a worker thread,
  * together with those of every other session that is waiting (one batch: the index sync
  * of the newest commit covers the older ones, lib/store/mailstore_syncs.c). Meanwhile the
  * session's replies and input are held (lib/io/session.h), so no client sees an OK before
@@ -84,13 +84,14 @@ void durable_setup(struct imapd *d)
 
 bool durable_begin(struct imap_session *s, const struct imap_command *cmd)
 {
-    /* the commands whose writes defer their syncs (mailbox_store_many, mailbox_expunge_many)
-     * and whose replies are plain lines (no FETCH streamed past the held replies) */
-    static const char *const deferred[] = {"STORE", "UID STORE", "EXPUNGE", "UID EXPUNGE", "CLOSE"};
-    bool listed = false;
-    for (size_t i = 0; i < sizeof deferred / sizeof deferred[0]; i++)
-        listed |= strcmp(cmd->name, deferred[i]) == 0;
-    if (!listed || !s->d->syncer || !s->mu || !s->view)
+    /* the commands whose writes defer their syncs (mailbox_store_many, mailbox_expunge_many
+     * with a mailbox selected; mailbox_append* in any state) and whose replies are plain
+     * lines (no FETCH streamed past the held replies) */
+    static const char *const selected[] = {"STORE", "UID STORE", "EXPUNGE", "UID EXPUNGE", "CLOSE"};
+    bool listed = strcmp(cmd->name, "APPEND") == 0;
+    for (size_t i = 0; s->view && i < sizeof selected / sizeof selected[0]; i++)
+        listed |= strcmp(cmd->name, selected[i]) == 0;
+    if (!listed || !s->d->syncer || !s->mu)
         return false;
     mail_user_defer_syncs(s->mu, true);
     sess_hold_open(s->sess);

@@ -11,7 +11,9 @@
  * across processes, so UIDs follow rename order (doc/architecture.md, "Store"). After the commit, with
  * the writer lock released, new/ is fsynced and the index synced (the meta page
  * MDB_NOMETASYNC left unsynced: ms_sync_txn, a no-op when a later commit of another
- * delivery has synced it already); only then is the result MS_OK. Keeping the syncs out
+ * delivery has synced it already); only then is the result MS_OK, unless the handle's
+ * syncs are deferred (mail_user_defer_syncs: imapd's APPEND, whose reply then waits for
+ * them on another thread, doc/imapd.md "Writes and durability"). Keeping the syncs out
  * of the critical section lets the deliveries of concurrent processes to one mailbox
  * overlap: the file system then batches their syncs into one journal commit, where inside
  * the lock every delivery paid three syncs one after the other. The commit itself still
@@ -345,10 +347,8 @@ static int run(struct mail_user *mu, struct deliver_op *op, int (*fill)(void *ct
         if (op->duplicate)
             rc = MS_RC_DUPLICATE;
     }
-    if (rc == 0 && fsync_dir(op->targetdir) < 0)
-        rc = errno ? errno : EIO;
     if (rc == 0)
-        rc = ms_sync_txn(mu, op->txnid);
+        rc = ms_durable_dirs(mu, op->txnid, &op->targetdir, 1);
     if (rc == MS_RC_DUPLICATE && (rc = sync_duplicate(mu, op)) == 0)
         op->a->duplicate = true;
     return rc;
@@ -420,19 +420,6 @@ static void many_undo(void *arg)
         deliver_undo(&m->ops[i]);
 }
 
-/* Each directory the files went to, synced once. */
-static int sync_target_dirs(const struct many_op *m)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        bool done = false;
-        for (size_t k = 0; k < i && !done; k++)
-            done = strcmp(m->ops[k].targetdir, m->ops[i].targetdir) == 0;
-        if (!done && fsync_dir(m->ops[i].targetdir) < 0)
-            return errno ? errno : EIO;
-    }
-    return 0;
-}
-
 static int run_many(struct mail_user *mu, struct many_op *m, struct mailbox_append_msg *msgs)
 {
     int rc = m->hooks && m->hooks->no_precheck ? 0 : precheck(mu, &m->ops[0]);
@@ -443,10 +430,13 @@ static int run_many(struct mail_user *mu, struct many_op *m, struct mailbox_appe
         for (size_t i = 0; i < m->n; i++)
             m->ops[i].committed = rc == 0;
     }
-    if (rc == 0)
-        rc = sync_target_dirs(m);
-    if (rc == 0)
-        rc = ms_sync_txn(mu, m->ops[m->n - 1].txnid);
+    if (rc == 0) {
+        char **dirs = xcalloc(m->n, sizeof *dirs);
+        for (size_t i = 0; i < m->n; i++)
+            dirs[i] = m->ops[i].targetdir;
+        rc = ms_durable_dirs(mu, m->ops[m->n - 1].txnid, dirs, m->n);
+        free(dirs);
+    }
     return rc;
 }
 

@@ -114,6 +114,9 @@ struct ms_fileops;
  * (as ms_fileops_finish does): now, or noted on mu when its syncs are deferred. ops may be
  * NULL; a MS_OP_DELETE among them is never deferred (its tree is removed now). */
 int ms_durable(struct mail_user *mu, size_t txnid, struct ms_fileops *ops);
+/* The same for a commit whose files went into dirs[0..n) (new/ or cur/ of an APPEND):
+ * fsync each directory (once), then ms_sync_txn; or note them when syncs are deferred. */
+int ms_durable_dirs(struct mail_user *mu, size_t txnid, char *const *dirs, size_t n);
 /* ms_write's transaction without its sync: the ID of the transaction in *txnid. */
 int ms_write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
                  void (*undo)(void *arg), void *arg, size_t *txnid);

@@ -34,6 +34,16 @@ static void note_dir(struct mailstore_syncs *s, const char *path)
     s->dirs[s->ndirs++] = xstrndup(path, len);
 }
 
+/* Note the directory path itself (not the parent of a file in it). */
+static void note_dirname(struct mailstore_syncs *s, const char *dir)
+{
+    for (size_t i = 0; i < s->ndirs; i++)
+        if (strcmp(s->dirs[i], dir) == 0)
+            return;
+    s->dirs = xreallocarray(s->dirs, s->ndirs + 1, sizeof *s->dirs);
+    s->dirs[s->ndirs++] = xstrdup(dir);
+}
+
 static bool deferrable(const struct ms_fileops *ops)
 {
     for (size_t i = 0; ops && i < ops->n; i++)
@@ -42,12 +52,9 @@ static bool deferrable(const struct ms_fileops *ops)
     return true;
 }
 
-int ms_durable(struct mail_user *mu, size_t txnid, struct ms_fileops *ops)
+/* The user's set of deferred syncs, with txnid noted. */
+static struct mailstore_syncs *deferred(struct mail_user *mu, size_t txnid)
 {
-    if (!mu->defer_syncs || !deferrable(ops)) {
-        int rc = ms_sync_txn(mu, txnid);
-        return rc == 0 && ops ? ms_fileops_finish(ops) : rc;
-    }
     if (!mu->syncs) {
         mu->syncs = xcalloc(1, sizeof *mu->syncs);
         mu->syncs->e = mu->e;
@@ -56,12 +63,40 @@ int ms_durable(struct mail_user *mu, size_t txnid, struct ms_fileops *ops)
     struct mailstore_syncs *s = mu->syncs;
     if (txnid > s->txnid)
         s->txnid = txnid;
+    return s;
+}
+
+int ms_durable(struct mail_user *mu, size_t txnid, struct ms_fileops *ops)
+{
+    if (!mu->defer_syncs || !deferrable(ops)) {
+        int rc = ms_sync_txn(mu, txnid);
+        return rc == 0 && ops ? ms_fileops_finish(ops) : rc;
+    }
+    struct mailstore_syncs *s = deferred(mu, txnid);
     for (size_t i = 0; ops && i < ops->n; i++) {
         note_dir(s, ops->v[i].to);
         if (ops->v[i].type != MS_OP_LINK)
             note_dir(s, ops->v[i].from);
     }
     return 0;
+}
+
+int ms_durable_dirs(struct mail_user *mu, size_t txnid, char *const *dirs, size_t n)
+{
+    if (mu->defer_syncs) {
+        struct mailstore_syncs *s = deferred(mu, txnid);
+        for (size_t i = 0; i < n; i++)
+            note_dirname(s, dirs[i]);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool done = false; /* each directory once */
+        for (size_t k = 0; k < i && !done; k++)
+            done = strcmp(dirs[k], dirs[i]) == 0;
+        if (!done && fsync_dir(dirs[i]) < 0)
+            return errno ? errno : EIO;
+    }
+    return ms_sync_txn(mu, txnid);
 }
 
 void mail_user_defer_syncs(struct mail_user *mu, bool on) { mu->defer_syncs = on; }

@@ -1,4 +1,4 @@
-"""The syncs of STORE and EXPUNGE run off the event loop (doc/imapd.md, "Writes and durability";
+"""The syncs of STORE, EXPUNGE and APPEND run off the event loop (doc/imapd.md, "Writes and durability";
 imapd/mailbox/durable.c): with the test hook POSTHORN_TEST_SYNC_DELAY_MS making every batch
 of syncs take 2 s, and one imapd-mailbox process holding both sessions, the STORE's
 untagged FETCH and tagged OK come only after the syncs, while the other session's NOOP,
@@ -6,7 +6,8 @@ FETCH and SEARCH are answered at once; several sessions' STOREs share one batch 
 finish within about one delay, not one after the other); an EXPUNGE's untagged EXPUNGE and
 OK wait the same way and the message file is gone; a session that disconnects while its
 syncs run leaves the process serving; and the flags are in the index and the file names
-afterwards."""
+afterwards; an APPEND's tagged OK waits for its syncs the same way, in the authenticated
+state too, and the message is in the mailbox once it came."""
 import os
 import re
 import threading
@@ -34,8 +35,12 @@ def imap(instance, monkeypatch):
 
 
 def fill(s, n):
+    """n messages in one MULTIAPPEND (one batch of syncs: one delay), then SELECT."""
+    cmd = b"APPEND INBOX"
     for i in range(n):
-        s.append("INBOX", f"Subject: m{i}\r\n\r\nbody {i}\r\n")
+        data = f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode()
+        cmd += b" {%d+}\r\n" % len(data) + data
+    s.ok(cmd)
     s.ok("SELECT INBOX")
 
 
@@ -131,3 +136,22 @@ def test_expunge_waits_for_its_syncs(imap):
     assert result["t"] >= DELAY_MS / 1000 and t_noop < DELAY_MS / 1000 / 2, (result["t"], t_noop)
     files = list((imap.maildir(ALICE) / "cur").iterdir()) + list((imap.maildir(ALICE) / "new").iterdir())
     assert len(files) == 2, files
+
+
+def test_append_waits_for_its_syncs(imap):
+    writer, reader = Session(imap), Session(imap)
+    fill(reader, 1)
+    data = b"Subject: appended\r\n\r\nbody\r\n"
+    # No mailbox selected by the writer: APPEND is deferred in the authenticated state too.
+    th, result = start_waiting(writer, b"APPEND INBOX {%d+}\r\n" % len(data) + data)
+    told, t_noop = timed(reader.ok, "NOOP")
+    _, t_fetch = timed(reader.ok, "FETCH 1 (FLAGS)")
+    th.join()
+    untagged, tagged = result["r"]
+    assert tagged.startswith(b"OK [APPENDUID "), tagged
+    assert result["t"] >= DELAY_MS / 1000, result["t"]
+    assert t_noop < DELAY_MS / 1000 / 2 and t_fetch < DELAY_MS / 1000 / 2, (t_noop, t_fetch)
+    # (the commit is visible to other sessions before its syncs end, as a STORE's is)
+    assert b"2 EXISTS" in told + reader.ok("NOOP"), "the reader is told of the new message"
+    files = list((imap.maildir(ALICE) / "new").iterdir()) + list((imap.maildir(ALICE) / "cur").iterdir())
+    assert len(files) == 2 and any(f.read_bytes() == data.replace(b"\r\n", b"\n") for f in files), files
