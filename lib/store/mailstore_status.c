@@ -6,7 +6,8 @@
  * A SELECT claims in a write transaction (atomic between processes: LMDB serialises
  * writers): it gets the old value, and the record's moves to UIDNEXT, so exactly one
  * session sees each message as \Recent. EXAMINE and STATUS only read it: recent is the
- * number of messages with UID >= first_recent. The claim changes no MODSEQ (\Recent is
+ * number of messages with UID >= first_recent. A claim that finds everything claimed
+ * already (a read transaction first) takes no writer lock. The claim changes no MODSEQ (\Recent is
  * not a stored flag) and is not synced by itself: a claim lost in a system crash makes
  * messages \Recent once more, which does no harm. */
 #include "mailstore_int.h"
@@ -66,12 +67,32 @@ static int claim_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
     return ms_mailbox_put(mu, txn, op->mailbox, &f);
 }
 
+/* Is everything claimed already? A look in a read transaction: then no writer lock is
+ * needed (the sessions that learn of a new message after the one that claimed it would
+ * otherwise each wait for the lock behind other writers' commits). */
+static bool all_claimed(struct mail_user *mu, const char *name, uint32_t *first_recent)
+{
+    MDB_txn *txn;
+    if (ms_begin(mu, false, &txn) != 0)
+        return false;
+    struct mailbox_rec f;
+    bool all = ms_mailbox_get(mu, txn, name, &f) == 0 && f.first_recent == f.uidnext && !f.v1;
+    if (all)
+        *first_recent = f.first_recent;
+    mdb_txn_abort(txn);
+    return all;
+}
+
 int mailbox_claim_recent(struct mail_user *mu, const char *mailbox, uint32_t *first_recent,
                          char **err)
 {
     char *name = ms_mailbox_name(mailbox, err);
     if (!name)
         return -1;
+    if (all_claimed(mu, name, first_recent)) {
+        free(name);
+        return 1;
+    }
     struct claim_op op = {.mailbox = name};
     int rc = ms_write_nosync(mu, claim_apply, NULL, &op);
     if (rc != 0)
