@@ -75,8 +75,12 @@ struct select_wait {
     struct view *v;
     struct select_params p;
     struct folder_scan *fs;
+    bool measured;   /* the files without an index entry were looked for */
     char tag[IMAP_TAG_MAX + 1];
 };
+
+/* Files not indexed yet, from which their reads go to the thread as well. */
+#define MEASURE_MIN 64
 
 /* Load the view (sc NULL: the index is current), then the responses and the tagged reply. */
 static void select_complete(struct imap_session *s, struct view *v, const struct mailbox_scan *sc,
@@ -100,10 +104,30 @@ static void select_wait_free(struct select_wait *w)
     free(w);
 }
 
+static void select_scanned(void *ctx, struct mailbox_scan *sc);
+
+/* Many more files than messages (copied in by hand): the ones without an index entry are
+ * measured on the thread before the sync. True when that was started. */
+static bool select_measure(struct select_wait *w, struct mailbox_scan *sc)
+{
+    struct imap_session *s = w->s;
+    struct mailbox_info info;
+    char *err = NULL;
+    w->measured = true;
+    bool many = mailbox_info(s->mu, w->v->name, &info, &err) > 0 &&
+                mailbox_scan_files(sc) >= info.messages + MEASURE_MIN &&
+                mailbox_scan_unindexed(s->mu, sc, &err) >= MEASURE_MIN;
+    free(err);
+    return many && (w->fs = folder_scan_start(s->d, sc, true, select_scanned, w)) != NULL;
+}
+
 static void select_scanned(void *ctx, struct mailbox_scan *sc)
 {
     struct select_wait *w = ctx;
     struct imap_session *s = w->s;
+    w->fs = NULL;
+    if (!w->measured && select_measure(w, sc))
+        return;
     s->selecting = NULL;
     snprintf(s->tag, sizeof s->tag, "%s", w->tag);
     select_complete(s, w->v, sc, &w->p);
@@ -147,7 +171,7 @@ static void select_open(struct imap_session *s, const char *name, struct select_
     if (w) {
         *w = (struct select_wait){.s = s, .v = v, .p = *p};
         snprintf(w->tag, sizeof w->tag, "%s", s->tag);
-        if ((w->fs = folder_scan_start(s->d, sc, select_scanned, w)) != NULL) {
+        if ((w->fs = folder_scan_start(s->d, sc, false, select_scanned, w)) != NULL) {
             s->selecting = w;
             return;
         }

@@ -2,7 +2,9 @@
  * thread, so that a folder of 100,000 messages does not stop this process's other sessions
  * for the fraction of a second its new/ and cur/ take to read (doc/imapd.md, "Processes"):
  * SELECT and EXAMINE of a folder no session here keeps watched (cmd_select.c), and the look
- * at a watched folder after a directory event (watch.c). The index part that follows
+ * at a watched folder after a directory event (watch.c). A SELECT that finds many files
+ * without an index entry (copied in by hand) has them measured here too (mailbox_scan_measure),
+ * so that its sync does not read each of them on the loop. The index part that follows
  * (mailbox_sync_scanned) stays on the loop: the store's handles belong to the loop thread.
  * One thread, one job at a time, each back to the loop on its own. Without the thread
  * (it could not start), folder_scan_start returns NULL and the caller reads on the loop. */
@@ -29,6 +31,7 @@ static void test_delay(void) {}
 struct folder_scan {
     struct worker_job wj;
     struct mailbox_scan *sc;
+    bool measure; /* mailbox_scan_measure, not mailbox_scan_read */
     folder_scan_fn done; /* NULL once cancelled */
     void *ctx;
 };
@@ -37,15 +40,20 @@ static void scan_run(struct worker_job *first, void *ctx)
 {
     (void)ctx;
     test_delay();
-    for (struct worker_job *j = first; j; j = j->next)
-        mailbox_scan_read(WORKER_JOB_OWNER(j, struct folder_scan, wj)->sc);
+    for (struct worker_job *j = first; j; j = j->next) {
+        struct folder_scan *fs = WORKER_JOB_OWNER(j, struct folder_scan, wj);
+        if (fs->measure)
+            mailbox_scan_measure(fs->sc);
+        else
+            mailbox_scan_read(fs->sc);
+    }
 }
 
 static void scan_done(struct worker_job *wj, void *ctx)
 {
     (void)ctx;
     struct folder_scan *fs = WORKER_JOB_OWNER(wj, struct folder_scan, wj);
-    if (fs->done && !wj->ran) /* dropped at shutdown */
+    if (fs->done && !wj->ran && !fs->measure) /* dropped at shutdown */
         mailbox_scan_read(fs->sc);
     if (fs->done)
         fs->done(fs->ctx, fs->sc);
@@ -66,13 +74,13 @@ void folder_scan_setup(struct imapd *d)
     }
 }
 
-struct folder_scan *folder_scan_start(struct imapd *d, struct mailbox_scan *sc, folder_scan_fn done,
-                                      void *ctx)
+struct folder_scan *folder_scan_start(struct imapd *d, struct mailbox_scan *sc, bool measure,
+                                      folder_scan_fn done, void *ctx)
 {
     if (!d->scanner)
         return NULL;
     struct folder_scan *fs = xcalloc(1, sizeof *fs);
-    *fs = (struct folder_scan){.sc = sc, .done = done, .ctx = ctx};
+    *fs = (struct folder_scan){.sc = sc, .measure = measure, .done = done, .ctx = ctx};
     char *err = NULL;
     if (worker_submit(d->scanner, &fs->wj, &err) < 0) {
         log_warn("folder scan thread: %s", err); /* the job still runs on the thread there is */

@@ -138,10 +138,10 @@ struct imap_session {
 /* folder_scan.c: a folder's new/ and cur/ read on a worker thread (mailbox_scan_read) */
 typedef void (*folder_scan_fn)(void *ctx, struct mailbox_scan *sc); /* on the loop; owns sc */
 void folder_scan_setup(struct imapd *d);
-/* Read sc, then done(ctx, sc) on a later loop turn. NULL when there is no thread: read it
- * on the loop then. */
-struct folder_scan *folder_scan_start(struct imapd *d, struct mailbox_scan *sc, folder_scan_fn done,
-                                      void *ctx);
+/* Read sc (measure: mailbox_scan_measure it), then done(ctx, sc) on a later loop turn.
+ * NULL when there is no thread: do it on the loop then. */
+struct folder_scan *folder_scan_start(struct imapd *d, struct mailbox_scan *sc, bool measure,
+                                      folder_scan_fn done, void *ctx);
 /* The caller went away: done will not be called (sc is freed). NULL is a no-op. */
 void folder_scan_cancel(struct folder_scan *fs);
 

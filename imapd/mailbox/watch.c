@@ -181,7 +181,7 @@ static void look_dirs(struct event_loop *loop, void *ctx)
         }
         struct dir_look *dl = xmalloc(sizeof *dl);
         *dl = (struct dir_look){w, e->wd};
-        if (folder_scan_start(w->d, sc, dir_scanned, dl))
+        if (folder_scan_start(w->d, sc, false, dir_scanned, dl))
             e->scanning = true;
         else { /* no thread: on the loop */
             mailbox_scan_read(sc);

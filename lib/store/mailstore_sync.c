@@ -45,7 +45,11 @@ struct sync_file {
     char *path;
     bool in_cur;
     uint32_t flags;
-    uint32_t az; /* keyword letters a..z */
+    uint32_t az;     /* keyword letters a..z */
+    bool unindexed;  /* no index entry when mailbox_scan_unindexed looked */
+    bool measured;   /* size, vsize and mtime read by mailbox_scan_measure */
+    uint64_t size, vsize;
+    time_t mtime;
 };
 
 struct sync_entry {
@@ -97,10 +101,8 @@ static int scan(struct mailbox_scan *sc, const char *sub)
         if (sc->nfiles == sc->cap)
             sc->files = xreallocarray(sc->files, sc->cap = sc->cap ? sc->cap * 2 : 64, sizeof *sc->files);
         struct sync_file *f = &sc->files[sc->nfiles++];
+        *f = (struct sync_file){.path = file, .in_cur = strcmp(sub, "cur") == 0};
         f->base = colon ? xstrndup(de->d_name, (size_t)(colon - de->d_name)) : xstrdup(de->d_name);
-        f->path = file;
-        f->in_cur = strcmp(sub, "cur") == 0;
-        f->flags = f->az = 0;
         if (colon && strncmp(colon, ":2,", 3) == 0)
             ms_letters_parse(colon + 3, &f->flags, &f->az);
     }
@@ -208,12 +210,12 @@ static uint64_t letters_keywords(const struct sync_op *op, uint32_t az)
     return kw;
 }
 
-static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
-                    const struct sync_file *sf)
+/* Size, CRLF size and mtime of a message file: 0 or an errno value (ENOENT: gone). */
+static int measure(struct sync_file *sf)
 {
     int fd = open(sf->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? 0 : errno; /* moved away meanwhile: the next sync sees it */
+        return errno;
     struct stat st;
     const char *w = strstr(sf->base, ",W=");
     long long vsize = w ? strtoll(w + 3, NULL, 10) : -1;
@@ -223,12 +225,27 @@ static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, stru
     if (rc == 0 && vsize < 0)
         rc = errno ? errno : EIO;
     close(fd);
+    if (rc == 0) {
+        sf->measured = true;
+        sf->size = (uint64_t)st.st_size;
+        sf->vsize = (uint64_t)vsize;
+        sf->mtime = st.st_mtime;
+    }
+    return rc;
+}
+
+static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
+                    const struct sync_file *file)
+{
+    struct sync_file sf = *file;
+    struct stat st; /* measured on another thread: is it still there, under the writer lock? */
+    int rc = sf.measured ? (lstat(sf.path, &st) < 0 ? errno : 0) : measure(&sf);
     if (rc != 0)
-        return rc;
-    struct msg_rec m = {.flags = sf->flags, .modseq = ++f->highestmodseq, .size = (uint64_t)st.st_size,
-                        .vsize = (uint64_t)vsize, .keywords = letters_keywords(op, sf->az),
-                        .internaldate = (uint64_t)st.st_mtime, .name = sf->base,
-                        .namelen = strlen(sf->base)};
+        return rc == ENOENT ? 0 : rc; /* moved away meanwhile: the next sync sees it */
+    struct msg_rec m = {.flags = sf.flags, .modseq = ++f->highestmodseq, .size = sf.size,
+                        .vsize = sf.vsize, .keywords = letters_keywords(op, sf.az),
+                        .internaldate = (uint64_t)sf.mtime, .name = sf.base,
+                        .namelen = strlen(sf.base)};
     rc = ms_msg_put(mu, txn, op->mailbox, f->uidnext++, &m);
     ms_mailbox_count(f, &m, true);
     op->changes++;
@@ -447,4 +464,51 @@ int mailbox_sync_needed(struct mail_user *mu, const char *mailbox, char **err)
     int r = mailbox_sync_needed_scanned(mu, sc, err);
     mailbox_scan_free(sc);
     return r;
+}
+
+size_t mailbox_scan_files(const struct mailbox_scan *sc) { return sc->error == 0 ? sc->nfiles : 0; }
+
+int mailbox_scan_unindexed(struct mail_user *mu, struct mailbox_scan *sc, char **err)
+{
+    if (scan_failed(sc, err))
+        return -1;
+    MDB_txn *txn;
+    int rc = ms_begin(mu, false, &txn);
+    struct sync_entry *ents = NULL;
+    size_t nents = 0, i = 0, j = 0;
+    int n = 0;
+    if (rc == 0) {
+        rc = load_entries(mu, txn, sc->mailbox, &ents, &nents);
+        mdb_txn_abort(txn);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        *err = xasprintf("%s: %s", sc->mailbox, ms_strerror(rc));
+        n = -1;
+    }
+    while (n >= 0 && j < sc->nfiles) { /* the walk of sync_apply */
+        int c = i == nents ? 1 : strcmp(ents[i].base, sc->files[j].base);
+        if (c < 0) {
+            i++;
+            continue;
+        }
+        if (c > 0) {
+            sc->files[j].unindexed = true;
+            n++;
+        }
+        i += c == 0;
+        j++;
+        while (j < sc->nfiles && strcmp(sc->files[j].base, sc->files[j - 1].base) == 0)
+            j++;
+    }
+    for (size_t k = 0; k < nents; k++)
+        free(ents[k].base);
+    free(ents);
+    return n;
+}
+
+void mailbox_scan_measure(struct mailbox_scan *sc)
+{
+    for (size_t j = 0; sc->error == 0 && j < sc->nfiles; j++)
+        if (sc->files[j].unindexed && !sc->files[j].measured)
+            (void)measure(&sc->files[j]); /* a failure is met again by the sync */
 }

@@ -119,3 +119,33 @@ def test_file_put_in_by_hand_is_read_off_the_loop(imap):
     r.send("DONE\r\n")
     assert r.until("c")[-1].startswith(b"c OK")
     assert "Box: 1 changes made by another program taken into the index" in imap.log()
+
+
+def test_files_copied_in_by_hand_are_measured_off_the_loop(imap):
+    a, b = Session(imap), Session(imap)
+    a.ok("CREATE Box")
+    a.append("Box", message(0))
+    cur = imap.maildir(ALICE) / ".Box" / "cur"
+    sizes = {}
+    for i in range(1, 71):  # more than MEASURE_MIN (64) files without an index entry
+        data = message(i, body="x" * i).replace(b"\r\n", b"\n")
+        (cur / f"1700000{i:03d}.M{i}P1.byhand:2,S").write_bytes(data)
+        sizes[i] = len(data) + data.count(b"\n")  # RFC822.SIZE counts CRLF
+    r = raw_login(imap)
+    t0 = time.monotonic()
+    r.send("s1 SELECT Box\r\n")
+    time.sleep(DELAY_MS / 1000 + 0.3)  # the read is done; the measuring runs now
+    _, t_noop = timed(b.ok, "NOOP")
+    select = r.until("s1")
+    took = time.monotonic() - t0
+    assert select[-1].startswith(b"s1 OK"), select
+    assert b"* 71 EXISTS\r\n" in select, select
+    assert took >= 2 * DELAY_MS / 1000, took  # read, then measured: two trips to the thread
+    assert t_noop < DELAY_MS / 1000 / 2, t_noop
+    r.send("s2 FETCH 2:71 (RFC822.SIZE FLAGS)\r\n")
+    got = {}
+    for line in r.until("s2")[:-1]:
+        m = re.match(rb"\* (\d+) FETCH \(RFC822\.SIZE (\d+) FLAGS \(\\Seen \\Recent\)\)", line)
+        assert m, line
+        got[int(m.group(1)) - 1] = int(m.group(2))
+    assert got == sizes
