@@ -121,6 +121,40 @@ static void test_sync_needed(void **state)
     mail_user_close(mu);
 }
 
+/* The two halves with measuring (imapd's SELECT of a folder with files copied in by hand):
+ * mailbox_scan_unindexed marks exactly the files without an entry; after
+ * mailbox_scan_measure the sync indexes them with their sizes, and skips one that was
+ * removed after it was measured (checked under the writer lock). */
+static void test_scan_measure(void **state)
+{
+    (void)state;
+    struct mail_user *mu = open_box("measure");
+    char *err = NULL, path[1400];
+    deliver(mu, "INBOX", "Subject: a\n\nbody\n");
+    const char *hand[] = {"1700000001.M1P1.byhand", "1700000002.M2P1.byhand", "1700000003.M3P1.byhand"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/cur/%s:2,S", mail_user_path(mu), hand[i]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "Subject: %d\n\n%.*s\n", i, i + 1, "xyz");
+        fclose(f);
+    }
+    struct mailbox_scan *sc = mailbox_scan_new(mu, "INBOX", &err);
+    assert_non_null(sc);
+    assert_int_equal(mailbox_scan_read(sc), 0);
+    assert_int_equal(mailbox_scan_files(sc), 4);
+    assert_int_equal(mailbox_scan_unindexed(mu, sc, &err), 3);
+    mailbox_scan_measure(sc);
+    snprintf(path, sizeof path, "%s/cur/%s:2,S", mail_user_path(mu), hand[1]);
+    assert_int_equal(unlink(path), 0); /* gone after it was measured */
+    assert_int_equal(mailbox_sync_scanned(mu, sc, &err), 2);
+    mailbox_scan_free(sc);
+    assert_int_equal(status_of(mu, "INBOX").messages, 3);
+    assert_int_equal(status_of(mu, "INBOX").size, 17 + 14 + 16); /* the delivery, the 1st and 3rd by hand */
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 0);
+    mail_user_close(mu);
+}
+
 static void test_letters_changed_after_scan(void **state)
 {
     struct mail_user *mu = open_box("letters");
@@ -204,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_file_arriving_after_scan),
         cmocka_unit_test(test_letters_changed_after_scan),
         cmocka_unit_test(test_sync_needed),
+        cmocka_unit_test(test_scan_measure),
         cmocka_unit_test(test_append_survives_sync),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
