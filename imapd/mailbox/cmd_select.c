@@ -114,8 +114,8 @@ static bool select_measure(struct select_wait *w, struct mailbox_scan *sc)
     struct mailbox_info info;
     char *err = NULL;
     w->measured = true;
-    bool many = mailbox_info(s->mu, w->v->name, &info, &err) > 0 &&
-                mailbox_scan_files(sc) >= info.messages + MEASURE_MIN &&
+    int r = mailbox_info(s->mu, w->v->name, &info, &err); /* 0: an INBOX not indexed yet */
+    bool many = r >= 0 && mailbox_scan_files(sc) >= (r > 0 ? info.messages : 0) + MEASURE_MIN &&
                 mailbox_scan_unindexed(s->mu, sc, &err) >= MEASURE_MIN;
     free(err);
     return many && (w->fs = folder_scan_start(s->d, sc, true, select_scanned, w)) != NULL;

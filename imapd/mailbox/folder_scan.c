@@ -6,7 +6,7 @@
  * without an index entry (copied in by hand) has them measured here too (mailbox_scan_measure),
  * so that its sync does not read each of them on the loop. The index part that follows
  * (mailbox_sync_scanned) stays on the loop: the store's handles belong to the loop thread.
- * One thread, one job at a time, each back to the loop on its own. Without the thread
+ * Up to two threads, one job each at a time, each back to the loop on its own. Without the thread
  * (it could not start), folder_scan_start returns NULL and the caller reads on the loop. */
 #include "imap_mailbox.h"
 #include "log.h"
@@ -53,8 +53,6 @@ static void scan_done(struct worker_job *wj, void *ctx)
 {
     (void)ctx;
     struct folder_scan *fs = WORKER_JOB_OWNER(wj, struct folder_scan, wj);
-    if (fs->done && !wj->ran && !fs->measure) /* dropped at shutdown */
-        mailbox_scan_read(fs->sc);
     if (fs->done)
         fs->done(fs->ctx, fs->sc);
     else
@@ -65,7 +63,9 @@ static void scan_done(struct worker_job *wj, void *ctx)
 void folder_scan_setup(struct imapd *d)
 {
     char *err = NULL;
-    struct worker_config wc = {.name = "folder scan", .max_threads = 1, .max_batch = 1,
+    /* two threads: one long measuring (thousands of files copied in by hand) does not
+     * hold up the reads of the other SELECTs */
+    struct worker_config wc = {.name = "folder scan", .max_threads = 2, .max_batch = 1,
                                .run = scan_run, .done = scan_done, .ctx = d};
     d->scanner = worker_new(d->srv->loop, &wc, &err);
     if (!d->scanner) {
@@ -94,5 +94,6 @@ void folder_scan_cancel(struct folder_scan *fs)
     if (!fs)
         return;
     fs->done = NULL;
+    mailbox_scan_cancel(fs->sc); /* a long measuring stops early */
     worker_cancel(&fs->wj);
 }

@@ -145,7 +145,7 @@ struct folder_scan *folder_scan_start(struct imapd *d, struct mailbox_scan *sc, 
 /* The caller went away: done will not be called (sc is freed). NULL is a no-op. */
 void folder_scan_cancel(struct folder_scan *fs);
 
-/* durable.c: the replies of STORE and EXPUNGE wait for their syncs, on a worker thread */
+/* durable.c: the replies of STORE, EXPUNGE and APPEND wait for their syncs, on a worker thread */
 void durable_setup(struct imapd *d);
 /* Before a command: true when its syncs are deferred and its replies held (call
  * durable_end after it ran, inside the session's step). */

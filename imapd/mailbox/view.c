@@ -114,12 +114,19 @@ bool view_folder_current(struct imap_session *s, const struct view *v)
 
 int view_load(struct imap_session *s, struct view *v, const struct mailbox_scan *sc, char **err)
 {
+    struct mailbox_info info;
     if (sc) {
-        if (mailbox_sync_scanned(s->mu, sc, err) < 0)
+        if (mailbox_sync_scanned(s->mu, sc, err) < 0) {
+            char *e2 = NULL; /* deleted or renamed while its files were read */
+            if (mailbox_info(s->mu, v->name, &info, &e2) == 0) {
+                free(*err);
+                *err = xstrdup("[NONEXISTENT] No such mailbox.");
+            }
+            free(e2);
             return -1;
+        }
         watch_folder_synced(v);
     }
-    struct mailbox_info info;
     int r = mailbox_info(s->mu, v->name, &info, err);
     if (r <= 0) {
         if (r == 0)

@@ -132,6 +132,21 @@ struct dir_look {
     int wd;
 };
 
+/* A SELECT of the folder waits for its read (cmd_select.c): its view has the watches but
+ * is no session's view yet, so no session is the folder's selector. */
+static bool select_pending(struct watch *w, const struct wentry *dir)
+{
+    struct wentry *index = find(w, dir->index_wd);
+    struct imap_session *s;
+    if (index)
+        DLIST_FOREACH(s, &index->sessions)
+            if (s->selecting)
+                return true;
+    return false;
+}
+
+static void mark_dirty(struct watch *w, struct wentry *e);
+
 static void dir_scanned(void *ctx, struct mailbox_scan *sc)
 {
     struct dir_look *dl = ctx;
@@ -141,6 +156,8 @@ static void dir_scanned(void *ctx, struct mailbox_scan *sc)
     if (e)
         e->scanning = false;
     struct imap_session *s = e ? selector(w, e) : NULL;
+    if (e && !s && select_pending(w, e))
+        mark_dirty(w, e); /* the waiting SELECT's files may be older: look once it is done */
     char *err = NULL;
     int r = s ? mailbox_sync_needed_scanned(s->mu, sc, &err) : 0;
     if (r > 0 && (r = mailbox_sync_scanned(s->mu, sc, &err)) > 0)
@@ -167,11 +184,13 @@ static void look_dirs(struct event_loop *loop, void *ctx)
             continue;
         }
         struct imap_session *s = selector(w, e);
-        if (!s) { /* only a SELECT waiting for its read has it: look once it has the folder */
+        if (!s && select_pending(w, e)) { /* look once the SELECT has the folder */
             wait = DIR_SETTLE_MS;
             continue;
         }
         e->dirty_ms = 0;
+        if (!s)
+            continue;
         char *err = NULL;
         struct mailbox_scan *sc = mailbox_scan_new(s->mu, e->mailbox, &err);
         if (!sc) {
@@ -249,7 +268,7 @@ bool watch_folder_current(struct watch *w, struct imap_session *s, const char *m
     for (size_t i = 0; i < w->n; i++) {
         const struct wentry *e = &w->v[i];
         if (e->is_dir && e->index_wd == s->watch_wd && strcmp(e->mailbox, mailbox) == 0) {
-            if (e->dirty_ms || e->gone || !e->synced)
+            if (e->dirty_ms || e->scanning || e->gone || !e->synced)
                 return false;
             clean++;
         }

@@ -97,6 +97,8 @@ int mailbox_scan_read(struct mailbox_scan *sc); /* 0 or an errno value */
 int mailbox_sync_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err);
 int mailbox_sync_needed_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err);
 void mailbox_scan_free(struct mailbox_scan *sc); /* NULL is a no-op */
+/* (Only INBOX is made by a sync: another folder without an index record is MS_RC_NONEXISTENT
+ * for mailbox_sync*, and nothing to do for mailbox_sync_needed*.) */
 /* A folder with many files not yet indexed (copied in by hand): the sync reads each of
  * them (size, CRLF size, mtime), which can take seconds. To do that off the loop too:
  * mailbox_scan_unindexed (the thread of mu; a read transaction) marks the files of sc that
@@ -106,6 +108,8 @@ void mailbox_scan_free(struct mailbox_scan *sc); /* NULL is a no-op */
 size_t mailbox_scan_files(const struct mailbox_scan *sc);
 int mailbox_scan_unindexed(struct mail_user *mu, struct mailbox_scan *sc, char **err);
 void mailbox_scan_measure(struct mailbox_scan *sc);
+/* Any thread: the measuring under way stops soon (its owner went away). */
+void mailbox_scan_cancel(struct mailbox_scan *sc);
 
 /* --- additions for readers (pop3d, imapd) and maintenance ---
  * Mailbox names: "INBOX" (any case) is the Maildir root; any other name N is the Maildir++

@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ struct mailbox_scan {
     struct sync_file *files;
     size_t nfiles, cap;
     int error; /* errno of the read, 0 when it worked (-1: not read yet) */
+    atomic_bool cancelled; /* mailbox_scan_cancel: the measuring stops */
 };
 
 struct sync_op {
@@ -307,9 +309,13 @@ static int sync_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
     size_t nents = 0, i = 0, j = 0;
     op->changes = 0;
     int rc = ms_mailbox_get(mu, txn, op->mailbox, &f);
-    bool fresh = rc == MDB_NOTFOUND;
+    /* Only INBOX is made by a sync: another folder without a record was deleted or renamed
+     * (perhaps after the scan, which may be old: mailbox_scan_read) and must not come back. */
+    bool fresh = rc == MDB_NOTFOUND && strcmp(op->mailbox, "INBOX") == 0;
     if (fresh)
         rc = ms_mailbox_new(mu, txn, &f);
+    else if (rc == MDB_NOTFOUND)
+        rc = MS_RC_NONEXISTENT;
     if (rc == 0)
         rc = reconcile_keywords(mu, txn, op);
     if (rc == 0)
@@ -442,8 +448,11 @@ int mailbox_sync_needed_scanned(struct mail_user *mu, const struct mailbox_scan 
     struct sync_entry *ents = NULL;
     size_t nents = 0;
     int r = -1;
-    int rc = load_entries(mu, txn, name, &ents, &nents);
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    struct mailbox_rec f;
+    int rc = ms_mailbox_get(mu, txn, name, &f);
+    if (rc == MDB_NOTFOUND && strcmp(name, "INBOX") != 0)
+        r = 0; /* deleted or renamed: nothing a sync would do (see sync_apply) */
+    else if ((rc = load_entries(mu, txn, name, &ents, &nents)) != 0 && rc != MDB_NOTFOUND)
         *err = xasprintf("%s: %s", name, ms_strerror(rc));
     else
         r = differs(&op, ents, nents);
@@ -506,9 +515,11 @@ int mailbox_scan_unindexed(struct mail_user *mu, struct mailbox_scan *sc, char *
     return n;
 }
 
+void mailbox_scan_cancel(struct mailbox_scan *sc) { atomic_store(&sc->cancelled, true); }
+
 void mailbox_scan_measure(struct mailbox_scan *sc)
 {
-    for (size_t j = 0; sc->error == 0 && j < sc->nfiles; j++)
+    for (size_t j = 0; sc->error == 0 && j < sc->nfiles && !atomic_load(&sc->cancelled); j++)
         if (sc->files[j].unindexed && !sc->files[j].measured)
             (void)measure(&sc->files[j]); /* a failure is met again by the sync */
 }

@@ -149,3 +149,18 @@ def test_files_copied_in_by_hand_are_measured_off_the_loop(imap):
         assert m, line
         got[int(m.group(1)) - 1] = int(m.group(2))
     assert got == sizes
+
+
+def test_folder_deleted_while_its_files_are_read_does_not_come_back(imap):
+    a, b = Session(imap), Session(imap)
+    a.ok("CREATE Box")
+    a.append("Box", message(1))
+    r = raw_login(imap)
+    r.send("s1 SELECT Box\r\n")
+    time.sleep(0.3)  # the read is on the thread
+    b.ok("DELETE Box")
+    select = r.until("s1")
+    assert select[-1].startswith(b"s1 NO [NONEXISTENT]"), select
+    assert not any(b"Box" in l for l in b.ok('LIST "" *')), "the folder came back"
+    r.send("s2 SELECT Box\r\n")
+    assert r.until("s2")[-1].startswith(b"s2 NO [NONEXISTENT]")

@@ -445,6 +445,11 @@ static void test_dovecot_folder(void **state)
     write_at(mu, ".Imported/dovecot-keywords", "0 $Label1\n1 Important\n", 0);
     write_at(mu, ".Imported/cur/1600000000.M1P1.host,S=5:2,Sab", "dove\n", 1600000000);
     write_at(mu, ".Imported/new/1600000001.M2P2.host", "new\n", 1600000001);
+    /* a folder is not made by a sync (a deleted one must not come back): the record first */
+    assert_int_equal(mailbox_sync(mu, "Imported", &err), -1);
+    free(err);
+    err = NULL;
+    assert_int_equal(mailbox_create(mu, "Imported", 0, &err), MS_OK);
     assert_int_equal(mailbox_sync(mu, "Imported", &err), 2);
     assert_string_equal(listing(mu, "Imported"), "1:16:3;2:0:0;");
     struct buf b = BUF_INIT;
