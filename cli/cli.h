@@ -105,6 +105,7 @@ int cmd_newaliases(struct cli *c, int argc, char **argv);
 /* maps.c: compile one table (checked as aliases(5) when aliases); problems printed; 0 or 1. */
 int cli_map_build(struct cli *c, const char *source, bool aliases);
 int cmd_migrate(struct cli *c, int argc, char **argv);
+int cmd_mailbox(struct cli *c, int argc, char **argv);
 int cmd_queue(struct cli *c, int argc, char **argv);
 /* Ask qmgr to deliver deferred mail now (without qmgr, move it to incoming); 0 or 1. */
 int cli_flush(struct cli *c, bool quiet);

@@ -60,6 +60,7 @@ static const struct command commands[] = {
     {"map", cmd_map},         {"newaliases", cmd_newaliases},
     {"queue", cmd_queue},     {"mailq", cmd_mailq},   {"sendmail", cmd_sendmail},
     {"dkim", cmd_dkim},       {"dns", cmd_dns},       {"migrate", cmd_migrate},
+    {"mailbox", cmd_mailbox},
 };
 
 static const struct command *find_command(const char *name)

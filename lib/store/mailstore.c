@@ -387,7 +387,7 @@ const char *ms_strerror(int rc)
 {
     switch (rc) {
     case MS_RC_OVERQUOTA: return "mailbox full";
-    case MS_RC_CORRUPT: return "mailbox index is corrupt (run posthorn mailbox reindex)";
+    case MS_RC_CORRUPT: return "mailbox index is corrupt (posthorn mailbox reindex --rebuild)";
     case MS_RC_FILL: return "cannot write message";
     case MS_RC_DUPLICATE: return "already delivered";
     case MS_RC_NONEXISTENT: return "no such mailbox";

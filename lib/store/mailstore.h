@@ -111,6 +111,14 @@ void mailbox_scan_measure(struct mailbox_scan *sc);
 /* Any thread: the measuring under way stops soon (its owner went away). */
 void mailbox_scan_cancel(struct mailbox_scan *sc);
 
+/* posthorn mailbox reindex (mailstore_reindex.c, doc/mailstore.md "Reindex"): a record for
+ * every Maildir++ folder on disk the index does not know, then mailbox_sync of INBOX and
+ * every folder; report(ctx, mailbox, made, changes or -1, error or NULL) for each. The
+ * number of folders, or -1 when one failed. */
+typedef void (*mailbox_reindex_fn)(void *ctx, const char *mailbox, bool made, int changes,
+                                   const char *err);
+int mailbox_reindex(struct mail_user *mu, mailbox_reindex_fn report, void *ctx);
+
 /* --- additions for readers (pop3d, imapd) and maintenance ---
  * Mailbox names: "INBOX" (any case) is the Maildir root; any other name N is the Maildir++
  * mailbox directory ".N" (hierarchy separator '.'); names with '/', a leading '.', "..",
