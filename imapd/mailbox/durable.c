@@ -23,25 +23,10 @@ struct sync_job {
     int rc;
 };
 
-#ifdef POSTHORN_TEST_HOOKS
-#include <time.h>
-/* Test hook (t/run's builds): POSTHORN_TEST_SYNC_DELAY_MS=N makes every batch of syncs
- * take N ms longer, so a test can see the replies wait and the loop go on meanwhile. */
-static void test_delay(void)
-{
-    const char *ms = getenv("POSTHORN_TEST_SYNC_DELAY_MS");
-    long n = ms ? strtol(ms, NULL, 10) : 0;
-    if (n > 0)
-        nanosleep(&(struct timespec){n / 1000, (n % 1000) * 1000000}, NULL);
-}
-#else
-static void test_delay(void) {}
-#endif
-
 static void sync_run(struct worker_job *first, void *ctx)
 {
     (void)ctx;
-    test_delay();
+    test_hook_delay("POSTHORN_TEST_SYNC_DELAY_MS");
     for (struct worker_job *j = first; j; j = j->next) {
         struct sync_job *job = WORKER_JOB_OWNER(j, struct sync_job, wj);
         job->rc = mailstore_syncs_run(job->syncs);

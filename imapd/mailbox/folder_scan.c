@@ -13,21 +13,6 @@
 #include "mem.h"
 #include <stdlib.h>
 
-#ifdef POSTHORN_TEST_HOOKS
-#include <time.h>
-/* Test hook (t/run's builds): POSTHORN_TEST_SCAN_DELAY_MS=N makes every read on the thread
- * take N ms longer, so a test can see a SELECT wait and the loop go on meanwhile. */
-static void test_delay(void)
-{
-    const char *ms = getenv("POSTHORN_TEST_SCAN_DELAY_MS");
-    long n = ms ? strtol(ms, NULL, 10) : 0;
-    if (n > 0)
-        nanosleep(&(struct timespec){n / 1000, (n % 1000) * 1000000}, NULL);
-}
-#else
-static void test_delay(void) {}
-#endif
-
 struct folder_scan {
     struct worker_job wj;
     struct mailbox_scan *sc;
@@ -39,7 +24,7 @@ struct folder_scan {
 static void scan_run(struct worker_job *first, void *ctx)
 {
     (void)ctx;
-    test_delay();
+    test_hook_delay("POSTHORN_TEST_SCAN_DELAY_MS");
     for (struct worker_job *j = first; j; j = j->next) {
         struct folder_scan *fs = WORKER_JOB_OWNER(j, struct folder_scan, wj);
         if (fs->measure)

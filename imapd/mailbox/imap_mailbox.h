@@ -135,6 +135,8 @@ struct imap_session {
     struct buf line;
 };
 
+/* test_hooks.c: a worker thread's job takes $env ms longer (test builds only) */
+void test_hook_delay(const char *env);
 /* folder_scan.c: a folder's new/ and cur/ read on a worker thread (mailbox_scan_read) */
 typedef void (*folder_scan_fn)(void *ctx, struct mailbox_scan *sc); /* on the loop; owns sc */
 void folder_scan_setup(struct imapd *d);

@@ -2,6 +2,7 @@
 LIST-EXTENDED, MULTIAPPEND): exact commands and replies, messages appended with chosen
 dates, on top of test_imap.Raw."""
 import re
+import time
 
 from test_imap import ALICE, Raw
 
@@ -46,3 +47,20 @@ class Session(Raw):
 def numbers(data):
     """b"1 2 3" -> [1, 2, 3]."""
     return [int(x) for x in data.split()]
+
+
+def one_mailbox_process(instance):
+    """master.cf with a single imapd-mailbox process, so that every session shares its event
+    loop and worker threads (the tests of work done off the loop)."""
+    mcf = instance.etc / "master.cf"
+    text, n = re.subn(r"^(imap-mailbox(?:\s+\S+){5}\s+)\d+", r"\g<1>1", mcf.read_text(), flags=re.M)
+    assert n == 1
+    mcf.write_text(text)
+
+
+def timed(fn, *args):
+    """(fn(*args), the seconds it took)."""
+    t0 = time.monotonic()
+    r = fn(*args)
+    return r, time.monotonic() - t0
+

@@ -9,13 +9,12 @@ syncs run leaves the process serving; and the flags are in the index and the fil
 afterwards; an APPEND's tagged OK waits for its syncs the same way, in the authenticated
 state too, and the message is in the mailbox once it came."""
 import os
-import re
 import threading
 import time
 
 import pytest
 
-from imap_session import Session
+from imap_session import Session, one_mailbox_process, timed
 from test_imap import start
 from test_pop3 import ALICE
 
@@ -27,10 +26,7 @@ def imap(instance, monkeypatch):
     if os.environ.get("POSTHORN_TEST_HOOKS") != "1":
         pytest.skip("daemons built without POSTHORN_TEST_HOOKS: no sync delay to test with")
     monkeypatch.setenv("POSTHORN_TEST_SYNC_DELAY_MS", str(DELAY_MS))
-    mcf = instance.etc / "master.cf"
-    text, n = re.subn(r"^(imap-mailbox(?:\s+\S+){5}\s+)\d+", r"\g<1>1", mcf.read_text(), flags=re.M)
-    assert n == 1
-    mcf.write_text(text)
+    one_mailbox_process(instance)
     return start(instance)
 
 
@@ -42,12 +38,6 @@ def fill(s, n):
         cmd += b" {%d+}\r\n" % len(data) + data
     s.ok(cmd)
     s.ok("SELECT INBOX")
-
-
-def timed(fn, *args):
-    t0 = time.monotonic()
-    r = fn(*args)
-    return r, time.monotonic() - t0
 
 
 def start_waiting(session, command):

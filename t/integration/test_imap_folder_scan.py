@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from imap_session import Session
+from imap_session import Session, one_mailbox_process, timed
 from test_imap import Raw, message, start
 from test_imap_maildir import wait_line
 from test_pop3 import ALICE
@@ -26,17 +26,8 @@ def imap(instance, monkeypatch):
     if os.environ.get("POSTHORN_TEST_HOOKS") != "1":
         pytest.skip("daemons built without POSTHORN_TEST_HOOKS: no scan delay to test with")
     monkeypatch.setenv("POSTHORN_TEST_SCAN_DELAY_MS", str(DELAY_MS))
-    mcf = instance.etc / "master.cf"
-    text, n = re.subn(r"^(imap-mailbox(?:\s+\S+){5}\s+)\d+", r"\g<1>1", mcf.read_text(), flags=re.M)
-    assert n == 1
-    mcf.write_text(text)
+    one_mailbox_process(instance)
     return start(instance)
-
-
-def timed(fn, *args):
-    t0 = time.monotonic()
-    r = fn(*args)
-    return r, time.monotonic() - t0
 
 
 def raw_login(inst):

@@ -7,6 +7,7 @@ import os
 import re
 import time
 
+from imap_session import one_mailbox_process
 from test_imap import Raw, message, start
 from test_pop3 import ALICE, deliver
 
@@ -112,14 +113,6 @@ def test_structure_is_cached_in_the_index(instance):
     text = b"".join(r.until("e"))
     assert b"cached body" not in text and (b"BODY[TEXT] {0}" in text or b'BODY[TEXT] ""' in text), text
     r.close()
-
-
-def one_mailbox_process(inst):
-    """master.cf: a single imapd-mailbox process, so that every session shares its watches."""
-    path = inst.etc / "master.cf"
-    text, n = re.subn(r"^(imap-mailbox(?:\s+\S+){5}\s+)\d+", r"\g<1>1", path.read_text(), flags=re.M)
-    assert n == 1
-    path.write_text(text)
 
 
 def exists_after_select(r, tag):
