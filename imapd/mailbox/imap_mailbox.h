@@ -126,6 +126,7 @@ struct imap_session {
     bool idling;
     long long idle_said_ms;   /* the last line sent during IDLE */
     bool changed;          /* the watch saw the index change since the last sync */
+    unsigned char in_flight_looks; /* IDLE looks put off for a commit in flight (watch.c) */
     struct fetch_job *fetching; /* a FETCH answered piece by piece (fetch.c) */
     struct scan_job *scanning;  /* a SORT or THREAD reading the mailbox a slice at a time (scan.c) */
     struct sync_job *sync_job;  /* the syncs the held replies wait for (durable.c) */

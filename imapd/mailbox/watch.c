@@ -86,16 +86,29 @@ static void drop(struct watch *w, struct wentry *e)
     *e = w->v[--w->n];
 }
 
+/* Looks again at a session whose index has a commit in flight (mail_user_commit_in_flight):
+ * at most this many, SETTLE_MS apart (a writer killed in that window leaves it so until
+ * the next commit). */
+#define IN_FLIGHT_LOOKS 100
+
 static void look(struct event_loop *loop, void *ctx)
 {
-    (void)loop;
     struct watch *w = ctx;
+    bool again = false;
     w->timer = 0;
     for (size_t i = 0; i < w->n; i++) {
         struct imap_session *s, *next;
         DLIST_FOREACH_SAFE(s, &w->v[i].sessions, next) {
             if (!s->changed || !s->idling)
                 continue;
+            /* The last event of a commit can come before LMDB shows the commit to readers;
+             * looking then would see the state before it and wait for an event that does
+             * not come (a writer preempted in between, seen under load). */
+            if (mail_user_commit_in_flight(s->mu) && s->in_flight_looks++ < IN_FLIGHT_LOOKS) {
+                again = true;
+                continue;
+            }
+            s->in_flight_looks = 0;
             s->changed = false;
             view_sync(s, true);
             condstore_report(s); /* QRESYNC: the HIGHESTMODSEQ after VANISHED or EXISTS */
@@ -103,6 +116,8 @@ static void look(struct event_loop *loop, void *ctx)
             conn_flush(s->conn);
         }
     }
+    if (again)
+        w->timer = event_timer(loop, SETTLE_MS, look, w);
 }
 
 static void notify(struct watch *w, struct wentry *e)

@@ -298,6 +298,17 @@ int ms_begin(struct mail_user *mu, bool write, MDB_txn **txn)
     return lmdb_txn_begin(mu->e->le.env, write ? 0 : MDB_RDONLY, txn);
 }
 
+bool mail_user_commit_in_flight(struct mail_user *mu)
+{
+    MDB_txn *txn;
+    MDB_envinfo info;
+    if (ms_begin(mu, false, &txn) != 0)
+        return false;
+    size_t seen = mdb_txn_id(txn); /* what readers are shown (the lock file's ID) */
+    mdb_txn_abort(txn);
+    return mdb_env_info(mu->e->le.env, &info) == 0 && info.me_last_txnid > seen; /* meta page */
+}
+
 static int grow(struct mail_user *mu)
 {
     MDB_envinfo info;

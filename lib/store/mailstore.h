@@ -38,6 +38,11 @@ enum mailstore_result {
 struct mail_user *mail_user_open(const char *base, const char *domain, const char *localpart,
                              const char *index_name, bool create, char **err);
 void mail_user_close(struct mail_user *mu);
+/* A commit of another process is between its last write to the index (its meta page, which
+ * inotify reports) and the moment LMDB shows it to readers (the transaction ID in the lock
+ * file's shared memory, a store with no event): a reader that looks now sees the state
+ * before it, and no further event will come. imapd's IDLE looks again then (watch.c). */
+bool mail_user_commit_in_flight(struct mail_user *mu);
 const char *mail_user_path(const struct mail_user *mu);
 
 /* Deliver one message into mailbox ("INBOX" or a mailbox name). fill() writes the complete
