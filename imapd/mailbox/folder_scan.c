@@ -3,11 +3,12 @@
  * for the fraction of a second its new/ and cur/ take to read (doc/imapd.md, "Processes"):
  * SELECT and EXAMINE of a folder no session here keeps watched (cmd_select.c), and the look
  * at a watched folder after a directory event (watch.c). A SELECT that finds many files
- * without an index entry (copied in by hand) has them measured here too (mailbox_scan_measure),
- * so that its sync does not read each of them on the loop. The index part that follows
- * (mailbox_sync_scanned) stays on the loop: the store's handles belong to the loop thread.
- * Up to two threads, one job each at a time, each back to the loop on its own. Without the thread
- * (it could not start), folder_scan_start returns NULL and the caller reads on the loop. */
+ * without an index entry (copied in by hand) has them measured here too
+ * (mailbox_scan_measure), so that its sync does not read each of them on the loop. The
+ * index part that follows (mailbox_sync_scanned) stays on the loop: the store's handles
+ * belong to the loop thread. Up to two threads, one job each at a time, each back to the
+ * loop on its own. Without a thread (none could start), folder_scan_start returns NULL and
+ * the caller reads on the loop. */
 #include "imap_mailbox.h"
 #include "log.h"
 #include "mem.h"

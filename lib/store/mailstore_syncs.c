@@ -21,27 +21,22 @@ struct mailstore_syncs {
     size_t ndirs;
 };
 
+/* Note the directory dir[0..len) once. */
+static void note(struct mailstore_syncs *s, const char *dir, size_t len)
+{
+    for (size_t i = 0; i < s->ndirs; i++)
+        if (strlen(s->dirs[i]) == len && memcmp(s->dirs[i], dir, len) == 0)
+            return;
+    s->dirs = xreallocarray(s->dirs, s->ndirs + 1, sizeof *s->dirs);
+    s->dirs[s->ndirs++] = xstrndup(dir, len);
+}
+
+/* Note the directory a file path is in. */
 static void note_dir(struct mailstore_syncs *s, const char *path)
 {
     const char *slash = strrchr(path, '/');
-    if (!slash)
-        return;
-    size_t len = (size_t)(slash - path);
-    for (size_t i = 0; i < s->ndirs; i++)
-        if (strlen(s->dirs[i]) == len && memcmp(s->dirs[i], path, len) == 0)
-            return;
-    s->dirs = xreallocarray(s->dirs, s->ndirs + 1, sizeof *s->dirs);
-    s->dirs[s->ndirs++] = xstrndup(path, len);
-}
-
-/* Note the directory path itself (not the parent of a file in it). */
-static void note_dirname(struct mailstore_syncs *s, const char *dir)
-{
-    for (size_t i = 0; i < s->ndirs; i++)
-        if (strcmp(s->dirs[i], dir) == 0)
-            return;
-    s->dirs = xreallocarray(s->dirs, s->ndirs + 1, sizeof *s->dirs);
-    s->dirs[s->ndirs++] = xstrdup(dir);
+    if (slash)
+        note(s, path, (size_t)(slash - path));
 }
 
 static bool deferrable(const struct ms_fileops *ops)
@@ -86,7 +81,7 @@ int ms_durable_dirs(struct mail_user *mu, size_t txnid, char *const *dirs, size_
     if (mu->defer_syncs) {
         struct mailstore_syncs *s = deferred(mu, txnid);
         for (size_t i = 0; i < n; i++)
-            note_dirname(s, dirs[i]);
+            note(s, dirs[i], strlen(dirs[i]));
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
