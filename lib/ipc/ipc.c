@@ -47,9 +47,11 @@ const char *attrs_get(const struct attrs *a, const char *name)
 bool attrs_get_ll(const struct attrs *a, const char *name, long long *out)
 {
     const char *v = attrs_get(a, name);
-    /* Digits with an optional '-' only: strtoll alone would take leading white space and
-     * '+' (found by fuzz_qmgr_reply: "nrcpt=\v\v1"). */
-    if (!v || !(isdigit((unsigned char)v[0]) || (v[0] == '-' && isdigit((unsigned char)v[1]))))
+    /* The form our encoders write and nothing else: digits with an optional '-', no leading
+     * zero (strtoll alone would take leading white space and '+', found by fuzz_qmgr_reply:
+     * "nrcpt=\v\v1"; and "02", which its oracle rightly refused). */
+    const char *d = v && v[0] == '-' ? v + 1 : v;
+    if (!d || !isdigit((unsigned char)d[0]) || (d[0] == '0' && (d[1] || d != v)))
         return false;
     char *end;
     errno = 0;

@@ -55,7 +55,7 @@ static bool seconds_ok(const char *v)
 static bool acceptable(const struct attrs *a, size_t n)
 {
     const char *v[8][NFIELDS] = {{0}};
-    bool nrcpt = false, setup = false;
+    bool nrcpt = false, setup = false, logged = false;
     for (size_t i = 0; i < a->n; i++) {
         const char *name = a->v[i].name;
         size_t k = 0;
@@ -72,6 +72,12 @@ static bool acceptable(const struct attrs *a, size_t n)
             if (setup || !seconds_ok(a->v[i].value))
                 return false;
             setup = true;
+            continue;
+        }
+        if (!strcmp(name, "logged")) { /* the agent logged the results itself */
+            if (logged || strcmp(a->v[i].value, "yes") != 0)
+                return false;
+            logged = true;
             continue;
         }
         while (f < NFIELDS && !indexed(name, fields[f], &k))

@@ -59,6 +59,22 @@ static void test_round_trip(void **state)
     assert_int_equal(n, 42);
     assert_false(attrs_get_ll(&b, "text", &n));
     assert_null(attrs_get(&b, "missing"));
+    /* numbers only as the encoders write them (fuzz_qmgr_reply: "nrcpt=02" was taken as 2) */
+    static const char *const refused[] = {"02", "-0", "-", "+1", " 1", "1 ", "00"};
+    static const char *const taken[] = {"0", "-7", "10"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct attrs c = {0};
+        attrs_add(&c, "v", refused[i]);
+        assert_false(attrs_get_ll(&c, "v", &n));
+        attrs_free(&c);
+    }
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        struct attrs c = {0};
+        attrs_add(&c, "v", taken[i]);
+        assert_true(attrs_get_ll(&c, "v", &n));
+        assert_int_equal(n, strtoll(taken[i], NULL, 10));
+        attrs_free(&c);
+    }
     buf_free(&out);
     attrs_free(&a);
     attrs_free(&b);
