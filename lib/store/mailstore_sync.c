@@ -403,15 +403,22 @@ int mailbox_sync_scanned(struct mail_user *mu, const struct mailbox_scan *sc, ch
     return op.changes;
 }
 
-int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err)
+/* The one-call forms: read the folder here, then fn. */
+static int scan_then(struct mail_user *mu, const char *mailbox, char **err,
+                     int (*fn)(struct mail_user *mu, const struct mailbox_scan *sc, char **err))
 {
     struct mailbox_scan *sc = mailbox_scan_new(mu, mailbox, err);
     if (!sc)
         return -1;
     mailbox_scan_read(sc);
-    int r = mailbox_sync_scanned(mu, sc, err);
+    int r = fn(mu, sc, err);
     mailbox_scan_free(sc);
     return r;
+}
+
+int mailbox_sync(struct mail_user *mu, const char *mailbox, char **err)
+{
+    return scan_then(mu, mailbox, err, mailbox_sync_scanned);
 }
 
 /* Does the scan (sorted) differ from the entries (sorted): a file without an entry, an entry
@@ -466,13 +473,7 @@ int mailbox_sync_needed_scanned(struct mail_user *mu, const struct mailbox_scan 
 
 int mailbox_sync_needed(struct mail_user *mu, const char *mailbox, char **err)
 {
-    struct mailbox_scan *sc = mailbox_scan_new(mu, mailbox, err);
-    if (!sc)
-        return -1;
-    mailbox_scan_read(sc);
-    int r = mailbox_sync_needed_scanned(mu, sc, err);
-    mailbox_scan_free(sc);
-    return r;
+    return scan_then(mu, mailbox, err, mailbox_sync_needed_scanned);
 }
 
 size_t mailbox_scan_files(const struct mailbox_scan *sc) { return sc->error == 0 ? sc->nfiles : 0; }
