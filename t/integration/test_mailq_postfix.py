@@ -30,6 +30,16 @@ def postqueue(pf, flag):
     return p.stdout
 
 
+def wait_for_queues(pf, names, timeout=60):
+    deadline = time.time() + timeout
+    while True:
+        objs = [json.loads(line) for line in postqueue(pf, "-j").splitlines()]
+        if sorted(o["queue_name"] for o in objs) == names:
+            return objs
+        assert time.time() < deadline, (objs, pf.log()[-3000:])
+        time.sleep(0.2)
+
+
 def test_postfix_mailq_is_the_oracle():
     prefix = address_block()
     pf = LongIdPostfix(prefix + "2", "pf.example", ["bob"], relay={"dead.example": f"[{prefix}3]:25"})
@@ -40,20 +50,19 @@ def test_postfix_mailq_is_the_oracle():
         for sender, rcpts, size in sends:
             with smtplib.SMTP(pf.addr, 25, timeout=30) as c:
                 c.sendmail(sender, rcpts, b"Subject: x\r\n\r\n" + b"x" * size + b"\r\n")
-        deadline = time.time() + 60
-        while pf.log().count("status=deferred") < 4:
-            assert time.time() < deadline, pf.log()[-3000:]
-            time.sleep(0.2)
-        objs = [json.loads(line) for line in postqueue(pf, "-j").splitlines()]
+        # Postfix logs status=deferred before its qmgr moves the file from active/ to
+        # deferred/; hold only once all three are there, and stop only once the hold shows.
+        objs = wait_for_queues(pf, ["deferred"] * 3)
         held = [o["queue_id"] for o in objs if o["sender"] == "s@remote.test"]
         subprocess.run(["/usr/sbin/postsuper", "-c", str(pf.dir / "etc"), "-h", held[0]],
                        check=True, capture_output=True)
+        wait_for_queues(pf, ["deferred", "deferred", "hold"])
         # Stopped, nothing moves between the two listings (postqueue reads the queue itself).
         subprocess.run([POSTFIX, "-c", str(pf.dir / "etc"), "stop"], check=True, capture_output=True)
         time.sleep(1)
         text = postqueue(pf, "-p")
         objs = [json.loads(line) for line in postqueue(pf, "-j").splitlines()]
-        assert {o["queue_name"] for o in objs} == {"deferred", "hold"} and len(objs) == 3
+        assert sorted(o["queue_name"] for o in objs) == ["deferred", "deferred", "hold"], objs
         assert any(r.get("delay_reason") for o in objs for r in o["recipients"])
         # postqueue -j's members in Postfix's order, as Posthorn prints them.
         assert all(list(o) == ["queue_name", "queue_id", "arrival_time", "message_size",
