@@ -1,5 +1,5 @@
 /* durable.c - replies that wait for the syncs of their change (doc/imapd.md, "Writes and
- * durability"). A STORE or EXPUNGE (also UID EXPUNGE and CLOSE) or an APPEND commits its
+ * durability"). A STORE, EXPUNGE (also UID EXPUNGE and CLOSE), COPY, MOVE or APPEND commits its
  * change on the event loop, then the syncs that make it durable (the directories of the
  * renamed files, the index) run on a worker thread,
  * together with those of every other session that is waiting (one batch: the index sync
@@ -69,10 +69,12 @@ void durable_setup(struct imapd *d)
 
 bool durable_begin(struct imap_session *s, const struct imap_command *cmd)
 {
-    /* the commands whose writes defer their syncs (mailbox_store_many, mailbox_expunge_many
-     * with a mailbox selected; mailbox_append* in any state) and whose replies are plain
+    /* the commands whose writes defer their syncs (mailbox_store_many, mailbox_expunge_many,
+     * mailbox_copy, mailbox_move with a mailbox selected; mailbox_append* in any state) and
+     * whose replies are plain
      * lines (no FETCH streamed past the held replies) */
-    static const char *const selected[] = {"STORE", "UID STORE", "EXPUNGE", "UID EXPUNGE", "CLOSE"};
+    static const char *const selected[] = {"STORE", "UID STORE", "EXPUNGE", "UID EXPUNGE", "CLOSE",
+                                           "COPY", "UID COPY", "MOVE", "UID MOVE"};
     bool listed = strcmp(cmd->name, "APPEND") == 0;
     for (size_t i = 0; s->view && i < sizeof selected / sizeof selected[0]; i++)
         listed |= strcmp(cmd->name, selected[i]) == 0;

@@ -15,7 +15,9 @@
  *    renames the files back; the source is as before and the destination has no trace;
  *  - committed, but a system crash lost some of the directory changes: the next write
  *    transaction does them again;
- * so a moved message is never in both mailboxes nor in neither. Should the journal itself
+ * so a moved message is never in both mailboxes nor in neither. With deferred syncs
+ * (imapd, mailstore.h) the syncs run on another thread and the journal stays until they
+ * are done. Should the journal itself
  * be lost, mailbox_sync of both mailboxes still leaves exactly one copy: it drops the
  * entry whose file is gone and indexes the file that has no entry (doc/mailstore.md). */
 #include "mailstore_int.h"
@@ -133,11 +135,14 @@ static enum mailstore_result copy_run(struct mail_user *mu, struct copy_op *op, 
     op->dst = dst;
     op->srcdir = ms_mailbox_dir(mu, src);
     op->dstdir = ms_mailbox_dir(mu, dst);
-    int rc = ms_write(mu, copy_apply, copy_undo, op);
-    if (rc == 0)
-        rc = ms_fileops_finish(&op->ops); /* dst/cur (and the sources' directories) synced */
-    if (op->ops.n)
-        ms_journal_clear(mu);
+    size_t txnid;
+    int rc = ms_write_txn(mu, copy_apply, copy_undo, op, &txnid);
+    if (rc == 0 && op->ops.n) /* dst/cur (and the sources' directories) and the index synced */
+        rc = ms_durable_journaled(mu, txnid, &op->ops);
+    else if (rc == 0)
+        rc = ms_durable(mu, txnid, NULL);
+    else if (op->ops.n)
+        ms_journal_clear(mu); /* undone */
     enum mailstore_result r = ms_result(rc, rc == MS_RC_NONEXISTENT ? dst : src, err);
     if (r == MS_OK && dst_uidvalidity)
         *dst_uidvalidity = op->uidvalidity;

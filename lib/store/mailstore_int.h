@@ -114,6 +114,10 @@ struct ms_fileops;
  * (as ms_fileops_finish does): now, or noted on mu when its syncs are deferred. ops may be
  * NULL; a MS_OP_DELETE among them is never deferred (its tree is removed now). */
 int ms_durable(struct mail_user *mu, size_t txnid, struct ms_fileops *ops);
+/* ms_durable for a commit whose ops were journaled (COPY, MOVE): the journal is cleared
+ * once the syncs are done, now or, deferred, when the set that ran them is freed (a set
+ * that failed or never ran leaves it to the next writer, which completes it). */
+int ms_durable_journaled(struct mail_user *mu, size_t txnid, struct ms_fileops *ops);
 /* The same for a commit whose files went into dirs[0..n) (new/ or cur/ of an APPEND):
  * fsync each directory (once), then ms_sync_txn; or note them when syncs are deferred. */
 int ms_durable_dirs(struct mail_user *mu, size_t txnid, char *const *dirs, size_t n);
@@ -177,6 +181,8 @@ int ms_journal_write(struct mail_user *mu, MDB_txn *txn, const struct ms_fileops
 /* Forget the journal this process wrote last (after the commit and the syncs, or after
  * undo), unless another writer has replaced it meanwhile. */
 void ms_journal_clear(struct mail_user *mu);
+/* The same for the journal of transaction txnid (a deferred set, once its syncs are done). */
+void ms_journal_clear_txn(struct ms_env *e, size_t txnid);
 /* At the start of a write transaction: a journal whose transaction never committed is
  * undone, one whose transaction committed is completed; then it is cleared. */
 int ms_journal_recover(struct mail_user *mu, MDB_txn *txn);

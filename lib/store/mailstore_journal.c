@@ -247,17 +247,19 @@ int ms_journal_write(struct mail_user *mu, MDB_txn *txn, const struct ms_fileops
     return rc;
 }
 
-void ms_journal_clear(struct mail_user *mu)
+void ms_journal_clear_txn(struct ms_env *e, size_t txnid)
 {
-    int fd = mu->e->journal_fd;
+    int fd = e->journal_fd;
     unsigned char head[9];
     if (fd < 0 || journal_lock(fd, true) < 0)
         return;
     if (pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
-        ms_get_le(head + 1, 8) == mu->e->journal_txnid) /* still ours, not the next writer's */
+        ms_get_le(head + 1, 8) == txnid) /* still that one, not the next writer's */
         (void)ftruncate(fd, 0);
     (void)journal_lock(fd, false);
 }
+
+void ms_journal_clear(struct mail_user *mu) { ms_journal_clear_txn(mu->e, mu->e->journal_txnid); }
 
 /* Decode the journal into ops (full paths); false when it is torn or not ours. */
 static bool journal_decode(struct mail_user *mu, const unsigned char *d, size_t n, size_t *txnid,

@@ -1,5 +1,7 @@
 /* mailstore_syncs.c - the syncs that make a committed change durable, done at once or
  * deferred to another thread (see mailstore.h, "Deferred syncs", and doc/mailstore.md).
+ * A COPY or MOVE also leaves its journal until its set is synced: should the syncs fail
+ * or never run, the next writer finds the journal and completes what it lists.
  *
  * What a deferred set holds is what ms_sync_txn and ms_fileops_finish would have done: the
  * directories of the renames and the ID of the transaction. Running it needs nothing of
@@ -17,6 +19,8 @@
 struct mailstore_syncs {
     struct ms_env *e; /* held (ms_env_hold) */
     size_t txnid;     /* the last commit noted, 0 for none */
+    size_t journal;   /* the transaction whose journal to clear once synced, 0 for none */
+    bool synced;      /* mailstore_syncs_run succeeded */
     char **dirs;
     size_t ndirs;
 };
@@ -76,6 +80,17 @@ int ms_durable(struct mail_user *mu, size_t txnid, struct ms_fileops *ops)
     return 0;
 }
 
+int ms_durable_journaled(struct mail_user *mu, size_t txnid, struct ms_fileops *ops)
+{
+    bool defer = mu->defer_syncs && deferrable(ops);
+    int rc = ms_durable(mu, txnid, ops);
+    if (defer && rc == 0)
+        deferred(mu, txnid)->journal = mu->e->journal_txnid;
+    else
+        ms_journal_clear(mu);
+    return rc;
+}
+
 int ms_durable_dirs(struct mail_user *mu, size_t txnid, char *const *dirs, size_t n)
 {
     if (mu->defer_syncs) {
@@ -116,6 +131,7 @@ int mailstore_syncs_run(struct mailstore_syncs *s)
     mdb_filehandle_t fd;
     if (rc == 0 && s->txnid && (rc = mdb_env_get_fd(s->e->le.env, &fd)) == 0 && fdatasync(fd) < 0)
         rc = errno ? errno : EIO;
+    s->synced = rc == 0;
     return rc;
 }
 
@@ -123,6 +139,8 @@ void mailstore_syncs_free(struct mailstore_syncs *s)
 {
     if (!s)
         return;
+    if (s->synced && s->journal)
+        ms_journal_clear_txn(s->e, s->journal);
     for (size_t i = 0; i < s->ndirs; i++)
         free(s->dirs[i]);
     free(s->dirs);

@@ -1,4 +1,4 @@
-"""The syncs of STORE, EXPUNGE and APPEND run off the event loop (doc/imapd.md, "Writes and durability";
+"""The syncs of STORE, EXPUNGE, COPY, MOVE and APPEND run off the event loop (doc/imapd.md, "Writes and durability";
 imapd/mailbox/durable.c): with the test hook POSTHORN_TEST_SYNC_DELAY_MS making every batch
 of syncs take 2 s, and one imapd-mailbox process holding both sessions, the STORE's
 untagged FETCH and tagged OK come only after the syncs, while the other session's NOOP,
@@ -7,7 +7,9 @@ finish within about one delay, not one after the other); an EXPUNGE's untagged E
 OK wait the same way and the message file is gone; a session that disconnects while its
 syncs run leaves the process serving; and the flags are in the index and the file names
 afterwards; an APPEND's tagged OK waits for its syncs the same way, in the authenticated
-state too, and the message is in the mailbox once it came."""
+state too, and the message is in the mailbox once it came; a COPY's and a MOVE's tagged OK
+(and the MOVE's EXPUNGE) wait the same way, the files are where the index says, and the
+journal of their file operations is empty once they are done."""
 import os
 import threading
 import time
@@ -145,3 +147,29 @@ def test_append_waits_for_its_syncs(imap):
     assert b"2 EXISTS" in told + reader.ok("NOOP"), "the reader is told of the new message"
     files = list((imap.maildir(ALICE) / "new").iterdir()) + list((imap.maildir(ALICE) / "cur").iterdir())
     assert len(files) == 2 and any(f.read_bytes() == data.replace(b"\r\n", b"\n") for f in files), files
+
+
+@pytest.mark.parametrize("verb", ["COPY", "MOVE"])
+def test_copy_and_move_wait_for_their_syncs(imap, verb):
+    writer, reader = Session(imap), Session(imap)
+    fill(writer, 3)
+    writer.ok("CREATE Filed")
+    reader.ok("SELECT INBOX")
+    th, result = start_waiting(writer, f"UID {verb} 2:3 Filed")
+    _, t_noop = timed(reader.ok, "NOOP")
+    _, t_fetch = timed(reader.ok, "FETCH 1:* (FLAGS)")
+    th.join()
+    untagged, tagged = result["r"]
+    assert tagged.startswith(b"OK"), tagged
+    assert b"[COPYUID " in tagged + b"".join(untagged), (tagged, untagged)
+    assert result["t"] >= DELAY_MS / 1000, result["t"]
+    assert t_noop < DELAY_MS / 1000 / 2 and t_fetch < DELAY_MS / 1000 / 2, (t_noop, t_fetch)
+    if verb == "MOVE":
+        assert sum(u.endswith(b" EXPUNGE") for u in untagged) == 2, untagged
+    left = 1 if verb == "MOVE" else 3
+    box = imap.maildir(ALICE)
+    inbox = list((box / "cur").iterdir()) + list((box / "new").iterdir())
+    assert len(inbox) == left and len(list((box / ".Filed" / "cur").iterdir())) == 2
+    assert reader.ok("STATUS Filed (MESSAGES)") == [b'STATUS "Filed" (MESSAGES 2)']
+    journal = box / "posthorn-index.lmdb-journal"
+    assert journal.exists() and journal.stat().st_size == 0
