@@ -79,9 +79,6 @@ struct select_wait {
     char tag[IMAP_TAG_MAX + 1];
 };
 
-/* Files not indexed yet, from which their reads go to the thread as well. */
-#define MEASURE_MIN 64
-
 /* Load the view (sc NULL: the index is current), then the responses and the tagged reply. */
 static void select_complete(struct imap_session *s, struct view *v, const struct mailbox_scan *sc,
                             const struct select_params *p)
@@ -111,14 +108,9 @@ static void select_scanned(void *ctx, struct mailbox_scan *sc);
 static bool select_measure(struct select_wait *w, struct mailbox_scan *sc)
 {
     struct imap_session *s = w->s;
-    struct mailbox_info info;
-    char *err = NULL;
     w->measured = true;
-    int r = mailbox_info(s->mu, w->v->name, &info, &err); /* 0: an INBOX not indexed yet */
-    bool many = r >= 0 && mailbox_scan_files(sc) >= (r > 0 ? info.messages : 0) + MEASURE_MIN &&
-                mailbox_scan_unindexed(s->mu, sc, &err) >= MEASURE_MIN;
-    free(err);
-    return many && (w->fs = folder_scan_start(s->d, sc, true, select_scanned, w)) != NULL;
+    return folder_scan_many_unindexed(s->mu, w->v->name, sc) &&
+           (w->fs = folder_scan_start(s->d, sc, true, select_scanned, w)) != NULL;
 }
 
 static void select_scanned(void *ctx, struct mailbox_scan *sc)

@@ -2,8 +2,8 @@
  * durability"). A STORE, EXPUNGE (also UID EXPUNGE and CLOSE), COPY, MOVE or APPEND commits its
  * change on the event loop, then the syncs that make it durable (the directories of the
  * renamed files, the index) run on a worker thread,
- * together with those of every other session that is waiting (one batch: the index sync
- * of the newest commit covers the older ones, lib/store/mailstore_syncs.c). Meanwhile the
+ * together with those of every other session that is waiting (one batch: each directory
+ * and each index synced once for all, lib/store/mailstore_syncs.c). Meanwhile the
  * session's replies and input are held (lib/io/session.h), so no client sees an OK before
  * its change is on stable storage, and the loop goes on serving the other sessions. When
  * the syncs fail, the held replies are dropped and the session is closed with BYE: the
@@ -27,10 +27,20 @@ static void sync_run(struct worker_job *first, void *ctx)
 {
     (void)ctx;
     test_hook_delay("POSTHORN_TEST_SYNC_DELAY_MS");
-    for (struct worker_job *j = first; j; j = j->next) {
-        struct sync_job *job = WORKER_JOB_OWNER(j, struct sync_job, wj);
-        job->rc = mailstore_syncs_run(job->syncs);
-    }
+    size_t n = 0;
+    for (struct worker_job *j = first; j; j = j->next)
+        n++;
+    struct mailstore_syncs **sets = xreallocarray(NULL, n, sizeof *sets);
+    int *rcs = xreallocarray(NULL, n, sizeof *rcs);
+    n = 0;
+    for (struct worker_job *j = first; j; j = j->next)
+        sets[n++] = WORKER_JOB_OWNER(j, struct sync_job, wj)->syncs;
+    mailstore_syncs_run_batch(sets, n, rcs);
+    n = 0;
+    for (struct worker_job *j = first; j; j = j->next)
+        WORKER_JOB_OWNER(j, struct sync_job, wj)->rc = rcs[n++];
+    free(sets);
+    free(rcs);
 }
 
 static void sync_done(struct worker_job *wj, void *ctx)

@@ -2,8 +2,8 @@
  * thread, so that a folder of 100,000 messages does not stop this process's other sessions
  * for the fraction of a second its new/ and cur/ take to read (doc/imapd.md, "Processes"):
  * SELECT and EXAMINE of a folder no session here keeps watched (cmd_select.c), and the look
- * at a watched folder after a directory event (watch.c). A SELECT that finds many files
- * without an index entry (copied in by hand) has them measured here too
+ * at a watched folder after a directory event (watch.c). Either, when it finds many files
+ * without an index entry (copied in by hand), has them measured here too
  * (mailbox_scan_measure), so that its sync does not read each of them on the loop. The
  * index part that follows (mailbox_sync_scanned) stays on the loop: the store's handles
  * belong to the loop thread. Up to two threads, one job each at a time, each back to the
@@ -13,6 +13,9 @@
 #include "log.h"
 #include "mem.h"
 #include <stdlib.h>
+
+/* Files not indexed yet, from which their reads go to the thread as well. */
+#define MEASURE_MIN 64
 
 struct folder_scan {
     struct worker_job wj;
@@ -82,4 +85,16 @@ void folder_scan_cancel(struct folder_scan *fs)
     fs->done = NULL;
     mailbox_scan_cancel(fs->sc); /* a long measuring stops early */
     worker_cancel(&fs->wj);
+}
+
+bool folder_scan_many_unindexed(struct mail_user *mu, const char *mailbox, struct mailbox_scan *sc)
+{
+    struct mailbox_info info;
+    char *err = NULL;
+    int r = mailbox_info(mu, mailbox, &info, &err); /* 0: an INBOX not indexed yet */
+    /* the count of files first: looking each one up in the index costs a read of it */
+    bool many = r >= 0 && mailbox_scan_files(sc) >= (r > 0 ? info.messages : 0) + MEASURE_MIN &&
+                mailbox_scan_unindexed(mu, sc, &err) >= MEASURE_MIN;
+    free(err);
+    return many;
 }

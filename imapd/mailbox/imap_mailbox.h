@@ -147,6 +147,9 @@ struct folder_scan *folder_scan_start(struct imapd *d, struct mailbox_scan *sc, 
                                       folder_scan_fn done, void *ctx);
 /* The caller went away: done will not be called (sc is freed). NULL is a no-op. */
 void folder_scan_cancel(struct folder_scan *fs);
+/* sc (read) has so many files without an index entry (copied in by hand, restored from a
+ * back-up) that they should be measured on the thread before the sync. */
+bool folder_scan_many_unindexed(struct mail_user *mu, const char *mailbox, struct mailbox_scan *sc);
 
 /* durable.c: the replies of STORE, EXPUNGE and APPEND wait for their syncs, on a worker thread */
 void durable_setup(struct imapd *d);

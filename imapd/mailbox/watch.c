@@ -145,6 +145,7 @@ static struct imap_session *selector(struct watch *w, const struct wentry *dir)
 struct dir_look {
     struct watch *w;
     int wd;
+    bool measured; /* the files without an index entry were measured (or need not be) */
 };
 
 /* A SELECT of the folder waits for its read (cmd_select.c): its view has the watches but
@@ -167,10 +168,16 @@ static void dir_scanned(void *ctx, struct mailbox_scan *sc)
     struct dir_look *dl = ctx;
     struct watch *w = dl->w;
     struct wentry *e = find(w, dl->wd); /* gone when the last view on it went meanwhile */
+    struct imap_session *s = e ? selector(w, e) : NULL;
+    if (s && !dl->measured) { /* many files copied in: measured on the thread too */
+        dl->measured = true;
+        if (folder_scan_many_unindexed(s->mu, e->mailbox, sc) &&
+            folder_scan_start(w->d, sc, true, dir_scanned, dl))
+            return;
+    }
     free(dl);
     if (e)
         e->scanning = false;
-    struct imap_session *s = e ? selector(w, e) : NULL;
     if (e && !s && select_pending(w, e))
         mark_dirty(w, e); /* the waiting SELECT's files may be older: look once it is done */
     char *err = NULL;
@@ -214,10 +221,11 @@ static void look_dirs(struct event_loop *loop, void *ctx)
             continue;
         }
         struct dir_look *dl = xmalloc(sizeof *dl);
-        *dl = (struct dir_look){w, e->wd};
+        *dl = (struct dir_look){w, e->wd, false};
         if (folder_scan_start(w->d, sc, false, dir_scanned, dl))
             e->scanning = true;
         else { /* no thread: on the loop */
+            dl->measured = true;
             mailbox_scan_read(sc);
             dir_scanned(dl, sc);
         }

@@ -264,6 +264,9 @@ void mail_user_defer_syncs(struct mail_user *mu, bool on);
 struct mailstore_syncs *mail_user_take_syncs(struct mail_user *mu);
 /* Any thread: fsync the directories, then the index. 0 or an errno value. */
 int mailstore_syncs_run(struct mailstore_syncs *s);
+/* The same for n sets at once (one thread): each directory and each index is synced once
+ * for all of them; rcs[i] is set i's result. */
+void mailstore_syncs_run_batch(struct mailstore_syncs *const *sets, size_t n, int *rcs);
 /* The thread that opened the handle, after mailstore_syncs_run has returned. NULL is a
  * no-op. */
 void mailstore_syncs_free(struct mailstore_syncs *s);

@@ -118,20 +118,77 @@ struct mailstore_syncs *mail_user_take_syncs(struct mail_user *mu)
     return s;
 }
 
-int mailstore_syncs_run(struct mailstore_syncs *s)
+/* What one batch has synced already: each directory and each index once (every fsync
+ * also flushes the disk's cache, done or not), with the result for the sets after. */
+struct batch_done {
+    char **dirs;
+    int *dir_rc;
+    size_t ndirs;
+    struct ms_env **envs;
+    int *env_rc;
+    size_t nenvs;
+};
+
+static int batch_dir(struct batch_done *b, const char *dir)
+{
+    for (size_t i = 0; i < b->ndirs; i++)
+        if (strcmp(b->dirs[i], dir) == 0)
+            return b->dir_rc[i];
+    int rc = fsync_dir(dir) < 0 && errno != ENOENT ? (errno ? errno : EIO) : 0;
+    b->dirs = xreallocarray(b->dirs, b->ndirs + 1, sizeof *b->dirs);
+    b->dir_rc = xreallocarray(b->dir_rc, b->ndirs + 1, sizeof *b->dir_rc);
+    b->dirs[b->ndirs] = (char *)dir;
+    b->dir_rc[b->ndirs++] = rc;
+    return rc;
+}
+
+/* What mdb_env_sync does without MDB_WRITEMAP (which the store never uses): an fdatasync
+ * of the file. Not mdb_env_sync itself, nor ms_sync_txn's shortcut: both read the meta
+ * pages through the map, which the opening thread may remap meanwhile (a map that grows).
+ * One per environment and batch: the sync after the newest commit covers the older ones
+ * (the batch's sets were all taken before it started). */
+static int batch_index(struct batch_done *b, struct ms_env *e)
+{
+    for (size_t i = 0; i < b->nenvs; i++)
+        if (b->envs[i] == e)
+            return b->env_rc[i];
+    mdb_filehandle_t fd;
+    int rc = mdb_env_get_fd(e->le.env, &fd);
+    if (rc == 0 && fdatasync(fd) < 0)
+        rc = errno ? errno : EIO;
+    b->envs = xreallocarray(b->envs, b->nenvs + 1, sizeof *b->envs);
+    b->env_rc = xreallocarray(b->env_rc, b->nenvs + 1, sizeof *b->env_rc);
+    b->envs[b->nenvs] = e;
+    b->env_rc[b->nenvs++] = rc;
+    return rc;
+}
+
+static int run_one(struct batch_done *b, struct mailstore_syncs *s)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < s->ndirs; i++)
-        if (fsync_dir(s->dirs[i]) < 0 && errno != ENOENT)
-            rc = errno ? errno : EIO;
-    /* What mdb_env_sync does without MDB_WRITEMAP (which the store never uses): an
-     * fdatasync of the file. Not mdb_env_sync itself, nor ms_sync_txn's shortcut: both read
-     * the meta pages through the map, which the opening thread may remap meanwhile (a map
-     * that grows). Once the first job of a batch synced, the others find nothing to write. */
-    mdb_filehandle_t fd;
-    if (rc == 0 && s->txnid && (rc = mdb_env_get_fd(s->e->le.env, &fd)) == 0 && fdatasync(fd) < 0)
-        rc = errno ? errno : EIO;
+        rc = batch_dir(b, s->dirs[i]);
+    if (rc == 0 && s->txnid)
+        rc = batch_index(b, s->e);
     s->synced = rc == 0;
+    return rc;
+}
+
+void mailstore_syncs_run_batch(struct mailstore_syncs *const *sets, size_t n, int *rcs)
+{
+    struct batch_done b = {0};
+    for (size_t i = 0; i < n; i++)
+        rcs[i] = run_one(&b, sets[i]);
+    free(b.dirs); /* the names belong to the sets */
+    free(b.dir_rc);
+    free(b.envs);
+    free(b.env_rc);
+}
+
+int mailstore_syncs_run(struct mailstore_syncs *s)
+{
+    int rc;
+    mailstore_syncs_run_batch(&s, 1, &rc);
     return rc;
 }
 

@@ -6,7 +6,8 @@ answered at once; the commands pipelined behind the SELECT are answered after it
 a session that goes away during the wait leaves the process serving; a SELECT of a folder
 another session here keeps watched needs no read and is answered at once; and a file put
 into a selected folder by hand is taken in after a read on the thread too, while the
-process goes on serving."""
+process goes on serving; many files copied into a folder (selected, or selected now) are
+measured on the thread as well before their sync."""
 import os
 import re
 import time
@@ -137,6 +138,40 @@ def test_files_copied_in_by_hand_are_measured_off_the_loop(imap):
     got = {}
     for line in r.until("s2")[:-1]:
         m = re.match(rb"\* (\d+) FETCH \(RFC822\.SIZE (\d+) FLAGS \(\\Seen \\Recent\)\)", line)
+        assert m, line
+        got[int(m.group(1)) - 1] = int(m.group(2))
+    assert got == sizes
+
+
+def test_files_copied_into_a_selected_folder_are_measured_off_the_loop(imap):
+    a, b = Session(imap), Session(imap)
+    a.ok("CREATE Box")
+    a.append("Box", message(0))
+    r = raw_login(imap)
+    r.send("s1 SELECT Box\r\n")
+    r.until("s1")
+    r.send("i IDLE\r\n")
+    assert r.line().startswith(b"+ ")
+    box = imap.maildir(ALICE) / ".Box"
+    sizes = {}
+    for i in range(1, 71):  # more than MEASURE_MIN (64) files without an index entry
+        data = message(i, body="y" * i).replace(b"\r\n", b"\n")
+        (box / "tmp" / f"1700001{i:03d}.M{i}P1.byhand").write_bytes(data)
+        sizes[i] = len(data) + data.count(b"\n")
+    t0 = time.monotonic()
+    for p in sorted((box / "tmp").glob("*.byhand")):  # into cur/ at once: one look
+        p.rename(box / "cur" / (p.name + ":2,"))
+    time.sleep(0.5 + DELAY_MS / 1000)  # the read is done; the measuring runs now
+    _, t_noop = timed(b.ok, "NOOP")
+    assert t_noop < DELAY_MS / 1000 / 2, t_noop
+    wait_line(r, rb"^\* 71 EXISTS", timeout=2 * DELAY_MS / 1000 + 3)
+    assert time.monotonic() - t0 >= 2 * DELAY_MS / 1000  # read, then measured: two trips
+    r.send("DONE\r\n")
+    assert r.until("i")[-1].startswith(b"i OK")
+    r.send("s2 FETCH 2:71 (RFC822.SIZE)\r\n")
+    got = {}
+    for line in r.until("s2")[:-1]:
+        m = re.match(rb"\* (\d+) FETCH \(RFC822\.SIZE (\d+)\)", line)
         assert m, line
         got[int(m.group(1)) - 1] = int(m.group(2))
     assert got == sizes
