@@ -69,22 +69,24 @@ static void select_refused(struct imap_session *s, const char *name, const char 
 }
 
 /* A SELECT or EXAMINE whose folder's files are being read on the worker thread
- * (folder_scan.c); the session takes no command meanwhile (session.c). */
+ * (folder_scan.c), then taken into the index a slice at a time; the session takes no
+ * command meanwhile (session.c). */
 struct select_wait {
     struct imap_session *s;
     struct view *v;
     struct select_params p;
     struct folder_scan *fs;
-    bool measured;   /* the files without an index entry were looked for */
+    struct mailbox_scan *sc; /* once read: the sync's slices */
+    unsigned long timer;     /* the next slice */
+    bool measured;           /* the files without an index entry were looked for */
     char tag[IMAP_TAG_MAX + 1];
 };
 
-/* Load the view (sc NULL: the index is current), then the responses and the tagged reply. */
-static void select_complete(struct imap_session *s, struct view *v, const struct mailbox_scan *sc,
-                            const struct select_params *p)
+/* Load the view from the index, then the responses and the tagged reply. */
+static void select_complete(struct imap_session *s, struct view *v, const struct select_params *p)
 {
     char *err = NULL;
-    if (view_load(s, v, sc, &err) < 0) {
+    if (view_load(s, v, &err) < 0) {
         select_refused(s, v->name, err);
         free(err);
         view_free(v);
@@ -97,6 +99,7 @@ static void select_complete(struct imap_session *s, struct view *v, const struct
 
 static void select_wait_free(struct select_wait *w)
 {
+    mailbox_scan_free(w->sc);
     select_params_free(&w->p);
     free(w);
 }
@@ -113,21 +116,44 @@ static bool select_measure(struct select_wait *w, struct mailbox_scan *sc)
            (w->fs = folder_scan_start(s->d, sc, true, select_scanned, w)) != NULL;
 }
 
-static void select_scanned(void *ctx, struct mailbox_scan *sc)
+/* One slice of the sync; after the last, the answer and the commands that waited. */
+static void select_slice(struct event_loop *loop, void *ctx)
 {
     struct select_wait *w = ctx;
     struct imap_session *s = w->s;
-    w->fs = NULL;
-    if (!w->measured && select_measure(w, sc))
+    w->timer = 0;
+    char *err = NULL;
+    /* imapd_sync_slice files without an entry per turn: the first SELECT of a folder of
+     * 100,000 files copied in indexes them in slices, other sessions served between them
+     * (doc/imapd.md, "Folder reads off the loop") */
+    int r = view_sync_slice(s, w->v, w->sc, s->d->p.sync_slice, &err);
+    if (r > 0) { /* the other sessions' events first */
+        w->timer = event_timer(loop, test_hook_ms("POSTHORN_TEST_SLICE_DELAY_MS"), select_slice, w);
         return;
+    }
     s->selecting = NULL;
     snprintf(s->tag, sizeof s->tag, "%s", w->tag);
-    select_complete(s, w->v, sc, &w->p);
-    mailbox_scan_free(sc);
+    if (r < 0) {
+        select_refused(s, w->v->name, err);
+        free(err);
+        view_free(w->v);
+    } else {
+        select_complete(s, w->v, &w->p);
+    }
     select_wait_free(w);
     struct sess *ss = s->sess;
     sess_process(ss); /* the commands that waited */
     sess_reap(ss);
+}
+
+static void select_scanned(void *ctx, struct mailbox_scan *sc)
+{
+    struct select_wait *w = ctx;
+    w->fs = NULL;
+    if (!w->measured && select_measure(w, sc))
+        return;
+    w->sc = sc;
+    select_slice(w->s->d->srv->loop, w);
 }
 
 void select_abort(struct imap_session *s)
@@ -137,6 +163,8 @@ void select_abort(struct imap_session *s)
         return;
     s->selecting = NULL;
     folder_scan_cancel(w->fs);
+    if (w->timer)
+        event_timer_cancel(s->d->srv->loop, w->timer);
     view_free(w->v);
     select_wait_free(w);
 }
@@ -167,11 +195,18 @@ static void select_open(struct imap_session *s, const char *name, struct select_
             s->selecting = w;
             return;
         }
-        free(w); /* no thread: on the loop */
+        free(w); /* no thread: all of it on the loop */
         mailbox_scan_read(sc);
+        if (view_sync_slice(s, v, sc, 0, &err) < 0) {
+            select_refused(s, v->name, err);
+            free(err);
+            view_free(v);
+            v = NULL;
+        }
+        mailbox_scan_free(sc);
     }
-    select_complete(s, v, sc, p);
-    mailbox_scan_free(sc);
+    if (v)
+        select_complete(s, v, p);
     select_params_free(p);
 }
 

@@ -39,6 +39,7 @@ struct imap_mailbox_params {
     long long quota_default;
     size_t sort_header_limit; /* imapd_sort_header_limit */
     size_t sort_key_limit;    /* imapd_sort_key_limit */
+    size_t sync_slice;        /* imapd_sync_slice: new files indexed per turn of the loop */
 };
 
 struct watch;
@@ -138,6 +139,8 @@ struct imap_session {
 
 /* test_hooks.c: a worker thread's job takes $env ms longer (test builds only) */
 void test_hook_delay(const char *env);
+/* The ms $env asks for (0 without, and in builds without test hooks). */
+long test_hook_ms(const char *env);
 /* folder_scan.c: a folder's new/ and cur/ read on a worker thread (mailbox_scan_read) */
 typedef void (*folder_scan_fn)(void *ctx, struct mailbox_scan *sc); /* on the loop; owns sc */
 void folder_scan_setup(struct imapd *d);
@@ -203,12 +206,15 @@ void cmd_namespace(struct imap_session *s, struct imap_command *cmd);
 /* view.c */
 /* Opening a mailbox as the selected view, in steps (cmd_select.c): view_new checks the
  * name and puts the folder's watches in place (NULL with *err); when view_folder_current
- * says nothing changed its files behind the index, view_load(sc NULL) reads the index;
- * else view_load syncs the index with the files of sc (read after view_new) first. -1 with
- * *err (the view is then freed by the caller). */
+ * says nothing changed its files behind the index, view_load reads the index; else
+ * view_sync_slice syncs the index with the files of sc (read after view_new) first, at most
+ * max_new new files per call (0: all): 1 while files are left, 0 when done. -1 with *err
+ * (the view is then freed by the caller). */
 struct view *view_new(struct imap_session *s, const char *name, bool readonly, char **err);
 bool view_folder_current(struct imap_session *s, const struct view *v);
-int view_load(struct imap_session *s, struct view *v, const struct mailbox_scan *sc, char **err);
+int view_sync_slice(struct imap_session *s, struct view *v, const struct mailbox_scan *sc,
+                    size_t max_new, char **err);
+int view_load(struct imap_session *s, struct view *v, char **err);
 void view_free(struct view *v);
 /* Report what changed since the last call: EXPUNGE (only when expunges are allowed: not
  * during FETCH, STORE and SEARCH, RFC 9051 sec 7.5.1), FETCH FLAGS, EXISTS. */

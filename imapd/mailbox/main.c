@@ -27,6 +27,7 @@ static void read_params(struct imap_mailbox_params *p, struct config *cfg)
     p->quota_default = config_int(cfg, PARAM(virtual_mailbox_quota));
     p->sort_header_limit = (size_t)config_int(cfg, PARAM(imapd_sort_header_limit));
     p->sort_key_limit = (size_t)config_int(cfg, PARAM(imapd_sort_key_limit));
+    p->sync_slice = (size_t)config_int(cfg, PARAM(imapd_sync_slice));
 }
 
 static void pre_init(struct server *srv)

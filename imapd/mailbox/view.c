@@ -112,21 +112,29 @@ bool view_folder_current(struct imap_session *s, const struct view *v)
     return watch_folder_current(s->d->watch, s, v->name);
 }
 
-int view_load(struct imap_session *s, struct view *v, const struct mailbox_scan *sc, char **err)
+int view_sync_slice(struct imap_session *s, struct view *v, const struct mailbox_scan *sc,
+                    size_t max_new, char **err)
+{
+    bool more;
+    if (mailbox_sync_scanned_some(s->mu, sc, max_new, &more, err) < 0) {
+        struct mailbox_info info;
+        char *e2 = NULL; /* deleted or renamed while its files were read */
+        if (mailbox_info(s->mu, v->name, &info, &e2) == 0) {
+            free(*err);
+            *err = xstrdup("[NONEXISTENT] No such mailbox.");
+        }
+        free(e2);
+        return -1;
+    }
+    if (more)
+        return 1;
+    watch_folder_synced(v);
+    return 0;
+}
+
+int view_load(struct imap_session *s, struct view *v, char **err)
 {
     struct mailbox_info info;
-    if (sc) {
-        if (mailbox_sync_scanned(s->mu, sc, err) < 0) {
-            char *e2 = NULL; /* deleted or renamed while its files were read */
-            if (mailbox_info(s->mu, v->name, &info, &e2) == 0) {
-                free(*err);
-                *err = xstrdup("[NONEXISTENT] No such mailbox.");
-            }
-            free(e2);
-            return -1;
-        }
-        watch_folder_synced(v);
-    }
     int r = mailbox_info(s->mu, v->name, &info, err);
     if (r <= 0) {
         if (r == 0)

@@ -141,11 +141,14 @@ static struct imap_session *selector(struct watch *w, const struct wentry *dir)
     return NULL;
 }
 
-/* A look at a changed folder whose files were read (on the worker thread). */
+/* A look at a changed folder whose files were read (on the worker thread), then taken
+ * into the index a slice at a time (imapd_sync_slice new files per turn of the loop). */
 struct dir_look {
     struct watch *w;
     int wd;
     bool measured; /* the files without an index entry were measured (or need not be) */
+    struct mailbox_scan *sc; /* once read */
+    int changes;
 };
 
 /* A SELECT of the folder waits for its read (cmd_select.c): its view has the watches but
@@ -163,11 +166,52 @@ static bool select_pending(struct watch *w, const struct wentry *dir)
 
 static void mark_dirty(struct watch *w, struct wentry *e);
 
+/* The end of a look: r changes (or -1 with err). */
+static void dir_done(struct dir_look *dl, int r, char *err)
+{
+    struct watch *w = dl->w;
+    struct wentry *e = find(w, dl->wd); /* gone when the last view on it went meanwhile */
+    struct imap_session *s = e ? selector(w, e) : NULL;
+    if (e)
+        e->scanning = false;
+    if (e && !s && select_pending(w, e))
+        mark_dirty(w, e); /* the waiting SELECT's files may be older: look once it is done */
+    if (r > 0 && s)
+        log_info("%s: %s: %d changes made by another program taken into the index",
+                 s->user, e->mailbox, r);
+    if (r < 0 && s)
+        log_warn("%s: sync of %s after a change by another program: %s", s->user,
+                 e->mailbox, err ? err : "?");
+    free(err);
+    mailbox_scan_free(dl->sc);
+    free(dl);
+}
+
+static void dir_slice(struct event_loop *loop, void *ctx)
+{
+    struct dir_look *dl = ctx;
+    struct wentry *e = find(dl->w, dl->wd);
+    struct imap_session *s = e ? selector(dl->w, e) : NULL;
+    if (!s) { /* no longer selected here: the files left wait for the next sync */
+        dir_done(dl, dl->changes, NULL);
+        return;
+    }
+    bool more;
+    char *err = NULL;
+    int r = mailbox_sync_scanned_some(s->mu, dl->sc, dl->w->d->p.sync_slice, &more, &err);
+    if (r > 0)
+        dl->changes += r;
+    if (r >= 0 && more) /* the other sessions' events first */
+        event_timer(loop, 0, dir_slice, dl);
+    else
+        dir_done(dl, r < 0 ? -1 : dl->changes, err);
+}
+
 static void dir_scanned(void *ctx, struct mailbox_scan *sc)
 {
     struct dir_look *dl = ctx;
     struct watch *w = dl->w;
-    struct wentry *e = find(w, dl->wd); /* gone when the last view on it went meanwhile */
+    struct wentry *e = find(w, dl->wd);
     struct imap_session *s = e ? selector(w, e) : NULL;
     if (s && !dl->measured) { /* many files copied in: measured on the thread too */
         dl->measured = true;
@@ -175,21 +219,13 @@ static void dir_scanned(void *ctx, struct mailbox_scan *sc)
             folder_scan_start(w->d, sc, true, dir_scanned, dl))
             return;
     }
-    free(dl);
-    if (e)
-        e->scanning = false;
-    if (e && !s && select_pending(w, e))
-        mark_dirty(w, e); /* the waiting SELECT's files may be older: look once it is done */
+    dl->sc = sc;
     char *err = NULL;
     int r = s ? mailbox_sync_needed_scanned(s->mu, sc, &err) : 0;
-    if (r > 0 && (r = mailbox_sync_scanned(s->mu, sc, &err)) > 0)
-        log_info("%s: %s: %d changes made by another program taken into the index",
-                 s->user, e->mailbox, r);
-    if (r < 0)
-        log_warn("%s: sync of %s after a change by another program: %s", s->user,
-                 e->mailbox, err ? err : "?");
-    free(err);
-    mailbox_scan_free(sc);
+    if (r > 0)
+        dir_slice(w->d->srv->loop, dl);
+    else
+        dir_done(dl, r, err);
 }
 
 static void look_dirs(struct event_loop *loop, void *ctx)
@@ -221,7 +257,7 @@ static void look_dirs(struct event_loop *loop, void *ctx)
             continue;
         }
         struct dir_look *dl = xmalloc(sizeof *dl);
-        *dl = (struct dir_look){w, e->wd, false};
+        *dl = (struct dir_look){.w = w, .wd = e->wd};
         if (folder_scan_start(w->d, sc, false, dir_scanned, dl))
             e->scanning = true;
         else { /* no thread: on the loop */

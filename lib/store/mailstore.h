@@ -100,6 +100,13 @@ struct mailbox_scan;
 struct mailbox_scan *mailbox_scan_new(struct mail_user *mu, const char *mailbox, char **err);
 int mailbox_scan_read(struct mailbox_scan *sc); /* 0 or an errno value */
 int mailbox_sync_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err);
+/* mailbox_sync_scanned in slices, so that the first sync of a big folder does not hold
+ * the loop (nor the writer lock) for all of it: at most max_new files without an entry get
+ * one per call (0: all), in name order; *more says that files were left for another call
+ * with the same scan. Each call compares everything else in full; a message delivered
+ * between two calls takes the next UID before the files left. */
+int mailbox_sync_scanned_some(struct mail_user *mu, const struct mailbox_scan *sc, size_t max_new,
+                              bool *more, char **err);
 int mailbox_sync_needed_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err);
 void mailbox_scan_free(struct mailbox_scan *sc); /* NULL is a no-op */
 /* (Only INBOX is made by a sync: another folder without an index record is MS_RC_NONEXISTENT

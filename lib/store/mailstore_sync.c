@@ -75,6 +75,8 @@ struct sync_op {
     const struct sync_file *files;
     size_t nfiles;
     int changes;
+    size_t add_max, added; /* files indexed per call (0: all), and so far in this one */
+    bool more;             /* files were left for the next call */
     int letter[MS_LETTER_KEYWORDS]; /* keyword index of each letter a..z, -1 for none */
 };
 
@@ -239,6 +241,11 @@ static int measure(struct sync_file *sf)
 static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, struct mailbox_rec *f,
                     const struct sync_file *file)
 {
+    if (op->add_max && op->added == op->add_max) {
+        op->more = true; /* the next slice, in name order still */
+        return 0;
+    }
+    op->added++;
     struct sync_file sf = *file;
     struct stat st; /* measured on another thread: is it still there, under the writer lock? */
     int rc = sf.measured ? (lstat(sf.path, &st) < 0 ? errno : 0) : measure(&sf);
@@ -308,6 +315,8 @@ static int sync_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
     struct sync_entry *ents = NULL;
     size_t nents = 0, i = 0, j = 0;
     op->changes = 0;
+    op->added = 0;
+    op->more = false;
     int rc = ms_mailbox_get(mu, txn, op->mailbox, &f);
     /* Only INBOX is made by a sync: another folder without a record was deleted or renamed
      * (perhaps after the scan, which may be old: mailbox_scan_read) and must not come back. */
@@ -389,18 +398,28 @@ static bool scan_failed(const struct mailbox_scan *sc, char **err)
     return true;
 }
 
-int mailbox_sync_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err)
+int mailbox_sync_scanned_some(struct mail_user *mu, const struct mailbox_scan *sc, size_t max_new,
+                              bool *more, char **err)
 {
+    *more = false;
     if (scan_failed(sc, err))
         return -1;
     struct sync_op op;
     op_init(&op, sc);
+    op.add_max = max_new;
     int rc = ms_write(mu, sync_apply, NULL, &op);
     if (rc != 0) {
         *err = xasprintf("%s: %s", sc->dir, rc > 0 ? strerror(rc) : ms_strerror(rc));
         return -1;
     }
+    *more = op.more;
     return op.changes;
+}
+
+int mailbox_sync_scanned(struct mail_user *mu, const struct mailbox_scan *sc, char **err)
+{
+    bool more;
+    return mailbox_sync_scanned_some(mu, sc, 0, &more, err);
 }
 
 /* The one-call forms: read the folder here, then fn. */

@@ -257,10 +257,13 @@ static long next_wait(struct event_loop *l)
     return due > now ? (long)(due - now) : 0;
 }
 
+/* The timers due, but only those set before this run: one a callback sets, even for 0 ms,
+ * waits for the next turn, so that work cut into slices lets the file descriptors in. */
 static void run_timers(struct event_loop *l)
 {
     long long now = event_now_ms();
-    while (l->ntimers && l->heap[0].due <= now) {
+    unsigned long long before = l->next_seq;
+    while (l->ntimers && l->heap[0].due <= now && l->heap[0].seq < before) {
         struct timer t = heap_remove(l, 0); /* before the call: it may add or cancel timers */
         t.fn(l, t.ctx);
         now = event_now_ms();

@@ -7,7 +7,9 @@ a session that goes away during the wait leaves the process serving; a SELECT of
 another session here keeps watched needs no read and is answered at once; and a file put
 into a selected folder by hand is taken in after a read on the thread too, while the
 process goes on serving; many files copied into a folder (selected, or selected now) are
-measured on the thread as well before their sync."""
+measured on the thread as well before their sync; and the first sync of many such files
+takes them into the index in slices (imapd_sync_slice), serving other sessions between
+them, as does the look at files copied into a folder that is selected."""
 import os
 import re
 import time
@@ -175,6 +177,60 @@ def test_files_copied_into_a_selected_folder_are_measured_off_the_loop(imap):
         assert m, line
         got[int(m.group(1)) - 1] = int(m.group(2))
     assert got == sizes
+
+
+def test_a_big_first_sync_is_done_in_slices(instance, monkeypatch):
+    if os.environ.get("POSTHORN_TEST_HOOKS") != "1":
+        pytest.skip("daemons built without POSTHORN_TEST_HOOKS")
+    monkeypatch.setenv("POSTHORN_TEST_SLICE_DELAY_MS", "400")
+    one_mailbox_process(instance)
+    imap = start(instance, imapd_sync_slice="16")
+    a, b = Session(imap), Session(imap)
+    a.ok("CREATE Box")
+    cur = imap.maildir(ALICE) / ".Box" / "cur"
+    sizes = {}
+    for i in range(1, 71):  # five slices of at most 16
+        data = message(i, body="z" * i).replace(b"\r\n", b"\n")
+        (cur / f"1700002{i:03d}.M{i}P1.byhand:2,").write_bytes(data)
+        sizes[i] = len(data) + data.count(b"\n")
+    r = raw_login(imap)
+    r.send("s1 SELECT Box\r\n")
+    time.sleep(0.6)  # after the first slice or two
+    (status,), t_status = timed(b.ok, "STATUS Box (MESSAGES)")
+    assert t_status < 0.3, t_status  # served between two slices
+    partly = int(re.search(rb"MESSAGES (\d+)", status).group(1))
+    assert 16 <= partly < 70, status  # the slices so far are in the index, as committed
+    a.append("Box", message(99, body="w" * 500))  # between two slices: the next UID, before the files left
+    select = r.until("s1")
+    assert select[-1].startswith(b"s1 OK"), select
+    assert b"* 71 EXISTS\r\n" in select, select
+    r.send("s2 UID FETCH 1:* (RFC822.SIZE)\r\n")
+    lines = r.until("s2")[:-1]
+    got = [(re.search(rb"UID (\d+)", l), re.search(rb"RFC822\.SIZE (\d+)", l)) for l in lines]
+    assert all(u and z for u, z in got), lines
+    by_uid = sorted((int(u.group(1)), int(z.group(1))) for u, z in got)
+    appended = [k for k, (uid, size) in enumerate(by_uid) if size not in sizes.values()]
+    assert len(appended) == 1 and 16 <= appended[0] < 70, by_uid
+    files = [size for uid, size in by_uid if size in sizes.values()]
+    assert files == [sizes[i] for i in range(1, 71)], files  # in name order
+    # The same in slices for files copied into the folder while it is selected.
+    r.send("i IDLE\r\n")
+    assert r.line().startswith(b"+ ")
+    box = imap.maildir(ALICE) / ".Box"
+    more = {}
+    for i in range(71, 111):
+        data = message(i, body="v" * (i + 600)).replace(b"\r\n", b"\n")
+        (box / "tmp" / f"1700003{i:03d}.M{i}P1.byhand").write_bytes(data)
+        more[i] = len(data) + data.count(b"\n")
+    for p in sorted((box / "tmp").glob("*.byhand")):
+        p.rename(box / "cur" / (p.name + ":2,"))
+    wait_line(r, rb"^\* 111 EXISTS", timeout=15)
+    r.send("DONE\r\n")
+    assert r.until("i")[-1].startswith(b"i OK")
+    r.send("s3 FETCH 72:111 (RFC822.SIZE)\r\n")
+    got = [int(re.search(rb"RFC822\.SIZE (\d+)", l).group(1)) for l in r.until("s3")[:-1]]
+    assert got == [more[i] for i in range(71, 111)], got
+    assert "Box: 40 changes made by another program taken into the index" in imap.log()
 
 
 def test_folder_deleted_while_its_files_are_read_does_not_come_back(imap):

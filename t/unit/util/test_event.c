@@ -1,10 +1,13 @@
 /* test_event.c - the timers of lib/util/event.c (a min-heap since many IDLE sessions each
  * hold one): timers fire in due order whatever the insertion order, cancelling the first,
  * a middle and the last timer, a stale id that must not cancel the timer now using its
- * slot, a timer added from inside a timer callback, and many timers with half cancelled. */
+ * slot, a timer added from inside a timer callback (it waits for the next turn, so a chain
+ * of 0 ms timers lets a readable descriptor in), and many timers with half cancelled. */
 #include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "event.h"
 
@@ -169,6 +172,50 @@ static void test_timer_added_from_callback(void **state)
     record_free(r);
 }
 
+/* A timer callback that sets a 0 ms timer again and again (work cut into slices) must let
+ * the file descriptors in between: the new timer waits for the next turn of the loop. */
+struct chain {
+    int links, links_when_read;
+    int wfd; /* written to by the first link: readable from then on */
+};
+
+static void on_link(struct event_loop *loop, void *ctx)
+{
+    struct chain *c = ctx;
+    if (++c->links == 1)
+        assert_int_equal(write(c->wfd, "x", 1), 1);
+    if (c->links < 1000)
+        event_timer(loop, 0, on_link, c);
+    else
+        event_stop(loop);
+}
+
+static void on_readable(struct event_loop *loop, int fd, uint32_t events, void *ctx)
+{
+    (void)events;
+    struct chain *c = ctx;
+    char b;
+    assert_int_equal(read(fd, &b, 1), 1);
+    c->links_when_read = c->links;
+    event_del(loop, fd);
+}
+
+static void test_zero_timer_chain_lets_fds_in(void **state)
+{
+    struct event_loop *loop = event_loop_new();
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    struct chain c = {0, -1, p[1]};
+    event_timer(loop, 0, on_link, &c);
+    assert_int_equal(event_add(loop, p[0], EPOLLIN, on_readable, &c), 0);
+    event_run(loop);
+    assert_int_equal(c.links, 1000);
+    assert_true(c.links_when_read >= 1 && c.links_when_read <= 2);
+    close(p[0]);
+    close(p[1]);
+    event_loop_free(loop);
+}
+
 static void test_many_timers_half_cancelled(void **state)
 {
     struct record *r = record_new();
@@ -195,4 +242,5 @@ UNIT_TEST_MAIN(cmocka_unit_test(test_due_order_random_insertion),
                cmocka_unit_test(test_cancel_head_middle_last),
                cmocka_unit_test(test_stale_id_does_not_cancel_slot_reuser),
                cmocka_unit_test(test_timer_added_from_callback),
+               cmocka_unit_test(test_zero_timer_chain_lets_fds_in),
                cmocka_unit_test(test_many_timers_half_cancelled))
