@@ -293,9 +293,20 @@ int ms_make_maildir(const char *dir, bool mailbox)
 
 /* --- transactions --- */
 
+void ms_note_synced(struct ms_env *e, size_t id)
+{
+    size_t cur = atomic_load(&e->synced);
+    while (id > cur && !atomic_compare_exchange_weak(&e->synced, &cur, id))
+        ;
+}
+
 int ms_begin(struct mail_user *mu, bool write, MDB_txn **txn)
 {
-    return lmdb_txn_begin(mu->e->le.env, write ? 0 : MDB_RDONLY, txn);
+    int rc = lmdb_txn_begin(mu->e->le.env, write ? 0 : MDB_RDONLY, txn);
+    size_t last = rc == 0 ? mdb_txn_id(*txn) - (write ? 1 : 0) : 0; /* the last commit */
+    if (last > 1)
+        ms_note_synced(mu->e, last - 1);
+    return rc;
 }
 
 bool mail_user_commit_in_flight(struct mail_user *mu)
@@ -350,9 +361,11 @@ int ms_write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_tx
         if (rc == 0)
             rc = apply(mu, txn, arg);
         if (rc == 0)
-            rc = mdb_txn_commit(txn);
+            rc = mdb_txn_commit(txn); /* (a failed commit frees the transaction too) */
         else
             mdb_txn_abort(txn);
+        if (rc == 0 && *txnid > 1)
+            ms_note_synced(mu->e, *txnid - 1); /* its data sync wrote the meta pages before */
         if (rc != 0 && undo)
             undo(arg);
         if (rc == MDB_MAP_FULL && grow(mu) != 0)
@@ -383,7 +396,10 @@ int ms_sync_txn(struct mail_user *mu, size_t txnid)
     MDB_envinfo info;
     if (mdb_env_info(mu->e->le.env, &info) == 0 && info.me_last_txnid != txnid)
         return 0; /* a later commit synced it, or it changed nothing (nothing committed) */
-    return ms_sync(mu);
+    int rc = ms_sync(mu);
+    if (rc == 0)
+        ms_note_synced(mu->e, txnid);
+    return rc;
 }
 
 int ms_write(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),

@@ -43,6 +43,7 @@
 #include "lmdb_env.h"
 #include "mailstore.h"
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #define MS_REC_VERSION 1 /* delivered, keywords, expunged and cache values */
@@ -73,6 +74,7 @@ struct ms_env {
     int journal_fd;   /* INDEX-journal (mailstore_journal.c), -1 until first used */
     size_t journal_txnid; /* of the last journal this process wrote */
     time_t readers_checked; /* last mdb_reader_check (stale slots of killed readers) */
+    atomic_size_t synced; /* every commit up to this ID is on disk (ms_note_synced) */
     struct ms_env *prev, *next; /* in the registry (mailstore.c) */
 };
 
@@ -121,6 +123,13 @@ int ms_durable_journaled(struct mail_user *mu, size_t txnid, struct ms_fileops *
 /* The same for a commit whose files went into dirs[0..n) (new/ or cur/ of an APPEND):
  * fsync each directory (once), then ms_sync_txn; or note them when syncs are deferred. */
 int ms_durable_dirs(struct mail_user *mu, size_t txnid, char *const *dirs, size_t n);
+/* Every commit up to ID id is on disk (any thread). A commit syncs the file's data before
+ * it writes its meta page, which MDB_NOMETASYNC leaves unsynced; so the data sync of
+ * commit T writes out the meta pages of every commit before it: once T's commit returned,
+ * or once a transaction sees T as the last commit (a reader sees T, a writer is T + 1),
+ * everything up to T - 1 is durable (ms_begin and ms_write_txn note it). The deferred
+ * syncs skip an index sync such a later commit did already (mailstore_syncs.c). */
+void ms_note_synced(struct ms_env *e, size_t id);
 /* ms_write's transaction without its sync: the ID of the transaction in *txnid. */
 int ms_write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
                  void (*undo)(void *arg), void *arg, size_t *txnid);

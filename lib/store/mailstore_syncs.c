@@ -125,7 +125,8 @@ struct batch_done {
     int *dir_rc;
     size_t ndirs;
     struct ms_env **envs;
-    int *env_rc;
+    size_t *env_txnid; /* the newest commit of the batch's sets on each */
+    int *env_rc;       /* -1: not synced yet */
     size_t nenvs;
 };
 
@@ -142,25 +143,39 @@ static int batch_dir(struct batch_done *b, const char *dir)
     return rc;
 }
 
-/* What mdb_env_sync does without MDB_WRITEMAP (which the store never uses): an fdatasync
- * of the file. Not mdb_env_sync itself, nor ms_sync_txn's shortcut: both read the meta
- * pages through the map, which the opening thread may remap meanwhile (a map that grows).
- * One per environment and batch: the sync after the newest commit covers the older ones
- * (the batch's sets were all taken before it started). */
-static int batch_index(struct batch_done *b, struct ms_env *e)
+static size_t batch_env(struct batch_done *b, struct ms_env *e)
 {
     for (size_t i = 0; i < b->nenvs; i++)
         if (b->envs[i] == e)
-            return b->env_rc[i];
-    mdb_filehandle_t fd;
-    int rc = mdb_env_get_fd(e->le.env, &fd);
-    if (rc == 0 && fdatasync(fd) < 0)
-        rc = errno ? errno : EIO;
+            return i;
     b->envs = xreallocarray(b->envs, b->nenvs + 1, sizeof *b->envs);
+    b->env_txnid = xreallocarray(b->env_txnid, b->nenvs + 1, sizeof *b->env_txnid);
     b->env_rc = xreallocarray(b->env_rc, b->nenvs + 1, sizeof *b->env_rc);
     b->envs[b->nenvs] = e;
-    b->env_rc[b->nenvs++] = rc;
-    return rc;
+    b->env_txnid[b->nenvs] = 0;
+    b->env_rc[b->nenvs] = -1;
+    return b->nenvs++;
+}
+
+/* The index sync of the batch's newest commit on e, which covers the older ones (all were
+ * committed before the batch started): nothing to do when a later commit's own data sync
+ * has written its meta page already (ms_note_synced); else what mdb_env_sync does without
+ * MDB_WRITEMAP (which the store never uses), an fdatasync of the file. Not mdb_env_sync
+ * itself, nor mdb_env_info: both read the meta pages through the map, which the opening
+ * thread may remap meanwhile (a map that grows). */
+static int batch_index(struct batch_done *b, struct ms_env *e)
+{
+    size_t i = batch_env(b, e);
+    if (b->env_rc[i] >= 0)
+        return b->env_rc[i];
+    mdb_filehandle_t fd;
+    int rc = 0;
+    if (atomic_load(&e->synced) < b->env_txnid[i] && (rc = mdb_env_get_fd(e->le.env, &fd)) == 0 &&
+        fdatasync(fd) < 0)
+        rc = errno ? errno : EIO;
+    if (rc == 0)
+        ms_note_synced(e, b->env_txnid[i]);
+    return b->env_rc[i] = rc;
 }
 
 static int run_one(struct batch_done *b, struct mailstore_syncs *s)
@@ -177,11 +192,17 @@ static int run_one(struct batch_done *b, struct mailstore_syncs *s)
 void mailstore_syncs_run_batch(struct mailstore_syncs *const *sets, size_t n, int *rcs)
 {
     struct batch_done b = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t k = batch_env(&b, sets[i]->e);
+        if (sets[i]->txnid > b.env_txnid[k])
+            b.env_txnid[k] = sets[i]->txnid;
+    }
     for (size_t i = 0; i < n; i++)
         rcs[i] = run_one(&b, sets[i]);
     free(b.dirs); /* the names belong to the sets */
     free(b.dir_rc);
     free(b.envs);
+    free(b.env_txnid);
     free(b.env_rc);
 }
 
