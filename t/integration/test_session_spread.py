@@ -1,6 +1,6 @@
 """Sessions spread over a service's processes (doc/master.md): the processes share the
 listener with EPOLLEXCLUSIVE and each goes to the end of the wait queue after an accept, so
-20 IMAP sessions handed to the imapd-mailbox processes (8), and 20 SMTP sessions accepted
+20 IMAP sessions handed to the imapd-mailbox processes (4), and 20 SMTP sessions accepted
 by the two smtpd processes, are shared between them instead of gathering in one."""
 import imaplib
 import os
