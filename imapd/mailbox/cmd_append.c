@@ -206,8 +206,12 @@ static enum mailstore_result store(struct imap_session *s, const char *name, str
         am[k] = (struct mailbox_append_msg){.fill = fill, .ctx = &msgs[k].lit, .flags = msgs[k].flags,
                                            .keywords = keywords, .internaldate = msgs[k].date};
     }
+    /* into the mailbox selected here: the messages are \Recent for this session, claimed
+     * in the same transaction (view_sync, which follows, takes them) */
+    struct view *v = s->view && !s->view->readonly && strcmp(s->view->name, name) == 0 ? s->view : NULL;
     if (r == MS_OK)
-        r = mailbox_append_many(s->mu, name, s->quota, am, n, uidvalidity, err);
+        r = mailbox_append_many_recent(s->mu, name, s->quota, am, n, uidvalidity,
+                                       v ? &v->appended : NULL, err);
     for (size_t k = 0; k < n; k++)
         uids[k] = am[k].uid;
     free(am);

@@ -231,24 +231,40 @@ void cmd_select(struct imap_session *s, struct imap_command *cmd, bool readonly)
     free(name);
 }
 
-/* Expunge the messages at positions (or every \Deleted one when pos is NULL). */
+/* Messages expunged per write transaction: one commit (and one sync) for all of them,
+ * the writer lock held for a bounded time however many there are. */
+#define EXPUNGE_BATCH 1000
+
+static unsigned expunge_batch(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+    char *err = NULL;
+    if (n == 0 || mailbox_expunge_many(s->mu, s->view->name, uids, n, NULL, &err) >= 0)
+        return 0;
+    log_warn("%s: %s: expunge of %zu messages from UID %u: %s, session=<%s>", s->user,
+             s->view->name, n, uids[0], err ? err : "?", s->id);
+    free(err);
+    return (unsigned)n;
+}
+
+/* Expunge the \Deleted messages at positions (or every one when pos is NULL). */
 static unsigned expunge(struct imap_session *s, const size_t *pos, size_t npos)
 {
     struct view *v = s->view;
     unsigned failed = 0;
-    size_t n = pos ? npos : v->n;
+    size_t n = pos ? npos : v->n, nuids = 0;
+    uint32_t *uids = xreallocarray(NULL, n < EXPUNGE_BATCH ? n + 1 : EXPUNGE_BATCH, sizeof *uids);
     for (size_t k = 0; k < n; k++) {
-        struct view_msg *m = &v->msgs[pos ? pos[k] : k];
+        const struct view_msg *m = &v->msgs[pos ? pos[k] : k];
         if (!(m->flags & MS_FLAG_TRASHED))
             continue;
-        char *err = NULL;
-        if (mailbox_expunge(s->mu, v->name, m->uid, &err) < 0) {
-            log_warn("%s: %s: expunge UID %u: %s, session=<%s>", s->user, v->name, m->uid,
-                     err ? err : "?", s->id);
-            free(err);
-            failed++;
+        uids[nuids++] = m->uid;
+        if (nuids == EXPUNGE_BATCH) {
+            failed += expunge_batch(s, uids, nuids);
+            nuids = 0;
         }
     }
+    failed += expunge_batch(s, uids, nuids);
+    free(uids);
     return failed;
 }
 

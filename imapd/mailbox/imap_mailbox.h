@@ -89,6 +89,7 @@ struct view {
     size_t nsaved;
     struct search_update **updates; /* CONTEXT=SEARCH RETURN (UPDATE) (search_update.c) */
     size_t nupdates;
+    struct mailbox_recent appended; /* claimed by this session's APPEND, for its next sync */
 };
 
 /* An APPEND literal kept in a temporary file (spool.c). */

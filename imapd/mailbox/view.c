@@ -359,7 +359,10 @@ void view_sync(struct imap_session *s, bool expunges_allowed)
         size_t recent = 0;
         if (!v->readonly && mailbox_claim_recent(s->mu, v->name, &first, &e2) == 1)
             for (size_t i = v->n - y.added; i < v->n; i++)
-                recent += v->msgs[i].recent = v->msgs[i].uid >= first;
+                recent += v->msgs[i].recent = v->msgs[i].uid >= first ||
+                                              (v->msgs[i].uid >= v->appended.from &&
+                                               v->msgs[i].uid < v->appended.to);
+        v->appended = (struct mailbox_recent){0, 0}; /* taken, or expunged already */
         free(e2);
         if (!s->rev2) {
             for (size_t i = 0; i < v->n - y.added; i++)

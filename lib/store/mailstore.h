@@ -348,6 +348,17 @@ struct mailbox_append_msg {
 enum mailstore_result mailbox_append_many(struct mail_user *mu, const char *mailbox, long long quota,
                                           struct mailbox_append_msg *msgs, size_t n,
                                           uint32_t *uidvalidity, char **err);
+/* The same by a session that has mailbox selected read-write: it is the first session told
+ * of the new messages (RFC 3501 sec 2.3.2), so they are claimed as \Recent for it in the
+ * append's own transaction, with any others no session had claimed yet (no claim of its
+ * own later, see mailbox_claim_recent): UIDs in [recent->from, recent->to) are its \Recent. */
+struct mailbox_recent {
+    uint32_t from, to;
+};
+enum mailstore_result mailbox_append_many_recent(struct mail_user *mu, const char *mailbox,
+                                                 long long quota, struct mailbox_append_msg *msgs,
+                                                 size_t n, uint32_t *uidvalidity,
+                                                 struct mailbox_recent *recent, char **err);
 
 /* --- COPY and MOVE (UIDPLUS RFC 4315 COPYUID, MOVE RFC 6851) ---
  * Each message of src with a UID in uids[0..n) gets a new UID in dst (dst_uids[i], 0 for

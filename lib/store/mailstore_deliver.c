@@ -456,9 +456,29 @@ int ms_deliver_many(struct mail_user *mu, const char *name, struct ms_deliver_ar
     return rc;
 }
 
-enum mailstore_result mailbox_append_many(struct mail_user *mu, const char *mailbox, long long quota,
-                                          struct mailbox_append_msg *msgs, size_t n,
-                                          uint32_t *uidvalidity, char **err)
+struct recent_claim {
+    const char *mailbox;
+    struct mailbox_recent *recent;
+};
+
+/* Behind the messages: what no session has claimed yet, these included, is the
+ * appending session's (see mailbox_claim_recent). */
+static int claim_after(struct mail_user *mu, MDB_txn *txn, void *arg)
+{
+    struct recent_claim *c = arg;
+    struct mailbox_rec f;
+    int rc = ms_mailbox_get(mu, txn, c->mailbox, &f);
+    if (rc != 0)
+        return rc;
+    c->recent->from = f.first_recent;
+    c->recent->to = f.first_recent = f.uidnext;
+    return ms_mailbox_put(mu, txn, c->mailbox, &f);
+}
+
+enum mailstore_result mailbox_append_many_recent(struct mail_user *mu, const char *mailbox,
+                                                 long long quota, struct mailbox_append_msg *msgs,
+                                                 size_t n, uint32_t *uidvalidity,
+                                                 struct mailbox_recent *recent, char **err)
 {
     char *name = ms_mailbox_name(mailbox, err);
     if (!name)
@@ -468,13 +488,24 @@ enum mailstore_result mailbox_append_many(struct mail_user *mu, const char *mail
         args[i] = (struct ms_deliver_args){.mailbox = mailbox, .quota = quota, .append = true,
                                            .flags = msgs[i].flags, .keywords = msgs[i].keywords,
                                            .internaldate = msgs[i].internaldate};
-    int rc = ms_deliver_many(mu, name, args, msgs, n, NULL);
+    struct recent_claim claim = {name, recent};
+    struct ms_batch_hooks hooks = {.after = claim_after, .arg = &claim};
+    if (recent)
+        *recent = (struct mailbox_recent){0, 0};
+    int rc = ms_deliver_many(mu, name, args, msgs, n, recent ? &hooks : NULL);
     if (rc == 0 && n && uidvalidity)
         *uidvalidity = args[0].uidvalidity;
     enum mailstore_result r = ms_result(rc, name, err);
     free(args);
     free(name);
     return r;
+}
+
+enum mailstore_result mailbox_append_many(struct mail_user *mu, const char *mailbox, long long quota,
+                                          struct mailbox_append_msg *msgs, size_t n,
+                                          uint32_t *uidvalidity, char **err)
+{
+    return mailbox_append_many_recent(mu, mailbox, quota, msgs, n, uidvalidity, NULL, err);
 }
 
 enum mailstore_result mailbox_deliver_once(struct mail_user *mu, const char *mailbox,

@@ -7,7 +7,9 @@
  * writers): it gets the old value, and the record's moves to UIDNEXT, so exactly one
  * session sees each message as \Recent. EXAMINE and STATUS only read it: recent is the
  * number of messages with UID >= first_recent. A claim that finds everything claimed
- * already (a read transaction first) takes no writer lock. The claim changes no MODSEQ
+ * already (a read transaction first) takes no writer lock. An APPEND into the mailbox the
+ * appending session has selected claims in its own transaction (mailbox_append_many_recent),
+ * so the most common new message needs no claim of its own. The claim changes no MODSEQ
  * (\Recent is not a stored flag) and is not synced by itself: a claim lost in a system
  * crash makes messages \Recent once more, which does no harm. */
 #include "mailstore_int.h"

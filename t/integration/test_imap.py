@@ -361,6 +361,29 @@ def test_keywords_and_recent(imap):
     m.logout()
 
 
+def test_append_into_the_selected_mailbox_is_recent_there_only(imap):
+    """RFC 3501 sec 2.3.2: the appending session is the first told of its message (the claim
+    is made in the APPEND's own transaction); a delivery it had not seen yet comes with it.
+    Another session, selected before, sees the messages without \\Recent."""
+    m, other = connect(imap), connect(imap)
+    for c in (m, other):
+        c.login(ALICE, "secret")
+        c.select("INBOX")
+    deliver(imap, ALICE, [message(1)])
+    assert m.append("INBOX", None, None, message(2))[0] == "OK"
+    assert m.response("RECENT")[1][-1] == b"2"
+    assert m.fetch("1:2", "(FLAGS)")[1] == [b"1 (FLAGS (\\Recent))", b"2 (FLAGS (\\Recent))"]
+    other.noop()
+    assert other.fetch("1:2", "(FLAGS)")[1] == [b"1 (FLAGS ())", b"2 (FLAGS ())"]
+    # EXAMINE does not claim: an APPEND from a read-only session leaves the claim to others.
+    other.select("INBOX", readonly=True)
+    assert other.append("INBOX", None, None, message(3))[0] == "OK"
+    assert m.noop()[0] == "OK" and m.response("RECENT")[1][-1] == b"3"
+    assert m.fetch("3", "(FLAGS)")[1] == [b"3 (FLAGS (\\Recent))"]
+    m.logout()
+    other.logout()
+
+
 def test_search_decodes_headers_and_bodies(imap):
     """SEARCH matches the decoded text: RFC 2047 words, base64 bodies in Latin-1, case folded."""
     deliver(imap, ALICE, [  # one at a time: two in one session may be stored in either order
