@@ -72,8 +72,10 @@ void cmd_delete(struct imap_session *s, struct imap_command *cmd)
         imap_no(s, "[INUSE] The mailbox is selected in this session; select another first.");
         return;
     }
-    char *err = NULL;
-    enum mailstore_result r = mailbox_delete(s->mu, name, &err);
+    char *err = NULL, *trash = NULL;
+    enum mailstore_result r = mailbox_delete_later(s->mu, name, &trash, &err);
+    if (trash) /* the files go on a worker thread */
+        trash_remove(s->d, trash);
     if (r == MS_OK)
         imap_ok(s, "DELETE completed.");
     else

@@ -54,6 +54,7 @@ struct imapd {
     struct accounts *accounts; /* for the users' quotas; NULL: virtual_mailbox_quota */
     struct worker *syncer;  /* durable.c; NULL: changes are synced on the loop */
     struct worker *scanner; /* folder_scan.c; NULL: folders are read on the loop */
+    struct worker *trasher; /* trash.c; NULL: deleted folders are removed on the loop */
 };
 
 /* The selected mailbox as this session sees it (RFC 9051 sec 2.3.1.2: message sequence
@@ -142,6 +143,10 @@ struct imap_session {
 void test_hook_delay(const char *env);
 /* The ms $env asks for (0 without, and in builds without test hooks). */
 long test_hook_ms(const char *env);
+/* trash.c: a deleted folder's files (mailbox_delete_later) removed on a worker thread;
+ * path is taken over */
+void trash_setup(struct imapd *d);
+void trash_remove(struct imapd *d, char *path);
 /* folder_scan.c: a folder's new/ and cur/ read on a worker thread (mailbox_scan_read) */
 typedef void (*folder_scan_fn)(void *ctx, struct mailbox_scan *sc); /* on the loop; owns sc */
 void folder_scan_setup(struct imapd *d);

@@ -56,6 +56,7 @@ static void post_init(struct server *srv)
     }
     durable_setup(d);
     folder_scan_setup(d);
+    trash_setup(d);
     session_setup(d);
 }
 

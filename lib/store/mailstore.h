@@ -397,6 +397,13 @@ enum mailstore_result mailbox_create(struct mail_user *mu, const char *name, uns
  * live on as a \Noselect level). Subscriptions are left alone (RFC 3501 6.3.6).
  * MS_CANNOT for INBOX, MS_NONEXISTENT. */
 enum mailstore_result mailbox_delete(struct mail_user *mu, const char *name, char **err);
+/* mailbox_delete without the removal of the folder's files (the time of a big folder's
+ * unlinks): once the index and the rename out of the way are durable, *trash (NULL when
+ * there is nothing to remove) names the directory for mailbox_remove_trash, which any
+ * thread may call, later. */
+enum mailstore_result mailbox_delete_later(struct mail_user *mu, const char *name, char **trash,
+                                           char **err);
+int mailbox_remove_trash(const char *trash); /* 0 or an errno value */
 /* Rename old and every mailbox below it (old.X -> new.X, RFC 3501 6.3.5), keeping their
  * UIDVALIDITY, UIDs and flags. Renaming INBOX creates new and moves INBOX's messages into
  * it; INBOX stays, empty, and its inferiors are not renamed. MS_NONEXISTENT, MS_EXISTS

@@ -12,7 +12,10 @@
  * DELETE removes, in one write transaction, the mailbox's record, messages, keywords,
  * cache blobs and expunge log, and renames its directory to tmp/.deleted.* in the root
  * (journaled, mailstore_journal.c: a crash before the commit puts it back, one after it
- * completes the removal); the tree is removed after the commit. The children of a deleted
+ * completes the removal); the tree is removed after the commit, or, with
+ * mailbox_delete_later, by the caller (imapd: on a worker thread), and a tree left there by
+ * a crash meanwhile goes with the next sync's clean-up of the root's tmp/
+ * (mailstore_sync.c). The children of a deleted
  * parent stay: they live in sibling directories, and RFC 3501 6.3.4 keeps a parent with
  * inferiors as a \Noselect name anyway. */
 #include "fileio.h"
@@ -123,22 +126,45 @@ static int delete_apply(struct mail_user *mu, MDB_txn *txn, void *arg)
 
 static void folder_undo(void *arg) { ms_fileops_undo(&((struct folder_op *)arg)->ops); }
 
-enum mailstore_result mailbox_delete(struct mail_user *mu, const char *name, char **err)
+enum mailstore_result mailbox_delete_later(struct mail_user *mu, const char *name, char **trash,
+                                           char **err)
 {
+    *trash = NULL;
     char *n = ms_mailbox_name(name, err);
     if (!n)
         return MS_INVALID;
     struct folder_op op = {.name = n};
     int rc = strcmp(n, "INBOX") == 0 ? MS_RC_CANNOT : ms_write(mu, delete_apply, folder_undo, &op);
+    if (rc == 0 && op.ops.n == 1 && op.ops.v[0].done) { /* the rename durable; the tree later */
+        *trash = op.ops.v[0].to;
+        op.ops.v[0].to = xstrdup(*trash);
+        op.ops.v[0].type = MS_OP_RENAME;
+    }
     if (rc == 0)
-        rc = ms_fileops_finish(&op.ops); /* remove the tree; fsync the root and tmp/ */
+        rc = ms_fileops_finish(&op.ops); /* (remove the tree); fsync the root and tmp/ */
     if (op.ops.n)
         ms_journal_clear(mu);
+    if (rc != 0) {
+        free(*trash);
+        *trash = NULL;
+    }
     enum mailstore_result r = ms_result(rc, n, err);
     ms_fileops_free(&op.ops);
     free(n);
     return r;
 }
+
+enum mailstore_result mailbox_delete(struct mail_user *mu, const char *name, char **err)
+{
+    char *trash;
+    enum mailstore_result r = mailbox_delete_later(mu, name, &trash, err);
+    if (trash)
+        (void)mailbox_remove_trash(trash);
+    free(trash);
+    return r;
+}
+
+int mailbox_remove_trash(const char *trash) { return ms_remove_tree(trash); }
 
 /* --- SPECIAL-USE --- */
 

@@ -8,7 +8,8 @@
  * Keyword letters are read with the folder's dovecot-keywords file: names another program
  * added there are adopted into the index's table first, and the file is then rewritten
  * from the table (mailstore_keywords.c). tmp/ files older than 36 hours are removed, as
- * the Maildir convention says. Like every write transaction, a sync first completes or
+ * the Maildir convention says (and a DELETE's folder a crash left in the root's tmp/, after
+ * an hour). Like every write transaction, a sync first completes or
  * undoes what a crashed writer left in the journal (mailstore_journal.c).
  *
  * new/ and cur/ are read before the write transaction, so that a large mailbox does not
@@ -40,6 +41,9 @@
 #include <unistd.h>
 
 #define TMP_MAX_AGE (36 * 3600)
+/* A DELETE's folder in the root's tmp/ whose removal an hour did not see through: the
+ * process that was removing it died (mailstore_folders.c). */
+#define TRASH_MAX_AGE 3600
 
 struct sync_file {
     char *base;
@@ -121,10 +125,11 @@ static void clean_tmp(const char *dir)
     char *path = xasprintf("%s/tmp", dir);
     DIR *d = opendir(path);
     struct dirent *de;
-    time_t limit = time(NULL) - TMP_MAX_AGE;
+    time_t limit = time(NULL) - TMP_MAX_AGE, trash_limit = time(NULL) - TRASH_MAX_AGE;
     while (d && (de = readdir(d)) != NULL) {
         struct stat st;
-        if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        if ((de->d_name[0] == '.' && strncmp(de->d_name, ".deleted.", 9) != 0) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
         /* ctime, not mtime: APPEND sets the mtime of its tmp/ file to the INTERNALDATE,
          * which may be years ago, before the rename into new/ or cur/ (and expunge parks
@@ -133,6 +138,12 @@ static void clean_tmp(const char *dir)
          * process's APPEND deleted the file under it and the APPEND failed. */
         if (S_ISREG(st.st_mode) && st.st_ctime < limit)
             (void)unlinkat(dirfd(d), de->d_name, 0);
+        else if (S_ISDIR(st.st_mode) && st.st_ctime < trash_limit &&
+                 strncmp(de->d_name, ".deleted.", 9) == 0) { /* a DELETE's, left by a crash */
+            char *trash = xasprintf("%s/%s", path, de->d_name);
+            (void)ms_remove_tree(trash);
+            free(trash);
+        }
     }
     if (d)
         closedir(d);

@@ -9,7 +9,8 @@ into a selected folder by hand is taken in after a read on the thread too, while
 process goes on serving; many files copied into a folder (selected, or selected now) are
 measured on the thread as well before their sync; and the first sync of many such files
 takes them into the index in slices (imapd_sync_slice), serving other sessions between
-them, as does the look at files copied into a folder that is selected."""
+them, as does the look at files copied into a folder that is selected; and DELETE answers
+once the folder is out of the way, its files removed on a thread afterwards."""
 import os
 import re
 import time
@@ -231,6 +232,33 @@ def test_a_big_first_sync_is_done_in_slices(instance, monkeypatch):
     got = [int(re.search(rb"RFC822\.SIZE (\d+)", l).group(1)) for l in r.until("s3")[:-1]]
     assert got == [more[i] for i in range(71, 111)], got
     assert "Box: 40 changes made by another program taken into the index" in imap.log()
+
+
+def test_delete_answers_before_the_files_are_removed(instance, monkeypatch):
+    if os.environ.get("POSTHORN_TEST_HOOKS") != "1":
+        pytest.skip("daemons built without POSTHORN_TEST_HOOKS")
+    monkeypatch.setenv("POSTHORN_TEST_TRASH_DELAY_MS", str(DELAY_MS))
+    one_mailbox_process(instance)
+    imap = start(instance)
+    a, b = Session(imap), Session(imap)
+    a.ok("CREATE Box")
+    for i in range(3):
+        a.append("Box", message(i))
+    b.ok("SELECT INBOX")
+    _, t_delete = timed(a.ok, "DELETE Box")
+    assert t_delete < DELAY_MS / 1000 / 2, t_delete  # the unlinks are on the thread
+    _, t_noop = timed(b.ok, "NOOP")
+    assert t_noop < DELAY_MS / 1000 / 2, t_noop
+    root = imap.maildir(ALICE)
+    assert not (root / ".Box").exists()
+    trash = list((root / "tmp").glob(".deleted.*"))
+    assert len(trash) == 1, trash  # out of the way, not removed yet
+    a.ok("CREATE Box")  # the name is free at once
+    assert a.ok("STATUS Box (MESSAGES)") == [b'STATUS "Box" (MESSAGES 0)']
+    deadline = time.monotonic() + DELAY_MS / 1000 + 5
+    while trash[0].exists():
+        assert time.monotonic() < deadline, "the deleted folder's files stay"
+        time.sleep(0.1)
 
 
 def test_folder_deleted_while_its_files_are_read_does_not_come_back(imap):
