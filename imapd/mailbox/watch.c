@@ -260,7 +260,8 @@ static void look_dirs(struct event_loop *loop, void *ctx)
         *dl = (struct dir_look){.w = w, .wd = e->wd};
         if (folder_scan_start(w->d, sc, false, dir_scanned, dl))
             e->scanning = true;
-        else { /* no thread: on the loop */
+        else { /* no thread: on the loop (scanning until its last slice) */
+            e->scanning = true;
             dl->measured = true;
             mailbox_scan_read(sc);
             dir_scanned(dl, sc);

@@ -364,7 +364,10 @@ int ms_write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_tx
             rc = mdb_txn_commit(txn); /* (a failed commit frees the transaction too) */
         else
             mdb_txn_abort(txn);
-        if (rc == 0 && *txnid > 1)
+        MDB_envinfo info;
+        if (rc == 0 && mdb_env_info(mu->e->le.env, &info) == 0 && info.me_last_txnid < *txnid)
+            *txnid = 0; /* it changed nothing: LMDB committed nothing, no sync is owed */
+        else if (rc == 0 && *txnid > 1)
             ms_note_synced(mu->e, *txnid - 1); /* its data sync wrote the meta pages before */
         if (rc != 0 && undo)
             undo(arg);

@@ -493,6 +493,8 @@ enum mailstore_result mailbox_append_many_recent(struct mail_user *mu, const cha
     if (recent)
         *recent = (struct mailbox_recent){0, 0};
     int rc = ms_deliver_many(mu, name, args, msgs, n, recent ? &hooks : NULL);
+    if (rc != 0 && recent) /* claimed in a transaction that did not commit */
+        *recent = (struct mailbox_recent){0, 0};
     if (rc == 0 && n && uidvalidity)
         *uidvalidity = args[0].uidvalidity;
     enum mailstore_result r = ms_result(rc, name, err);

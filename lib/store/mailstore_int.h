@@ -130,7 +130,8 @@ int ms_durable_dirs(struct mail_user *mu, size_t txnid, char *const *dirs, size_
  * everything up to T - 1 is durable (ms_begin and ms_write_txn note it). The deferred
  * syncs skip an index sync such a later commit did already (mailstore_syncs.c). */
 void ms_note_synced(struct ms_env *e, size_t id);
-/* ms_write's transaction without its sync: the ID of the transaction in *txnid. */
+/* ms_write's transaction without its sync: the ID of the transaction in *txnid (0 when it
+ * changed nothing: LMDB then commits nothing and gives the ID to the next writer). */
 int ms_write_txn(struct mail_user *mu, int (*apply)(struct mail_user *mu, MDB_txn *txn, void *arg),
                  void (*undo)(void *arg), void *arg, size_t *txnid);
 

@@ -309,6 +309,11 @@ static void recover(struct mail_user *mu, MDB_txn *txn, const unsigned char *d, 
             ms_fileops_undo(&ops);
         } else {
             redo(&ops);
+            /* Emptied below, the journal must not outlive its commit: that is durable once
+             * a later commit's data sync wrote its meta page (ms_note_synced), else sync now
+             * (a deferred COPY or MOVE whose own syncs have not run yet). */
+            if (txnid + 1 >= mdb_txn_id(txn))
+                (void)ms_sync(mu);
         }
         (void)ms_fileops_finish(&ops);
     }

@@ -256,7 +256,6 @@ static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, stru
         op->more = true; /* the next slice, in name order still */
         return 0;
     }
-    op->added++;
     struct sync_file sf = *file;
     struct stat st; /* measured on another thread: is it still there, under the writer lock? */
     int rc = sf.measured ? (lstat(sf.path, &st) < 0 ? errno : 0) : measure(&sf);
@@ -269,6 +268,7 @@ static int add_file(struct mail_user *mu, MDB_txn *txn, struct sync_op *op, stru
     rc = ms_msg_put(mu, txn, op->mailbox, f->uidnext++, &m);
     ms_mailbox_count(f, &m, true);
     op->changes++;
+    op->added++; /* (a file gone since the scan uses up none of the slice: it is met again) */
     return rc;
 }
 

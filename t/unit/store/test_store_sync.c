@@ -155,6 +155,73 @@ static void test_scan_measure(void **state)
     mail_user_close(mu);
 }
 
+/* mailbox_sync_scanned_some in slices of two: files in name order, UIDs in that order, and
+ * files gone since the scan use up none of a slice (else the slices would meet them again
+ * and again: a SELECT that never ends). */
+static void test_sync_in_slices(void **state)
+{
+    (void)state;
+    struct mail_user *mu = open_box("slices");
+    char *err = NULL, path[1400];
+    for (int i = 0; i < 7; i++) {
+        snprintf(path, sizeof path, "%s/cur/17000000%02d.M%dP1.byhand:2,", mail_user_path(mu), i, i);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "Subject: %d\n\n%.*s\n", i, i + 1, "abcdefg");
+        fclose(f);
+    }
+    struct mailbox_scan *sc = mailbox_scan_new(mu, "INBOX", &err);
+    assert_non_null(sc);
+    assert_int_equal(mailbox_scan_read(sc), 0);
+    for (int i = 0; i < 4; i++) { /* the first four gone after the scan */
+        snprintf(path, sizeof path, "%s/cur/17000000%02d.M%dP1.byhand:2,", mail_user_path(mu), i, i);
+        assert_int_equal(unlink(path), 0);
+    }
+    bool more = true;
+    int calls = 0, changes = 0;
+    while (more && calls < 10) {
+        int r = mailbox_sync_scanned_some(mu, sc, 2, &more, &err);
+        assert_true(r >= 0);
+        changes += r;
+        calls++;
+    }
+    mailbox_scan_free(sc);
+    assert_false(more);
+    assert_int_equal(changes, 3);
+    assert_int_equal(calls, 2); /* 2 of the 3 left, then the last */
+    assert_int_equal(status_of(mu, "INBOX").messages, 3);
+    assert_int_equal(status_of(mu, "INBOX").size, 18 + 19 + 20); /* the files of 4, 5 and 6 */
+    assert_int_equal(mailbox_sync_needed(mu, "INBOX", &err), 0);
+    mail_user_close(mu);
+}
+
+/* A write transaction that changes nothing commits nothing: its ID goes to the next real
+ * commit, so it must not count as a commit whose data sync wrote the meta pages before it
+ * (ms_note_synced): a STORE whose syncs are deferred still owes its index sync after a
+ * sync that found nothing to do. */
+static void test_empty_transaction_owes_no_sync(void **state)
+{
+    (void)state;
+    struct mail_user *mu = open_box("empty");
+    char *err = NULL;
+    uint32_t uid = append(mu, "INBOX", "Subject: s\n\nbody\n", 0, 0, 0);
+    mail_user_defer_syncs(mu, true);
+    assert_int_equal(mailbox_store(mu, "INBOX", uid, MS_STORE_ADD, MS_FLAG_FLAGGED, 0, 0, NULL, NULL,
+                                   NULL, &err), MS_STORE_CHANGED);
+    mail_user_defer_syncs(mu, false);
+    struct mailstore_syncs *owed = mail_user_take_syncs(mu);
+    assert_non_null(owed);
+    MDB_envinfo info;
+    assert_int_equal(mdb_env_info(mu->e->le.env, &info), 0);
+    size_t store_txn = info.me_last_txnid;
+    assert_int_equal(mailbox_sync(mu, "INBOX", &err), 0); /* nothing to do: an empty write */
+    assert_true(atomic_load(&mu->e->synced) < store_txn);
+    assert_int_equal(mailstore_syncs_run(owed), 0);
+    assert_true(atomic_load(&mu->e->synced) >= store_txn);
+    mailstore_syncs_free(owed);
+    mail_user_close(mu);
+}
+
 static void test_letters_changed_after_scan(void **state)
 {
     struct mail_user *mu = open_box("letters");
@@ -239,6 +306,8 @@ int main(void)
         cmocka_unit_test(test_letters_changed_after_scan),
         cmocka_unit_test(test_sync_needed),
         cmocka_unit_test(test_scan_measure),
+        cmocka_unit_test(test_sync_in_slices),
+        cmocka_unit_test(test_empty_transaction_owes_no_sync),
         cmocka_unit_test(test_append_survives_sync),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
