@@ -297,11 +297,13 @@ static void redo(struct ms_fileops *ops)
     }
 }
 
-/* Undo or complete the operations of a journal read from the file. */
-static void recover(struct mail_user *mu, MDB_txn *txn, const unsigned char *d, size_t n)
+/* Undo or complete the operations of a journal read from the file; false when it must
+ * stay (its commit could not be made durable). */
+static bool recover(struct mail_user *mu, MDB_txn *txn, const unsigned char *d, size_t n)
 {
     struct ms_fileops ops = {0};
     size_t txnid = 0;
+    bool done = true;
     if (journal_decode(mu, d, n, &txnid, &ops)) {
         if (txnid == mdb_txn_id(txn)) { /* never committed */
             for (size_t i = 0; i < ops.n; i++)
@@ -313,11 +315,12 @@ static void recover(struct mail_user *mu, MDB_txn *txn, const unsigned char *d, 
              * a later commit's data sync wrote its meta page (ms_note_synced), else sync now
              * (a deferred COPY or MOVE whose own syncs have not run yet). */
             if (txnid + 1 >= mdb_txn_id(txn))
-                (void)ms_sync(mu);
+                done = ms_sync(mu) == 0;
         }
         (void)ms_fileops_finish(&ops);
     }
     ms_fileops_free(&ops);
+    return done;
 }
 
 int ms_journal_recover(struct mail_user *mu, MDB_txn *txn)
@@ -326,13 +329,15 @@ int ms_journal_recover(struct mail_user *mu, MDB_txn *txn)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0 || journal_lock(fd, true) < 0)
         return 0;
+    bool done = true;
     if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= JOURNAL_MAX) {
         unsigned char *d = xmalloc((size_t)st.st_size);
         if (pread(fd, d, (size_t)st.st_size, 0) == st.st_size)
-            recover(mu, txn, d, (size_t)st.st_size);
+            done = recover(mu, txn, d, (size_t)st.st_size);
         free(d);
     }
-    (void)ftruncate(fd, 0);
+    if (done)
+        (void)ftruncate(fd, 0);
     (void)journal_lock(fd, false);
     return 0;
 }
