@@ -34,6 +34,19 @@ def imap(instance, monkeypatch):
     return start(instance)
 
 
+def copy_in(box, numbers, stamp, fill, letters="", extra=0):
+    """Messages numbers written to box/tmp, then renamed into box/cur at once (one
+    directory look) as another program would: {i: RFC822.SIZE} (CRLF counted)."""
+    sizes = {}
+    for i in numbers:
+        data = message(i, body=fill * (i + extra)).replace(b"\r\n", b"\n")
+        (box / "tmp" / f"{stamp}{i:03d}.M{i}P1.byhand").write_bytes(data)
+        sizes[i] = len(data) + data.count(b"\n")
+    for p in sorted((box / "tmp").glob("*.byhand")):
+        p.rename(box / "cur" / f"{p.name}:2,{letters}")
+    return sizes
+
+
 def raw_login(inst):
     r = Raw(inst)
     r.send(f"a LOGIN {ALICE} secret\r\n")
@@ -120,12 +133,8 @@ def test_files_copied_in_by_hand_are_measured_off_the_loop(imap):
     a, b = Session(imap), Session(imap)
     a.ok("CREATE Box")
     a.append("Box", message(0))
-    cur = imap.maildir(ALICE) / ".Box" / "cur"
-    sizes = {}
-    for i in range(1, 71):  # more than MEASURE_MIN (64) files without an index entry
-        data = message(i, body="x" * i).replace(b"\r\n", b"\n")
-        (cur / f"1700000{i:03d}.M{i}P1.byhand:2,S").write_bytes(data)
-        sizes[i] = len(data) + data.count(b"\n")  # RFC822.SIZE counts CRLF
+    # more than MEASURE_MIN (64) files without an index entry
+    sizes = copy_in(imap.maildir(ALICE) / ".Box", range(1, 71), 1700000, "x", "S")
     r = raw_login(imap)
     t0 = time.monotonic()
     r.send("s1 SELECT Box\r\n")
@@ -155,15 +164,9 @@ def test_files_copied_into_a_selected_folder_are_measured_off_the_loop(imap):
     r.until("s1")
     r.send("i IDLE\r\n")
     assert r.line().startswith(b"+ ")
-    box = imap.maildir(ALICE) / ".Box"
-    sizes = {}
-    for i in range(1, 71):  # more than MEASURE_MIN (64) files without an index entry
-        data = message(i, body="y" * i).replace(b"\r\n", b"\n")
-        (box / "tmp" / f"1700001{i:03d}.M{i}P1.byhand").write_bytes(data)
-        sizes[i] = len(data) + data.count(b"\n")
     t0 = time.monotonic()
-    for p in sorted((box / "tmp").glob("*.byhand")):  # into cur/ at once: one look
-        p.rename(box / "cur" / (p.name + ":2,"))
+    # more than MEASURE_MIN (64) files without an index entry
+    sizes = copy_in(imap.maildir(ALICE) / ".Box", range(1, 71), 1700001, "y")
     time.sleep(0.5 + DELAY_MS / 1000)  # the read is done; the measuring runs now
     _, t_noop = timed(b.ok, "NOOP")
     assert t_noop < DELAY_MS / 1000 / 2, t_noop
@@ -188,12 +191,7 @@ def test_a_big_first_sync_is_done_in_slices(instance, monkeypatch):
     imap = start(instance, imapd_sync_slice="16")
     a, b = Session(imap), Session(imap)
     a.ok("CREATE Box")
-    cur = imap.maildir(ALICE) / ".Box" / "cur"
-    sizes = {}
-    for i in range(1, 71):  # five slices of at most 16
-        data = message(i, body="z" * i).replace(b"\r\n", b"\n")
-        (cur / f"1700002{i:03d}.M{i}P1.byhand:2,").write_bytes(data)
-        sizes[i] = len(data) + data.count(b"\n")
+    sizes = copy_in(imap.maildir(ALICE) / ".Box", range(1, 71), 1700002, "z")  # five slices of 16
     r = raw_login(imap)
     r.send("s1 SELECT Box\r\n")
     time.sleep(0.6)  # after the first slice or two
@@ -217,14 +215,7 @@ def test_a_big_first_sync_is_done_in_slices(instance, monkeypatch):
     # The same in slices for files copied into the folder while it is selected.
     r.send("i IDLE\r\n")
     assert r.line().startswith(b"+ ")
-    box = imap.maildir(ALICE) / ".Box"
-    more = {}
-    for i in range(71, 111):
-        data = message(i, body="v" * (i + 600)).replace(b"\r\n", b"\n")
-        (box / "tmp" / f"1700003{i:03d}.M{i}P1.byhand").write_bytes(data)
-        more[i] = len(data) + data.count(b"\n")
-    for p in sorted((box / "tmp").glob("*.byhand")):
-        p.rename(box / "cur" / (p.name + ":2,"))
+    more = copy_in(imap.maildir(ALICE) / ".Box", range(71, 111), 1700003, "v", extra=600)
     wait_line(r, rb"^\* 111 EXISTS", timeout=15)
     r.send("DONE\r\n")
     assert r.until("i")[-1].startswith(b"i OK")
