@@ -151,7 +151,7 @@ static int sync_parent_once(const char *path, char ***dirs, size_t *n)
             return 0;
     *dirs = xreallocarray(*dirs, *n + 1, sizeof **dirs);
     (*dirs)[(*n)++] = xstrndup(path, len);
-    return fsync_dir((*dirs)[*n - 1]) < 0 && errno != ENOENT ? errno : 0;
+    return fsync_dir_moved((*dirs)[*n - 1]) < 0 ? errno : 0; /* (a folder renamed meanwhile) */
 }
 
 int ms_fileops_finish(struct ms_fileops *ops)

@@ -103,7 +103,7 @@ int ms_durable_dirs(struct mail_user *mu, size_t txnid, char *const *dirs, size_
         bool done = false; /* each directory once */
         for (size_t k = 0; k < i && !done; k++)
             done = strcmp(dirs[k], dirs[i]) == 0;
-        if (!done && fsync_dir(dirs[i]) < 0)
+        if (!done && fsync_dir_moved(dirs[i]) < 0)
             return errno ? errno : EIO;
     }
     return ms_sync_txn(mu, txnid);
@@ -135,7 +135,7 @@ static int batch_dir(struct batch_done *b, const char *dir)
     for (size_t i = 0; i < b->ndirs; i++)
         if (strcmp(b->dirs[i], dir) == 0)
             return b->dir_rc[i];
-    int rc = fsync_dir(dir) < 0 && errno != ENOENT ? (errno ? errno : EIO) : 0;
+    int rc = fsync_dir_moved(dir) < 0 ? (errno ? errno : EIO) : 0;
     b->dirs = xreallocarray(b->dirs, b->ndirs + 1, sizeof *b->dirs);
     b->dir_rc = xreallocarray(b->dir_rc, b->ndirs + 1, sizeof *b->dir_rc);
     b->dirs[b->ndirs] = (char *)dir;

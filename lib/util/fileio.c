@@ -58,6 +58,29 @@ int fsync_dir(const char *dir)
     return r;
 }
 
+int fsync_dir_moved(const char *dir)
+{
+    if (fsync_dir(dir) == 0)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+    char *up = xstrdup(dir);
+    int r = -1;
+    for (char *slash; r < 0 && (slash = strrchr(up, '/')) != NULL && slash != up;) {
+        *slash = '\0';
+        int fd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            r = syncfs(fd);
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            break;
+        }
+    }
+    free(up);
+    return r;
+}
+
 int fsync_parent(const char *path)
 {
     char *copy = xstrdup(path);

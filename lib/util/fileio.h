@@ -10,6 +10,10 @@
 int write_full(int fd, const void *data, size_t len);
 int read_full(int fd, void *data, size_t len); /* -1 with errno=EIO on early EOF */
 int fsync_dir(const char *dir);
+/* fsync_dir, and when dir is gone (renamed away since its entries changed: the entries
+ * moved with it, under a name the caller does not know) a syncfs of the file system of its
+ * nearest ancestor still there, which writes them out wherever they are. 0 or -1. */
+int fsync_dir_moved(const char *dir);
 /* fsync the directory that contains path. */
 int fsync_parent(const char *path);
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
