@@ -206,8 +206,19 @@ void charset_conv_feed(struct charset_conv *c, const char *in, size_t len, struc
         in = joined.data;
         len = joined.len;
     }
-    size_t left = c->kind == CS_ICONV ? feed_iconv(c->cd, in, len, out)
-                                      : feed_utf8(in, len, out);
+    size_t left;
+    if (c->kind == CS_ICONV) {
+        /* iconv's output checked as UTF-8 too: glibc's UTF-8 "conversion" from a name it
+         * takes for UTF-8 (an alias, "u+tf-8") passed 5-byte sequences through (fuzz_imap_struct) */
+        struct buf got = BUF_INIT;
+        left = feed_iconv(c->cd, in, len, &got);
+        size_t bad = feed_utf8(got.data ? got.data : "", got.len, out);
+        for (size_t i = 0; i < bad; i++) /* a sequence cut short: iconv writes whole ones */
+            buf_append(out, replacement, 3);
+        buf_free(&got);
+    } else {
+        left = feed_utf8(in, len, out);
+    }
     memcpy(c->pend, in + len - left, left);
     c->npend = left;
     buf_free(&joined);

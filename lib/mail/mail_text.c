@@ -29,8 +29,8 @@ static void decode_field(const struct header_span *f, struct buf *line, struct b
 {
     buf_reset(line);
     header_unfold(f->value, f->value_len, line);
-    if (f->name_len > 0) {
-        buf_append(out, f->name, f->name_len);
+    if (f->name_len > 0) { /* a name of bytes that are no UTF-8 (a lenient parse) made valid */
+        charset_to_utf8(NULL, f->name, f->name_len, out);
         buf_append(out, ": ", 2);
     }
     rfc2047_decode(line->data, line->len, out);

@@ -6,6 +6,7 @@
  * Windows-1252), iconv (ISO-8859-2, KOI8-R, UTF-16 split between feeds), unknown and
  * unsafe names falling back to UTF-8, and linear time on a value full of false starts. */
 #include "unit_test.h"
+#include "utf8.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -130,6 +131,22 @@ static void test_streaming(void **state)
 
 /* 4 MB of "=?" false starts and of unterminated words: linear (a fraction of a second; sanitizers
  * make it slower). */
+/* A charset name iconv takes for UTF-8 ("u+tf-8"): its output is checked as UTF-8 too, so a
+ * 5-byte sequence glibc passed through becomes replacement characters (fuzz_imap_struct). */
+static void test_iconv_output_is_valid_utf8(void **state)
+{
+    (void)state;
+    struct buf out = BUF_INIT;
+    charset_to_utf8("u+tf-8", "a\xf8\x9c\x9c\x9c\x9c" "b", 7, &out);
+    assert_true(utf8_valid(out.data, out.len));
+    assert_true(out.len >= 2 && out.data[0] == 'a' && out.data[out.len - 1] == 'b');
+    buf_reset(&out);
+    rfc2047_decode("=?u+tf-8?Q?caf=C3=A9=F8=9C=9C=9C=9C?=", 37, &out);
+    assert_true(utf8_valid(out.data, out.len));
+    assert_non_null(strstr(buf_cstr(&out), "caf\xc3\xa9"));
+    buf_free(&out);
+}
+
 static void test_linear(void **state)
 {
     struct buf in = BUF_INIT, out = BUF_INIT;
@@ -151,4 +168,5 @@ UNIT_TEST_MAIN(cmocka_unit_test(test_rfc_examples),
                cmocka_unit_test(test_malformed),
                cmocka_unit_test(test_charsets),
                cmocka_unit_test(test_streaming),
-               cmocka_unit_test(test_linear))
+               cmocka_unit_test(test_linear),
+               cmocka_unit_test(test_iconv_output_is_valid_utf8))
