@@ -47,6 +47,16 @@ def copy_in(box, numbers, stamp, fill, letters="", extra=0):
     return sizes
 
 
+def idle_in(inst, folder):
+    """A raw session with folder selected, in IDLE (tag i)."""
+    r = raw_login(inst)
+    r.send(f"s0 SELECT {folder}\r\n")
+    r.until("s0")
+    r.send("i IDLE\r\n")
+    assert r.line().startswith(b"+ ")
+    return r
+
+
 def raw_login(inst):
     r = Raw(inst)
     r.send(f"a LOGIN {ALICE} secret\r\n")
@@ -111,11 +121,7 @@ def test_file_put_in_by_hand_is_read_off_the_loop(imap):
     a = Session(imap)
     a.ok("CREATE Box")
     a.append("Box", message(1))
-    r = raw_login(imap)
-    r.send("b SELECT Box\r\n")
-    r.until("b")
-    r.send("c IDLE\r\n")
-    assert r.line().startswith(b"+ ")
+    r = idle_in(imap, "Box")
     new = imap.maildir(ALICE) / ".Box" / "new"
     t0 = time.monotonic()
     (new / "1700000000.M1P1.byhand").write_bytes(message(2))
@@ -125,7 +131,7 @@ def test_file_put_in_by_hand_is_read_off_the_loop(imap):
     wait_line(r, rb"^\* 2 EXISTS", timeout=DELAY_MS / 1000 + 2)
     assert time.monotonic() - t0 >= DELAY_MS / 1000  # read on the thread, with its delay
     r.send("DONE\r\n")
-    assert r.until("c")[-1].startswith(b"c OK")
+    assert r.until("i")[-1].startswith(b"i OK")
     assert "Box: 1 changes made by another program taken into the index" in imap.log()
 
 
@@ -159,11 +165,7 @@ def test_files_copied_into_a_selected_folder_are_measured_off_the_loop(imap):
     a, b = Session(imap), Session(imap)
     a.ok("CREATE Box")
     a.append("Box", message(0))
-    r = raw_login(imap)
-    r.send("s1 SELECT Box\r\n")
-    r.until("s1")
-    r.send("i IDLE\r\n")
-    assert r.line().startswith(b"+ ")
+    r = idle_in(imap, "Box")
     t0 = time.monotonic()
     # more than MEASURE_MIN (64) files without an index entry
     sizes = copy_in(imap.maildir(ALICE) / ".Box", range(1, 71), 1700001, "y")

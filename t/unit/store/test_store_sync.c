@@ -121,6 +121,18 @@ static void test_sync_needed(void **state)
     mail_user_close(mu);
 }
 
+/* cur/name written by another program: "Subject: i", a blank line, the first i + 1 bytes
+ * of body. */
+static void put_by_hand(struct mail_user *mu, const char *name, int i, const char *body)
+{
+    char path[1400];
+    snprintf(path, sizeof path, "%s/cur/%s", mail_user_path(mu), name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "Subject: %d\n\n%.*s\n", i, i + 1, body);
+    fclose(f);
+}
+
 /* The two halves with measuring (imapd's SELECT of a folder with files copied in by hand):
  * mailbox_scan_unindexed marks exactly the files without an entry; after
  * mailbox_scan_measure the sync indexes them with their sizes, and skips one that was
@@ -133,11 +145,8 @@ static void test_scan_measure(void **state)
     deliver(mu, "INBOX", "Subject: a\n\nbody\n");
     const char *hand[] = {"1700000001.M1P1.byhand", "1700000002.M2P1.byhand", "1700000003.M3P1.byhand"};
     for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/cur/%s:2,S", mail_user_path(mu), hand[i]);
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fprintf(f, "Subject: %d\n\n%.*s\n", i, i + 1, "xyz");
-        fclose(f);
+        snprintf(path, sizeof path, "%s:2,S", hand[i]);
+        put_by_hand(mu, path, i, "xyz");
     }
     struct mailbox_scan *sc = mailbox_scan_new(mu, "INBOX", &err);
     assert_non_null(sc);
@@ -164,11 +173,8 @@ static void test_sync_in_slices(void **state)
     struct mail_user *mu = open_box("slices");
     char *err = NULL, path[1400];
     for (int i = 0; i < 7; i++) {
-        snprintf(path, sizeof path, "%s/cur/17000000%02d.M%dP1.byhand:2,", mail_user_path(mu), i, i);
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fprintf(f, "Subject: %d\n\n%.*s\n", i, i + 1, "abcdefg");
-        fclose(f);
+        snprintf(path, sizeof path, "17000000%02d.M%dP1.byhand:2,", i, i);
+        put_by_hand(mu, path, i, "abcdefg");
     }
     struct mailbox_scan *sc = mailbox_scan_new(mu, "INBOX", &err);
     assert_non_null(sc);
