@@ -53,7 +53,7 @@ static void save_entry(struct entry *e, void *ctx)
     struct save *sv = ctx;
     const struct send_count *c = &e->send;
     const char *user = send_user(e);
-    if (!user || strpbrk(user, "\t\n") || (c->start_ms == 0 && c->held_until == 0))
+    if (!user || strpbrk(user, "\t\n") || (!c->started && c->held_until == 0))
         return;
     long long held = c->held_until > sv->now ? c->held_until - sv->now : 0;
     long long keep = e->keep_until > sv->now ? e->keep_until - sv->now : 0;
@@ -105,6 +105,7 @@ static bool load_line(struct anvil *av, char *line, long long now, long long ela
     struct entry *e = table_get(av->table, "send", f[1], NULL, true);
     if (!e)
         return false;
+    e->send.started = true;
     e->send.start_ms = now - v[0] - elapsed;
     e->send.messages = (unsigned)v[1], e->send.recipients = (unsigned)v[2];
     e->send.tried_messages = (unsigned)v[3], e->send.tried_recipients = (unsigned)v[4];

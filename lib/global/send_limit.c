@@ -9,7 +9,11 @@ static bool over(unsigned have, unsigned adding, unsigned limit)
 void send_count_add(struct send_count *c, long long now_ms, const struct send_limits *lim,
                     unsigned messages, unsigned recipients, struct send_verdict *v)
 {
-    if (now_ms - c->start_ms >= lim->unit_ms || now_ms < c->start_ms) {
+    /* A unit starts at the user's first event, not at 0 of the monotonic clock (on a
+     * machine up for less than a unit, a zeroed start would put every user in one unit
+     * that began at boot). */
+    if (!c->started || now_ms - c->start_ms >= lim->unit_ms || now_ms < c->start_ms) {
+        c->started = true;
         c->start_ms = now_ms;
         c->messages = c->recipients = c->tried_messages = c->tried_recipients = 0;
     }

@@ -17,6 +17,7 @@ struct send_limits {
 
 /* What one user sent in the current unit. Zeroed: nothing yet. */
 struct send_count {
+    bool started;                /* start_ms is set (0 is a valid monotonic time) */
     long long start_ms;          /* start of the current unit */
     unsigned messages, recipients; /* accepted in it */
     unsigned tried_messages, tried_recipients; /* accepted or refused */

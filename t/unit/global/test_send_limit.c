@@ -48,6 +48,20 @@ static void test_hard_limit_holds(void **state)
     assert_true(v.ok && !v.held);
 }
 
+/* The monotonic clock starts near 0 at boot: a counter's first unit starts at its first
+ * event, not at 0 (a machine up for less than a unit once counted every user from boot). */
+static void test_unit_starts_at_first_event(void **state)
+{
+    struct send_count c = {0};
+    assert_true(add(&c, 500, 1, 0).ok);
+    struct send_verdict v = add(&c, 1200, 1, 0); /* within 500's unit */
+    assert_true(v.ok);
+    assert_int_equal(v.messages, 2);
+    assert_true(c.started && c.start_ms == 500);
+    assert_false(add(&c, 1300, 1, 0).ok); /* the 3rd message of that unit */
+    assert_true(send_count_keep_until(&c, &lim) == 1500);
+}
+
 static void test_no_limits(void **state)
 {
     static const struct send_limits none = {.unit_ms = 1000};
@@ -60,4 +74,5 @@ static void test_no_limits(void **state)
 }
 
 UNIT_TEST_MAIN(cmocka_unit_test(test_rates), cmocka_unit_test(test_hard_limit_holds),
+               cmocka_unit_test(test_unit_starts_at_first_event),
                cmocka_unit_test(test_no_limits))
