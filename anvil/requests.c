@@ -65,7 +65,9 @@ static int do_connect(struct anvil *av, unsigned client, const struct attrs *a, 
         return 0;
     }
     long long now = event_now_ms();
-    if (now - e->rate_start >= av->rate_unit_ms) {
+    /* rate is 0 only before the entry's first connection: its unit starts then, not at 0
+     * of the monotonic clock (a machine up for less than a unit). */
+    if (e->rate == 0 || now - e->rate_start >= av->rate_unit_ms) {
         e->rate_start = now;
         e->rate = 0;
     }
