@@ -71,13 +71,14 @@ static char *our_address(struct db *d, const char *arg)
     return addr;
 }
 
-static char *new_hash(bool from_stdin)
+static char *new_hash(struct cli *c, bool from_stdin)
 {
     char *plain = read_new_password(from_stdin);
     if (!plain)
         return NULL;
     char *err = NULL;
-    char *hash = password_hash(plain, &err);
+    struct password_cost cost = password_cost_of(cli_config(c));
+    char *hash = password_hash(plain, &cost, &err);
     explicit_bzero(plain, strlen(plain));
     free(plain);
     if (!hash) {
@@ -154,7 +155,7 @@ static int user_add(struct db *d, const struct user_args *ua)
         free(err), free(addr);
         return 1;
     }
-    char *hash = new_hash(ua->password_stdin);
+    char *hash = new_hash(d->c, ua->password_stdin);
     int rc = 1;
     if (hash) {
         struct account_user u = {addr, hash, quota};
@@ -193,7 +194,7 @@ static int user_change(struct db *d, const struct user_args *ua, const char *op)
         return 1;
     int rc = 1;
     if (strcmp(op, "passwd") == 0) {
-        char *hash = new_hash(ua->password_stdin);
+        char *hash = new_hash(d->c, ua->password_stdin);
         if (hash) {
             char *old = u.password_hash;
             u.password_hash = hash;

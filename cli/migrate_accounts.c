@@ -60,7 +60,8 @@ static void add_user(struct migration *m, struct accounts *a, struct mig_user *u
         free(err);
         return;
     }
-    char *hash = u->plain && !m->dry_run ? password_hash(u->plain, &err) : NULL;
+    struct password_cost cost = password_cost_of(cli_config(m->c));
+    char *hash = u->plain && !m->dry_run ? password_hash(u->plain, &cost, &err) : NULL;
     if (u->plain && !m->dry_run && !hash) {
         mig_error(m, "%s: %s: cannot hash the password: %s", u->where, u->address, err ? err : "?");
         free(err);

@@ -56,6 +56,7 @@ struct auth_check {
     struct accounts *accounts; /* loop thread only */
     char *dummy_hash;          /* worker thread only; made before the first check */
     char *dummy_err;           /* why there is no dummy hash (worker thread only) */
+    struct password_cost cost; /* of new hashes: the dummy costs what a new user's hash does */
 };
 
 static void wipe_free(char *s)
@@ -79,7 +80,7 @@ static bool make_dummy_hash(struct auth_check *la)
         random_pw[i] = (char)('a' + (unsigned char)random_pw[i] % 26);
     random_pw[sizeof random_pw - 1] = 0;
     char *err = NULL;
-    la->dummy_hash = password_hash(random_pw, &err);
+    la->dummy_hash = password_hash(random_pw, &la->cost, &err);
     explicit_bzero(random_pw, sizeof random_pw);
     if (!la->dummy_hash)
         la->dummy_err = xasprintf("cannot make the dummy password hash: %s", err ? err : "?");
@@ -155,6 +156,7 @@ struct auth_check *auth_check_new(struct event_loop *loop, struct config *cfg, c
         return NULL;
     struct auth_check *la = xcalloc(1, sizeof *la);
     la->accounts = acc;
+    la->cost = password_cost_of(cfg);
     struct worker_config wc = {.name = "login", .max_threads = 1, .max_batch = 1,
                                .run = run_checks, .done = checked, .ctx = la};
     la->worker = worker_new(loop, &wc, err);

@@ -1,9 +1,9 @@
 /* password.c - password hashing and verification (see password.h): new hashes, and the
  * table of the schemes a stored hash may use.
  *
- * New hashes: Argon2id (RFC 9106), t=3 passes over m=64 MiB with p=1 lane
+ * New hashes: Argon2id (RFC 9106), by default t=3 passes over m=64 MiB with p=1 lane
  * (RFC 9106 sec 4, second recommended option, with one lane so a login process does not
- * spawn threads), 16-byte random salt, 32-byte tag, in the PHC string format that Dovecot
+ * spawn threads; argon2_time_cost and argon2_memory_cost change the first two), 16-byte random salt, 32-byte tag, in the PHC string format that Dovecot
  * also writes: "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$SALT$HASH".
  * Verification parses the stored parameters (bounded, so a hostile record cannot ask for
  * gigabytes), recomputes, and compares with CRYPTO_memcmp. The computation uses libsodium
@@ -15,6 +15,7 @@
  * password_crypt.c and password_sha.c; every comparison is constant-time. */
 #include "password.h"
 #include "password_int.h"
+#include "config.h"
 #include "mem.h"
 #include <argon2.h>
 #include <sodium.h>
@@ -27,8 +28,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define A2_T_COST 3
-#define A2_M_COST (64 * 1024) /* KiB */
 #define A2_LANES 1
 #define A2_SALT_LEN 16
 #define A2_HASH_LEN 32
@@ -39,7 +38,13 @@
 
 #define PFX_ARGON2ID "{ARGON2ID}"
 
-char *password_hash(const char *plain, char **err)
+struct password_cost password_cost_of(struct config *cfg)
+{
+    return (struct password_cost){(unsigned)config_int(cfg, PARAM(argon2_time_cost)),
+                                  (unsigned)config_int(cfg, PARAM(argon2_memory_cost))};
+}
+
+char *password_hash(const char *plain, const struct password_cost *cost, char **err)
 {
     uint8_t salt[A2_SALT_LEN];
     if (RAND_bytes(salt, sizeof salt) != 1) {
@@ -47,12 +52,12 @@ char *password_hash(const char *plain, char **err)
         return NULL;
     }
     size_t plen = strlen(plain);
-    size_t enclen = argon2_encodedlen(A2_T_COST, A2_M_COST, A2_LANES, A2_SALT_LEN, A2_HASH_LEN,
-                                      Argon2_id);
+    uint32_t t = cost->t_cost, m = cost->m_cost_kib;
+    size_t enclen = argon2_encodedlen(t, m, A2_LANES, A2_SALT_LEN, A2_HASH_LEN, Argon2_id);
     char *out = xmalloc(sizeof PFX_ARGON2ID + enclen);
     memcpy(out, PFX_ARGON2ID, sizeof PFX_ARGON2ID - 1);
-    int rc = argon2id_hash_encoded(A2_T_COST, A2_M_COST, A2_LANES, plain, plen, salt, sizeof salt,
-                                   A2_HASH_LEN, out + sizeof PFX_ARGON2ID - 1, enclen);
+    int rc = argon2id_hash_encoded(t, m, A2_LANES, plain, plen, salt, sizeof salt, A2_HASH_LEN,
+                                   out + sizeof PFX_ARGON2ID - 1, enclen);
     if (rc != ARGON2_OK) {
         *err = xasprintf("argon2id: %s", argon2_error_message(rc));
         free(out);

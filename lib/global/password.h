@@ -10,8 +10,17 @@
 #define POSTHORN_PASSWORD_H
 #include <stdbool.h>
 
-/* A new "{ARGON2ID}$argon2id$..." string (malloc'ed), or NULL with *err. */
-char *password_hash(const char *plain, char **err);
+struct config;
+
+/* The cost of new Argon2id hashes: argon2_time_cost passes over argon2_memory_cost KiB. */
+struct password_cost {
+    unsigned t_cost, m_cost_kib;
+};
+
+/* The cost main.cf asks for. */
+struct password_cost password_cost_of(struct config *cfg);
+/* A new "{ARGON2ID}$argon2id$..." string (malloc'ed) of that cost, or NULL with *err. */
+char *password_hash(const char *plain, const struct password_cost *cost, char **err);
 /* 1 matches, 0 does not, -1 unknown scheme or malformed hash. */
 int password_verify(const char *plain, const char *stored);
 /* Whether password_verify can check stored (a known scheme and a well-formed hash),

@@ -15,24 +15,39 @@ static const char argon2_vector[] =
 static const char sha512_vector[] =
     "{SHA512-CRYPT}$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0";
 
+static const struct password_cost rfc9106 = {3, 65536};
+
 static void test_hash_and_verify(void **state)
 {
     char *err = NULL;
-    char *h1 = password_hash("s3cret pässword", &err);
+    char *h1 = password_hash("s3cret pässword", &rfc9106, &err);
     assert_non_null(h1);
     assert_true(strncmp(h1, "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$", 41) == 0);
     assert_int_equal(password_verify("s3cret pässword", h1), 1);
     assert_int_equal(password_verify("s3cret password", h1), 0);
     assert_int_equal(password_verify("", h1), 0);
-    char *h2 = password_hash("s3cret pässword", &err);
+    char *h2 = password_hash("s3cret pässword", &rfc9106, &err);
     assert_string_not_equal(h1, h2); /* random salt */
     assert_int_equal(password_verify("s3cret pässword", h2), 1);
-    char *empty = password_hash("", &err);
+    char *empty = password_hash("", &rfc9106, &err);
     assert_int_equal(password_verify("", empty), 1);
     assert_int_equal(password_verify("x", empty), 0);
     free(h1);
     free(h2);
     free(empty);
+}
+
+/* argon2_time_cost and argon2_memory_cost: the new hash says (and is verified with) them. */
+static void test_hash_of_a_configured_cost(void **state)
+{
+    static const struct password_cost cheap = {1, 1024};
+    char *err = NULL;
+    char *h = password_hash("pw", &cheap, &err);
+    assert_non_null(h);
+    assert_true(strncmp(h, "{ARGON2ID}$argon2id$v=19$m=1024,t=1,p=1$", 40) == 0);
+    assert_int_equal(password_verify("pw", h), 1);
+    assert_int_equal(password_verify("px", h), 0);
+    free(h);
 }
 
 static void test_known_vectors(void **state)
@@ -121,7 +136,7 @@ static void test_malformed(void **state)
     assert_int_equal(password_verify("x", NULL), -1);
 }
 
-UNIT_TEST_MAIN(cmocka_unit_test(test_hash_and_verify),
+UNIT_TEST_MAIN(cmocka_unit_test(test_hash_and_verify), cmocka_unit_test(test_hash_of_a_configured_cost),
                cmocka_unit_test(test_known_vectors),
                cmocka_unit_test(test_dovecot_schemes),
                cmocka_unit_test(test_malformed))
