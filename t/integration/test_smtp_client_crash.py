@@ -3,6 +3,7 @@ the requests of the dead process and master starts a new one, so no message is l
 message the peer had accepted when the agent died can be sent again, so duplicates are
 possible but bounded by the deliveries in flight at each kill."""
 import re
+import threading
 import time
 
 import pytest
@@ -19,9 +20,14 @@ CONCURRENCY = 20  # qmgr's default_destination_concurrency_limit: requests in fl
 
 def test_kill_smtp_client_during_relay_load(lab):
     peer = lab.peer(2)
+    injected = threading.Event()
 
-    def slow(txn):  # keep deliveries in flight long enough for the kills to land mid-way,
-        time.sleep(0.3)  # also when a loaded machine is slow to show the restarted process
+    def slow(txn):
+        # Nothing is delivered before the whole load is queued (a loaded machine, slow to
+        # inject, once delivered all 300 before the second kill), then slowly enough for the
+        # kills to land mid-way, also when the restarted process is slow to show.
+        injected.wait(120)
+        time.sleep(0.3)
         return None
     peer.data_reply = slow
     inst = lab.start({"load.example": zone("load.example", [(10, "mx.load.example")],
@@ -29,6 +35,7 @@ def test_kill_smtp_client_during_relay_load(lab):
     for i in range(MESSAGES):
         inject(inst, ALICE, [(f"r{i % 7}@load.example", "", "")],
                f"Subject: load {i}\nMessage-ID: <load-{i}@example.test>\n\nmessage {i}\n".encode())
+    injected.set()
     killed = []
     deadline = time.time() + 120
     while len(killed) < KILLS and time.time() < deadline:
