@@ -52,7 +52,7 @@ static void cmd_starttls(struct login_client *c)
 /* RFC 2971: the client's identification is only logged; ours is the implementation name. */
 static void cmd_id(struct login_client *c, const struct imap_command *cmd)
 {
-    if (cmd->nargs != 1 || (cmd->args[0].type != IMAP_ARG_NIL && cmd->args[0].type != IMAP_ARG_LIST)) {
+    if (!imap_id_params_valid(cmd)) {
         login_error(c, "%s BAD Syntax: ID (name value ...) or ID NIL.", state(c)->tag);
         return;
     }

@@ -104,20 +104,57 @@ static unsigned literals_before(const struct imap_arg *a, size_t upto)
     return n;
 }
 
-/* RFC 9051 sec 9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (day may be " d"). */
+static bool digits(const char *s, int n, int *out)
+{
+    *out = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        *out = *out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+static int month_of(const char *s)
+{
+    static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    char m[4] = {0};
+    for (int i = 0; i < 3 && s[i]; i++)
+        m[i] = (char)(s[i] | 0x20);
+    const char *hit = strlen(m) == 3 ? strstr(names, m) : NULL;
+    return hit && (hit - names) % 3 == 0 ? (int)(hit - names) / 3 : -1;
+}
+
+static int days_in(int month, int year)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return days[month] + (month == 1 && leap);
+}
+
+/* RFC 9051 sec 9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (day may be " d"), strictly (a
+ * 31-Feb is not a date). A date before 1970, which the index cannot hold, becomes
+ * 1970-01-01 00:00:01 UTC (0 means "now" to the store) rather than a BAD: an old archive
+ * copied in keeps its messages. */
 static bool parse_date_time(const char *s, uint64_t *out)
 {
-    struct tm tm = {0};
-    const char *p = strptime(s[0] == ' ' ? s + 1 : s, "%d-%b-%Y %H:%M:%S", &tm);
-    int sign, hh, mm;
-    if (!p || p[0] != ' ' || (p[1] != '+' && p[1] != '-') || strlen(p + 2) != 4 ||
-        sscanf(p + 2, "%2d%2d", &hh, &mm) != 2 || mm > 59)
+    int day, year, hh, mi, ss, zh, zm;
+    size_t dlen = s[0] == ' ' ? 2 : s[1] == '-' ? 1 : 2;
+    const char *p = s + dlen; /* at "-Mon-yyyy ..." */
+    if (strlen(s) != dlen + 24 || !digits(s[0] == ' ' ? s + 1 : s, s[0] == ' ' ? 1 : (int)dlen, &day) ||
+        p[0] != '-' || p[4] != '-' || !digits(p + 5, 4, &year) || p[9] != ' ' ||
+        !digits(p + 10, 2, &hh) || p[12] != ':' || !digits(p + 13, 2, &mi) || p[15] != ':' ||
+        !digits(p + 16, 2, &ss) || p[18] != ' ' || (p[19] != '+' && p[19] != '-') ||
+        !digits(p + 20, 2, &zh) || !digits(p + 22, 2, &zm))
         return false;
-    sign = p[1] == '-' ? -1 : 1;
-    time_t t = timegm(&tm) - sign * (hh * 3600 + mm * 60);
-    if (t < 0)
+    int month = month_of(p + 1);
+    if (month < 0 || day < 1 || day > days_in(month, year) || hh > 23 || mi > 59 || ss > 60 ||
+        zm > 59)
         return false;
-    *out = (uint64_t)t;
+    struct tm tm = {.tm_year = year - 1900, .tm_mon = month, .tm_mday = day, .tm_hour = hh,
+                    .tm_min = mi, .tm_sec = ss};
+    long long t = (long long)timegm(&tm) - (p[19] == '-' ? -1 : 1) * (zh * 3600 + zm * 60);
+    *out = t < 1 ? 1 : (uint64_t)t;
     return true;
 }
 

@@ -9,6 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Keep the (src, got) pairs the store copied; returns how many. */
+static size_t drop_uncopied(uint32_t *src, uint32_t *got, size_t n)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (got[k]) {
+            src[kept] = src[k];
+            got[kept++] = got[k];
+        }
+    }
+    return kept;
+}
+
 void cmd_copy(struct imap_session *s, struct imap_command *cmd, bool uid, bool move)
 {
     struct imap_seqset set;
@@ -45,7 +58,16 @@ void cmd_copy(struct imap_session *s, struct imap_command *cmd, bool uid, bool m
     enum mailstore_result r =
         move ? mailbox_move(s->mu, s->view->name, src, n, dst, got, &uidvalidity, &err)
              : mailbox_copy(s->mu, s->view->name, src, n, dst, s->quota, got, &uidvalidity, &err);
-    if (r == MS_OK) {
+    /* Messages another session expunged meanwhile are not copied (got 0): COPYUID pairs only
+     * what was (RFC 4315 sec 3: uid-set is of nz-number, source and destination one to one);
+     * nothing copied at all is a NO (RFC 2180 sec 4.4.1). */
+    size_t copied = r == MS_OK ? drop_uncopied(src, got, n) : 0;
+    if (r == MS_OK && copied == 0) {
+        imap_no(s, "[EXPUNGEISSUED] The messages no longer exist.");
+    } else if (r == MS_OK) {
+        if (copied < n)
+            imap_reply(s, "* NO [EXPUNGEISSUED] Some of the messages no longer exist.");
+        n = copied;
         struct buf code = BUF_INIT;
         buf_printf(&code, "[COPYUID %u ", uidvalidity);
         imap_seqset_write(&code, src, n);

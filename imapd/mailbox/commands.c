@@ -60,7 +60,7 @@ static void cmd_enable(struct imap_session *s, struct imap_command *cmd)
 
 static void cmd_id(struct imap_session *s, struct imap_command *cmd)
 {
-    if (cmd->nargs != 1 || (cmd->args[0].type != IMAP_ARG_NIL && cmd->args[0].type != IMAP_ARG_LIST)) {
+    if (!imap_id_params_valid(cmd)) {
         imap_bad(s, "Syntax: ID (name value ...) or ID NIL.");
         return;
     }

@@ -74,6 +74,7 @@ struct view_msg {
 struct view {
     char *name;          /* the store's mailbox name ("INBOX", "Sent", "A.B") */
     bool readonly;       /* EXAMINE */
+    bool rev2;           /* selected after ENABLE IMAP4rev2: no \Recent in FLAGS */
     uint32_t uidvalidity, uidnext;
     uint64_t highestmodseq;
     struct view_msg *msgs;

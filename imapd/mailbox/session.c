@@ -127,13 +127,18 @@ static void pending_tag(struct imap_session *s)
     imap_command_free(&cmd);
 }
 
-/* The biggest literal this command may carry: APPEND's message, else the line limit. */
-static uint64_t literal_limit(struct imap_session *s)
+/* Whether the command being read is an APPEND (its literals may be messages). */
+static bool reading_append(struct imap_session *s)
 {
     const char *d = s->cmd.data ? s->cmd.data : "";
     const char *sp = strchr(d, ' ');
-    bool append = sp && (strncasecmp(sp + 1, "APPEND ", 7) == 0 || strncasecmp(sp + 1, "UID APPEND", 10) == 0);
-    return append ? s->d->p.append_limit + s->d->p.line_limit : s->d->p.line_limit;
+    return sp && (strncasecmp(sp + 1, "APPEND ", 7) == 0 || strncasecmp(sp + 1, "UID APPEND", 10) == 0);
+}
+
+/* The most the command may carry in all: APPEND's messages and a line, else a line. */
+static uint64_t literal_limit(struct imap_session *s)
+{
+    return reading_append(s) ? s->d->p.append_limit + s->d->p.line_limit : s->d->p.line_limit;
 }
 
 /* A line ended (without its line end): the command is complete, or a literal follows. */
@@ -146,7 +151,10 @@ static void line_end(struct imap_session *s, const char *line, size_t len)
         return;
     }
     uint64_t limit = literal_limit(s);
-    if (r > 0 && lit.size <= limit && s->cmd.len + s->spooled_bytes + lit.size <= limit) {
+    /* One literal of an APPEND is at most one message: one over APPENDLIMIT is refused
+     * before the client sends it (RFC 7889 sec 4), not after. */
+    uint64_t one = reading_append(s) ? s->d->p.append_limit : limit;
+    if (r > 0 && lit.size <= one && s->cmd.len + s->spooled_bytes + lit.size <= limit) {
         s->literal_left = lit.size + 1;
         /* A big APPEND literal: into a file, announced as {0} in the buffer (spool.c). */
         if (lit.size > s->d->p.literal_memory_limit && limit > s->d->p.line_limit &&
@@ -170,7 +178,7 @@ static void line_end(struct imap_session *s, const char *line, size_t len)
     if (r < 0)
         imap_bad(s, "Invalid literal.");
     else /* RFC 7889: APPENDLIMIT; RFC 9051 sec 7.1: TOOBIG */
-        imap_no(s, "[TOOBIG] Literal too big (at most %llu bytes).", (unsigned long long)limit);
+        imap_no(s, "[TOOBIG] Literal too big (at most %llu bytes).", (unsigned long long)one);
 }
 
 /* Literal bytes: read raw, as many as are buffered. False when none are. */

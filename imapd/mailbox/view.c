@@ -37,7 +37,7 @@ void view_write_flags(const struct view *v, struct buf *out, const struct view_m
             buf_printf(out, "%s%s", sp, v->keyword[i]);
             sp = " ";
         }
-    if (m->recent)
+    if (m->recent && !v->rev2) /* RFC 9051 removed \Recent (Appendix E) */
         buf_printf(out, "%s\\Recent", sp);
     buf_putc(out, ')');
 }
@@ -101,6 +101,7 @@ struct view *view_new(struct imap_session *s, const char *name, bool readonly, c
     struct view *v = xcalloc(1, sizeof *v);
     v->name = xstrdup(name);
     v->readonly = readonly;
+    v->rev2 = s->rev2;
     /* The watches go in first: events from then on, so a file that comes during the sync
      * that follows is seen (watch.c). */
     watch_select(s->d->watch, s, v);

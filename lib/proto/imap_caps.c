@@ -26,3 +26,23 @@ void imap_caps_postlogin(struct buf *out, unsigned long long appendlimit, bool c
     if (compress)
         buf_puts(out, " COMPRESS=DEFLATE");
 }
+
+static bool id_string(const struct imap_arg *a)
+{
+    return a->type == IMAP_ARG_QUOTED || a->type == IMAP_ARG_LITERAL;
+}
+
+bool imap_id_params_valid(const struct imap_command *cmd)
+{
+    if (cmd->nargs != 1)
+        return false;
+    const struct imap_arg *a = &cmd->args[0];
+    if (a->type == IMAP_ARG_NIL)
+        return true;
+    if (a->type != IMAP_ARG_LIST || a->n % 2 != 0)
+        return false;
+    for (size_t i = 0; i < a->n; i += 2)
+        if (!id_string(&a->list[i]) || !(id_string(&a->list[i + 1]) || a->list[i + 1].type == IMAP_ARG_NIL))
+            return false;
+    return true;
+}
