@@ -30,6 +30,7 @@ int dnsq_open(struct cli *c, struct dnsq *r, char **err)
         dnsq_close(r);
         return -1;
     }
+    dns_set_timeout(r->dns, config_int(cfg, PARAM(dns_timeout)) * 1000L);
     return 0;
 }
 

@@ -149,6 +149,7 @@ static void post_init(struct server *srv)
     sc->dns = dns_new(srv->loop, config_str(cfg, PARAM(dns_resolver)), trust_anchor(cfg), &err);
     if (!sc->dns)
         log_fatal("%s", err);
+    dns_set_timeout(sc->dns, config_int(cfg, PARAM(dns_timeout)) * 1000L);
     sc->transport_maps = maplist_open(cfg, PARAM(transport_maps));
     sc->sasl_maps = maplist_open(cfg, PARAM(smtp_sasl_password_maps));
     sc->tls_policy_maps = maplist_open(cfg, PARAM(smtp_tls_policy_maps));

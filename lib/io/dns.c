@@ -21,6 +21,7 @@ struct dns {
     struct event_loop *loop;
     struct ub_ctx *ub;
     int fd;
+    long timeout_ms;           /* dns_set_timeout(); 0: libunbound's own */
     struct dns_query *queries; /* pending, doubly linked */
 };
 
@@ -45,6 +46,7 @@ struct dns_query {
     struct dns_result res;
     enum dns_status addr_status[2]; /* implicit MX: outcome of the A and AAAA queries */
     bool implicit_phase, delivering;
+    unsigned long timer;            /* the lookup's deadline (0: none) */
 };
 
 const char *dns_type_name(enum dns_type type)
@@ -180,13 +182,22 @@ static void unlink_query(struct dns_query *q)
     q->prev = q->next = NULL;
 }
 
+static void cancel_subs(struct dns_query *q)
+{
+    for (int i = 0; i < 2; i++)
+        if (q->sub[i].active) {
+            (void)ub_cancel(q->d->ub, q->sub[i].id);
+            q->sub[i].active = false;
+        }
+    event_timer_cancel(q->d->loop, q->timer);
+    q->timer = 0;
+}
+
 void dns_cancel(struct dns_query *q)
 {
     if (!q || q->delivering)
         return;
-    for (int i = 0; i < 2; i++)
-        if (q->sub[i].active)
-            (void)ub_cancel(q->d->ub, q->sub[i].id);
+    cancel_subs(q);
     unlink_query(q);
     query_free(q);
 }
@@ -446,6 +457,8 @@ void dns_result_release(struct dns_result *res)
 
 static void deliver(struct dns_query *q)
 {
+    event_timer_cancel(q->d->loop, q->timer);
+    q->timer = 0;
     unlink_query(q);
     q->delivering = true;
     q->cb(&q->res, q->ctx);
@@ -495,6 +508,23 @@ static bool start_sub(struct dns_query *q, int slot, enum dns_type type, char **
     sub->active = true;
     return true;
 }
+
+/* The deadline passed (a forwarder that does not answer: libunbound would retry for
+ * about half a minute): a temporary failure now, whatever part of the answer came. */
+static void on_timeout(struct event_loop *loop, void *ctx)
+{
+    struct dns_query *q = ctx;
+    q->timer = 0;
+    cancel_subs(q);
+    dns_result_release(&q->res);
+    q->res.status = DNS_TEMPFAIL;
+    q->res.secure = q->res.null_mx = q->res.implicit_mx = false;
+    snprintf(q->res.error, sizeof q->res.error, "no answer within %ld s",
+             (q->d->timeout_ms + 999) / 1000);
+    deliver(q);
+}
+
+void dns_set_timeout(struct dns *d, long ms) { d->timeout_ms = ms > 0 ? ms : 0; }
 
 /* --- starting lookups --- */
 
@@ -551,6 +581,8 @@ struct dns_query *dns_lookup(struct dns *d, enum dns_type type, const char *name
         free(q);
         return NULL;
     }
+    if (d->timeout_ms)
+        q->timer = event_timer(d->loop, d->timeout_ms, on_timeout, q);
     q->next = d->queries;
     if (d->queries)
         d->queries->prev = q;

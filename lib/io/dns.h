@@ -72,6 +72,10 @@ typedef void (*dns_fn)(const struct dns_result *r, void *ctx);
  * NULL (then no answer is secure). NULL with *err (malloc'ed). */
 struct dns *dns_new(struct event_loop *loop, const char *resolver, const char *trust_anchor,
                     char **err);
+/* Give every lookup started from now on at most ms milliseconds (dns_timeout): then its
+ * callback gets DNS_TEMPFAIL. 0: no deadline of ours (libunbound gives up on a silent
+ * server after about 30 s). */
+void dns_set_timeout(struct dns *d, long ms);
 /* Cancel every pending query (their callbacks are not called) and stop libunbound. Not
  * from inside a dns callback. */
 void dns_free(struct dns *d);

@@ -359,6 +359,45 @@ static void test_cancel(void **state)
     buf_free(&o.rrs);
 }
 
+static void record_error(const struct dns_result *r, void *ctx)
+{
+    struct outcome *o = ctx;
+    o->called = true;
+    o->status = r->status;
+    buf_puts(&o->rrs, r->error);
+    event_stop(o->loop);
+}
+
+/* dns_set_timeout: a forwarder that never answers (a UDP socket nobody reads) gives
+ * DNS_TEMPFAIL at the deadline, not after libunbound's half a minute of retries. */
+static void test_deadline(void **state)
+{
+    int silent = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(silent, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(silent, (struct sockaddr *)&sa, &len), 0);
+    char resolver[64];
+    snprintf(resolver, sizeof resolver, "127.0.0.1@%u", ntohs(sa.sin_port));
+    struct event_loop *loop = event_loop_new();
+    char *err = NULL;
+    struct dns *d = dns_new(loop, resolver, NULL, &err);
+    assert_non_null(d);
+    dns_set_timeout(d, 300);
+    struct outcome o = {.loop = loop};
+    assert_non_null(dns_lookup(d, DNS_MX, "mx.posthorn.example", record_error, &o, &err));
+    unsigned long t = event_timer(loop, 5000, stop, NULL);
+    event_run(loop);
+    event_timer_cancel(loop, t);
+    assert_true(o.called);
+    assert_int_equal(o.status, DNS_TEMPFAIL);
+    assert_string_equal(buf_cstr(&o.rrs), "no answer within 1 s");
+    dns_free(d);
+    event_loop_free(loop);
+    buf_free(&o.rrs);
+    close(silent);
+}
+
 static void test_bad_input(void **state)
 {
     struct event_loop *loop = event_loop_new();
@@ -395,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_ptr),
         cmocka_unit_test(test_nxdomain),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
