@@ -139,6 +139,8 @@ static int days_in(int month, int year)
 static bool parse_date_time(const char *s, uint64_t *out)
 {
     int day, year, hh, mi, ss, zh, zm;
+    if (strlen(s) < 25)
+        return false;
     size_t dlen = s[0] == ' ' ? 2 : s[1] == '-' ? 1 : 2;
     const char *p = s + dlen; /* at "-Mon-yyyy ..." */
     if (strlen(s) != dlen + 24 || !digits(s[0] == ' ' ? s + 1 : s, s[0] == ' ' ? 1 : (int)dlen, &day) ||

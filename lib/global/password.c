@@ -3,8 +3,9 @@
  *
  * New hashes: Argon2id (RFC 9106), by default t=3 passes over m=64 MiB with p=1 lane
  * (RFC 9106 sec 4, second recommended option, with one lane so a login process does not
- * spawn threads; argon2_time_cost and argon2_memory_cost change the first two), 16-byte random salt, 32-byte tag, in the PHC string format that Dovecot
- * also writes: "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$SALT$HASH".
+ * spawn threads; argon2_time_cost and argon2_memory_cost change the first two), 16-byte
+ * random salt, 32-byte tag, in the PHC string format that Dovecot also writes:
+ * "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$SALT$HASH".
  * Verification parses the stored parameters (bounded, so a hostile record cannot ask for
  * gigabytes), recomputes, and compares with CRYPTO_memcmp. The computation uses libsodium
  * (its optimised Argon2 core takes half the time of libargon2's on these machines, and a

@@ -79,7 +79,7 @@ def test_append_dates(imap):
     assert append_dated(s, "29-Feb-2024 00:00:00 +0000").startswith(b"OK [APPENDUID")
     for bad in ("31-Feb-2024 00:00:00 +0000", "29-Feb-2023 00:00:00 +0000",
                 "01-Foo-2024 00:00:00 +0000", "01-Jan-24 00:00:00 +0000",
-                "01-Jan-2024 24:00:00 +0000", "01-Jan-2024 00:00:00 0000"):
+                "01-Jan-2024 24:00:00 +0000", "01-Jan-2024 00:00:00 0000", "", "1"):
         assert append_dated(s, bad).startswith(b"BAD"), bad
     s.ok("SELECT INBOX")
     dates = re.findall(rb'INTERNALDATE "([^"]+)"', b" ".join(s.ok("FETCH 1:4 (INTERNALDATE)")))
