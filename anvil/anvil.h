@@ -5,8 +5,8 @@
  * all its processes, how many it opened in the last anvil_rate_time_unit, and whether a login
  * from it may be checked (and after which delay); submission asks it how many messages and
  * recipients a user has sent (lib/global/send_limit.h). It keeps counts in memory; the
- * users' sending counts alone are handed to the next anvil across a reload or restart
- * (state.c), the rest starts from zero.
+ * users' sending counts and the login failures are handed to the next anvil across a
+ * reload or restart (state.c), the connection counts start from zero.
  *
  * Counts that a process holds (open connections, logins being checked) are recorded per
  * client connection ("holder"), so that a process that dies or closes its connection
@@ -49,6 +49,8 @@ void table_free(struct table *t);
  * does not exist, or the table is full. */
 struct entry *table_get(struct table *t, const char *kind, const char *a, const char *b,
                         bool create);
+/* The same by the whole key ("KIND LEN:A[ LEN:B]"), as table_each shows it. */
+struct entry *table_get_key(struct table *t, const char *key, bool create);
 void entry_hold(struct entry *e, unsigned client);
 /* Release one count held by client; false when it held none. */
 bool entry_release(struct entry *e, unsigned client);
@@ -60,7 +62,7 @@ void table_expire(struct table *t, long long now_ms, long long idle_ms);
 size_t table_size(const struct table *t);
 void table_each(struct table *t, void (*fn)(struct entry *e, void *ctx), void *ctx);
 
-/* --- state.c: the users' sending counts across a reload or restart --- */
+/* --- state.c: the users' sending counts and login failures across a reload or restart --- */
 struct anvil;
 void state_save(struct anvil *av);
 void state_load(struct anvil *av);
@@ -77,6 +79,7 @@ struct anvil {
     unsigned nclients;
     DLIST_HEAD(struct anvil_conn) clients;
     long long last_expire_ms;
+    long long amnesic_until; /* may lack its predecessor's login failures until then */
 };
 
 /* Answer one request of client into reply. -1 when the request is malformed (the

@@ -10,7 +10,8 @@
  * without failures, else login_failure_delay doubled per failure of the address or of the
  * account (whichever has more), capped at login_failure_delay_limit. A success forgets the
  * failures of that address and account pair only, so it does not clear what the same
- * address did against other accounts.
+ * address did against other accounts. While this anvil may lack failures its predecessor
+ * counted (state.c), its login replies say "amnesic".
  *
  * Sending (submission): per authenticated user, the messages and recipients of the current
  * time unit against the limits the request carries (lib/global/send_limit.h); past a hard
@@ -140,6 +141,8 @@ static int do_login(struct anvil *av, unsigned client, const struct attrs *a, st
         attrs_addf(reply, "delay", "%ld", backoff(af > uf ? af : uf, delay, limit));
     }
     attrs_addf(reply, "failures", "%u", af);
+    if (now < av->amnesic_until) /* state.c: its predecessor's failures may be missing */
+        attrs_add(reply, "amnesic", "yes");
     return 0;
 }
 

@@ -1,15 +1,19 @@
-/* state.c - the users' sending counts across a reload or restart of anvil (doc/anvil.md,
- * "Across restarts"). The connection and login counts are about seconds and minutes and
- * start from zero; a user's messages and recipients per submission_rate_time_unit, and a
- * hold after a hard limit, are about hours, and a reload must not hand a stolen password
- * a fresh quota. On the way out anvil writes them to SPOOL/private/anvil.state (times
- * relative to the wall clock of the save); the next anvil reads the file once, strictly
- * (a malformed line is skipped, a file older than a day ignored), and removes it. */
+/* state.c - the users' sending counts and the login failures across a reload or restart of
+ * anvil (doc/anvil.md, "Across restarts"). A reload must neither hand a stolen password a
+ * fresh sending quota nor a password guesser a fresh set of attempts; the connection counts
+ * are about seconds and start from zero. On the way out anvil writes them to
+ * SPOOL/private/anvil.state (times relative to the wall clock of the save); the next anvil
+ * reads the file once, strictly (a malformed line is skipped, a file older than a day
+ * ignored), and removes it. While it runs, SPOOL/private/anvil.running says so: an anvil that
+ * finds that mark and no state file had a predecessor that crashed (kill -9) and may lack its
+ * failures; for login_penalty_time it says so in its login replies ("amnesic"), and the login
+ * processes then trust their own counts where those are higher. */
 #include "anvil.h"
 #include "fileio.h"
 #include "log.h"
 #include "mem.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +22,10 @@
 #include <unistd.h>
 
 #define STATE_FILE "private/anvil.state"
+#define RUNNING_MARK "private/anvil.running"
 #define STATE_MAX_AGE_MS (24LL * 3600 * 1000)
 #define STATE_USER_MAX 512
+#define STATE_KEY_MAX (2 * STATE_USER_MAX + 64) /* "pair LEN:ADDR LEN:USER" */
 
 static long long wall_ms(void)
 {
@@ -28,9 +34,9 @@ static long long wall_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static char *state_path(struct anvil *av)
+static char *spool_path(struct anvil *av, const char *name)
 {
-    return xasprintf("%s/%s", config_str(av->srv->cfg, PARAM(queue_directory)), STATE_FILE);
+    return xasprintf("%s/%s", config_str(av->srv->cfg, PARAM(queue_directory)), name);
 }
 
 /* The user of a "send LEN:USER" key, or NULL. */
@@ -44,8 +50,8 @@ static const char *send_user(const struct entry *e)
 
 struct save {
     FILE *f;
-    long long now;
-    size_t n;
+    long long now, penalty_ms;
+    size_t n, nfail;
 };
 
 static void save_entry(struct entry *e, void *ctx)
@@ -62,38 +68,71 @@ static void save_entry(struct entry *e, void *ctx)
     sv->n++;
 }
 
+/* Keys whose failures count against logins (requests.c). */
+static bool failure_key(const char *key)
+{
+    return strncmp(key, "addr ", 5) == 0 || strncmp(key, "user ", 5) == 0 ||
+           strncmp(key, "pair ", 5) == 0;
+}
+
+/* A failure count still within login_penalty_time: "fail KEY FAILURES AGE_OF_LAST". */
+static void save_failures(struct entry *e, void *ctx)
+{
+    struct save *sv = ctx;
+    if (!failure_key(e->key) || e->failures == 0 || sv->now - e->fail_ms > sv->penalty_ms ||
+        strlen(e->key) > STATE_KEY_MAX || strpbrk(e->key, "\t\n"))
+        return;
+    fprintf(sv->f, "fail\t%s\t%u\t%lld\n", e->key, e->failures, sv->now - e->fail_ms);
+    sv->nfail++;
+}
+
 void state_save(struct anvil *av)
 {
-    char *path = state_path(av), *tmp = xasprintf("%s.tmp", path);
+    char *path = spool_path(av, STATE_FILE), *tmp = xasprintf("%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
         log_warn("%s: %m: the users' sending counts start from zero next time", tmp);
     } else {
-        struct save sv = {f, event_now_ms(), 0};
+        struct save sv = {.f = f, .now = event_now_ms(), .penalty_ms = av->penalty_ms};
         fprintf(f, "anvil-state 1 %lld\n", wall_ms());
         table_each(av->table, save_entry, &sv);
+        table_each(av->table, save_failures, &sv);
         bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
         ok = fclose(f) == 0 && ok;
         if (!ok || rename(tmp, path) < 0) {
             log_warn("%s: %m: the users' sending counts start from zero next time", path);
             unlink(tmp);
-        } else if (sv.n) {
-            log_info("saved the sending counts of %zu users for the next anvil", sv.n);
+        } else if (sv.n || sv.nfail) {
+            log_info("saved the sending counts of %zu users and %zu login failure counts for "
+                     "the next anvil", sv.n, sv.nfail);
         }
     }
     free(tmp);
     free(path);
+    path = spool_path(av, RUNNING_MARK);
+    unlink(path); /* a clean exit */
+    free(path);
 }
 
-/* One "send" line; false when it is malformed. */
-static bool load_line(struct anvil *av, char *line, long long now, long long elapsed)
+/* The mark of a running anvil; true when a predecessor left one (it did not exit cleanly). */
+static bool mark_running(struct anvil *av)
 {
-    char *f[9], *save = NULL;
-    int n = 0;
-    for (char *t = strtok_r(line, "\t", &save); t && n < 9; t = strtok_r(NULL, "\t", &save))
-        f[n++] = t;
+    char *path = spool_path(av, RUNNING_MARK);
+    bool crashed = access(path, F_OK) == 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        log_warn("%s: %m", path);
+    else
+        close(fd);
+    free(path);
+    return crashed;
+}
+
+/* One "send" line (fields split); false when it is malformed. */
+static bool load_send(struct anvil *av, char **f, int n, long long now, long long elapsed)
+{
     long long v[7];
-    if (n != 9 || strcmp(f[0], "send") != 0 || !*f[1] || strlen(f[1]) > STATE_USER_MAX)
+    if (n != 9 || !*f[1] || strlen(f[1]) > STATE_USER_MAX)
         return false;
     for (int i = 0; i < 7; i++) {
         char *end;
@@ -115,19 +154,63 @@ static bool load_line(struct anvil *av, char *line, long long now, long long ela
     return true;
 }
 
+/* One "fail" line; true also when its failures are past login_penalty_time by now. */
+static bool load_fail(struct anvil *av, char **f, int n, long long now, long long elapsed)
+{
+    if (n != 4 || !failure_key(f[1]) || strlen(f[1]) > STATE_KEY_MAX)
+        return false;
+    char *end1, *end2;
+    errno = 0;
+    long long failures = strtoll(f[2], &end1, 10), age = strtoll(f[3], &end2, 10);
+    if (errno || *end1 || *end2 || failures <= 0 || failures > UINT32_MAX || age < 0)
+        return false;
+    if (age + elapsed > av->penalty_ms)
+        return true;
+    struct entry *e = table_get_key(av->table, f[1], true);
+    if (!e)
+        return false;
+    e->failures = (unsigned)failures;
+    e->fail_ms = now - age - elapsed;
+    e->touched_ms = now;
+    return true;
+}
+
+/* One line; false when it is malformed. */
+static bool load_line(struct anvil *av, char *line, long long now, long long elapsed)
+{
+    char *f[9], *save = NULL;
+    int n = 0;
+    for (char *t = strtok_r(line, "\t", &save); t && n < 9; t = strtok_r(NULL, "\t", &save))
+        f[n++] = t;
+    if (n > 0 && strcmp(f[0], "send") == 0)
+        return load_send(av, f, n, now, elapsed);
+    if (n > 0 && strcmp(f[0], "fail") == 0)
+        return load_fail(av, f, n, now, elapsed);
+    return false;
+}
+
 void state_load(struct anvil *av)
 {
-    char *path = state_path(av);
+    char *path = spool_path(av, STATE_FILE);
     FILE *f = fopen(path, "r");
+    /* A predecessor that crashed saved nothing: its failures are missing for a while. */
+    if (mark_running(av)) {
+        av->amnesic_until = event_now_ms() + av->penalty_ms;
+        if (!f)
+            log_warn("the previous anvil did not exit cleanly: for login_penalty_time the login "
+                     "processes' own failure counts decide where they are higher");
+    }
     if (!f) {
         free(path);
         return;
     }
-    char line[STATE_USER_MAX + 256];
+    char line[STATE_KEY_MAX + 256];
     long long saved = 0, now = event_now_ms();
     size_t loaded = 0, bad = 0;
     if (fgets(line, sizeof line, f) && sscanf(line, "anvil-state 1 %lld", &saved) == 1) {
         long long elapsed = wall_ms() - saved;
+        if (elapsed >= 0 && elapsed < STATE_MAX_AGE_MS)
+            av->amnesic_until = 0;
         while (elapsed >= 0 && elapsed < STATE_MAX_AGE_MS && fgets(line, sizeof line, f)) {
             size_t len = strlen(line);
             bool whole = len > 0 && line[len - 1] == '\n';
@@ -142,7 +225,7 @@ void state_load(struct anvil *av)
     fclose(f);
     unlink(path);
     if (loaded || bad)
-        log_info("%s: took over the sending counts of %zu users%s", path, loaded,
+        log_info("%s: took over %zu counts (sending limits, login failures)%s", path, loaded,
                  bad ? " (malformed lines skipped)" : "");
     free(path);
 }

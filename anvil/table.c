@@ -45,12 +45,8 @@ void table_free(struct table *t)
 
 static size_t hash(const char *s, size_t nbuckets) { return str_hash(s) & (nbuckets - 1); }
 
-struct entry *table_get(struct table *t, const char *kind, const char *a, const char *b,
-                        bool create)
+struct entry *table_get_key(struct table *t, const char *key, bool create)
 {
-    /* Lengths in the key keep ("x y", "z") and ("x", "y z") apart. */
-    char *key = b ? xasprintf("%s %zu:%s %zu:%s", kind, strlen(a), a, strlen(b), b)
-                  : xasprintf("%s %zu:%s", kind, strlen(a), a);
     size_t h = hash(key, t->nbuckets);
     struct entry *e = t->bucket[h];
     while (e && strcmp(e->key, key) != 0)
@@ -63,6 +59,16 @@ struct entry *table_get(struct table *t, const char *kind, const char *a, const 
         t->bucket[h] = e;
         t->n++;
     }
+    return e;
+}
+
+struct entry *table_get(struct table *t, const char *kind, const char *a, const char *b,
+                        bool create)
+{
+    /* Lengths in the key keep ("x y", "z") and ("x", "y z") apart. */
+    char *key = b ? xasprintf("%s %zu:%s %zu:%s", kind, strlen(a), a, strlen(b), b)
+                  : xasprintf("%s %zu:%s", kind, strlen(a), a);
+    struct entry *e = table_get_key(t, key, create);
     free(key);
     return e;
 }

@@ -101,22 +101,19 @@ static void answer(struct session *s, enum sasl_status r, struct sasl_creds *cr,
 {
     struct sub_session *ss = ss_of(s);
     struct auth_client_info w = who(s);
-    struct auth_outcome o;
     switch (r) {
     case SASL_CHALLENGE:
         session_reply(s, "334 %s", challenge);
         break;
     case SASL_DONE:
-        ss->attempt = auth_attempt_start(sub_of(s)->guard, &w, cr->authcid, cr->passwd,
-                                         ss->sasl.mech, on_outcome, s);
+    case SASL_MALFORMED: /* no password: a failed login, under the limits like any other */
+        ss->attempt = auth_attempt_start(sub_of(s)->guard, &w, cr->authcid,
+                                         r == SASL_DONE ? cr->passwd : NULL, ss->sasl.mech,
+                                         on_outcome, s);
         s->wait_role = true;
         break;
     case SASL_BAD_BASE64:
         session_error(s, "501 5.5.2 Error: cannot decode the response");
-        break;
-    case SASL_MALFORMED: /* counts as a failed login */
-        auth_fail_now(sub_of(s)->guard, &w, cr->authcid, ss->sasl.mech, &o);
-        failed(s, &o);
         break;
     case SASL_CANCELLED:
         session_error(s, "501 5.7.0 Error: authentication aborted");

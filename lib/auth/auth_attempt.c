@@ -25,6 +25,7 @@ struct auth_attempt {
     const char *method;
     char *user;               /* normalised; NULL when the name is not a valid one */
     char *password;           /* until handed to the worker */
+    bool malformed;           /* no password to check: the attempt fails (still under anvil) */
     struct anvil_req *req;    /* waiting for anvil */
     unsigned long timer;      /* waiting before asking again or checking */
     struct auth_check_job *job;
@@ -183,7 +184,7 @@ static void on_checked(void *ctx, enum auth_check_result result, const char *use
         /* The failure is answered once anvil has it, so that the client's next login, in
          * whatever process, is judged with it (a success right after would otherwise be
          * forgiven before the failure arrives). */
-        a->authenticated = xstrdup(user);
+        a->authenticated = user ? xstrdup(user) : NULL;
         a->req = anvil_login_done(g->lim.anvil, a->rip, a->user, ANVIL_LOGIN_FAILED,
                                   a->generation, on_failure_recorded, a);
         a->generation = 0;
@@ -197,9 +198,9 @@ static void on_checked(void *ctx, enum auth_check_result result, const char *use
 
 static void check(struct auth_attempt *a)
 {
-    if (!a->user) { /* nothing to look up: a failure without the worker */
+    if (!a->user || a->malformed) { /* nothing to look up: a failure without the worker */
         wipe_password(a);
-        fail(a, NULL);
+        on_checked(a, AUTH_CHECK_FAIL, a->user, NULL);
         return;
     }
     a->job = auth_check_submit(a->g->lim.check, a->user, a->password, on_checked, a);
@@ -259,6 +260,29 @@ static void sync_local_count(struct auth_guard *g, const char *addr, unsigned fa
         auth_penalty_fail(g->penalty, addr, now);
 }
 
+/* anvil restarted without its predecessor's counts (a crash) less than login_penalty_time
+ * ago: where this process counted more failures of the address, its own count decides, so
+ * that losing anvil slows logins and never opens them (doc/anvil.md, "Across restarts"). */
+static void after_amnesic_anvil(struct auth_attempt *a, long delay_ms)
+{
+    struct auth_guard *g = a->g;
+    unsigned local = auth_penalty_count(g->penalty, a->rip, event_now_ms());
+    if (local <= a->failures) {
+        check_after(a, delay_ms);
+        return;
+    }
+    a->failures = local;
+    if (local >= g->lim.max_failures) {
+        anvil_login_done(g->lim.anvil, a->rip, a->user, ANVIL_LOGIN_NOT_CHECKED, a->generation,
+                         NULL, NULL);
+        a->generation = 0;
+        refuse(a, "too many failed logins from this address (this process's count: anvil "
+                  "restarted)");
+        return;
+    }
+    check_after(a, delay_ms > g->lim.failure_delay_ms ? delay_ms : (long)g->lim.failure_delay_ms);
+}
+
 static void on_anvil(void *ctx, const struct anvil_reply *r)
 {
     struct auth_attempt *a = ctx;
@@ -275,8 +299,12 @@ static void on_anvil(void *ctx, const struct anvil_reply *r)
         a->generation = r->generation;
         a->failures = r->failures;
         a->anvil_counted = true;
-        sync_local_count(a->g, a->rip, r->failures);
-        check_after(a, r->delay_ms);
+        if (r->amnesic)
+            after_amnesic_anvil(a, r->delay_ms);
+        else {
+            sync_local_count(a->g, a->rip, r->failures);
+            check_after(a, r->delay_ms);
+        }
         break;
     case ANVIL_UNAVAILABLE:
         without_anvil(a);
@@ -320,21 +348,12 @@ struct auth_attempt *auth_attempt_start(struct auth_guard *g, const struct auth_
     struct auth_attempt *a = attempt_new(g, who, method);
     a->fn = fn;
     a->owner = owner;
-    a->user = auth_user_name(name, g->lim.default_domain);
-    a->password = xstrdup(password);
+    a->user = name ? auth_user_name(name, g->lim.default_domain) : NULL;
+    a->malformed = !password;
+    a->password = password ? xstrdup(password) : NULL;
     /* From a timer, so that no outcome runs inside the caller's command handler. */
     a->timer = event_timer(g->lim.loop, 0, on_ask_again, a);
     return a;
-}
-
-void auth_fail_now(struct auth_guard *g, const struct auth_client_info *who, const char *user,
-                   const char *method, struct auth_outcome *out)
-{
-    struct auth_attempt *a = attempt_new(g, who, method);
-    a->owner = out; /* only for the log line: it is not called */
-    a->user = user ? auth_user_name(user, g->lim.default_domain) : NULL; /* NULL when unusable */
-    count_failure(a, a->user, out);
-    attempt_free(a);
 }
 
 void auth_attempt_forget(struct auth_attempt *a)

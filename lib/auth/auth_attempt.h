@@ -73,17 +73,15 @@ typedef void (*auth_outcome_fn)(void *owner, const struct auth_outcome *o);
 struct auth_attempt;
 /* Check name (login_default_domain applied) and password under the limits. fn runs once,
  * later, on the loop (never inside this call), after the attempt is freed; not at all once
- * auth_attempt_forget() was called. The password is copied; the caller wipes its own. */
+ * auth_attempt_forget() was called. The password is copied; the caller wipes its own.
+ * password NULL: a login that failed before any check (a malformed SASL message; name is
+ * what the client gave, or NULL): it is judged by anvil like any other, then counts as a
+ * wrong password. */
 struct auth_attempt *auth_attempt_start(struct auth_guard *g, const struct auth_client_info *who,
                                         const char *name, const char *password,
                                         const char *method, auth_outcome_fn fn, void *owner);
 /* The owner is gone: a check under way still finishes and counts, anything else is
  * dropped (a failure already reported to anvil is logged and counted now). */
 void auth_attempt_forget(struct auth_attempt *a);
-/* A login that failed before any check (a malformed SASL message): it counts like a wrong
- * password, now; *out is the outcome (FAILED). user: the name the client gave, for the log
- * line (NULL when none could be read). */
-void auth_fail_now(struct auth_guard *g, const struct auth_client_info *who, const char *user,
-                   const char *method, struct auth_outcome *out);
 
 #endif

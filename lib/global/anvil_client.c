@@ -184,6 +184,12 @@ static unsigned get_uint(const struct attrs *a, const char *name)
     return attrs_get_ll(a, name, &v) && v >= 0 && v <= UINT_MAX ? (unsigned)v : 0;
 }
 
+static bool get_yes(const struct attrs *a, const char *name)
+{
+    const char *v = attrs_get(a, name);
+    return v && strcmp(v, "yes") == 0;
+}
+
 /* One message from anvil: the announcement, then answers in request order. */
 static int handle(struct anvil_client *ac, const struct attrs *a)
 {
@@ -211,11 +217,12 @@ static int handle(struct anvil_client *ac, const struct attrs *a)
     reply.count = get_uint(a, "count");
     reply.rate = get_uint(a, "rate");
     reply.failures = get_uint(a, "failures");
+    reply.amnesic = get_yes(a, "amnesic");
     reply.delay_ms = (long)get_uint(a, "delay");
     reply.messages = get_uint(a, "messages");
     reply.recipients = get_uint(a, "recipients");
-    reply.held = attrs_get(a, "held") && strcmp(attrs_get(a, "held"), "yes") == 0;
-    reply.tripped = attrs_get(a, "tripped") && strcmp(attrs_get(a, "tripped"), "yes") == 0;
+    reply.held = get_yes(a, "held");
+    reply.tripped = get_yes(a, "tripped");
     if (r->fn)
         r->fn(r->ctx, &reply);
     free(r);

@@ -38,6 +38,8 @@ struct anvil_reply {
     unsigned count;       /* connect: open connections of the address with this service */
     unsigned rate;        /* connect: connections in the current rate time unit */
     unsigned failures;    /* login: failed logins of the address within login_penalty_time */
+    bool amnesic;         /* login: anvil restarted without its predecessor's counts less
+                           * than login_penalty_time ago: failures may be too low */
     long delay_ms;        /* login: wait this long before checking the password */
     unsigned messages, recipients; /* send: the user's in the current unit */
     bool held, tripped;   /* send: the user's mail is held; this request went past a hard

@@ -145,8 +145,8 @@ bool login_starttls(struct login_client *c);
  * is handed to the post-login process, else the protocol's auth_failed/auth_tempfail. */
 void login_authenticate(struct login_client *c, const char *name, const char *password,
                         const char *method);
-/* A login that failed before any check (a malformed SASL message): counts like a wrong
- * password. */
+/* A login that failed before any check (a malformed SASL message; user as the client gave
+ * it, or NULL): judged by anvil like any login, then counted like a wrong password. */
 void login_fail(struct login_client *c, const char *user, const char *method);
 
 #endif

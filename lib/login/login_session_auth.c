@@ -71,10 +71,7 @@ void login_authenticate(struct login_client *c, const char *name, const char *pa
 
 void login_fail(struct login_client *c, const char *user, const char *method)
 {
-    struct auth_client_info w = who(c);
-    struct auth_outcome o;
-    auth_fail_now(c->srv->guard, &w, user, method, &o);
-    failed(c, &o);
+    login_authenticate(c, user, NULL, method); /* no password: fails, under the limits */
 }
 
 void login_auth_forget(struct login_client *c)

@@ -114,6 +114,85 @@ def test_refused_until_the_penalty_passes(instance):
     s.cmd("QUIT")
 
 
+def fail_twice(inst):
+    for tls in (False, True):
+        s = Pop(inst, tls=tls)
+        assert s.login(ALICE, "wrong").startswith(b"-ERR [AUTH] Authentication failed")
+        s.close()
+
+
+def assert_refused(inst, tls):
+    p = Pop(inst, tls=tls, refused_ok=True)
+    assert p.greeting == REFUSAL or p.login(ALICE, "secret") == REFUSAL, inst.log()[-3000:]
+    p.close()
+
+
+def test_login_failures_survive_a_reload(instance):
+    """A reload replaces anvil and every login process: the new anvil takes the failures over
+    from SPOOL/private/anvil.state, so the address stays refused (it used to start from zero,
+    a fresh set of guesses)."""
+    inst = start(instance, login_max_failures="2")
+    fail_twice(inst)
+    old = inst.status_pids()["anvil"]
+    inst.reload()
+    inst.wait_log("saved the sending counts of 0 users and 3 login failure counts")
+    deadline = time.monotonic() + 30
+    while inst.status_pids().get("pop3-login") and time.monotonic() < deadline:
+        time.sleep(0.2)  # the old login processes leave (their own counts with them)
+    for tls in (False, True):
+        assert_refused(inst, tls)
+    assert inst.status_pids()["anvil"] != old
+    inst.wait_log("took over 3 counts (sending limits, login failures)")
+    assert len(failures_logged(inst)) == 2
+
+
+def test_login_failures_outlive_an_anvil_crash(instance):
+    """anvil killed -9 saves nothing; the next one finds its predecessor's mark and for
+    login_penalty_time says it may lack failures. A session opened before the crash then
+    sends the right password: the login process's own count (two failures) refuses it,
+    where it used to take the fresh anvil's zero and check the password."""
+    from test_login_limits import one_login_process
+    one_login_process(instance)
+    inst = start(instance, login_max_failures="2")
+    early = Pop(inst)
+    assert early.cmd(f"USER {ALICE}").startswith(b"+OK")
+    for _ in range(2):
+        s = Pop(inst)
+        assert s.login(ALICE, "wrong").startswith(b"-ERR [AUTH] Authentication failed")
+        s.close()
+    inst.kill(inst.status_pids()["anvil"][0])
+    # Another address's logins bring the new anvil up and connect the process to it (the
+    # first may find anvil gone: the process tries again at most once a second).
+    for _ in range(2):
+        time.sleep(1.1)
+        other = Pop(inst, source="127.0.0.2")
+        assert other.login(ALICE, "secret").startswith(b"+OK")
+        other.cmd("QUIT")
+    inst.wait_log("did not exit cleanly")
+    assert early.cmd("PASS secret") == REFUSAL
+    inst.wait_log("too many failed logins from this address (this process's count: anvil "
+                  "restarted)")
+    assert_refused(inst, False)  # the process's count was not lowered to anvil's zero
+    assert len(failures_logged(inst)) == 2
+
+
+def test_malformed_sasl_login_asks_anvil_first(instance):
+    """An AUTH PLAIN message that names no account fails without a password check, but only
+    after anvil was asked: over the limit it gets the refusal, and the failures logged do
+    not grow (it used to be counted and answered "Authentication failed" at once)."""
+    import base64
+    inst = start(instance, login_max_failures="2")
+    early = Pop(inst, tls=True)
+    fail_twice(inst)
+    empty = base64.b64encode(b"\0\0pw").decode()
+    assert early.cmd(f"AUTH PLAIN {empty}") == REFUSAL
+    assert len(failures_logged(inst)) == 2
+    # Under the limit it counts as a failure, logged with the name it gave (none here).
+    fresh = Pop(inst, source="127.0.0.2")
+    assert fresh.cmd(f"AUTH PLAIN {empty}").startswith(b"-ERR [AUTH] Authentication failed")
+    inst.wait_log("authentication failed: user=<(invalid name)>, method=PLAIN, rip=127.0.0.2")
+
+
 def test_success_clears_only_its_own_account(instance):
     """A success from an address forgets that address's failures for that account only, also
     in a login process other than the one that saw them: under load the attempts spread over

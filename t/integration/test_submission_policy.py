@@ -211,7 +211,7 @@ def test_sending_counts_survive_a_reload(instance):
     key = f"127.0.0.1:{sub.ports['submission']}"
     before = set(sub.status_pids()["anvil"]) | set(sub.status_pids()[key])
     sub.posthorn("reload")
-    sub.wait_log("took over the sending counts of 1 users")
+    sub.wait_log("took over 1 counts (sending limits, login failures)")
     # Ask the new generation (the old one counts on its own while it drains).
     deadline = time.time() + 20
     while True:
