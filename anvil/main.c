@@ -33,14 +33,17 @@ static void tick(struct server *srv)
     table_expire(av->table, now, av->penalty_ms > av->rate_unit_ms ? av->penalty_ms : av->rate_unit_ms);
 }
 
-/* On reload or stop: the users' sending counts go to the next anvil (state.c), the rest
- * starts from zero at once (the daemons reconnect), rather than this one waiting for its
- * clients, which never go away. */
+/* On reload: the users' sending counts and login failures go to the next anvil (state.c);
+ * it starts at once (the daemons reconnect), rather than this one waiting for its clients,
+ * which never go away. */
 static void drain(struct server *srv)
 {
     state_save(srv->app);
     server_exit(srv);
 }
 
+/* On a stop (SIGTERM) the counts go to the next start the same way. */
+static void stop(struct server *srv) { state_save(srv->app); }
+
 SERVER_MAIN(.program = "anvil", .run_as = PARAM(mail_owner), .post_init = post_init,
-            .accept = on_accept, .tick = tick, .drain = drain)
+            .accept = on_accept, .tick = tick, .drain = drain, .stop = stop)

@@ -26,6 +26,7 @@
 #define STATE_MAX_AGE_MS (24LL * 3600 * 1000)
 #define STATE_USER_MAX 512
 #define STATE_KEY_MAX (2 * STATE_USER_MAX + 64) /* "pair LEN:ADDR LEN:USER" */
+#define FAILURES_MAX 1000000 /* the largest login_max_failures anvil takes (requests.c) */
 
 static long long wall_ms(void)
 {
@@ -86,31 +87,40 @@ static void save_failures(struct entry *e, void *ctx)
     sv->nfail++;
 }
 
+/* Write the counts to tmp; false (errno set) when they may not be on disk. */
+static bool write_state(struct anvil *av, const char *tmp, struct save *sv)
+{
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return false;
+    sv->f = f;
+    fprintf(f, "anvil-state 1 %lld\n", wall_ms());
+    if (av->amnesic_until > sv->now) /* the next anvil lacks the same failures */
+        fprintf(f, "amnesic\t%lld\n", av->amnesic_until - sv->now);
+    table_each(av->table, save_entry, sv);
+    table_each(av->table, save_failures, sv);
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    return fclose(f) == 0 && ok;
+}
+
 void state_save(struct anvil *av)
 {
     char *path = spool_path(av, STATE_FILE), *tmp = xasprintf("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        log_warn("%s: %m: the users' sending counts start from zero next time", tmp);
+    struct save sv = {.now = event_now_ms(), .penalty_ms = av->penalty_ms};
+    if (!write_state(av, tmp, &sv) || rename(tmp, path) < 0) {
+        /* The mark stays: the next anvil knows it lacks these counts. */
+        log_warn("%s: %m: the users' sending counts and the login failures start from zero "
+                 "next time", path);
+        unlink(tmp);
     } else {
-        struct save sv = {.f = f, .now = event_now_ms(), .penalty_ms = av->penalty_ms};
-        fprintf(f, "anvil-state 1 %lld\n", wall_ms());
-        table_each(av->table, save_entry, &sv);
-        table_each(av->table, save_failures, &sv);
-        bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-        ok = fclose(f) == 0 && ok;
-        if (!ok || rename(tmp, path) < 0) {
-            log_warn("%s: %m: the users' sending counts start from zero next time", path);
-            unlink(tmp);
-        } else if (sv.n || sv.nfail) {
+        if (sv.n || sv.nfail)
             log_info("saved the sending counts of %zu users and %zu login failure counts for "
                      "the next anvil", sv.n, sv.nfail);
-        }
+        char *mark = spool_path(av, RUNNING_MARK);
+        unlink(mark); /* a clean exit */
+        free(mark);
     }
     free(tmp);
-    free(path);
-    path = spool_path(av, RUNNING_MARK);
-    unlink(path); /* a clean exit */
     free(path);
 }
 
@@ -162,9 +172,9 @@ static bool load_fail(struct anvil *av, char **f, int n, long long now, long lon
     char *end1, *end2;
     errno = 0;
     long long failures = strtoll(f[2], &end1, 10), age = strtoll(f[3], &end2, 10);
-    if (errno || *end1 || *end2 || failures <= 0 || failures > UINT32_MAX || age < 0)
+    if (errno || *end1 || *end2 || failures <= 0 || failures > FAILURES_MAX || age < 0)
         return false;
-    if (age + elapsed > av->penalty_ms)
+    if (age > av->penalty_ms - elapsed) /* elapsed is within a day: no overflow */
         return true;
     struct entry *e = table_get_key(av->table, f[1], true);
     if (!e)
@@ -186,6 +196,16 @@ static bool load_line(struct anvil *av, char *line, long long now, long long ela
         return load_send(av, f, n, now, elapsed);
     if (n > 0 && strcmp(f[0], "fail") == 0)
         return load_fail(av, f, n, now, elapsed);
+    if (n == 2 && strcmp(f[0], "amnesic") == 0) { /* the predecessor lacked failures too */
+        char *end;
+        errno = 0;
+        long long left = strtoll(f[1], &end, 10);
+        if (errno || *end || left < 0 || left > STATE_MAX_AGE_MS)
+            return false;
+        if (left > elapsed)
+            av->amnesic_until = now + left - elapsed;
+        return true;
+    }
     return false;
 }
 
@@ -216,10 +236,13 @@ void state_load(struct anvil *av)
             bool whole = len > 0 && line[len - 1] == '\n';
             if (whole)
                 line[len - 1] = 0;
-            if (whole && load_line(av, line, now, elapsed))
+            if (whole && load_line(av, line, now, elapsed)) {
                 loaded++;
-            else
-                bad++;
+                continue;
+            }
+            bad++;
+            for (int c = whole ? '\n' : 0; c != '\n' && c != EOF;)
+                c = getc(f); /* the rest of an over-long line is not a line of its own */
         }
     }
     fclose(f);

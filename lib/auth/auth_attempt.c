@@ -287,6 +287,13 @@ static void on_anvil(void *ctx, const struct anvil_reply *r)
 {
     struct auth_attempt *a = ctx;
     a->req = NULL;
+    if (!a->owner) { /* forgotten while anvil was asked: give back what it reserved */
+        if (r->status == ANVIL_OK)
+            anvil_login_done(a->g->lim.anvil, a->rip, a->user, ANVIL_LOGIN_NOT_CHECKED,
+                             r->generation, NULL, NULL);
+        attempt_free(a);
+        return;
+    }
     switch (r->status) {
     case ANVIL_REFUSE:
         a->failures = r->failures;
@@ -366,7 +373,13 @@ void auth_attempt_forget(struct auth_attempt *a)
     if (a->req && a->failure_reported) { /* logged and counted here, without a reply */
         struct auth_outcome o;
         count_failure(a, a->authenticated, &o);
+    } else if (a->malformed) { /* it could only fail: counted and logged all the same */
+        struct auth_outcome o;
+        count_failure(a, a->user, &o);
     }
+    if (a->req && !a->failure_reported && !a->authenticated)
+        return; /* anvil is asked whether it may try: on_anvil frees it, releasing the
+                 * attempt anvil may reserve meanwhile (a cancelled question kept it held) */
     anvil_cancel(a->req);
     if (a->timer)
         event_timer_cancel(a->g->lim.loop, a->timer);

@@ -110,6 +110,8 @@ static void on_master(struct event_loop *loop, int fd, uint32_t events, void *ct
 static bool handle_signals(struct skel *sk)
 {
     if (got_term) {
+        if (sk->def->stop)
+            sk->def->stop(&sk->srv);
         event_stop(sk->srv.loop);
         return true;
     }

@@ -46,6 +46,8 @@ struct server_def {
     void (*tick)(struct server *srv);
     /* Called when draining starts (reload or master gone). */
     void (*drain)(struct server *srv);
+    /* Called on SIGTERM (a stop), just before the process ends; NULL: nothing to do. */
+    void (*stop)(struct server *srv);
 };
 
 int server_main(int argc, char **argv, const struct server_def *def);

@@ -127,22 +127,30 @@ def assert_refused(inst, tls):
     p.close()
 
 
-def test_login_failures_survive_a_reload(instance):
-    """A reload replaces anvil and every login process: the new anvil takes the failures over
-    from SPOOL/private/anvil.state, so the address stays refused (it used to start from zero,
-    a fresh set of guesses)."""
+@pytest.mark.parametrize("how", ["reload", "stop and start"])
+def test_login_failures_survive_a_reload_or_restart(instance, how):
+    """A reload, or a stop and a start, replaces anvil and every login process: the new anvil
+    takes the failures over from SPOOL/private/anvil.state, so the address stays refused (it
+    used to start from zero, a fresh set of guesses)."""
     inst = start(instance, login_max_failures="2")
     fail_twice(inst)
     old = inst.status_pids()["anvil"]
-    inst.reload()
-    inst.wait_log("saved the sending counts of 0 users and 3 login failure counts")
-    deadline = time.monotonic() + 30
-    while inst.status_pids().get("pop3-login") and time.monotonic() < deadline:
-        time.sleep(0.2)  # the old login processes leave (their own counts with them)
+    if how == "reload":
+        inst.reload()
+        inst.wait_log("saved the sending counts of 0 users and 3 login failure counts")
+        deadline = time.monotonic() + 30
+        while inst.status_pids().get("pop3-login") and time.monotonic() < deadline:
+            time.sleep(0.2)  # the old login processes leave (their own counts with them)
+    else:
+        inst.stop()
+        assert "saved the sending counts of 0 users and 3 login failure counts" in inst.log()
+        inst.start()
+        inst.wait_port(inst.ports["pop3"])
     for tls in (False, True):
         assert_refused(inst, tls)
     assert inst.status_pids()["anvil"] != old
     inst.wait_log("took over 3 counts (sending limits, login failures)")
+    assert "did not exit cleanly" not in inst.log()
     assert len(failures_logged(inst)) == 2
 
 
