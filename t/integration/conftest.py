@@ -289,6 +289,12 @@ class Instance:
                 out += [p.name for p in d.iterdir()]
         return out
 
+    def queued(self, qid, looks=3):
+        """Is qid in a queue directory? Asked of several listings: one reads the directories
+        one after the other, so a message qmgr moves from deferred/ to active/ in between is
+        in neither."""
+        return any(qid in self.queue_files() for _ in range(looks))
+
     def wait_queue_empty(self, timeout=30):
         """Until no queue directory holds a message, seen three times in a row: one listing
         reads the directories one after the other, so a message qmgr moves from deferred/ to

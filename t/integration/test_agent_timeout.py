@@ -31,7 +31,7 @@ def test_agent_timeout_defers_then_delivers(instance):
         line = next(ln for ln in instance.log().splitlines() if f"{qid}: to=<{ALICE}>" in ln)
         assert "dsn=4.3.0, status=deferred" in line and "timed out" in line, line
         # Deferred, not lost: the queue file is still there and nothing was delivered.
-        assert qid in instance.queue_files(), (instance.queue_files(), instance.log()[-3000:])
+        assert instance.queued(qid), (instance.queue_files(), instance.log()[-3000:])
         assert instance.messages(ALICE) == []
     finally:
         for pid in agents:

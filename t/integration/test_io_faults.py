@@ -131,7 +131,7 @@ def test_local_mda_tempfails_when_post_commit_sync_fails(instance):
     line = [l for l in instance.log().splitlines() if f"{qid}: to=<{ALICE}>" in l][0]
     assert "status=deferred" in line and "Input/output error" in line, line
     # The message stays queued (doc/mailstore.md: it is in the mailbox, not yet reported).
-    assert qid in instance.queue_files(), instance.queue_files()
+    assert instance.queued(qid), instance.queue_files()
     assert len(instance.messages(ALICE)) == 1
     # Fault gone: the retry syncs, reports the first copy, and the queue drains.
     armed.unlink()
