@@ -400,7 +400,9 @@ int delivery_start(struct smtpc *sc, struct agent *a, struct attrs *attrs, int q
     if (!d->msg_ok) {
         finish(d);
     } else if ((rc = route_plan(d, &why)) < 0) {
-        if (rc == -2)
+        if (rc == -3)
+            delivery_all_result(d, 5, "5.4.6", why, NULL);
+        else if (rc == -2)
             delivery_all_result(d, 5, "5.1.2", why, NULL);
         else
             delivery_all_result(d, 4, "4.3.5", why, NULL);

@@ -11,7 +11,8 @@
  * $myhostname cuts the list at its preference: only better MX hosts remain (RFC 5321 sec
  * 5.1); an address that is one of ours is never connected to; when nothing remains the
  * mail "loops back to myself" (bounced, 5.4.6). An explicit [host] is never second-guessed
- * (a content filter on [127.0.0.1]:10025 is us, on purpose). Each remaining host's A and
+ * (a content filter on [127.0.0.1]:10025 is us, on purpose); a recipient domain that is an
+ * address literal of ours is a loop (literal_domain). Each remaining host's A and
  * AAAA records are
  * looked up together; the addresses, host by host, become the targets, at most
  * smtp_mx_address_limit of them. DNS temporary failures defer, a name that does not exist
@@ -21,6 +22,7 @@
 #include "idn.h"
 #include "log.h"
 #include "mem.h"
+#include <arpa/inet.h>
 #include <bsd/stdlib.h>
 #include <ctype.h>
 #include <stdarg.h>
@@ -188,6 +190,29 @@ static void lookup_sasl(struct delivery *d, const char *spec)
     free(v);
 }
 
+/* RFC 5321 sec 4.1.3: a recipient domain that is an address literal names the host itself.
+ * Its IPv6 form carries the tag "IPv6:"; other tags name nothing this client can reach.
+ * One of our own addresses would come back to us: 0, or -2 (permanent), -3 (a loop). */
+static int literal_domain(struct delivery *d, char **err)
+{
+    unsigned char bin[16];
+    if (strncmp(d->dest_name, "ipv6:", 5) == 0) {
+        memmove(d->dest_name, d->dest_name + 5, strlen(d->dest_name + 5) + 1);
+        if (inet_pton(AF_INET6, d->dest_name, bin) != 1) {
+            *err = xasprintf("bad IPv6 address literal in %s", d->nexthop);
+            return -2;
+        }
+    } else if (inet_pton(AF_INET, d->dest_name, bin) != 1) {
+        *err = xasprintf("unsupported address literal %s", d->nexthop);
+        return -2;
+    }
+    if (route_is_self(d->sc, d->dest_name)) {
+        *err = xasprintf("mail for %s loops back to myself", d->nexthop);
+        return -3;
+    }
+    return 0;
+}
+
 int route_plan(struct delivery *d, char **err)
 {
     char *entry = transport_entry(d, err);
@@ -206,6 +231,11 @@ int route_plan(struct delivery *d, char **err)
         *err = xasprintf("bad next hop \"%s\" for %s", spec ? spec : d->nexthop, d->nexthop);
         free(entry);
         return -1;
+    }
+    int lit = d->dest_is_domain && !d->use_mx ? literal_domain(d, err) : 0;
+    if (lit < 0) {
+        free(entry);
+        return lit;
     }
     /* DNS knows only A-labels (RFC 5891): "bücher.example" is asked as "xn--bcher-kva...". */
     char *ascii = idn_domain_ascii(d->dest_name);

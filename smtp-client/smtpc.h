@@ -228,7 +228,8 @@ void maplist_close(struct maplist *ml);
  * from the loop). Also decides the destination from transport_maps and relayhost. */
 struct route;
 /* 0, -1 with *err when the destination is misconfigured (defer), -2 when the domain can
- * never be looked up (bounce 5.1.2). */
+ * never be looked up (bounce 5.1.2), -3 when it is an address literal of ours (bounce 5.4.6,
+ * a loop). */
 int route_plan(struct delivery *d, char **err);
 void route_resolve(struct delivery *d);
 void route_cancel(struct delivery *d);

@@ -126,18 +126,21 @@ static void push_address(struct buf *token, bool angle_seen, struct buf *angle, 
 
 /* RFC 5322 section 3.4: the elements of a mailbox-list or address-list, each the address in
  * its angle brackets when it has them, else the element without its comments. Display
- * names, quoted strings and groups ("team: a@x, b@y;") are understood; white space inside
- * an element is kept (as one space), so junk such as "a b@c" stays visibly invalid for the
- * caller's address check instead of becoming another address. */
+ * names, quoted strings, domain literals ("[IPv6:::1]") and groups ("team: a@x, b@y;") are
+ * understood; white space inside an element is kept (as one space), so junk such as "a b@c"
+ * stays visibly invalid for the caller's address check instead of becoming another address. */
 void submit_extract_addresses(const char *value, char ***v, size_t *n)
 {
     struct buf token = BUF_INIT, angle = BUF_INIT;
-    bool quoted = false, in_angle = false, angle_seen = false;
+    bool quoted = false, in_angle = false, angle_seen = false, literal = false;
     int comment = 0;
     for (const char *p = value; *p; p++) {
         char ch = *p;
         struct buf *out = in_angle ? &angle : &token;
-        if (ch == '\\' && p[1] && (quoted || comment)) {
+        if (literal) { /* a domain literal: "[IPv6:::1]" has colons of its own */
+            literal = ch != ']';
+            buf_putc(out, ch);
+        } else if (ch == '\\' && p[1] && (quoted || comment)) {
             p++;
             if (!comment) {
                 buf_putc(out, '\\');
@@ -150,6 +153,9 @@ void submit_extract_addresses(const char *value, char ***v, size_t *n)
             buf_putc(out, ch);
         } else if (ch == '"') {
             quoted = true;
+            buf_putc(out, ch);
+        } else if (ch == '[') {
+            literal = true;
             buf_putc(out, ch);
         } else if (ch == '(') {
             comment = 1;

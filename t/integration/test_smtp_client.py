@@ -4,6 +4,7 @@ deferrals reported as qmgr reports local ones. Everything runs on loopback: a pr
 `unbound` with the test zones (mx_lab.LoopbackDNS, no upstream) and scripted peer MTAs on
 port 25 of 127.A.B.x (mx_lab.PeerMTA)."""
 import os
+import socket
 import re
 import time
 
@@ -317,6 +318,28 @@ def test_mx_pointing_at_ourselves_loops_back(lab):
         line = wait_status(inst, f"x@{dom}.example", "bounced")
         assert "dsn=5.4.6" in line and f"mail for {dom}.example loops back to myself" in line
     assert backup.sessions == []
+
+
+def has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_address_literal_of_ours_loops_back(lab):
+    """user@[127.0.0.1] and user@[IPv6:::1] name this host (RFC 5321 sec 4.1.3): bounced as a
+    loop, where it used to connect to its own port 25 ("[IPv6:..." was even looked up in DNS
+    as the name "ipv6:::1")."""
+    inst = lab.start({})
+    rcpts = ["x@[127.0.0.1]"] + (["y@[IPv6:::1]"] if has_ipv6_loopback() else [])
+    for rcpt in rcpts:
+        send(inst, [rcpt], f"literal {rcpt[0]}")
+        line = wait_status(inst, rcpt, "bounced")
+        domain = rcpt.split("@")[1].lower()
+        assert "dsn=5.4.6" in line and f"mail for {domain} loops back to myself" in line, line
 
 
 def test_relayhost_in_brackets_skips_the_mx_lookup(lab):

@@ -45,6 +45,9 @@ static void test_address_lists(void **state)
     expect_list("a b@@c", "[a b@@c]"); /* junk stays junk: the caller refuses it */
     expect_list("  alice  ", "[alice]");
     expect_list("<a@x>", "[a@x]");
+    /* a domain literal's colons are not a group's */
+    expect_list("y@[IPv6:::1], team: z@[IPv6:2001:db8::1];", "[y@[IPv6:::1]] [z@[IPv6:2001:db8::1]]");
+    expect_list("<y@[IPv6:::1]>", "[y@[IPv6:::1]]");
 }
 
 static int read_text(const char *text, bool ignore_dots, size_t limit, struct submit_message *m,
