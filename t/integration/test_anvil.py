@@ -184,6 +184,32 @@ def test_login_failures_outlive_an_anvil_crash(instance):
     assert len(failures_logged(inst)) == 2
 
 
+def test_state_file_is_read_strictly(instance):
+    """A damaged or hostile anvil.state: a good line is taken over; counts out of range and
+    an over-long line are skipped, and the rest of the over-long line, which looks like a
+    good line, is not read as one."""
+    key = lambda addr: f"addr {len(addr)}:{addr}"
+    chunk = 2 * 512 + 64 + 255  # what anvil reads of a line at a time
+    long_line = "fail\t" + "A" * (chunk - 5) + f"fail\t{key('127.0.0.4')}\t2\t0\n"
+    lines = [f"anvil-state 1 {int(time.time() * 1000)}\n",
+             f"fail\t{key('127.0.0.1')}\t2\t0\n",
+             f"fail\t{key('127.0.0.2')}\t99999999999\t0\n",
+             f"fail\t{key('127.0.0.3')}\t5\t9223372036854775807\n",
+             f"fail\t{key('127.0.0.3')}\t5\t-1\n",
+             long_line,
+             f"fail\tconn 9:127.0.0.5\t5\t0\n"]
+    state = instance.spool / "private" / "anvil.state"
+    state.write_text("".join(lines))
+    inst = start(instance, login_max_failures="2")
+    assert_refused(inst, False)  # 127.0.0.1: the good line
+    inst.wait_log("login failures) (malformed lines skipped)")
+    for n in (2, 3, 4, 5):
+        s = Pop(inst, source=f"127.0.0.{n}")
+        assert s.login(ALICE, "secret").startswith(b"+OK"), (n, inst.log()[-2000:])
+        s.cmd("QUIT")
+    assert not state.exists()
+
+
 def test_malformed_sasl_login_asks_anvil_first(instance):
     """An AUTH PLAIN message that names no account fails without a password check, but only
     after anvil was asked: over the limit it gets the refusal, and the failures logged do
