@@ -97,9 +97,12 @@ static void refuse_busy(struct login_client *c)
     login_reply(c, "-ERR [SYS/TEMP] Too many connections, try again later.");
 }
 
+/* RFC 3206 sec 4: [SYS/TEMP], not [AUTH]: the refusal is about the address, not about the
+ * credentials, and a client that sees [AUTH] asks its user for another password (which
+ * would be refused alike until login_penalty_time has passed). */
 static void refuse_penalty(struct login_client *c)
 {
-    login_reply(c, "-ERR [AUTH] Too many failed logins from your address, try later.");
+    login_reply(c, "-ERR [SYS/TEMP] Too many failed logins from your address, try later.");
 }
 
 static void too_many_errors(struct login_client *c)
@@ -112,11 +115,12 @@ static void timeout(struct login_client *c, long long seconds)
     login_reply(c, "-ERR Disconnected: no login within %lld seconds.", seconds);
 }
 
+/* One reply per command (POP3 has no unsolicited responses): the last says the session ends. */
 static void auth_failed(struct login_client *c, bool last)
 {
-    login_error(c, "-ERR [AUTH] Authentication failed.");
-    if (last)
-        login_reply(c, "-ERR [AUTH] Too many failed logins, closing the connection.");
+    login_error(c, last ? "-ERR [AUTH] Authentication failed. Too many failed logins, closing the "
+                          "connection."
+                        : "-ERR [AUTH] Authentication failed.");
 }
 
 static void auth_tempfail(struct login_client *c)

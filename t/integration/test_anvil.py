@@ -14,7 +14,7 @@ import pytest
 from conftest import DOMAIN
 from test_pop3 import ALICE, BOB, start_pop3, tls_context
 
-REFUSAL = b"-ERR [AUTH] Too many failed logins from your address, try later.\r\n"
+REFUSAL = b"-ERR [SYS/TEMP] Too many failed logins from your address, try later.\r\n"
 FAILED = re.compile(r"(pop3-login)\[(\d+)\]: authentication failed: user=<([^>]*)>")
 REFUSED = re.compile(r"(pop3-login)\[(\d+)\]: login refused: user=<([^>]*)>")
 
