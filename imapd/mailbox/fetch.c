@@ -668,17 +668,20 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd, bool uid)
         parse_att(&j->f, &(struct imap_arg){.type = IMAP_ARG_ATOM, .str = "MODSEQ", .len = 6});
     if (j->f.modseq) /* sec 3.1: a CONDSTORE enabling command */
         condstore_enable(s);
+    /* Before the sync: what it announces as VANISHED is left out of (EARLIER), so that no
+     * UID is reported twice (both come before the FETCHes, sec 3.2.6). */
+    if (vanished && vanished_of_set(s, cmd->args[0].str, since) < 0) {
+        imap_seqset_free(&set);
+        job_free(j);
+        imap_no(s, "[UNAVAILABLE] The expunged messages cannot be listed; try again later.");
+        return;
+    }
     view_sync(s, uid);
     j->uid = uid;
     j->pos = view_resolve(s, &set, uid, &j->n);
     imap_seqset_free(&set);
     if (changedsince)
         changed_only(s->view, j, since);
-    if (vanished && vanished_of_set(s, cmd->args[0].str, since) < 0) {
-        job_free(j);
-        imap_no(s, "[UNAVAILABLE] The expunged messages cannot be listed; try again later.");
-        return;
-    }
     snprintf(j->done, sizeof j->done, "%s completed.", cmd->name);
     fetch_start(s, j);
 }

@@ -161,10 +161,19 @@ int qresync_vanished_earlier(struct imap_session *s, const struct imap_seqset *u
         imap_seqset_free(&logged);
         return -1;
     }
-    if (r == 0)
+    if (r == 0) {
         missing_uids(v, uids, floor, &gone);
-    else
-        imap_seqset_intersect(&logged, uids, &gone);
+    } else {
+        /* Expunges the view has not announced yet are left to its sync's own VANISHED, so
+         * that no UID is reported twice. */
+        struct imap_seqset asked = {0}, present = {0};
+        imap_seqset_intersect(&logged, uids, &asked);
+        for (size_t i = 0; i < v->n; i++)
+            imap_seqset_add(&present, v->msgs[i].uid, v->msgs[i].uid);
+        imap_seqset_subtract(&asked, &present, &gone);
+        imap_seqset_free(&asked);
+        imap_seqset_free(&present);
+    }
     if (gone.n) {
         struct buf b = BUF_INIT;
         imap_seqset_write_set(&b, &gone);

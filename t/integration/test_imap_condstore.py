@@ -268,6 +268,15 @@ def test_vanished_replaces_expunge_and_uid_fetch_vanished(imap):
     assert lines[0] == "* VANISHED (EARLIER) 4"
     lines = c.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h1} VANISHED)")
     assert not [l for l in lines if "VANISHED" in l]
+    # An expunge this session has not been told of yet: reported once, by the sync's own
+    # VANISHED, not a second time in (EARLIER); both before the FETCHes.
+    other.ok("UID STORE 5 +FLAGS.SILENT (\\Deleted)")
+    other.ok("EXPUNGE")
+    lines = c.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h0} VANISHED)")
+    vanished = [l for l in lines if "VANISHED" in l]
+    assert sorted(vanished) == ["* VANISHED (EARLIER) 2,4", "* VANISHED 5"], lines
+    assert max(lines.index(l) for l in vanished) < min(
+        i for i, l in enumerate(lines) if " FETCH " in l), lines
     c.ok("LOGOUT")
 
 
