@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -90,9 +91,14 @@ static void save_failures(struct entry *e, void *ctx)
 /* Write the counts to tmp; false (errno set) when they may not be on disk. */
 static bool write_state(struct anvil *av, const char *tmp, struct save *sv)
 {
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    unlink(tmp); /* whatever is there, a link included, is not followed */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return false;
+    }
     sv->f = f;
     fprintf(f, "anvil-state 1 %lld\n", wall_ms());
     if (av->amnesic_until > sv->now) /* the next anvil lacks the same failures */
@@ -209,10 +215,53 @@ static bool load_line(struct anvil *av, char *line, long long now, long long ela
     return false;
 }
 
+/* The state file, opened without following a link or waiting on a FIFO; NULL when there
+ * is none or it is not a regular file (logged). */
+static FILE *open_state(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        if (errno != ENOENT)
+            log_warn("%s: %m: the counts start from zero", path);
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        log_warn("%s: not a regular file: ignored, the counts start from zero", path);
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f)
+        close(fd);
+    return f;
+}
+
+/* The lines after the header; counts of the lines taken over and skipped. */
+static void load_lines(struct anvil *av, FILE *f, long long elapsed, size_t *loaded, size_t *bad)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long long now = event_now_ms();
+    while ((len = getline(&line, &cap, f)) > 0) {
+        bool whole = line[len - 1] == '\n';
+        if (whole)
+            line[--len] = 0;
+        /* a NUL inside or an over-long line is damage, not a shorter line */
+        if (whole && len <= STATE_KEY_MAX + 255 && !memchr(line, 0, (size_t)len) &&
+            load_line(av, line, now, elapsed))
+            (*loaded)++;
+        else
+            (*bad)++;
+    }
+    free(line);
+}
+
 void state_load(struct anvil *av)
 {
     char *path = spool_path(av, STATE_FILE);
-    FILE *f = fopen(path, "r");
+    FILE *f = open_state(path);
     /* A predecessor that crashed saved nothing: its failures are missing for a while. */
     if (mark_running(av)) {
         av->amnesic_until = event_now_ms() + av->penalty_ms;
@@ -224,31 +273,24 @@ void state_load(struct anvil *av)
         free(path);
         return;
     }
-    char line[STATE_KEY_MAX + 256];
-    long long saved = 0, now = event_now_ms();
+    char head[64];
+    long long saved = 0, elapsed = -1;
     size_t loaded = 0, bad = 0;
-    if (fgets(line, sizeof line, f) && sscanf(line, "anvil-state 1 %lld", &saved) == 1) {
-        long long elapsed = wall_ms() - saved;
-        if (elapsed >= 0 && elapsed < STATE_MAX_AGE_MS)
-            av->amnesic_until = 0;
-        while (elapsed >= 0 && elapsed < STATE_MAX_AGE_MS && fgets(line, sizeof line, f)) {
-            size_t len = strlen(line);
-            bool whole = len > 0 && line[len - 1] == '\n';
-            if (whole)
-                line[len - 1] = 0;
-            if (whole && load_line(av, line, now, elapsed)) {
-                loaded++;
-                continue;
-            }
-            bad++;
-            for (int c = whole ? '\n' : 0; c != '\n' && c != EOF;)
-                c = getc(f); /* the rest of an over-long line is not a line of its own */
-        }
+    if (fgets(head, sizeof head, f) && sscanf(head, "anvil-state 1 %lld", &saved) == 1)
+        elapsed = wall_ms() - saved;
+    if (elapsed >= 0 && elapsed < STATE_MAX_AGE_MS) {
+        av->amnesic_until = 0;
+        load_lines(av, f, elapsed, &loaded, &bad);
+        if (bad)
+            log_warn("%s: took over %zu counts (sending limits, login failures); %zu malformed "
+                     "lines skipped", path, loaded, bad);
+        else if (loaded)
+            log_info("%s: took over %zu counts (sending limits, login failures)", path, loaded);
+    } else {
+        log_warn("%s: %s: ignored, the counts start from zero", path,
+                 saved == 0 ? "not an anvil state file" : "saved more than a day ago");
     }
     fclose(f);
     unlink(path);
-    if (loaded || bad)
-        log_info("%s: took over %zu counts (sending limits, login failures)%s", path, loaded,
-                 bad ? " (malformed lines skipped)" : "");
     free(path);
 }

@@ -121,8 +121,8 @@ def fail_twice(inst):
         s.close()
 
 
-def assert_refused(inst, tls):
-    p = Pop(inst, tls=tls, refused_ok=True)
+def assert_refused(inst, tls, source="127.0.0.1"):
+    p = Pop(inst, tls=tls, refused_ok=True, source=source)
     assert p.greeting == REFUSAL or p.login(ALICE, "secret") == REFUSAL, inst.log()[-3000:]
     p.close()
 
@@ -197,17 +197,44 @@ def test_state_file_is_read_strictly(instance):
              f"fail\t{key('127.0.0.3')}\t5\t9223372036854775807\n",
              f"fail\t{key('127.0.0.3')}\t5\t-1\n",
              long_line,
-             f"fail\tconn 9:127.0.0.5\t5\t0\n"]
+             f"fail\tconn 9:127.0.0.5\t5\t0\n",
+             "junk\0junk\n",  # a NUL does not end the line early: the next one is read
+             f"fail\t{key('127.0.0.6')}\t2\t0\n"]
     state = instance.spool / "private" / "anvil.state"
     state.write_text("".join(lines))
     inst = start(instance, login_max_failures="2")
     assert_refused(inst, False)  # 127.0.0.1: the good line
-    inst.wait_log("login failures) (malformed lines skipped)")
+    assert_refused(inst, False, source="127.0.0.6")
+    inst.wait_log("login failures); 5 malformed lines skipped")
     for n in (2, 3, 4, 5):
         s = Pop(inst, source=f"127.0.0.{n}")
         assert s.login(ALICE, "secret").startswith(b"+OK"), (n, inst.log()[-2000:])
         s.cmd("QUIT")
     assert not state.exists()
+
+
+@pytest.mark.parametrize("kind", ["junk", "fifo", "old"])
+def test_unusable_state_file_is_logged_and_ignored(instance, kind):
+    """A state file that is not one, a FIFO (which must not block anvil) or a file saved more
+    than a day ago: anvil says so and starts from zero."""
+    import os
+    state = instance.spool / "private" / "anvil.state"
+    if kind == "fifo":
+        os.mkfifo(state)
+    elif kind == "junk":
+        state.write_bytes(b"\x7fELF\0\1\2 binary junk\n")
+    else:
+        state.write_text(f"anvil-state 1 {int(time.time() * 1000) - 2 * 86400 * 1000}\n"
+                         "fail\taddr 9:127.0.0.1\t2\t0\n")
+    inst = start(instance, login_max_failures="2", anvil_timeout="5s")
+    s = Pop(inst)
+    t = time.monotonic()
+    assert s.login(ALICE, "secret").startswith(b"+OK")
+    assert time.monotonic() - t < 3, "anvil did not answer"
+    s.cmd("QUIT")
+    why = {"junk": "not an anvil state file", "fifo": "not a regular file",
+           "old": "saved more than a day ago"}[kind]
+    inst.wait_log(f"anvil.state: {why}")
 
 
 def test_malformed_sasl_login_asks_anvil_first(instance):
