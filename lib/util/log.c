@@ -92,7 +92,8 @@ static const char *escape_one(const unsigned char *s, size_t len, size_t *n, cha
         return NULL;
     if (s[0] >= 0x80) {
         size_t u = utf8_sequence_length(s, len);
-        if (u >= 2) {
+        /* U+0080..U+009F are the C1 controls (U+009B is CSI to some terminals): escaped */
+        if (u >= 2 && !(s[0] == 0xc2 && s[1] < 0xa0)) {
             *n = u;
             return NULL;
         }

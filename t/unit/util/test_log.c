@@ -1,5 +1,5 @@
 /* test_log.c - lib/util/log: log_escape keeps printable ASCII and well-formed UTF-8, escapes
- * control bytes, DEL, invalid UTF-8 and the backslash itself, never cuts an escape when the
+ * control bytes (C1 ones too), DEL, invalid UTF-8 and the backslash itself, never cuts an escape when the
  * output is short; and a line logged to a file carries the escaped text, not the raw bytes. */
 #include "unit_test.h"
 
@@ -30,6 +30,9 @@ static void test_control_bytes_escaped(void **state)
     assert_string_equal(esc("a\x1b[31mb\x07", 8), "a\\x1b[31mb\\x07");
     assert_string_equal(esc("\r\n\t\x7f", 4), "\\x0d\\x0a\\x09\\x7f");
     assert_string_equal(esc("x\0y", 3), "x\\x00y");
+    /* C1 controls, well-formed UTF-8 but controls all the same (U+009B: CSI) */
+    assert_string_equal(esc("a\xc2\x9b[2Jb\xc2\x85", 9), "a\\xc2\\x9b[2Jb\\xc2\\x85");
+    assert_string_equal(esc("\xc2\xa0", 2), "\xc2\xa0"); /* U+00A0 is not one */
 }
 
 static void test_backslash_escaped(void **state)
