@@ -79,9 +79,13 @@ struct anvil {
     unsigned nclients;
     DLIST_HEAD(struct anvil_conn) clients;
     long long last_expire_ms;
+    long long full_logged_ms; /* "table full" was last logged then */
     long long amnesic_until; /* may lack its predecessor's login failures until then */
 };
 
+/* How long an entry that holds nothing is kept unused: the longer of login_penalty_time
+ * and anvil_rate_time_unit. */
+long long anvil_idle_ms(const struct anvil *av);
 /* Answer one request of client into reply. -1 when the request is malformed (the
  * connection is then closed). */
 int anvil_request(struct anvil *av, unsigned client, const struct attrs *req, struct attrs *reply);

@@ -30,7 +30,7 @@ static void tick(struct server *srv)
     if (now - av->last_expire_ms < EXPIRE_EVERY_MS)
         return;
     av->last_expire_ms = now;
-    table_expire(av->table, now, av->penalty_ms > av->rate_unit_ms ? av->penalty_ms : av->rate_unit_ms);
+    table_expire(av->table, now, anvil_idle_ms(av));
 }
 
 /* On reload: the users' sending counts and login failures go to the next anvil (state.c);

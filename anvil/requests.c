@@ -47,6 +47,11 @@ static bool get_num(const struct attrs *a, const char *name, long long max, long
 
 static void touch(struct entry *e, long long now) { e->touched_ms = now; }
 
+long long anvil_idle_ms(const struct anvil *av)
+{
+    return av->penalty_ms > av->rate_unit_ms ? av->penalty_ms : av->rate_unit_ms;
+}
+
 /* Failures older than the penalty time no longer count. */
 static unsigned failures(struct anvil *av, struct entry *e, long long now)
 {
@@ -106,6 +111,25 @@ static long backoff(unsigned nfail, long long delay, long long limit)
     return (long)(d < limit ? d : limit);
 }
 
+/* The address's login entry. A full table is first cleared of what has expired (at most once
+ * a second), then logged (at most once a minute): the login processes then judge by their
+ * own counts. */
+static struct entry *addr_entry(struct anvil *av, const char *addr, long long now)
+{
+    struct entry *e = table_get(av->table, "addr", addr, NULL, true);
+    if (!e && now - av->last_expire_ms >= 1000) {
+        av->last_expire_ms = now;
+        table_expire(av->table, now, anvil_idle_ms(av));
+        e = table_get(av->table, "addr", addr, NULL, true);
+    }
+    if (!e && now - av->full_logged_ms >= 60000) {
+        av->full_logged_ms = now;
+        log_warn("table full (anvil_max_entries=%zu): logins from %s and other new addresses "
+                 "are judged by the login processes' own counts", table_size(av->table), addr);
+    }
+    return e;
+}
+
 static int do_login(struct anvil *av, unsigned client, const struct attrs *a, struct attrs *reply)
 {
     static const char *const allowed[] = {"request", "addr", "user", "max_failures", "delay",
@@ -119,20 +143,25 @@ static int do_login(struct anvil *av, unsigned client, const struct attrs *a, st
         return -1;
     const char *addr = attrs_get(a, "addr"), *user = attrs_get(a, "user");
     long long now = event_now_ms();
-    struct entry *ae = table_get(av->table, "addr", addr, NULL, true);
-    struct entry *ue = user ? table_get(av->table, "user", user, NULL, true) : NULL;
-    if (!ae || (user && !ue)) {
+    struct entry *ae = addr_entry(av, addr, now);
+    if (!ae) {
         attrs_add(reply, "status", "full");
         return 0;
     }
-    unsigned af = failures(av, ae, now), uf = failures(av, ue, now);
+    unsigned af = failures(av, ae, now);
     touch(ae, now);
-    if (ue)
-        touch(ue, now);
-    if (af >= max) {
+    if (af >= max) { /* no account entry for a refused address: it could fill the table */
         log_info("login from %s refused: %u failed logins within login_penalty_time", addr, af);
         attrs_add(reply, "status", "refuse");
-    } else if (af + ae->count >= max) {
+        attrs_addf(reply, "failures", "%u", af);
+        return 0;
+    }
+    /* The account's failures only lengthen the delay: a full table leaves them out. */
+    struct entry *ue = user ? table_get(av->table, "user", user, NULL, true) : NULL;
+    unsigned uf = failures(av, ue, now);
+    if (ue)
+        touch(ue, now);
+    if (af + ae->count >= max) {
         attrs_add(reply, "status", "wait");
         attrs_addf(reply, "delay", "%d", WAIT_MS);
     } else {

@@ -34,6 +34,8 @@ struct auth_attempt {
     bool failure_reported;    /* anvil was told of the failure already */
     unsigned failures;        /* the address's failures when the attempt was allowed */
     bool anvil_counted;       /* anvil allowed it: its count, across processes, is the truth */
+    bool amnesic;             /* ... but anvil may lack failures (state.c): not below ours */
+    bool checking;            /* allowed by this process's own count, not yet finished */
 };
 
 /* --- the guard --- */
@@ -147,11 +149,16 @@ static void on_failure_recorded(void *ctx, const struct anvil_reply *r)
     fail(a, a->authenticated);
 }
 
+static void sync_local_count(struct auth_guard *g, const char *addr, unsigned failures);
+
 static void on_success_recorded(void *ctx, const struct anvil_reply *r)
 {
-    (void)r; /* recorded or not, the login succeeded */
     struct auth_attempt *a = ctx;
     a->req = NULL;
+    /* Recorded or not, the login succeeded. anvil forgave this pair's failures only; this
+     * process's count follows it down, and stays as it is when anvil did not count. */
+    if (r->status == ANVIL_OK && a->anvil_counted && !a->amnesic)
+        sync_local_count(a->g, a->rip, r->failures);
     finish(a, &(struct auth_outcome){.kind = AUTH_OUTCOME_OK, .user = a->authenticated});
 }
 
@@ -164,7 +171,8 @@ static void on_checked(void *ctx, enum auth_check_result result, const char *use
     if (err)
         log_warn("%s", err);
     if (result == AUTH_CHECK_OK) {
-        auth_penalty_clear(g->penalty, a->rip);
+        /* The process's own count is not cleared: a success with one account must not
+         * forgive what the address tried against others (on_success_recorded). */
         a->authenticated = xstrdup(user);
         if (!g->lim.anvil) {
             finish(a, &(struct auth_outcome){.kind = AUTH_OUTCOME_OK, .user = a->authenticated});
@@ -223,16 +231,33 @@ static void check_after(struct auth_attempt *a, long delay_ms)
         check(a);
 }
 
-/* No answer from anvil: this process's own count decides, and the login is slowed. */
+/* This process's checks of addr that its own count allowed and that are not finished. */
+static unsigned checks_under_way(const struct auth_guard *g, const char *addr)
+{
+    unsigned n = 0;
+    for (const struct auth_attempt *o = DLIST_FIRST(&g->attempts); o; o = o->next)
+        n += o->checking && strcmp(o->rip, addr) == 0;
+    return n;
+}
+
+static void on_ask_again(struct event_loop *loop, void *ctx);
+
+/* No answer from anvil: this process's own count decides, and the login is slowed. Checks
+ * under way count as failures-to-be, as anvil's reservations do, so that parallel sessions
+ * get no more than the limit. */
 static void without_anvil(struct auth_attempt *a)
 {
     struct auth_guard *g = a->g;
     a->generation = 0;
     a->failures = auth_penalty_count(g->penalty, a->rip, event_now_ms());
-    if (a->failures >= g->lim.max_failures)
+    if (a->failures >= g->lim.max_failures) {
         refuse(a, "too many failed logins from this address (this process's count)");
-    else
+    } else if (a->failures + checks_under_way(g, a->rip) >= g->lim.max_failures) {
+        a->timer = event_timer(g->lim.loop, 200, on_ask_again, a); /* as anvil's "wait" */
+    } else {
+        a->checking = true;
         check_after(a, (long)g->lim.failure_delay_ms);
+    }
 }
 
 static void ask_anvil(struct auth_attempt *a);
@@ -306,6 +331,7 @@ static void on_anvil(void *ctx, const struct anvil_reply *r)
         a->generation = r->generation;
         a->failures = r->failures;
         a->anvil_counted = true;
+        a->amnesic = r->amnesic;
         if (r->amnesic)
             after_amnesic_anvil(a, r->delay_ms);
         else {

@@ -35,6 +35,7 @@ struct anvil_client {
     bool greeted;       /* anvil's protocol announcement was read */
     unsigned generation;
     long long retry_at; /* no connection attempt before this */
+    long long full_logged; /* when "table full" was last logged */
     struct buf in, out;
     DLIST_HEAD(struct anvil_req) waiting; /* sent, in order */
     DLIST_HEAD(struct anvil_req) failed;  /* to be answered ANVIL_UNAVAILABLE */
@@ -214,6 +215,11 @@ static int handle(struct anvil_client *ac, const struct attrs *a)
         reply.status = ANVIL_WAIT;
     else /* "full" or anything else: the caller's own limits decide */
         reply.status = ANVIL_UNAVAILABLE, reply.generation = 0;
+    if (strcmp(status, "full") == 0 && event_now_ms() - ac->full_logged >= 60000) {
+        ac->full_logged = event_now_ms(); /* at most once a minute */
+        log_warn("anvil: its table is full (anvil_max_entries); using this process's own "
+                 "limits meanwhile");
+    }
     reply.count = get_uint(a, "count");
     reply.rate = get_uint(a, "rate");
     reply.failures = get_uint(a, "failures");

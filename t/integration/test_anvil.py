@@ -349,6 +349,23 @@ def test_without_anvil_logins_are_slowed_not_opened(instance):
     r.close()
 
 
+def test_without_anvil_a_success_forgives_nothing(instance):
+    """The process's own count is per address: a success with one's own account used to clear
+    it, so a guesser with an account could interleave logins and guess for ever."""
+    from test_login_limits import one_login_process
+    without_anvil(instance)
+    one_login_process(instance)
+    inst = start(instance, login_max_failures="3")
+    for user, password in ((BOB, "wrong"), (BOB, "wrong"), (ALICE, "secret"), (BOB, "wrong")):
+        s = Pop(inst)
+        r = s.login(user, password)
+        assert r.startswith(b"+OK" if password == "secret" else b"-ERR [AUTH] Authentication failed")
+        s.close()
+    r = socket.create_connection(("127.0.0.1", inst.ports["pop3"]), timeout=30)
+    assert r.makefile("rb").readline() == REFUSAL
+    r.close()
+
+
 def test_hung_anvil_times_out_and_logins_go_on_slowed(instance):
     inst = start(instance, anvil_timeout="1s", login_failure_delay="1s")
     s = Pop(inst)
@@ -579,3 +596,31 @@ def test_submission_refused_until_the_penalty_passes(instance):
     s = submission_session(inst, implicit=False)
     assert s.auth_plain(ALICE, "secret")[0] == 235, inst.log()[-3000:]
     s.cmd("QUIT")
+
+
+def test_full_table_falls_back_without_opening(instance):
+    """anvil's table full (here filled by hand to anvil_max_entries): a new address's logins
+    are judged by the login process's own count, which counts its checks under way as anvil
+    does, so ten parallel guesses get three checks, not ten; both sides log why."""
+    from test_login_limits import one_login_process
+    one_login_process(instance)
+    inst = start(instance, anvil_max_entries="100", login_max_failures="3")
+    filler = AnvilClient(inst)
+    for i in range(100):
+        assert filler.login(addr=f"192.0.2.{i}", user=f"u{i}@x.test")["status"] in ("ok", "full")
+    sessions = [Pop(inst, source="127.0.0.9") for _ in range(10)]
+    for s in sessions:
+        assert s.cmd(f"USER {ALICE}").startswith(b"+OK")
+    for s in sessions:
+        s.send("PASS wrong")
+    replies = [s.line() for s in sessions]
+    failed = [r for r in replies if r.startswith(b"-ERR [AUTH] Authentication failed")]
+    refused = [r for r in replies if r == REFUSAL]
+    assert len(failed) == 3 and len(refused) == 7, replies
+    late = Pop(inst, source="127.0.0.9", refused_ok=True)
+    assert late.greeting == REFUSAL or late.login(ALICE, "secret") == REFUSAL
+    inst.wait_log("table full (anvil_max_entries=100)")
+    inst.wait_log("anvil: its table is full (anvil_max_entries); using this process's own limits")
+    for s in sessions + [late]:
+        s.close()
+    filler.close()
