@@ -225,6 +225,30 @@ static int do_login_done(struct anvil *av, unsigned client, const struct attrs *
     return 0;
 }
 
+/* A login process's own count of an address's failures, sent when it connects: taken (the
+ * higher count wins) only while this anvil may lack its crashed predecessor's (state.c). */
+static int do_login_seed(struct anvil *av, const struct attrs *a, struct attrs *reply)
+{
+    static const char *const names[] = {"request", "addr", "failures", "age", NULL};
+    long long n, age;
+    if (!attrs_only(a, names, names) || !get_num(a, "failures", 1000000, &n) ||
+        !get_num(a, "age", 366LL * 86400000, &age))
+        return -1;
+    long long now = event_now_ms();
+    if (now < av->amnesic_until && n > 0 && age <= av->penalty_ms) {
+        struct entry *ae = addr_entry(av, attrs_get(a, "addr"), now);
+        if (ae && failures(av, ae, now) < n) {
+            log_info("login failures of %s taken over from a login process: %lld",
+                     attrs_get(a, "addr"), n);
+            ae->failures = (unsigned)n;
+            ae->fail_ms = now - age > ae->fail_ms ? now - age : ae->fail_ms;
+            touch(ae, now);
+        }
+    }
+    attrs_add(reply, "status", "ok");
+    return 0;
+}
+
 static bool get_count(const struct attrs *a, const char *name, unsigned *out)
 {
     long long v;
@@ -282,6 +306,8 @@ int anvil_request(struct anvil *av, unsigned client, const struct attrs *req, st
         return do_login(av, client, req, reply);
     if (strcmp(r, "login_done") == 0)
         return do_login_done(av, client, req, reply);
+    if (strcmp(r, "login_seed") == 0)
+        return do_login_seed(av, req, reply);
     if (strcmp(r, "send") == 0)
         return do_send(av, req, reply);
     return -1;

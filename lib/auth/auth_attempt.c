@@ -40,11 +40,27 @@ struct auth_attempt {
 
 /* --- the guard --- */
 
+static void seed_one(const char *addr, unsigned count, long long age_ms, void *ctx)
+{
+    anvil_login_seed(ctx, addr, count, age_ms);
+}
+
+/* A (new) connection to anvil: tell it this process's counts. Only an anvil that restarted
+ * without its predecessor's counts (a crash) takes them, the higher of its own and these
+ * (doc/anvil.md, "Across restarts"). */
+static void seed_anvil(void *ctx)
+{
+    struct auth_guard *g = ctx;
+    auth_penalty_each(g->penalty, event_now_ms(), seed_one, g->lim.anvil);
+}
+
 struct auth_guard *auth_guard_new(const struct auth_limits *lim)
 {
     struct auth_guard *g = xcalloc(1, sizeof *g);
     g->lim = *lim;
     g->penalty = auth_penalty_new(lim->penalty_time_ms);
+    if (lim->anvil)
+        anvil_client_on_connect(lim->anvil, seed_anvil, g);
     return g;
 }
 
@@ -70,6 +86,8 @@ void auth_guard_free(struct auth_guard *g)
 {
     if (!g)
         return;
+    if (g->lim.anvil)
+        anvil_client_on_connect(g->lim.anvil, NULL, NULL);
     struct auth_attempt *a;
     while ((a = DLIST_FIRST(&g->attempts))) {
         auth_check_cancel(a->job);

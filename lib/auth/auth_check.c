@@ -257,6 +257,16 @@ void auth_penalty_expire(struct auth_penalty *p, long long now_ms)
     drop_if(p, too_old, &a);
 }
 
+void auth_penalty_each(struct auth_penalty *p, long long now_ms,
+                       void (*fn)(const char *addr, unsigned count, long long age_ms, void *ctx),
+                       void *ctx)
+{
+    for (size_t i = 0; i < PENALTY_BUCKETS; i++)
+        for (struct penalty *e = p->bucket[i]; e; e = e->next)
+            if (e->count && now_ms - e->last_ms <= p->memory_ms)
+                fn(e->addr, e->count, now_ms - e->last_ms, ctx);
+}
+
 static struct penalty **find(struct auth_penalty *p, const char *addr)
 {
     struct penalty **pp = &p->bucket[hash(addr)];

@@ -66,5 +66,9 @@ unsigned auth_penalty_count(struct auth_penalty *p, const char *addr, long long 
 void auth_penalty_clear(struct auth_penalty *p, const char *addr);
 /* Drop addresses whose last failure is older than memory_ms. */
 void auth_penalty_expire(struct auth_penalty *p, long long now_ms);
+/* Every address with failures within memory_ms: its count and the age of its last one. */
+void auth_penalty_each(struct auth_penalty *p, long long now_ms,
+                       void (*fn)(const char *addr, unsigned count, long long age_ms, void *ctx),
+                       void *ctx);
 
 #endif

@@ -40,10 +40,22 @@ struct anvil_client {
     DLIST_HEAD(struct anvil_req) waiting; /* sent, in order */
     DLIST_HEAD(struct anvil_req) failed;  /* to be answered ANVIL_UNAVAILABLE */
     unsigned long fail_timer, timeout_timer;
+    void (*on_connect)(void *ctx);
+    void *on_connect_ctx;
+    unsigned long reconnect_timer;
 };
 
 static void on_io(struct event_loop *loop, int fd, uint32_t events, void *ctx);
 static void arm_timeout(struct anvil_client *ac);
+static bool connect_anvil(struct anvil_client *ac);
+
+static void on_reconnect(struct event_loop *loop, void *ctx)
+{
+    (void)loop;
+    struct anvil_client *ac = ctx;
+    ac->reconnect_timer = 0;
+    connect_anvil(ac);
+}
 
 /* Answer the failed requests from a timer, so no callback runs inside the caller's request. */
 static void answer_failed(struct event_loop *loop, void *ctx)
@@ -91,6 +103,8 @@ static void disconnect(struct anvil_client *ac, const char *why)
         event_timer_cancel(ac->loop, ac->timeout_timer);
         ac->timeout_timer = 0;
     }
+    if (why && ac->on_connect && !ac->reconnect_timer) /* not when closing on purpose */
+        ac->reconnect_timer = event_timer(ac->loop, RETRY_MS, on_reconnect, ac);
 }
 
 static bool connect_anvil(struct anvil_client *ac)
@@ -101,9 +115,12 @@ static bool connect_anvil(struct anvil_client *ac)
         return false;
     ac->fd = unix_connect(ac->path, true);
     if (ac->fd < 0) {
-        if (errno != ENOENT) /* no anvil in master.cf is an operator's choice, not news */
+        bool absent = errno == ENOENT; /* no anvil in master.cf: an operator's choice */
+        if (!absent)
             log_warn("anvil: connect %s: %m; using this process's own limits meanwhile", ac->path);
         ac->retry_at = event_now_ms() + RETRY_MS;
+        if (!absent && ac->on_connect && !ac->reconnect_timer)
+            ac->reconnect_timer = event_timer(ac->loop, RETRY_MS, on_reconnect, ac);
         return false;
     }
     if (event_add(ac->loop, ac->fd, EPOLLIN, on_io, ac) < 0) {
@@ -115,7 +132,9 @@ static bool connect_anvil(struct anvil_client *ac)
     ac->generation++;
     if (ac->generation == 0)
         ac->generation = 1;
-    return true;
+    if (ac->on_connect)
+        ac->on_connect(ac->on_connect_ctx);
+    return ac->fd >= 0;
 }
 
 static void flush_out(struct anvil_client *ac)
@@ -292,11 +311,19 @@ struct anvil_client *anvil_client_new(struct event_loop *loop, struct config *cf
     return ac;
 }
 
+void anvil_client_on_connect(struct anvil_client *ac, void (*fn)(void *ctx), void *ctx)
+{
+    ac->on_connect = fn;
+    ac->on_connect_ctx = ctx;
+}
+
 void anvil_client_free(struct anvil_client *ac)
 {
     if (!ac)
         return;
     disconnect(ac, NULL);
+    if (ac->reconnect_timer)
+        event_timer_cancel(ac->loop, ac->reconnect_timer);
     struct anvil_req *r;
     while ((r = DLIST_FIRST(&ac->failed))) {
         DLIST_REMOVE(&ac->failed, r);
@@ -387,6 +414,17 @@ struct anvil_req *anvil_send(struct anvil_client *ac, const char *user, unsigned
     attrs_addf(&a, "hard_recipients", "%u", lim->hard_recipients);
     attrs_addf(&a, "hold", "%lld", lim->hold_ms);
     return request(ac, &a, fn, ctx);
+}
+
+void anvil_login_seed(struct anvil_client *ac, const char *addr, unsigned failures,
+                      long long age_ms)
+{
+    struct attrs a = {0};
+    attrs_add(&a, "request", "login_seed");
+    attrs_add(&a, "addr", addr);
+    attrs_addf(&a, "failures", "%u", failures);
+    attrs_addf(&a, "age", "%lld", age_ms);
+    request(ac, &a, NULL, NULL);
 }
 
 void anvil_cancel(struct anvil_req *req)

@@ -57,6 +57,15 @@ struct anvil_req;
 struct anvil_client *anvil_client_new(struct event_loop *loop, struct config *cfg,
                                       const char *spool, const char *service);
 void anvil_client_free(struct anvil_client *ac);
+/* fn runs each time a connection to anvil is made, before any request is sent on it; with
+ * it set, a connection that breaks is made again (after the retry pause) without waiting
+ * for a request, so that fn reaches a restarted anvil soon. */
+void anvil_client_on_connect(struct anvil_client *ac, void (*fn)(void *ctx), void *ctx);
+/* Tell anvil of failed logins this process counted for addr (the last age_ms ago): a
+ * restarted anvil that lacks its predecessor's counts takes the higher count (state.c,
+ * "amnesic"); any other ignores it. No answer is awaited. */
+void anvil_login_seed(struct anvil_client *ac, const char *addr, unsigned failures,
+                      long long age_ms);
 
 /* A new connection from addr: count it. */
 struct anvil_req *anvil_connect(struct anvil_client *ac, const char *addr, anvil_fn fn, void *ctx);

@@ -158,12 +158,16 @@ def test_login_failures_outlive_an_anvil_crash(instance):
     """anvil killed -9 saves nothing; the next one finds its predecessor's mark and for
     login_penalty_time says it may lack failures. A session opened before the crash then
     sends the right password: the login process's own count (two failures) refuses it,
-    where it used to take the fresh anvil's zero and check the password."""
+    where it used to take the fresh anvil's zero and check the password; and the login
+    process hands its count to the new anvil, which then refuses the address in the other
+    login process as well."""
     from test_login_limits import one_login_process
     one_login_process(instance)
     inst = start(instance, login_max_failures="2")
     early = Pop(inst)
     assert early.cmd(f"USER {ALICE}").startswith(b"+OK")
+    early_tls = Pop(inst, tls=True)  # the other login process, which sees no failure
+    assert early_tls.cmd(f"USER {ALICE}").startswith(b"+OK")
     for _ in range(2):
         s = Pop(inst)
         assert s.login(ALICE, "wrong").startswith(b"-ERR [AUTH] Authentication failed")
@@ -178,9 +182,15 @@ def test_login_failures_outlive_an_anvil_crash(instance):
         other.cmd("QUIT")
     inst.wait_log("did not exit cleanly")
     assert early.cmd("PASS secret") == REFUSAL
-    inst.wait_log("too many failed logins from this address (this process's count: anvil "
-                  "restarted)")
+    # Refused by the new anvil, which took the count over from this process (or, had it
+    # not yet, by the process's own count: "(this process's count: anvil restarted)").
+    inst.wait_log(f"login refused: user=<{ALICE}>, method=USER, rip=127.0.0.1, too many "
+                  "failed logins from this address")
     assert_refused(inst, False)  # the process's count was not lowered to anvil's zero
+    # The process that counted the failures told the new anvil when it reconnected, so the
+    # other process's session is refused too.
+    inst.wait_log("login failures of 127.0.0.1 taken over from a login process: 2")
+    assert early_tls.cmd("PASS secret") == REFUSAL
     assert len(failures_logged(inst)) == 2
 
 
