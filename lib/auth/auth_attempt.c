@@ -40,18 +40,30 @@ struct auth_attempt {
 
 /* --- the guard --- */
 
+#define SEEDS_MAX 8192 /* per connection: well within what the anvil client may queue */
+
+struct seeding {
+    struct anvil_client *anvil;
+    unsigned n;
+};
+
 static void seed_one(const char *addr, unsigned count, long long age_ms, void *ctx)
 {
-    anvil_login_seed(ctx, addr, count, age_ms);
+    struct seeding *sd = ctx;
+    if (sd->n < SEEDS_MAX) {
+        sd->n++;
+        anvil_login_seed(sd->anvil, addr, count, age_ms);
+    }
 }
 
-/* A (new) connection to anvil: tell it this process's counts. Only an anvil that restarted
- * without its predecessor's counts (a crash) takes them, the higher of its own and these
- * (doc/anvil.md, "Across restarts"). */
+/* A (new) connection to anvil: tell it this process's counts (at most SEEDS_MAX addresses).
+ * Only an anvil that restarted without its predecessor's counts (a crash) takes them, the
+ * higher of its own and these (doc/anvil.md, "Across restarts"). */
 static void seed_anvil(void *ctx)
 {
     struct auth_guard *g = ctx;
-    auth_penalty_each(g->penalty, event_now_ms(), seed_one, g->lim.anvil);
+    struct seeding sd = {g->lim.anvil, 0};
+    auth_penalty_each(g->penalty, event_now_ms(), seed_one, &sd);
 }
 
 struct auth_guard *auth_guard_new(const struct auth_limits *lim)
