@@ -52,13 +52,13 @@ static void failed(struct session *s, const struct auth_outcome *o)
 {
     struct submission *sub = sub_of(s);
     const char *mech = ss_of(s)->sasl.mech;
-    log_warn("unknown[%s]: SASL %s authentication failed: authentication failure", s->addr,
+    log_warn("%s: SASL %s authentication failed: authentication failure", s->client,
              mech ? mech : "PLAIN");
     if (sub->failure_delay_ms > 0)
         sess_hold(s->sess, (long)sub->failure_delay_ms);
     session_error(s, "535 5.7.8 Error: authentication failed: authentication failure");
     if (o->last) {
-        log_info("too many failed logins from unknown[%s]: %u", s->addr, o->failures);
+        log_info("too many failed logins from %s: %u", s->client, o->failures);
         session_reply(s, "421 4.7.0 %s Error: too many failed logins", s->d->p.hostname);
         sess_close_after_hold(s->sess);
     }

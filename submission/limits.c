@@ -73,9 +73,9 @@ static const char *judge(struct session *s, const struct send_verdict *v)
     if (v->tripped)
         log_warn("alert: sasl_username=%s went past a hard sending limit "
                  "(submission_message_hard_limit %u, submission_recipient_hard_limit %u per "
-                 "%llds): its mail is held for %llds; client=unknown[%s]",
+                 "%llds): its mail is held for %llds; client=%s",
                  s->auth_user, sub_of(s)->lim.hard_messages, sub_of(s)->lim.hard_recipients,
-                 sub_of(s)->lim.unit_ms / 1000, sub_of(s)->lim.hold_ms / 1000, s->addr);
+                 sub_of(s)->lim.unit_ms / 1000, sub_of(s)->lim.hold_ms / 1000, s->client);
     if (v->held)
         ss->held = true;
     if (v->ok)

@@ -272,13 +272,13 @@ static void cmd_starttls(struct session *s, const char *args)
     char *err = NULL;
     long discarded = session_starttls(s, d->tls, &err);
     if (discarded < 0) {
-        log_warn("STARTTLS for unknown[%s]: %s", s->addr, err);
+        log_warn("STARTTLS for %s: %s", s->client, err);
         free(err);
         session_kill(s);
         return;
     }
     if (discarded > 0)
-        log_warn("unknown[%s]: discarding %ld bytes of plaintext sent after STARTTLS", s->addr,
+        log_warn("%s: discarding %ld bytes of plaintext sent after STARTTLS", s->client,
                  discarded);
 }
 
@@ -370,7 +370,7 @@ bool command_input(struct session *s)
     }
     bool secret = secret_line(line);
     if (log_verbose())
-        log_debug("< unknown[%s]: %s", s->addr, secret ? "AUTH (not shown)" : line);
+        log_debug("< %s: %s", s->client, secret ? "AUTH (not shown)" : line);
     if (strlen(line) != s->line.len) {
         s->last_cmd = "UNKNOWN";
         session_error(s, "500 5.5.2 Error: NUL character in command");

@@ -30,7 +30,7 @@ void data_command(struct session *s, const char *args)
     }
     char *err = NULL;
     if (!msg_start(s, &err)) {
-        log_warn("unknown[%s]: %s", s->addr, err);
+        log_warn("%s: %s", s->client, err);
         free(err);
         session_error(s, "451 4.3.0 Error: queue file write error");
         return;
@@ -131,7 +131,7 @@ void bdat_command(struct session *s, const char *args)
     if (!s->bdat_reply && !s->txn.msg) {
         char *err = NULL;
         if (!msg_start(s, &err)) {
-            log_warn("unknown[%s]: %s", s->addr, err);
+            log_warn("%s: %s", s->client, err);
             free(err);
             s->bdat_reply = "451 4.3.0 Error: queue file write error";
         }

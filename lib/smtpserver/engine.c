@@ -1,7 +1,8 @@
 /* engine.c - the SMTP server engine's part of the service skeleton (lib/global/server.h),
  * for the programs built on it (smtpd, submission): pre_init (privileged) reads the
- * parameters and loads the TLS key; post_init opens the recipient resolver and starts the
- * commit worker; accept() creates sessions (session.c). See doc/smtpd.md. */
+ * parameters and loads the TLS key; post_init opens the recipient resolver and the DNS
+ * resolver for client names, and starts the commit worker; accept() creates sessions
+ * (session.c). See doc/smtpd.md. */
 #include "log.h"
 #include "mem.h"
 #include "resolve.h"
@@ -37,6 +38,8 @@ static void read_params(struct smtpd *d, struct config *cfg)
     p->client_limit = (unsigned)config_int(cfg, PARAM(smtpd_client_connection_count_limit));
     p->rate_limit = (unsigned)config_int(cfg, PARAM(smtpd_client_connection_rate_limit));
     p->process_limit = (unsigned)config_int(cfg, PARAM(smtpd_process_connection_limit));
+    p->peername_lookup = config_bool(cfg, PARAM(smtpd_peername_lookup));
+    p->peername_timeout_ms = config_int(cfg, PARAM(smtpd_peername_lookup_timeout)) * 1000;
     int lf = config_enum(cfg, PARAM(smtpd_forbid_bare_newline)); /* 0 normalize, 1 reject, 2 no */
     p->bare_lf = lf == 1 ? SMTP_LF_REJECT
                : lf == 2 ? SMTP_LF_ALLOW
@@ -107,10 +110,28 @@ void smtpd_commit_done(struct commit_job *j, void *ctx)
     free(j);
 }
 
+/* Client names come from dns_resolver, as the SMTP client's lookups do; no DNSSEC (a name
+ * for logs and the Received: header needs none). libunbound starts a thread: after the
+ * privilege drop, and without it the service runs on with every client "unknown". */
+static void open_dns(struct smtpd *d)
+{
+    if (!d->p.peername_lookup)
+        return;
+    char *err = NULL;
+    d->dns = dns_new(d->srv->loop, config_str(d->srv->cfg, PARAM(dns_resolver)), NULL, &err);
+    if (!d->dns) {
+        log_warn("client host names are not looked up: %s", err);
+        free(err);
+        return;
+    }
+    dns_set_timeout(d->dns, d->p.peername_timeout_ms);
+}
+
 void smtpd_post_init(struct server *srv)
 {
     struct smtpd *d = srv->app;
     smtpd_resolver_ready(d);
+    open_dns(d);
     d->clients = clients_new();
     if (d->p.client_limit || d->p.rate_limit)
         d->anvil = anvil_client_new(srv->loop, srv->cfg, srv->spool, srv->service);

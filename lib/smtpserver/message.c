@@ -46,7 +46,7 @@ static void put_envelope(struct session *s, struct queue_writer *w)
     const struct smtp_mail *m = s->txn.mail;
     queue_put_str(w, REC_SENDER, m->from.null ? "" : m->from.addr);
     queue_put_attr(w, "client_addr", s->addr);
-    queue_put_attr(w, "client_name", "unknown");
+    queue_put_attr(w, "client_name", s->name);
     queue_put_attr(w, "helo", s->helo ? s->helo : "");
     queue_put_attr(w, "protocol", session_protocol(s));
     if (m->envid[0])
@@ -84,7 +84,8 @@ static void put_received(struct session *s, struct message *m)
     mail_date_format_zone_comment(date, sizeof date, time(NULL));
     buf_puts(&b, "Received: "); /* then the clauses, one per line, folded with a tab */
     if (!s->d->p.received_hide_client)
-        buf_printf(&b, "from %.255s (unknown [%s])\n\t", s->helo ? s->helo : "unknown", s->addr);
+        buf_printf(&b, "from %.255s (%s [%s])\n\t", s->helo ? s->helo : "unknown", s->name,
+                   s->addr);
     if (s->auth_user)
         buf_printf(&b, "(Authenticated sender: %s)\n\t", s->auth_user);
     if (conn_tls_active(s->conn)) {
@@ -113,10 +114,10 @@ bool msg_start(struct session *s, char **err)
     snprintf(m->id, sizeof m->id, "%s", queue_writer_id(w));
     s->txn.msg = m;
     if (s->auth_user) /* Postfix's shape */
-        log_info("%s: client=unknown[%s], sasl_method=%s, sasl_username=%s", m->id, s->addr,
+        log_info("%s: client=%s, sasl_method=%s, sasl_username=%s", m->id, s->client,
                  s->auth_method, s->auth_user);
     else
-        log_info("%s: client=unknown[%s]", m->id, s->addr);
+        log_info("%s: client=%s", m->id, s->client);
     session_content_started(s);
     put_envelope(s, w);
     queue_begin_message(w);

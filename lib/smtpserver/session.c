@@ -46,7 +46,7 @@ static bool step(struct sess *ss)
 static bool waiting(const struct sess *ss)
 {
     const struct session *s = owner(ss);
-    return s->wait_commit || s->wait_anvil || s->wait_role;
+    return s->wait_commit || s->wait_anvil || s->wait_role || s->wait_dns;
 }
 
 static bool paused(const struct sess *ss) { return waiting(ss); }
@@ -83,7 +83,7 @@ static void on_timeout(struct sess *ss)
 static void on_too_slow(struct sess *ss, const char *why)
 {
     struct session *s = owner(ss);
-    log_info("unknown[%s]: %s", s->addr, why); /* which limit; the next line is Postfix's */
+    log_info("%s: %s", s->client, why); /* which limit; the next line is Postfix's */
     log_session_end(s, "timeout");
     if (sess_in_handshake(ss))
         return;
@@ -96,9 +96,9 @@ static void on_lost(struct sess *ss, const char *why)
 {
     struct session *s = owner(ss);
     if (sess_in_handshake(ss))
-        log_info("SSL_accept error from unknown[%s]: %s", s->addr, why);
+        log_info("SSL_accept error from %s: %s", s->client, why);
     else
-        log_debug("connection from unknown[%s]: %s", s->addr, why);
+        log_debug("connection from %s: %s", s->client, why);
     if (s->last_cmd != WHERE_EOM)
         log_session_end(s, "lost connection");
 }
@@ -115,7 +115,7 @@ static void on_tls_ready(struct sess *ss)
     struct session *s = owner(ss);
     char desc[256];
     tls_describe(conn_ssl(s->conn), desc, sizeof desc);
-    log_info("TLS connection established from unknown[%s]: %s", s->addr, desc);
+    log_info("TLS connection established from %s: %s", s->client, desc);
     /* RFC 3207 sec 4.2: forget everything learned before TLS, including EHLO. */
     free(s->helo);
     s->helo = NULL;
@@ -175,6 +175,7 @@ static void session_free(struct sess *ss)
     if (d->hooks->session_end)
         d->hooks->session_end(s);
     clients_del(d->clients, s->addr);
+    peername_cancel(s);
     anvil_cancel(s->anvil_req);
     if (s->anvil_generation)
         anvil_disconnect(d->anvil, s->addr, s->anvil_generation);
@@ -212,13 +213,13 @@ static void greet_or_refuse(struct session *s, unsigned count, unsigned rate)
 {
     struct smtpd_params *p = &s->d->p;
     if (p->client_limit && count > p->client_limit) {
-        log_warn("Connection concurrency limit exceeded: %u from unknown[%s] for service %s",
-                 count, s->addr, s->d->srv->service);
+        log_warn("Connection concurrency limit exceeded: %u from %s for service %s",
+                 count, s->client, s->d->srv->service);
         session_reply(s, "421 4.7.0 %s Error: too many connections from %s", p->hostname, s->addr);
         session_close(s);
     } else if (p->rate_limit && rate > p->rate_limit) {
-        log_warn("Connection rate limit exceeded: %u from unknown[%s] for service %s", rate,
-                 s->addr, s->d->srv->service);
+        log_warn("Connection rate limit exceeded: %u from %s for service %s", rate,
+                 s->client, s->d->srv->service);
         session_reply(s, "421 4.7.0 %s Error: too many connections from %s", p->hostname, s->addr);
         session_close(s);
     } else {
@@ -252,8 +253,8 @@ static void open_session(struct session *s)
     struct smtpd_params *p = &d->p;
     s->opened = true;
     if (d->sessions.count > p->process_limit) {
-        log_warn("process connection limit %u reached: refusing unknown[%s]", p->process_limit,
-                 s->addr);
+        log_warn("process connection limit %u reached: refusing %s", p->process_limit,
+                 s->client);
         session_reply(s, "421 4.3.2 %s Service not available: too many connections", p->hostname);
         session_close(s);
     } else if (d->anvil) {
@@ -272,24 +273,33 @@ void session_accept(struct smtpd *d, int fd)
     s->sess = sess_new(&d->sessions, fd, p->line_limit + 65536, &session_ops, s);
     s->conn = s->sess->conn;
     snprintf(s->addr, sizeof s->addr, "%s", conn_peer_addr(s->conn));
-    sess_set_tag(s->sess, "unknown[%s]", s->addr);
+    peername_set(s, "unknown");
     s->last_cmd = "CONNECT";
     smtp_stats_init(&s->stats);
     clients_add(d->clients, s->addr);
     if (d->hooks->session_start)
         d->hooks->session_start(s);
-    log_info("connect from unknown[%s]", s->addr);
-    if (p->wrapper) {
+    if (d->dns)
+        peername_lookup(s);
+    else
+        session_begin(s);
+    session_reap(s);
+}
+
+void session_begin(struct session *s)
+{
+    struct smtpd *d = s->d;
+    log_info("connect from %s", s->client);
+    if (d->p.wrapper) {
         char *err = NULL;
         if (session_starttls(s, d->tls, &err) < 0) {
-            log_warn("TLS for unknown[%s]: %s", s->addr, err);
+            log_warn("TLS for %s: %s", s->client, err);
             free(err);
             session_kill(s);
         }
     } else {
         open_session(s);
     }
-    session_reap(s);
 }
 
 void session_tick(struct smtpd *d) { sess_tick(&d->sessions); }

@@ -18,6 +18,7 @@
 #include "anvil_client.h"
 #include "buf.h"
 #include "conn.h"
+#include "dns.h"
 #include "header.h"
 #include "list.h"
 #include "queue.h"
@@ -51,6 +52,8 @@ struct smtpd_params {
     unsigned client_limit;    /* 0: unlimited */
     unsigned rate_limit;      /* smtpd_client_connection_rate_limit; 0: unlimited */
     unsigned process_limit;
+    bool peername_lookup;            /* smtpd_peername_lookup */
+    long long peername_timeout_ms;   /* smtpd_peername_lookup_timeout */
     enum smtp_bare_lf bare_lf;
     enum tls_level tls_level;
     bool wrapper;             /* smtpd_tls_wrappermode: TLS from the first byte */
@@ -122,6 +125,7 @@ struct smtpd {
     struct committer *committer;
     struct client_table *clients; /* this process's count, used while anvil is unavailable */
     struct anvil_client *anvil;
+    struct dns *dns;              /* client name lookups (peername.c), or NULL: none */
     struct sess_list sessions; /* lib/io/session.h */
 };
 
@@ -155,6 +159,9 @@ struct session {
     struct sess *sess;         /* the life cycle (lib/io/session.h) */
     struct conn *conn;         /* sess->conn, for the protocol code */
     char addr[64];
+    char name[DNS_NAME_MAX];   /* the client's verified host name, or "unknown" */
+    char client[DNS_NAME_MAX + 66]; /* "name[addr]", as every log line names the client */
+    struct dns_query *dns_q;   /* a lookup of the name under way (peername.c) */
     char *helo;
     bool esmtp;
     struct smtp_stats stats;   /* per-command counts for the disconnect line */
@@ -172,6 +179,7 @@ struct session {
     const char *bdat_reply;    /* error to send once the chunk is read, NULL when accepted */
     bool wait_commit;          /* the queue file is being committed */
     bool wait_anvil;           /* asking anvil about the client before the greeting */
+    bool wait_dns;             /* looking up the client's name before the greeting */
     bool wait_role;            /* the role decides (AUTH check, a limit asked of anvil) */
     bool opened;               /* limits checked, greeting under way (wrapper mode: once TLS is up) */
     void *role;                /* the role's per-session state */
@@ -197,10 +205,20 @@ bool smtpd_resolver_ready(struct smtpd *d);
 /* The commit worker's completion (lib/smtpserver/commit.c). */
 void smtpd_commit_done(struct commit_job *j, void *ctx);
 
+/* peername.c: look up the client's name (forward-confirmed reverse DNS, doc/smtpd.md
+ * "Client names"), then session_begin(); input waits meanwhile. peername_cancel() drops a
+ * lookup under way (the session ends). */
+void peername_lookup(struct session *s);
+void peername_cancel(struct session *s);
+void peername_set(struct session *s, const char *name);
+
 /* session.c */
 /* The session list's limits from the parameters (post_init). */
 void session_setup(struct smtpd *d);
 void session_accept(struct smtpd *d, int fd);
+/* The client's name is known (s->name, s->client): log the connection and go on to TLS
+ * (wrapper mode) or the limits and the greeting. */
+void session_begin(struct session *s);
 void session_process(struct session *s);
 /* Replies go out through the session skeleton (lib/io/session.h); session_error() is a
  * 4xx/5xx reply that counts against the soft and hard error limits. */
@@ -239,12 +257,12 @@ void session_bare_lf(struct session *s);
 extern const char *const WHERE_DATA_CONTENT, *const WHERE_BDAT_CONTENT, *const WHERE_EOM;
 /* "RCPT", "DATA (123 bytes)", "END-OF-MESSAGE": where the session is, for the log. */
 const char *session_where(const struct session *s, char *out, size_t outsize);
-/* "QUEUEID|NOQUEUE: reject: WHERE from unknown[addr]: REPLY; from=<S> to=<R> proto=ESMTP
+/* "QUEUEID|NOQUEUE: reject: WHERE from NAME[addr]: REPLY; from=<S> to=<R> proto=ESMTP
  * helo=<H>": from= when a MAIL is known, to= when given, helo= when given. */
 void log_reject(struct session *s, const char *where, const char *reply, const char *to);
-/* "REASON after WHERE from unknown[addr]" (lost connection, timeout, too many errors). */
+/* "REASON after WHERE from NAME[addr]" (lost connection, timeout, too many errors). */
 void log_session_end(struct session *s, const char *reason);
-/* "disconnect from unknown[addr] ehlo=1 ... commands=N" */
+/* "disconnect from NAME[addr] ehlo=1 ... commands=N" */
 void log_disconnect(struct session *s);
 
 /* recipient.c: decide a RCPT. Returns true to accept; *stored gets the address for the

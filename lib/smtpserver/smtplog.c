@@ -1,12 +1,12 @@
 /* smtplog.c - what an SMTP session logs about its client, in Postfix's line shapes so that
  * the log tools operators already run (pflogsumm, fail2ban's postfix filter, logwatch) read
  * them (doc/smtpd.md, "Logs"):
- *   QUEUEID|NOQUEUE: reject: WHERE from unknown[ADDR]: REPLY; from=<S> to=<R> proto=ESMTP
+ *   QUEUEID|NOQUEUE: reject: WHERE from NAME[ADDR]: REPLY; from=<S> to=<R> proto=ESMTP
  *       helo=<H> [sasl_method=M sasl_username=U]
- *   lost connection after WHERE from unknown[ADDR]     (WHERE "DATA (N bytes)" in content)
- *   timeout after WHERE from unknown[ADDR]
- *   disconnect from unknown[ADDR] ehlo=1 mail=1 rcpt=0/1 ... commands=2/3
- * The client is "unknown": smtpd does no reverse DNS lookup. proto= is SMTP or ESMTP only
+ *   lost connection after WHERE from NAME[ADDR]        (WHERE "DATA (N bytes)" in content)
+ *   timeout after WHERE from NAME[ADDR]
+ *   disconnect from NAME[ADDR] ehlo=1 mail=1 rcpt=0/1 ... commands=2/3
+ * NAME is the client's verified host name or "unknown" (peername.c). proto= is SMTP or ESMTP only
  * (as Postfix logs it; the Received: header's RFC 3848 name says more). */
 #include "log.h"
 #include "smtpd.h"
@@ -33,8 +33,8 @@ void log_reject(struct session *s, const char *where, const char *reply, const c
 {
     const struct smtp_mail *m = s->txn.mail;
     struct buf b = BUF_INIT;
-    buf_printf(&b, "%s: reject: %s from unknown[%s]: %s;", s->txn.msg ? msg_queue_id(s) : "NOQUEUE",
-               where, s->addr, reply);
+    buf_printf(&b, "%s: reject: %s from %s: %s;", s->txn.msg ? msg_queue_id(s) : "NOQUEUE",
+               where, s->client, reply);
     if (m)
         buf_printf(&b, " from=<%s>", m->from.addr);
     if (to)
@@ -51,14 +51,14 @@ void log_reject(struct session *s, const char *where, const char *reply, const c
 void log_session_end(struct session *s, const char *reason)
 {
     char where[64];
-    log_info("%s after %s from unknown[%s]", reason, session_where(s, where, sizeof where),
-             s->addr);
+    log_info("%s after %s from %s", reason, session_where(s, where, sizeof where),
+             s->client);
 }
 
 void log_disconnect(struct session *s)
 {
     struct buf b = BUF_INIT;
     smtp_stats_format(&s->stats, &b);
-    log_info("disconnect from unknown[%s]%s", s->addr, buf_cstr(&b));
+    log_info("disconnect from %s%s", s->client, buf_cstr(&b));
     buf_free(&b);
 }

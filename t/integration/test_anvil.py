@@ -511,7 +511,7 @@ def test_smtpd_connection_count_across_processes(instance):
     s, g = smtp_greeting(instance)
     assert SMTP_REFUSAL.match(g), g
     s.close()
-    instance.wait_log("Connection concurrency limit exceeded: 4 from unknown[127.0.0.1]")
+    instance.wait_log("Connection concurrency limit exceeded: 4 from localhost[127.0.0.1]")
     held.pop().close()
     deadline = time.time() + 10
     while True:  # the disconnect reaches anvil shortly after the close
@@ -535,7 +535,7 @@ def test_smtpd_connection_rate(instance):
         s.close()
     ok = [g for g in greetings if g.startswith(b"220 ")]
     assert len(ok) == 2 and SMTP_REFUSAL.match(greetings[-1]), greetings
-    instance.wait_log("Connection rate limit exceeded: 4 from unknown[127.0.0.1]")
+    instance.wait_log("Connection rate limit exceeded: 4 from localhost[127.0.0.1]")
 
 
 # --- submission's AUTH (doc/submission.md): the same limits, counted with POP3's and IMAP's ---

@@ -74,8 +74,8 @@ def test_trickled_commands_are_cut_by_the_command_time_limit(instance):
     assert b"421 4.4.2" in got, got
     assert took < 3 + 3, took   # the limit plus the once-a-second check and some slack
     assert took >= 2.5, took
-    instance.wait_log("unknown[127.0.0.1]: time limit exceeded")
-    instance.wait_log("timeout after NOOP from unknown[127.0.0.1]")
+    instance.wait_log("localhost[127.0.0.1]: time limit exceeded")
+    instance.wait_log("timeout after NOOP from localhost[127.0.0.1]")
 
 
 def test_trickled_data_is_cut_by_the_minimum_data_rate(instance):
@@ -91,9 +91,9 @@ def test_trickled_data_is_cut_by_the_minimum_data_rate(instance):
     c.close()
     assert b"421 4.4.2" in got, got
     assert took < 2 + 3, took
-    instance.wait_log("unknown[127.0.0.1]: data rate too low")
-    instance.wait_log("bytes) from unknown[127.0.0.1]")
-    assert re.search(r"timeout after DATA \(\d+ bytes\) from unknown\[127\.0\.0\.1\]$",
+    instance.wait_log("localhost[127.0.0.1]: data rate too low")
+    instance.wait_log("bytes) from localhost[127.0.0.1]")
+    assert re.search(r"timeout after DATA \(\d+ bytes\) from localhost\[127\.0\.0\.1\]$",
                      instance.log(), re.M), "Postfix's shape of the timeout line"
     assert instance.queue_files() == []
     assert instance.messages(ALICE) == []

@@ -86,7 +86,7 @@ def test_smtp_fields_are_escaped_in_the_log(instance):
     c.close()
     instance.wait_messages(ALICE, 1)
     wait_raw_log(instance, f"orig_to=<orcpt{ESCAPED}@x.test>")
-    wait_raw_log(instance, "disconnect from unknown[127.0.0.1]")
+    wait_raw_log(instance, "disconnect from localhost[127.0.0.1]")
     log = raw_log(instance).decode("utf-8")
     assert f": EHLO helo{ESCAPED}\n" in log                          # the -v command trace
     assert f": MAIL FROM:<from{ESCAPED}@remote.test>\n" in log

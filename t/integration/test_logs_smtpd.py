@@ -26,7 +26,7 @@ PFLOGSUMM = shutil.which("pflogsumm") or "/usr/sbin/pflogsumm"
 # doc/operator.md tells an operator to write it in jail.local.
 F2B_FILTER = r'postfix[mode=%s, _daemon="posthorn/\w+(?:/smtp[ds])?"]'
 SMTPD = r"\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ posthorn/smtpd\[\d+\]: "
-CLIENT = r"unknown\[127\.0\.0\.1\]"
+CLIENT = r"localhost\[127\.0\.0\.1\]"
 
 
 def wait_line(instance, pattern, count=1, timeout=30):

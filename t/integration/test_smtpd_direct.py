@@ -124,13 +124,13 @@ def test_envelope_records_and_received_header(smtpd_factory):
     assert cmd(s, f, b"QUIT")[0] == 221
     close(s, f)
     out = d.show(qid)
-    for want in ("sender: s@remote.test", "client_addr=127.0.0.1", "client_name=unknown",
+    for want in ("sender: s@remote.test", "client_addr=127.0.0.1", "client_name=localhost",
                  "helo=client.test", "protocol=ESMTP", "envid=QQ+2B1", "ret=HDRS", "body=8BITMIME",
-                 "recipient: alice@example.test", "Received: from client.test (unknown [127.0.0.1])",
+                 "recipient: alice@example.test", "Received: from client.test (localhost [127.0.0.1])",
                  "by mail.example.test (Posthorn) with ESMTP id " + qid, "for <alice@example.test>;",
                  "Subject: x\n\nbody\n"):
         assert want in out, (want, out)
-    d.inst.wait_log(qid + ": client=unknown[127.0.0.1]")
+    d.inst.wait_log(qid + ": client=localhost[127.0.0.1]")
     d.inst.wait_log(qid + ": message-id=<m1@remote.test>")
 
 

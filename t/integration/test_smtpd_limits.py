@@ -54,7 +54,7 @@ def test_process_connection_limit_421(instance):
                         f3.readline())
     assert f3.read() == b""  # closed after the 421
     s3.close()
-    instance.wait_log("process connection limit 2 reached: refusing unknown[127.0.0.1]")
+    instance.wait_log("process connection limit 2 reached: refusing localhost[127.0.0.1]")
     # The sessions within the limit are untouched.
     for s, f in held:
         s.sendall(b"NOOP\r\n")

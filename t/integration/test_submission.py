@@ -219,4 +219,4 @@ def test_smtpd_rules_hold(instance):
     assert b"before\n" in raw and b"\nMAIL FROM:" in raw and b"after\n" in raw, raw
     qid = lines[0].split()[-1]
     log = sub.log()
-    assert f"{qid}: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username={ALICE}" in log
+    assert f"{qid}: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username={ALICE}" in log

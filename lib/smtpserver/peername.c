@@ -1,0 +1,123 @@
+/* peername.c - the client's host name, for every log line that names the client and for
+ * the Received: header (doc/smtpd.md, "Client names"). The PTR record of the client's
+ * address gives a name; it is kept only when that name's A (IPv4 client) or AAAA (IPv6
+ * client) records include the address again - forward-confirmed reverse DNS, as Postfix's
+ * smtpd does, since anyone who controls the reverse zone of an address can write any name
+ * there. Otherwise the client is "unknown". The lookups run on the event loop
+ * (lib/io/dns.h), each bounded by smtpd_peername_lookup_timeout; reading the client's
+ * input waits for them, so the greeting follows the name as in Postfix's logs. */
+#include "log.h"
+#include "smtpd.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void peername_set(struct session *s, const char *name)
+{
+    if (name != s->name)
+        snprintf(s->name, sizeof s->name, "%s", name);
+    snprintf(s->client, sizeof s->client, "%s[%s]", s->name, s->addr);
+    sess_set_tag(s->sess, "%s", s->client);
+}
+
+/* RFC 1123 sec 2.1 host names: labels of 1 to 63 letters, digits and hyphens (underscores,
+ * common in real reverse zones, pass as with Postfix), at most 253 octets. A last label of
+ * digits is refused: "1.2.3.4" as a name would read as an address in every log line. */
+static bool valid_hostname(const char *name)
+{
+    size_t len = strlen(name), label = 0;
+    if (len == 0 || len > 253 || name[0] == '.' || name[len - 1] == '.')
+        return false;
+    const char *last = strrchr(name, '.');
+    last = last ? last + 1 : name;
+    if (strspn(last, "0123456789") == strlen(last))
+        return false;
+    for (const char *p = name; *p; p++) {
+        if (*p == '.') {
+            if (label == 0 || p[-1] == '-')
+                return false;
+            label = 0;
+        } else if (isalnum((unsigned char)*p) || *p == '_' || (*p == '-' && label > 0)) {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return name[len - 1] != '-';
+}
+
+/* The name is settled: go on with the session (this is an entry point: reap after). */
+static void settle(struct session *s, const char *name)
+{
+    s->dns_q = NULL;
+    s->wait_dns = false;
+    peername_set(s, name);
+    conn_set_reading(s->conn, true);
+    session_begin(s);
+    session_reap(s);
+}
+
+static void on_addresses(const struct dns_result *r, void *ctx)
+{
+    struct session *s = ctx;
+    for (size_t i = 0; r->status == DNS_OK && i < r->n; i++) {
+        if (strcmp(r->rr[i].addr, s->addr) == 0) { /* both in inet_ntop's canonical form */
+            settle(s, s->name);
+            return;
+        }
+    }
+    if (r->status == DNS_OK || r->status == DNS_NODATA || r->status == DNS_NXDOMAIN)
+        log_warn("hostname %s does not resolve to address %s", s->name, s->addr);
+    else
+        log_warn("hostname %s does not resolve to address %s: %s", s->name, s->addr,
+                 r->error[0] ? r->error : dns_status_name(r->status));
+    settle(s, "unknown");
+}
+
+static void on_ptr(const struct dns_result *r, void *ctx)
+{
+    struct session *s = ctx;
+    s->dns_q = NULL;
+    if (r->status != DNS_OK || r->n == 0) { /* no PTR, or none in time: Postfix says nothing */
+        settle(s, "unknown");
+        return;
+    }
+    const char *name = r->rr[0].name;
+    if (!valid_hostname(name)) {
+        log_warn("%s: malformed host name in its PTR record: %s", s->addr, name);
+        settle(s, "unknown");
+        return;
+    }
+    snprintf(s->name, sizeof s->name, "%s", name); /* the candidate, until confirmed */
+    char *err = NULL;
+    s->dns_q = dns_lookup(s->d->dns, strchr(s->addr, ':') ? DNS_AAAA : DNS_A, s->name,
+                          on_addresses, s, &err);
+    if (!s->dns_q) {
+        log_warn("hostname %s: %s", s->name, err);
+        free(err);
+        settle(s, "unknown");
+    }
+}
+
+void peername_lookup(struct session *s)
+{
+    char *err = NULL;
+    s->dns_q = dns_lookup(s->d->dns, DNS_PTR, s->addr, on_ptr, s, &err);
+    if (!s->dns_q) { /* not an address libunbound can reverse ("unknown" for a UNIX peer) */
+        log_debug("no name lookup for %s: %s", s->addr, err);
+        free(err);
+        session_begin(s);
+        return;
+    }
+    s->wait_dns = true;
+    conn_set_reading(s->conn, false); /* wrapper mode: the ClientHello waits for TLS */
+}
+
+void peername_cancel(struct session *s)
+{
+    if (s->dns_q)
+        dns_cancel(s->dns_q);
+    s->dns_q = NULL;
+}
