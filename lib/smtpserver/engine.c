@@ -40,6 +40,7 @@ static void read_params(struct smtpd *d, struct config *cfg)
     p->process_limit = (unsigned)config_int(cfg, PARAM(smtpd_process_connection_limit));
     p->peername_lookup = config_bool(cfg, PARAM(smtpd_peername_lookup));
     p->peername_timeout_ms = config_int(cfg, PARAM(smtpd_peername_lookup_timeout)) * 1000;
+    p->name_rule = (enum name_rule)config_enum(cfg, PARAM(smtpd_reject_unknown_client_hostname));
     int lf = config_enum(cfg, PARAM(smtpd_forbid_bare_newline)); /* 0 normalize, 1 reject, 2 no */
     p->bare_lf = lf == 1 ? SMTP_LF_REJECT
                : lf == 2 ? SMTP_LF_ALLOW
@@ -115,8 +116,11 @@ void smtpd_commit_done(struct commit_job *j, void *ctx)
  * privilege drop, and without it the service runs on with every client "unknown". */
 static void open_dns(struct smtpd *d)
 {
-    if (!d->p.peername_lookup)
+    if (!d->p.peername_lookup) {
+        if (d->p.name_rule != NAME_RULE_NONE)
+            log_warn("smtpd_reject_unknown_client_hostname is ignored: smtpd_peername_lookup = no");
         return;
+    }
     char *err = NULL;
     d->dns = dns_new(d->srv->loop, config_str(d->srv->cfg, PARAM(dns_resolver)), NULL, &err);
     if (!d->dns) {

@@ -49,9 +49,10 @@ static bool valid_hostname(const char *name)
 }
 
 /* The name is settled: go on with the session (this is an entry point: reap after). */
-static void settle(struct session *s, const char *name)
+static void settle(struct session *s, const char *name, enum peer_name status)
 {
     s->dns_q = NULL;
+    s->name_status = status;
     s->wait_dns = false;
     peername_set(s, name);
     conn_set_reading(s->conn, true);
@@ -64,16 +65,17 @@ static void on_addresses(const struct dns_result *r, void *ctx)
     struct session *s = ctx;
     for (size_t i = 0; r->status == DNS_OK && i < r->n; i++) {
         if (strcmp(r->rr[i].addr, s->addr) == 0) { /* both in inet_ntop's canonical form */
-            settle(s, s->name);
+            settle(s, s->name, PEER_CONFIRMED);
             return;
         }
     }
-    if (r->status == DNS_OK || r->status == DNS_NODATA || r->status == DNS_NXDOMAIN)
+    bool answered = r->status == DNS_OK || r->status == DNS_NODATA || r->status == DNS_NXDOMAIN;
+    if (answered)
         log_warn("hostname %s does not resolve to address %s", s->name, s->addr);
     else
         log_warn("hostname %s does not resolve to address %s: %s", s->name, s->addr,
                  r->error[0] ? r->error : dns_status_name(r->status));
-    settle(s, "unknown");
+    settle(s, "unknown", answered ? PEER_UNCONFIRMED : PEER_TEMPFAIL);
 }
 
 static void on_ptr(const struct dns_result *r, void *ctx)
@@ -81,13 +83,15 @@ static void on_ptr(const struct dns_result *r, void *ctx)
     struct session *s = ctx;
     s->dns_q = NULL;
     if (r->status != DNS_OK || r->n == 0) { /* no PTR, or none in time: Postfix says nothing */
-        settle(s, "unknown");
+        bool answered = r->status == DNS_OK || r->status == DNS_NODATA ||
+                        r->status == DNS_NXDOMAIN;
+        settle(s, "unknown", answered ? PEER_NO_PTR : PEER_TEMPFAIL);
         return;
     }
     const char *name = r->rr[0].name;
     if (!valid_hostname(name)) {
         log_warn("%s: malformed host name in its PTR record: %s", s->addr, name);
-        settle(s, "unknown");
+        settle(s, "unknown", PEER_NO_PTR);
         return;
     }
     snprintf(s->name, sizeof s->name, "%s", name); /* the candidate, until confirmed */
@@ -97,7 +101,7 @@ static void on_ptr(const struct dns_result *r, void *ctx)
     if (!s->dns_q) {
         log_warn("hostname %s: %s", s->name, err);
         free(err);
-        settle(s, "unknown");
+        settle(s, "unknown", PEER_UNCONFIRMED);
     }
 }
 
@@ -113,6 +117,25 @@ void peername_lookup(struct session *s)
     }
     s->wait_dns = true;
     conn_set_reading(s->conn, false); /* wrapper mode: the ClientHello waits for TLS */
+}
+
+/* Postfix's replies for reject_unknown_reverse_client_hostname and
+ * reject_unknown_client_hostname, with RFC 7372's 4.7.25 ("reverse DNS validation failed").
+ * Always 450: a missing or broken name is fixed in DNS, and the sender retries meanwhile. A
+ * session whose name could not be asked for (the resolver did not start) is refused too;
+ * one that logged in is exempt. */
+const char *peername_refusal(struct session *s, char *buf, size_t size)
+{
+    enum name_rule rule = s->d->p.name_rule;
+    enum peer_name st = s->name_status;
+    if (rule == NAME_RULE_NONE || !s->d->p.peername_lookup || s->auth_user ||
+        st == PEER_CONFIRMED || (st == PEER_NOT_ASKED && s->d->dns))
+        return NULL;
+    if (rule == NAME_RULE_REVERSE && st == PEER_UNCONFIRMED)
+        return NULL;
+    snprintf(buf, size, "450 4.7.25 Client host rejected: cannot find your %shostname, [%s]",
+             rule == NAME_RULE_REVERSE ? "reverse " : "", s->addr);
+    return buf;
 }
 
 void peername_cancel(struct session *s)

@@ -6,6 +6,8 @@
  *     are relay attempts whatever the domain: another MTA might route on them;
  *   - address literals ([192.0.2.1]) are never our domains;
  *   - <postmaster> without a domain is accepted as RFC 5321 sec 4.5.1 requires.
+ * Before all of this, as Postfix's client restrictions come before its recipient ones,
+ * smtpd_reject_unknown_client_hostname may refuse a client without a host name (peername.c).
  * A role may let a session relay (submission, once authenticated): then a remote address
  * is accepted too; the address tricks above are still refused. */
 #include "log.h"
@@ -73,6 +75,13 @@ bool recipient_check(struct session *s, const struct smtp_path *p, char **stored
                      struct buf *reply, bool *temporary)
 {
     *temporary = false;
+    char refusal[160];
+    if (peername_refusal(s, refusal, sizeof refusal)) { /* Postfix's client restriction */
+        *temporary = true;
+        buf_reset(reply);
+        buf_puts(reply, refusal);
+        return false;
+    }
     char *addr;
     if (!p->domain[0]) {
         if (strcasecmp(p->local, "postmaster") != 0) {

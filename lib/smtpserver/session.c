@@ -279,10 +279,13 @@ void session_accept(struct smtpd *d, int fd)
     clients_add(d->clients, s->addr);
     if (d->hooks->session_start)
         d->hooks->session_start(s);
-    if (d->dns)
+    if (d->dns) {
         peername_lookup(s);
-    else
+    } else {
+        if (p->peername_lookup) /* wanted, but the resolver did not start */
+            s->name_status = PEER_TEMPFAIL;
         session_begin(s);
+    }
     session_reap(s);
 }
 

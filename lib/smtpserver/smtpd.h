@@ -35,6 +35,18 @@
 
 enum tls_level { TLS_LEVEL_NONE, TLS_LEVEL_MAY, TLS_LEVEL_ENCRYPT };
 
+/* What the lookup of the client's name found (peername.c). */
+enum peer_name {
+    PEER_NOT_ASKED,   /* no lookup (smtpd_peername_lookup = no, or not an IP address) */
+    PEER_CONFIRMED,   /* a PTR name whose addresses include the client's */
+    PEER_UNCONFIRMED, /* a valid PTR name that does not lead back to the address */
+    PEER_NO_PTR,      /* no PTR record, or none with a valid host name */
+    PEER_TEMPFAIL     /* a lookup failed or timed out, or the resolver is unusable */
+};
+
+/* smtpd_reject_unknown_client_hostname: no, reverse, confirmed (the config_enum order). */
+enum name_rule { NAME_RULE_NONE, NAME_RULE_REVERSE, NAME_RULE_CONFIRMED };
+
 struct smtpd_params {
     const char *hostname;
     const char *banner;
@@ -54,6 +66,7 @@ struct smtpd_params {
     unsigned process_limit;
     bool peername_lookup;            /* smtpd_peername_lookup */
     long long peername_timeout_ms;   /* smtpd_peername_lookup_timeout */
+    enum name_rule name_rule;        /* smtpd_reject_unknown_client_hostname */
     enum smtp_bare_lf bare_lf;
     enum tls_level tls_level;
     bool wrapper;             /* smtpd_tls_wrappermode: TLS from the first byte */
@@ -162,6 +175,7 @@ struct session {
     char name[DNS_NAME_MAX];   /* the client's verified host name, or "unknown" */
     char client[DNS_NAME_MAX + 66]; /* "name[addr]", as every log line names the client */
     struct dns_query *dns_q;   /* a lookup of the name under way (peername.c) */
+    enum peer_name name_status;
     char *helo;
     bool esmtp;
     struct smtp_stats stats;   /* per-command counts for the disconnect line */
@@ -211,6 +225,9 @@ void smtpd_commit_done(struct commit_job *j, void *ctx);
 void peername_lookup(struct session *s);
 void peername_cancel(struct session *s);
 void peername_set(struct session *s, const char *name);
+/* smtpd_reject_unknown_client_hostname: NULL when the client may name recipients, else the
+ * refusal (static text; "450 4.7.25 ..."). */
+const char *peername_refusal(struct session *s, char *buf, size_t size);
 
 /* session.c */
 /* The session list's limits from the parameters (post_init). */

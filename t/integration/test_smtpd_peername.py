@@ -12,7 +12,7 @@ import pytest
 
 from conftest import DOMAIN
 from mx_lab import UNBOUND, LoopbackDNS, address_block
-from submission_client import start_submission, tls_context
+from submission_client import PASSWORD, start_submission, tls_context
 
 pytestmark = pytest.mark.skipif(not UNBOUND, reason="unbound is not installed")
 
@@ -20,7 +20,27 @@ ALICE = "alice@" + DOMAIN
 
 
 @pytest.fixture
-def lab(instance):
+def lab(lab_factory):
+    return lab_factory()
+
+
+@pytest.fixture
+def lab_factory(instance):
+    started = []
+
+    def start(**conf):
+        p, dns = lab_dns()
+        started.append(dns)
+        instance.set_conf(dns_resolver=dns.resolver, **conf)
+        instance.add_user(ALICE)
+        instance.start()
+        return instance, p
+    yield start
+    for dns in started:
+        dns.stop()
+
+
+def lab_dns():
     p = address_block()
     net = p.split(".")
     reverse = f"{net[2]}.{net[1]}.127.in-addr.arpa"
@@ -31,12 +51,7 @@ def lab(instance):
                   f"9.{reverse}. PTR gone.peer.test."],
         "peer.test": [f"mx.peer.test. A {p}5", f"liar.peer.test. A {p}99"],
     }
-    dns = LoopbackDNS(zones).start()
-    instance.set_conf(dns_resolver=dns.resolver)
-    instance.add_user(ALICE)
-    instance.start()
-    yield instance, p
-    dns.stop()
+    return p, LoopbackDNS(zones).start()
 
 
 def send_from(inst, source, helo="helo.peer.test"):
@@ -171,3 +186,48 @@ def test_the_system_resolver_names_loopback_itself(instance):
     assert "(localhost [127.0.0.1])" in received and f"(unknown [{other}])" in received
     instance.wait_log(f"disconnect from unknown[{other}]")
     assert "connect from localhost[127.0.0.1]" in instance.log()
+
+
+def rcpt_reply(inst, source, port="smtp", login=False):
+    s = smtplib.SMTP("127.0.0.1", inst.ports[port], local_hostname="helo.peer.test",
+                     timeout=30, source_address=(source, 0))
+    try:
+        s.ehlo()
+        if login:
+            s.starttls(context=tls_context())
+            s.login(ALICE, PASSWORD)
+        s.mail(ALICE if login else "s@remote.test")
+        return s.rcpt(ALICE)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("rule,refused", [
+    ("confirmed", {"6": "hostname", "7": "hostname", "8": "hostname", "9": "hostname"}),
+    ("reverse", {"7": "reverse hostname", "8": "reverse hostname"}),
+    ("no", {}),
+])
+def test_clients_without_a_name_can_be_refused(lab_factory, rule, refused):
+    inst, p = lab_factory(smtpd_reject_unknown_client_hostname=rule)
+    for host in "56789":
+        code, text = rcpt_reply(inst, p + host)
+        if host in refused:
+            want = f"4.7.25 Client host rejected: cannot find your {refused[host]}, [{p}{host}]"
+            assert (code, text.decode()) == (450, want), (host, code, text)
+            inst.wait_log(f"NOQUEUE: reject: RCPT from unknown[{p}{host}]: 450 {want}; "
+                          f"from=<s@remote.test> to=<{ALICE}> proto=ESMTP helo=<helo.peer.test>")
+        else:
+            assert code == 250, (host, code, text)
+
+
+def test_a_dns_failure_refuses_for_now_and_a_login_is_exempt(instance):
+    dns = SilentDNS()
+    try:
+        start_submission(instance, dns_resolver=dns.resolver, smtpd_peername_lookup_timeout="1s",
+                         smtpd_reject_unknown_client_hostname="reverse")
+        code, text = rcpt_reply(instance, "127.0.0.1")
+        assert code == 450 and b"cannot find your reverse hostname, [127.0.0.1]" in text
+        code, text = rcpt_reply(instance, "127.0.0.1", port="submission", login=True)
+        assert code == 250, text
+    finally:
+        dns.close()
