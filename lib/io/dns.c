@@ -101,6 +101,15 @@ static int forward_everything(struct ub_ctx *ub, const char **what)
     return r;
 }
 
+/* "system": the name servers of /etc/resolv.conf; without that file, the one on this host,
+ * as resolv.conf(5) and the C library's resolver take it (a container, a chroot). */
+static int system_resolvers(struct ub_ctx *ub)
+{
+    if (access("/etc/resolv.conf", F_OK) != 0 && errno == ENOENT)
+        return ub_ctx_set_fwd(ub, "127.0.0.1");
+    return ub_ctx_resolvconf(ub, NULL);
+}
+
 static bool configure(struct ub_ctx *ub, const char *resolver, const char *trust_anchor,
                       char **err)
 {
@@ -114,7 +123,7 @@ static bool configure(struct ub_ctx *ub, const char *resolver, const char *trust
     else if ((r = ub_ctx_set_option(ub, "rrset-roundrobin:", "no")) != 0)
         what = "rrset-roundrobin";
     else if (strcmp(resolver, "system") == 0)
-        r = ub_ctx_resolvconf(ub, NULL);
+        r = system_resolvers(ub);
     else if (!*resolver || strspn(resolver, "0123456789abcdefABCDEF.:@") != strlen(resolver))
         r = UB_SYNTAX;
     else if ((r = ub_ctx_set_fwd(ub, resolver)) == 0)

@@ -66,7 +66,8 @@ struct dns;
 struct dns_query;
 typedef void (*dns_fn)(const struct dns_result *r, void *ctx);
 
-/* resolver: "system" (the name servers of /etc/resolv.conf) or "ADDR@PORT" / "ADDR" (one
+/* resolver: "system" (the name servers of /etc/resolv.conf, or 127.0.0.1 when there is no
+ * such file, as the C library's resolver does) or "ADDR@PORT" / "ADDR" (one
  * forwarder, e.g. a local validating resolver or a test server on loopback). trust_anchor:
  * a file of root DS/DNSKEY records (e.g. /usr/share/dns/root.key) to validate DNSSEC, or
  * NULL (then no answer is secure). NULL with *err (malloc'ed). */
