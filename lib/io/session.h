@@ -94,7 +94,8 @@ struct sess {
     const struct sess_ops *ops;
     void *owner;
     struct conn *conn;          /* NULL once detached */
-    char tag[96];               /* how the peer appears in the -v reply trace */
+    char tag[330];              /* how the peer appears in the -v reply trace (a host
+                                 * name of up to 255 octets and the address) */
     unsigned errors;
     bool closing, dead, wait_tls, holding, close_after_hold;
     long long last_active, closing_since;

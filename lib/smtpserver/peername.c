@@ -8,6 +8,7 @@
  * input waits for them, so the greeting follows the name as in Postfix's logs. */
 #include "log.h"
 #include "smtpd.h"
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ static void settle(struct session *s, const char *name, enum peer_name status)
     s->name_status = status;
     s->wait_dns = false;
     peername_set(s, name);
+    sess_touch(s->sess); /* smtpd_timeout counts from the greeting, not from the accept */
     conn_set_reading(s->conn, true);
     session_begin(s);
     session_reap(s);
@@ -70,8 +72,11 @@ static void on_addresses(const struct dns_result *r, void *ctx)
         }
     }
     bool answered = r->status == DNS_OK || r->status == DNS_NODATA || r->status == DNS_NXDOMAIN;
-    if (answered)
+    if (r->status == DNS_OK) /* Postfix's lines, with getaddrinfo()'s EAI_NONAME text */
         log_warn("hostname %s does not resolve to address %s", s->name, s->addr);
+    else if (answered)
+        log_warn("hostname %s does not resolve to address %s: Name or service not known",
+                 s->name, s->addr);
     else
         log_warn("hostname %s does not resolve to address %s: %s", s->name, s->addr,
                  r->error[0] ? r->error : dns_status_name(r->status));
@@ -90,7 +95,10 @@ static void on_ptr(const struct dns_result *r, void *ctx)
     }
     const char *name = r->rr[0].name;
     if (!valid_hostname(name)) {
-        log_warn("%s: malformed host name in its PTR record: %s", s->addr, name);
+        if (strspn(name, "0123456789.") == strlen(name)) /* Postfix's line for an address */
+            log_warn("numeric hostname: %s", name);
+        else
+            log_warn("%s: malformed host name in its PTR record: %s", s->addr, name);
         settle(s, "unknown", PEER_NO_PTR);
         return;
     }
@@ -107,11 +115,17 @@ static void on_ptr(const struct dns_result *r, void *ctx)
 
 void peername_lookup(struct session *s)
 {
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, s->addr, bin) != 1 && inet_pton(AF_INET6, s->addr, bin) != 1) {
+        session_begin(s); /* not an IP address ("unknown": a UNIX-domain peer) */
+        return;
+    }
     char *err = NULL;
     s->dns_q = dns_lookup(s->d->dns, DNS_PTR, s->addr, on_ptr, s, &err);
-    if (!s->dns_q) { /* not an address libunbound can reverse ("unknown" for a UNIX peer) */
-        log_debug("no name lookup for %s: %s", s->addr, err);
+    if (!s->dns_q) {
+        log_warn("%s: no lookup of its name: %s", s->addr, err);
         free(err);
+        s->name_status = PEER_TEMPFAIL;
         session_begin(s);
         return;
     }

@@ -292,7 +292,7 @@ void session_accept(struct smtpd *d, int fd)
 void session_begin(struct session *s)
 {
     struct smtpd *d = s->d;
-    log_info("connect from %s", s->client);
+    log_connect(s);
     if (d->p.wrapper) {
         char *err = NULL;
         if (session_starttls(s, d->tls, &err) < 0) {

@@ -176,6 +176,7 @@ struct session {
     char client[DNS_NAME_MAX + 66]; /* "name[addr]", as every log line names the client */
     struct dns_query *dns_q;   /* a lookup of the name under way (peername.c) */
     enum peer_name name_status;
+    bool connect_logged;       /* "connect from" was logged (smtplog.c) */
     char *helo;
     bool esmtp;
     struct smtp_stats stats;   /* per-command counts for the disconnect line */
@@ -280,6 +281,9 @@ void log_reject(struct session *s, const char *where, const char *reply, const c
 /* "REASON after WHERE from NAME[addr]" (lost connection, timeout, too many errors). */
 void log_session_end(struct session *s, const char *reason);
 /* "disconnect from NAME[addr] ehlo=1 ... commands=N" */
+/* "connect from NAME[addr]", once per session (also before the lines above when the client
+ * left during the lookup of its name). */
+void log_connect(struct session *s);
 void log_disconnect(struct session *s);
 
 /* recipient.c: decide a RCPT. Returns true to accept; *stored gets the address for the

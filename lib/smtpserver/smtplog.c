@@ -48,9 +48,20 @@ void log_reject(struct session *s, const char *where, const char *reply, const c
     buf_free(&b);
 }
 
+/* "connect from NAME[ADDR]", once: when the name is known, or before the session's last
+ * lines when the client left while its name was being looked up (Postfix logs it first). */
+void log_connect(struct session *s)
+{
+    if (s->connect_logged)
+        return;
+    s->connect_logged = true;
+    log_info("connect from %s", s->client);
+}
+
 void log_session_end(struct session *s, const char *reason)
 {
     char where[64];
+    log_connect(s);
     log_info("%s after %s from %s", reason, session_where(s, where, sizeof where),
              s->client);
 }
@@ -58,6 +69,7 @@ void log_session_end(struct session *s, const char *reason)
 void log_disconnect(struct session *s)
 {
     struct buf b = BUF_INIT;
+    log_connect(s);
     smtp_stats_format(&s->stats, &b);
     log_info("disconnect from %s%s", s->client, buf_cstr(&b));
     buf_free(&b);
