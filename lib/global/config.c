@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mem.h"
+#include "netlist.h"
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -445,6 +446,19 @@ static int choice_index(const char *choices, const char *v)
     return -1;
 }
 
+/* A list of networks (lib/util/netlist.h), split as config_list() splits it. */
+static char *check_networks(const char *v)
+{
+    char *copy = xstrdup(v), *err = NULL, *save = NULL;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok && !err;
+         tok = strtok_r(NULL, ", \t", &save)) {
+        struct netlist *l = netlist_parse(&tok, 1, &err);
+        netlist_free(l);
+    }
+    free(copy);
+    return err;
+}
+
 /* Check one value; returns an error text or NULL. */
 static char *check_value(const struct param_def *p, const char *v)
 {
@@ -454,6 +468,8 @@ static char *check_value(const struct param_def *p, const char *v)
     case PT_STR:
     case PT_LIST:
         return NULL;
+    case PT_NETS:
+        return check_networks(v);
     case PT_BOOL:
         return config_parse_bool(v, &b) ? NULL : xasprintf("\"%s\" is not yes or no", v);
     case PT_ENUM:

@@ -22,7 +22,8 @@ enum param_type {
     PT_TIME, /* seconds; suffixes s, m, h, d, w */
     PT_SIZE, /* bytes; suffixes k, m, g (powers of 1024) */
     PT_LIST, /* comma and/or white space separated */
-    PT_ENUM  /* one of the '|'-separated words in `choices` */
+    PT_ENUM, /* one of the '|'-separated words in `choices` */
+    PT_NETS  /* a list of IP networks (lib/util/netlist.h), read with config_list() */
 };
 
 struct param_def {
@@ -53,7 +54,7 @@ extern const struct param_alias param_aliases[];
 extern const size_t param_aliases_len;
 
 /* How a type is named to people: "text", "integer", "yes/no", "time", "size", "list",
- * "one of" (followed by the choices). */
+ * "one of" (followed by the choices), "networks". */
 const char *param_type_name(enum param_type t);
 /* The row of NAME (its current name, not an old one), or NULL. */
 const struct param_def *param_find(const char *name);
@@ -73,6 +74,7 @@ const char *param_renamed(const char *name);
 #define PARAM_TIME PARAM_NAME_MEMBER
 #define PARAM_SIZE PARAM_NAME_MEMBER
 #define PARAM_ENUM PARAM_NAME_MEMBER
+#define PARAM_NETS PARAM_NAME_MEMBER
 struct param_names {
 #include "params_all.def"
 };
@@ -83,6 +85,7 @@ struct param_names {
 #undef PARAM_TIME
 #undef PARAM_SIZE
 #undef PARAM_ENUM
+#undef PARAM_NETS
 #undef PARAM_NAME_MEMBER
 extern const struct param_names param_names;
 #define PARAM(name) ((const char *)param_names.name)

@@ -19,6 +19,7 @@
 #define PARAM_TIME(n, d, lo, hi, doc) {#n, PT_TIME, d, lo, hi, NULL, doc},
 #define PARAM_SIZE(n, d, lo, hi, doc) {#n, PT_SIZE, d, lo, hi, NULL, doc},
 #define PARAM_ENUM(n, d, c, doc) {#n, PT_ENUM, d, 0, 0, c, doc},
+#define PARAM_NETS(n, d, doc) {#n, PT_NETS, d, 0, 0, NULL, doc},
 
 static const struct param_def core_rows[] = {
 #include "params_core.def"
@@ -94,6 +95,7 @@ const size_t param_aliases_len = sizeof param_aliases / sizeof param_aliases[0];
 #undef PARAM_TIME
 #undef PARAM_SIZE
 #undef PARAM_ENUM
+#undef PARAM_NETS
 #define PARAM_NAME_INIT(n, ...) .n = #n,
 #define PARAM_STR PARAM_NAME_INIT
 #define PARAM_LIST PARAM_NAME_INIT
@@ -102,13 +104,15 @@ const size_t param_aliases_len = sizeof param_aliases / sizeof param_aliases[0];
 #define PARAM_TIME PARAM_NAME_INIT
 #define PARAM_SIZE PARAM_NAME_INIT
 #define PARAM_ENUM PARAM_NAME_INIT
+#define PARAM_NETS PARAM_NAME_INIT
 const struct param_names param_names = {
 #include "params_all.def"
 };
 
 const char *param_type_name(enum param_type t)
 {
-    static const char *const names[] = {"text", "integer", "yes/no", "time", "size", "list", "one of"};
+    static const char *const names[] = {"text", "integer", "yes/no", "time", "size", "list", "one of",
+                                        "networks"};
     return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 

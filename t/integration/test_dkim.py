@@ -552,3 +552,28 @@ def test_submission_with_the_signer_stopped_gets_451(signing):
     finally:
         for pid in pids:
             inst.kill(pid, signal.SIGCONT)
+
+
+def test_mail_from_mynetworks_is_signed_and_other_port_25_mail_is_not(instance):
+    """An application server in mynetworks relays through port 25 without logging in; its
+    mail is signed as submitted mail is (smtpd's signer hook), and dkimpy verifies it. Mail
+    from any other client of port 25 is inbound mail: never signed."""
+    from mx_lab import address_block
+    p = address_block()
+    instance.add_user(ALICE)
+    instance.add_user(BOB)
+    records = keygen(instance, DOMAIN, "--type", "ed25519")
+    instance.set_conf(mynetworks=p + "5")
+    instance.start()
+    message = (f"From: Alice <{ALICE}>\r\nTo: <{BOB}>\r\nSubject: from the app\r\n"
+               "Message-ID: <app1@example.test>\r\n\r\nhello\r\n").encode()
+    for n, source in enumerate((p + "5", p + "6"), 1):
+        with smtplib.SMTP("127.0.0.1", instance.ports["smtp"], timeout=60,
+                          source_address=(source, 0)) as c:
+            c.sendmail(ALICE, [BOB], message)
+        raw = instance.wait_messages(BOB, n)[-1]
+        if source == p + "5":
+            assert [s["a"] for s in signatures(raw)] == ["ed25519-sha256"], raw[:1500]
+            assert verify_all(raw, records) == [True], raw[:3000]
+        else:
+            assert signatures(raw) == [], raw[:1500]

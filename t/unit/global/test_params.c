@@ -84,6 +84,7 @@ static void check_row(const struct param_def *p)
     switch (p->type) {
     case PT_STR:
     case PT_LIST:
+    case PT_NETS:
         break;
     case PT_BOOL:
         assert_true(config_parse_bool(p->def, &b));
