@@ -179,6 +179,7 @@ static void free_plan(struct migration *m)
         free(m->aliases[i].key), free(m->aliases[i].value), free(m->aliases[i].where);
     free(m->users), free(m->domains), free(m->aliases), free(m->passwd_files);
     free(m->domains_spec), free(m->mailbox_maps_spec), free(m->alias_maps_spec), free(m->mailbox_base);
+    free(m->pf_mynetworks);
 }
 
 int cmd_migrate(struct cli *c, int argc, char **argv)
@@ -194,6 +195,7 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
         mig_apply_accounts(&m);
         mig_apply_aliases(&m);
         set_uidl_format(&m);
+        mig_apply_mynetworks(&m);
         if (!m.no_mail)
             mig_apply_mail(&m);
     }

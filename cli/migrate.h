@@ -2,7 +2,8 @@
  * domains, aliases and mail imported into this instance. What the parts share: the plan
  * read from the sources (migrate_sources.c: Postfix's main.cf and text tables;
  * migrate_passwd.c: Dovecot's passwd-file and mail_location), and the steps that apply it
- * (migrate_accounts.c: domains, users, aliases; migrate_mail.c: the Maildirs). Every
+ * (migrate_accounts.c: domains, users, aliases; migrate_mynetworks.c: the clients Postfix
+ * let relay; migrate_mail.c: the Maildirs). Every
  * problem is printed as "file:line: reason" (or "path: reason") and counted; what can be
  * done is done, so a run can be repeated until nothing is reported. */
 #ifndef POSTHORN_CLI_MIGRATE_H
@@ -36,6 +37,7 @@ struct migration {
     const char *default_scheme;   /* of passwords without {SCHEME} */
     const char *postfix_dir;
     char *domains_spec, *mailbox_maps_spec, *alias_maps_spec, *mailbox_base;
+    char *pf_mynetworks;          /* Postfix's mynetworks when its main.cf sets it, else NULL */
     const char **passwd_files;
     size_t npasswd;
     struct mig_entry *domains, *aliases;
@@ -66,6 +68,8 @@ char *mig_maildir(struct migration *m, struct mig_user *u, char **control);
 /* migrate_accounts.c */
 void mig_apply_accounts(struct migration *m);
 void mig_apply_aliases(struct migration *m);
+/* migrate_mynetworks.c: Postfix's mynetworks into ours (--postfix only) */
+void mig_apply_mynetworks(struct migration *m);
 /* migrate_mail.c */
 void mig_apply_mail(struct migration *m);
 

@@ -1,6 +1,6 @@
 /* migrate_sources.c - what `posthorn migrate` reads from Postfix (doc/migration.md): the
- * values of virtual_mailbox_domains, virtual_mailbox_maps, virtual_alias_maps and
- * virtual_mailbox_base in its main.cf (the same syntax as ours, so lib/global/config.c
+ * values of virtual_mailbox_domains, virtual_mailbox_maps, virtual_alias_maps,
+ * virtual_mailbox_base and mynetworks in its main.cf (the same syntax as ours, so lib/global/config.c
  * reads it, $name expansion included), and the text sources of their tables: for
  * hash:, btree:, lmdb:, cdb:, dbm:, sdbm: and texthash: (also behind proxy:) the file
  * postmap compiles, read as postmap reads it ("key value", continuation lines start with
@@ -43,6 +43,10 @@ int mig_read_postfix(struct migration *m)
         m->alias_maps_spec = pf_value(pf, "virtual_alias_maps", "");
     if (!m->mailbox_base)
         m->mailbox_base = pf_value(pf, "virtual_mailbox_base", "");
+    bool set = false;
+    config_raw(pf, "mynetworks", &set);
+    if (set)
+        m->pf_mynetworks = xstrdup(config_str(pf, "mynetworks"));
     config_free(pf);
     return 0;
 }

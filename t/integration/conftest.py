@@ -180,6 +180,8 @@ class Instance:
 
     def conf(self, name):
         out = self.posthorn("conf", "-x", name).stdout.strip()
+        if out == name + " =":  # an empty value
+            return ""
         assert out.startswith(name + " = "), out
         return out[len(name) + 3:]
 

@@ -299,3 +299,49 @@ def test_migrate_from_dovecot(dovecot, instance):
     with pytest.raises(imaplib.IMAP4.error):
         m = imaplib.IMAP4("127.0.0.1", instance.ports["imap"])
         m.login("bob@example.test", "wrong")
+
+
+def postfix_dir(tmp_path, main_cf):
+    pf = tmp_path / "postfix"
+    pf.mkdir()
+    (pf / "main.cf").write_text("virtual_mailbox_domains = example.test\n" + main_cf)
+    return pf
+
+
+def test_mynetworks_is_carried_over_item_by_item(instance, tmp_path):
+    """Servers that relayed through Postfix without logging in keep doing so: its addresses
+    and networks are copied; a table, a file or a name is left out with a warning (that only
+    trusts less)."""
+    pf = postfix_dir(tmp_path, "mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128,\n"
+                               "  192.0.2.0/24 hash:/etc/postfix/network_table\n"
+                               "  /etc/postfix/trusted web1.example.test 198.51.100.7\n")
+    r = instance.posthorn("migrate", "--postfix", str(pf), "--dry-run", check=False)
+    assert "would set mynetworks = " in r.stdout, r.stdout + r.stderr
+    assert instance.conf("mynetworks") == ""
+    r = instance.posthorn("migrate", "--postfix", str(pf), check=False)
+    out = r.stdout + r.stderr
+    want = "127.0.0.0/8, [::ffff:127.0.0.0]/104, [::1]/128, 192.0.2.0/24, 198.51.100.7"
+    assert instance.conf("mynetworks") == want, out
+    for left in ("hash:/etc/postfix/network_table", "/etc/postfix/trusted", "web1.example.test"):
+        assert f'{pf}/main.cf: mynetworks: "{left}" not carried over' in r.stderr, out
+    assert instance.posthorn("check", check=False).returncode == 0
+    # again: nothing changes, nothing is said twice
+    r = instance.posthorn("migrate", "--postfix", str(pf), check=False)
+    assert "set mynetworks" not in r.stdout and instance.conf("mynetworks") == want
+
+
+def test_a_mynetworks_exception_carries_nothing_over(instance, tmp_path):
+    """Postfix's "!192.0.2.7" inside 192.0.2.0/24 cannot be said in Posthorn's list, and
+    leaving it out would trust 192.0.2.7: nothing is copied, and the run fails."""
+    pf = postfix_dir(tmp_path, "mynetworks = !192.0.2.7 192.0.2.0/24\n")
+    r = instance.posthorn("migrate", "--postfix", str(pf), check=False)
+    assert r.returncode == 1
+    assert f'{pf}/main.cf: mynetworks: "!192.0.2.7": an exception' in r.stderr, r.stderr
+    assert instance.conf("mynetworks") == ""
+
+
+def test_postfix_default_mynetworks_is_explained_not_copied(instance, tmp_path):
+    pf = postfix_dir(tmp_path, "")
+    r = instance.posthorn("migrate", "--postfix", str(pf), check=False)
+    assert "sets no mynetworks: Postfix trusted this host's own networks" in r.stdout, r.stdout
+    assert instance.conf("mynetworks") == ""
