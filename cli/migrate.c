@@ -1,6 +1,6 @@
 /* migrate.c - `posthorn migrate`: the command line, the plan's users and domains, and the
  * order of the steps (doc/migration.md): read everything (Postfix's main.cf and tables,
- * Dovecot's passwd-files), then add domains and users, aliases, set pop3d_uidl_format,
+ * Dovecot's passwd-files), then add domains and users, aliases, set pop3d_uidl_format and mynetworks,
  * and import the Maildirs. --dry-run reads and decides everything and changes nothing.
  * Exit status 0 when nothing was reported, 1 when something was (what could be done is
  * done, and a second run does only what is still missing), 2 for a bad command line. */
