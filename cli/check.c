@@ -24,32 +24,6 @@
 void check_tls(struct cli *c, struct errlist *errs); /* check_tls.c */
 void check_dkim(struct cli *c, const struct mastercf *m, struct errlist *errs); /* check_dkim.c */
 
-/* Each service's "-o name=value" must be a known parameter with a valid value. */
-static void check_overrides(struct cli *c, const struct mastercf *m, struct errlist *errs)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        const struct mastercf_entry *e = &m->v[i];
-        struct errlist local = {0};
-        struct config *cfg = config_load(c->confdir, &local);
-        bool any = false;
-        for (size_t j = 0; cfg && j + 1 < e->nargs; j++)
-            if (strcmp(e->args[j], "-o") == 0) {
-                config_override(cfg, e->args[++j], e->where, errs);
-                any = true;
-            }
-        if (cfg && any) {
-            struct errlist bad = {0};
-            config_validate(cfg, &bad);
-            for (size_t k = 0; k < bad.n; k++)
-                if (strstr(bad.msgs[k], "master.cf -o") || strstr(bad.msgs[k], e->where))
-                    errlist_add(errs, "%s", bad.msgs[k]);
-            errlist_free(&bad);
-        }
-        config_free(cfg);
-        errlist_free(&local);
-    }
-}
-
 /* Services that log users in (and count what they send), or smtpd with its per-client
  * limits, without the anvil service
  * (an instance made before it existed): their limits then hold per process only and every
@@ -106,7 +80,7 @@ static void check_master_cf(struct cli *c, struct errlist *errs)
         check_showq(&m, path, errs);
     check_dkim(c, &m, errs);
     trust_check_instance(cfg, &m, errs);
-    check_overrides(c, &m, errs);
+    mastercf_check_overrides(c->confdir, &m, errs);
     mastercf_free(&m);
     free(path);
 }

@@ -34,7 +34,8 @@ static int load_all(const char *confdir, struct config **cfg, struct mastercf *m
     if (*cfg)
         config_validate(*cfg, &errs);
     char *path = xasprintf("%s/master.cf", confdir);
-    mastercf_load(path, mcf, &errs);
+    if (mastercf_load(path, mcf, &errs) == 0 && *cfg)
+        mastercf_check_overrides(confdir, mcf, &errs);
     free(path);
     if (*cfg)
         trust_check_instance(*cfg, mcf, &errs);

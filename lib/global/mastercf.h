@@ -32,6 +32,9 @@ struct mastercf {
 /* Parse CONFDIR/master.cf. Returns 0 when usable (no errors were added), -1 otherwise. */
 int mastercf_load(const char *path, struct mastercf *m, struct errlist *errs);
 void mastercf_free(struct mastercf *m);
+/* Each service's "-o name=value": a known parameter with a valid value, else an error in
+ * errs naming master.cf's line (mastercf_check.c; CONFDIR's main.cf is read for the rest). */
+void mastercf_check_overrides(const char *confdir, const struct mastercf *m, struct errlist *errs);
 /* For inet entries: split service into host ("" = all addresses) and port. */
 int mastercf_inet_split(const char *service, char **host, char **port);
 

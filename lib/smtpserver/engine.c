@@ -65,12 +65,6 @@ struct smtpd *smtpd_pre_init(struct server *srv, const struct smtpd_hooks *hooks
     d->hooks = hooks ? hooks : &no_role;
     srv->app = d;
     read_params(d, srv->cfg);
-    size_t n = 0;
-    char **nets = config_list(srv->cfg, PARAM(mynetworks), &n);
-    char *err = NULL;
-    d->mynetworks = netlist_parse(nets, n, &err);
-    if (!d->mynetworks)
-        log_fatal("mynetworks: %s", err); /* config_validate() refuses it before a start */
     /* Still privileged: the key file may be readable by root only. Wrapper mode cannot
      * work without it, nor can "encrypt". */
     if (d->p.wrapper)

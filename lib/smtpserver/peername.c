@@ -137,12 +137,13 @@ void peername_lookup(struct session *s)
  * reject_unknown_client_hostname, with RFC 7372's 4.7.25 ("reverse DNS validation failed").
  * Always 450: a missing or broken name is fixed in DNS, and the sender retries meanwhile. A
  * session whose name could not be asked for (the resolver did not start) is refused too;
- * one that logged in, or that comes from mynetworks, is exempt. */
+ * one that logged in, or that its role lets relay (smtpd: mynetworks), is exempt. */
 const char *peername_refusal(struct session *s, char *buf, size_t size)
 {
     enum name_rule rule = s->d->p.name_rule;
     enum peer_name st = s->name_status;
-    if (rule == NAME_RULE_NONE || !s->d->p.peername_lookup || s->auth_user || s->trusted ||
+    bool may_relay = s->d->hooks->relay && s->d->hooks->relay(s);
+    if (rule == NAME_RULE_NONE || !s->d->p.peername_lookup || s->auth_user || may_relay ||
         st == PEER_CONFIRMED || (st == PEER_NOT_ASKED && s->d->dns))
         return NULL;
     if (rule == NAME_RULE_REVERSE && st == PEER_UNCONFIRMED)

@@ -8,8 +8,8 @@
  *   - <postmaster> without a domain is accepted as RFC 5321 sec 4.5.1 requires.
  * Before all of this, as Postfix's client restrictions come before its recipient ones,
  * smtpd_reject_unknown_client_hostname may refuse a client without a host name (peername.c).
- * A client in mynetworks, or a session whose role lets it relay (submission, once
- * authenticated), may send to remote addresses too; the address tricks above are still
+ * A session whose role lets it relay (submission once authenticated, smtpd for a client
+ * in mynetworks) may send to remote addresses too; the address tricks above are still
  * refused. */
 #include "log.h"
 #include "mem.h"
@@ -108,7 +108,7 @@ bool recipient_check(struct session *s, const struct smtp_path *p, char **stored
                "Recipient address rejected: User unknown in virtual mailbox table");
         break;
     case RCPT_REMOTE:
-        if (s->trusted || (s->d->hooks->relay && s->d->hooks->relay(s))) {
+        if (s->d->hooks->relay && s->d->hooks->relay(s)) {
             *stored = addr;
             return true;
         }

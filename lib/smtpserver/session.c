@@ -274,7 +274,6 @@ void session_accept(struct smtpd *d, int fd)
     s->conn = s->sess->conn;
     snprintf(s->addr, sizeof s->addr, "%s", conn_peer_addr(s->conn));
     peername_set(s, "unknown");
-    s->trusted = netlist_match(d->mynetworks, s->addr);
     s->last_cmd = "CONNECT";
     smtp_stats_init(&s->stats);
     clients_add(d->clients, s->addr);

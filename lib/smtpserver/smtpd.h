@@ -21,7 +21,6 @@
 #include "dns.h"
 #include "header.h"
 #include "list.h"
-#include "netlist.h"
 #include "queue.h"
 #include "resolve.h"
 #include "server.h"
@@ -88,8 +87,8 @@ struct session;
  * session_rcpt_decided() later; no input is processed meanwhile). */
 enum smtpd_verdict { SMTPD_ACCEPT, SMTPD_REFUSED, SMTPD_WAIT };
 
-/* The role of a program on the engine. smtpd's has only a signer (no AUTH; relay denied
- * except to mynetworks, which the engine itself trusts); submission adds AUTH, the sender policy, per-user limits and the RFC 6409 fixes.
+/* The role of a program on the engine. smtpd's trusts mynetworks (no AUTH; relay and a
+ * DKIM signature for those clients only); submission adds AUTH, the sender policy, per-user limits and the RFC 6409 fixes.
  * Hooks run on the loop thread, inside the engine's entry points (so they never reap). */
 struct smtpd_hooks {
     /* A session starts (s->role is NULL) and ends (release s->role; requests under way
@@ -140,7 +139,6 @@ struct smtpd {
     struct client_table *clients; /* this process's count, used while anvil is unavailable */
     struct anvil_client *anvil;
     struct dns *dns;              /* client name lookups (peername.c), or NULL: none */
-    struct netlist *mynetworks;   /* clients that may relay (mynetworks) */
     struct sess_list sessions; /* lib/io/session.h */
 };
 
@@ -178,7 +176,6 @@ struct session {
     char client[DNS_NAME_MAX + 66]; /* "name[addr]", as every log line names the client */
     struct dns_query *dns_q;   /* a lookup of the name under way (peername.c) */
     enum peer_name name_status;
-    bool trusted;              /* the client is in mynetworks: it may relay */
     bool connect_logged;       /* "connect from" was logged (smtplog.c) */
     char *helo;
     bool esmtp;

@@ -67,6 +67,16 @@ static const char *parse_item(const char *item, struct net *net)
     }
     if (!host_bits_zero(net))
         return "the address has bits set past the prefix length";
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (net->family == AF_INET6 && net->bits >= 96 && memcmp(net->addr, mapped, 12) == 0) {
+        /* ::ffff:127.0.0.0/104 (Postfix's default lists it): the IPv4 network it means, as
+         * clients on IPv6 sockets are matched by their IPv4 address */
+        memmove(net->addr, net->addr + 12, 4);
+        net->family = AF_INET;
+        net->bits -= 96;
+    }
+    if (net->bits == 0) /* every client: an open relay, refused rather than trusted */
+        return "a prefix length of 0 trusts every client: an open relay";
     return NULL;
 }
 

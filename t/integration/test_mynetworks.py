@@ -3,7 +3,10 @@ may relay through smtpd on port 25 without logging in, as Postfix's permit_mynet
 them; every other client stays refused with 554 5.7.1, the address tricks are refused from
 anyone, and a mistyped network is a configuration error naming the file and line. Clients
 connect from a locked 127.A.B.0/24 block (mx_lab.address_block)."""
+import re
+import signal
 import smtplib
+import time
 
 import pytest
 
@@ -66,6 +69,7 @@ def test_routing_tricks_stay_refused_for_trusted_clients(trusted, trick):
     ("192.0.2.0/33", "bad prefix length"),
     ("mail.example.com", "not an IP address or network"),
     ("[192.0.2.1]", "not an IP address or network"),
+    ("0.0.0.0/0", "a prefix length of 0 trusts every client: an open relay"),
 ])
 def test_a_mistyped_network_is_an_error_with_file_and_line(instance, value, why):
     main_cf = instance.etc / "main.cf"
@@ -87,3 +91,41 @@ def test_trusted_clients_are_exempt_from_the_client_name_rule(instance):
     assert rcpt(instance, p + "5", ALICE)[0] == 250  # no PTR (the system resolver's
     code, text = rcpt(instance, p + "6", ALICE)      # loopback zone), but trusted
     assert code == 450 and b"cannot find your reverse hostname" in text, (code, text)
+
+
+def test_a_bad_override_in_master_cf_keeps_the_running_configuration(trusted):
+    """A bad -o mynetworks on smtpd's master.cf line is refused by master's own reload (a
+    SIGHUP, as `kill -HUP` sends it, not only `posthorn reload`): the error names the line,
+    and port 25 goes on serving with the old trust."""
+    inst, p = trusted
+    master_cf = inst.etc / "master.cf"
+    text = master_cf.read_text()
+    text, n = re.subn(r"^(\S+\s+inet\s.*\ssmtpd)$", r"\1 -o mynetworks=192.0.2.7/24", text,
+                      flags=re.M)
+    assert n == 1, text
+    master_cf.write_text(text)
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "mynetworks=192.0.2.7/24" in l)
+    os_kill_hup(inst.master_pid())
+    inst.wait_log(f'master.cf:{line}: mynetworks: "192.0.2.7/24": the address has bits set')
+    # End the running smtpd processes: the new ones master starts get the configuration it
+    # kept, not the bad line.
+    smtpd = [pid for svc, pids in inst.status_pids().items()
+             if svc.endswith(f":{inst.ports['smtp']}") for pid in pids]
+    assert smtpd, inst.status_pids()
+    for pid in smtpd:
+        inst.kill(pid, signal.SIGTERM)
+    deadline = time.time() + 20
+    while True:
+        try:
+            assert rcpt(inst, p + "5", REMOTE)[0] == 250
+            break
+        except (OSError, smtplib.SMTPException):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+    assert "dying too fast" not in inst.log() and "fatal:" not in inst.log()
+
+
+def os_kill_hup(pid):
+    import os
+    os.kill(pid, signal.SIGHUP)

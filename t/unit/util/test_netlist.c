@@ -55,15 +55,25 @@ static void test_forms(void **state)
 
 static void test_prefix_edges(void **state)
 {
-    struct netlist *l = parse("10.0.0.0/9 0.0.0.0/0");
-    assert_true(netlist_match(l, "203.0.113.1")); /* /0: everything IPv4, nothing IPv6 */
-    assert_false(netlist_match(l, "2001:db8::1"));
-    netlist_free(l);
-    l = parse("10.128.0.0/9 fe80::/10");
+    struct netlist *l = parse("10.128.0.0/9 fe80::/10 128.0.0.0/1 2001:db8::1/128");
     assert_true(netlist_match(l, "10.200.1.1"));
     assert_false(netlist_match(l, "10.127.255.255"));
     assert_true(netlist_match(l, "febf::1"));
     assert_false(netlist_match(l, "fec0::1"));
+    assert_true(netlist_match(l, "203.0.113.1"));
+    assert_false(netlist_match(l, "127.255.255.255"));
+    assert_true(netlist_match(l, "2001:db8::1"));
+    assert_false(netlist_match(l, "2001:db8::2"));
+    netlist_free(l);
+    /* IPv4-mapped items are the IPv4 networks they map */
+    l = parse("[::ffff:127.0.0.0]/104 ::ffff:192.0.2.7 [::ffff:0.0.0.0]/97");
+    assert_true(netlist_match(l, "127.1.2.3"));
+    assert_true(netlist_match(l, "::ffff:127.1.2.3"));
+    assert_true(netlist_match(l, "192.0.2.7"));
+    assert_false(netlist_match(l, "192.0.2.8"));
+    assert_true(netlist_match(l, "10.0.0.1"));       /* 0.0.0.0/1 */
+    assert_false(netlist_match(l, "200.0.0.1"));
+    assert_false(netlist_match(l, "::7f01:203"));    /* ::127.1.2.3 is not mapped */
     netlist_free(l);
     l = parse("");
     assert_int_equal(netlist_count(l), 0);
@@ -76,6 +86,10 @@ static void test_mistakes(void **state)
     refused("192.0.2.7/24", "bits set past the prefix");
     refused("2001:db8::1/32", "bits set past the prefix");
     refused("192.0.2.0/33", "bad prefix length");
+    refused("0.0.0.0/0", "an open relay");
+    refused("::/0", "an open relay");
+    refused("[::]/0", "an open relay");
+    refused("::ffff:0.0.0.0/96", "an open relay");
     refused("192.0.2.0/", "bad prefix length");
     refused("192.0.2.0/+8", "bad prefix length");
     refused("192.0.2.0/24x", "bad prefix length");
