@@ -227,7 +227,7 @@ void peername_lookup(struct session *s);
 void peername_cancel(struct session *s);
 void peername_set(struct session *s, const char *name);
 /* smtpd_reject_unknown_client_hostname: NULL when the client may name recipients, else the
- * refusal (static text; "450 4.7.25 ..."). */
+ * refusal ("450 4.7.25 ...") written into buf. */
 const char *peername_refusal(struct session *s, char *buf, size_t size);
 
 /* session.c */
