@@ -48,7 +48,7 @@ def lab_dns():
     zones = {
         reverse: [f"5.{reverse}. PTR mx.peer.test.",
                   f"6.{reverse}. PTR liar.peer.test.",
-                  f"8.{reverse}. PTR 10.9.8.7.",
+                  f"8.{reverse}. PTR 192.0.2.77.",
                   f"9.{reverse}. PTR gone.peer.test."],
         "peer.test": [f"mx.peer.test. A {p}5", f"liar.peer.test. A {p}99"],
     }
@@ -78,7 +78,7 @@ def test_a_confirmed_name_is_logged_and_in_received(lab):
 @pytest.mark.parametrize("host,warning", [
     ("6", "hostname liar.peer.test does not resolve to address {p}6"),  # A elsewhere
     ("9", "hostname gone.peer.test does not resolve to address {p}9: Name or service not known"),
-    ("8", "numeric hostname: 10.9.8.7"),                                # an address as name
+    ("8", "numeric hostname: 192.0.2.77"),                                # an address as name
     ("7", None),                                                        # no PTR
 ])
 def test_an_unconfirmed_name_is_unknown(lab, host, warning):
@@ -95,6 +95,13 @@ def test_an_unconfirmed_name_is_unknown(lab, host, warning):
         assert "warning: " + warning.format(p=p) in log, log[-3000:]
     else:
         assert "warning:" not in log, log[-3000:]
+
+
+@pytest.fixture
+def silent_dns():
+    dns = SilentDNS()
+    yield dns
+    dns.close()
 
 
 class SilentDNS:
@@ -139,84 +146,68 @@ def greeting_time(port, implicit=False):
     return line, took
 
 
-def test_a_silent_resolver_delays_the_greeting_by_the_timeout(instance):
-    dns = SilentDNS()
-    try:
-        start_submission(instance, dns_resolver=dns.resolver, smtpd_peername_lookup_timeout="1s")
-        for service, implicit in (("smtp", False), ("smtps", True), ("submission", False)):
-            line, took = greeting_time(instance.ports[service], implicit)
-            assert line.startswith(b"220 "), (service, line)
-            assert 0.9 <= took < 5, (service, took)
-        assert dns.questions > 0
-        log = instance.log()
-        assert log.count("connect from unknown[127.0.0.1]") >= 3, log[-3000:]
-        assert "localhost[" not in log
-        # A client that gives up while its name is looked up costs nothing else.
-        for _ in range(5):
-            socket.create_connection(("127.0.0.1", instance.ports["smtp"])).close()
-        line, took = greeting_time(instance.ports["smtp"])
-        assert line.startswith(b"220 ") and took < 5, (line, took)
-    finally:
-        dns.close()
+def test_a_silent_resolver_delays_the_greeting_by_the_timeout(instance, silent_dns):
+    start_submission(instance, dns_resolver=silent_dns.resolver, smtpd_peername_lookup_timeout="1s")
+    for service, implicit in (("smtp", False), ("smtps", True), ("submission", False)):
+        line, took = greeting_time(instance.ports[service], implicit)
+        assert line.startswith(b"220 "), (service, line)
+        assert 0.9 <= took < 5, (service, took)
+    assert silent_dns.questions > 0
+    log = instance.log()
+    assert log.count("connect from unknown[127.0.0.1]") >= 3, log[-3000:]
+    assert "localhost[" not in log
+    # A client that gives up while its name is looked up costs nothing else.
+    for _ in range(5):
+        socket.create_connection(("127.0.0.1", instance.ports["smtp"])).close()
+    line, took = greeting_time(instance.ports["smtp"])
+    assert line.startswith(b"220 ") and took < 5, (line, took)
 
 
-def test_the_idle_time_counts_from_the_greeting(instance):
+def test_the_idle_time_counts_from_the_greeting(instance, silent_dns):
     """smtpd_timeout is the client's from the greeting on: the lookup's wait is not taken
     from it."""
-    dns = SilentDNS()
-    try:
-        instance.set_conf(dns_resolver=dns.resolver, smtpd_peername_lookup_timeout="2s",
-                          smtpd_timeout="3s")
-        instance.start()
-        s = socket.create_connection(("127.0.0.1", instance.ports["smtp"]), timeout=30)
-        f = s.makefile("rb")
-        assert f.readline().startswith(b"220 ")
-        greeted = time.monotonic()
-        line = f.readline()
-        idle = time.monotonic() - greeted
-        assert line.startswith(b"421 4.4.2 ") and idle >= 2.9, (line, idle)
-        s.close()
-    finally:
-        dns.close()
+    instance.set_conf(dns_resolver=silent_dns.resolver, smtpd_peername_lookup_timeout="2s",
+                      smtpd_timeout="3s")
+    instance.start()
+    s = socket.create_connection(("127.0.0.1", instance.ports["smtp"]), timeout=30)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"220 ")
+    greeted = time.monotonic()
+    line = f.readline()
+    idle = time.monotonic() - greeted
+    assert line.startswith(b"421 4.4.2 ") and idle >= 2.9, (line, idle)
+    s.close()
 
 
-def test_a_client_that_leaves_during_the_lookup_is_logged_in_order(instance):
-    dns = SilentDNS()
-    try:
-        instance.set_conf(dns_resolver=dns.resolver, smtpd_peername_lookup_timeout="3s")
-        instance.start()
-        c = socket.create_connection(("127.0.0.1", instance.ports["smtp"]))
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        time.sleep(0.5)  # accepted, its lookup under way
-        c.close()  # a reset: the session ends before its lookup does
-        instance.wait_log("disconnect from unknown[127.0.0.1] commands=0/0")
-        lines = [l for l in instance.log().splitlines() if "posthorn/smtpd[" in l]
-        events = [l.split(": ", 1)[1] for l in lines]
-        # (the harness's own probe of the port is a session too)
-        opened = 0
-        for e in events:
-            if e.startswith("connect from "):
-                opened += 1
-            elif e.startswith(("lost connection after CONNECT", "disconnect from")):
-                assert opened > 0, events
-            if e.startswith("disconnect from"):
-                opened -= 1
-        assert opened == 0, events
-    finally:
-        dns.close()
+def test_a_client_that_leaves_during_the_lookup_is_logged_in_order(instance, silent_dns):
+    instance.set_conf(dns_resolver=silent_dns.resolver, smtpd_peername_lookup_timeout="3s")
+    instance.start()
+    c = socket.create_connection(("127.0.0.1", instance.ports["smtp"]))
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.5)  # accepted, its lookup under way
+    c.close()  # a reset: the session ends before its lookup does
+    instance.wait_log("disconnect from unknown[127.0.0.1] commands=0/0")
+    lines = [l for l in instance.log().splitlines() if "posthorn/smtpd[" in l]
+    events = [l.split(": ", 1)[1] for l in lines]
+    # (the harness's own probe of the port is a session too)
+    opened = 0
+    for e in events:
+        if e.startswith("connect from "):
+            opened += 1
+        elif e.startswith(("lost connection after CONNECT", "disconnect from")):
+            assert opened > 0, events
+        if e.startswith("disconnect from"):
+            opened -= 1
+    assert opened == 0, events
 
 
-def test_lookups_can_be_turned_off(instance):
-    dns = SilentDNS()
-    try:
-        instance.set_conf(dns_resolver=dns.resolver, smtpd_peername_lookup="no")
-        instance.start()
-        line, took = greeting_time(instance.ports["smtp"])
-        assert line.startswith(b"220 ") and took < 0.9, (line, took)
-        instance.wait_log("disconnect from unknown[127.0.0.1]")
-        assert dns.questions == 0
-    finally:
-        dns.close()
+def test_lookups_can_be_turned_off(instance, silent_dns):
+    instance.set_conf(dns_resolver=silent_dns.resolver, smtpd_peername_lookup="no")
+    instance.start()
+    line, took = greeting_time(instance.ports["smtp"])
+    assert line.startswith(b"220 ") and took < 0.9, (line, took)
+    instance.wait_log("disconnect from unknown[127.0.0.1]")
+    assert silent_dns.questions == 0
 
 
 def test_the_system_resolver_names_loopback_itself(instance):
@@ -267,14 +258,10 @@ def test_clients_without_a_name_can_be_refused(lab_factory, rule, refused):
             assert code == 250, (host, code, text)
 
 
-def test_a_dns_failure_refuses_for_now_and_a_login_is_exempt(instance):
-    dns = SilentDNS()
-    try:
-        start_submission(instance, dns_resolver=dns.resolver, smtpd_peername_lookup_timeout="1s",
-                         smtpd_reject_unknown_client_hostname="reverse")
-        code, text = rcpt_reply(instance, "127.0.0.1")
-        assert code == 450 and b"cannot find your reverse hostname, [127.0.0.1]" in text
-        code, text = rcpt_reply(instance, "127.0.0.1", port="submission", login=True)
-        assert code == 250, text
-    finally:
-        dns.close()
+def test_a_dns_failure_refuses_for_now_and_a_login_is_exempt(instance, silent_dns):
+    start_submission(instance, dns_resolver=silent_dns.resolver, smtpd_peername_lookup_timeout="1s",
+                     smtpd_reject_unknown_client_hostname="reverse")
+    code, text = rcpt_reply(instance, "127.0.0.1")
+    assert code == 450 and b"cannot find your reverse hostname, [127.0.0.1]" in text
+    code, text = rcpt_reply(instance, "127.0.0.1", port="submission", login=True)
+    assert code == 250, text
