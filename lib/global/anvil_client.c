@@ -57,6 +57,15 @@ static void on_reconnect(struct event_loop *loop, void *ctx)
     connect_anvil(ac);
 }
 
+/* A client that hands anvil its state on connecting (anvil_client_on_connect) reconnects on
+ * its own a little later, so a restarted anvil gets that state without waiting for the next
+ * request. */
+static void reconnect_later(struct anvil_client *ac)
+{
+    if (ac->on_connect && !ac->reconnect_timer)
+        ac->reconnect_timer = event_timer(ac->loop, RETRY_MS, on_reconnect, ac);
+}
+
 /* Answer the failed requests from a timer, so no callback runs inside the caller's request. */
 static void answer_failed(struct event_loop *loop, void *ctx)
 {
@@ -103,8 +112,8 @@ static void disconnect(struct anvil_client *ac, const char *why)
         event_timer_cancel(ac->loop, ac->timeout_timer);
         ac->timeout_timer = 0;
     }
-    if (why && ac->on_connect && !ac->reconnect_timer) /* not when closing on purpose */
-        ac->reconnect_timer = event_timer(ac->loop, RETRY_MS, on_reconnect, ac);
+    if (why) /* not when closing on purpose */
+        reconnect_later(ac);
 }
 
 static bool connect_anvil(struct anvil_client *ac)
@@ -115,12 +124,11 @@ static bool connect_anvil(struct anvil_client *ac)
         return false;
     ac->fd = unix_connect(ac->path, true);
     if (ac->fd < 0) {
-        bool absent = errno == ENOENT; /* no anvil in master.cf: an operator's choice */
-        if (!absent)
+        if (errno != ENOENT) { /* no anvil in master.cf is an operator's choice, not news */
             log_warn("anvil: connect %s: %m; using this process's own limits meanwhile", ac->path);
+            reconnect_later(ac);
+        }
         ac->retry_at = event_now_ms() + RETRY_MS;
-        if (!absent && ac->on_connect && !ac->reconnect_timer)
-            ac->reconnect_timer = event_timer(ac->loop, RETRY_MS, on_reconnect, ac);
         return false;
     }
     if (event_add(ac->loop, ac->fd, EPOLLIN, on_io, ac) < 0) {
